@@ -1,0 +1,116 @@
+"""Events: what agent links tell the pipeline, and what the pipeline tells its observers.
+
+Observers (the console, the audit log) watch; they never steer. Steering goes through
+`Pipeline.submit_verdict` and friends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from app.core.model import Action, Assessment, Decision, Result, Verdict
+
+# --------------------------------------------------------------------------- agent link -> pipeline
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """The agent proposed an action; it belongs to the turn named in `action.turn_id`."""
+
+    action: Action
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    """The agent finished proposing for this turn; it now waits for every result of it, in order."""
+
+    turn_id: str
+
+
+@dataclass(frozen=True)
+class AgentText:
+    """Streamed prose from the model (`kind="reasoning"` for reasoning summaries)."""
+
+    text: str
+    kind: Literal["text", "reasoning"] = "text"
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """What the link is doing, for the header: 'thinking', 'retrying in 4 s (429)', 'done' …"""
+
+    state: Literal["idle", "thinking", "waiting", "retrying", "error", "done", "cancelled"]
+    detail: str = ""
+
+
+AgentEvent = Proposed | TurnEnded | AgentText | AgentStatus
+
+
+# --------------------------------------------------------------------------- pipeline -> observers
+
+
+@dataclass(frozen=True)
+class ActionProposed:
+    action: Action
+
+
+@dataclass(frozen=True)
+class ActionAssessed:
+    action_id: str
+    assessment: Assessment
+
+
+@dataclass(frozen=True)
+class ActionDecided:
+    action_id: str
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class VerdictGiven:
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class ExecutionStarted:
+    action_id: str
+    ran: str  # the exact text that runs (the command, or the patch's summary)
+
+
+@dataclass(frozen=True)
+class OutputChunk:
+    action_id: str
+    stream: Literal["stdout", "stderr"]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ExecutionFinished:
+    result: Result
+
+
+@dataclass(frozen=True)
+class ResultsSent:
+    turn_id: str
+    results: tuple[Result, ...]
+
+
+@dataclass(frozen=True)
+class AgentEventSeen:
+    """Agent prose and status, relayed for the console."""
+
+    event: AgentText | AgentStatus
+
+
+PipelineEvent = (
+    ActionProposed
+    | ActionAssessed
+    | ActionDecided
+    | VerdictGiven
+    | ExecutionStarted
+    | OutputChunk
+    | ExecutionFinished
+    | ResultsSent
+    | AgentEventSeen
+)
