@@ -10,7 +10,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     base = tmp_path_factory.mktemp("lockgate-home")
     monkeypatch.setenv("LOCKGATE_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("LOCKGATE_DATA_DIR", str(base / "data"))

@@ -13,9 +13,15 @@ from app import __version__
 
 # name -> (module, one-line help). Each module defines a click command or group called `cli`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("app.cli.demo_cmd", "Open the console on the embedded demo session (no key, no network)."),
+    "demo": (
+        "app.cli.demo_cmd",
+        "Open the console on the embedded demo session (no key, no network).",
+    ),
     "run": ("app.cli.run_cmd", "Run a live agent (OpenAI or compatible) under review."),
-    "sandbox": ("app.cli.sandbox_cmd", "Check what this kernel gives the sandbox; run one command in it."),
+    "sandbox": (
+        "app.cli.sandbox_cmd",
+        "Check what this kernel gives the sandbox; run one command in it.",
+    ),
     "risk": ("app.cli.risk_cmd", "Score commands and patches the way the console does."),
     "patch": ("app.cli.patch_cmd", "Check, apply and undo V4A or unified patches in a workspace."),
     "log": ("app.cli.log_cmd", "Show, verify and export audit logs."),

@@ -1,0 +1,1 @@
+"""Agent links: OpenAI Responses, Chat Completions, and the scripted demo session."""

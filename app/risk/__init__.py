@@ -1,0 +1,1 @@
+"""Risk engine: shell parsing, findings, typosquats, patch risk, policy rules."""

@@ -1,0 +1,1 @@
+"""Linux sandbox: namespaces, Landlock, seccomp, run through a single-threaded zygote."""

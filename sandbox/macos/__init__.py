@@ -1,0 +1,1 @@
+"""macOS sandbox: a Seatbelt profile generated from the same policy."""

@@ -1,0 +1,1 @@
+"""Network allow-list proxy (runs in the console process) and its rules."""
