@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.core.model import Action, Assessment, Decision, Result, Verdict
+from app.core.state import ActionState
 
 # --------------------------------------------------------------------------- agent link -> pipeline
 
@@ -103,6 +104,14 @@ class AgentEventSeen:
     event: AgentText | AgentStatus
 
 
+@dataclass(frozen=True)
+class ActionStateChanged:
+    """An action moved to a new review state; `Pipeline.view(action_id)` has the rest."""
+
+    action_id: str
+    state: ActionState
+
+
 PipelineEvent = (
     ActionProposed
     | ActionAssessed
@@ -113,4 +122,5 @@ PipelineEvent = (
     | ExecutionFinished
     | ResultsSent
     | AgentEventSeen
+    | ActionStateChanged
 )
