@@ -1,0 +1,397 @@
+"""The audit log: one session, one append-only JSONL file, every record chained to the one before.
+
+Each line is a canonical JSON object (sorted keys, no spaces, ASCII) with `seq` (1, 2, …),
+`prev` (the previous record's `hash`; zeros for the first) and `hash` (SHA-256 of the record's
+canonical form without `hash`). Changing a byte, dropping, inserting or swapping a line is thus
+visible to `app.core.verify`. A small `<log>.head` file beside the log remembers the last
+sequence number and hash, so cutting records off the end is visible too.
+
+Every record is written with one `write(2)` on an O_APPEND descriptor and fsynced before
+`write()` returns: the pipeline records a verdict and an execution start *before* it runs the
+action, so after a crash the log says at least as much as really happened.
+
+The chain makes tampering evident to anyone who cannot rewrite the whole file; it is not a
+signature (a local attacker who can write the file can also recompute every hash).
+
+Secrets never reach the file: values of secret-looking environment variables, the keys the
+session was given, and common key shapes are replaced by `[redacted]` before writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from app.core.config import data_dir
+from app.core.model import new_id
+
+GENESIS = "0" * 64
+REDACTED = "[redacted]"
+HEAD_SUFFIX = ".head"
+
+_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+_SECRET_SHAPES = re.compile(
+    r"(sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}"  # OpenAI / Anthropic style keys
+    r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
+    r"|github_pat_[A-Za-z0-9_]{40,}"
+    r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"  # Slack tokens
+    r"|(?<=Bearer )[A-Za-z0-9._~+/\-]{16,}=*)"
+)
+
+
+class AuditError(Exception):
+    """The log cannot be opened or written; the message names the file."""
+
+
+def canonical(obj: Mapping[str, Any]) -> str:
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of the record's canonical form without its own `hash` field."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body).encode("ascii")).hexdigest()
+
+
+def audit_dir() -> Path:
+    return data_dir() / "audit"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def hash_workspace_files(workspace: Path, paths: Iterable[str]) -> dict[str, str | None]:
+    """SHA-256 of each named file inside the workspace (None: absent; 'outside': leads out).
+
+    Symlinks that resolve outside the workspace are not followed, so a patch cannot make the
+    console read (and log a digest of) a file it has no business with.
+    """
+    root = workspace.resolve()
+    out: dict[str, str | None] = {}
+    for rel in paths:
+        if rel in out:
+            continue
+        candidate = (root / rel).resolve()
+        if candidate == root or not candidate.is_relative_to(root):
+            out[rel] = "outside"
+            continue
+        try:
+            out[rel] = sha256_file(candidate) if candidate.is_file() else None
+        except OSError as exc:
+            out[rel] = f"unreadable: {exc.strerror}"
+    return out
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def to_jsonable(value: Any) -> Any:
+    """Records, enums, paths and tuples to JSON; output bytes never go in (only their digests)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = type(value).__name__
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            v = getattr(value, f.name)
+            if name == "Result" and f.name in ("stdout", "stderr"):
+                continue
+            if name == "PatchReview" and f.name == "token":
+                continue
+            if name == "PatchReview" and f.name == "unified_diff":
+                out["unified_diff_sha256"] = hashlib.sha256(v.encode()).hexdigest()
+                continue
+            out[f.name] = to_jsonable(v)
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return {"bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN has no JSON form
+        return None
+    return value
+
+
+class Redactor:
+    """Replaces known secret values and key-shaped strings in every string of a record."""
+
+    def __init__(self, secrets: Iterable[str] = (), *, from_env: bool = True) -> None:
+        values = {s for s in secrets if s and len(s) >= 6}
+        if from_env:
+            for name, value in os.environ.items():
+                if _SECRET_ENV.search(name) and len(value) >= 8:
+                    values.add(value)
+        self._values = sorted(values, key=len, reverse=True)
+
+    def add(self, secret: str) -> None:
+        if secret and len(secret) >= 6 and secret not in self._values:
+            self._values.append(secret)
+            self._values.sort(key=len, reverse=True)
+
+    def text(self, s: str) -> str:
+        for v in self._values:
+            if v in s:
+                s = s.replace(v, REDACTED)
+        return _SECRET_SHAPES.sub(REDACTED, s)
+
+    def value(self, v: Any) -> Any:
+        if isinstance(v, str):
+            return self.text(v)
+        if isinstance(v, dict):
+            return {k: self.value(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        return v
+
+
+# --------------------------------------------------------------------------- the log
+
+
+class AuditLog:
+    """Append-only, hash-chained, fsynced. Thread-safe: the network proxy may record from its own
+    thread while the pipeline records from the event loop."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        session_id: str | None = None,
+        workspace: Path | None = None,
+        secrets: Iterable[str] = (),
+        redact_env: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.session_id = session_id or new_id("session")
+        self.workspace = workspace
+        self._redactor = Redactor(secrets, from_env=redact_env)
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._seq = 0
+        self._last = GENESIS
+        self._open()
+
+    # ---------------------------------------------------------------- opening
+
+    @classmethod
+    def create(
+        cls,
+        workspace: Path,
+        *,
+        path: Path | None = None,
+        secrets: Iterable[str] = (),
+        session_id: str | None = None,
+    ) -> AuditLog:
+        """A new session log (in the data dir unless `path` is given) with its session-start."""
+        sid = session_id or new_id("session")
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            path = audit_dir() / f"{stamp}-{sid}.jsonl"
+        log = cls(path, session_id=sid, workspace=workspace, secrets=secrets)
+        log.write(
+            "session-start",
+            {"workspace": str(workspace), "pid": os.getpid(), "resumed_from": None},
+        )
+        return log
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise AuditError(f"{self.path}: cannot open audit log: {exc.strerror}") from exc
+        try:
+            self._fd = fd
+            self._load_tail()
+        except Exception:
+            os.close(fd)
+            self._fd = None
+            raise
+
+    def _load_tail(self) -> None:
+        """Continue an existing chain; a torn last line (killed mid-write) is cut and noted."""
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return
+        with self.path.open("rb") as fh:
+            data = fh.read()
+        torn = b""
+        if not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            torn = data[cut:]
+            data = data[:cut]
+            os.ftruncate(self._fd, cut)
+            os.fsync(self._fd)
+        last_line = data.rstrip(b"\n").rsplit(b"\n", 1)[-1] if data else b""
+        if last_line:
+            try:
+                rec = json.loads(last_line)
+                self._seq = int(rec["seq"])
+                self._last = str(rec["hash"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise AuditError(
+                    f"{self.path}: last record is not readable; run `lockgate log verify`"
+                ) from exc
+        if torn:
+            self.write(
+                "torn-tail-discarded",
+                {"bytes": len(torn), "sha256": hashlib.sha256(torn).hexdigest()},
+            )
+
+    # ---------------------------------------------------------------- writing
+
+    @property
+    def records(self) -> int:
+        return self._seq
+
+    @property
+    def last_hash(self) -> str:
+        return self._last
+
+    def add_secret(self, secret: str) -> None:
+        self._redactor.add(secret)
+
+    def write(self, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one record; returns it once it is on disk (written and fsynced)."""
+        body = to_jsonable(dict(data))
+        clean = self._redactor.value(body)
+        with self._lock:
+            if self._fd is None:
+                raise AuditError(f"{self.path}: audit log is closed")
+            record: dict[str, Any] = {
+                "seq": self._seq + 1,
+                "ts": round(time.time(), 6),
+                "session": self.session_id,
+                "kind": kind,
+                "data": clean,
+                "prev": self._last,
+            }
+            if clean != body:
+                record["redacted"] = True
+            record["hash"] = record_hash(record)
+            line = (canonical(record) + "\n").encode("ascii")
+            try:
+                _write_all(self._fd, line)
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise AuditError(f"{self.path}: cannot write audit log: {exc.strerror}") from exc
+            self._seq += 1
+            self._last = record["hash"]
+            self._write_head()
+            return record
+
+    def _write_head(self) -> None:
+        head = self.path.with_name(self.path.name + HEAD_SUFFIX)
+        tmp = head.with_name(head.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps({"seq": self._seq, "hash": self._last}) + "\n")
+            os.replace(tmp, head)
+        except OSError:
+            # The head only guards against cutting the tail; the log itself is already safe.
+            pass
+
+    def record_network(
+        self,
+        *,
+        host: str,
+        port: int,
+        method: str = "CONNECT",
+        scheme: str = "https",
+        allowed: bool,
+        rule: str = "",
+        action_id: str = "",
+        parent_action_id: str = "",
+        status: int | None = None,
+        bytes_up: int | None = None,
+        bytes_down: int | None = None,
+        error: str = "",
+    ) -> dict[str, Any]:
+        """One request the network proxy let through or refused (called by the proxy)."""
+        return self.write(
+            "network",
+            {
+                "host": host,
+                "port": port,
+                "method": method,
+                "scheme": scheme,
+                "allowed": allowed,
+                "rule": rule,
+                "action_id": action_id,
+                "parent_action_id": parent_action_id,
+                "status": status,
+                "bytes_up": bytes_up,
+                "bytes_down": bytes_down,
+                "error": error,
+            },
+        )
+
+    def close(self, *, clean: bool = True) -> None:
+        with self._lock:
+            if self._fd is None:
+                return
+        if clean:
+            with contextlib.suppress(AuditError):
+                self.write("session-end", {"records": self._seq + 1})
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each readable line; skips what does not parse (verify reports it)."""
+    with Path(path).open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                yield lineno, rec
+
+
+def list_logs(directory: Path | None = None) -> list[Path]:
+    """Session logs in the audit dir, oldest first."""
+    d = directory or audit_dir()
+    if not d.is_dir():
+        return []
+    return sorted((p for p in d.glob("*.jsonl") if p.is_file()), key=lambda p: p.stat().st_mtime)

@@ -1,0 +1,826 @@
+"""The review pipeline: proposals in, verdicts from a human or the policy, results out in order.
+
+One event loop, no threads. Every action of a turn is assessed and decided the moment it arrives
+(so the console can show it at once), but actions of one turn *execute* strictly in proposal
+order: a per-turn driver task walks the turn's actions one by one and waits for each verdict.
+Everything that executes passes one lock, so there is at most one running action at a time and
+`cancel()` knows what to stop.
+
+Fail closed everywhere: a risk engine that raises makes the action critical (asked); a policy
+that raises asks; an audit log that cannot record stops execution; a critical action is never
+auto-approved whatever the policy says; headless turns every ask into a denial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from app.core.events import (
+    ActionAssessed,
+    ActionDecided,
+    ActionProposed,
+    ActionStateChanged,
+    AgentEventSeen,
+    AgentStatus,
+    AgentText,
+    ExecutionFinished,
+    ExecutionStarted,
+    OutputChunk,
+    PipelineEvent,
+    Proposed,
+    ResultsSent,
+    TurnEnded,
+    VerdictGiven,
+)
+from app.core.model import (
+    Action,
+    Assessment,
+    Batch,
+    Category,
+    CommandAction,
+    Decision,
+    DecisionKind,
+    Level,
+    NetworkAction,
+    PatchAction,
+    Result,
+    ResultStatus,
+    Verdict,
+    VerdictKind,
+)
+from app.core.ports import (
+    AgentLink,
+    CommandExecutor,
+    Observer,
+    PatchExecutor,
+    PatchReview,
+    PolicyEngine,
+    RiskEngine,
+    SessionContext,
+)
+from app.core.state import ActionState, ActionView
+
+if TYPE_CHECKING:
+    from app.core.audit import AuditLog
+    from app.core.resume import RecoveredTurn
+
+__all__ = ["ActionState", "ActionView", "Pipeline", "PipelineError"]
+
+log = logging.getLogger(__name__)
+
+CRITICAL_RULE = "core:critical-always-asked"
+HEADLESS_RULE = "core:headless"
+
+
+class PipelineError(Exception):
+    """A caller asked for something the pipeline cannot do (unknown action, not waiting, ...)."""
+
+
+class _AuditFailed(Exception):
+    pass
+
+
+@dataclass
+class _Entry:
+    """The pipeline's private, mutable record of one action; the world sees `ActionView` copies."""
+
+    action: Action
+    turn: _Turn
+    state: ActionState = ActionState.PROPOSED
+    assessment: Assessment | None = None
+    decision: Decision | None = None
+    verdict: Verdict | None = None
+    result: Result | None = None
+    review: PatchReview | None = None
+    recovered: bool = False
+    audit_error: str = ""
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    streamed: dict[str, Any] = field(default_factory=dict)
+
+    def view(self) -> ActionView:
+        return ActionView(
+            action=self.action,
+            state=self.state,
+            assessment=self.assessment,
+            decision=self.decision,
+            verdict=self.verdict,
+            result=self.result,
+            review=self.review,
+            recovered=self.recovered,
+        )
+
+
+@dataclass
+class _Turn:
+    turn_id: str
+    kind: Literal["agent", "network", "recovered"]
+    link: AgentLink | None = None
+    entries: list[_Entry] = field(default_factory=list)
+    ended: bool = False
+    cancelled: bool = False
+    results_sent: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class Pipeline:
+    """Takes proposals from an agent link, gets them verdicts, runs them, returns results."""
+
+    def __init__(
+        self,
+        *,
+        context: SessionContext,
+        risk: RiskEngine,
+        policy: PolicyEngine,
+        commands: CommandExecutor,
+        patches: PatchExecutor,
+        observers: Sequence[Observer] = (),
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.context = context
+        self._risk = risk
+        self._policy = policy
+        self._commands = commands
+        self._patches = patches
+        self._observers: list[Observer] = list(observers)
+        self._audit = audit
+        self._audit_failed = ""
+        self._entries: dict[str, _Entry] = {}
+        self._turns: list[_Turn] = []
+        self._turn_by_id: dict[str, _Turn] = {}
+        self._exec_lock = asyncio.Lock()
+        self._running: _Entry | None = None
+        self._exec_task: asyncio.Task[Result] | None = None
+        self._emitting = False
+        self._pending_events: list[PipelineEvent] = []
+        self._recovered_pending: list[_Turn] = []
+
+    # ------------------------------------------------------------------ public API
+
+    def add_observer(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    async def run(self, link: AgentLink) -> None:
+        """Consume `link.events()` until it ends. Returns when every ended turn got its results."""
+        self._start_recovered()
+        try:
+            async for event in link.events():
+                if isinstance(event, Proposed):
+                    self._propose(event.action, link)
+                elif isinstance(event, TurnEnded):
+                    turn = self._agent_turn(event.turn_id, link)
+                    if turn.kind != "agent" or turn.task is None:
+                        log.error("agent ended turn %s, which is not its own", event.turn_id)
+                        continue
+                    turn.ended = True
+                    turn.changed.set()
+                    # The link waits for these results before it yields anything else.
+                    await turn.task
+                elif isinstance(event, AgentText | AgentStatus):
+                    self._emit(AgentEventSeen(event))
+        finally:
+            # The agent is gone: whatever it proposed and never closed cannot be answered.
+            for turn in self._turns:
+                if turn.kind == "agent" and not turn.ended:
+                    turn.ended = True
+                    turn.link = None
+                    self._cancel_turn(turn, "the agent stopped before the turn ended")
+
+    def submit_verdict(self, verdict: Verdict) -> None:
+        entry = self._entries.get(verdict.action_id)
+        if entry is None:
+            raise PipelineError(f"no action {verdict.action_id!r}")
+        if entry.state is not ActionState.WAITING:
+            raise PipelineError(f"action {verdict.action_id} is {entry.state}, not waiting")
+        if verdict.kind is VerdictKind.EDIT:
+            if not isinstance(entry.action, CommandAction):
+                raise PipelineError("only a command can be edited before it runs")
+            if verdict.edited is None or not verdict.edited.strip():
+                raise PipelineError("an edited command cannot be empty")
+        self._start_recovered()
+        self._give_verdict(entry, verdict)
+        if verdict.kind in (VerdictKind.APPROVE_SESSION, VerdictKind.APPROVE_ALWAYS):
+            try:
+                self._policy.remember(entry.action, verdict)
+            except Exception:
+                log.exception("policy could not remember verdict for %s", entry.action.id)
+
+    def view(self, action_id: str) -> ActionView:
+        entry = self._entries.get(action_id)
+        if entry is None:
+            raise PipelineError(f"no action {action_id!r}")
+        return entry.view()
+
+    def views(self) -> list[ActionView]:
+        """Every action so far, batch by batch, in proposal order."""
+        return [e.view() for t in self._turns for e in t.entries]
+
+    def batches(self) -> list[Batch]:
+        return [Batch(t.turn_id, tuple(e.action for e in t.entries)) for t in self._turns]
+
+    def waiting(self) -> list[ActionView]:
+        return [e.view() for t in self._turns for e in t.entries if e.state is ActionState.WAITING]
+
+    @property
+    def audit_failure(self) -> str:
+        """Why the audit log stopped recording ('' while it works); nothing runs once it fails."""
+        return self._audit_failed
+
+    async def ask_network(self, action: NetworkAction, timeout_s: float = 120.0) -> Verdict:
+        """A sandboxed program wants an unlisted host. Decided by policy, else asked as its own
+        batch; no answer within `timeout_s` is a denial, and so is headless mode."""
+        self._start_recovered()
+        if action.id in self._entries:
+            raise PipelineError(f"duplicate action id {action.id}")
+        turn = _Turn(turn_id=action.id, kind="network", ended=True)
+        self._turns.append(turn)
+        entry = self._admit(action, turn)
+        if entry.verdict is None and entry.result is None:
+            try:
+                await asyncio.wait_for(self._wait_verdict(entry), timeout_s)
+            except TimeoutError:
+                if entry.verdict is None and entry.result is None:
+                    self._give_verdict(
+                        entry,
+                        Verdict(
+                            action.id,
+                            VerdictKind.DENY,
+                            by="policy",
+                            key="timeout",
+                            feedback=f"no verdict within {timeout_s:g} s",
+                        ),
+                    )
+        verdict = entry.verdict
+        if verdict is None:  # cancelled before anyone answered
+            verdict = Verdict(action.id, VerdictKind.DENY, by="policy", feedback="cancelled")
+        if verdict.kind.approves and entry.result is None:
+            self._finish(
+                entry,
+                Result(
+                    action.id, ResultStatus.COMPLETED, ran=action.reviewed_text, message="allowed"
+                ),
+            )
+        return verdict
+
+    async def undo_last_patch(self) -> Result:
+        """Undo the most recent applied patch; waits for whatever runs to finish first."""
+        async with self._exec_lock:
+            if self._audit_failed:
+                return Result("", ResultStatus.FAILED, message=self._not_recorded_message())
+            try:
+                self._record("undo-start", {})
+            except _AuditFailed:
+                return Result("", ResultStatus.FAILED, message=self._not_recorded_message())
+            try:
+                result = await self._patches.undo_last()
+            except Exception as exc:
+                log.exception("undo failed")
+                result = Result("", ResultStatus.FAILED, message=f"undo failed: {exc}")
+            self._record_soft("undo-end", {"result": result})
+            return result
+
+    async def cancel(self) -> None:
+        """Stop the running command; every action not yet run gets a CANCELLED result."""
+        for turn in self._turns:
+            if turn.kind in ("agent", "recovered") and not turn.results_sent:
+                self._cancel_turn(turn, "cancelled by the reviewer")
+            elif turn.kind == "network":
+                for e in turn.entries:
+                    if e.state is ActionState.WAITING:
+                        self._give_verdict(
+                            e,
+                            Verdict(
+                                e.action.id,
+                                VerdictKind.DENY,
+                                by="policy",
+                                key="cancel",
+                                feedback="the command was cancelled",
+                            ),
+                        )
+        task = self._exec_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
+    def seed(self, turns: Iterable[RecoveredTurn]) -> None:
+        """Install what a killed session left behind (see `app.core.resume`).
+
+        Finished actions come back as they ended, interrupted ones as INTERRUPTED (never run
+        again), and everything that had not started waits for a fresh human verdict.
+        """
+        if self._entries:
+            raise PipelineError("seed() must come before any proposal")
+        for rt in turns:
+            turn = _Turn(
+                turn_id=rt.turn_id, kind="recovered", ended=True, results_sent=rt.results_sent
+            )
+            self._turns.append(turn)
+            self._turn_by_id[rt.turn_id] = turn
+            for ra in rt.actions:
+                entry = _Entry(action=ra.action, turn=turn, recovered=True)
+                entry.assessment = ra.assessment
+                entry.decision = ra.decision
+                self._entries[ra.action.id] = entry
+                turn.entries.append(entry)
+                if ra.result is not None:
+                    entry.verdict = ra.verdict
+                    entry.result = ra.result
+                    entry.state = ra.state
+                    continue
+                if ra.unrecoverable:
+                    entry.result = Result(
+                        ra.action.id,
+                        ResultStatus.FAILED,
+                        message=ra.unrecoverable,
+                        call_id=getattr(ra.action, "call_id", ""),
+                    )
+                    entry.state = ActionState.FAILED
+                    continue
+                if isinstance(ra.action, PatchAction):
+                    review = self._review(ra.action)
+                    entry.review = review
+                    if not review.ok:
+                        entry.result = Result(
+                            ra.action.id,
+                            ResultStatus.FAILED,
+                            message=review.error or "patch cannot apply",
+                            call_id=ra.action.call_id,
+                        )
+                        entry.state = ActionState.FAILED
+                        continue
+                entry.state = ActionState.WAITING
+            if not turn.results_sent:
+                self._recovered_pending.append(turn)
+
+    # ------------------------------------------------------------------ proposals
+
+    def _agent_turn(self, turn_id: str, link: AgentLink) -> _Turn:
+        turn = self._turn_by_id.get(turn_id)
+        if turn is None:
+            turn = _Turn(turn_id=turn_id, kind="agent", link=link)
+            self._turns.append(turn)
+            self._turn_by_id[turn_id] = turn
+            turn.task = asyncio.get_running_loop().create_task(
+                self._drive(turn), name=f"lockgate-turn-{turn_id}"
+            )
+        return turn
+
+    def _propose(self, action: Action, link: AgentLink) -> None:
+        if action.id in self._entries:
+            log.error("agent proposed a duplicate action id %s; ignored", action.id)
+            return
+        turn = self._agent_turn(action.turn_id, link)
+        if turn.ended or turn.kind != "agent":
+            # A turn cannot grow after it was answered; show it, never run it.
+            orphan = _Turn(turn_id=f"{action.turn_id}+late", kind="network", ended=True)
+            self._turns.append(orphan)
+            entry = self._register(action, orphan)
+            self._finish(
+                entry,
+                Result(action.id, ResultStatus.FAILED, message="proposed after its turn ended"),
+            )
+            return
+        self._admit(action, turn)
+        turn.changed.set()
+
+    def _register(self, action: Action, turn: _Turn) -> _Entry:
+        entry = _Entry(action=action, turn=turn)
+        self._entries[action.id] = entry
+        turn.entries.append(entry)
+        self._record_soft("proposal", {"action": action})
+        self._emit(ActionProposed(action))
+        return entry
+
+    def _admit(self, action: Action, turn: _Turn) -> _Entry:
+        """Register, review (patches), assess and decide; leaves the entry WAITING or settled."""
+        entry = self._register(action, turn)
+        if turn.cancelled:
+            self._cancel_entry(entry, "cancelled by the reviewer")
+            return entry
+        if isinstance(action, PatchAction):
+            entry.review = self._review(action)
+            self._record_soft("patch-review", {"action_id": action.id, "review": entry.review})
+            if not entry.review.ok:
+                self._finish(
+                    entry,
+                    Result(
+                        action.id,
+                        ResultStatus.FAILED,
+                        message=entry.review.error or "patch cannot apply",
+                        call_id=action.call_id,
+                    ),
+                )
+                return entry
+        earlier = tuple(e.action for e in turn.entries[:-1])
+        try:
+            assessment = self._risk.assess(action, self.context, earlier)
+        except Exception as exc:
+            log.exception("risk engine failed on %s", action.id)
+            assessment = Assessment(
+                score=100,
+                level=Level.CRITICAL,
+                categories=(Category.OBFUSCATION,),
+                reasons=(f"the risk engine failed on this action ({exc}); treat it as critical",),
+            )
+        entry.assessment = assessment
+        self._record_soft("assessment", {"action_id": action.id, "assessment": assessment})
+        self._emit(ActionAssessed(action.id, assessment))
+
+        decision = self._decide(action, assessment)
+        entry.decision = decision
+        self._record_soft("decision", {"action_id": action.id, "decision": decision})
+        self._emit(ActionDecided(action.id, decision))
+
+        if decision.kind is DecisionKind.ALLOW:
+            self._give_verdict(
+                entry, Verdict(action.id, VerdictKind.APPROVE, by="policy", key=decision.rule)
+            )
+        elif decision.kind is DecisionKind.DENY:
+            self._give_verdict(
+                entry,
+                Verdict(
+                    action.id,
+                    VerdictKind.DENY,
+                    by="policy",
+                    key=decision.rule,
+                    feedback=decision.reason,
+                ),
+            )
+        else:
+            self._set_state(entry, ActionState.WAITING)
+        return entry
+
+    def _review(self, action: PatchAction) -> PatchReview:
+        try:
+            return self._patches.review(action)
+        except Exception as exc:
+            log.exception("patch review failed on %s", action.id)
+            return PatchReview(
+                action.id, ok=False, unified_diff="", error=f"patch review failed: {exc}"
+            )
+
+    def _decide(self, action: Action, assessment: Assessment) -> Decision:
+        try:
+            decision = self._policy.decide(action, assessment)
+        except Exception as exc:
+            log.exception("policy failed on %s", action.id)
+            decision = Decision(
+                DecisionKind.ASK, rule="core:policy-error", reason=f"policy failed: {exc}"
+            )
+        critical = assessment.level is Level.CRITICAL or assessment.score >= 85
+        if critical and decision.kind is DecisionKind.ALLOW:
+            decision = Decision(
+                DecisionKind.ASK,
+                rule=CRITICAL_RULE,
+                reason=f"critical actions are always asked (policy said allow by {decision.rule})",
+                source="risk",
+            )
+        if self.context.headless and decision.kind is DecisionKind.ASK:
+            why = decision.reason or f"rule {decision.rule} asks a human"
+            decision = Decision(
+                DecisionKind.DENY,
+                rule=HEADLESS_RULE,
+                reason=f"headless mode: no human to ask, so denied ({why})",
+                source="headless",
+            )
+        return decision
+
+    # ------------------------------------------------------------------ verdicts
+
+    def _give_verdict(self, entry: _Entry, verdict: Verdict) -> None:
+        entry.verdict = verdict
+        try:
+            self._record("verdict", {"verdict": verdict})
+        except _AuditFailed as exc:
+            entry.audit_error = str(exc)
+        self._emit(VerdictGiven(verdict))
+        if verdict.kind.approves:
+            self._set_state(
+                entry, ActionState.AUTO_APPROVED if verdict.by == "policy" else ActionState.APPROVED
+            )
+        else:
+            reason = verdict.feedback or (entry.decision.reason if entry.decision else "")
+            message = "denied by the reviewer" if verdict.by == "human" else "denied by policy"
+            if entry.decision is not None and verdict.by == "policy":
+                message = f"denied by policy ({entry.decision.rule})"
+            if verdict.key == "timeout":
+                message = "denied: no verdict in time"
+            if reason:
+                message = f"{message}: {reason}"
+            self._finish(
+                entry,
+                Result(
+                    entry.action.id,
+                    ResultStatus.DENIED,
+                    message=message,
+                    feedback=verdict.feedback,
+                    call_id=getattr(entry.action, "call_id", ""),
+                ),
+            )
+        entry.wakeup.set()
+
+    async def _wait_verdict(self, entry: _Entry) -> None:
+        while entry.verdict is None and entry.result is None:
+            entry.wakeup.clear()
+            await entry.wakeup.wait()
+
+    # ------------------------------------------------------------------ execution
+
+    def _start_recovered(self) -> None:
+        if not self._recovered_pending:
+            return
+        loop = asyncio.get_running_loop()
+        for turn in self._recovered_pending:
+            turn.task = loop.create_task(
+                self._drive(turn), name=f"lockgate-recovered-{turn.turn_id}"
+            )
+        self._recovered_pending = []
+
+    async def _drive(self, turn: _Turn) -> None:
+        """Walk one turn in proposal order: wait for each verdict, run, then answer the agent."""
+        i = 0
+        while True:
+            if i < len(turn.entries):
+                await self._settle(turn.entries[i])
+                i += 1
+                continue
+            if turn.ended:
+                break
+            turn.changed.clear()
+            await turn.changed.wait()
+        results = tuple(e.result for e in turn.entries if e.result is not None)
+        assert len(results) == len(turn.entries)
+        if turn.link is None:
+            if not turn.results_sent:
+                turn.results_sent = True
+                self._record_soft(
+                    "turn-closed",
+                    {"turn_id": turn.turn_id, "action_ids": [r.action_id for r in results]},
+                )
+            return
+        turn.results_sent = True
+        self._record_soft(
+            "results-sent", {"turn_id": turn.turn_id, "action_ids": [r.action_id for r in results]}
+        )
+        await turn.link.submit_results(turn.turn_id, results)
+        self._emit(ResultsSent(turn.turn_id, results))
+
+    async def _settle(self, entry: _Entry) -> None:
+        while entry.result is None and entry.verdict is None and not entry.turn.cancelled:
+            entry.wakeup.clear()
+            await entry.wakeup.wait()
+        if entry.result is not None:
+            return
+        if entry.turn.cancelled:
+            self._cancel_entry(entry, "cancelled by the reviewer")
+            return
+        await self._execute(entry)
+
+    async def _execute(self, entry: _Entry) -> None:
+        async with self._exec_lock:
+            if entry.result is not None:
+                return
+            if entry.turn.cancelled:
+                self._cancel_entry(entry, "cancelled by the reviewer")
+                return
+            action = entry.action
+            verdict = entry.verdict
+            assert verdict is not None and verdict.kind.approves
+            if self._audit_failed or entry.audit_error:
+                self._finish(entry, self._never_ran(entry, self._not_recorded_message()))
+                return
+            if isinstance(action, CommandAction):
+                ran = (
+                    verdict.edited
+                    if verdict.kind is VerdictKind.EDIT and verdict.edited
+                    else action.command
+                )
+                extra: dict[str, Any] = {}
+            elif isinstance(action, PatchAction):
+                review = entry.review
+                assert review is not None and review.ok
+                ran = _patch_summary(review)
+                extra = {"pre": self._hash_files(review.files)}
+            else:  # network actions are answered in ask_network, never executed here
+                self._finish(entry, self._never_ran(entry, "network asks do not execute"))
+                return
+            try:
+                self._record("execution-start", {"action_id": action.id, "ran": ran, **extra})
+            except _AuditFailed:
+                self._finish(entry, self._never_ran(entry, self._not_recorded_message()))
+                return
+            self._set_state(entry, ActionState.RUNNING)
+            self._emit(ExecutionStarted(action.id, ran))
+            entry.streamed = {
+                "stdout": hashlib.sha256(),
+                "stderr": hashlib.sha256(),
+                "stdout_n": 0,
+                "stderr_n": 0,
+            }
+            task = asyncio.get_running_loop().create_task(self._call_executor(entry, ran))
+            self._running, self._exec_task = entry, task
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            finally:
+                self._running, self._exec_task = None, None
+            if task.cancelled():
+                result = Result(
+                    action.id, ResultStatus.CANCELLED, message="cancelled by the reviewer"
+                )
+            elif task.exception() is not None:
+                exc = task.exception()
+                log.error("executor failed on %s: %r", action.id, exc)
+                result = Result(action.id, ResultStatus.FAILED, message=f"could not run: {exc}")
+            else:
+                result = task.result()
+            result = self._normalise(entry, result, ran, verdict)
+            post: dict[str, Any] = {}
+            if isinstance(action, PatchAction) and entry.review is not None:
+                paths = [f[0] for f in entry.review.files]
+                paths += [p for p in result.files_changed if p not in paths]
+                post = {"post": self._hash_paths(paths)}
+            self._record_soft(
+                "execution-end",
+                {"result": result, "digest": self._digest(entry, result), **post},
+            )
+            self._finish(entry, result, recorded=True)
+
+    async def _call_executor(self, entry: _Entry, ran: str) -> Result:
+        action = entry.action
+        if isinstance(action, CommandAction):
+
+            def sink(stream: Literal["stdout", "stderr"], data: bytes) -> None:
+                entry.streamed[stream].update(data)
+                entry.streamed[f"{stream}_n"] += len(data)
+                self._emit(OutputChunk(action.id, stream, data))
+
+            return await self._commands.run(action, ran, sink)
+        assert isinstance(action, PatchAction) and entry.review is not None
+        return await self._patches.apply(action, entry.review)
+
+    def _normalise(self, entry: _Entry, result: Result, ran: str, verdict: Verdict) -> Result:
+        """The agent is always told what really ran, under its own ids."""
+        action = entry.action
+        status = result.status
+        if status is ResultStatus.DENIED:  # an executor cannot deny; it failed to run
+            status = ResultStatus.FAILED
+        did_run = not (status is ResultStatus.FAILED and result.ran is None)
+        message = result.message
+        if (
+            verdict.kind is VerdictKind.EDIT
+            and isinstance(action, CommandAction)
+            and ran != action.command
+        ):
+            note = f"the reviewer edited the command before it ran; what ran was: {ran}"
+            message = f"{note}\n{message}" if message else note
+        return dataclasses.replace(
+            result,
+            action_id=action.id,
+            status=status,
+            ran=ran if did_run else None,
+            call_id=getattr(action, "call_id", ""),
+            message=message,
+        )
+
+    def _digest(self, entry: _Entry, result: Result) -> dict[str, Any]:
+        s = entry.streamed
+        return {
+            "exit_code": result.exit_code,
+            "stdout_total": result.stdout_total,
+            "stderr_total": result.stderr_total,
+            "stdout_kept_sha256": hashlib.sha256(result.stdout).hexdigest(),
+            "stderr_kept_sha256": hashlib.sha256(result.stderr).hexdigest(),
+            "stdout_streamed": s.get("stdout_n", 0),
+            "stderr_streamed": s.get("stderr_n", 0),
+            "stdout_streamed_sha256": s["stdout"].hexdigest() if "stdout" in s else None,
+            "stderr_streamed_sha256": s["stderr"].hexdigest() if "stderr" in s else None,
+        }
+
+    def _hash_files(self, files: Sequence[tuple[str, int, int]]) -> dict[str, str | None]:
+        return self._hash_paths([f[0] for f in files])
+
+    def _hash_paths(self, paths: Iterable[str]) -> dict[str, str | None]:
+        from app.core.audit import hash_workspace_files
+
+        return hash_workspace_files(self.context.workspace, paths)
+
+    # ------------------------------------------------------------------ settling
+
+    def _never_ran(self, entry: _Entry, message: str) -> Result:
+        return Result(
+            entry.action.id,
+            ResultStatus.FAILED,
+            message=message,
+            call_id=getattr(entry.action, "call_id", ""),
+        )
+
+    def _not_recorded_message(self) -> str:
+        why = self._audit_failed or "the verdict could not be recorded"
+        return f"not run: the audit log cannot record ({why})"
+
+    def _cancel_turn(self, turn: _Turn, why: str) -> None:
+        turn.cancelled = True
+        for e in turn.entries:
+            if e.result is None and e.state is not ActionState.RUNNING:
+                self._cancel_entry(e, why)
+        turn.changed.set()
+
+    def _cancel_entry(self, entry: _Entry, why: str) -> None:
+        if entry.result is None:
+            self._finish(
+                entry,
+                Result(
+                    entry.action.id,
+                    ResultStatus.CANCELLED,
+                    message=f"{why}; it never ran",
+                    call_id=getattr(entry.action, "call_id", ""),
+                ),
+            )
+        entry.wakeup.set()
+
+    def _finish(self, entry: _Entry, result: Result, *, recorded: bool = False) -> None:
+        entry.result = result
+        if not recorded:
+            self._record_soft("result", {"result": result})
+        self._emit(ExecutionFinished(result))
+        self._set_state(entry, _state_for(result))
+        entry.wakeup.set()
+
+    def _set_state(self, entry: _Entry, state: ActionState) -> None:
+        entry.state = state
+        self._emit(ActionStateChanged(entry.action.id, state))
+
+    # ------------------------------------------------------------------ audit and observers
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:
+        """Write one audit record, durably; raises `_AuditFailed` (and stays failed) if it cannot."""
+        if self._audit is None:
+            return
+        if self._audit_failed:
+            raise _AuditFailed(self._audit_failed)
+        try:
+            self._audit.write(kind, data)
+        except Exception as exc:
+            self._audit_failed = f"{type(exc).__name__}: {exc}"
+            log.error("audit log failed: %s", self._audit_failed)
+            raise _AuditFailed(self._audit_failed) from exc
+
+    def _record_soft(self, kind: str, data: dict[str, Any]) -> None:
+        """A record that nothing waits on; a failure still stops all later execution."""
+        with contextlib.suppress(_AuditFailed):
+            self._record(kind, data)
+
+    def _emit(self, event: PipelineEvent) -> None:
+        """Deliver in order to every observer, even when an observer re-enters the pipeline."""
+        self._pending_events.append(event)
+        if self._emitting:
+            return
+        self._emitting = True
+        try:
+            while self._pending_events:
+                ev = self._pending_events.pop(0)
+                for observer in list(self._observers):
+                    try:
+                        observer.notify(ev)
+                    except Exception:
+                        log.exception("observer %r failed on %s", observer, type(ev).__name__)
+        finally:
+            self._emitting = False
+
+
+def _state_for(result: Result) -> ActionState:
+    if result.status is ResultStatus.COMPLETED:
+        return ActionState.DONE
+    if result.status is ResultStatus.DENIED:
+        return ActionState.DENIED
+    return ActionState.FAILED
+
+
+def _patch_summary(review: PatchReview) -> str:
+    if not review.files:
+        return "apply patch"
+    parts = [f"{path} (+{added} -{removed})" for path, added, removed in review.files]
+    return "apply patch: " + ", ".join(parts)
+
+
+ObserverFn = Callable[[PipelineEvent], None]
+
+
+class FunctionObserver:
+    """Adapts a plain function to the Observer port (handy for tests and the CLI)."""
+
+    def __init__(self, fn: ObserverFn) -> None:
+        self._fn = fn
+
+    def notify(self, event: PipelineEvent) -> None:
+        self._fn(event)
