@@ -1,0 +1,771 @@
+"""The allow-list proxy: plain-HTTP forwarding and CONNECT tunnels, served on unix sockets.
+
+Sandboxed commands reach the outside only through here (the sandbox bridges 127.0.0.1:PORT in
+the command's network namespace to one of these sockets). Each request goes through the same
+gate, in this order, and the first "no" ends it with a 403 naming the rule:
+
+  1. parse strictly, canonicalise the host (`host.py`); Host header and target must agree;
+  2. rules on host and port, then (plain HTTP) method and body;
+  3. a host no rule covers → the asker (the console), which may allow once, for the session or
+     always; no asker, an error or a timeout → deny;
+  4. only now resolve the name, refuse special addresses (`addresses.py`), and connect to the
+     very address that was checked;
+  5. CONNECT: the tunnel must open with a TLS ClientHello whose server name is the same host.
+
+Every request ends in one `RequestRecord` for the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import ipaddress
+import logging
+import os
+import socket
+import stat
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sandbox.net.addresses import IPAddress, address_refusal
+from sandbox.net.host import Host, HostError, canonical_host, parse_authority
+from sandbox.net.http1 import (
+    HEAD_LIMIT,
+    ByteCount,
+    HttpError,
+    RequestHead,
+    forward_headers,
+    parse_request_head,
+    parse_response_head,
+    read_head,
+    relay_body,
+    relay_eof,
+    render_head,
+    request_framing,
+    response_framing,
+)
+from sandbox.net.rules import NetworkRules, RuleMatch, RuleVerdict
+from sandbox.net.tls import TlsError, read_client_hello
+
+log = logging.getLogger(__name__)
+
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The operating system's resolver. Only ever called for a name the rules allowed."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who is behind one listening socket: the command run it was made for."""
+
+    command: str = ""
+    action_id: str = ""
+    turn_id: str = ""
+    program: str = ""  # e.g. "pip", for "`pip` wants files from …"
+
+
+class AskAnswer(enum.StrEnum):
+    ONCE = "once"
+    SESSION = "session"
+    ALWAYS = "always"
+    DENY = "deny"
+
+    @property
+    def allows(self) -> bool:
+        return self is not AskAnswer.DENY
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    host: str  # canonical
+    port: int
+    method: str
+    scheme: Literal["http", "https"]
+    context: RunContext
+
+
+Asker = Callable[[AskRequest], Awaitable[AskAnswer]]
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the audit log keeps it. Bytes: to the upstream (up), back to the client
+    (down). `verdict` is what the gate said; `status` the HTTP status the client saw (200 for a
+    tunnel that opened)."""
+
+    at: float
+    command: str
+    action_id: str
+    method: str
+    scheme: Literal["http", "https"]
+    host: str
+    port: int
+    verdict: Literal["allowed", "denied"]
+    rule: str
+    reason: str = ""
+    status: int = 0
+    address: str = ""
+    bytes_up: int = 0
+    bytes_down: int = 0
+    duration_s: float = 0.0
+
+
+RecordSink = Callable[[RequestRecord], None]
+
+
+class _Denied(Exception):
+    def __init__(self, status: int, rule: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.rule = rule
+        self.reason = reason
+
+
+@dataclass
+class _Listener:
+    path: Path
+    context: RunContext
+    server: asyncio.AbstractServer | None = None
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    denied: set[str] = field(default_factory=set)
+    pending: dict[str, asyncio.Future[AskAnswer]] = field(default_factory=dict)
+
+
+class Listening:
+    """A unix socket the proxy serves for one command run; close it when the run ends."""
+
+    def __init__(self, proxy: AllowListProxy, listener: _Listener) -> None:
+        self._proxy = proxy
+        self._listener = listener
+
+    @property
+    def path(self) -> Path:
+        return self._listener.path
+
+    @property
+    def context(self) -> RunContext:
+        return self._listener.context
+
+    async def close(self) -> None:
+        await self._proxy._close_listener(self._listener)
+
+
+class AllowListProxy:
+    """The proxy. All methods run on one event loop (the one that calls `listen`)."""
+
+    def __init__(
+        self,
+        rules: NetworkRules,
+        *,
+        asker: Asker | None = None,
+        record: RecordSink | None = None,
+        resolver: Resolver | None = None,
+        ask_timeout_s: float = 120.0,
+        connect_timeout_s: float = 15.0,
+        head_timeout_s: float = 30.0,
+        half_close_grace_s: float = 30.0,
+    ) -> None:
+        # The resolver can be replaced here and only here: tests map their names to loopback.
+        # No environment variable or config file reaches it.
+        self._rules = rules
+        self._asker = asker
+        self._record = record
+        self._resolve: Resolver = resolver or system_resolver
+        self.ask_timeout_s = ask_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.head_timeout_s = head_timeout_s
+        self.half_close_grace_s = half_close_grace_s
+        self._open: dict[int, _Listener] = {}
+
+    # ----------------------------------------------------------------------- rules
+
+    @property
+    def rules(self) -> NetworkRules:
+        return self._rules
+
+    def set_rules(self, rules: NetworkRules) -> None:
+        """Replace the rules; requests already past the gate are not re-judged."""
+        self._rules = rules
+
+    def allow_for_session(self, host: str) -> None:
+        """Add an exact allow for `host` (canonicalised) for the rest of this proxy's life."""
+        self._rules = self._rules.allowing(canonical_host(host))
+
+    # ----------------------------------------------------------------------- sockets
+
+    async def listen(self, path: Path, context: RunContext | None = None) -> Listening:
+        """Serve on a new unix socket at `path` (its directory should be private, 0700)."""
+        listener = _Listener(Path(path), context or RunContext())
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+
+        async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            listener.tasks.add(task)
+            try:
+                await self._serve(listener, reader, writer)
+            finally:
+                listener.tasks.discard(task)
+
+        listener.server = await asyncio.start_unix_server(
+            on_client, path=str(path), limit=HEAD_LIMIT
+        )
+        os.chmod(path, 0o600)
+        self._open[id(listener)] = listener
+        return Listening(self, listener)
+
+    async def _close_listener(self, listener: _Listener) -> None:
+        self._open.pop(id(listener), None)
+        if listener.server is not None:
+            listener.server.close()
+            with contextlib.suppress(Exception):
+                await listener.server.wait_closed()
+        for task in list(listener.tasks):
+            task.cancel()
+        if listener.tasks:
+            await asyncio.gather(*listener.tasks, return_exceptions=True)
+        for fut in listener.pending.values():
+            if not fut.done():
+                fut.cancel()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(listener.path)
+
+    async def close(self) -> None:
+        for listener in list(self._open.values()):
+            await self._close_listener(listener)
+
+    # ----------------------------------------------------------------------- one connection
+
+    async def _serve(
+        self, listener: _Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            try:
+                raw = await asyncio.wait_for(read_head(reader), self.head_timeout_s)
+            except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+                return
+            except HttpError as exc:
+                await self._refuse(writer, exc.status, "http-syntax", exc.message)
+                self._emit(
+                    listener, "?", "http", "", 0, "denied", "http-syntax", exc.message, exc.status
+                )
+                return
+            try:
+                head = parse_request_head(raw)
+            except HttpError as exc:
+                await self._refuse(writer, exc.status, "http-syntax", exc.message)
+                self._emit(
+                    listener, "?", "http", "", 0, "denied", "http-syntax", exc.message, exc.status
+                )
+                return
+            if head.method == "CONNECT":
+                await self._tunnel(listener, head, reader, writer)
+            else:
+                await self._forward(listener, head, reader, writer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug must not take the proxy down; it does end this connection
+            log.exception("proxy connection failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    # ----------------------------------------------------------------------- the gate
+
+    async def _gate(
+        self,
+        listener: _Listener,
+        host: Host,
+        port: int,
+        method: str,
+        scheme: Literal["http", "https"],
+        has_body: bool | None,
+    ) -> tuple[str, list[IPAddress]]:
+        """Rules, ask, resolve, address check. Returns (rule, addresses) or raises _Denied."""
+        rules = self._rules
+        match = rules.check_target(host, port)
+        if match.verdict is RuleVerdict.DENY:
+            raise _Denied(403, match.rule, match.reason)
+        if has_body is not None:
+            limit = rules.check_request(method, has_body)
+            if limit is not None:
+                raise _Denied(403, limit.rule, limit.reason)
+        if match.verdict is RuleVerdict.UNKNOWN:
+            match = await self._ask(listener, host, port, method, scheme)
+            if match.verdict is not RuleVerdict.ALLOW:
+                raise _Denied(403, match.rule, match.reason)
+            rules = self._rules
+        addresses = await self._addresses(host, port, rules)
+        return match.rule, addresses
+
+    async def _ask(
+        self,
+        listener: _Listener,
+        host: Host,
+        port: int,
+        method: str,
+        scheme: Literal["http", "https"],
+    ) -> RuleMatch:
+        if host.name in listener.denied:
+            return RuleMatch(
+                RuleVerdict.DENY, "ask:denied", f"{host} was denied earlier in this command"
+            )
+        if self._asker is None:
+            return RuleMatch(
+                RuleVerdict.DENY,
+                "no-rule",
+                f"no rule covers {host} and there is no console to ask (unlisted hosts are denied)",
+            )
+        fut = listener.pending.get(host.name)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            listener.pending[host.name] = fut
+            request = AskRequest(host.name, port, method, scheme, listener.context)
+            try:
+                answer = await asyncio.wait_for(self._asker(request), self.ask_timeout_s)
+            except TimeoutError:
+                answer = None
+                reason = f"nobody answered within {self.ask_timeout_s:g} s"
+            except asyncio.CancelledError:
+                listener.pending.pop(host.name, None)
+                fut.cancel()
+                raise
+            except Exception as exc:
+                log.warning("network asker failed: %r", exc)
+                answer = None
+                reason = f"the ask failed ({type(exc).__name__})"
+            else:
+                reason = ""
+            listener.pending.pop(host.name, None)
+            if answer is None or not isinstance(answer, AskAnswer):
+                answer = AskAnswer.DENY
+                reason = reason or "the answer was not understood"
+                rule = "ask:timeout" if "answered within" in reason else "ask:error"
+            else:
+                rule = f"ask:{answer.value}"
+            if answer is AskAnswer.DENY:
+                listener.denied.add(host.name)
+            elif answer in (AskAnswer.SESSION, AskAnswer.ALWAYS):
+                self._rules = self._rules.allowing(host)
+            fut.set_result(answer)
+            if answer is AskAnswer.DENY:
+                return RuleMatch(RuleVerdict.DENY, rule, reason or f"the reviewer denied {host}")
+            return RuleMatch(RuleVerdict.ALLOW, rule)
+        answer = await asyncio.shield(fut)
+        if answer is AskAnswer.DENY:
+            return RuleMatch(RuleVerdict.DENY, "ask:deny", f"the reviewer denied {host}")
+        return RuleMatch(RuleVerdict.ALLOW, f"ask:{answer.value}")
+
+    async def _addresses(self, host: Host, port: int, rules: NetworkRules) -> list[IPAddress]:
+        if host.is_ip:
+            texts: Sequence[str] = [host.name]
+        else:
+            try:
+                texts = await asyncio.wait_for(
+                    self._resolve(host.name, port), self.connect_timeout_s
+                )
+            except (OSError, TimeoutError) as exc:
+                raise _Denied(502, "resolve", f"cannot resolve {host}: {exc}") from None
+        addresses: list[IPAddress] = []
+        for text in texts:
+            try:
+                addr = ipaddress.ip_address(text)
+            except ValueError:
+                raise _Denied(502, "resolve", f"resolver gave a non-address for {host}") from None
+            refusal = address_refusal(addr, rules.address_networks(host))
+            if refusal:
+                raise _Denied(403, "address", f"{host} resolves to {refusal}")
+            addresses.append(addr)
+        if not addresses:
+            raise _Denied(502, "resolve", f"{host} has no address")
+        return addresses
+
+    async def _connect(
+        self, host: Host, addresses: list[IPAddress], port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, IPAddress]:
+        last: Exception | None = None
+        for addr in addresses:
+            try:
+                r, w = await asyncio.wait_for(
+                    asyncio.open_connection(str(addr), port, limit=HEAD_LIMIT),
+                    self.connect_timeout_s,
+                )
+            except (OSError, TimeoutError) as exc:
+                last = exc
+                continue
+            return r, w, addr
+        raise _Denied(502, "connect", f"cannot connect to {host}:{port}: {last!r}")
+
+    # ----------------------------------------------------------------------- CONNECT
+
+    async def _tunnel(
+        self,
+        listener: _Listener,
+        head: RequestHead,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        started = time.time()
+        target = head.target
+        host_text, port = target, 0
+        up, down = ByteCount(), ByteCount()
+        address = ""
+        try:
+            try:
+                host, port = parse_authority(head.target, None)
+            except HostError as exc:
+                raise _Denied(403, "host-syntax", f"CONNECT target {target!r}: {exc}") from None
+            host_text = host.authority
+            self._check_host_header(head, host, port, port_optional=True)
+            rule, addresses = await self._gate(listener, host, port, "CONNECT", "https", None)
+            up_reader, up_writer, addr = await self._connect(host, addresses, port)
+            address = str(addr)
+        except _Denied as d:
+            await self._refuse(writer, d.status, d.rule, d.reason)
+            self._emit(
+                listener,
+                "CONNECT",
+                "https",
+                host_text,
+                port,
+                "denied",
+                d.rule,
+                d.reason,
+                d.status,
+                started=started,
+            )
+            return
+        verdict: Literal["allowed", "denied"] = "allowed"
+        reason = ""
+        try:
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+            try:
+                hello = await asyncio.wait_for(read_client_hello(reader), self.head_timeout_s)
+            except (TlsError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                verdict, rule = "denied", "tls-required"
+                reason = f"tunnel closed: {exc or 'no ClientHello'}"
+                return
+            if hello.server_name is not None:
+                try:
+                    sni = canonical_host(hello.server_name)
+                except HostError as exc:
+                    sni = None
+                    reason = f"TLS server name {hello.server_name!r}: {exc}"
+                if sni is None or sni.name != host.name:
+                    verdict, rule = "denied", "sni-mismatch"
+                    reason = reason or (
+                        f"TLS server name {hello.server_name!r} is not the CONNECT host {host}"
+                    )
+                    return
+            up_writer.write(hello.raw)
+            up.n += len(hello.raw)
+            await self._splice(reader, writer, up_reader, up_writer, up, down)
+        finally:
+            up_writer.close()
+            with contextlib.suppress(Exception):
+                await up_writer.wait_closed()
+            self._emit(
+                listener,
+                "CONNECT",
+                "https",
+                host_text,
+                port,
+                verdict,
+                rule,
+                reason,
+                200,
+                address,
+                up.n,
+                down.n,
+                started,
+            )
+
+    async def _splice(
+        self,
+        c_reader: asyncio.StreamReader,
+        c_writer: asyncio.StreamWriter,
+        u_reader: asyncio.StreamReader,
+        u_writer: asyncio.StreamWriter,
+        up: ByteCount,
+        down: ByteCount,
+    ) -> None:
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, count: ByteCount) -> None:
+            try:
+                await relay_eof(r, w, count)
+                if w.can_write_eof():
+                    w.write_eof()
+            except (ConnectionError, OSError):
+                pass
+
+        upload = asyncio.ensure_future(pipe(c_reader, u_writer, up))
+        download = asyncio.ensure_future(pipe(u_reader, c_writer, down))
+        try:
+            await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
+            if not download.done():
+                # The client half-closed; the server still has the word.
+                await download
+            elif not upload.done():
+                # The server is done; give the client a moment to finish, then end the tunnel.
+                await asyncio.wait({upload}, timeout=self.half_close_grace_s)
+        finally:
+            for t in (upload, download):
+                t.cancel()
+            await asyncio.gather(upload, download, return_exceptions=True)
+
+    # ----------------------------------------------------------------------- plain HTTP
+
+    async def _forward(
+        self,
+        listener: _Listener,
+        head: RequestHead,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        started = time.time()
+        host_text, port, status, address = "", 0, 0, ""
+        up, down = ByteCount(), ByteCount()
+        try:
+            try:
+                authority, path = _split_absolute(head.target)
+                host, port = parse_authority(authority, 80)
+            except HostError as exc:
+                raise _Denied(403, "host-syntax", f"{head.target!r}: {exc}") from None
+            except HttpError as exc:
+                raise _Denied(exc.status, "http-syntax", exc.message) from None
+            host_text = host.authority
+            self._check_host_header(head, host, port, port_optional=False)
+            try:
+                framing = request_framing(head)
+            except HttpError as exc:
+                raise _Denied(exc.status, "http-syntax", exc.message) from None
+            has_body = framing[0] == "chunked" or (framing[0] == "length" and framing[1] > 0)
+            rule, addresses = await self._gate(listener, host, port, head.method, "http", has_body)
+            up_reader, up_writer, addr = await self._connect(host, addresses, port)
+            address = str(addr)
+        except _Denied as d:
+            await self._refuse(writer, d.status, d.rule, d.reason)
+            self._emit(
+                listener,
+                head.method,
+                "http",
+                host_text or head.target[:200],
+                port,
+                "denied",
+                d.rule,
+                d.reason,
+                d.status,
+                started=started,
+            )
+            return
+        reason = ""
+        try:
+            headers = forward_headers(head.headers)
+            if not head.values("host"):
+                headers.insert(0, ("Host", _host_header(host, port)))
+            headers.append(("Connection", "close"))
+            out = render_head(f"{head.method} {path} {head.version}", headers)
+            up_writer.write(out)
+            up.n += len(out)
+            body = asyncio.ensure_future(relay_body(reader, up_writer, framing, up, 400))
+            try:
+                status = await self._respond(head, up_reader, writer, down)
+            finally:
+                if not body.done():
+                    body.cancel()
+                with contextlib.suppress(BaseException):
+                    await body
+        except HttpError as exc:
+            reason = exc.message
+            if status == 0 and not writer.is_closing():
+                await self._refuse(writer, exc.status, "upstream", exc.message)
+                status = exc.status
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+            reason = f"connection ended early: {type(exc).__name__}"
+        finally:
+            up_writer.close()
+            with contextlib.suppress(Exception):
+                await up_writer.wait_closed()
+            self._emit(
+                listener,
+                head.method,
+                "http",
+                host_text,
+                port,
+                "allowed",
+                rule,
+                reason,
+                status,
+                address,
+                up.n,
+                down.n,
+                started,
+            )
+
+    async def _respond(
+        self,
+        request: RequestHead,
+        up_reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        down: ByteCount,
+    ) -> int:
+        """Pass the response back (interim 1xx responses first). Returns the final status."""
+        while True:
+            try:
+                raw = await read_head(up_reader)
+            except HttpError:
+                raise HttpError(502, "upstream response head too large") from None
+            resp = parse_response_head(raw)
+            if resp.status == 101:
+                raise HttpError(502, "upstream switched protocols; upgrades are not proxied")
+            headers = forward_headers(resp.headers)
+            if 100 <= resp.status < 200:
+                out = render_head(f"{resp.version} {resp.status} {resp.reason}", headers)
+                writer.write(out)
+                down.n += len(out)
+                await writer.drain()
+                continue
+            framing = response_framing(resp, request.method)
+            headers.append(("Connection", "close"))
+            out = render_head(f"{resp.version} {resp.status} {resp.reason}", headers)
+            writer.write(out)
+            down.n += len(out)
+            await relay_body(up_reader, writer, framing, down, 502)
+            await writer.drain()
+            return resp.status
+
+    # ----------------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _check_host_header(
+        head: RequestHead, host: Host, port: int, *, port_optional: bool
+    ) -> None:
+        values = head.values("host")
+        if not values:
+            return
+        if len(values) > 1:
+            raise _Denied(400, "host-header", "more than one Host header")
+        try:
+            h_host, h_port = parse_authority(values[0], None if port_optional else 80)
+        except HostError as exc:
+            if port_optional and "port is required" in str(exc):
+                try:
+                    h_host, h_port = canonical_host(values[0]), port
+                except HostError as exc2:
+                    raise _Denied(403, "host-header", f"Host header: {exc2}") from None
+            else:
+                raise _Denied(403, "host-header", f"Host header: {exc}") from None
+        if h_host != host or h_port != port:
+            raise _Denied(
+                403,
+                "host-header",
+                f"Host header {values[0]!r} does not match the target {host.authority}:{port}",
+            )
+
+    @staticmethod
+    async def _refuse(writer: asyncio.StreamWriter, status: int, rule: str, reason: str) -> None:
+        phrase = {
+            400: "Bad Request",
+            403: "Forbidden",
+            431: "Request Header Fields Too Large",
+            502: "Bad Gateway",
+            504: "Gateway Timeout",
+        }.get(status, "Error")
+        safe_rule = _printable(rule)
+        body = (
+            f"lockgate proxy refused this request.\n"
+            f"rule: {safe_rule}\n"
+            f"reason: {_printable(reason)}\n"
+        ).encode()
+        head = (
+            f"HTTP/1.1 {status} {phrase} (lockgate rule: {safe_rule})\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"X-Lockgate-Rule: {safe_rule}\r\n"
+            f"Connection: close\r\n\r\n"
+        ).encode()
+        with contextlib.suppress(ConnectionError, OSError):
+            writer.write(head + body)
+            await writer.drain()
+
+    def _emit(
+        self,
+        listener: _Listener,
+        method: str,
+        scheme: Literal["http", "https"],
+        host: str,
+        port: int,
+        verdict: Literal["allowed", "denied"],
+        rule: str,
+        reason: str,
+        status: int,
+        address: str = "",
+        up: int = 0,
+        down: int = 0,
+        started: float | None = None,
+    ) -> None:
+        if self._record is None:
+            return
+        now = time.time()
+        rec = RequestRecord(
+            at=started if started is not None else now,
+            command=listener.context.command,
+            action_id=listener.context.action_id,
+            method=method,
+            scheme=scheme,
+            host=_printable(host),
+            port=port,
+            verdict=verdict,
+            rule=rule,
+            reason=reason,
+            status=status,
+            address=address,
+            bytes_up=up,
+            bytes_down=down,
+            duration_s=round(now - started, 6) if started is not None else 0.0,
+        )
+        try:
+            self._record(rec)
+        except Exception:
+            log.exception("network record sink failed")
+
+
+def _split_absolute(target: str) -> tuple[str, str]:
+    """`http://authority/path?q` → (authority, "/path?q"). Only absolute http URLs: a forward
+    proxy needs the target in the request line, and https goes through CONNECT."""
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme.lower() != "http":
+        if sep and scheme.lower() == "https":
+            raise HttpError(400, "https URLs go through CONNECT, not a plain proxy request")
+        raise HttpError(400, "a proxy request needs an absolute http:// URL")
+    if "#" in rest:
+        raise HttpError(400, "fragment in request target")
+    cut = len(rest)
+    for sep_char in "/?":
+        i = rest.find(sep_char)
+        if i >= 0:
+            cut = min(cut, i)
+    authority, path = rest[:cut], rest[cut:]
+    if not path.startswith("/"):
+        path = "/" + path
+    return authority, path
+
+
+def _host_header(host: Host, port: int) -> str:
+    return host.authority if port == 80 else f"{host.authority}:{port}"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if 0x20 <= ord(c) < 0x7F else "?" for c in text)[:500]

@@ -1,0 +1,329 @@
+"""Network rules: which hosts, ports and plain-HTTP methods a sandboxed command may use.
+
+Matching is on canonical hosts only (see `host.py`), whole names, never substrings:
+`example.com` matches exactly that name; `*.example.com` matches names under it but not
+`example.com` itself. A deny pattern wins over every allow; a wildcard deny (`*.evil.com`) also
+covers the bare name. IP addresses and look-alike names pass only a rule that names them
+exactly, never a wildcard. Methods and read-only mode apply to plain HTTP only: HTTPS is an
+opaque tunnel and lockgate does no TLS interception, so it cannot see methods inside it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sandbox.net.addresses import IPAddress, IPNetwork, parse_network
+from sandbox.net.host import Host, HostError, canonical_host
+
+DEFAULT_PORTS = frozenset({80, 443})
+_METHOD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class RuleError(ValueError):
+    """A rule the user wrote that cannot be used; the message names it."""
+
+
+class RuleVerdict(enum.StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    UNKNOWN = "unknown"  # no rule covers it: ask someone, or deny
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    verdict: RuleVerdict
+    rule: str  # the rule's name as shown in a 403 and the audit log, e.g. "deny-domain *.evil.com"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DomainPattern:
+    """`example.com` (exact) or `*.example.com` (any name below it). `host` is canonical."""
+
+    host: Host
+    wildcard: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> DomainPattern:
+        raw = text.strip()
+        wildcard = raw.startswith("*.")
+        body = raw[2:] if wildcard else raw
+        if "*" in body:
+            raise RuleError(f"domain rule {text!r}: '*' is only allowed as a leading '*.'")
+        if ":" in body and not body.startswith("["):
+            raise RuleError(f"domain rule {text!r}: give a host without a port (see --allow-port)")
+        try:
+            host = canonical_host(body)
+        except HostError as exc:
+            raise RuleError(f"domain rule {text!r}: {exc}") from exc
+        if wildcard and host.is_ip:
+            raise RuleError(f"domain rule {text!r}: wildcards apply to names, not addresses")
+        if wildcard and "." not in host.name:
+            raise RuleError(f"domain rule {text!r}: a wildcard must sit above a dotted suffix")
+        return cls(host, wildcard)
+
+    def matches(self, host: Host, *, widen_to_bare: bool = False) -> bool:
+        if not self.wildcard:
+            return host.name == self.host.name and host.kind == self.host.kind
+        if host.is_ip:
+            return False
+        if widen_to_bare and host.name == self.host.name:
+            return True
+        return host.name.endswith("." + self.host.name)
+
+    def __str__(self) -> str:
+        return f"*.{self.host.name}" if self.wildcard else self.host.authority
+
+
+def _patterns(values: Iterable[str]) -> tuple[DomainPattern, ...]:
+    out: list[DomainPattern] = []
+    for v in values:
+        p = DomainPattern.parse(v)
+        if p not in out:
+            out.append(p)
+    return tuple(out)
+
+
+def parse_method(text: str) -> str:
+    m = text.strip().upper()
+    if not m or not set(m) <= _METHOD_CHARS or len(m) > 20:
+        raise RuleError(f"method {text!r} is not an HTTP method name")
+    if m == "CONNECT":
+        raise RuleError("CONNECT is how HTTPS works; it is governed by domains and ports")
+    return m
+
+
+def parse_port(value: object) -> int:
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        raise RuleError(f"port {value!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise RuleError(f"port {port} is not between 1 and 65535")
+    return port
+
+
+@dataclass(frozen=True)
+class NetworkRules:
+    """One immutable rule set. `methods=None` means any method on plain HTTP."""
+
+    allow: tuple[DomainPattern, ...] = ()
+    deny: tuple[DomainPattern, ...] = ()
+    ports: frozenset[int] = DEFAULT_PORTS
+    methods: frozenset[str] | None = None
+    read_only: bool = False
+    addresses: tuple[IPNetwork, ...] = field(default=())
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        allow: Iterable[str] = (),
+        deny: Iterable[str] = (),
+        ports: Iterable[int | str] = (),
+        methods: Iterable[str] = (),
+        read_only: bool = False,
+        addresses: Iterable[str] = (),
+    ) -> NetworkRules:
+        """From user text; raises RuleError naming the first bad entry."""
+        method_set = frozenset(parse_method(m) for m in methods)
+        nets: list[IPNetwork] = []
+        for a in addresses:
+            try:
+                nets.append(parse_network(a))
+            except ValueError as exc:
+                raise RuleError(str(exc)) from None
+        return cls(
+            allow=_patterns(allow),
+            deny=_patterns(deny),
+            ports=DEFAULT_PORTS | {parse_port(p) for p in ports},
+            methods=method_set or None,
+            read_only=read_only,
+            addresses=tuple(nets),
+        )
+
+    def combine(self, other: NetworkRules) -> NetworkRules:
+        """Both rule sets at once: allows, denies, ports and named addresses add up; a method
+        limit or read-only mode set by either side stays in force."""
+        if self.methods is None:
+            methods = other.methods
+        elif other.methods is None:
+            methods = self.methods
+        else:
+            methods = self.methods | other.methods
+        return NetworkRules(
+            allow=_dedupe(self.allow + other.allow),
+            deny=_dedupe(self.deny + other.deny),
+            ports=self.ports | other.ports,
+            methods=methods,
+            read_only=self.read_only or other.read_only,
+            addresses=tuple(dict.fromkeys(self.addresses + other.addresses)),
+        )
+
+    def allowing(self, host: Host) -> NetworkRules:
+        """These rules plus an exact allow for `host` (a session or "always" verdict)."""
+        pattern = DomainPattern(Host(host.name, host.kind), wildcard=False)
+        if pattern in self.allow:
+            return self
+        return replace(self, allow=(*self.allow, pattern))
+
+    # ----------------------------------------------------------------------- checks
+
+    def check_target(self, host: Host, port: int) -> RuleMatch:
+        """Host and port, before any DNS lookup."""
+        for p in self.deny:
+            if p.matches(host, widen_to_bare=True):
+                return RuleMatch(RuleVerdict.DENY, f"deny-domain {p}", f"{host} is denied")
+        if port not in self.ports:
+            allowed = ", ".join(str(p) for p in sorted(self.ports))
+            return RuleMatch(
+                RuleVerdict.DENY, "allow-port", f"port {port} is not an allowed port ({allowed})"
+            )
+        for p in self.allow:
+            if not p.wildcard and p.matches(host):
+                return RuleMatch(RuleVerdict.ALLOW, f"allow-domain {p}")
+        if host.is_ip:
+            return RuleMatch(
+                RuleVerdict.DENY,
+                "numeric-host",
+                f"{host} is an IP address; addresses are refused unless a rule names them",
+            )
+        if host.doubt:
+            return RuleMatch(
+                RuleVerdict.DENY,
+                "look-alike",
+                f"{host} looks like another name ({host.doubt}); only an exact rule allows it",
+            )
+        for p in self.allow:
+            if p.wildcard and p.matches(host):
+                return RuleMatch(RuleVerdict.ALLOW, f"allow-domain {p}")
+        return RuleMatch(RuleVerdict.UNKNOWN, "no-rule", f"no rule covers {host}")
+
+    def check_request(self, method: str, has_body: bool) -> RuleMatch | None:
+        """Plain HTTP only: the method and body limits. None when the request may go on."""
+        if self.methods is not None and method not in self.methods:
+            allowed = ", ".join(sorted(self.methods))
+            return RuleMatch(
+                RuleVerdict.DENY,
+                "allow-method",
+                f"method {method} is not an allowed plain-HTTP method ({allowed})",
+            )
+        if self.read_only and has_body:
+            return RuleMatch(
+                RuleVerdict.DENY, "read-only-http", "read-only mode: requests may not carry a body"
+            )
+        return None
+
+    def address_networks(self, host: Host) -> tuple[IPNetwork, ...]:
+        """The special address ranges this request may reach: the rules' named ranges, plus the
+        address itself when the request is to an IP literal that an exact rule allows."""
+        if host.is_ip and any(not p.wildcard and p.matches(host) for p in self.allow):
+            return (*self.addresses, parse_network(host.name))
+        return self.addresses
+
+    def describe(self) -> str:
+        parts = [
+            "allow " + (", ".join(str(p) for p in self.allow) or "nothing"),
+        ]
+        if self.deny:
+            parts.append("deny " + ", ".join(str(p) for p in self.deny))
+        parts.append("ports " + ", ".join(str(p) for p in sorted(self.ports)))
+        if self.methods is not None:
+            parts.append("plain-HTTP methods " + ", ".join(sorted(self.methods)))
+        if self.read_only:
+            parts.append("read-only")
+        if self.addresses:
+            parts.append("addresses " + ", ".join(str(a) for a in self.addresses))
+        return "; ".join(parts)
+
+
+def _dedupe(items: tuple[DomainPattern, ...]) -> tuple[DomainPattern, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def address_allowed_by_rule(addr: IPAddress, rules: NetworkRules, host: Host) -> bool:
+    return any(addr.version == n.version and addr in n for n in rules.address_networks(host))
+
+
+# --------------------------------------------------------------------------- presets
+
+BUILTIN_PRESETS: Mapping[str, Mapping[str, Any]] = {
+    "pypi": {"allow_domains": ["pypi.org", "files.pythonhosted.org"]},
+    "npm": {"allow_domains": ["registry.npmjs.org", "registry.yarnpkg.com"]},
+    "github": {
+        "allow_domains": [
+            "github.com",
+            "api.github.com",
+            "codeload.github.com",
+            "objects.githubusercontent.com",
+            "raw.githubusercontent.com",
+        ]
+    },
+    "crates": {"allow_domains": ["crates.io", "index.crates.io", "static.crates.io"]},
+    "go": {"allow_domains": ["proxy.golang.org", "sum.golang.org"]},
+    "docs": {
+        "allow_domains": ["docs.python.org", "developer.mozilla.org"],
+        "allow_methods": ["GET", "HEAD", "OPTIONS"],
+        "read_only": True,
+    },
+}
+
+_TABLE_KEYS = frozenset(
+    {
+        "allow_domains",
+        "deny_domains",
+        "allow_ports",
+        "allow_methods",
+        "read_only",
+        "allow_addresses",
+    }
+)
+
+
+def _str_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        raise RuleError(f"{where}: {key} must be a list of strings")
+    return [str(v) for v in value]
+
+
+def rules_from_table(table: Mapping[str, Any], where: str) -> NetworkRules:
+    """A TOML table (`[network]` or `[network.presets.NAME]`) → rules. `where` names it in errors."""
+    unknown = sorted(k for k in table if k not in _TABLE_KEYS and k != "presets")
+    if unknown:
+        raise RuleError(f"{where}: unknown key {unknown[0]!r}")
+    read_only = table.get("read_only", False)
+    if not isinstance(read_only, bool):
+        raise RuleError(f"{where}: read_only must be true or false")
+    try:
+        return NetworkRules.build(
+            allow=_str_list(table, "allow_domains", where),
+            deny=_str_list(table, "deny_domains", where),
+            ports=_str_list(table, "allow_ports", where),
+            methods=_str_list(table, "allow_methods", where),
+            read_only=read_only,
+            addresses=_str_list(table, "allow_addresses", where),
+        )
+    except RuleError as exc:
+        raise RuleError(f"{where}: {exc}") from None
+
+
+def preset_names(user_presets: Mapping[str, Any]) -> list[str]:
+    return sorted(set(BUILTIN_PRESETS) | set(user_presets))
+
+
+def preset_rules(name: str, user_presets: Mapping[str, Any], where: str = "config") -> NetworkRules:
+    """A named preset; the user's `[network.presets.NAME]` replaces a built-in of the same name."""
+    table = user_presets.get(name)
+    if table is None:
+        table = BUILTIN_PRESETS.get(name)
+        where = "built-in preset"
+    if table is None:
+        known = ", ".join(preset_names(user_presets))
+        raise RuleError(f"unknown network preset {name!r} (known: {known})")
+    if not isinstance(table, Mapping):
+        raise RuleError(f"{where}: [network.presets.{name}] must be a table")
+    return rules_from_table(table, f"{where} [network.presets.{name}]")
