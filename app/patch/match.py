@@ -1,0 +1,242 @@
+"""Locate hunks in a file's text and compute the new text.
+
+Context and removed lines are matched in passes of falling strictness — exact, then ignoring
+trailing whitespace, then ignoring surrounding whitespace, then with typographic punctuation
+normalised — and the first pass that finds anything decides. V4A hunks have no line numbers, so a
+hunk that matches in more than one place is an error unless an `@@` anchor narrows it down; unified
+hunks carry line numbers, which pick the nearest of equal matches. Context lines keep the file's
+own bytes: a fuzzy match never rewrites whitespace the patch did not mean to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from app.patch.errors import PatchError, quote
+from app.patch.model import Hunk, LineKind, split_lines
+
+_PUNCT = str.maketrans(
+    {
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        **dict.fromkeys("\u2018\u2019\u201a\u201b", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f", '"'),
+        **dict.fromkeys(
+            "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000", " "
+        ),
+    }
+)
+
+
+def _exact(s: str) -> str:
+    return s
+
+
+def _rstrip(s: str) -> str:
+    return s.rstrip()
+
+
+def _strip(s: str) -> str:
+    return s.strip()
+
+
+def _punct(s: str) -> str:
+    return s.translate(_PUNCT).strip()
+
+
+PASSES: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("exact", _exact),
+    ("trailing-whitespace", _rstrip),
+    ("surrounding-whitespace", _strip),
+    ("punctuation", _punct),
+)
+
+
+class _Normalised:
+    """The file's lines under each pass's normalisation, computed once, on demand."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = lines
+        self._cache: dict[int, list[str]] = {}
+
+    def get(self, pass_no: int) -> list[str]:
+        got = self._cache.get(pass_no)
+        if got is None:
+            fn = PASSES[pass_no][1]
+            got = [fn(x) for x in self.lines] if pass_no else list(self.lines)
+            self._cache[pass_no] = got
+        return got
+
+
+def find_all(
+    norm: _Normalised, pattern: Sequence[str], start: int, stop: int | None = None
+) -> tuple[list[int], int]:
+    """All positions >= start (and whose match starts <= stop) where `pattern` matches, at the
+    first pass that matches anywhere; returns (positions, pass number) or ([], -1)."""
+    n = len(pattern)
+    total = len(norm.lines)
+    last = total - n
+    if stop is not None:
+        last = min(last, stop)
+    if n == 0 or last < start:
+        return [], -1
+    for pass_no, (_, fn) in enumerate(PASSES):
+        lines = norm.get(pass_no)
+        pat = [fn(x) for x in pattern]
+        first = pat[0]
+        hits = [i for i in range(start, last + 1) if lines[i] == first and lines[i : i + n] == pat]
+        if hits:
+            return hits, pass_no
+    return [], -1
+
+
+@dataclass(frozen=True)
+class TextShape:
+    """How a text file is laid out, so the result keeps its line endings."""
+
+    crlf: bool
+    final_newline: bool
+
+
+def split_text(text: str) -> tuple[list[str], TextShape]:
+    crlf = "\n" in text and text.count("\r\n") == text.count("\n")
+    work = text.replace("\r\n", "\n") if crlf else text
+    return split_lines(work), TextShape(crlf=crlf, final_newline=work.endswith("\n"))
+
+
+def join_text(lines: Sequence[str], shape: TextShape) -> str:
+    eol = "\r\n" if shape.crlf else "\n"
+    if not lines:
+        return ""
+    return eol.join(lines) + (eol if shape.final_newline else "")
+
+
+def _describe_miss(path: str, k: int, norm: _Normalised, old: Sequence[str]) -> str:
+    stripped = set(norm.get(2))
+    for line in old:
+        if line.strip() not in stripped and _punct(line) not in set(norm.get(3)):
+            return f"{path}: hunk {k} does not match: line {quote(line)} is not in the file"
+    return f"{path}: hunk {k} does not match: its lines are in the file but not together: " + quote(
+        "\n".join(old), 160
+    )
+
+
+def _trim_trailing_blank_context(
+    lines: tuple[tuple[LineKind, str], ...],
+) -> tuple[tuple[LineKind, str], ...]:
+    out = list(lines)
+    while out and out[-1] == (" ", ""):
+        out.pop()
+    return tuple(out)
+
+
+def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
+    """The file's new text after `hunks`, or a PatchError naming the file and the lines."""
+    lines, shape = split_text(text)
+    norm = _Normalised(lines)
+    cursor = 0
+    offset = 0  # unified: how far matches have drifted from the diff's line numbers
+    edits: list[tuple[int, int, list[str]]] = []
+    final_newline = shape.final_newline
+    for k, hunk in enumerate(hunks, start=1):
+        start = cursor
+        next_anchor: int | None = None
+        for anchor in hunk.anchors:
+            hits, _ = find_all(norm, [anchor], start)
+            if not hits:
+                raise PatchError(f"{path}: hunk {k}: context line {quote(anchor)} not found")
+            start = hits[0] + 1
+            next_anchor = hits[1] if len(hits) > 1 else None
+        body = hunk.lines
+        old = [t for kind, t in body if kind != "+"]
+        if not old:
+            if hunk.anchors:
+                at = start
+            elif hunk.old_start is not None:
+                at = max(cursor, min(len(lines), hunk.old_start + offset))
+            else:
+                at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
+            edits.append((at, 0, [t for _, t in body]))
+            cursor = at
+            continue
+        pos = _locate(path, k, norm, hunk, body, start, next_anchor, offset)
+        if pos is None:
+            trimmed = _trim_trailing_blank_context(body)
+            if trimmed != body and any(kind != "+" for kind, _ in trimmed):
+                body = trimmed
+                old = [t for kind, t in body if kind != "+"]
+                pos = _locate(path, k, norm, hunk, body, start, next_anchor, offset)
+        if pos is None:
+            if hunk.end_of_file:
+                raise PatchError(
+                    f"{path}: hunk {k} must match at the end of the file but does not: "
+                    + quote("\n".join(old), 160)
+                )
+            raise PatchError(_describe_miss(path, k, norm, old))
+        new: list[str] = []
+        i = pos
+        for kind, t in body:
+            if kind == " ":
+                new.append(lines[i])
+                i += 1
+            elif kind == "-":
+                i += 1
+            else:
+                new.append(t)
+        edits.append((pos, len(old), new))
+        if hunk.old_start is not None:
+            offset = pos - (hunk.old_start - 1)
+        cursor = pos + len(old)
+        if hunk.old_eof_no_newline or hunk.new_eof_no_newline:
+            final_newline = not hunk.new_eof_no_newline
+    out: list[str] = []
+    prev = 0
+    for pos, length, new in edits:
+        out.extend(lines[prev:pos])
+        out.extend(new)
+        prev = pos + length
+    out.extend(lines[prev:])
+    if fmt == "v4a":
+        final_newline = True
+    return join_text(out, TextShape(crlf=shape.crlf, final_newline=final_newline))
+
+
+def _locate(
+    path: str,
+    k: int,
+    norm: _Normalised,
+    hunk: Hunk,
+    body: tuple[tuple[LineKind, str], ...],
+    start: int,
+    next_anchor: int | None,
+    offset: int,
+) -> int | None:
+    old = [t for kind, t in body if kind != "+"]
+    total = len(norm.lines)
+    if hunk.end_of_file:
+        at = total - len(old)
+        if at < start:
+            return None
+        hits, _ = find_all(norm, old, at)
+        return hits[0] if hits else None
+    hits, _ = find_all(norm, old, start)
+    if not hits:
+        return None
+    if hunk.old_start is not None:
+        want = hunk.old_start - 1 + offset
+        return min(hits, key=lambda h: (abs(h - want), h))
+    if hunk.anchors:
+        if next_anchor is not None and hits[0] > next_anchor:
+            raise PatchError(
+                f"{path}: hunk {k}: context line {quote(hunk.anchors[-1])} is ambiguous "
+                f"(it occurs at lines {start} and {next_anchor + 1}); add another '@@' line"
+            )
+        return hits[0]
+    if len(hits) > 1:
+        where = ", ".join(str(h + 1) for h in hits[:5]) + (", …" if len(hits) > 5 else "")
+        raise PatchError(
+            f"{path}: hunk {k} is ambiguous: its lines match at lines {where}: "
+            + quote("\n".join(old), 120)
+            + "; add context or an '@@' line"
+        )
+    return hits[0]

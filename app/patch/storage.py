@@ -1,0 +1,119 @@
+"""Where the journal and undo pre-images live: `<workspace>/.lockgate/patches/<seq>-<id>/`.
+
+Each applied patch is one directory holding `journal.json` (entries, state) and the pre-images
+`b0`, `b1`, … (hard links to the old inodes when the filesystem allows, else copies). The same
+directory serves crash recovery (state "applying") and undo (state "committed"). `.lockgate/` gets a
+`.gitignore` of `*` so none of it is ever committed by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.patch.errors import PatchError
+from app.patch.fsops import fsync_dir, lstat_at, open_dir, write_new_at
+
+STORE_DIR = ".lockgate"
+PATCHES_DIR = "patches"
+JOURNAL = "journal.json"
+KEEP = 50
+
+
+def open_store(root_fd: int, *, create: bool) -> int | None:
+    """Descriptor of `.lockgate/patches` (created 0700 with its .gitignore when asked)."""
+    fd = open_dir(root_fd, [STORE_DIR], STORE_DIR, create=create)
+    if fd is None:
+        return None
+    try:
+        if create:
+            os.fchmod(fd, 0o700)
+            if lstat_at(fd, ".gitignore") is None:
+                write_new_at(fd, ".gitignore", b"*\n", 0o644)
+        return open_dir(fd, [PATCHES_DIR], f"{STORE_DIR}/{PATCHES_DIR}", create=create)
+    finally:
+        os.close(fd)
+
+
+def new_txn_name(patch_id: str) -> str:
+    return f"{time.time_ns():020d}-{patch_id}"
+
+
+@dataclass
+class Txn:
+    """An open transaction directory and its journal."""
+
+    name: str
+    fd: int
+    journal: dict[str, Any]
+
+    def write(self) -> None:
+        write_journal(self.fd, self.journal)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def write_journal(txn_fd: int, journal: dict[str, Any]) -> None:
+    data = json.dumps(journal, indent=1, sort_keys=True).encode("utf-8")
+    tmp = f"{JOURNAL}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=txn_fd)
+    write_new_at(txn_fd, tmp, data, 0o600)
+    os.rename(tmp, JOURNAL, src_dir_fd=txn_fd, dst_dir_fd=txn_fd)
+    fsync_dir(txn_fd)
+
+
+def read_journal(txn_fd: int) -> dict[str, Any] | None:
+    try:
+        fd = os.open(JOURNAL, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=txn_fd)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(b"".join(chunks))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def list_txns(store_fd: int) -> list[str]:
+    return sorted(n for n in os.listdir(store_fd) if not n.startswith("."))
+
+
+def open_txn(store_fd: int, name: str) -> int | None:
+    try:
+        return open_dir(store_fd, [name], name)
+    except PatchError:
+        return None
+
+
+def remove_txn(store_fd: int, name: str) -> None:
+    fd = open_txn(store_fd, name)
+    if fd is None:
+        return
+    try:
+        for entry in os.listdir(fd):
+            with contextlib.suppress(OSError):
+                os.unlink(entry, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(name, dir_fd=store_fd)
+    fsync_dir(store_fd)
