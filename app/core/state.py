@@ -31,7 +31,9 @@ class ActionState(enum.StrEnum):
         return self in _FINAL
 
 
-_FINAL = frozenset({ActionState.DENIED, ActionState.DONE, ActionState.FAILED, ActionState.INTERRUPTED})
+_FINAL = frozenset(
+    {ActionState.DENIED, ActionState.DONE, ActionState.FAILED, ActionState.INTERRUPTED}
+)
 
 
 @dataclass(frozen=True)

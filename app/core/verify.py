@@ -82,7 +82,8 @@ def verify_log(path: Path) -> VerifyReport:
         try:
             rec = json.loads(raw)
         except ValueError as exc:
-            problems.append(Problem(i, f"not a valid record (bad JSON: {exc.msg})"))
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            problems.append(Problem(i, f"not a valid record (bad JSON: {why})"))
             continue
         err = _shape_error(rec)
         if err:

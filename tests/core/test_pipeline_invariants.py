@@ -120,9 +120,9 @@ async def play(plan: Plan, root: Path) -> None:
     human_of: dict[str, str] = {}
     for t, spec in enumerate(plan.turns):
         acts: list[Action] = []
-        for kind, human in spec:
+        for kind, answer in spec:
             a = build_action(kind, f"turn{t}", n)
-            human_of[a.id] = human
+            human_of[a.id] = answer
             acts.append(a)
             n += 1
         turns.append(acts)
