@@ -212,7 +212,7 @@ def export_markdown(path: Path) -> str:
             or (d.get("result") or {}).get("action_id")
         )
         if aid in actions:
-            actions[aid].setdefault(kind, d)
+            actions[aid].setdefault(str(kind), d)
             if kind == "verdict":
                 actions[aid]["verdict_ts"] = rec.get("ts")
         if kind == "network":
