@@ -9,8 +9,8 @@ so the console never looks frozen. Nothing that leaves this module may contain t
 from __future__ import annotations
 
 import random
-import socket
 import re
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal

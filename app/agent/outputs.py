@@ -144,10 +144,9 @@ def patch_output(action: PatchAction, result: Result) -> tuple[bool, str]:
     if result.status is ResultStatus.DENIED:
         return False, _denial_text(result, "patch")
     if result.status is ResultStatus.COMPLETED:
-        files = ", ".join(result.files_changed)
         text = result.message or "Patch applied."
-        if files and files not in text:
-            text += f" Files changed: {files}."
+        if result.files_changed and not all(f in text for f in result.files_changed):
+            text += f" Files changed: {', '.join(result.files_changed)}."
         return True, text
     if result.status is ResultStatus.CANCELLED:
         return False, "lockgate: the patch was cancelled before it was applied; nothing changed."

@@ -110,6 +110,7 @@ class Transport:
         while True:
             parser = new_parser()
             try:
+                broken = ""
                 async with start() as response:
                     try:
                         async for frame in frames(response.iter_lines()):
@@ -117,9 +118,12 @@ class Transport:
                             if parser.finished:
                                 break
                     except httpx2.HTTPError as exc:
-                        raise StreamCut(f"{type(exc).__name__}: {exc}") from exc
+                        broken = f"{type(exc).__name__}: {exc}"
                 if not parser.finished:
-                    parser.close()
+                    try:
+                        parser.close()  # the parser decides whether a cut stream is usable
+                    except StreamCut as cut:
+                        raise StreamCut(f"{cut}; {broken}" if broken else str(cut)) from None
                 return parser
             except asyncio.CancelledError:
                 raise
