@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -45,7 +46,7 @@ def contents(root: Path) -> dict[str, bytes | str]:
     } | {rel: "dir" for rel, e in snapshot(root, skip_store=True).items() if e[0] == "dir"}
 
 
-def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
     for rel, data in files.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,7 @@ def test_v4a_every_construct(tmp_path: Path) -> None:
     plan = _apply(root, V4A_PATCH)
     got = contents(root)
     assert got["new/deep/file.txt"] == b"fresh\ncontent\n"
-    assert got["src/app.py"].endswith(b"    print('hello')\n    return 0\n")  # type: ignore[union-attr]
+    assert (root / "src/app.py").read_bytes().endswith(b"    print('hello')\n    return 0\n")
     assert "old.txt" not in got and "rename/me.txt" not in got
     assert got["moved/you.txt"] == b"move me\nthanks\n"
     assert got["docs/readme.md"] == b"# Title\n\nSome text.\nMore text.\n"
