@@ -1,0 +1,219 @@
+"""The network proxy, plugged into a session: its asks go to the pipeline (and so to the
+reviewer), its request records go to the audit log, and verdicts for the session or for always
+become allow rules of the proxy.
+
+`sandbox.net` knows nothing of the app; this module is the only place the two meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from app.core.audit import AuditLog
+from app.core.model import CommandAction, NetworkAction, Verdict, VerdictKind
+from app.core.pipeline import Pipeline
+from sandbox.net import (
+    AllowListProxy,
+    AskAnswer,
+    AskRequest,
+    NetworkRules,
+    RequestRecord,
+    RuleError,
+    RunContext,
+    preset_rules,
+    rules_from_table,
+)
+from sandbox.net.proxy import Resolver
+
+ASK_TIMEOUT_S = 120.0
+
+
+def answer_for(verdict: Verdict) -> AskAnswer:
+    """A reviewer's verdict as the proxy understands it. An approval the policy gave by itself
+    (a rule already covers the host) holds for the session, so the same host is not put in the
+    queue again for every request; an edit makes no sense for a host and counts as a denial."""
+    kind = verdict.kind
+    if kind is VerdictKind.APPROVE_ALWAYS:
+        return AskAnswer.ALWAYS
+    if kind is VerdictKind.APPROVE_SESSION:
+        return AskAnswer.SESSION
+    if kind is VerdictKind.APPROVE:
+        return AskAnswer.SESSION if verdict.by == "policy" else AskAnswer.ONCE
+    return AskAnswer.DENY
+
+
+def program_of(command: str) -> str:
+    """The program a command runs first ("pip" for `PIP_X=1 pip install …`), for the ask text."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    for word in words:
+        if "=" in word.split("/", 1)[0] and not word.startswith("="):
+            continue  # an environment assignment
+        if word in ("sudo", "env", "nohup", "time", "command", "exec"):
+            continue
+        return os.path.basename(word)
+    return ""
+
+
+class PipelineAsker:
+    """The proxy's asker: each request to an unlisted host becomes a `NetworkAction` the
+    pipeline decides (policy, else the reviewer; headless and timeouts deny).
+
+    The proxy may run on another thread's loop (the CLI) or on the pipeline's own loop (the
+    console); `loop` is the pipeline's loop, needed in the first case."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        timeout_s: float = ASK_TIMEOUT_S,
+    ) -> None:
+        self._pipeline = pipeline
+        self._loop = loop
+        self.timeout_s = timeout_s
+
+    async def __call__(self, request: AskRequest) -> AskAnswer:
+        ctx = request.context
+        action = NetworkAction(
+            host=request.host,
+            port=request.port,
+            turn_id=ctx.turn_id,
+            method=request.method,
+            scheme=request.scheme,
+            program=ctx.program or program_of(ctx.command),
+            parent_action_id=ctx.action_id,
+        )
+        coro = self._pipeline.ask_network(action, self.timeout_s)
+        running = asyncio.get_running_loop()
+        if self._loop is None or self._loop is running:
+            verdict = await coro
+        else:
+            verdict = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+        return answer_for(verdict)
+
+
+class AuditRecorder:
+    """Writes each proxy request to the audit log as a `network` record (the fields
+    `AuditLog.record_network` writes, plus the command, the address and the timing)."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self._audit = audit
+
+    def __call__(self, rec: RequestRecord) -> None:
+        self._audit.write("network", record_fields(rec))
+
+
+def record_fields(rec: RequestRecord) -> dict[str, Any]:
+    return {
+        "at": rec.at,
+        "command": rec.command,
+        "host": rec.host,
+        "port": rec.port,
+        "method": rec.method,
+        "scheme": rec.scheme,
+        "allowed": rec.verdict == "allowed",
+        "verdict": rec.verdict,
+        "rule": rec.rule,
+        "action_id": "",
+        "parent_action_id": rec.action_id,
+        "status": rec.status,
+        "address": rec.address,
+        "bytes_up": rec.bytes_up,
+        "bytes_down": rec.bytes_down,
+        "duration_s": rec.duration_s,
+        "error": rec.reason,
+    }
+
+
+def session_rules(
+    section: Mapping[str, Any],
+    *,
+    allowed_domains: tuple[str, ...] = (),
+    presets: tuple[str, ...] = (),
+    where: str = "config",
+) -> NetworkRules:
+    """Rules for a session: the user config's `[network]` table (allow_domains, deny_domains,
+    allow_ports, allow_methods, read_only, allow_addresses and `presets.NAME` tables), the named
+    presets, and the session's own allowed domains. Raises `sandbox.net.RuleError`."""
+    user_presets = section.get("presets", {})
+    if not isinstance(user_presets, Mapping):
+        raise RuleError(f"{where}: [network.presets] must be a table")
+    rules = rules_from_table(section, f"{where} [network]")
+    for name in presets:
+        rules = rules.combine(preset_rules(name, user_presets, where))
+    if allowed_domains:
+        rules = rules.combine(NetworkRules.build(allow=allowed_domains))
+    return rules
+
+
+class NetworkGate:
+    """The session's proxy, on the session's own event loop: one unix socket per command run,
+    so every request is attributed to the command that made it.
+
+    Usage (in the command executor): `async with gate.socket_for(action) as path:
+    sandbox.run(..., proxy_socket=path)`.
+    """
+
+    def __init__(
+        self,
+        rules: NetworkRules,
+        *,
+        pipeline: Pipeline | None = None,
+        audit: AuditLog | None = None,
+        ask_timeout_s: float = ASK_TIMEOUT_S,
+        resolver: Resolver | None = None,
+    ) -> None:
+        """`resolver` is for tests only (mapping test names to loopback); the session never
+        passes one, and nothing else can change how names resolve."""
+        asker = PipelineAsker(pipeline, timeout_s=ask_timeout_s) if pipeline is not None else None
+        self.proxy = AllowListProxy(
+            rules,
+            asker=asker,
+            record=AuditRecorder(audit) if audit is not None else None,
+            # the pipeline's own timeout answers first and records the denial
+            ask_timeout_s=ask_timeout_s + 5.0,
+            resolver=resolver,
+        )
+        self._dir = Path(tempfile.mkdtemp(prefix="lockgate-net-"))
+        os.chmod(self._dir, 0o700)
+        self._n = 0
+
+    @property
+    def socket_dir(self) -> Path:
+        return self._dir
+
+    @contextlib.asynccontextmanager
+    async def socket_for(
+        self, action: CommandAction, command: str | None = None
+    ) -> AsyncIterator[Path]:
+        self._n += 1
+        path = self._dir / f"p{self._n}.sock"
+        text = action.command if command is None else command
+        listening = await self.proxy.listen(
+            path,
+            RunContext(
+                command=text,
+                action_id=action.id,
+                turn_id=action.turn_id,
+                program=program_of(text),
+            ),
+        )
+        try:
+            yield path
+        finally:
+            await listening.close()
+
+    async def close(self) -> None:
+        await self.proxy.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
