@@ -97,7 +97,10 @@ def shell_output(
         code = result.exit_code if result.exit_code is not None else FAILED_EXIT
         return ShellOutput(stdout, _join(notes, stderr), code)
     if result.status is ResultStatus.CANCELLED:
-        notes.append("lockgate: the reviewer cancelled this command while it ran.")
+        if result.ran is None:
+            notes.append(f"lockgate: cancelled: {result.message or 'it never ran'}")
+        else:
+            notes.append("lockgate: the reviewer cancelled this command while it ran.")
         return ShellOutput(stdout, _join(notes, stderr), CANCELLED_EXIT)
     if result.status is ResultStatus.TIMED_OUT:
         notes.append(
