@@ -1,0 +1,205 @@
+"""The console application: loads themes and keys, runs the pipeline in an async worker, and
+hands everything to the main screen.
+
+`LockgateApp(session, link)` is the whole console; `run_console(session, link)` runs it in the
+terminal and returns the exit status for the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES
+
+from app.core.ports import AgentLink
+from app.ui.contract import SessionLike
+from app.ui.keys import load_keymap
+from app.ui.screens.main import MainScreen
+from app.ui.session_diff import FileState, snapshot
+from app.ui.themes import (
+    choose_theme,
+    fallback_variables,
+    load_themes,
+    remember_theme,
+    remembered_theme,
+)
+from app.ui.widgets.queue import QueueList
+
+
+class LockgateApp(App[int]):
+    TITLE = "lockgate"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+p", "command_palette", "Palette", id="command-palette", show=False),
+        Binding("ctrl+q", "quit_now", "Quit now", id="quit-now", show=False, priority=True),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+    ]
+
+    def __init__(
+        self,
+        session: SessionLike,
+        link: AgentLink,
+        *,
+        watch_files: bool = True,
+        snapshot_workspace: bool = True,
+        theme_dirs: Sequence[Path] | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.link = link
+        self.workspace = Path(session.workspace)
+        self.watch_files = watch_files
+        self.snapshot_workspace = snapshot_workspace
+        self.theme_dirs = theme_dirs
+        self.snapshot: dict[str, FileState] | None = None
+        self.keymap: dict[str, str] = {}
+        self.pipeline_done = asyncio.Event()
+        self.startup_problems: list[str] = []
+        self._closing_down = False
+
+    # ------------------------------------------------------------------ what the header shows
+
+    @property
+    def session_name(self) -> str:
+        for attr in ("name", "session_id", "id"):
+            value = getattr(self.session, attr, None)
+            if isinstance(value, str) and value:
+                return value
+        audit = getattr(self.session, "audit_path", None)
+        if audit is not None:
+            return Path(audit).stem
+        return self.workspace.name
+
+    @property
+    def sandbox_status(self) -> object:
+        return getattr(self.session, "sandbox_status", None)
+
+    # ------------------------------------------------------------------ themes and keys
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # A theme without our variables (e.g. one of Textual's) still paints every risk colour.
+        theme = self.get_theme(self.theme) or BUILTIN_THEMES["textual-dark"]
+        return fallback_variables(theme)
+
+    def _load_themes(self) -> None:
+        found = load_themes(self.theme_dirs)
+        for theme in found.themes:
+            self.register_theme(theme)
+        start, missing = choose_theme(found.names(), remembered_theme())
+        self.theme = start
+        if found.themes:
+            for name in list(BUILTIN_THEMES):
+                if name != self.theme:
+                    self.unregister_theme(name)
+        problems = list(found.errors)
+        if missing and not found.errors:
+            problems.append(missing)
+        if problems:
+            self.startup_problems.append(
+                "Theme problem: " + "; ".join(problems) + f". Using theme {self.theme!r}."
+            )
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if isinstance(name, str):
+            self._remember_theme(name)
+
+    @work(thread=True, exclusive=True, group="remember-theme", exit_on_error=False)
+    def _remember_theme(self, name: str) -> None:
+        try:
+            remember_theme(name)
+        except Exception as exc:  # the choice still applies for this session
+            self.call_from_thread(
+                self.notify, f"could not remember the theme: {exc}", severity="warning"
+            )
+
+    def _load_keys(self) -> None:
+        ids = {
+            b.id
+            for b in (*MainScreen.BINDINGS, *QueueList.BINDINGS, *self.BINDINGS)
+            if isinstance(b, Binding) and b.id
+        }
+        keymap, problems = load_keymap(ids)
+        self.keymap = keymap
+        if keymap:
+            self.set_keymap(keymap)
+        if problems:
+            self.startup_problems.append("Key config: " + "; ".join(problems))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Theme", "Change the colour theme (t)", self.search_themes)
+        if isinstance(screen, MainScreen):
+            yield SystemCommand(
+                "Session diff", "Everything the session changed (d)", screen.action_session_diff
+            )
+            yield SystemCommand(
+                "Undo last patch", "Undo the last applied patch (u)", screen.action_undo_patch
+            )
+            yield SystemCommand("Help", "Keys and markers (?)", screen.action_help)
+            yield SystemCommand("Quit", "Quit lockgate (q)", screen.action_request_quit)
+        yield SystemCommand(
+            "Screenshot",
+            "Save an SVG screenshot",
+            lambda: self.set_timer(0.1, self.deliver_screenshot),
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_mount(self) -> None:
+        self._load_themes()
+        self._load_keys()
+        self.main = MainScreen(self)
+        self.push_screen(self.main)
+        for problem in self.startup_problems:
+            self.notify(problem, severity="error", timeout=12)
+        self._run_pipeline()
+
+    @work(exclusive=True, group="pipeline", exit_on_error=False)
+    async def _run_pipeline(self) -> None:
+        if self.snapshot_workspace:
+            # Before the first action can run: the session diff starts from here.
+            self.snapshot = await asyncio.to_thread(snapshot, self.workspace)
+        try:
+            await self.session.pipeline.run(self.link)
+        except Exception as exc:
+            self.notify(
+                f"The agent stopped: {exc}", title="Agent error", severity="error", timeout=20
+            )
+            self.main.query_one("#header").set_agent("error", str(exc))  # type: ignore[attr-defined]
+        finally:
+            self.pipeline_done.set()
+
+    def shutdown(self, code: int = 0) -> None:
+        """Cancel what is pending (nothing unapproved runs), then leave."""
+        if self._closing_down:
+            return
+        self._closing_down = True
+        self._close_down(code)
+
+    @work(exclusive=True, group="shutdown", exit_on_error=False)
+    async def _close_down(self, code: int) -> None:
+        self.main.stop_watching()
+        try:
+            await self.session.pipeline.cancel()
+        finally:
+            try:
+                await self.link.cancel()
+            finally:
+                self.exit(code)
+
+    def action_quit_now(self) -> None:
+        self.shutdown(130)
+
+
+def run_console(session: SessionLike, link: AgentLink) -> int:
+    app = LockgateApp(session, link)
+    app.run()
+    return app.return_code if app.return_code is not None else 0

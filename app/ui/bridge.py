@@ -1,0 +1,123 @@
+"""From pipeline events to screen updates, without drowning the screen.
+
+The pipeline calls `notify` for every event, on the event loop, and must never wait: the bridge
+only writes down what changed and posts one `Changed` message. Messages of that kind replace each
+other while they wait in the queue, so a burst of a thousand output chunks costs the screen one
+repaint; the screen then `drain()`s everything that accumulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from app.core.events import (
+    ActionAssessed,
+    ActionDecided,
+    ActionProposed,
+    ActionStateChanged,
+    AgentEventSeen,
+    AgentStatus,
+    AgentText,
+    ExecutionFinished,
+    ExecutionStarted,
+    OutputChunk,
+    PipelineEvent,
+    ResultsSent,
+    VerdictGiven,
+)
+from app.core.model import Result
+
+
+class Changed(Message):
+    """Something in the pipeline changed; `ConsoleBridge.drain()` says what."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Changed)
+
+
+OutputItem = (
+    tuple[Literal["start"], str, str]
+    | tuple[Literal["chunk"], str, Literal["stdout", "stderr"], bytes]
+    | tuple[Literal["end"], Result]
+)
+
+
+@dataclass
+class Drained:
+    """Everything that happened since the last drain, in order where order matters."""
+
+    new_ids: list[str] = field(default_factory=list)
+    dirty: set[str] = field(default_factory=set)
+    output: list[OutputItem] = field(default_factory=list)
+    agent_text: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+    status: AgentStatus | None = None
+    started: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.new_ids
+            or self.dirty
+            or self.output
+            or self.agent_text
+            or self.status
+            or self.started
+            or self.finished
+        )
+
+
+class ConsoleBridge:
+    """An `Observer` of the pipeline that feeds one screen."""
+
+    def __init__(self, target: MessagePump) -> None:
+        self._target = target
+        self._pending = Drained()
+        self._posted = False
+        self.running: str | None = None
+        self.events_seen = 0
+
+    def notify(self, event: PipelineEvent) -> None:
+        self.events_seen += 1
+        p = self._pending
+        if isinstance(event, ActionProposed):
+            p.new_ids.append(event.action.id)
+            p.dirty.add(event.action.id)
+        elif isinstance(event, ActionAssessed | ActionDecided | ActionStateChanged):
+            p.dirty.add(event.action_id)
+        elif isinstance(event, VerdictGiven):
+            p.dirty.add(event.verdict.action_id)
+        elif isinstance(event, ExecutionStarted):
+            self.running = event.action_id
+            p.dirty.add(event.action_id)
+            p.started.append(event.action_id)
+            p.output.append(("start", event.action_id, event.ran))
+        elif isinstance(event, OutputChunk):
+            p.output.append(("chunk", event.action_id, event.stream, event.data))
+        elif isinstance(event, ExecutionFinished):
+            result = event.result
+            if self.running == result.action_id:
+                self.running = None
+            p.dirty.add(result.action_id)
+            p.finished.append(result.action_id)
+            p.output.append(("end", result))
+        elif isinstance(event, AgentEventSeen):
+            inner = event.event
+            if isinstance(inner, AgentText):
+                p.agent_text.append((inner.kind, inner.text))
+            else:
+                p.status = inner
+        elif isinstance(event, ResultsSent):
+            p.dirty.update(r.action_id for r in event.results)
+        if not self._posted:
+            self._posted = True
+            self._target.post_message(Changed())
+
+    def drain(self) -> Drained:
+        drained, self._pending = self._pending, Drained()
+        self._posted = False
+        return drained

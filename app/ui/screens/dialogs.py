@@ -1,0 +1,200 @@
+"""Small screens that ask one question and answer it with `dismiss`: the second confirmation of a
+critical action, feedback for a denial, the command editor, and "quit with actions pending?"."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static, TextArea
+
+from app.core.model import CommandAction
+from app.ui.contract import ViewLike
+from app.ui.safe import make_safe
+from app.ui.widgets.detail import command_content
+
+CONFIRM_WORD = "yes"
+
+
+def danger_words(view: ViewLike) -> str:
+    a = view.assessment
+    if a is None:
+        return "not assessed"
+    cats = ", ".join(c.value for c in a.categories) or a.level.value
+    return f"{a.level.value.upper()} {a.score} — {cats}"
+
+
+class ConfirmCriticalScreen(ModalScreen[bool]):
+    """A critical action needs more than one key: the reviewer reads what the danger is and types
+    `yes`. Anything else, or Esc, leaves the action waiting."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="confirm-cancel")
+    ]
+
+    def __init__(self, view: ViewLike, verb: str) -> None:
+        super().__init__(classes="-critical")
+        self.view = view
+        self.verb = verb
+
+    def compose(self) -> ComposeResult:
+        v = self.view
+        with Vertical(id="dialog"):
+            yield Static(Content.styled(f"CRITICAL: {danger_words(v)}", "bold"), id="dialog-title")
+            reasons = v.assessment.reasons if v.assessment else ()
+            yield Static(
+                Content("\n").join(
+                    Content("• ") + make_safe(r, keep_newlines=False).content() for r in reasons
+                )
+                or Content("no reasons given"),
+                id="dialog-reasons",
+            )
+            spans = v.assessment.spans if v.assessment else ()
+            if isinstance(v.action, CommandAction):
+                text, warnings = command_content(v.action.command, spans)
+            else:
+                safe = make_safe(v.action.reviewed_text)
+                text, warnings = safe.content(), list(safe.warnings)
+            with VerticalScroll(id="dialog-text"):
+                yield Static(text)
+            if warnings:
+                yield Static(
+                    Content("\n").join(Content("⚠ " + w) for w in warnings), id="dialog-warnings"
+                )
+            yield Static(
+                f"{self.verb} {v.action.id}? Type {CONFIRM_WORD} and press Enter; Esc cancels.",
+                id="dialog-prompt",
+            )
+            yield Input(placeholder=CONFIRM_WORD, id="dialog-input")
+
+    @on(Input.Submitted, "#dialog-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip().lower() == CONFIRM_WORD:
+            self.dismiss(True)
+        else:
+            self.notify(f"Not approved: type {CONFIRM_WORD} to confirm.", severity="warning")
+            event.input.value = ""
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class FeedbackScreen(ModalScreen[str | None]):
+    """Deny with a reason the agent will read."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="feedback-cancel")
+    ]
+
+    def __init__(self, view: ViewLike) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(
+                Content.styled(f"Deny {self.view.action.id} with feedback", "bold"),
+                id="dialog-title",
+            )
+            with VerticalScroll(id="dialog-text"):
+                yield Static(make_safe(self.view.action.reviewed_text).content())
+            yield Static(
+                "What should the agent do instead? Enter sends; Esc cancels.", id="dialog-prompt"
+            )
+            yield Input(placeholder="feedback for the agent", id="dialog-input")
+
+    @on(Input.Submitted, "#dialog-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            self.notify("Type the feedback first (Esc cancels).", severity="warning")
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditCommandScreen(ModalScreen[str | None]):
+    """Edit a command, then approve exactly what the preview shows (ctrl+s)."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Approve edited", id="edit-approve"),
+        Binding("escape", "cancel", "Cancel", id="edit-cancel"),
+    ]
+
+    def __init__(self, view: ViewLike) -> None:
+        super().__init__()
+        self.view = view
+        assert isinstance(view.action, CommandAction)
+        self.original = view.action.command
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(
+                Content.styled(f"Edit {self.view.action.id}, then approve", "bold"),
+                id="dialog-title",
+            )
+            yield TextArea(self.original, id="edit-area", soft_wrap=True, show_line_numbers=False)
+            yield Static(id="edit-preview")
+            yield Static(
+                "ctrl+s approves the text above exactly as previewed; Esc cancels.",
+                id="dialog-prompt",
+            )
+
+    def on_mount(self) -> None:
+        self._preview(self.original)
+        self.query_one(TextArea).focus()
+
+    @on(TextArea.Changed, "#edit-area")
+    def _changed(self, event: TextArea.Changed) -> None:
+        self._preview(event.text_area.text)
+
+    def _preview(self, text: str) -> None:
+        content, warnings = command_content(text, ())
+        lines = [Content.styled(f"will run ({len(text)} chars):", "$text-muted"), content]
+        lines += [Content.styled("⚠ " + w, "bold $text-warning") for w in warnings]
+        preview = self.query_one("#edit-preview", Static)
+        preview.update(Content("\n").join(lines))
+
+    def action_save(self) -> None:
+        text = self.query_one(TextArea).text
+        if not text.strip():
+            self.notify("An empty command cannot run.", severity="warning")
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuitScreen(ModalScreen[bool]):
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Quit", id="quit-yes"),
+        Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
+    ]
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__()
+        self.waiting = waiting
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Content.styled("Quit lockgate?", "bold"), id="dialog-title")
+            yield Static(
+                f"{self.waiting} action{'s' * (self.waiting != 1)} still wait for a verdict; "
+                "quitting cancels them (they never run).\n\ny quits · n stays",
+                id="dialog-prompt",
+            )
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)

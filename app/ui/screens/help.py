@@ -1,0 +1,66 @@
+"""Every key the console answers to, as currently bound (the user's `[keys]` included)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+EXPLAIN = (
+    "Batch approval (a) covers every waiting action of the selected batch that is not critical, "
+    "and only once each has been on screen in full. Critical actions need their own y and a typed "
+    "confirmation.\n"
+    "Markers such as ␛ ␍ ⟨RLO⟩ ⟨ZWSP⟩ stand for characters a terminal would hide or obey; "
+    "they are shown, never interpreted. Output lines carry an out│ or err│ gutter: anything "
+    "without it is the console speaking."
+)
+
+
+def key_rows(bindings: Sequence[tuple[str, str, str]]) -> Content:
+    lines = []
+    for key, description, binding_id in bindings:
+        lines.append(
+            Content.styled(f"{key:>14}  ", "bold $accent")
+            + Content(f"{description:<30}")
+            + Content.styled(binding_id, "$text-muted")
+        )
+    return Content("\n").join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "help.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", id="help-close")
+    ]
+
+    def __init__(self, bindings: Sequence[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help"):
+            yield Static(Content.styled("lockgate — keys", "bold"), id="help-title")
+            with VerticalScroll(id="help-body"):
+                yield Static(key_rows(self.bindings), id="help-keys")
+                yield Static(EXPLAIN, id="help-explain")
+            yield Static("Esc closes · ids go in [keys] of the user config", id="help-footer")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def describe(bindings: Sequence[Binding], keymap: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(keys as bound now, description, id) for every binding that has an id."""
+    rows = []
+    for b in bindings:
+        if not b.id:
+            continue
+        keys = keymap.get(b.id, b.key)
+        rows.append((keys.replace("question_mark", "?"), b.description, b.id))
+    return rows

@@ -1,0 +1,552 @@
+"""The main screen: queue on the left, the selected action on the right, live output, the agent's
+prose and the file-activity feed at the bottom. Every verdict starts here.
+
+A verdict always names the action whose text is on screen in the detail pane: keys act on the
+highlighted row only when the detail pane shows that same action, and actions are frozen, so what
+is approved is exactly what was displayed.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList
+
+from app.core.model import (
+    CommandAction,
+    Level,
+    NetworkAction,
+    PatchAction,
+    ResultStatus,
+    Verdict,
+    VerdictKind,
+)
+from app.core.pipeline import PipelineError
+from app.ui.activity_watch import Attributor, rows_for, watch_workspace
+from app.ui.batch import is_critical, plan_batch
+from app.ui.bridge import Changed, ConsoleBridge, Drained
+from app.ui.contract import PipelineLike, State, ViewLike
+from app.ui.screens.dialogs import (
+    ConfirmCriticalScreen,
+    EditCommandScreen,
+    FeedbackScreen,
+    QuitScreen,
+)
+from app.ui.screens.help import HelpScreen, describe
+from app.ui.screens.session_diff import SessionDiffScreen
+from app.ui.widgets.activity import ActivityFeed
+from app.ui.widgets.agent_text import AgentView
+from app.ui.widgets.detail import DetailPane
+from app.ui.widgets.header import ConsoleHeader, summarise_sandbox
+from app.ui.widgets.output import OutputView
+from app.ui.widgets.queue import QueueList, RowInfo, action_prompt
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from app.ui.app import LockgateApp
+
+VERDICT = Binding.Group("Verdict")
+VERDICT_ACTIONS = frozenset(
+    {
+        "approve",
+        "approve_batch",
+        "deny",
+        "deny_feedback",
+        "edit",
+        "approve_session",
+        "approve_always",
+    }
+)
+
+
+class MainScreen(Screen[None]):
+    CSS_PATH = "main.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "a", "approve_batch", "Approve batch", id="approve-batch", priority=True, group=VERDICT
+        ),
+        Binding("y", "approve", "Approve", id="approve", priority=True, group=VERDICT),
+        Binding("n", "deny", "Deny", id="deny", priority=True, group=VERDICT),
+        Binding(
+            "f", "deny_feedback", "Deny+feedback", id="deny-feedback", priority=True, group=VERDICT
+        ),
+        Binding("e", "edit", "Edit", id="edit", priority=True, group=VERDICT),
+        Binding(
+            "s",
+            "approve_session",
+            "Allow in session",
+            id="approve-session",
+            priority=True,
+            group=VERDICT,
+        ),
+        Binding(
+            "A", "approve_always", "Allow always", id="approve-always", priority=True, group=VERDICT
+        ),
+        Binding("u", "undo_patch", "Undo patch", id="undo-patch"),
+        Binding("enter", "expand", "Expand", id="expand"),
+        Binding("d", "session_diff", "Session diff", id="session-diff"),
+        Binding("tab", "focus_next", "Next pane", id="focus-next", show=False),
+        Binding("shift+tab", "focus_previous", "Previous pane", id="focus-previous", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("t", "themes", "Theme", id="themes"),
+        Binding("q", "request_quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, app_ref: LockgateApp) -> None:
+        super().__init__()
+        self.lockgate = app_ref
+        self.pipeline: PipelineLike = app_ref.session.pipeline
+        self.bridge = ConsoleBridge(self)
+        self.attributor = Attributor()
+        self.seen: set[str] = set()
+        self._views: dict[str, ViewLike] = {}
+        self._prompts: dict[str, tuple[Content, bool]] = {}
+        self._row_of: dict[str, int] = {}
+        self._header_of: dict[str, int] = {}
+        self._batches: list[tuple[str, tuple[str, ...]]] = []
+        self._ran: set[str] = set()
+        self._stop_watch: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader(
+            session_name=self.lockgate.session_name,
+            workspace=str(self.lockgate.workspace),
+            id="header",
+        )
+        with Horizontal(id="body"):
+            yield QueueList(id="queue")
+            yield DetailPane(id="detail")
+        with Horizontal(id="bottom"):
+            yield OutputView(id="output")
+            yield AgentView(id="agent")
+            yield ActivityFeed(id="activity")
+        yield Footer(id="footer")
+
+    def on_mount(self) -> None:
+        queue = self.query_one(QueueList)
+        queue.border_title = "queue"
+        queue.on_seen = self._seen_in_queue
+        detail = self.query_one(DetailPane)
+        detail.on_seen = self._seen_in_detail
+        detail.lookup = self._view_or_none
+        self.query_one(OutputView).border_title = "output"
+        self.query_one(AgentView).border_title = "agent"
+        self.query_one(ActivityFeed).border_title = "files"
+        header = self.query_one(ConsoleHeader)
+        header.set_sandbox(summarise_sandbox(self.lockgate.sandbox_status))
+        self.pipeline.add_observer(self.bridge)
+        queue.focus()
+        self._apply(Drained(new_ids=[v.action.id for v in self._all_views()]))
+        if self.lockgate.watch_files:
+            self._watch_files()
+
+    def _all_views(self) -> list[ViewLike]:
+        out: list[ViewLike] = []
+        for batch in self.pipeline.batches():
+            out.extend(self.pipeline.view(a.id) for a in batch.actions)
+        return out
+
+    def _view_or_none(self, action_id: str) -> ViewLike | None:
+        try:
+            return self.pipeline.view(action_id)
+        except PipelineError:
+            return None
+
+    # ------------------------------------------------------------------ pipeline → screen
+
+    @on(Changed)
+    def _on_changed(self, _: Changed) -> None:
+        self._apply(self.bridge.drain())
+
+    def _apply(self, d: Drained) -> None:
+        queue = self.query_one(QueueList)
+        for action_id in d.dirty | set(d.new_ids):
+            view = self._view_or_none(action_id)
+            if view is None:
+                continue
+            self._views[action_id] = view
+            self._prompts[action_id] = action_prompt(view)
+        appended = self._rebuild_rows() if d.new_ids else True
+        if appended:
+            touched_batches: set[str] = set()
+            for action_id in d.dirty:
+                index = self._row_of.get(action_id)
+                if index is None or action_id in d.new_ids:
+                    if action_id in self._views:
+                        touched_batches.add(self._views[action_id].action.turn_id)
+                    continue
+                prompt, complete = self._prompts[action_id]
+                turn_id = self._views[action_id].action.turn_id
+                queue.update_row(index, RowInfo(action_id, turn_id, complete), prompt)
+                touched_batches.add(turn_id)
+            for turn_id in touched_batches:
+                self._update_header_row(turn_id)
+        detail = self.query_one(DetailPane)
+        if detail.shown_id is not None and detail.shown_id in d.dirty:
+            detail.show(self._views[detail.shown_id])
+        elif detail.shown_id is None:
+            self._show_highlighted()
+        self._apply_output(d)
+        if d.agent_text:
+            self.query_one(AgentView).add(d.agent_text)
+        header = self.query_one(ConsoleHeader)
+        if d.status is not None:
+            header.set_agent(d.status.state, d.status.detail)
+        failure = getattr(self.pipeline, "audit_failure", "")
+        header.set_warnings((f"audit log stopped recording: {failure}",) if failure else ())
+        if d.dirty or d.new_ids:
+            self.refresh_bindings()
+
+    def _rebuild_rows(self) -> bool:
+        """Lay the rows out again; True if only new rows were appended (old ones need updates)."""
+        rows: list[tuple[RowInfo, Content]] = []
+        self._row_of.clear()
+        self._header_of.clear()
+        self._batches = []
+        for batch in self.pipeline.batches():
+            ids = tuple(a.id for a in batch.actions)
+            self._batches.append((batch.turn_id, ids))
+            self._header_of[batch.turn_id] = len(rows)
+            rows.append(
+                (RowInfo(None, batch.turn_id, False), self._header_prompt(batch.turn_id, ids))
+            )
+            for action_id in ids:
+                if action_id not in self._prompts:
+                    view = self.pipeline.view(action_id)
+                    self._views[action_id] = view
+                    self._prompts[action_id] = action_prompt(view)
+                prompt, complete = self._prompts[action_id]
+                self._row_of[action_id] = len(rows)
+                rows.append((RowInfo(action_id, batch.turn_id, complete), prompt))
+        queue = self.query_one(QueueList)
+        appended = queue.set_rows(rows)
+        if queue.highlighted is None and self._row_of:
+            queue.highlighted = min(self._row_of.values())
+        return appended
+
+    def _header_prompt(self, turn_id: str, ids: Sequence[str]) -> Content:
+        views = [self._views[i] for i in ids if i in self._views]
+        waiting = sum(1 for v in views if str(v.state) == State.WAITING)
+        network = len(views) == 1 and isinstance(views[0].action, NetworkAction)
+        label = "network ask" if network else f"turn {turn_id}"
+        text = Content.styled(f"▌{label}", "bold $primary") + Content.styled(
+            f" · {len(ids)} action{'s' * (len(ids) != 1)}", "$text-muted"
+        )
+        if waiting:
+            text += Content.styled(f" · {waiting} waiting", "bold $text-warning")
+        return text
+
+    def _update_header_row(self, turn_id: str) -> None:
+        index = self._header_of.get(turn_id)
+        if index is None:
+            return
+        ids = next((ids for t, ids in self._batches if t == turn_id), ())
+        self.query_one(QueueList).update_row(
+            index, RowInfo(None, turn_id, False), self._header_prompt(turn_id, ids)
+        )
+
+    def _apply_output(self, d: Drained) -> None:
+        output = self.query_one(OutputView)
+        for item in d.output:
+            if item[0] == "start":
+                self._ran.add(item[1])
+                self.attributor.started(item[1])
+                output.started(item[1], item[2])
+            elif item[0] == "chunk":
+                output.feed(item[1], item[2], item[3])
+            else:
+                result = item[1]
+                if result.action_id not in self._ran:
+                    continue
+                self.attributor.finished(result.action_id)
+                words = [result.status.value]
+                if result.exit_code is not None:
+                    words.append(f"exit {result.exit_code}")
+                words.append(f"{result.duration_s:.2f} s")
+                if result.truncated:
+                    words.append(f"output cut ({result.stdout_total}+{result.stderr_total} bytes)")
+                failed = result.status is not ResultStatus.COMPLETED or result.exit_code not in (
+                    None,
+                    0,
+                )
+                output.finished(
+                    result.action_id, f"{result.action_id} " + ", ".join(words), failed=failed
+                )
+
+    # ------------------------------------------------------------------ selection and seen
+
+    @on(OptionList.OptionHighlighted, "#queue")
+    def _highlighted(self, _: OptionList.OptionHighlighted) -> None:
+        self._show_highlighted()
+        self.refresh_bindings()
+
+    def _show_highlighted(self) -> None:
+        row = self.query_one(QueueList).highlighted_row()
+        if row is None or row.action_id is None:
+            return
+        view = self._views.get(row.action_id) or self._view_or_none(row.action_id)
+        if view is not None:
+            self.query_one(DetailPane).show(view)
+
+    def _seen_in_queue(self, ids: set[str]) -> None:
+        self.seen |= ids
+
+    def _seen_in_detail(self, action_id: str) -> None:
+        self.seen.add(action_id)
+
+    def _target(self) -> ViewLike | None:
+        """The action a verdict key acts on: highlighted *and* the one the detail pane shows."""
+        row = self.query_one(QueueList).highlighted_row()
+        if row is None or row.action_id is None:
+            return None
+        if self.query_one(DetailPane).shown_id != row.action_id:
+            return None
+        return self._view_or_none(row.action_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in VERDICT_ACTIONS:
+            return True
+        if action == "approve_batch":
+            return True if self._batch_views() else None
+        view = self._target()
+        if view is None or str(view.state) != State.WAITING:
+            return None
+        if action == "edit":
+            return isinstance(view.action, CommandAction | PatchAction) or None
+        return True
+
+    # ------------------------------------------------------------------ verdicts
+
+    def _submit(self, view: ViewLike, kind: VerdictKind, key: str, **extra: str) -> bool:
+        try:
+            self.pipeline.submit_verdict(Verdict(view.action.id, kind, key=key, **extra))  # type: ignore[arg-type]
+        except PipelineError as exc:
+            self.notify(str(exc), title="Not submitted", severity="error")
+            return False
+        return True
+
+    def _batch_views(self) -> list[ViewLike]:
+        row = self.query_one(QueueList).highlighted_row()
+        if row is None:
+            return []
+        ids = next((ids for t, ids in self._batches if t == row.turn_id), ())
+        views = [v for v in (self._view_or_none(i) for i in ids) if v is not None]
+        return [v for v in views if str(v.state) == State.WAITING]
+
+    def action_approve_batch(self) -> None:
+        views = self._batch_views()
+        plan = plan_batch(views, self.seen)
+        queue = self.query_one(QueueList)
+        if plan.unseen:
+            first = plan.unseen[0]
+            index = self._row_of.get(first)
+            if index is not None:
+                queue.highlighted = index
+                queue.scroll_to_highlight()
+            eligible = len(plan.unseen) + len(plan.approve)
+            self.notify(
+                f"{len(plan.unseen)} of {eligible} actions in this batch have not been on screen "
+                "yet; showing them now. Press a again once you have seen them.",
+                title="Not approved yet",
+                severity="warning",
+            )
+            return
+        if not plan.approve:
+            why = (
+                f"{len(plan.critical)} critical action(s) need their own y"
+                if plan.critical
+                else "nothing in this batch is waiting"
+            )
+            self.notify(f"Nothing approved: {why}.", severity="warning")
+            return
+        approved = sum(
+            1
+            for v in views
+            if v.action.id in plan.approve and self._submit(v, VerdictKind.APPROVE, "a")
+        )
+        msg = f"Approved {approved} action{'s' * (approved != 1)}."
+        if plan.critical:
+            msg += f" {len(plan.critical)} critical still wait for their own y."
+        self.notify(msg)
+
+    def action_approve(self) -> None:
+        self._approve_with(VerdictKind.APPROVE, "y", "Approve")
+
+    def action_approve_session(self) -> None:
+        self._approve_with(VerdictKind.APPROVE_SESSION, "s", "Approve and allow for this session")
+
+    def action_approve_always(self) -> None:
+        self._approve_with(VerdictKind.APPROVE_ALWAYS, "A", "Approve and always allow")
+
+    def _approve_with(self, kind: VerdictKind, key: str, verb: str) -> None:
+        view = self._target()
+        if view is None or str(view.state) != State.WAITING:
+            return
+        if view.assessment is not None and view.assessment.level is Level.CRITICAL:
+            self._confirm_then(view, kind, key, verb)
+            return
+        if is_critical(view):
+            self.notify("Not assessed yet; wait a moment.", severity="warning")
+            return
+        self._submit(view, kind, key)
+
+    @work(exclusive=True, group="dialog", exit_on_error=False)
+    async def _confirm_then(
+        self, view: ViewLike, kind: VerdictKind, key: str, verb: str, edited: str | None = None
+    ) -> None:
+        ok = await self.app.push_screen_wait(ConfirmCriticalScreen(view, verb))
+        if not ok:
+            self.notify(f"{view.action.id} still waits.", severity="information")
+            return
+        if edited is not None:
+            self._submit(view, kind, key, edited=edited)
+        else:
+            self._submit(view, kind, key)
+
+    def action_deny(self) -> None:
+        view = self._target()
+        if view is not None and str(view.state) == State.WAITING:
+            self._submit(view, VerdictKind.DENY, "n")
+
+    def action_deny_feedback(self) -> None:
+        view = self._target()
+        if view is not None and str(view.state) == State.WAITING:
+            self._ask_feedback(view)
+
+    @work(exclusive=True, group="dialog", exit_on_error=False)
+    async def _ask_feedback(self, view: ViewLike) -> None:
+        text = await self.app.push_screen_wait(FeedbackScreen(view))
+        if text:
+            self._submit(view, VerdictKind.DENY_FEEDBACK, "f", feedback=text)
+
+    def action_edit(self) -> None:
+        view = self._target()
+        if view is None or str(view.state) != State.WAITING:
+            return
+        if isinstance(view.action, CommandAction):
+            self._edit_command(view)
+        elif isinstance(view.action, PatchAction):
+            self._edit_patch(view)
+
+    @work(exclusive=True, group="dialog", exit_on_error=False)
+    async def _edit_command(self, view: ViewLike) -> None:
+        edited = await self.app.push_screen_wait(EditCommandScreen(view))
+        if edited is None:
+            return
+        if view.assessment is not None and view.assessment.level is Level.CRITICAL:
+            ok = await self.app.push_screen_wait(ConfirmCriticalScreen(view, "Run the edited"))
+            if not ok:
+                return
+        self._submit(view, VerdictKind.EDIT, "e", edited=edited)
+
+    @work(exclusive=True, group="dialog", exit_on_error=False)
+    async def _edit_patch(self, view: ViewLike) -> None:
+        """Patches are edited in $EDITOR. The pipeline runs only patches the agent proposed, so a
+        revised patch goes back to the agent as the reason for a denial, to be proposed again
+        (and reviewed again) as its own action."""
+        assert isinstance(view.action, PatchAction)
+        original = view.action.patch
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        with tempfile.TemporaryDirectory(prefix="lockgate-edit-") as tmp:
+            path = Path(tmp) / f"{view.action.id}.patch"
+            path.write_text(original, encoding="utf-8")
+            try:
+                with self.app.suspend():
+                    code = subprocess.call([*shlex.split(editor), str(path)])
+            except Exception as exc:  # no terminal to hand over (headless), editor missing, ...
+                self.notify(f"cannot open an editor here: {exc}", severity="error")
+                return
+            revised = path.read_text(encoding="utf-8", errors="replace")
+        if code != 0:
+            self.notify(f"{editor} exited with {code}; nothing changed.", severity="warning")
+            return
+        if revised == original:
+            self.notify("Patch unchanged; it still waits for a verdict.")
+            return
+        feedback = (
+            "The reviewer revised this patch instead of applying it. "
+            "Propose exactly this patch instead:\n" + revised
+        )
+        if self._submit(view, VerdictKind.DENY_FEEDBACK, "e", feedback=feedback):
+            self.notify("Revised patch sent to the agent; it will come back for review.")
+
+    # ------------------------------------------------------------------ other keys
+
+    def action_undo_patch(self) -> None:
+        self._undo()
+
+    @work(exclusive=True, group="undo", exit_on_error=False)
+    async def _undo(self) -> None:
+        result = await self.pipeline.undo_last_patch()
+        ok = result.status is ResultStatus.COMPLETED
+        self.notify(
+            result.message or ("undone" if ok else "undo failed"),
+            title="Undo" if ok else "Undo failed",
+            severity="information" if ok else "error",
+        )
+
+    def action_expand(self) -> None:
+        detail = self.query_one(DetailPane)
+        if self.maximized is detail:
+            self.minimize()
+        else:
+            self.maximized = detail
+
+    def action_session_diff(self) -> None:
+        self.app.push_screen(SessionDiffScreen(self.lockgate.snapshot, self.lockgate.workspace))
+
+    def action_help(self) -> None:
+        bindings = [*self.BINDINGS, *QueueList.BINDINGS, *type(self.app).BINDINGS]
+        self.app.push_screen(
+            HelpScreen(
+                describe([b for b in bindings if isinstance(b, Binding)], self.lockgate.keymap)
+            )
+        )
+
+    def action_themes(self) -> None:
+        self.app.search_themes()
+
+    def action_request_quit(self) -> None:
+        waiting = len(self.pipeline.waiting())
+        if waiting:
+            self._ask_quit(waiting)
+        else:
+            self.lockgate.shutdown()
+
+    @work(exclusive=True, group="dialog", exit_on_error=False)
+    async def _ask_quit(self, waiting: int) -> None:
+        if await self.app.push_screen_wait(QuitScreen(waiting)):
+            self.lockgate.shutdown()
+
+    # ------------------------------------------------------------------ file activity
+
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def _watch_files(self) -> None:
+        import asyncio
+
+        self._stop_watch = asyncio.Event()
+        workspace = self.lockgate.workspace.resolve()
+        feed = self.query_one(ActivityFeed)
+        async for changes in watch_workspace(workspace, self._stop_watch):
+            feed.add(rows_for(changes, workspace, self.attributor.attribute()))
+            if feed.unattributed:
+                feed.add_class("-unattributed")
+
+    def stop_watching(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch.set()

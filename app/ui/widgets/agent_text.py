@@ -1,0 +1,58 @@
+"""The agent's streamed prose (and reasoning summaries, dimmed), newest at the bottom.
+
+Only the last `KEEP` characters are kept on screen: prose is for context, the audit log keeps
+the rest. Shown through the display-safety markers like everything the agent writes.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from app.ui.safe import make_safe
+
+KEEP = 8_000
+
+
+class AgentView(VerticalScroll):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._pieces: list[tuple[str, str]] = []  # (kind, text)
+        self._chars = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="agent-text")
+
+    def add(self, pieces: list[tuple[str, str]]) -> None:
+        for kind, text in pieces:
+            if self._pieces and self._pieces[-1][0] == kind:
+                self._pieces[-1] = (kind, self._pieces[-1][1] + text)
+            else:
+                self._pieces.append((kind, text))
+            self._chars += len(text)
+        while self._chars > KEEP and self._pieces:
+            kind, text = self._pieces[0]
+            drop = min(len(text), self._chars - KEEP)
+            self._chars -= drop
+            if drop == len(text):
+                self._pieces.pop(0)
+            else:
+                self._pieces[0] = (kind, text[drop:])
+        at_end = self.scroll_y >= self.max_scroll_y
+        out = Content("").join(
+            make_safe(text)
+            .content()
+            .stylize_before("italic $text-muted" if kind == "reasoning" else "")
+            if kind == "reasoning"
+            else make_safe(text).content()
+            for kind, text in self._pieces
+        )
+        self.query_one("#agent-text", Static).update(out)
+        if at_end:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    @property
+    def text(self) -> str:
+        return "".join(t for _, t in self._pieces)

@@ -1,0 +1,283 @@
+"""The selected action in full: the exact text that will run, why it is risky, what came of it.
+
+A command is shown whole (wrapped, never cut at the screen's width) with its length, bash colours,
+the risky spans the engine pointed at, and a warning if it holds anything a terminal would not
+show plainly. A patch is shown as the unified diff the patch engine will hold the apply to.
+The pane reports an action as *seen* once its whole text has been on screen (scrolled to the end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from app.core.model import CommandAction, NetworkAction, PatchAction, ResultStatus
+from app.ui.contract import ViewLike
+from app.ui.diff_model import parse_unified
+from app.ui.highlight import token_spans
+from app.ui.safe import make_safe
+from app.ui.widgets.diff_view import DiffView
+from app.ui.widgets.queue import badge, state_label
+
+RISK_SPAN_STYLE = "bold underline on $risk-span"
+
+
+def command_content(command: str, spans: tuple[tuple[int, int], ...]) -> tuple[Content, list[str]]:
+    """The command exactly as it will run, coloured, risky spans marked, hazards visible."""
+    safe = make_safe(command, flag_lookalikes=True)
+    styled = token_spans(command, "bash")
+    styled += [(s, e, RISK_SPAN_STYLE) for s, e in spans]
+    return safe.content(styled), list(safe.warnings)
+
+
+def _line(label: str, value: Content | str, style: str = "") -> Content:
+    body = value if isinstance(value, Content) else make_safe(value).content()
+    if style:
+        body = body.stylize_before(style)
+    return Content.styled(f"{label:<10}", "$text-muted") + body
+
+
+def reasons_content(view: ViewLike) -> Content:
+    a = view.assessment
+    if a is None:
+        return Content.styled("not assessed yet", "$text-muted")
+    lines: list[Content] = [
+        badge(view)
+        + Content("  ")
+        + Content.styled(", ".join(c.value for c in a.categories) or "no concerns", "bold")
+    ]
+    if a.findings:
+        for f in a.findings:
+            lines.append(
+                Content.styled(f"  {f.score:>3} ", f"bold $risk-{_level_of(f.score)}")
+                + Content.styled(f"{f.category.value:<18}", "$text-muted")
+                + make_safe(f.reason, keep_newlines=False).content()
+            )
+    else:
+        for reason in a.reasons:
+            lines.append(Content("  • ") + make_safe(reason, keep_newlines=False).content())
+    return Content("\n").join(lines)
+
+
+def _level_of(score: int) -> str:
+    from app.core.model import Level
+
+    return Level.from_score(score).value
+
+
+def outcome_content(view: ViewLike) -> Content:
+    parts: list[Content] = []
+    d = view.decision
+    if d is not None:
+        text = f"{d.kind.value} by {d.rule}" + (f": {d.reason}" if d.reason else "")
+        parts.append(_line("policy", text))
+    v = view.verdict
+    if v is not None:
+        who = "you" if v.by == "human" else "policy"
+        text = f"{v.kind.value} ({who}{', key ' + v.key if v.key and v.by == 'human' else ''})"
+        parts.append(_line("verdict", text))
+        if v.feedback:
+            parts.append(_line("feedback", v.feedback))
+        if v.edited is not None:
+            parts.append(_line("edited to", v.edited, "bold"))
+    r = view.result
+    if r is not None:
+        bad = r.status is not ResultStatus.COMPLETED or (r.exit_code not in (None, 0))
+        status = r.status.value
+        if r.exit_code is not None:
+            status += f", exit {r.exit_code}"
+        if r.duration_s:
+            status += f", {r.duration_s:.2f} s"
+        parts.append(_line("result", status, "bold $text-error" if bad else "bold $text-success"))
+        if (
+            r.ran is not None
+            and isinstance(view.action, CommandAction)
+            and r.ran != view.action.command
+        ):
+            parts.append(_line("ran", r.ran, "bold $text-warning"))
+        if r.message:
+            parts.append(_line("message", r.message))
+        if r.truncated:
+            parts.append(
+                _line("output", f"cut: {r.stdout_total} bytes stdout, {r.stderr_total} stderr")
+            )
+        if r.files_changed:
+            parts.append(_line("files", ", ".join(r.files_changed)))
+    return Content("\n").join(parts) if parts else Content.styled("no verdict yet", "$text-muted")
+
+
+class CommandDetail(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        yield Static(id="detail-warnings", classes="-hidden")
+        yield Static(id="detail-text")
+        yield Static(id="detail-meta")
+        yield Static(id="detail-reasons")
+        yield Static(id="detail-outcome")
+
+
+class PatchDetail(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static(id="patch-title")
+        yield Static(id="patch-files")
+        yield DiffView(id="patch-diff")
+
+
+class DetailPane(Vertical):
+    """Shows one action; `on_seen(action_id)` fires once its whole text has been on screen."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shown_id: str | None = None
+        self._shown_review: object = None
+        self.on_seen: Callable[[str], None] | None = None
+        self.lookup: Callable[[str], ViewLike | None] = lambda _id: None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Nothing to review yet.", id="detail-empty")
+        yield CommandDetail(id="command-detail")
+        yield PatchDetail(id="patch-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#command-detail").display = False
+        self.query_one("#patch-detail").display = False
+        self.watch(self.query_one(CommandDetail), "scroll_y", self._check_seen, init=False)
+        self.watch(self.query_one(DiffView), "scroll_y", self._check_seen, init=False)
+
+    def clear(self) -> None:
+        self.shown_id = None
+        self.query_one("#detail-empty").display = True
+        self.query_one("#command-detail").display = False
+        self.query_one("#patch-detail").display = False
+
+    def show(self, view: ViewLike) -> None:
+        """Show `view`; re-showing the same action only refreshes what may have changed."""
+        same = view.action.id == self.shown_id
+        self.shown_id = view.action.id
+        self.query_one("#detail-empty").display = False
+        action = view.action
+        if isinstance(action, PatchAction):
+            self._show_patch(view, same)
+        else:
+            self._show_command_like(view, same)
+        self.set_class(
+            view.assessment is not None and view.assessment.level.value == "critical", "-critical"
+        )
+        self.call_after_refresh(self._check_seen)
+
+    # ------------------------------------------------------------------ commands and network asks
+
+    def _show_command_like(self, view: ViewLike, same: bool) -> None:
+        self.query_one("#patch-detail").display = False
+        pane = self.query_one(CommandDetail)
+        pane.display = True
+        action = view.action
+        title = Content.styled(f"{action.id}", "bold") + Content.styled(
+            f"  turn {action.turn_id}  ", "$text-muted"
+        )
+        pane.query_one("#detail-title", Static).update(title + state_label(view))
+        text_widget = pane.query_one("#detail-text", Static)
+        warnings_widget = pane.query_one("#detail-warnings", Static)
+        spans = view.assessment.spans if view.assessment else ()
+        if isinstance(action, CommandAction):
+            content, warnings = command_content(action.command, spans)
+            lines = action.command.count("\n") + 1
+            text_widget.border_title = (
+                f"command · {len(action.command)} chars · {lines} line{'s' * (lines != 1)}"
+            )
+            meta: list[Content] = []
+            if action.cwd:
+                meta.append(_line("cwd", action.cwd))
+            if action.timeout_s:
+                meta.append(_line("timeout", f"{action.timeout_s:g} s"))
+            if action.justification:
+                meta.append(_line("why", action.justification, "italic"))
+        else:
+            assert isinstance(action, NetworkAction)
+            safe = make_safe(action.reviewed_text, flag_lookalikes=True)
+            content, warnings = safe.content(), list(safe.warnings)
+            text_widget.border_title = "network request"
+            meta = [_line("host", action.host, "bold"), _line("port", str(action.port))]
+            if action.program:
+                meta.append(_line("program", action.program))
+            if action.parent_action_id:
+                parent = self.lookup(action.parent_action_id)
+                asked = action.parent_action_id
+                if parent is not None:
+                    asked += f": {parent.action.reviewed_text}"
+                meta.append(_line("asked by", asked))
+        text_widget.update(content)
+        warnings_widget.update(
+            Content("\n").join(Content.styled("⚠ ", "bold") + Content(w) for w in warnings)
+        )
+        warnings_widget.set_class(not warnings, "-hidden")
+        text_widget.set_class(bool(warnings), "-hazard")
+        pane.query_one("#detail-meta", Static).update(Content("\n").join(meta))
+        pane.query_one("#detail-reasons", Static).update(reasons_content(view))
+        pane.query_one("#detail-outcome", Static).update(outcome_content(view))
+        if not same:
+            pane.scroll_home(animate=False, immediate=True)
+
+    # ------------------------------------------------------------------ patches
+
+    def _show_patch(self, view: ViewLike, same: bool) -> None:
+        self.query_one("#command-detail").display = False
+        pane = self.query_one(PatchDetail)
+        pane.display = True
+        action = view.action
+        review = view.review
+        title = Content.styled(f"{action.id}", "bold") + Content.styled(
+            f"  turn {action.turn_id}  ", "$text-muted"
+        )
+        pane.query_one("#patch-title", Static).update(
+            Content("\n").join(
+                [title + state_label(view), reasons_content(view), outcome_content(view)]
+            )
+        )
+        files = pane.query_one("#patch-files", Static)
+        diff = pane.query_one(DiffView)
+        if review is None:
+            files.update(Content.styled("waiting for the patch engine's review…", "$text-muted"))
+            diff.show(parse_unified(""))
+            return
+        if not review.ok:
+            files.update(
+                Content.styled("cannot apply: ", "bold $text-error")
+                + make_safe(review.error).content()
+            )
+        else:
+            counts = {p: (a, r) for p, a, r in review.files}
+            added = sum(a for a, _ in counts.values())
+            removed = sum(r for _, r in counts.values())
+            files.update(
+                Content.styled(
+                    f"{len(review.files)} file{'s' * (len(review.files) != 1)}  ", "bold"
+                )
+                + Content.styled(f"+{added}", "bold $diff-added")
+                + Content(" ")
+                + Content.styled(f"−{removed}", "bold $diff-removed")
+                + Content.styled("   space: fold file · c: fold all · [ ]: files", "$text-muted")
+            )
+        if not same or review is not self._shown_review:
+            self._shown_review = review
+            diff.show(parse_unified(review.unified_diff, {p: (a, r) for p, a, r in review.files}))
+
+    # ------------------------------------------------------------------ seen
+
+    def _check_seen(self) -> None:
+        if self.shown_id is None or self.on_seen is None:
+            return
+        if self.query_one(PatchDetail).display:
+            scroller: VerticalScroll | DiffView = self.query_one(DiffView)
+            if isinstance(scroller, DiffView) and scroller.collapsed:
+                return  # a folded file has not been seen
+        else:
+            scroller = self.query_one(CommandDetail)
+        if scroller.size.height == 0:
+            return
+        if scroller.max_scroll_y <= 0 or scroller.scroll_y >= scroller.max_scroll_y:
+            self.on_seen(self.shown_id)

@@ -1,0 +1,139 @@
+"""A virtualised view of one-line rows: only the rows in the viewport are ever styled and drawn.
+
+Diffs of ten thousand lines and chatty command output both go through here, so the cost of a
+paint is the height of the screen, not the length of the text. Rows are built into `Content`
+lazily (display-safety markers and syntax colours included) and cached as strips until the theme
+or the rows change.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from rich.cells import cell_len
+from textual.content import Content
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual
+
+RowT = TypeVar("RowT")
+
+_CACHE_ROWS = 512
+
+
+class LinesView(ScrollView, Generic[RowT], can_focus=True):
+    """Subclasses say how a row looks (`row_content`) and how wide it is likely to be."""
+
+    def __init__(
+        self,
+        *,
+        max_rows: int = 0,
+        follow: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._rows: list[RowT] = []
+        self._max_rows = max_rows
+        self._follow = follow
+        self._strips: OrderedDict[int, Strip] = OrderedDict()
+        self._width = 0
+        self._generation = 0
+
+    # ------------------------------------------------------------------ subclass hooks
+
+    def row_content(self, row: RowT) -> Content:
+        raise TypeError(f"{type(self).__name__} must say how its rows look")
+
+    def row_width(self, row: RowT) -> int:
+        """A quick estimate of the row's width (exact widths are learnt when rows are drawn)."""
+        return 80
+
+    # ------------------------------------------------------------------ rows
+
+    @property
+    def rows(self) -> Sequence[RowT]:
+        return self._rows
+
+    def set_rows(self, rows: Sequence[RowT]) -> None:
+        self._rows = list(rows)
+        self._width = max((self.row_width(r) for r in self._rows), default=0)
+        self._invalidate()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def append_rows(self, rows: Sequence[RowT]) -> None:
+        if not rows:
+            return
+        at_end = self.scroll_y >= self.max_scroll_y
+        self._rows.extend(rows)
+        self._width = max(self._width, max(self.row_width(r) for r in rows))
+        dropped = 0
+        if self._max_rows and len(self._rows) > self._max_rows:
+            dropped = len(self._rows) - self._max_rows
+            del self._rows[:dropped]
+            self._strips.clear()
+        self._update_size()
+        if self._follow and at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif dropped:
+            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+        self.refresh()
+
+    def replace_row(self, index: int, row: RowT) -> None:
+        self._rows[index] = row
+        self._strips.pop(index, None)
+        self.refresh()
+
+    def _invalidate(self) -> None:
+        self._strips.clear()
+        self._generation += 1
+        self._update_size()
+        self.refresh()
+
+    def _update_size(self) -> None:
+        self.virtual_size = Size(self._width, len(self._rows))
+
+    def notify_style_update(self) -> None:
+        # Theme or CSS changed: cached strips hold the old colours.
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+
+    # ------------------------------------------------------------------ drawing
+
+    def _strip_for(self, index: int) -> Strip:
+        strip = self._strips.get(index)
+        if strip is not None:
+            self._strips.move_to_end(index)
+            return strip
+        content = self.row_content(self._rows[index])
+        width = max(1, content.cell_length)
+        strips = Visual.to_strips(self, content, width, 1, self.visual_style)
+        strip = strips[0] if strips else Strip.blank(width)
+        if strip.cell_length > self._width:
+            self._width = strip.cell_length
+            self.call_later(self._update_size)
+        self._strips[index] = strip
+        if len(self._strips) > _CACHE_ROWS:
+            self._strips.popitem(last=False)
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        if index >= len(self._rows):
+            return Strip.blank(width, style)
+        strip = self._strip_for(index)
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
+
+
+def estimate_width(text: str, extra: int = 0) -> int:
+    return cell_len(text) + extra

@@ -1,0 +1,79 @@
+"""Live output of commands, framed so nothing a program prints can pass for the console itself.
+
+Every line carries a gutter naming its stream (`out│`, `err│`); the console's own words (which
+command started, its exit code and duration) are drawn in a different frame (`──`), and prompts
+never appear in this pane at all, so a program printing "Approve? [y/N]" only ever shows up as an
+`out│` line. Bytes are decoded incrementally per stream (invalid UTF-8 becomes U+FFFD) and shown
+through the display-safety markers: carriage returns and escape sequences are shown, never obeyed.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from typing import Literal
+
+from textual.content import Content
+
+from app.ui.safe import make_safe
+from app.ui.widgets.lines import LinesView, estimate_width
+
+MAX_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class OutputRow:
+    kind: Literal["stdout", "stderr", "start", "end"]
+    text: str
+    action_id: str = ""
+    failed: bool = False
+
+
+_GUTTER = {"stdout": ("out│ ", "$text-muted"), "stderr": ("err│ ", "$text-error")}
+
+
+class OutputView(LinesView[OutputRow]):
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(max_rows=MAX_ROWS, follow=True, id=id, classes=classes)
+        self._decoders: dict[tuple[str, str], codecs.IncrementalDecoder] = {}
+        self._partial: dict[tuple[str, str], str] = {}
+
+    def row_width(self, row: OutputRow) -> int:
+        return estimate_width(row.text, 6)
+
+    def row_content(self, row: OutputRow) -> Content:
+        if row.kind in ("start", "end"):
+            style = "bold $text-error" if row.failed else "bold $text-accent"
+            return Content.styled("── ", style) + make_safe(row.text, keep_newlines=False).content(
+                ()
+            ).stylize_before(style)
+        gutter, style = _GUTTER[row.kind]
+        return Content.styled(gutter, style) + make_safe(row.text, keep_newlines=False).content()
+
+    def started(self, action_id: str, ran: str) -> None:
+        self.append_rows([OutputRow("start", f"{action_id} runs: {ran}", action_id)])
+
+    def feed(self, action_id: str, stream: Literal["stdout", "stderr"], data: bytes) -> None:
+        """Append a chunk; complete lines become rows, a trailing partial line waits for more."""
+        key = (action_id, stream)
+        decoder = self._decoders.get(key)
+        if decoder is None:
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            self._decoders[key] = decoder
+        text = self._partial.pop(key, "") + decoder.decode(data)
+        lines = text.split("\n")
+        tail = lines.pop()
+        if tail:
+            self._partial[key] = tail
+        self.append_rows([OutputRow(stream, line, action_id) for line in lines])
+
+    def finished(self, action_id: str, summary: str, *, failed: bool) -> None:
+        rows: list[OutputRow] = []
+        for stream in ("stdout", "stderr"):
+            key = (action_id, stream)
+            decoder = self._decoders.pop(key, None)
+            rest = self._partial.pop(key, "") + (decoder.decode(b"", final=True) if decoder else "")
+            if rest:
+                rows.append(OutputRow(stream, rest, action_id))
+        rows.append(OutputRow("end", summary, action_id, failed=failed))
+        self.append_rows(rows)
