@@ -130,7 +130,7 @@ async def test_endless_jumps_stop(tmp_path: Path) -> None:
     ],
 )
 def test_bad_scripts_are_one_line_errors(tmp_path: Path, body: str, message: str) -> None:
-    with pytest.raises(ScriptError, match="s.toml") as info:
+    with pytest.raises(ScriptError, match=r"s\.toml") as info:
         load_script(_write(tmp_path, body))
     assert message in str(info.value)
     assert "\n" not in str(info.value)
