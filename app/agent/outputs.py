@@ -67,11 +67,16 @@ def _decode(data: bytes) -> str:
 
 
 def _denial_text(result: Result, what: str) -> str:
-    lines = [f"lockgate: {DENIED}: this {what} did not run."]
-    if result.message:
-        lines.append(f"Reason: {result.message}")
-    if result.feedback:
-        lines.append(f"Reviewer's feedback: {result.feedback}")
+    """'lockgate: denied by the reviewer…' (or '…by policy…'), that it did not run, the feedback."""
+    message = " ".join(result.message.split())
+    if message.lower().startswith("denied"):
+        head = f"lockgate: {message}"
+    else:
+        head = f"lockgate: {DENIED}" + (f": {message}" if message else "")
+    lines = [head, f"This {what} did not run."]
+    feedback = result.feedback.strip()
+    if feedback and feedback not in message:
+        lines.append(f"Reviewer's feedback: {feedback}")
     return "\n".join(lines)
 
 

@@ -62,8 +62,10 @@ def system_prompt(context: SessionContext, *, api: Api = "responses") -> str:
             "",
             "How results come back:",
             f"- A denied command returns exit code {DENIED_EXIT} and its stderr starts with "
-            f"'lockgate: {DENIED}', followed by the reason and any feedback from the reviewer. "
-            "Take the feedback seriously: do not retry the same action; find another way or ask.",
+            f"'lockgate: {DENIED}' (or 'lockgate: denied by policy'), followed by the reason and "
+            "any feedback from the reviewer; a denied patch comes back failed with the same "
+            "words. Take the feedback seriously: do not retry the same action; find another way "
+            "or ask.",
             "- If the reviewer edited your command, the output says so and shows what actually "
             "ran; continue from what ran, not from what you asked for.",
             "- Long output is cut to its head and tail, with a note giving the byte counts; "

@@ -82,7 +82,7 @@ async def test_tool_calls_accumulate_by_index_and_results_are_tool_messages(
                 ran="ls",
             )
         return Result(
-            action.id, ResultStatus.DENIED, message="needs review (headless)", feedback=""
+            action.id, ResultStatus.DENIED, message="denied by policy (core:headless): needs review"
         )
 
     events = await drive(link_for(server), respond)
@@ -137,7 +137,7 @@ async def test_tool_calls_accumulate_by_index_and_results_are_tool_messages(
         "tool_call_id": "call_a",
         "content": "$ ls\n[exit code 0]\n[stdout]\na.py\n\n\n"
         "$ python -m pytest -q\n[exit code 126]\n[stderr]\n"
-        "lockgate: denied by the reviewer: this command did not run.\nReason: needs review (headless)",
+        "lockgate: denied by policy (core:headless): needs review\nThis command did not run.",
     }
     assert tool_b == {
         "role": "tool",

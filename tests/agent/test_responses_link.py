@@ -147,7 +147,7 @@ async def test_denial_edit_truncation_timeout_and_failed_patch(server: FakeOpenA
                 return Result(
                     action.id,
                     ResultStatus.DENIED,
-                    message="asked: writes code",
+                    message="denied by the reviewer: no new files please",
                     feedback="no new files please",
                 )
             assert action.patch == "*** Begin Patch\n*** Delete File: old.py\n*** End Patch\n"
@@ -157,7 +157,7 @@ async def test_denial_edit_truncation_timeout_and_failed_patch(server: FakeOpenA
             return Result(
                 action.id,
                 ResultStatus.DENIED,
-                message="pipes a download into a shell",
+                message="denied by policy (user:no-pipe-sh): pipes a download into a shell",
                 feedback="never pipe curl to sh",
             )
         if action.command.startswith("rm"):
@@ -187,8 +187,8 @@ async def test_denial_edit_truncation_timeout_and_failed_patch(server: FakeOpenA
     denied, edited, cut, timed = shell["output"]
     assert denied == {
         "stdout": "",
-        "stderr": "lockgate: denied by the reviewer: this command did not run.\n"
-        "Reason: pipes a download into a shell\nReviewer's feedback: never pipe curl to sh",
+        "stderr": "lockgate: denied by policy (user:no-pipe-sh): pipes a download into a shell\n"
+        "This command did not run.\nReviewer's feedback: never pipe curl to sh",
         "outcome": {"type": "exit", "exit_code": DENIED_EXIT},
     }
     assert edited["stderr"] == (
@@ -204,8 +204,7 @@ async def test_denial_edit_truncation_timeout_and_failed_patch(server: FakeOpenA
         "type": "apply_patch_call_output",
         "call_id": "c2",
         "status": "failed",
-        "output": "lockgate: denied by the reviewer: this patch did not run.\n"
-        "Reason: asked: writes code\nReviewer's feedback: no new files please",
+        "output": "lockgate: denied by the reviewer: no new files please\nThis patch did not run.",
     }
     assert deleted == {
         "type": "apply_patch_call_output",
