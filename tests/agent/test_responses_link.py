@@ -398,9 +398,14 @@ async def test_connection_refused_names_the_base_url() -> None:
     port = free_port()
     client, url, key = make_client(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/v1")
     link = ResponsesLink(
-        "t", client=client, context=SessionContext(workspace=Path("/w")), model="m",
-        base_url=url, api_key=key, backoff=FAST,
-    )  # fmt: skip
+        "t",
+        client=client,
+        context=SessionContext(workspace=Path("/w")),
+        model="m",
+        base_url=url,
+        api_key=key,
+        backoff=FAST,
+    )
     events = await drive(link, ok())
     final = last_status(events)
     assert final.state == "error"
