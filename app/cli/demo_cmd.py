@@ -1,0 +1,100 @@
+"""`lockgate demo`: the console on a scripted agent session — no key, no network needed.
+
+The bundled `shopcart` project is copied to a temporary git repository and a scripted agent
+fixes its failing test, proposing along the way what lockgate exists to catch (a typosquatted
+install, `curl | sh`, a read of ~/.ssh, a request to an unlisted host, a git hook). Everything
+after the agent is real: scoring, policy, your verdicts, the sandbox, the patches, the audit log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli import UserError
+
+
+@click.command("demo")
+@click.option(
+    "--script",
+    "script_path",
+    default=None,
+    metavar="FILE",
+    help="Play your own script (TOML or JSON; format in app/agent/scripted.py and the bundled "
+    "app/agent/demo_script.toml) instead of the bundled one.",
+)
+@click.option(
+    "--workspace",
+    "-w",
+    default=None,
+    metavar="DIR",
+    help="Play in DIR as it is (for your own script) instead of a fresh temporary copy of the "
+    "bundled demo project.",
+)
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No console: policy decides; what would be asked is denied (and the agent is told).",
+)
+@click.option(
+    "--pace",
+    type=click.FloatRange(0, 10),
+    default=None,
+    help="Speed of the scripted agent: 1 reads naturally, 0 plays at once "
+    "(default: 1 in the console, 0 headless).",
+)
+@click.option(
+    "--keep-workspace",
+    is_flag=True,
+    help="Keep the temporary demo workspace afterwards (its path is printed).",
+)
+def cli(
+    script_path: str | None,
+    workspace: str | None,
+    headless: bool,
+    pace: float | None,
+    keep_workspace: bool,
+) -> None:
+    """Open the console on the embedded demo session (no key, no network)."""
+    from app.agent.demo_setup import DemoSetupError, prepare_demo_workspace
+    from app.agent.scripted import ScriptedLink, ScriptError, bundled_script, load_script
+    from app.cli.run_cmd import _open, play
+
+    try:
+        script = load_script(Path(script_path) if script_path else bundled_script())
+    except ScriptError as exc:
+        raise UserError(str(exc)) from None
+
+    temporary: Path | None = None
+    if workspace is not None:
+        ws = Path(workspace)
+        if not ws.is_dir():
+            raise UserError(f"workspace {workspace}: not a directory")
+        ws = ws.resolve()
+    else:
+        try:
+            ws = temporary = prepare_demo_workspace()
+        except DemoSetupError as exc:
+            raise UserError(str(exc)) from None
+    code = 1
+    try:
+        link = ScriptedLink(script, pace=pace if pace is not None else (0.0 if headless else 1.0))
+        session = _open(
+            workspace=ws,
+            headless=headless,
+            network=script.network,
+            allowed_domains=script.allow_domains,
+            audit=None,
+        )
+        with session:
+            code = play(session, link, headless=headless)
+    finally:
+        if temporary is not None:
+            if keep_workspace:
+                click.echo(f"lockgate: demo workspace kept at {temporary}", err=True)
+            else:
+                shutil.rmtree(temporary, ignore_errors=True)
+    sys.exit(code)

@@ -1,0 +1,369 @@
+"""`lockgate run`: a live agent (OpenAI Responses, or Chat Completions on any compatible server)
+under review, in the console or headless.
+
+Also home of the headless runner `lockgate demo --headless` shares: policy decides, what would be
+asked is denied with the reason sent to the agent, and a plain transcript goes to stdout.
+Everything printed passes `terminal_safe`: agent prose and command output are untrusted text and
+must not be able to drive the reviewer's terminal with escape sequences.
+
+Exit codes: 0 the agent finished; 1 the agent stopped on an error (bad key, unknown model, server
+down…); 2 a usage mistake; 130 cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
+
+import click
+
+from app.cli import UserError
+from app.core.events import (
+    ActionDecided,
+    ActionProposed,
+    AgentEventSeen,
+    AgentStatus,
+    AgentText,
+    ExecutionFinished,
+    PipelineEvent,
+)
+from app.core.model import CommandAction, NetworkAction, PatchAction, ResultStatus
+from app.core.ports import AgentLink, Observer
+from app.patch.display import terminal_safe
+
+if TYPE_CHECKING:
+    from app.session import Session
+
+EXIT_OK, EXIT_AGENT_ERROR, EXIT_CANCELLED = 0, 1, 130
+OUTPUT_LINES = 12  # per stream, of each command's output, in the headless transcript
+DEFAULT_MODEL = "gpt-5.1"
+
+
+# --------------------------------------------------------------------------- headless
+
+
+class PipelineRunner(Protocol):
+    def add_observer(self, observer: Observer) -> None: ...
+    async def run(self, link: AgentLink) -> None: ...
+    async def cancel(self) -> None: ...
+
+
+class Transcript:
+    """An observer printing the session as it happens; remembers the agent's last status."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.final: AgentStatus | None = None
+        self._prose: dict[str, str] = {"text": "", "reasoning": ""}
+        self._kinds: dict[str, str] = {}
+
+    def _line(self, text: str) -> None:
+        print(terminal_safe(text), file=self.out, flush=True)
+
+    def _flush_prose(self, kind: str, force: bool = False) -> None:
+        buf = self._prose[kind]
+        label = "agent" if kind == "text" else "thinking"
+        while "\n" in buf:
+            line, buf = buf.split("\n", 1)
+            if line.strip():
+                self._line(f"{label}: {line}")
+        if force and buf.strip():
+            self._line(f"{label}: {buf}")
+            buf = ""
+        self._prose[kind] = buf
+
+    def _flush_all(self) -> None:
+        self._flush_prose("reasoning", force=True)
+        self._flush_prose("text", force=True)
+
+    def notify(self, event: PipelineEvent) -> None:
+        with contextlib.suppress(Exception):  # an observer must never raise into the pipeline
+            self._notify(event)
+
+    def _notify(self, event: PipelineEvent) -> None:
+        if isinstance(event, AgentEventSeen):
+            inner = event.event
+            if isinstance(inner, AgentText):
+                self._prose[inner.kind] += inner.text
+                self._flush_prose(inner.kind)
+            elif isinstance(inner, AgentStatus):
+                self.final = inner
+                if inner.state in ("retrying", "error", "done", "cancelled"):
+                    self._flush_all()
+                    detail = f": {inner.detail}" if inner.detail else ""
+                    self._line(f"[{inner.state}]{detail}")
+        elif isinstance(event, ActionProposed):
+            self._flush_all()
+            action = event.action
+            self._kinds[action.id] = action.kind
+            if isinstance(action, CommandAction):
+                self._line(f"→ $ {action.command}")
+            elif isinstance(action, PatchAction):
+                heads = [
+                    ln[4:]
+                    for ln in action.patch.splitlines()
+                    if ln.startswith("*** ") and " File:" in ln
+                ]
+                self._line(f"→ patch: {'; '.join(heads) or 'patch'}")
+            elif isinstance(action, NetworkAction):
+                who = f" (from {action.program})" if action.program else ""
+                self._line(f"→ network: {action.reviewed_text}{who}")
+        elif isinstance(event, ActionDecided):
+            d = event.decision
+            why = f" — {d.reason}" if d.reason else ""
+            self._line(f"  policy: {d.kind} [{d.rule}]{why}")
+        elif isinstance(event, ExecutionFinished):
+            r = event.result
+            if r.status is ResultStatus.COMPLETED:
+                if self._kinds.get(r.action_id) == "patch":
+                    self._line(f"  applied: {r.message or ', '.join(r.files_changed)}")
+                else:
+                    self._line(f"  exit {r.exit_code} ({r.duration_s:.2f} s)")
+            elif r.status is ResultStatus.DENIED:
+                self._line(f"  {r.message or 'denied'}")
+                return
+            else:
+                self._line(f"  {r.status}: {r.message}")
+            self._output(r.stdout, r.stdout_total)
+            self._output(r.stderr, r.stderr_total)
+
+    def _output(self, data: bytes, total: int) -> None:
+        if not data:
+            return
+        lines = data.decode("utf-8", "replace").splitlines()
+        for ln in lines[:OUTPUT_LINES]:
+            self._line(f"  │ {ln}")
+        if len(lines) > OUTPUT_LINES or total > len(data):
+            self._line(f"  │ … ({total} bytes in all)")
+
+
+def exit_code(final: AgentStatus | None) -> int:
+    if final is None or final.state == "error":
+        return EXIT_AGENT_ERROR
+    if final.state == "cancelled":
+        return EXIT_CANCELLED
+    return EXIT_OK
+
+
+async def run_headless(
+    pipeline: PipelineRunner, link: AgentLink, *, out: TextIO | None = None
+) -> int:
+    """Run the session to its end; Ctrl-C (SIGINT) or SIGTERM cancels the agent and its turn."""
+    transcript = Transcript(out)
+    pipeline.add_observer(transcript)
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    async def stop() -> None:
+        await link.cancel()
+        await pipeline.cancel()
+
+    def on_signal() -> None:
+        if not stopping:
+            print("lockgate: cancelling…", file=sys.stderr, flush=True)
+            stopping.append(loop.create_task(stop()))
+
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+    try:
+        await pipeline.run(link)
+        for task in stopping:
+            await task
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    return EXIT_CANCELLED if stopping else exit_code(transcript.final)
+
+
+def play(session: Session, link: AgentLink, *, headless: bool, out: TextIO | None = None) -> int:
+    """Run a session with the console, or headless; returns the exit code."""
+    if headless:
+        return asyncio.run(_headless_in_session(session, link, out))
+    from app.ui import run_console
+
+    return run_console(session, link)
+
+
+async def _headless_in_session(session: Session, link: AgentLink, out: TextIO | None) -> int:
+    stream = out or sys.stdout
+    status = getattr(session, "sandbox_status", None)
+    print(terminal_safe(f"lockgate: workspace {session.workspace}"), file=stream)
+    if status is not None:
+        print(terminal_safe(f"lockgate: sandbox {_one_line(status)}"), file=stream)
+    print(terminal_safe(f"lockgate: audit log {session.audit_path}"), file=stream, flush=True)
+    code = await run_headless(session.pipeline, link, out=stream)
+    print(terminal_safe(f"lockgate: audit log {session.audit_path}"), file=stream, flush=True)
+    return code
+
+
+def _one_line(value: object) -> str:
+    summary = getattr(value, "summary", None)
+    text = summary() if callable(summary) else str(value)
+    return " ".join(str(text).split())
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _workspace(path: str | None) -> Path:
+    ws = Path(path) if path else Path.cwd()
+    if not ws.is_dir():
+        raise UserError(f"workspace {ws}: not a directory")
+    return ws.resolve()
+
+
+def build_link(
+    task: str,
+    *,
+    api: Literal["responses", "chat"],
+    model: str,
+    base_url: str | None,
+    context: Any,
+) -> AgentLink:
+    """The live link for `lockgate run`; UserError for a missing key or a bad URL."""
+    from app.agent.chat import ChatLink
+    from app.agent.errors import MissingKeyError
+    from app.agent.responses import ResponsesLink
+    from app.agent.transport import make_client
+
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise UserError(f"--base-url {base_url!r}: must start with http:// or https://")
+    try:
+        client, url, key = make_client(base_url=base_url)
+    except MissingKeyError as exc:
+        raise UserError(str(exc)) from None
+    if api == "chat":
+        return ChatLink(
+            task, client=client, context=context, model=model, base_url=url, api_key=key
+        )
+    return ResponsesLink(
+        task, client=client, context=context, model=model, base_url=url, api_key=key
+    )
+
+
+@click.command("run")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    metavar="M",
+    help=f"Model name (default: $LOCKGATE_MODEL or {DEFAULT_MODEL}).",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="An OpenAI-compatible server, e.g. http://localhost:11434/v1 (default: $OPENAI_BASE_URL or the OpenAI API).",
+)
+@click.option(
+    "--api",
+    type=click.Choice(["responses", "chat"]),
+    default="responses",
+    show_default=True,
+    help="Responses API (built-in shell and apply_patch tools) or Chat Completions (function tools; for compatible servers).",
+)
+@click.option(
+    "--workspace",
+    "-w",
+    default=None,
+    metavar="DIR",
+    help="The project the agent works in (default: the current directory).",
+)
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No console: policy decides; what would be asked is denied and the reason goes to the agent.",
+)
+@click.option(
+    "--network",
+    type=click.Choice(["off", "allow"]),
+    default="off",
+    show_default=True,
+    help="off: no network in the sandbox; allow: only through lockgate's proxy, to allowed domains (others are asked).",
+)
+@click.option(
+    "--allow-domain",
+    "allow_domains",
+    multiple=True,
+    metavar="D",
+    help="Allow domain D (repeatable; needs --network allow).",
+)
+@click.option(
+    "--audit",
+    "audit",
+    default=None,
+    metavar="PATH",
+    help="Write the audit log here (default: a new file in the user data dir).",
+)
+@click.argument("task")
+def cli(
+    model: str | None,
+    base_url: str | None,
+    api: Literal["responses", "chat"],
+    workspace: str | None,
+    headless: bool,
+    network: Literal["off", "allow"],
+    allow_domains: tuple[str, ...],
+    audit: str | None,
+    task: str,
+) -> None:
+    """Run a live agent on TASK, under review.
+
+    The key comes from OPENAI_API_KEY (never from the command line, where other users could see
+    it). Try `lockgate demo` first: it needs no key and no network.
+    """
+    if not task.strip():
+        raise UserError("the task is empty")
+    if allow_domains and network != "allow":
+        raise UserError("--allow-domain needs --network allow")
+    ws = _workspace(workspace)
+    chosen = model or os.environ.get("LOCKGATE_MODEL") or DEFAULT_MODEL
+    from app.core.ports import SessionContext
+
+    context = SessionContext(
+        workspace=ws, network=network, allowed_domains=allow_domains, headless=headless
+    )
+    link = build_link(task, api=api, model=chosen, base_url=base_url, context=context)
+    session = _open(
+        workspace=ws,
+        headless=headless,
+        network=network,
+        allowed_domains=allow_domains,
+        audit=Path(audit) if audit else None,
+    )
+    with session:
+        code = play(session, link, headless=headless)
+    sys.exit(code)
+
+
+def _open(
+    *,
+    workspace: Path,
+    headless: bool,
+    network: Literal["off", "allow"],
+    allowed_domains: tuple[str, ...],
+    audit: Path | None,
+) -> Session:
+    """The session (config, risk, policy, sandbox, executors, audit log, pipeline)."""
+    from app.session import SessionError, SessionOptions, open_session
+
+    try:
+        return open_session(
+            SessionOptions(
+                workspace=workspace,
+                headless=headless,
+                network=network,
+                allowed_domains=allowed_domains,
+                audit_path=audit,
+            )
+        )
+    except SessionError as exc:
+        raise UserError(str(exc)) from None
