@@ -8,13 +8,37 @@ AgentLink port.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from app.agent.errors import Backoff
-from app.core.events import AgentEvent, AgentStatus, AgentText, Proposed, TurnEnded
-from app.core.model import Action, CommandAction, PatchAction, Result, ResultStatus
-from app.core.ports import AgentLink
+from app.core.events import (
+    ActionStateChanged,
+    AgentEvent,
+    AgentStatus,
+    AgentText,
+    PipelineEvent,
+    Proposed,
+    TurnEnded,
+)
+from app.core.model import (
+    Action,
+    Assessment,
+    CommandAction,
+    Decision,
+    DecisionKind,
+    Level,
+    PatchAction,
+    Result,
+    ResultStatus,
+    Verdict,
+    VerdictKind,
+)
+from app.core.pipeline import Pipeline
+from app.core.ports import AgentLink, OutputSink, SessionContext
+from app.core.state import ActionState
+from app.execute.patches import WorkspacePatchExecutor
 
 FAST = Backoff(attempts=2, base_s=0.01, cap_s=0.05, jitter=0.0)
 API_KEY = "sk-test-SECRETSECRETSECRET1234"
@@ -84,5 +108,91 @@ def everything(events: list[AgentEvent]) -> str:
     return "\n".join(repr(e) for e in events)
 
 
-def strip_ids(value: Any) -> Any:
-    return value
+# --------------------------------------------------------------------------- a small real pipeline
+
+
+SAFE_VERBS = ("echo", "cat", "ls", "printf")
+
+
+class VerbRisk:
+    def assess(
+        self, action: Action, context: SessionContext, batch: Sequence[Action] = ()
+    ) -> Assessment:
+        if isinstance(action, CommandAction) and action.command.split()[0] in SAFE_VERBS:
+            return Assessment(score=0, level=Level.SAFE)
+        return Assessment(score=70, level=Level.HIGH, reasons=("not a read-only verb",))
+
+
+class AllowSafe:
+    def decide(self, action: Action, assessment: Assessment) -> Decision:
+        if assessment.level is Level.SAFE:
+            return Decision(DecisionKind.ALLOW, rule="test:safe")
+        return Decision(DecisionKind.ASK, rule="test:ask", reason="not a read-only verb")
+
+    def remember(self, action: Action, verdict: Verdict) -> None:
+        return None
+
+
+class BashInWorkspace:
+    """Runs `bash -c` in the temp workspace (the sandbox has its own tests)."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+
+    async def run(self, action: CommandAction, command: str, on_output: OutputSink) -> Result:
+        start = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            "bash",
+            "-c",
+            command,
+            cwd=self.workspace,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        on_output("stdout", out)
+        return Result(
+            action.id,
+            ResultStatus.COMPLETED,
+            exit_code=proc.returncode,
+            stdout=out,
+            stderr=err,
+            stdout_total=len(out),
+            stderr_total=len(err),
+            duration_s=time.monotonic() - start,
+            ran=command,
+        )
+
+
+class Reviewer:
+    """Answers every waiting action from a table keyed by a substring of its text."""
+
+    def __init__(self, pipeline: Pipeline, answers: dict[str, Verdict]) -> None:
+        self.pipeline = pipeline
+        self.answers = answers
+
+    def notify(self, event: PipelineEvent) -> None:
+        if isinstance(event, ActionStateChanged) and event.state is ActionState.WAITING:
+            asyncio.get_running_loop().call_soon(self._answer, event.action_id)
+
+    def _answer(self, action_id: str) -> None:
+        action = self.pipeline.view(action_id).action
+        for key, verdict in self.answers.items():
+            if key in action.reviewed_text:
+                self.pipeline.submit_verdict(
+                    Verdict(
+                        action_id, verdict.kind, feedback=verdict.feedback, edited=verdict.edited
+                    )
+                )
+                return
+        self.pipeline.submit_verdict(Verdict(action_id, VerdictKind.DENY))
+
+
+def pipeline_for(ws: Path, headless: bool) -> Pipeline:
+    return Pipeline(
+        context=SessionContext(workspace=ws, headless=headless),
+        risk=VerbRisk(),
+        policy=AllowSafe(),
+        commands=BashInWorkspace(ws),
+        patches=WorkspacePatchExecutor(ws),
+    )

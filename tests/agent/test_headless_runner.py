@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_link_pipeline_e2e import pipeline_for
+from linkkit import pipeline_for
 
 from app.agent.scripted import ScriptedLink, parse_script
 from app.cli.run_cmd import EXIT_CANCELLED, EXIT_OK, run_headless

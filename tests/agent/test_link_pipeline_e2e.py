@@ -7,127 +7,27 @@ test pins down the link-pipeline contract, not the scoring rules.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAI, apply_patch_call, chat_stream, responses_stream, shell_call
-from linkkit import API_KEY, FAST
+from linkkit import API_KEY, FAST, Reviewer, pipeline_for
 
 from app.agent.chat import ChatLink
 from app.agent.responses import ResponsesLink
 from app.agent.transport import make_client
-from app.core.events import ActionStateChanged, PipelineEvent
 from app.core.model import (
-    Action,
-    Assessment,
-    CommandAction,
-    Decision,
-    DecisionKind,
-    Level,
-    Result,
-    ResultStatus,
     Verdict,
     VerdictKind,
 )
-from app.core.pipeline import Pipeline
-from app.core.ports import OutputSink, SessionContext
-from app.core.state import ActionState
-from app.execute.patches import WorkspacePatchExecutor
-
-SAFE_VERBS = ("echo", "cat", "ls", "printf")
-
-
-class VerbRisk:
-    def assess(
-        self, action: Action, context: SessionContext, batch: Sequence[Action] = ()
-    ) -> Assessment:
-        if isinstance(action, CommandAction) and action.command.split()[0] in SAFE_VERBS:
-            return Assessment(score=0, level=Level.SAFE)
-        return Assessment(score=70, level=Level.HIGH, reasons=("not a read-only verb",))
-
-
-class AllowSafe:
-    def decide(self, action: Action, assessment: Assessment) -> Decision:
-        if assessment.level is Level.SAFE:
-            return Decision(DecisionKind.ALLOW, rule="test:safe")
-        return Decision(DecisionKind.ASK, rule="test:ask", reason="not a read-only verb")
-
-    def remember(self, action: Action, verdict: Verdict) -> None:
-        return None
-
-
-class BashInWorkspace:
-    """Runs `bash -c` in the temp workspace (the sandbox has its own tests)."""
-
-    def __init__(self, workspace: Path) -> None:
-        self.workspace = workspace
-
-    async def run(self, action: CommandAction, command: str, on_output: OutputSink) -> Result:
-        start = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            command,
-            cwd=self.workspace,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate()
-        on_output("stdout", out)
-        return Result(
-            action.id,
-            ResultStatus.COMPLETED,
-            exit_code=proc.returncode,
-            stdout=out,
-            stderr=err,
-            stdout_total=len(out),
-            stderr_total=len(err),
-            duration_s=time.monotonic() - start,
-            ran=command,
-        )
-
-
-class Reviewer:
-    """Answers every waiting action from a table keyed by a substring of its text."""
-
-    def __init__(self, pipeline: Pipeline, answers: dict[str, Verdict]) -> None:
-        self.pipeline = pipeline
-        self.answers = answers
-
-    def notify(self, event: PipelineEvent) -> None:
-        if isinstance(event, ActionStateChanged) and event.state is ActionState.WAITING:
-            asyncio.get_running_loop().call_soon(self._answer, event.action_id)
-
-    def _answer(self, action_id: str) -> None:
-        action = self.pipeline.view(action_id).action
-        for key, verdict in self.answers.items():
-            if key in action.reviewed_text:
-                self.pipeline.submit_verdict(
-                    Verdict(
-                        action_id, verdict.kind, feedback=verdict.feedback, edited=verdict.edited
-                    )
-                )
-                return
-        self.pipeline.submit_verdict(Verdict(action_id, VerdictKind.DENY))
+from app.core.ports import SessionContext
 
 
 @pytest.fixture
 def server() -> Any:
     with FakeOpenAI() as s:
         yield s
-
-
-def pipeline_for(ws: Path, headless: bool) -> Pipeline:
-    return Pipeline(
-        context=SessionContext(workspace=ws, headless=headless),
-        risk=VerbRisk(),
-        policy=AllowSafe(),
-        commands=BashInWorkspace(ws),
-        patches=WorkspacePatchExecutor(ws),
-    )
 
 
 def responses_link(server: FakeOpenAI, ws: Path, headless: bool) -> ResponsesLink:

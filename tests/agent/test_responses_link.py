@@ -22,6 +22,7 @@ from app.agent.errors import Backoff
 from app.agent.outputs import DENIED_EXIT
 from app.agent.responses import ResponsesLink
 from app.agent.transport import make_client
+from app.core.events import Proposed, TurnEnded
 from app.core.model import Action, CommandAction, PatchAction, Result, ResultStatus
 from app.core.ports import SessionContext
 
@@ -456,11 +457,16 @@ async def test_cancel_while_waiting_for_verdicts(server: FakeOpenAI) -> None:
 async def test_results_must_match_the_turn(server: FakeOpenAI) -> None:
     server.reply(responses_stream([shell_call("s1", "ls", "pwd")]))
     link = link_for(server)
+    proposed: list[Action] = []
     async for event in link.events():
-        if type(event).__name__ == "TurnEnded":
-            acts = [a for a in []]
+        if isinstance(event, Proposed):
+            proposed.append(event.action)
+        if isinstance(event, TurnEnded):
+            good = [Result(a.id, ResultStatus.COMPLETED, exit_code=0) for a in proposed]
             with pytest.raises(ValueError, match="no turn"):
-                await link.submit_results("turn-other", acts)
+                await link.submit_results("turn-other", good)
             with pytest.raises(ValueError, match="in order"):
-                await link.submit_results(event.turn_id, [])  # type: ignore[attr-defined]
+                await link.submit_results(event.turn_id, good[::-1])
+            with pytest.raises(ValueError, match="in order"):
+                await link.submit_results(event.turn_id, good[:1])
             await link.cancel()
