@@ -43,15 +43,18 @@ from sandbox.net.http1 import (
     parse_response_head,
     read_head,
     relay_body,
-    relay_eof,
     render_head,
     request_framing,
     response_framing,
 )
 from sandbox.net.rules import NetworkRules, RuleMatch, RuleVerdict
+from sandbox.net.splice import splice_streams
 from sandbox.net.tls import TlsError, read_client_hello
 
 log = logging.getLogger(__name__)
+
+# Bodies smaller than this are copied through the streams; setting up a splice costs more.
+SPLICE_MIN = 256 * 1024
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
@@ -502,28 +505,14 @@ class AllowListProxy:
         up: ByteCount,
         down: ByteCount,
     ) -> None:
-        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, count: ByteCount) -> None:
-            try:
-                await relay_eof(r, w, count)
-                if w.can_write_eof():
-                    w.write_eof()
-            except (ConnectionError, OSError):
-                pass
-
-        upload = asyncio.ensure_future(pipe(c_reader, u_writer, up))
-        download = asyncio.ensure_future(pipe(u_reader, c_writer, down))
+        counts = [0, 0]
         try:
-            await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
-            if not download.done():
-                # The client half-closed; the server still has the word.
-                await download
-            elif not upload.done():
-                # The server is done; give the client a moment to finish, then end the tunnel.
-                await asyncio.wait({upload}, timeout=self.half_close_grace_s)
+            await splice_streams(
+                (c_reader, c_writer), (u_reader, u_writer), counts, grace_s=self.half_close_grace_s
+            )
         finally:
-            for t in (upload, download):
-                t.cancel()
-            await asyncio.gather(upload, download, return_exceptions=True)
+            up.n += counts[0]
+            down.n += counts[1]
 
     # ----------------------------------------------------------------------- plain HTTP
 
@@ -535,7 +524,7 @@ class AllowListProxy:
         writer: asyncio.StreamWriter,
     ) -> None:
         started = time.time()
-        host_text, port, status, address = "", 0, 0, ""
+        host_text, port, address = "", 0, ""
         up, down = ByteCount(), ByteCount()
         try:
             try:
@@ -571,6 +560,7 @@ class AllowListProxy:
             )
             return
         reason = ""
+        sent: list[int] = []  # the status of the final response head, once it went out
         try:
             headers = forward_headers(head.headers)
             if not head.values("host"):
@@ -581,7 +571,7 @@ class AllowListProxy:
             up.n += len(out)
             body = asyncio.ensure_future(relay_body(reader, up_writer, framing, up, 400))
             try:
-                status = await self._respond(head, up_reader, writer, down)
+                await self._respond(head, up_reader, up_writer, reader, writer, down, sent)
             finally:
                 if not body.done():
                     body.cancel()
@@ -589,9 +579,10 @@ class AllowListProxy:
                     await body
         except HttpError as exc:
             reason = exc.message
-            if status == 0 and not writer.is_closing():
+            if not sent and not writer.is_closing():
+                # nothing of the response went out yet: the client gets a clear error instead
                 await self._refuse(writer, exc.status, "upstream", exc.message)
-                status = exc.status
+                sent.append(exc.status)
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             reason = f"connection ended early: {type(exc).__name__}"
         finally:
@@ -607,7 +598,7 @@ class AllowListProxy:
                 "allowed",
                 rule,
                 reason,
-                status,
+                sent[0] if sent else 0,
                 address,
                 up.n,
                 down.n,
@@ -618,10 +609,14 @@ class AllowListProxy:
         self,
         request: RequestHead,
         up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+        reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         down: ByteCount,
-    ) -> int:
-        """Pass the response back (interim 1xx responses first). Returns the final status."""
+        sent: list[int],
+    ) -> None:
+        """Pass the response back (interim 1xx responses first); `sent` gets the final status
+        the moment its head is written, after which errors can only cut the body short."""
         while True:
             try:
                 raw = await read_head(up_reader)
@@ -642,9 +637,27 @@ class AllowListProxy:
             out = render_head(f"{resp.version} {resp.status} {resp.reason}", headers)
             writer.write(out)
             down.n += len(out)
-            await relay_body(up_reader, writer, framing, down, 502)
+            sent.append(resp.status)
+            kind, length = framing
+            if kind == "eof" or (kind == "length" and length > SPLICE_MIN):
+                # The bulk of a download: straight from transport to transport.
+                counts = [0, 0]
+                try:
+                    error = await splice_streams(
+                        (up_reader, up_writer),
+                        (reader, writer),
+                        counts,
+                        modes=("length" if kind == "length" else "eof", "off"),
+                        lengths=(length, 0),
+                    )
+                finally:
+                    down.n += counts[0]
+                if error:
+                    raise HttpError(502, f"upstream body: {error}")
+            else:
+                await relay_body(up_reader, writer, framing, down, 502)
             await writer.drain()
-            return resp.status
+            return
 
     # ----------------------------------------------------------------------- helpers
 

@@ -7,6 +7,7 @@ import http.server
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,11 @@ from pathlib import Path
 from sandbox.net import AllowListProxy, NetworkRules, ProxyThread, RequestRecord, RunContext
 
 TEST_NAMES = ("allowed.test", "www.allowed.test", "other.test", "evil.test", "api.allowed.test")
+
+
+def pattern(size: int) -> bytes:
+    block = bytes(range(256)) * 4096
+    return (block * (size // len(block) + 1))[:size]
 
 
 class RecordingResolver:
@@ -61,17 +67,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._seen()
-        if self.path.startswith("/big/"):
+        if self.path.startswith(("/big/", "/short/", "/eof/")):
+            # a deterministic pattern; /short/ announces more than it sends, /eof/ has no length
             size = int(self.path.rsplit("/", 1)[1])
+            body = pattern(size)
             self.send_response(200)
-            self.send_header("Content-Length", str(size))
+            if self.path.startswith("/eof/"):
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(size))
             self.end_headers()
-            chunk = b"x" * 65536
-            left = size
-            while left:
-                n = min(left, len(chunk))
-                self.wfile.write(chunk[:n])
-                left -= n
+            if self.path.startswith("/short/"):
+                body = body[: size // 2]
+                self.close_connection = True
+            self.wfile.write(body)
+            self.wfile.flush()
             return
         if self.path == "/chunked":
             self._reply(b"hello from a chunked body\n", chunked=True)
@@ -146,6 +157,15 @@ class RunningProxy:
     socket_path: Path
     resolver: RecordingResolver
     records: list[RequestRecord]
+
+    def wait_records(self, n: int = 1, timeout: float = 5.0) -> list[RequestRecord]:
+        """Records are written when the proxy finishes a request, which may be a moment after
+        the client has read its last byte."""
+        deadline = time.monotonic() + timeout
+        while len(self.records) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.records) >= n, f"expected {n} records, got {self.records}"
+        return self.records
 
     def listen(self, name: str, context: RunContext | None = None) -> Path:
         path = self.socket_path.parent / name

@@ -17,6 +17,7 @@ from netkit import (
     exchange,
     https_get,
     loopback_rules,
+    pattern,
     recv_all,
     recv_head,
     status_of,
@@ -47,7 +48,7 @@ def test_plain_http_get_is_forwarded(
     assert seen[1] == "/x"
     assert "Proxy-Authorization" not in seen[2]  # hop-by-hop headers never reach the server
     assert p.resolver.calls == ["allowed.test"]
-    (rec,) = p.records
+    (rec,) = p.wait_records()
     assert (rec.method, rec.host, rec.port, rec.verdict, rec.status) == (
         "GET", "allowed.test", http_upstream.port, "allowed", 200
     )  # fmt: skip
@@ -91,10 +92,7 @@ def test_https_connect_tunnel(
     assert status_of(head) == 200 and tls is not None
     resp = https_get(tls, target, "/secure")
     assert status_of(resp) == 200 and b"hello GET /secure" in resp
-    for _ in range(50):
-        if p.records:
-            break
-        time.sleep(0.05)
+    p.wait_records()
     (rec,) = p.records
     assert (rec.method, rec.scheme, rec.verdict, rec.rule) == (
         "CONNECT", "https", "allowed", "allow-domain *.allowed.test"
@@ -316,10 +314,7 @@ def test_connect_tunnel_requires_tls(
         s.sendall(b"POST /steal HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: 3\r\n\r\nabc")
         assert recv_all(s) == b""
     assert len(http_upstream.requests) == before
-    for _ in range(50):
-        if p.records:
-            break
-        time.sleep(0.05)
+    p.wait_records()
     assert p.records[-1].verdict == "denied" and p.records[-1].rule == "tls-required"
 
 
@@ -337,10 +332,7 @@ def test_sni_must_match_connect_target(
     with pytest.raises((ssl.SSLError, OSError)):
         ctx.wrap_socket(s, server_hostname="other.test")
     s.close()
-    for _ in range(50):
-        if p.records:
-            break
-        time.sleep(0.05)
+    p.wait_records()
     (rec,) = p.records
     assert (rec.rule, rec.verdict) == ("sni-mismatch", "denied")
     assert rec.bytes_up == 0
@@ -494,3 +486,92 @@ def test_unresolvable_name_is_502(make_proxy: ProxyFactory) -> None:
     resp = exchange(p.socket_path, b"GET http://allowed.test/ HTTP/1.1\r\n\r\n")
     assert status_of(resp) == 502 and b"rule: resolve" in resp
     assert res.calls == ["allowed.test"]
+
+
+# --------------------------------------------------------------------------- bulk transfer
+
+
+@pytest.fixture(params=["kernel-splice", "protocol-splice"])
+def splice_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run bulk tests with splice(2) and with the portable protocol path."""
+    import sandbox.net.splice as splice
+
+    if request.param == "protocol-splice":
+        monkeypatch.setattr(splice, "HAVE_KERNEL_SPLICE", False)
+    elif not splice.HAVE_KERNEL_SPLICE:
+        pytest.skip("no os.splice on this platform")
+    return str(request.param)
+
+
+@pytest.mark.parametrize("kind", ["big", "eof"])
+def test_large_plain_download_is_exact(
+    make_proxy: ProxyFactory, http_upstream: UpstreamServer, splice_mode: str, kind: str
+) -> None:
+    size = 3 * 1024 * 1024 + 17
+    p = make_proxy(loopback_rules(http_upstream.port))
+    resp = exchange(p.socket_path, _get(http_upstream.port, path=f"/{kind}/{size}"))
+    head, body = resp.split(b"\r\n\r\n", 1)
+    assert status_of(head) == 200
+    assert body == pattern(size)
+    rec = p.wait_records()[-1]
+    assert rec.bytes_down == len(resp) and rec.verdict == "allowed" and rec.reason == ""
+
+
+def test_short_upstream_body_is_noted(
+    make_proxy: ProxyFactory, http_upstream: UpstreamServer, splice_mode: str
+) -> None:
+    size = 1024 * 1024
+    p = make_proxy(loopback_rules(http_upstream.port))
+    resp = exchange(p.socket_path, _get(http_upstream.port, path=f"/short/{size}"))
+    body = resp.split(b"\r\n\r\n", 1)[1]
+    assert len(body) < size  # the client sees a truncated body, never padding
+    p.wait_records()
+    assert "early" in p.records[-1].reason or "lost" in p.records[-1].reason
+
+
+def test_large_https_download_through_tunnel(
+    make_proxy: ProxyFactory,
+    https_upstream: UpstreamServer,
+    client_tls: ssl.SSLContext,
+    splice_mode: str,
+) -> None:
+    size = 2 * 1024 * 1024 + 5
+    p = make_proxy(loopback_rules(https_upstream.port))
+    target = f"allowed.test:{https_upstream.port}"
+    _, tls = connect_tls(p.socket_path, target, client_tls, "allowed.test")
+    assert tls is not None
+    resp = https_get(tls, target, f"/big/{size}")
+    assert resp.split(b"\r\n\r\n", 1)[1] == pattern(size)
+    p.wait_records()
+    assert p.records[-1].bytes_down > size
+
+
+def test_closing_the_listener_ends_open_tunnels(
+    make_proxy: ProxyFactory, https_upstream: UpstreamServer, client_tls: ssl.SSLContext
+) -> None:
+    """When the command's run ends, its socket closes and so does every tunnel it opened."""
+    p = make_proxy(loopback_rules(https_upstream.port))
+    target = f"allowed.test:{https_upstream.port}"
+    _, tls = connect_tls(p.socket_path, target, client_tls, "allowed.test")
+    assert tls is not None
+    p.thread.call(p.proxy.close())
+    tls.settimeout(5)
+    with pytest.raises((ssl.SSLError, OSError)):
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+        if not tls.recv(1):
+            raise ConnectionResetError("closed")
+    assert p.records and p.records[-1].method == "CONNECT"
+
+
+def test_truncated_body_is_not_followed_by_an_error_response(
+    make_proxy: ProxyFactory, http_upstream: UpstreamServer, splice_mode: str
+) -> None:
+    """Once a response head went out, a failure may only cut the body: appending a 502 would
+    hand the client bytes that look like part of the body."""
+    size = 1024 * 1024
+    p = make_proxy(loopback_rules(http_upstream.port))
+    resp = exchange(p.socket_path, _get(http_upstream.port, path=f"/short/{size}"))
+    body = resp.split(b"\r\n\r\n", 1)[1]
+    assert body == pattern(size)[: len(body)]
+    assert b"lockgate" not in body
+    assert p.wait_records()[-1].status == 200
