@@ -197,7 +197,7 @@ class QueueLink:
 
 
 @dataclass
-class TestSession:
+class UiSession:
     """Stands in for `app.session.Session`: what the console reads of one."""
 
     pipeline: Pipeline
@@ -217,7 +217,7 @@ class TestSession:
 
 def make_session(
     workspace: Path, *, outputs: dict[str, tuple[bytes, bytes, int]] | None = None
-) -> TestSession:
+) -> UiSession:
     commands = RecordingCommands(outputs)
     patches = FilePatches(workspace)
     policy = SimplePolicy()
@@ -228,7 +228,7 @@ def make_session(
         commands=commands,
         patches=patches,
     )
-    return TestSession(pipeline, workspace, commands, patches, policy)
+    return UiSession(pipeline, workspace, commands, patches, policy)
 
 
 def cmd(command: str, turn: str = "t1", n: int = 1, **kw: object) -> CommandAction:

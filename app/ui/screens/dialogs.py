@@ -34,6 +34,7 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
     `yes`. Anything else, or Esc, leaves the action waiting."""
 
     CSS_PATH = "dialogs.tcss"
+    AUTO_FOCUS = "#dialog-input"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="confirm-cancel")
     ]
@@ -89,6 +90,7 @@ class FeedbackScreen(ModalScreen[str | None]):
     """Deny with a reason the agent will read."""
 
     CSS_PATH = "dialogs.tcss"
+    AUTO_FOCUS = "#dialog-input"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="feedback-cancel")
     ]

@@ -504,8 +504,12 @@ class MainScreen(Screen[None]):
         detail = self.query_one(DetailPane)
         if self.maximized is detail:
             self.minimize()
-        else:
-            self.maximized = detail
+            self.query_one(QueueList).focus()
+            return
+        # Focus moves into the pane (a maximized view minimizes when focus leaves it), so the
+        # arrows scroll the command or the diff; the verdict keys still act on what it shows.
+        self.maximized = detail
+        detail.focus_content()
 
     def action_session_diff(self) -> None:
         self.app.push_screen(SessionDiffScreen(self.lockgate.snapshot, self.lockgate.workspace))

@@ -130,6 +130,8 @@ class PatchDetail(Vertical):
 class DetailPane(Vertical):
     """Shows one action; `on_seen(action_id)` fires once its whole text has been on screen."""
 
+    ALLOW_MAXIMIZE = True
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.shown_id: str | None = None
@@ -265,6 +267,12 @@ class DetailPane(Vertical):
         if not same or review is not self._shown_review:
             self._shown_review = review
             diff.show(parse_unified(review.unified_diff, {p: (a, r) for p, a, r in review.files}))
+
+    def focus_content(self) -> None:
+        if self.query_one(PatchDetail).display:
+            self.query_one(DiffView).focus()
+        else:
+            self.query_one(CommandDetail).focus()
 
     # ------------------------------------------------------------------ seen
 

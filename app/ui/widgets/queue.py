@@ -113,10 +113,9 @@ def action_prompt(view: ViewLike) -> tuple[Content, bool]:
     return Content("").join(parts), complete
 
 
-class QueueList(OptionList):
+class QueueList(OptionList, inherit_bindings=False):
     """Moves with j/k and the arrows; everything else is the screen's business."""
 
-    inherit_bindings = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down,j", "cursor_down", "Down", id="cursor-down", show=False),
         Binding("up,k", "cursor_up", "Up", id="cursor-up", show=False),
