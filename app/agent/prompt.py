@@ -7,6 +7,7 @@ risky actions, and exactly how a denial or an edit comes back (the wording match
 
 from __future__ import annotations
 
+import platform
 from typing import Literal
 
 from app.agent.outputs import DENIED, DENIED_EXIT
@@ -51,7 +52,8 @@ def system_prompt(context: SessionContext, *, api: Api = "responses") -> str:
     return "\n".join(
         [
             "You are a coding agent working in a software project on the user's machine.",
-            f"The workspace is {context.workspace}. Every command starts there.",
+            f"The workspace is {context.workspace}. Every command starts there and runs with "
+            f"bash on {platform.system() or 'a POSIX system'}.",
             "",
             "Where you run:",
             "- Commands run in an OS sandbox. You may write only inside the workspace (and a "

@@ -125,7 +125,9 @@ class ResponseParser:
         )
 
     def items(self) -> list[dict[str, Any]]:
-        if self._final is not None:
+        # Some compatible servers send an empty `output` in the completed event; the items
+        # that finished during the stream are then the answer.
+        if self._final:
             return self._final
         return [self._done_items[k] for k in sorted(self._done_items)]
 

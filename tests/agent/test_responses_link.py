@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_openai import (
+    SSE,
     FakeOpenAI,
     Status,
     apply_patch_call,
@@ -470,3 +472,15 @@ async def test_results_must_match_the_turn(server: FakeOpenAI) -> None:
             with pytest.raises(ValueError, match="in order"):
                 await link.submit_results(event.turn_id, good[:1])
             await link.cancel()
+
+
+async def test_items_from_the_stream_when_completed_has_no_output(server: FakeOpenAI) -> None:
+    stream = responses_stream([shell_call("s1", "ls")])
+    frames = list(stream.frames)
+    name, data = frames[-1]
+    event = json.loads(data)
+    event["response"]["output"] = []
+    frames[-1] = (name, json.dumps(event))
+    server.reply(SSE(tuple(frames)), done())
+    events = await drive(link_for(server), ok())
+    assert [a.command for a in proposals(events) if isinstance(a, CommandAction)] == ["ls"]
