@@ -150,9 +150,13 @@ def open_root(root: Path) -> int:
         raise PatchError(f"cannot open workspace {root}: {exc.strerror}") from exc
 
 
-def _refuse_component(rel_dir: str, name: str, exc: OSError, path: str) -> PatchError:
+def _refuse_component(dir_fd: int, rel_dir: str, name: str, exc: OSError, path: str) -> PatchError:
     where = f"{rel_dir}/{name}" if rel_dir else name
-    if exc.errno in (errno.ELOOP, errno.EMLINK):
+    try:
+        is_link = stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        is_link = False
+    if is_link or exc.errno in (errno.ELOOP, errno.EMLINK):
         return PatchError(f"{path}: {where} is a symlink; refusing to follow it")
     if exc.errno == errno.ENOTDIR:
         return PatchError(f"{path}: {where} is not a directory")
@@ -191,9 +195,9 @@ def open_dir(
                 try:
                     nxt = os.open(name, _DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
-                    raise _refuse_component("/".join(done), name, exc, path) from exc
+                    raise _refuse_component(fd, "/".join(done), name, exc, path) from exc
             except OSError as exc:
-                raise _refuse_component("/".join(done), name, exc, path) from exc
+                raise _refuse_component(fd, "/".join(done), name, exc, path) from exc
             os.close(fd)
             fd = nxt
             done.append(name)

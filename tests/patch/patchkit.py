@@ -32,8 +32,10 @@ def snapshot(root: Path, *, skip_store: bool = False) -> dict[str, Entry]:
                 out[rel] = ("link", os.readlink(p), st.st_mode, st.st_ino)
             elif stat.S_ISDIR(st.st_mode):
                 out[rel] = ("dir", b"", stat.S_IMODE(st.st_mode), st.st_ino)
-            else:
+            elif stat.S_ISREG(st.st_mode):
                 out[rel] = ("file", Path(p).read_bytes(), stat.S_IMODE(st.st_mode), st.st_ino)
+            else:
+                out[rel] = ("other", b"", st.st_mode, st.st_ino)
     return out
 
 
