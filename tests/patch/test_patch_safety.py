@@ -200,7 +200,7 @@ def test_stale_file_refused(trees: tuple[Path, Path]) -> None:
 
 
 def test_stale_created_file_refused(trees: tuple[Path, Path]) -> None:
-    ws, out = trees
+    ws, _ = trees
     plan = plan_text(ws, v4a("*** Add File: c.txt\n+x"))
     (ws / "c.txt").write_text("someone else\n")
     with pytest.raises(PatchError, match="was created since"):
