@@ -59,7 +59,11 @@ PATCH = v4a(
 )
 
 
-def _state(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
+State = dict[str, tuple[str, bytes | str, int]]
+Trees = tuple[State, State]
+
+
+def _state(root: Path) -> State:
     return {
         rel: (kind, data, mode if kind != "dir" else 0)
         for rel, (kind, data, mode, _ino) in snapshot(root, skip_store=True).items()
@@ -67,7 +71,7 @@ def _state(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
 
 
 @pytest.fixture(scope="module")
-def expected(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:  # type: ignore[type-arg]
+def expected(tmp_path_factory: pytest.TempPathFactory) -> Trees:
     base = tmp_path_factory.mktemp("expected")
     old = base / "old"
     old.mkdir()
@@ -104,7 +108,7 @@ def _run_child(tmp_path: Path, stop_at: int, delay: float | None) -> tuple[Path,
     return ws, seen
 
 
-def _check(ws: Path, expected: tuple[dict, dict], label: str) -> str:  # type: ignore[type-arg]
+def _check(ws: Path, expected: Trees, label: str) -> str:
     recover(ws)
     got = _state(ws)
     old, new = expected
@@ -116,7 +120,7 @@ def _check(ws: Path, expected: tuple[dict, dict], label: str) -> str:  # type: i
     raise AssertionError(f"{label}: neither old nor new tree after recovery: {diff}")
 
 
-def test_sigkill_at_every_step(tmp_path: Path, expected: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
+def test_sigkill_at_every_step(tmp_path: Path, expected: Trees) -> None:
     n_files = 6 + 12 + 1  # the move touches two paths
     steps = 1 + n_files + n_files + 1  # journal, prepare×n, commit×n, committed
     outcomes = []
@@ -129,7 +133,7 @@ def test_sigkill_at_every_step(tmp_path: Path, expected: tuple[dict, dict]) -> N
     assert {step for step, _ in outcomes} == {"journal", "prepare", "commit", "committed"}
 
 
-def test_sigkill_at_random_moments(tmp_path: Path, expected: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
+def test_sigkill_at_random_moments(tmp_path: Path, expected: Trees) -> None:
     rng = random.Random(1234)
     results = set()
     for _ in range(10):
