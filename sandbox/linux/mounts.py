@@ -1,0 +1,168 @@
+"""The command's view of the file system, built in a fresh mount namespace.
+
+Landlock does not cover chmod/chown/utime/xattr and cannot make a sub-path of a writable tree
+read-only, so the mount namespace carries the write policy: everything read-only (recursively,
+with mount_setattr), then writable clones of the workspace and writable roots, then read-only
+binds over protected names inside them, then empty views over secrets and over the places host
+services keep their unix sockets (/tmp, /run, $XDG_RUNTIME_DIR), and a minimal /dev.
+
+Writable trees are cloned (open_tree) *before* /tmp is covered, so a workspace under /tmp stays
+reachable at its own path.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+
+from sandbox.linux import syscalls as sc
+
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = {
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+    "ptmx": "pts/ptmx",
+}
+EMPTY_DIR = "empty-dir"
+EMPTY_FILE = "empty-file"
+
+
+def build_static(writable: Sequence[str], private: Sequence[str], tmp_size: int) -> int:
+    """The part of the view that is the same for every command of a Sandbox. Runs in the
+    supervisor right after unshare (it has CAP_SYS_ADMIN in the new user namespace). Returns a
+    descriptor of the detached tmpfs of empties that `apply_run` hides secrets with."""
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
+    clone = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC
+    trees = [(p, sc.open_tree(sc.AT_FDCWD, p, clone | sc.AT_RECURSIVE)) for p in writable]
+    dev_nodes = {}
+    try:
+        for name in DEV_NODES:
+            if os.path.exists(f"/dev/{name}"):
+                dev_nodes[name] = sc.open_tree(sc.AT_FDCWD, f"/dev/{name}", clone)
+        stash = _empties()
+        sc.mount_setattr(
+            sc.AT_FDCWD, "/", sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID
+        )
+        for path in private:
+            if os.path.isdir(path) and not os.path.islink(path):
+                _tmpfs(path, tmp_size if path == "/tmp" else 64 << 20, "1777")
+        _dev(dev_nodes)
+        for path, fd in trees:
+            os.makedirs(path, exist_ok=True)  # only ever inside a fresh tmpfs view
+            sc.move_mount(fd, path)
+    finally:
+        for _, fd in trees:
+            os.close(fd)
+        for fd in dev_nodes.values():
+            os.close(fd)
+    return stash
+
+
+def apply_run(
+    stash: int, git_dir: str | None, read_only: Sequence[str], deny: Sequence[str]
+) -> None:
+    """The part that depends on the workspace and home as they are now, just before the run."""
+    if git_dir and os.path.isdir(git_dir) and not os.path.islink(git_dir):
+        _bind_self(git_dir, read_only=False)
+    for path in read_only:
+        if os.path.lexists(path) and not os.path.islink(path):
+            _bind_self(path, read_only=True)
+    for path in deny:
+        _hide(path, stash)
+
+
+def mount_proc() -> None:
+    """Run as pid 1 of the new pid namespace: /proc shows only the command's own processes."""
+    sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, None)
+
+
+def _empties() -> int:
+    """A detached, read-only tmpfs holding one empty directory and one empty file; clones of
+    them hide secrets. Nothing else can reach it: it is never attached to the tree."""
+    fd = sc.new_tmpfs({"mode": "0755", "size": "16k"})
+    os.mkdir(EMPTY_DIR, 0o000, dir_fd=fd)
+    os.close(os.open(EMPTY_FILE, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o000, dir_fd=fd))
+    sc.mount_setattr(
+        fd,
+        "",
+        sc.AT_EMPTY_PATH,
+        sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV | sc.MOUNT_ATTR_NOEXEC,
+    )
+    return fd
+
+
+def _hide(path: str, stash: int) -> None:
+    try:
+        st = os.stat(path)  # follows a symlink: the target is what would be read
+    except OSError:
+        return
+    source = EMPTY_DIR if stat.S_ISDIR(st.st_mode) else EMPTY_FILE
+    fd = sc.open_tree(stash, source, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+    try:
+        sc.move_mount(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _bind_self(path: str, *, read_only: bool) -> None:
+    fd = sc.open_tree(
+        sc.AT_FDCWD,
+        path,
+        sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_RECURSIVE | sc.AT_SYMLINK_NOFOLLOW,
+    )
+    try:
+        if read_only:
+            sc.mount_setattr(
+                fd,
+                "",
+                sc.AT_EMPTY_PATH | sc.AT_RECURSIVE,
+                sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV,
+            )
+        sc.move_mount(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _tmpfs(path: str, size: int, mode: str) -> None:
+    sc.mount("tmpfs", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, f"mode={mode},size={size}")
+
+
+def _dev(nodes: dict[str, int]) -> None:
+    """A minimal /dev like bubblewrap's --dev: no host terminals, a private pts instance."""
+    _tmpfs("/dev", 1 << 20, "0755")
+    for name, fd in nodes.items():
+        target = f"/dev/{name}"
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+        sc.move_mount(fd, target)
+    for name, dest in DEV_LINKS.items():
+        os.symlink(dest, f"/dev/{name}")
+    os.mkdir("/dev/pts", 0o755)
+    os.mkdir("/dev/shm", 0o1777)
+    sc.mount(
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        sc.MS_NOSUID | sc.MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620",
+    )
+    _tmpfs("/dev/shm", 64 << 20, "1777")
+    sc.mount_setattr(sc.AT_FDCWD, "/dev", 0, sc.MOUNT_ATTR_RDONLY)
+
+
+def private_views(xdg_runtime_dir: str | None) -> tuple[str, ...]:
+    views = ["/tmp", "/run", "/var/run", "/var/tmp"]
+    if xdg_runtime_dir and os.path.isabs(xdg_runtime_dir):
+        views.append(os.path.realpath(xdg_runtime_dir))
+    out: list[str] = []
+    for v in views:
+        real = os.path.realpath(v)
+        if real not in out:
+            out.append(real)
+    return tuple(out)
+
+
+def under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)

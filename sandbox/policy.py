@@ -1,0 +1,194 @@
+"""What a sandboxed command may touch, and what came of running it.
+
+The policy is built by the session, never from an agent's request: the workspace and the writable
+roots are fixed for the session, and a model-chosen cwd is only ever a cwd.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+
+class SandboxError(Exception):
+    """The sandbox could not run a command (setup failed, refused). One-line message."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The kernel lacks a required layer; the message says what is missing and how to get it."""
+
+
+class PolicyError(SandboxError):
+    """The policy itself is unsafe (e.g. the workspace is / or the home directory)."""
+
+
+def _home() -> Path:
+    return Path(os.environ.get("HOME") or os.path.expanduser("~"))
+
+
+def default_deny_read() -> tuple[Path, ...]:
+    """Secret stores nothing in a sandbox should read, plus the console's own config (API keys)."""
+    home = _home()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    paths = [
+        home / ".ssh",
+        home / ".aws",
+        home / ".gnupg",
+        xdg / "gh",
+        home / ".config" / "gh",
+        home / ".netrc",
+        home / ".docker",
+        home / ".kube",
+        home / ".git-credentials",
+        home / ".npmrc",
+        home / ".pypirc",
+        home / ".azure",
+        home / ".config" / "gcloud",
+        home / ".password-store",
+        xdg / "lockgate",
+        home / ".local" / "share" / "lockgate",
+    ]
+    own = os.environ.get("LOCKGATE_CONFIG_DIR")
+    if own:
+        paths.append(Path(own))
+    seen: list[Path] = []
+    for p in paths:
+        if p not in seen:
+            seen.append(p)
+    return tuple(seen)
+
+
+# Names inside the workspace a command must not change: git's hooks and config (code that runs
+# on the reviewer's next `git` call), the console's own files, and other agents' configuration.
+DEFAULT_PROTECTED: tuple[str, ...] = (
+    ".git/hooks",
+    ".git/config",
+    ".lockgate*",
+    ".codex",
+    ".claude",
+    ".cursor",
+    ".continue",
+    ".vscode",
+    ".aider*",
+    ".gemini",
+    ".windsurf",
+)
+
+# Environment variables a command inherits from the console; everything else (API keys, tokens,
+# agent settings) stays out. The caller may add variables explicitly per run.
+DEFAULT_ENV_ALLOW: tuple[str, ...] = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_COLLATE",
+    "TERM",
+    "COLORTERM",
+    "NO_COLOR",
+    "TZ",
+    "EDITOR",
+    "PAGER",
+)
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    workspace: Path
+    writable: tuple[Path, ...] = ()
+    network: Literal["off", "proxy"] = "off"
+    proxy_socket: Path | None = None
+    proxy_port: int = 3128
+    deny_read: tuple[Path, ...] = field(default_factory=default_deny_read)
+    protected: tuple[str, ...] = DEFAULT_PROTECTED
+    env_allow: tuple[str, ...] = DEFAULT_ENV_ALLOW
+    allow_degraded: bool = False
+    # limits
+    max_processes: int = 512
+    cpu_seconds: int | None = None
+    max_file_size: int = 8 << 30
+    max_open_files: int = 4096
+    tmp_size: int = 1 << 30
+
+    def checked(self) -> SandboxPolicy:
+        """Resolve paths and refuse unsafe roots; returns the policy the sandbox really uses."""
+        ws = Path(os.path.realpath(self.workspace))
+        if not ws.is_dir():
+            raise PolicyError(f"workspace {self.workspace} is not a directory")
+        home = Path(os.path.realpath(_home()))
+        _refuse_root("workspace", ws, home)
+        writable: list[Path] = []
+        for w in self.writable:
+            real = Path(os.path.realpath(w))
+            if not real.is_dir():
+                raise PolicyError(f"writable root {w} is not a directory")
+            _refuse_root("writable root", real, home)
+            writable.append(real)
+        if self.network not in ("off", "proxy"):
+            raise PolicyError(f"unknown network mode {self.network!r}")
+        if not 0 < self.proxy_port < 65536:
+            raise PolicyError(f"proxy port {self.proxy_port} out of range")
+        if self.max_processes < 2:
+            raise PolicyError("max_processes must be at least 2")
+        return SandboxPolicy(
+            workspace=ws,
+            writable=tuple(writable),
+            network=self.network,
+            proxy_socket=self.proxy_socket,
+            proxy_port=self.proxy_port,
+            deny_read=tuple(Path(os.path.abspath(p)) for p in self.deny_read),
+            protected=self.protected,
+            env_allow=self.env_allow,
+            allow_degraded=self.allow_degraded,
+            max_processes=self.max_processes,
+            cpu_seconds=self.cpu_seconds,
+            max_file_size=self.max_file_size,
+            max_open_files=self.max_open_files,
+            tmp_size=self.tmp_size,
+        )
+
+
+def _refuse_root(what: str, path: Path, home: Path) -> None:
+    if path == Path("/"):
+        raise PolicyError(f"{what} may not be / (the whole file system)")
+    if path == home or path in home.parents:
+        raise PolicyError(f"{what} {path} is the home directory or one of its parents")
+
+
+@dataclass(frozen=True)
+class Completed:
+    """One finished command. Streams are bytes cut to head+tail within max_output; the totals
+    count everything the command wrote."""
+
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+    duration_s: float = 0.0
+    cancelled: bool = False
+    signal: int | None = None
+    stdout_total: int = 0
+    stderr_total: int = 0
+    guard: tuple[str, ...] = ()  # protected paths the command created and the guard removed
+
+    @property
+    def truncated(self) -> bool:
+        return self.stdout_total > len(self.stdout) or self.stderr_total > len(self.stderr)
+
+    @property
+    def shell_status(self) -> int:
+        """The status a shell would report: code, 124 on timeout, 128+N when killed by N."""
+        if self.timed_out:
+            return 124
+        if self.signal is not None:
+            return 128 + self.signal
+        return self.exit_code if self.exit_code is not None else 125

@@ -1,0 +1,221 @@
+"""`Sandbox`: the one object the console (and `lockgate sandbox run`) uses to run a command.
+
+It checks the policy, probes the kernel once, refuses when a required layer is missing (unless
+the policy explicitly accepts a degraded sandbox), and keeps one zygote for every command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sandbox.policy import Completed, PolicyError, SandboxError, SandboxPolicy, SandboxUnavailable
+from sandbox.probe import REQUIRED_LANDLOCK_ABI, KernelSupport, Layer
+from sandbox.workspace import Prepared, guard, prepare
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """What the console header shows: which layers hold, and loudly, which do not."""
+
+    platform: str
+    layers: tuple[Layer, ...]
+    network: str
+    degraded: tuple[str, ...]
+    process_cap: str
+    workspace: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.degraded
+
+    def summary(self) -> str:
+        active = [layer.name for layer in self.layers if layer.ok]
+        head = "DEGRADED SANDBOX: " + ", ".join(self.degraded) + " missing; " if self.degraded else ""
+        return f"{head}{len(active)} layers active, network {self.network}, cap {self.process_cap}"
+
+
+class Sandbox:
+    def __init__(self, policy: SandboxPolicy, *, kernel: KernelSupport | None = None) -> None:
+        self.policy = policy.checked()
+        self._kernel = kernel
+        self._impl: _Backend | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._impl is not None:
+                return
+            if sys.platform == "darwin":
+                from sandbox.macos.runner import SeatbeltBackend
+
+                self._impl = SeatbeltBackend(self.policy)
+                if self._kernel is None:
+                    self._kernel = KernelSupport(
+                        platform="darwin", seatbelt=os.path.exists("/usr/bin/sandbox-exec")
+                    )
+            elif sys.platform.startswith("linux"):
+                from sandbox.linux.backend import LinuxBackend
+
+                backend = LinuxBackend(self.policy)
+                try:
+                    if self._kernel is None:
+                        self._kernel = KernelSupport.from_probe(backend.zygote_probe())
+                    backend.configure(self._kernel)
+                except BaseException:
+                    backend.close()
+                    raise
+                self._impl = backend
+            else:
+                raise SandboxUnavailable(f"sandbox unavailable: no sandbox for {sys.platform}")
+            refusal = self._kernel.refusal(self.policy.allow_degraded)
+            if refusal:
+                self._impl.close()
+                self._impl = None
+                raise SandboxUnavailable(refusal)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._impl is not None:
+                self._impl.close()
+                self._impl = None
+
+    @property
+    def kernel(self) -> KernelSupport:
+        self.start()
+        assert self._kernel is not None
+        return self._kernel
+
+    def status(self) -> SandboxStatus:
+        kernel = self.kernel
+        degraded = tuple(layer.name for layer in kernel.missing())
+        return SandboxStatus(
+            platform=kernel.platform,
+            layers=kernel.layers(),
+            network=self.policy.network,
+            degraded=degraded,
+            process_cap=kernel.process_cap or ("seatbelt" if kernel.platform == "darwin" else ""),
+            workspace=str(self.policy.workspace),
+        )
+
+    def run(
+        self,
+        argv: list[str] | tuple[str, ...],
+        *,
+        timeout: float | None = None,
+        cwd: Path | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        max_output: int = 1 << 20,
+        on_output: Callable[[str, bytes], None] | None = None,
+        cancel: threading.Event | None = None,
+        proxy_socket: Path | None = None,
+    ) -> Completed:
+        """Run argv in the sandbox and wait. Thread-safe. Raises SandboxError when the sandbox
+        cannot be set up (the command then never ran)."""
+        if not argv:
+            raise SandboxError("nothing to run: empty command")
+        if timeout is not None and timeout <= 0:
+            raise SandboxError("timeout must be positive")
+        self.start()
+        impl = self._impl
+        if impl is None:
+            raise SandboxError("sandbox is closed")
+        workdir = self._workdir(cwd)
+        full_env = self._env(workdir, env, proxy_socket)
+        prep = prepare(self.policy.workspace, self.policy.protected)
+        started = time.monotonic()
+        completed = impl.run(
+            list(argv),
+            cwd=workdir,
+            env=full_env,
+            timeout=timeout,
+            stdin=stdin,
+            max_output=max_output,
+            on_output=on_output,
+            cancel=cancel,
+            proxy_socket=proxy_socket or self.policy.proxy_socket,
+            prepared=prep,
+        )
+        notes = guard(self.policy.workspace, prep)
+        return Completed(
+            exit_code=completed.exit_code,
+            stdout=completed.stdout,
+            stderr=completed.stderr,
+            timed_out=completed.timed_out,
+            duration_s=time.monotonic() - started,
+            cancelled=completed.cancelled,
+            signal=completed.signal,
+            stdout_total=completed.stdout_total,
+            stderr_total=completed.stderr_total,
+            guard=completed.guard + notes,
+        )
+
+    def _workdir(self, cwd: Path | None) -> str:
+        ws = self.policy.workspace
+        if cwd is None:
+            return str(ws)
+        target = Path(cwd) if Path(cwd).is_absolute() else ws / cwd
+        real = Path(os.path.realpath(target))
+        roots = (ws, *self.policy.writable)
+        if not any(real == r or r in real.parents for r in roots):
+            raise PolicyError(f"cwd {cwd} is outside the workspace")
+        if not real.is_dir():
+            raise PolicyError(f"cwd {cwd} is not a directory")
+        return str(real)
+
+    def _env(
+        self, cwd: str, extra: Mapping[str, str] | None, proxy_socket: Path | None
+    ) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k in self.policy.env_allow}
+        env.setdefault("PATH", DEFAULT_PATH)
+        env.update({"TMPDIR": "/tmp", "TMP": "/tmp", "TEMP": "/tmp", "PWD": cwd})
+        env["LOCKGATE_SANDBOX"] = "1"
+        if self.policy.network == "proxy" and (proxy_socket or self.policy.proxy_socket):
+            url = f"http://127.0.0.1:{self.policy.proxy_port}"
+            for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+                env[name] = url
+                env[name.lower()] = url
+            env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1"
+        if extra:
+            env.update(extra)
+        return env
+
+
+class _Backend(Protocol):
+    """What a platform provides: run one command under the (checked) policy."""
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: dict[str, str],
+        timeout: float | None,
+        stdin: bytes | None,
+        max_output: int,
+        on_output: Callable[[str, bytes], None] | None,
+        cancel: threading.Event | None,
+        proxy_socket: Path | None,
+        prepared: Prepared,
+    ) -> Completed: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["REQUIRED_LANDLOCK_ABI", "Sandbox", "SandboxStatus"]
