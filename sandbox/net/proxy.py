@@ -176,6 +176,7 @@ class AllowListProxy:
         connect_timeout_s: float = 15.0,
         head_timeout_s: float = 30.0,
         half_close_grace_s: float = 30.0,
+        max_connections: int = 256,
     ) -> None:
         # The resolver can be replaced here and only here: tests map their names to loopback.
         # No environment variable or config file reaches it.
@@ -187,6 +188,7 @@ class AllowListProxy:
         self.connect_timeout_s = connect_timeout_s
         self.head_timeout_s = head_timeout_s
         self.half_close_grace_s = half_close_grace_s
+        self.max_connections = max_connections  # per socket, i.e. per command run
         self._open: dict[int, _Listener] = {}
 
     # ----------------------------------------------------------------------- rules
@@ -215,6 +217,15 @@ class AllowListProxy:
         async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
+            if len(listener.tasks) >= self.max_connections:
+                reason = f"more than {self.max_connections} connections at once"
+                # read the request first: closing on unread bytes would reset the connection
+                # and the client would never see why
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(read_head(reader), 2.0)
+                await self._refuse(writer, 503, "connection-limit", reason)
+                writer.close()
+                return
             listener.tasks.add(task)
             try:
                 await self._serve(listener, reader, writer)
@@ -694,6 +705,7 @@ class AllowListProxy:
             403: "Forbidden",
             431: "Request Header Fields Too Large",
             502: "Bad Gateway",
+            503: "Service Unavailable",
             504: "Gateway Timeout",
         }.get(status, "Error")
         safe_rule = _printable(rule)

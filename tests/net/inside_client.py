@@ -110,7 +110,7 @@ def main() -> None:
     # plain HTTP smuggled through a CONNECT tunnel: the proxy wants TLS and closes
     st, data = raw(
         f"CONNECT {h}:{p} HTTP/1.1\r\n\r\n".encode(),
-        then=f"POST /x HTTP/1.1\r\nHost: {h}\r\nContent-Length: 2\r\n\r\nhi".encode(),
+        then=f"POST /smuggled-through-connect HTTP/1.1\r\nHost: {h}\r\nContent-Length: 2\r\n\r\nhi".encode(),
     )
     out["connect_plaintext"] = [st, data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")]
 

@@ -575,3 +575,17 @@ def test_truncated_body_is_not_followed_by_an_error_response(
     assert body == pattern(size)[: len(body)]
     assert b"lockgate" not in body
     assert p.wait_records()[-1].status == 200
+
+
+def test_connection_cap_per_socket(make_proxy: ProxyFactory, http_upstream: UpstreamServer) -> None:
+    p = make_proxy(loopback_rules(http_upstream.port), max_connections=2)
+    idle = [unix_connect(p.socket_path) for _ in range(2)]  # two slow clients hold their slots
+    try:
+        time.sleep(0.2)
+        resp = exchange(p.socket_path, _get(http_upstream.port))
+        assert status_of(resp) == 503 and b"rule: connection-limit" in resp
+    finally:
+        for s in idle:
+            s.close()
+    time.sleep(0.2)
+    assert status_of(exchange(p.socket_path, _get(http_upstream.port))) == 200
