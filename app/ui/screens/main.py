@@ -357,7 +357,7 @@ class MainScreen(Screen[None]):
             index = self._row_of.get(first)
             if index is not None:
                 queue.highlighted = index
-                queue.scroll_to_highlight()
+                queue.scroll_to_highlight(top=True)
             eligible = len(plan.unseen) + len(plan.approve)
             self.notify(
                 f"{len(plan.unseen)} of {eligible} actions in this batch have not been on screen "

@@ -218,7 +218,9 @@ class DetailPane(Vertical):
         )
         warnings_widget.set_class(not warnings, "-hidden")
         text_widget.set_class(bool(warnings), "-hazard")
-        pane.query_one("#detail-meta", Static).update(Content("\n").join(meta))
+        meta_widget = pane.query_one("#detail-meta", Static)
+        meta_widget.update(Content("\n").join(meta))
+        meta_widget.display = bool(meta)
         pane.query_one("#detail-reasons", Static).update(reasons_content(view))
         pane.query_one("#detail-outcome", Static).update(outcome_content(view))
         if not same:

@@ -50,21 +50,29 @@ def _get(status: object, key: str) -> object:
 
 
 def summarise_sandbox(status: object) -> SandboxSummary:
-    """Read a sandbox status without depending on its exact class: the header only needs the
-    active layers, the network mode and what is degraded."""
+    """Read a sandbox status (`sandbox.runner.SandboxStatus`, or a mapping with the same keys)
+    without depending on its class: the header needs the active layers, the network mode, the
+    process cap and, above all, what is degraded."""
     if status is None:
         return SandboxSummary("no sandbox status", "?", ("the sandbox reported no status",))
+    layers = _names(_get(status, "layers") or _get(status, "active"))
     text = _get(status, "summary")
-    layers = _names(_get(status, "active") or _get(status, "layers"))
+    if not isinstance(text, str) or not text or layers:
+        text = "+".join(layers) or "no layers"
+    cap = _get(status, "process_cap")
+    if isinstance(cap, str) and cap:
+        text += f", cap {cap}"
     network = _get(status, "network")
     degraded_raw = _get(status, "degraded")
-    degraded = tuple(
-        str(d) for d in (_names(degraded_raw) if not isinstance(degraded_raw, bool) else [])
-    )
-    if degraded_raw is True and not degraded:
+    degraded: tuple[str, ...] = ()
+    if degraded_raw is True:
         degraded = ("the sandbox runs in a degraded mode",)
-    shown = text if isinstance(text, str) and text else ("+".join(layers) or "no layers")
-    return SandboxSummary(shown, str(network) if network is not None else "?", degraded)
+    elif degraded_raw:
+        degraded = tuple(
+            f"sandbox layer {d} is missing" if " " not in str(d) else str(d)
+            for d in _names(degraded_raw)
+        )
+    return SandboxSummary(text, str(network) if network is not None else "?", degraded)
 
 
 class ConsoleHeader(Vertical):

@@ -36,6 +36,7 @@ _STATE_STYLE = {
     State.INTERRUPTED: "$text-error",
 }
 _STATE_WORD = {State.AUTO_APPROVED: "auto"}
+_LEVEL_WORD = {"safe": "SAFE", "low": "LOW", "medium": "MED", "high": "HIGH", "critical": "CRIT"}
 _KIND_MARK = {"command": "$", "patch": "±", "network": "⇄"}
 
 
@@ -50,7 +51,7 @@ def badge(view: ViewLike) -> Content:
     a = view.assessment
     if a is None:
         return Content.styled("  …     ", "$text-muted")
-    label = f"{a.level.value.upper():<4.4} {a.score:>3}"
+    label = f"{_LEVEL_WORD[a.level.value]:<4} {a.score:>3}"
     return Content.styled(f" {label} ", f"bold reverse $risk-{a.level.value}")
 
 
