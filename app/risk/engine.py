@@ -1,0 +1,260 @@
+"""The risk engine: one Assessment per proposed action, from findings with plain-language reasons
+and the spans of the reviewed text that earned them.
+
+It implements the `RiskEngine` port. Results are cached by (text, workspace, network, cwd):
+the console re-assesses on every redraw of a batch, and the same command is proposed again and
+again by agents.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.model import (
+    Action,
+    Assessment,
+    Category,
+    CommandAction,
+    Finding,
+    NetworkAction,
+    PatchAction,
+)
+from app.core.ports import SessionContext
+from app.risk import deception
+from app.risk.analysis import Analyzer, Facts, short
+from app.risk.netutil import parse_target
+from app.risk.paths import home_dir
+
+_REGISTRIES = frozenset({"pypi.org", "files.pythonhosted.org", "registry.npmjs.org",
+                         "registry.yarnpkg.com", "github.com", "codeload.github.com",
+                         "objects.githubusercontent.com", "raw.githubusercontent.com",
+                         "crates.io", "static.crates.io", "index.crates.io",
+                         "proxy.golang.org", "sum.golang.org", "rubygems.org",
+                         "repo.maven.apache.org", "repo1.maven.org", "api.nuget.org",
+                         "deb.debian.org", "security.debian.org", "archive.ubuntu.com",
+                         "conda.anaconda.org", "repo.anaconda.com", "download.pytorch.org",
+                         "huggingface.co", "cdn.jsdelivr.net", "registry-1.docker.io"})
+
+
+@dataclass(frozen=True)
+class Analysis:
+    findings: tuple[Finding, ...]
+    facts: Facts
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[tuple[object, ...], Analysis] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> Analysis | None:
+        with self.lock:
+            v = self.data.get(key)
+            if v is not None:
+                self.data.move_to_end(key)
+            return v
+
+    def put(self, key: tuple[object, ...], value: Analysis) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+
+def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
+    merged: dict[tuple[Category, str], Finding] = {}
+    for f in findings:
+        key = (f.category, f.reason)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = f
+        else:
+            spans = tuple(dict.fromkeys((*old.spans, *f.spans)))
+            merged[key] = Finding(f.category, max(old.score, f.score), f.reason, spans)
+    # A reason at score 0 says nothing a reviewer needs.
+    return tuple(f for f in merged.values() if f.score > 0)
+
+
+def _clip(findings: tuple[Finding, ...], length: int) -> tuple[Finding, ...]:
+    """Spans always index into the reviewed text; never past its end."""
+    out = []
+    for f in findings:
+        spans = tuple(
+            (max(0, min(s, length)), max(0, min(e, length))) for s, e in f.spans
+        )
+        spans = tuple(s for s in spans if s[1] > s[0])
+        out.append(Finding(f.category, f.score, f.reason, spans))
+    return tuple(out)
+
+
+class RiskEngine:
+    """Implements `app.core.ports.RiskEngine`."""
+
+    def __init__(self, *, cache_size: int = 4096, warm: bool = True) -> None:
+        self._cache = _LRU(cache_size)
+        if warm:
+            from app.risk.typosquat import popular
+
+            popular("pypi").warm()
+            popular("npm").warm()
+
+    # ------------------------------------------------------------------ port
+
+    def assess(
+        self, action: Action, context: SessionContext, batch: Sequence[Action] = ()
+    ) -> Assessment:
+        try:
+            findings = list(self._findings(action, context, batch))
+        except RecursionError:
+            findings = [Finding(Category.OBFUSCATION, 60, "the text is nested too deeply to "
+                                "review", ((0, len(action.reviewed_text)),))]
+        return Assessment.from_findings(_clip(_dedupe(findings), len(action.reviewed_text)))
+
+    # ------------------------------------------------------------------ analysis
+
+    def analyze(self, action: Action, context: SessionContext) -> Analysis:
+        """Findings and facts for one action alone (cached); policy rules read the facts."""
+        ws = str(Path(context.workspace).resolve()) if context.workspace else "/"
+        if isinstance(action, CommandAction):
+            cwd = ws
+            if action.cwd:
+                cwd = posixpath.normpath(posixpath.join(ws, action.cwd))
+            key: tuple[object, ...] = ("cmd", action.command, ws, context.network, cwd)
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            result = self._command(action.command, ws, context.network, cwd)
+        elif isinstance(action, PatchAction):
+            key = ("patch", action.patch, ws, context.network)
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            result = self._patch(action.patch, ws, context.network)
+        else:
+            key = ("net", action.host, action.port, action.method, action.scheme)
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            result = self._network(action)
+        self._cache.put(key, result)
+        return result
+
+    def _command(self, text: str, ws: str, network: str, cwd: str) -> Analysis:
+        findings: list[Finding] = []
+        an = Analyzer(text, workspace=ws, home=home_dir(), network=network, cwd=cwd)
+        an.run()
+        findings.extend(an.findings)
+        findings.extend(deception.scan(text))
+        if cwd != ws and not cwd.startswith(ws.rstrip("/") + "/"):
+            findings.append(Finding(Category.OUTSIDE_WORKSPACE, 45, f"runs in {cwd}, outside the "
+                                    "workspace", ()))
+        if not text.strip():
+            findings.append(Finding(Category.RESOURCE, 0, "runs nothing", ()))
+        return Analysis(_dedupe(findings), an.facts)
+
+    def _patch(self, text: str, ws: str, network: str) -> Analysis:
+        from app.risk.patch_risk import assess_patch
+
+        findings, facts = assess_patch(text, workspace=ws, home=home_dir(), network=network)
+        # Invisible characters in a patch hide code from the reviewer just as in a command.
+        findings = [*findings, *deception.scan(text)]
+        return Analysis(_dedupe(findings), facts)
+
+    def _network(self, action: NetworkAction) -> Analysis:
+        host = action.host.strip().lower().rstrip(".")
+        text = action.reviewed_text
+        start = text.find(action.host)
+        span = (start, start + len(action.host)) if start >= 0 else (0, len(text))
+        facts = Facts(hosts=[host])
+        findings: list[Finding] = []
+        t = parse_target(f"{action.scheme}://{host}:{action.port}/")
+        who = f"`{action.program}` " if action.program else "a sandboxed program "
+        if t is None:
+            findings.append(Finding(Category.NETWORK, 60, f"{who}asks to reach {short(host)}, "
+                                    "which is not a valid host name", (span,)))
+        elif t.metadata:
+            findings.append(Finding(Category.SECRETS, 90, f"{who}asks to reach the cloud "
+                                    "metadata service, which hands out credentials", (span,)))
+        elif t.local or _private(host):
+            findings.append(Finding(Category.NETWORK, 70, f"{who}asks to reach {host}, an "
+                                    "address on this machine or a private network", (span,)))
+        elif t.ip_literal:
+            findings.append(Finding(Category.NETWORK, 55, f"{who}asks to reach the bare IP "
+                                    f"address {host}", (span,)))
+        elif host in _REGISTRIES or any(host.endswith("." + r) for r in _REGISTRIES):
+            findings.append(Finding(Category.NETWORK, 20, f"{who}asks to reach {host}, a "
+                                    "well-known package or code host", (span,)))
+        else:
+            findings.append(Finding(Category.NETWORK, 40, f"{who}asks to reach {host}", (span,)))
+        if "xn--" in host:
+            findings.append(Finding(Category.OBFUSCATION, 70, f"{host} is an internationalised "
+                                    "name (punycode) that may imitate another", (span,)))
+        if action.port not in (80, 443):
+            findings.append(Finding(Category.NETWORK, 20, f"uses the unusual port {action.port}",
+                                    (span,)))
+        if action.method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
+            findings.append(Finding(Category.EXFILTRATION, 50, f"sends data ({action.method})",
+                                    ((0, len(action.method)),)))
+        if action.scheme == "http":
+            findings.append(Finding(Category.NETWORK, 15, "uses plain http (readable and "
+                                    "changeable on the way)", ()))
+        findings.extend(deception.scan(text))
+        return Analysis(_dedupe(findings), facts)
+
+    def _findings(
+        self, action: Action, context: SessionContext, batch: Sequence[Action]
+    ) -> list[Finding]:
+        base = self.analyze(action, context)
+        findings = list(base.findings)
+        if isinstance(action, NetworkAction) or not batch:
+            return findings
+        earlier: list[Action] = []
+        for other in batch:
+            if other.id == action.id:
+                break
+            earlier.append(other)
+        else:
+            earlier = [o for o in batch if o.id != action.id]
+        if not earlier:
+            return findings
+        whole = (0, len(action.reviewed_text))
+        facts = base.facts
+        for other in earlier:
+            if isinstance(other, NetworkAction):
+                continue
+            of = self.analyze(other, context).facts
+            if of.reads_secrets and (facts.sends_data or facts.hosts):
+                what = ", ".join(dict.fromkeys(of.reads_secrets[:3]))
+                dest = ", ".join(dict.fromkeys((facts.sends_data or facts.hosts)[:2]))
+                findings.append(Finding(Category.EXFILTRATION, 85, f"an earlier action in this "
+                                        f"turn reads {what}; this one sends data to {dest}",
+                                        (whole,)))
+            ran = set(facts.runs) & set(of.downloads)
+            if ran:
+                findings.append(Finding(Category.SUPPLY_CHAIN, 90, f"runs {short(sorted(ran)[0])}"
+                                        ", which an earlier action in this turn downloaded",
+                                        (whole,)))
+            if isinstance(other, PatchAction) and facts.runs:
+                touched = set(facts.runs) & set(of.writes)
+                if touched:
+                    findings.append(Finding(Category.RESOURCE, 10, f"runs "
+                                            f"{short(sorted(touched)[0])}, which a patch in this "
+                                            "turn changes", (whole,)))
+        return findings
+
+
+def _private(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.endswith((".local", ".internal", ".lan", ".home.arpa", ".localhost"))
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved

@@ -1,0 +1,640 @@
+"""Code handed to an interpreter on the command line (`python -c`, `perl -e`, `node -e`, awk
+programs): what it runs, reads, writes and contacts.
+
+Python code is parsed with `ast`, so `__import__('os').system('rm -rf ~')` is found however it is
+spelled; shell strings it hands to `os.system`/`subprocess` are parsed again as shell. Other
+languages are scanned for the calls that matter (run a program, open a socket, write or delete a
+file, evaluate decoded text) — a scan cannot prove code safe, which is why unknown inline code
+never scores as nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+
+from app.core.model import Category as K
+from app.core.model import Span
+from app.risk.analysis import Analyzer, short
+from app.risk.commands import delete_target, read_target, write_target
+from app.risk.netutil import parse_target
+from app.risk.shell import SimpleCommand, Word
+
+_CODE_FLAGS: dict[str, tuple[str, ...]] = {
+    "python": ("-c",),
+    "perl": ("-e", "-E"),
+    "ruby": ("-e",),
+    "node": ("-e", "--eval", "-p", "--print"),
+    "deno": ("eval",),
+    "bun": ("-e", "--eval", "-p", "--print"),
+    "php": ("-r",),
+    "lua": ("-e",),
+    "Rscript": ("-e",),
+    "osascript": ("-e",),
+    "pwsh": ("-c", "-Command", "-command", "-EncodedCommand", "-e", "-enc", "-ec"),
+    "julia": ("-e", "--eval"),
+    "irb": (),
+    "tclsh": (),
+    "groovy": ("-e",),
+    "elixir": ("-e",),
+}
+
+
+def _lang(name: str) -> str:
+    if re.match(r"^(python|pypy)\d*(\.\d+)?$", name):
+        return "python"
+    base = re.sub(r"\d+(\.\d+)*$", "", name)
+    return {"nodejs": "node", "powershell": "pwsh", "luajit": "lua"}.get(base, base)
+
+
+def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
+    lang = _lang(c.name or "")
+    flags = _CODE_FLAGS.get(lang, ("-e",))
+    args = list(c.args)
+    code_words: list[Word] = []
+    inplace = False
+    script: Word | None = None
+    i = 0
+    while i < len(args):
+        v = args[i].value
+        if v is None:
+            if script is None and not code_words:
+                script = args[i]
+            break
+        if v in flags or (lang == "perl" and re.fullmatch(r"-[a-zA-Z]*[eE]", v)) or (
+            lang == "python" and re.fullmatch(r"-[a-zA-Z]*c", v)
+        ):
+            if lang == "perl" and "i" in v[1:]:
+                inplace = True
+            if i + 1 < len(args):
+                code_words.append(args[i + 1])
+            i += 2
+            continue
+        if lang == "perl" and re.fullmatch(r"-[a-zA-Z]*i\S*", v):
+            inplace = True
+            i += 1
+            continue
+        if v in ("-W", "-X", "-Q", "-I", "-M", "--require", "-r") and lang in ("python", "node",
+                                                                             "ruby"):
+            if lang == "node" and v in ("-r", "--require") and i + 1 < len(args):
+                an.add(K.PERSISTENCE, 20, f"preloads the module {short(args[i + 1].best)}",
+                       args[i + 1].span)
+            i += 2
+            continue
+        if v.startswith("-") and v != "-":
+            i += 1
+            continue
+        if lang == "deno" and v in ("run", "task", "test", "compile", "install"):
+            i += 1
+            continue
+        if not code_words:
+            script = args[i]
+        break
+    if lang == "pwsh" and any((w.value or "").lower().startswith(("-enc", "-ec")) for w in args):
+        an.add(K.OBFUSCATION, 85, "runs a base64-encoded PowerShell command", c.span)
+        return
+    if code_words:
+        for w in code_words:
+            if w.value is None:
+                an.add(K.OBFUSCATION, 55, f"runs {lang} code built at run time ({short(w.text)})",
+                       w.span)
+                continue
+            before = len(an.findings)
+            if lang == "python":
+                analyze_python(an, c, w.value, w)
+            else:
+                analyze_code(an, c, w.value, w, lang)
+            if len(an.findings) == before:
+                an.add(K.RESOURCE, 5, f"runs inline {lang} code", w.span)
+        if inplace:
+            tail = args[args.index(code_words[-1]) + 1 :] if code_words[-1] in args else []
+            for f in tail:
+                if f.value and not f.value.startswith("-"):
+                    write_target(an, c, f, "edits")
+        return
+    if script is None:
+        return  # interactive, or code on stdin: judged with the pipes
+    if script.value is None:
+        an.add(K.OBFUSCATION, 45, f"runs a {lang} script whose path is known only at run time "
+               f"({short(script.text)})", script.span)
+        return
+    v = script.value
+    if "://" in v:
+        t = parse_target(v)
+        an.add(K.SUPPLY_CHAIN, 70, f"downloads and runs the {lang} program at {short(v)}",
+               script.span)
+        if t is not None:
+            an.facts.hosts.append(t.host)
+        return
+    info = an.path(c, v)
+    an.facts.runs.append(info.abs or info.raw)
+    if (info.abs or info.raw) in an.facts.downloads:
+        an.add(K.SUPPLY_CHAIN, 90, f"runs {info.display}, which this action just downloaded",
+               script.span)
+    elif info.where == "workspace":
+        base = v.rsplit("/", 1)[-1]
+        if base == "manage.py":
+            _django(an, c, args[args.index(script) + 1 :])
+            return
+        if base == "setup.py":
+            rest = [w.value for w in args[args.index(script) + 1 :]]
+            if any(x in ("install", "develop", "upload", "register") for x in rest):
+                an.add(K.SUPPLY_CHAIN, 40 if "upload" not in rest else 55,
+                       "runs setup.py " + " ".join(x or "" for x in rest[:2]), c.span)
+                return
+        an.add(K.RESOURCE, 5, f"runs {info.display}, project code (sandboxed)", script.span)
+    elif info.where == "tmp":
+        an.add(K.RESOURCE, 35, f"runs {info.display} from a temporary directory", script.span)
+    elif info.secret:
+        read_target(an, c, script)
+    else:
+        an.add(K.RESOURCE, 20, f"runs {info.display}, a {lang} program outside the workspace",
+               script.span)
+
+
+def _django(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
+    sub = rest[0].value if rest else ""
+    if sub in ("migrate", "flush", "sqlflush", "loaddata", "dbshell", "createsuperuser",
+               "changepassword", "shell", "dumpdata", "reset_db", "squashmigrations"):
+        an.add(K.DESTRUCTIVE, 40, f"`manage.py {sub}` changes or opens the database, which may "
+               "be shared or remote", c.span)
+    elif sub in ("runserver", "runserver_plus"):
+        an.add(K.NETWORK, 40, "starts the development server, which listens and keeps running",
+               c.span)
+    elif sub in ("collectstatic",):
+        an.add(K.DESTRUCTIVE, 15, "collects static files (may upload to storage)", c.span)
+    else:
+        an.add(K.RESOURCE, 5, f"runs `manage.py {sub}` (sandboxed)", c.span)
+
+
+# --------------------------------------------------------------------------- python
+
+
+class _Pos:
+    """Maps ast positions (line, UTF-8 byte column) to indices in the reviewed text."""
+
+    def __init__(self, code: str, base: int | None, fallback: Span) -> None:
+        self.base = base
+        self.fallback = fallback
+        self.lines = code.split("\n")
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line) + 1)
+
+    def char(self, lineno: int, col: int) -> int:
+        line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        prefix = line.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "ignore")
+        return self.starts[lineno - 1] + len(prefix)
+
+    def span(self, node: ast.AST) -> Span:
+        if self.base is None:
+            return self.fallback
+        lineno = getattr(node, "lineno", None)
+        col = getattr(node, "col_offset", None)
+        end_l = getattr(node, "end_lineno", None)
+        end_c = getattr(node, "end_col_offset", None)
+        if lineno is None or col is None or end_l is None or end_c is None:
+            return self.fallback
+        return (self.base + self.char(lineno, col), self.base + self.char(end_l, end_c))
+
+
+_SHELL_CALLS = re.compile(
+    r"^(os\.(system|popen\d?|exec\w*|spawn\w*|posix_spawnp?)|subprocess\.(run|call|check_call|"
+    r"check_output|Popen|getoutput|getstatusoutput)|commands\.getoutput|pty\.spawn|"
+    r"asyncio\.create_subprocess_(shell|exec)|sh\.\w+|plumbum\..*)$"
+)
+_NET_CALLS = re.compile(
+    r"^(urllib\d?\.(request\.)?(urlopen|urlretrieve|Request)|urllib\.urlopen|requests\.\w+|"
+    r"httpx\.\w+|http\.client\.\w+|aiohttp\.\w+|ftplib\.\w+|smtplib\.\w+|telnetlib\.\w+|"
+    r"paramiko\.\w+|websocket\.\w+|socket\.(socket|create_connection)|urllib3\.\w+|"
+    r"xmlrpc\.client\.\w+|webbrowser\.open)$"
+)
+_DECODE_HINT = re.compile(r"b64decode|b32decode|a85decode|decodebytes|fromhex|decompress|"
+                          r"rot13|rot_13|unhexlify|codecs\.decode|base64|zlib|marshal|bz2|lzma")
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else node.attr
+    if isinstance(node, ast.Call):
+        f = _dotted(node.func)
+        if f in ("__import__", "importlib.import_module") and node.args and isinstance(
+            node.args[0], ast.Constant
+        ) and isinstance(node.args[0].value, str):
+            return node.args[0].value
+        if f in ("pathlib.Path", "Path", "open"):
+            return "Path()"
+        return f
+    return ""
+
+
+def _const_str(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        a, b = _const_str(node.left), _const_str(node.right)
+        if a is not None and b is not None:
+            return a + b
+    if isinstance(node, ast.Call) and _dotted(node.func) in ("os.path.expanduser",
+                                                             "os.path.expandvars") and node.args:
+        return _const_str(node.args[0])
+    return None
+
+
+def _exact_const(code: str, node: ast.AST, pos: _Pos) -> int | None:
+    if pos.base is None or not isinstance(node, ast.Constant):
+        return None
+    seg = ast.get_source_segment(code, node)
+    if seg is None or len(seg) < 2 or seg[0] not in "'\"" or seg[-1] != seg[0]:
+        return None
+    if seg[1:-1] != node.value or seg.startswith(("'''", '"""')):
+        return None
+    start = pos.span(node)[0]
+    return start + 1
+
+
+def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
+    pos = _Pos(code, w.exact, w.span)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        an.add(K.OBFUSCATION, 30, "the inline Python code does not parse", w.span)
+        analyze_code(an, c, code, w, "python")
+        return
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+    }
+    text_hint = code
+    has_socket = "socket" in names or "socket" in code
+    shellish = bool({"dup2", "pty", "spawn"} & names) or "/bin/sh" in code or "/bin/bash" in code
+    if has_socket and ("connect" in names or "create_connection" in names) and (
+        shellish or re.search(r"subprocess|os\.system|Popen|stdin\s*=", text_hint)
+    ):
+        host = re.search(r"connect\(\(\s*['\"]([^'\"]+)['\"]\s*,\s*(\d+)", code)
+        where = f"{host.group(1)}:{host.group(2)}" if host else "a remote host"
+        an.add(K.PRIVILEGE, 95, f"connects to {where} and hands it a shell (a reverse shell)",
+               w.span)
+        an.ci(c).network = True
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            _py_call(an, c, code, node, pos, w)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            v = node.value
+            if 2 < len(v) < 300 and (v.startswith(("~", "/")) or "/." in v) and "\n" not in v:
+                p = an.path(c, v)
+                if p.secret and p.display not in an.ci(c).secrets:
+                    read_target(an, c, Word(v, v, pos.span(node)))
+        elif isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ",) and not isinstance(
+            getattr(node, "ctx", None), ast.Store
+        ):
+            an.ci(c).env_dump = True
+
+
+def _py_call(
+    an: Analyzer, c: SimpleCommand, code: str, node: ast.Call, pos: _Pos, w: Word
+) -> None:
+    fname = _dotted(node.func)
+    span = pos.span(node)
+    args = node.args
+    if _SHELL_CALLS.match(fname):
+        if not args:
+            return
+        a0 = args[0]
+        s = _const_str(a0)
+        if s is not None:
+            an.fragment(s, _exact_const(code, a0, pos), pos.span(a0), c, prefix="python runs: ")
+            return
+        if isinstance(a0, (ast.List, ast.Tuple)):
+            parts = [_const_str(e) for e in a0.elts]
+            if all(p is not None for p in parts):
+                an.fragment(shlex.join([p for p in parts if p is not None]), None, pos.span(a0), c,
+                            prefix="python runs: ")
+                return
+        an.add(K.OBFUSCATION, 50, f"python runs a command built at run time ({fname})", span)
+        return
+    if fname in ("exec", "eval", "compile", "builtins.exec", "builtins.eval"):
+        if args:
+            s = _const_str(args[0])
+            if s is not None:
+                if an.depth < 3:
+                    analyze_python(an, c, s, Word(s, s, pos.span(args[0])))
+                return
+            seg = ast.get_source_segment(code, args[0]) or ""
+            if _DECODE_HINT.search(seg):
+                an.add(K.OBFUSCATION, 90, "decodes hidden Python code and runs it", span)
+            else:
+                an.add(K.OBFUSCATION, 55, f"runs Python code built at run time ({fname})", span)
+        return
+    if fname in ("marshal.loads", "pickle.loads", "ctypes.CDLL", "ctypes.cdll.LoadLibrary"):
+        an.add(K.OBFUSCATION, 50, f"loads code from data ({fname})", span)
+        return
+    if _NET_CALLS.match(fname) or fname.startswith(("requests.", "httpx.")):
+        an.ci(c).network = True
+        url = next((s for s in (_const_str(a) for a in args) if s), None)
+        t = parse_target(url) if url else None
+        sends = any(k.arg in ("data", "json", "files", "content") for k in node.keywords) or (
+            fname.split(".")[-1] in ("post", "put", "patch") or (
+                "urlopen" in fname and len(args) > 1)
+        )
+        host = t.host if t else "a host"
+        if t is not None:
+            an.facts.hosts.append(t.host)
+        if sends:
+            an.facts.sends_data.append(host)
+            an.ci(c).sender = t
+            an.ci(c).sender_label = host
+            an.add(K.EXFILTRATION, 60, f"python sends data to {host}", span)
+            # data from a secret file?
+            seg = ast.get_source_segment(code, node) or ""
+            for m in re.finditer(r"['\"]([~/][^'\"]+)['\"]", seg):
+                p = an.path(c, m.group(1))
+                if p.secret:
+                    an.add(K.EXFILTRATION, 95, f"python sends {p.display} ({p.secret}) to "
+                           f"{host}", span)
+        else:
+            an.add(K.NETWORK, 45 if t is None or not t.local else 15,
+                   f"python contacts {host}" + (f" ({fname})" if t is None else ""), span)
+        if "urlretrieve" in fname and len(args) > 1:
+            dest = _const_str(args[1])
+            if dest:
+                p = an.path(c, dest)
+                an.facts.downloads.append(p.abs or p.raw)
+                write_target(an, c, Word(dest, dest, pos.span(args[1])), "saves the download to")
+        return
+    if fname in ("open", "io.open", "codecs.open", "Path().open") or fname.endswith(
+        (".write_text", ".write_bytes", ".read_text", ".read_bytes", ".open", ".unlink",
+         ".rmdir", ".touch", ".mkdir")
+    ):
+        target = None
+        if fname in ("open", "io.open", "codecs.open") and args:
+            target = _const_str(args[0])
+            mode = _const_str(args[1]) if len(args) > 1 else None
+            for k in node.keywords:
+                if k.arg == "mode":
+                    mode = _const_str(k.value)
+            if target is None:
+                return
+            wword = Word(target, target, pos.span(args[0]))
+            if mode and any(ch in mode for ch in "wax+"):
+                write_target(an, c, wword, "appends to" if "a" in mode else "writes")
+            else:
+                read_target(an, c, wword)
+                an.ci(c).reads_data = True
+            return
+        inner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if isinstance(inner, ast.Call) and inner.args:
+            target = _const_str(inner.args[0])
+        if target is None:
+            return
+        wword = Word(target, target, span)
+        meth = fname.rsplit(".", 1)[-1]
+        if meth in ("write_text", "write_bytes", "touch", "mkdir"):
+            write_target(an, c, wword)
+        elif meth in ("unlink", "rmdir"):
+            delete_target(an, c, wword, recursive=False)
+        else:
+            read_target(an, c, wword)
+        return
+    if fname in ("os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree"):
+        t = _const_str(args[0]) if args else None
+        if t is None:
+            an.add(K.DESTRUCTIVE, 50, f"python deletes a path known only at run time ({fname})",
+                   span)
+        else:
+            delete_target(an, c, Word(t, t, pos.span(args[0])),
+                          recursive=fname in ("shutil.rmtree", "os.removedirs"))
+        return
+    if fname in ("shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree",
+                 "shutil.move", "os.rename", "os.replace", "os.symlink", "os.link"):
+        if len(args) >= 2:
+            src, dst = _const_str(args[0]), _const_str(args[1])
+            if src:
+                read_target(an, c, Word(src, src, pos.span(args[0])))
+                if fname in ("shutil.move", "os.rename", "os.replace"):
+                    p = an.path(c, src)
+                    if p.where == "outside":
+                        delete_target(an, c, Word(src, src, pos.span(args[0])), recursive=True,
+                                      verb="moves away")
+            if dst:
+                write_target(an, c, Word(dst, dst, pos.span(args[1])))
+        return
+    if fname in ("os.chmod", "os.chown", "os.setuid", "os.setgid", "os.seteuid", "os.setreuid"):
+        t = _const_str(args[0]) if args else None
+        if fname.startswith("os.set"):
+            an.add(K.PRIVILEGE, 60, f"python changes its user or group ({fname})", span)
+        elif t:
+            p = an.path(c, t)
+            score = 35 if p.where in ("workspace", "tmp") else 70
+            an.add(K.PRIVILEGE, score, f"python changes permissions or owner of {p.display}",
+                   span)
+        return
+    if fname in ("os.kill", "os.killpg", "signal.pthread_kill"):
+        an.add(K.DESTRUCTIVE, 40, "python sends a signal to another process", span)
+        return
+    if fname in ("os.fork", "os.forkpty"):
+        an.add(K.RESOURCE, 20, "python forks processes", span)
+        return
+    if fname in ("os.getenv", "os.environ.get"):
+        return
+    if fname in ("base64.b64decode", "base64.b32decode", "codecs.decode", "bytes.fromhex",
+                 "binascii.unhexlify", "zlib.decompress"):
+        an.ci(c).decoder = True
+
+
+# --------------------------------------------------------------------------- other languages
+
+_EXEC_PATTERNS: dict[str, tuple[str, ...]] = {
+    "perl": (r"\b(?:system|exec)\s*\(?\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",
+             r"\bqx\s*[{(\[/|](?P<cmd>[^})\]/|]*)[})\]/|]", r"`(?P<cmd>[^`]+)`",
+             r"\bopen\s*\(?\s*\w+\s*,\s*(['\"])\s*\|?\s*(?P<cmd>[^'\"|]+?)\s*\|\s*\1"),
+    "ruby": (r"\b(?:system|exec|spawn|IO\.popen|Open3\.\w+|Kernel\.system)\s*\(?\s*(['\"])"
+             r"(?P<cmd>.*?)(?<!\\)\1", r"%x[{(\[](?P<cmd>[^})\]]*)[})\]]", r"`(?P<cmd>[^`]+)`"),
+    "node": (r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync|fork)\s*\(\s*(['\"`])"
+             r"(?P<cmd>.*?)(?<!\\)\1",),
+    "bun": (r"\b(?:exec|execSync|spawn|spawnSync|Bun\.spawn|Bun\.spawnSync)\s*\(\s*(['\"`])"
+            r"(?P<cmd>.*?)(?<!\\)\1", r"\$`(?P<cmd>[^`]+)`"),
+    "deno": (r"\bDeno\.(?:run|Command)\s*\(\s*(['\"`])(?P<cmd>.*?)(?<!\\)\1",),
+    "php": (r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*(['\"])"
+            r"(?P<cmd>.*?)(?<!\\)\1", r"`(?P<cmd>[^`]+)`"),
+    "lua": (r"\b(?:os\.execute|io\.popen)\s*\(?\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",),
+    "osascript": (r"do shell script\s+(['\"])(?P<cmd>.*?)(?<!\\)\1",),
+    "Rscript": (r"\bsystem2?\s*\(\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",),
+    "julia": (r"\brun\s*\(\s*`(?P<cmd>[^`]+)`",),
+    "python": (r"\b(?:os\.system|os\.popen|subprocess\.\w+)\s*\(\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",),
+}
+_NET_RE = re.compile(
+    r"IO::Socket|LWP|HTTP::Tiny|Net::HTTP|open-uri|URI\.open|Net::FTP|TCPSocket|Socket\.new|"
+    r"require\(\s*['\"](?:node:)?(?:https?|net|dgram|tls|http2)['\"]\s*\)|from\s+['\"](?:node:)?"
+    r"(?:https?|net)['\"]|\bfetch\s*\(|axios|XMLHttpRequest|fsockopen|curl_init|"
+    r"file_get_contents\s*\(\s*['\"]https?|socket\.http|Deno\.connect|urlopen|requests\.|"
+    r"Invoke-WebRequest|Invoke-RestMethod|Net\.WebClient|download\.file|url\s*\("
+)
+_SOCKET_RE = re.compile(r"IO::Socket|TCPSocket|Socket\.new|net\.connect|net\.Socket|"
+                        r"fsockopen|socket\.|Deno\.connect|createConnection")
+_SHELL_RE = re.compile(r"/bin/(ba)?sh|\bsh\b\s*-i|cmd\.exe|spawn\(\s*['\"](ba)?sh|exec\s*\(\s*"
+                       r"['\"](/bin/)?(ba)?sh|pty|dup2|STDIN->fdopen|\$stdin\.reopen")
+_EVAL_RE = re.compile(r"\beval\s*\(|new\s+Function\s*\(|\bFunction\s*\(|instance_eval|"
+                      r"class_eval|Invoke-Expression|\biex\b|\bassert\s*\(|create_function|"
+                      r"vm\.runIn|\bload\s*\(")
+_DECODE_RE = re.compile(r"base64|atob\s*\(|Buffer\.from\([^)]*['\"](base64|hex)['\"]|"
+                        r"decode_base64|Base64\.decode64|base64_decode|unpack\s*\(\s*['\"]m|"
+                        r"FromBase64String|gzinflate|str_rot13|fromCharCode|\\x[0-9a-f]{2}", re.I)
+_WRITE_RE = re.compile(
+    r"(?:fs\.(?:writeFileSync|writeFile|appendFileSync|appendFile|createWriteStream)|"
+    r"File\.(?:write|open)|file_put_contents|Deno\.writeTextFile|Bun\.write)\s*\(\s*(['\"])"
+    r"(?P<path>[^'\"]+)\1|\bopen\s*\(?\s*(?:my\s+)?\$?\w+\s*,\s*['\"]>{1,2}\s*(?P<path2>[^'\"]+)"
+    r"['\"]|\bopen\s*\(?\s*(?:my\s+)?\$?\w+\s*,\s*['\"]>{1,2}['\"]\s*,\s*['\"](?P<path3>[^'\"]+)"
+    r"['\"]"
+)
+_DELETE_RE = re.compile(
+    r"(?:fs\.(?:unlinkSync|unlink|rmSync|rm|rmdirSync|rmdir)|FileUtils\.rm_r?f?|File\.delete|"
+    r"\bunlink|\brmtree|Deno\.remove|Remove-Item)\s*\(?\s*(['\"])(?P<path>[^'\"]+)\1"
+)
+_LITERAL_RE = re.compile(r"(['\"])(?P<s>[~/][^'\"\n]{1,200})\1")
+_URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"`)]+", re.I)
+
+
+def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) -> None:
+    base = w.exact
+
+    def sp(m: re.Match[str], group: str | int = 0) -> Span:
+        if base is None:
+            return w.span
+        return (base + m.start(group), base + m.end(group))
+
+    found_exec = False
+    for pat in _EXEC_PATTERNS.get(lang, ()) + ((_EXEC_PATTERNS["perl"][2],) if lang == "ruby" else ()):
+        for m in re.finditer(pat, code, re.S):
+            cmd = m.group("cmd")
+            if not cmd.strip():
+                continue
+            found_exec = True
+            exact = base + m.start("cmd") if base is not None and "\\" not in cmd else None
+            if "#{" in cmd or "${" in cmd or "$" in cmd and lang in ("perl", "php"):
+                an.add(K.OBFUSCATION, 40, f"{lang} runs a command with interpolated values "
+                       f"({short(cmd)})", sp(m, "cmd"))
+            an.fragment(cmd, exact, sp(m, "cmd"), c, prefix=f"{lang} runs: ")
+    dyn_exec = re.search(r"\b(?:system|exec|execSync|spawn|shell_exec|passthru|popen|"
+                         r"os\.execute|io\.popen)\s*\(\s*[^'\"`\s)]", code)
+    if dyn_exec:
+        an.add(K.OBFUSCATION, 50, f"{lang} runs a command built at run time", sp(dyn_exec))
+    if _SOCKET_RE.search(code) and _SHELL_RE.search(code):
+        an.add(K.PRIVILEGE, 95, f"{lang} code opens a connection and hands it a shell (a "
+               "reverse shell)", w.span)
+        an.ci(c).network = True
+        return
+    ev = _EVAL_RE.search(code)
+    if ev:
+        if _DECODE_RE.search(code):
+            an.add(K.OBFUSCATION, 90, f"{lang} decodes hidden code and evaluates it", sp(ev))
+        else:
+            an.add(K.OBFUSCATION, 50, f"{lang} evaluates code built at run time", sp(ev))
+    net = _NET_RE.search(code)
+    if net:
+        an.ci(c).network = True
+        url = _URL_RE.search(code)
+        t = parse_target(url.group(0)) if url else None
+        host = t.host if t else "the network"
+        if t is not None:
+            an.facts.hosts.append(t.host)
+        if re.search(r"method\s*:\s*['\"](POST|PUT)|\.post\(|\.put\(|POST|body\s*:|"
+                     r"send\(|write\(", code):
+            an.facts.sends_data.append(host)
+            an.ci(c).sender = t
+            an.ci(c).sender_label = host
+            an.add(K.EXFILTRATION, 60, f"{lang} sends data to {host}", sp(net))
+        else:
+            an.add(K.NETWORK, 45 if not (t and t.local) else 15, f"{lang} contacts {host}",
+                   sp(net))
+    for m in _WRITE_RE.finditer(code):
+        path = m.group("path") or m.group("path2") or m.group("path3")
+        if path:
+            write_target(an, c, Word(path, path, sp(m)))
+    for m in _DELETE_RE.finditer(code):
+        path = m.group("path")
+        delete_target(an, c, Word(path, path, sp(m)), recursive="r" in m.group(0).lower()[:12])
+    for m in _LITERAL_RE.finditer(code):
+        s = m.group("s")
+        p = an.path(c, s)
+        if p.secret and p.display not in an.ci(c).secrets:
+            read_target(an, c, Word(s, s, sp(m, "s")))
+    if re.search(r"process\.env\b(?!\.)|%ENV\b|\bENV\.to_h|getenv\(\)|\$_ENV|\$env:", code):
+        an.ci(c).env_dump = True
+        an.add(K.SECRETS, 20, f"{lang} reads all environment variables", w.span)
+    if not found_exec and re.search(r"\b(?:fork)\s*(?:\(\s*\))?\s*(?:while|until|;|\))", code) and re.search(
+        r"while\s*\(?\s*(1|true)", code
+    ):
+        an.add(K.RESOURCE, 85, f"{lang} forks processes in an endless loop (a fork bomb)",
+               w.span)
+
+
+# --------------------------------------------------------------------------- awk
+
+
+def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
+    args = list(c.args)
+    program: Word | None = None
+    files: list[Word] = []
+    i = 0
+    while i < len(args):
+        v = args[i].value
+        if v in ("-F", "-v", "--assign", "--field-separator"):
+            i += 2
+            continue
+        if v in ("-f", "--file") and i + 1 < len(args):
+            program = None
+            files_prog = args[i + 1]
+            read_target(an, c, files_prog)
+            i += 2
+            files = [a for a in args[i:] if not (a.value or "").startswith("-")]
+            for f in files:
+                read_target(an, c, f)
+            return
+        if v is not None and v.startswith("-") and program is None and v != "-":
+            i += 1
+            continue
+        if program is None:
+            program = args[i]
+        else:
+            files.append(args[i])
+        i += 1
+    for f in files:
+        if f.value and "=" not in f.value:
+            read_target(an, c, f)
+    if program is None:
+        return
+    if program.value is None:
+        an.add(K.OBFUSCATION, 45, f"runs an awk program built at run time ({short(program.text)})",
+               program.span)
+        return
+    code = program.value
+    base = program.exact
+
+    def sp(m: re.Match[str], group: str | int = 0) -> Span:
+        if base is None:
+            return program.span if program is not None else c.span
+        return (base + m.start(group), base + m.end(group))
+
+    for m in re.finditer(r"\bsystem\s*\(\s*\"(?P<cmd>(?:[^\"\\]|\\.)*)\"", code):
+        cmd = m.group("cmd").replace('\\"', '"')
+        exact = base + m.start("cmd") if base is not None and "\\" not in m.group("cmd") else None
+        an.fragment(cmd, exact, sp(m, "cmd"), c, prefix="awk runs: ")
+    for m in re.finditer(r"\|\s*\"(?P<cmd>(?:[^\"\\]|\\.)*)\"|\"(?P<cmd2>(?:[^\"\\]|\\.)*)\"\s*\|\s*getline", code):
+        g = "cmd" if m.group("cmd") is not None else "cmd2"
+        cmd = m.group(g)
+        exact = base + m.start(g) if base is not None and "\\" not in cmd else None
+        an.fragment(cmd, exact, sp(m, g), c, prefix="awk runs: ")
+    if re.search(r"\bsystem\s*\(\s*[^\"\s)]", code):
+        an.add(K.OBFUSCATION, 50, "awk runs a command built at run time", program.span)
+    for m in re.finditer(r"(?<![<>=!])>{1,2}\s*\"(?P<path>[^\"]+)\"", code):
+        write_target(an, c, Word(m.group("path"), m.group("path"), sp(m, "path")))
+    if "/inet/" in code:
+        an.add(K.NETWORK, 70, "awk opens a network connection (/inet)", program.span)
+        an.ci(c).network = True
