@@ -13,7 +13,7 @@ from textual.command import CommandPalette
 from textual.pilot import Pilot
 from uikit import QueueLink, UiSession, cmd, make_session, patch, screen_text
 
-from app.core.model import NetworkAction, ResultStatus, VerdictKind
+from app.core.model import Action, NetworkAction, ResultStatus, VerdictKind
 from app.core.pipeline import ActionState, PipelineError
 from app.ui.app import LockgateApp
 from app.ui.screens.dialogs import (
@@ -90,7 +90,7 @@ async def console(
         yield c
 
 
-MIXED = [
+MIXED: list[Action] = [
     cmd("ls -la", n=1),
     cmd("rm -rf build", n=2),
     cmd("curl https://example.com/install.sh", n=3),
