@@ -377,7 +377,14 @@ class AllowListProxy:
             if answer is AskAnswer.DENY:
                 return RuleMatch(RuleVerdict.DENY, rule, reason or f"the reviewer denied {host}")
             return RuleMatch(RuleVerdict.ALLOW, rule)
-        answer = await asyncio.shield(fut)
+        try:
+            answer = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if fut.cancelled() and me is not None and not me.cancelling():
+                # the request that asked went away; this one is not allowed on its behalf
+                return RuleMatch(RuleVerdict.DENY, "ask:cancelled", "the ask was abandoned")
+            raise
         if answer is AskAnswer.DENY:
             return RuleMatch(RuleVerdict.DENY, "ask:deny", f"the reviewer denied {host}")
         return RuleMatch(RuleVerdict.ALLOW, f"ask:{answer.value}")

@@ -120,3 +120,11 @@ def test_response_framing() -> None:
     r = parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
     with pytest.raises(HttpError):
         response_framing(r, "GET")
+
+
+@given(st.binary(max_size=400))
+def test_request_parser_never_crashes(data: bytes) -> None:
+    with contextlib.suppress(HttpError):
+        head = parse_request_head(data + b"\r\n\r\n")
+        with contextlib.suppress(HttpError):
+            request_framing(head)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbox.net.addresses import address_refusal
-from sandbox.net.host import canonical_host
+from sandbox.net.host import HostError, canonical_host
 from sandbox.net.rules import (
     NetworkRules,
     RuleError,
@@ -152,3 +154,21 @@ def test_address_refusals() -> None:
     assert not refused("127.0.0.1", ("127.0.0.0/8",))
     assert refused("127.0.0.1", ("::1/128",))
     assert not refused("10.1.2.3", ("10.0.0.0/8",))
+
+
+_HOSTISH = st.text(
+    alphabet=st.sampled_from(list("allowed.comALLOWEDxn-@:%.0123456789[]аοɡ\u200b\x00/\\")),
+    max_size=30,
+)
+
+
+@given(_HOSTISH)
+def test_only_the_named_host_is_allowed(text: str) -> None:
+    """Whatever the spelling, an exact rule lets through exactly one canonical name."""
+    rules = NetworkRules.build(allow=["allowed.com"])
+    try:
+        host = canonical_host(text)
+    except HostError:
+        return
+    verdict = rules.check_target(host, 443).verdict
+    assert (verdict is RuleVerdict.ALLOW) == (host.name == "allowed.com" and host.kind == "name")
