@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from netkit import (
@@ -79,7 +80,7 @@ def make_proxy() -> Iterator[ProxyFactory]:
         asker: Asker | None = None,
         resolver: RecordingResolver | None = None,
         context: RunContext | None = None,
-        **kw: float,
+        **kw: Any,
     ) -> RunningProxy:
         res = resolver or RecordingResolver()
         records: list[RequestRecord] = []
