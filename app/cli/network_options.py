@@ -5,6 +5,7 @@ Kept apart from `sandbox_cmd.py` so that command only adds a decorator and a `wi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -197,3 +198,17 @@ class CommandProxy:
             self._thread.stop()
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def run_with_network(opts: Any, execute: Callable[..., int]) -> int:
+    """`sandbox run` with its network options: `off` runs as before; `allow` starts the proxy,
+    runs the command in proxy mode on its own socket, and stops the proxy afterwards.
+
+    `opts` is `sandbox_cmd.RunOptions` (its `extra` holds these options); `execute` is
+    `sandbox_cmd.execute`, which accepts a policy and extra `Sandbox.run` arguments."""
+    choice = network_choice(dict(opts.extra))
+    if choice.rules is None:
+        return execute(opts)
+    with CommandProxy(choice.rules, list(opts.argv)) as socket_path:
+        policy = dataclasses.replace(opts.policy(), network="proxy", proxy_socket=socket_path)
+        return execute(opts, policy=policy, proxy_socket=socket_path)

@@ -2,8 +2,7 @@
 
 `lockgate sandbox run` blocks in `Sandbox.run` while the proxy must keep serving; the console,
 which already has a loop, runs the proxy on that loop instead and does not need this.
-Start the sandbox (its zygote) before this thread: a helper process is best started while the
-parent still has a single thread.
+The sandbox starts its zygote with fork+exec, which is safe whether or not this thread runs.
 """
 
 from __future__ import annotations
