@@ -189,6 +189,12 @@ class NetworkGate:
         os.chmod(self._dir, 0o700)
         self._n = 0
 
+    def attach(self, pipeline: Pipeline, *, ask_timeout_s: float = ASK_TIMEOUT_S) -> None:
+        """Send asks to `pipeline` (the session builds the gate before the pipeline, since the
+        command executor the pipeline needs holds the gate)."""
+        self.proxy.set_asker(PipelineAsker(pipeline, timeout_s=ask_timeout_s))
+        self.proxy.ask_timeout_s = ask_timeout_s + 5.0
+
     @property
     def socket_dir(self) -> Path:
         return self._dir

@@ -201,6 +201,10 @@ class AllowListProxy:
         """Replace the rules; requests already past the gate are not re-judged."""
         self._rules = rules
 
+    def set_asker(self, asker: Asker | None) -> None:
+        """Who decides about hosts no rule covers (None: nobody, so they are denied)."""
+        self._asker = asker
+
     def allow_for_session(self, host: str) -> None:
         """Add an exact allow for `host` (canonicalised) for the rest of this proxy's life."""
         self._rules = self._rules.allowing(canonical_host(host))

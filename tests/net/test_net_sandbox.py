@@ -234,3 +234,117 @@ def test_sandbox_cli_network_allow(
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("403") and "rule: no-rule" in r.stdout
     assert "refused GET not-listed.invalid:80" in r.stderr
+
+
+class _OneCommandLink:
+    """An agent that proposes one command and waits for its result."""
+
+    def __init__(self, command: str) -> None:
+        from app.core.model import CommandAction
+
+        self.action = CommandAction(command=command, turn_id="turn-e2e")
+        self.results: list[Any] = []
+
+    async def events(self) -> Any:
+        from app.core.events import Proposed, TurnEnded
+
+        yield Proposed(self.action)
+        yield TurnEnded("turn-e2e")
+        while not self.results:
+            await asyncio.sleep(0.01)
+
+    async def submit_results(self, turn_id: str, results: Any) -> None:
+        self.results.extend(results)
+
+    async def cancel(self) -> None:
+        pass
+
+
+async def test_session_flow_command_asks_reviewer_allows(
+    sandboxed: tuple[Any, _Env], http_upstream: UpstreamServer, tmp_path: Path
+) -> None:
+    """The console's shape: pipeline → sandboxed command → proxy → ask as a NetworkAction →
+    reviewer approves → the request goes through; the audit log holds the request."""
+    try:
+        from app.execute.commands import SandboxCommandExecutor
+    except ImportError as exc:
+        pytest.skip(f"no command executor: {exc}")
+    from test_net_adapter import _NoPatches, _Risk
+
+    from app.core.audit import AuditLog
+    from app.core.events import ActionStateChanged, PipelineEvent
+    from app.core.model import (
+        Action,
+        Assessment,
+        CommandAction,
+        Decision,
+        DecisionKind,
+        NetworkAction,
+        Verdict,
+        VerdictKind,
+    )
+    from app.core.pipeline import ActionState, Pipeline
+    from app.core.ports import SessionContext
+    from app.execute.network import NetworkGate
+
+    sb, env = sandboxed
+    port = http_upstream.port
+
+    class Policy:
+        def decide(self, action: Action, assessment: Assessment) -> Decision:
+            if isinstance(action, CommandAction):
+                return Decision(DecisionKind.ALLOW, rule="test:commands")
+            return Decision(DecisionKind.ASK, rule="test:ask-network")
+
+        def remember(self, action: Action, verdict: Verdict) -> None:
+            pass
+
+    audit = AuditLog.create(env.workspace, path=tmp_path / "audit.jsonl")
+    gate = NetworkGate(loopback_rules(port), audit=audit, resolver=env.resolver)
+    executor = SandboxCommandExecutor(sb, env.workspace, network=gate)
+    pipeline = Pipeline(
+        context=SessionContext(workspace=env.workspace, network="allow"),
+        risk=_Risk(),
+        policy=Policy(),
+        commands=executor,
+        patches=_NoPatches(),
+        audit=audit,
+    )
+    gate.attach(pipeline, ask_timeout_s=30)
+    asked: list[NetworkAction] = []
+
+    def reviewer(event: PipelineEvent) -> None:
+        if isinstance(event, ActionStateChanged) and event.state is ActionState.WAITING:
+            action = pipeline.view(event.action_id).action
+            if isinstance(action, NetworkAction):
+                asked.append(action)
+                asyncio.get_running_loop().call_soon(
+                    pipeline.submit_verdict, Verdict(action.id, VerdictKind.APPROVE_SESSION)
+                )
+
+    class Obs:
+        def notify(self, event: PipelineEvent) -> None:
+            reviewer(event)
+
+    pipeline.add_observer(Obs())
+    script = (
+        "import urllib.request as u\n"
+        f"for _ in range(2): print(u.urlopen('http://session-ask.test:{port}/s', timeout=30).status)\n"
+    )
+    env.resolver.table["session-ask.test"] = ["127.0.0.1"]
+    link = _OneCommandLink(f'{sys.executable} -I -c "{script}"')
+    try:
+        await asyncio.wait_for(pipeline.run(link), 120)
+    finally:
+        await gate.close()
+        audit.close()
+    (result,) = link.results
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert result.stdout.split() == [b"200", b"200"]
+    assert len(asked) == 1  # approved for the session: asked once
+    assert asked[0].host == "session-ask.test" and asked[0].parent_action_id == link.action.id
+    assert asked[0].program == Path(sys.executable).name
+    lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    net = [r["data"] for r in lines if r["kind"] == "network"]
+    assert [d["rule"] for d in net] == ["ask:session", "allow-domain session-ask.test"]
+    assert all(d["parent_action_id"] == link.action.id and d["bytes_down"] > 0 for d in net)
