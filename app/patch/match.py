@@ -137,7 +137,7 @@ def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
     cursor = 0
     offset = 0  # unified: how far matches have drifted from the diff's line numbers
     edits: list[tuple[int, int, list[str]]] = []
-    final_newline = shape.final_newline
+    final_newline = shape.final_newline or not lines
     for k, hunk in enumerate(hunks, start=1):
         start = cursor
         next_anchor: int | None = None
@@ -158,6 +158,8 @@ def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
                 at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
             edits.append((at, 0, [t for _, t in body]))
             cursor = at
+            if hunk.new_eof_no_newline:
+                final_newline = False
             continue
         pos = _locate(path, k, norm, hunk, body, start, next_anchor, offset)
         if pos is None:
@@ -220,6 +222,10 @@ def _locate(
         hits, _ = find_all(norm, old, at)
         return hits[0] if hits else None
     hits, _ = find_all(norm, old, start)
+    if not hits and hunk.anchors and start > 0:
+        # Models often repeat the anchor as the hunk's first context line: accept a match that
+        # starts on the anchor line itself (and nowhere else).
+        hits, _ = find_all(norm, old, start - 1, stop=start - 1)
     if not hits:
         return None
     if hunk.old_start is not None:

@@ -58,18 +58,76 @@ def _range(start: int, length: int) -> str:
     return f"{start + 1},{length}"
 
 
+Opcode = tuple[str, int, int, int, int]
+
+
+def _grouped_opcodes(a: Sequence[str], b: Sequence[str]) -> list[list[Opcode]]:
+    """difflib's grouped opcodes, after trimming the common head and tail (SequenceMatcher is
+    quadratic-ish; most patches change a few lines of a long file)."""
+    n = min(len(a), len(b))
+    head = 0
+    while head < n and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    if head == len(a) == len(b):
+        return []
+    mid = difflib.SequenceMatcher(
+        None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False
+    ).get_opcodes()
+    ops: list[Opcode] = []
+    if head:
+        ops.append(("equal", 0, head, 0, head))
+    ops += [(t, i1 + head, i2 + head, j1 + head, j2 + head) for t, i1, i2, j1, j2 in mid]
+    if tail:
+        ops.append(("equal", len(a) - tail, len(a), len(b) - tail, len(b)))
+    merged: list[Opcode] = []
+    for op in ops:
+        if merged and merged[-1][0] == op[0] == "equal":
+            prev = merged.pop()
+            op = ("equal", prev[1], op[2], prev[3], op[4])
+        merged.append(op)
+    return _group(merged, CONTEXT)
+
+
+def _group(codes: list[Opcode], n: int) -> list[list[Opcode]]:
+    """Split opcodes into hunks with n lines of context (difflib's algorithm, on our opcodes)."""
+    if not codes:
+        return []
+    codes = list(codes)
+    if codes[0][0] == "equal":
+        t, i1, i2, j1, j2 = codes[0]
+        codes[0] = t, max(i1, i2 - n), i2, max(j1, j2 - n), j2
+    if codes[-1][0] == "equal":
+        t, i1, i2, j1, j2 = codes[-1]
+        codes[-1] = t, i1, min(i2, i1 + n), j1, min(j2, j1 + n)
+    nn = n + n
+    groups: list[list[Opcode]] = []
+    group: list[Opcode] = []
+    for t, i1, i2, j1, j2 in codes:
+        if t == "equal" and i2 - i1 > nn:
+            group.append((t, i1, min(i2, i1 + n), j1, min(j2, j1 + n)))
+            groups.append(group)
+            group = []
+            i1, j1 = max(i1, i2 - n), max(j1, j2 - n)
+        group.append((t, i1, i2, j1, j2))
+    if group and not (len(group) == 1 and group[0][0] == "equal"):
+        groups.append(group)
+    return groups
+
+
 def diff_hunks(
     a: Sequence[str], b: Sequence[str], *, replace_all: bool = False
 ) -> tuple[list[str], int, int]:
     """Unified hunks between line lists (lines keep their '\\n'); returns (lines, added, removed)."""
     out: list[str] = []
     added = removed = 0
+    groups: list[list[Opcode]]
     if replace_all:
         groups = [[("replace", 0, len(a), 0, len(b))]] if (a or b) else []
     else:
-        groups = list(
-            difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(CONTEXT)
-        )
+        groups = _grouped_opcodes(a, b)
     for group in groups:
         i1, i2 = group[0][1], group[-1][2]
         j1, j2 = group[0][3], group[-1][4]

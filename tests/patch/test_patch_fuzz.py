@@ -9,10 +9,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from patchkit import write_tree
 
 from app.patch import PatchError, parse_patch
 from app.patch.plan import build_plan
-from patchkit import write_tree
 
 V4A_LINES = [
     "*** Begin Patch",
@@ -68,9 +68,7 @@ UNIFIED_LINES = [
 ]
 
 
-_SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _lines(pool: list[str]) -> st.SearchStrategy[str]:

@@ -129,3 +129,8 @@ def test_unified_no_newline_markers() -> None:
         "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n\\ No newline at end of file\n"
     ).files
     assert apply_hunks("f", "a\n", fc.hunks, "unified") == "b"
+
+
+def test_anchor_repeated_as_first_context_line() -> None:
+    src = "x\ndef f():\n    pass\n"
+    assert run(src, "@@ def f():\n def f():\n-    pass\n+    return") == "x\ndef f():\n    return\n"

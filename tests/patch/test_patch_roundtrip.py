@@ -6,11 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from patchkit import contents, v4a, write_tree
 
 from app.patch import parse_patch
 from app.patch.apply import apply_plan
+from app.patch.match import apply_hunks
 from app.patch.plan import Plan, build_plan
+from app.patch.render import render_file
 
 BEFORE = {
     "src/app.py": "import os\n\n\ndef main():\n    print('hi')\n    return 0\n",
@@ -208,3 +212,31 @@ def test_mode_is_preserved_on_update(tmp_path: Path) -> None:
     (root / "x.sh").chmod(0o750)
     _apply(root, v4a("*** Update File: x.sh\n@@\n-a\n+b"))
     assert (root / "x.sh").stat().st_mode & 0o777 == 0o750
+
+
+_line = st.sampled_from(["a\n", "b\n", "c\n", "  a\n", "x\n", "\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_line, max_size=30),
+    st.lists(_line, max_size=30),
+    st.booleans(),
+    st.booleans(),
+)
+def test_rendering_is_exactly_what_applies(
+    a: list[str], b: list[str], cut_a: bool, cut_b: bool
+) -> None:
+    """Property: the rendered diff of (old, new), parsed back and applied to old, gives new."""
+    if a and cut_a:
+        a[-1] = a[-1].rstrip("\n") or "z"
+    if b and cut_b:
+        b[-1] = b[-1].rstrip("\n") or "z"
+    old, new = "".join(a), "".join(b)
+    rendered = render_file("f", old.encode(), new.encode())
+    if old == new:
+        assert rendered.text == ""
+        return
+    (fc,) = parse_patch(rendered.text).files
+    assert apply_hunks("f", old, fc.hunks, "unified") == new
+    assert rendered.added == len(fc.added_lines) and rendered.removed == len(fc.removed_lines)
