@@ -57,8 +57,16 @@ class Facts:
     commands: list[tuple[str, ...]] = field(default_factory=list)  # argv of each command run
 
     def merge(self, other: Facts) -> None:
-        for name in ("reads_secrets", "sends_data", "hosts", "reads", "writes", "downloads",
-                     "runs", "commands"):
+        for name in (
+            "reads_secrets",
+            "sends_data",
+            "hosts",
+            "reads",
+            "writes",
+            "downloads",
+            "runs",
+            "commands",
+        ):
             mine = getattr(self, name)
             for item in getattr(other, name):
                 if item not in mine:
@@ -160,7 +168,9 @@ class Analyzer:
         """Analyse code found inside this action (a heredoc fed to bash, `os.system('…')`) and
         merge its findings with spans mapped back into the reviewed text."""
         if self.depth >= MAX_FRAGMENT_DEPTH:
-            self.add(Category.OBFUSCATION, 60, "code nested this deeply cannot be reviewed", fallback)
+            self.add(
+                Category.OBFUSCATION, 60, "code nested this deeply cannot be reviewed", fallback
+            )
             return None
         sub = Analyzer(
             code,

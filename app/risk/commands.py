@@ -101,26 +101,42 @@ def read_target(an: Analyzer, c: SimpleCommand, w: Word, *, listing: bool = Fals
         an.facts.reads.append(info.abs)
     if info.secret is None:
         if info.dev_tcp:
-            an.add(K.NETWORK, 65, f"reads from a raw network connection to {info.dev_tcp[0]}:"
-                   f"{info.dev_tcp[1]} through /dev/tcp", w.span)
+            an.add(
+                K.NETWORK,
+                65,
+                f"reads from a raw network connection to {info.dev_tcp[0]}:"
+                f"{info.dev_tcp[1]} through /dev/tcp",
+                w.span,
+            )
         return
     an.ci(c).secrets.append(info.display)
     an.facts.reads_secrets.append(info.display)
     if listing:
         an.add(K.SECRETS, 20, f"looks at {info.display} ({info.secret}) without reading it", w.span)
     elif info.where == "workspace":
-        an.add(K.SECRETS, 40, f"reads {info.display}, {info.secret}: its contents would reach "
-               "the agent and its model provider", w.span)
+        an.add(
+            K.SECRETS,
+            40,
+            f"reads {info.display}, {info.secret}: its contents would reach "
+            "the agent and its model provider",
+            w.span,
+        )
     else:
-        an.add(K.SECRETS, 70, f"reads {info.display}, {info.secret}: its contents would reach "
-               "the agent and its model provider", w.span)
+        an.add(
+            K.SECRETS,
+            70,
+            f"reads {info.display}, {info.secret}: its contents would reach "
+            "the agent and its model provider",
+            w.span,
+        )
 
 
 def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") -> None:
     an.ci(c).seen.add(w.span)
     if w.value is None:
-        an.add(K.OUTSIDE_WORKSPACE, 40, f"{verb} a path known only at run time ({q(w.text)})",
-               w.span)
+        an.add(
+            K.OUTSIDE_WORKSPACE, 40, f"{verb} a path known only at run time ({q(w.text)})", w.span
+        )
         return
     info = an.path(c, w.value)
     an.facts.writes.append(info.abs or info.raw)
@@ -131,11 +147,19 @@ def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") 
         an.ci(c).sender_label = f"{host}:{port}"
         an.facts.sends_data.append(host)
         if c.name in SHELLS or c.name in INTERPRETERS:
-            an.add(K.PRIVILEGE, 95, f"connects {c.name} to {host}:{port} through /dev/tcp: a "
-                   "remote shell", w.span)
+            an.add(
+                K.PRIVILEGE,
+                95,
+                f"connects {c.name} to {host}:{port} through /dev/tcp: a remote shell",
+                w.span,
+            )
             return
-        an.add(K.NETWORK, 70, f"opens a raw network connection to {host}:{port} through "
-               "bash's /dev/tcp", w.span)
+        an.add(
+            K.NETWORK,
+            70,
+            f"opens a raw network connection to {host}:{port} through bash's /dev/tcp",
+            w.span,
+        )
         return
     if info.raw_device:
         an.add(K.DESTRUCTIVE, 95, f"{verb} the raw device {d}: destroys the data on it", w.span)
@@ -154,13 +178,16 @@ def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") 
         an.add(K.DESTRUCTIVE, 5, f"{verb} {d} (temporary files)", w.span)
         return
     if info.where == "unknown":
-        an.add(K.OUTSIDE_WORKSPACE, 40, f"{verb} {d} in a directory known only at run time",
-               w.span)
+        an.add(K.OUTSIDE_WORKSPACE, 40, f"{verb} {d} in a directory known only at run time", w.span)
         return
     if info.persistence:
         score = 90 if any(k in d for k in ("authorized_keys", "sudoers", "ld.so.preload")) else 80
-        an.add(K.PERSISTENCE, score, f"{verb} {d}, {info.persistence}: what it adds runs later, "
-               "outside the sandbox", w.span)
+        an.add(
+            K.PERSISTENCE,
+            score,
+            f"{verb} {d}, {info.persistence}: what it adds runs later, outside the sandbox",
+            w.span,
+        )
         return
     if info.secret:
         an.add(K.DESTRUCTIVE, 75, f"{verb} {d}, {info.secret}", w.span)
@@ -174,8 +201,12 @@ def delete_target(
     tail = " and everything under it" if recursive else ""
     an.ci(c).seen.add(w.span)
     if w.value is None:
-        an.add(K.DESTRUCTIVE, 60 if recursive else 50,
-               f"{verb} {q(w.text)}{tail}, a path known only at run time", w.span)
+        an.add(
+            K.DESTRUCTIVE,
+            60 if recursive else 50,
+            f"{verb} {q(w.text)}{tail}, a path known only at run time",
+            w.span,
+        )
         return
     info = an.path(c, w.value)
     an.facts.writes.append(info.abs or info.raw)
@@ -192,154 +223,941 @@ def delete_target(
             an.add(K.DESTRUCTIVE, 40, f"{verb} {d}{tail} inside the workspace", w.span)
         return
     if info.where == "tmp":
-        an.add(K.DESTRUCTIVE, 40 if info.broad else 10, f"{verb} {d}{tail} (temporary files)",
-               w.span)
+        an.add(
+            K.DESTRUCTIVE, 40 if info.broad else 10, f"{verb} {d}{tail} (temporary files)", w.span
+        )
         return
     if info.where == "device":
         return
     if info.where == "unknown":
-        an.add(K.DESTRUCTIVE, 50, f"{verb} {d}{tail} in a directory known only at run time",
-               w.span)
+        an.add(K.DESTRUCTIVE, 50, f"{verb} {d}{tail} in a directory known only at run time", w.span)
         return
     if info.broad:
         score = 95 if recursive or "*" in d else 80
-        an.add(K.DESTRUCTIVE, score, f"{verb} {d}{tail}: a whole system or home directory",
-               w.span)
+        an.add(K.DESTRUCTIVE, score, f"{verb} {d}{tail}: a whole system or home directory", w.span)
         return
     if info.secret or info.persistence:
         an.add(K.DESTRUCTIVE, 75, f"{verb} {d}, {info.secret or info.persistence}", w.span)
         return
-    an.add(K.DESTRUCTIVE, 75 if recursive else 70, f"{verb} {d}{tail}, outside the workspace",
-           w.span)
+    an.add(
+        K.DESTRUCTIVE, 75 if recursive else 70, f"{verb} {d}{tail}, outside the workspace", w.span
+    )
 
 
 # --------------------------------------------------------------------------- families
 
 READ_ONLY = frozenset(
-    """ls dir vdir cat tac head tail less more most bat batcat wc grep egrep fgrep rg ag ack fd
-    fdfind tree pwd echo printf true false test [ diff cmp comm uniq cut tr paste join column fold
-    fmt nl sort od hexdump xxd file stat du df which type whereis whoami id groups date cal uname
-    hostname arch nproc free uptime ps pgrep top htop lsof ss netstat basename dirname realpath
-    readlink seq sleep wait jq yq gojq md5sum sha1sum sha224sum sha256sum sha384sum sha512sum
-    b2sum cksum sum base32 strings nm objdump readelf ldd man info help whatis apropos locale
-    tput clear reset tty logname users w who last getent lscpu lsusb lspci lsblk blkid getconf
-    expr bc dc factor numfmt shuf look rev iconv zcat zless zgrep zmore bzcat xzcat lzcat zstdcat
-    vmstat iostat mpstat pidof printenv : cd pushd popd dirs shopt set alias unalias type hash
-    read mapfile readarray let local return exit break continue shift getopts trap umask ulimit
-    export declare typeset source . jobs fg bg times caller enable compgen complete
-    tokei cloc scc ctags gitk tig delta difftool colordiff wdiff sdiff vimdiff
-    xmllint tidy csvlook csvcut csvstat mlr xsv qsv sqlite3 duckdb pandoc glow mdcat
-    nvidia-smi sensors lsmod dmesg journalctl loginctl timedatectl localectl hostnamectl
-    envsubst gettext ngettext du dust duf ncdu procs btop glances pstree fuser time
-    """.split()
+    [
+        "ls",
+        "dir",
+        "vdir",
+        "cat",
+        "tac",
+        "head",
+        "tail",
+        "less",
+        "more",
+        "most",
+        "bat",
+        "batcat",
+        "wc",
+        "grep",
+        "egrep",
+        "fgrep",
+        "rg",
+        "ag",
+        "ack",
+        "fd",
+        "fdfind",
+        "tree",
+        "pwd",
+        "echo",
+        "printf",
+        "true",
+        "false",
+        "test",
+        "[",
+        "diff",
+        "cmp",
+        "comm",
+        "uniq",
+        "cut",
+        "tr",
+        "paste",
+        "join",
+        "column",
+        "fold",
+        "fmt",
+        "nl",
+        "sort",
+        "od",
+        "hexdump",
+        "xxd",
+        "file",
+        "stat",
+        "du",
+        "df",
+        "which",
+        "type",
+        "whereis",
+        "whoami",
+        "id",
+        "groups",
+        "date",
+        "cal",
+        "uname",
+        "hostname",
+        "arch",
+        "nproc",
+        "free",
+        "uptime",
+        "ps",
+        "pgrep",
+        "top",
+        "htop",
+        "lsof",
+        "ss",
+        "netstat",
+        "basename",
+        "dirname",
+        "realpath",
+        "readlink",
+        "seq",
+        "sleep",
+        "wait",
+        "jq",
+        "yq",
+        "gojq",
+        "md5sum",
+        "sha1sum",
+        "sha224sum",
+        "sha256sum",
+        "sha384sum",
+        "sha512sum",
+        "b2sum",
+        "cksum",
+        "sum",
+        "base32",
+        "strings",
+        "nm",
+        "objdump",
+        "readelf",
+        "ldd",
+        "man",
+        "info",
+        "help",
+        "whatis",
+        "apropos",
+        "locale",
+        "tput",
+        "clear",
+        "reset",
+        "tty",
+        "logname",
+        "users",
+        "w",
+        "who",
+        "last",
+        "getent",
+        "lscpu",
+        "lsusb",
+        "lspci",
+        "lsblk",
+        "blkid",
+        "getconf",
+        "expr",
+        "bc",
+        "dc",
+        "factor",
+        "numfmt",
+        "shuf",
+        "look",
+        "rev",
+        "iconv",
+        "zcat",
+        "zless",
+        "zgrep",
+        "zmore",
+        "bzcat",
+        "xzcat",
+        "lzcat",
+        "zstdcat",
+        "vmstat",
+        "iostat",
+        "mpstat",
+        "pidof",
+        "printenv",
+        ":",
+        "cd",
+        "pushd",
+        "popd",
+        "dirs",
+        "shopt",
+        "set",
+        "alias",
+        "unalias",
+        "type",
+        "hash",
+        "read",
+        "mapfile",
+        "readarray",
+        "let",
+        "local",
+        "return",
+        "exit",
+        "break",
+        "continue",
+        "shift",
+        "getopts",
+        "trap",
+        "umask",
+        "ulimit",
+        "export",
+        "declare",
+        "typeset",
+        "source",
+        ".",
+        "jobs",
+        "fg",
+        "bg",
+        "times",
+        "caller",
+        "enable",
+        "compgen",
+        "complete",
+        "tokei",
+        "cloc",
+        "scc",
+        "ctags",
+        "gitk",
+        "tig",
+        "delta",
+        "difftool",
+        "colordiff",
+        "wdiff",
+        "sdiff",
+        "vimdiff",
+        "xmllint",
+        "tidy",
+        "csvlook",
+        "csvcut",
+        "csvstat",
+        "mlr",
+        "xsv",
+        "qsv",
+        "sqlite3",
+        "duckdb",
+        "pandoc",
+        "glow",
+        "mdcat",
+        "nvidia-smi",
+        "sensors",
+        "lsmod",
+        "dmesg",
+        "journalctl",
+        "loginctl",
+        "timedatectl",
+        "localectl",
+        "hostnamectl",
+        "envsubst",
+        "gettext",
+        "ngettext",
+        "du",
+        "dust",
+        "duf",
+        "ncdu",
+        "procs",
+        "btop",
+        "glances",
+        "pstree",
+        "fuser",
+        "time",
+    ]
 )
-LISTING = frozenset("ls dir vdir tree stat file du test [ fd fdfind find wc".split())
+LISTING = frozenset(
+    ["ls", "dir", "vdir", "tree", "stat", "file", "du", "test", "[", "fd", "fdfind", "find", "wc"]
+)
 
 BUILD_TOOLS = frozenset(
-    """pytest py.test tox nox make gmake cmake ninja meson bazel bazelisk buck gradle gradlew mvn
-    mvnw ant sbt rustc gcc g++ cc c++ clang clang++ ld javac java kotlinc scalac tsc ruff mypy
-    pyright pyre black isort flake8 pylint bandit eslint prettier jest vitest mocha ava karma
-    rspec rake phpunit dotnet swift swiftc coverage shellcheck shfmt hadolint yamllint
-    markdownlint clippy-driver rustfmt gofmt goimports golangci-lint staticcheck webpack vite
-    esbuild rollup parcel turbo nx lerna biome oxlint tsx ts-node sphinx-build mkdocs hugo jekyll
-    zola doxygen javadoc pydoc pdoc autopep8 yapf pycodestyle pydocstyle vulture radon mdformat
-    codespell typos cspell stylelint tflint cargo-clippy cargo-fmt nextest valgrind gdb lldb perf
-    hyperfine ctest pre-commit just task invoke doit scons waf bear ccache sccache maturin
-    """.split()
+    [
+        "pytest",
+        "py.test",
+        "tox",
+        "nox",
+        "make",
+        "gmake",
+        "cmake",
+        "ninja",
+        "meson",
+        "bazel",
+        "bazelisk",
+        "buck",
+        "gradle",
+        "gradlew",
+        "mvn",
+        "mvnw",
+        "ant",
+        "sbt",
+        "rustc",
+        "gcc",
+        "g++",
+        "cc",
+        "c++",
+        "clang",
+        "clang++",
+        "ld",
+        "javac",
+        "java",
+        "kotlinc",
+        "scalac",
+        "tsc",
+        "ruff",
+        "mypy",
+        "pyright",
+        "pyre",
+        "black",
+        "isort",
+        "flake8",
+        "pylint",
+        "bandit",
+        "eslint",
+        "prettier",
+        "jest",
+        "vitest",
+        "mocha",
+        "ava",
+        "karma",
+        "rspec",
+        "rake",
+        "phpunit",
+        "dotnet",
+        "swift",
+        "swiftc",
+        "coverage",
+        "shellcheck",
+        "shfmt",
+        "hadolint",
+        "yamllint",
+        "markdownlint",
+        "clippy-driver",
+        "rustfmt",
+        "gofmt",
+        "goimports",
+        "golangci-lint",
+        "staticcheck",
+        "webpack",
+        "vite",
+        "esbuild",
+        "rollup",
+        "parcel",
+        "turbo",
+        "nx",
+        "lerna",
+        "biome",
+        "oxlint",
+        "tsx",
+        "ts-node",
+        "sphinx-build",
+        "mkdocs",
+        "hugo",
+        "jekyll",
+        "zola",
+        "doxygen",
+        "javadoc",
+        "pydoc",
+        "pdoc",
+        "autopep8",
+        "yapf",
+        "pycodestyle",
+        "pydocstyle",
+        "vulture",
+        "radon",
+        "mdformat",
+        "codespell",
+        "typos",
+        "cspell",
+        "stylelint",
+        "tflint",
+        "cargo-clippy",
+        "cargo-fmt",
+        "nextest",
+        "valgrind",
+        "gdb",
+        "lldb",
+        "perf",
+        "hyperfine",
+        "ctest",
+        "pre-commit",
+        "just",
+        "task",
+        "invoke",
+        "doit",
+        "scons",
+        "waf",
+        "bear",
+        "ccache",
+        "sccache",
+        "maturin",
+    ]
 )
 
 SUDO_LIKE = frozenset({"sudo", "doas", "pkexec", "su", "runuser", "sg"})
 
-DOWNLOADERS = frozenset({"curl", "wget", "http", "https", "httpie", "xh", "aria2c", "axel",
-                         "lynx", "links", "w3m", "fetch", "lwp-request", "GET", "HEAD"})
-DECODERS = frozenset({"base64", "base32", "xxd", "uudecode", "openssl", "gpg", "rev", "tr",
-                      "gunzip", "gzip", "zcat", "bunzip2", "xz", "unxz", "zstd", "basenc",
-                      "printf"})
-INTERPRETERS = frozenset({"python", "python2", "python3", "pypy", "pypy3", "perl", "ruby",
-                          "node", "nodejs", "deno", "bun", "php", "lua", "luajit", "Rscript",
-                          "osascript", "pwsh", "powershell", "tclsh", "wish", "julia", "irb",
-                          "jshell", "groovy", "scala", "elixir", "erl", "ghci", "runghc"})
+DOWNLOADERS = frozenset(
+    {
+        "curl",
+        "wget",
+        "http",
+        "https",
+        "httpie",
+        "xh",
+        "aria2c",
+        "axel",
+        "lynx",
+        "links",
+        "w3m",
+        "fetch",
+        "lwp-request",
+        "GET",
+        "HEAD",
+    }
+)
+DECODERS = frozenset(
+    {
+        "base64",
+        "base32",
+        "xxd",
+        "uudecode",
+        "openssl",
+        "gpg",
+        "rev",
+        "tr",
+        "gunzip",
+        "gzip",
+        "zcat",
+        "bunzip2",
+        "xz",
+        "unxz",
+        "zstd",
+        "basenc",
+        "printf",
+    }
+)
+INTERPRETERS = frozenset(
+    {
+        "python",
+        "python2",
+        "python3",
+        "pypy",
+        "pypy3",
+        "perl",
+        "ruby",
+        "node",
+        "nodejs",
+        "deno",
+        "bun",
+        "php",
+        "lua",
+        "luajit",
+        "Rscript",
+        "osascript",
+        "pwsh",
+        "powershell",
+        "tclsh",
+        "wish",
+        "julia",
+        "irb",
+        "jshell",
+        "groovy",
+        "scala",
+        "elixir",
+        "erl",
+        "ghci",
+        "runghc",
+    }
+)
 _PY = re.compile(r"^(python|pypy)(\d+(\.\d+)?)?$")
 _PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
 
-DESTRUCTIVE_DISK = frozenset({"mkfs", "mke2fs", "mkswap", "wipefs", "fdisk", "sfdisk", "gdisk",
-                              "sgdisk", "parted", "cfdisk", "cryptsetup", "blkdiscard",
-                              "badblocks", "mkdosfs", "mkntfs", "diskutil", "format",
-                              "hdparm", "nvme", "sg_format"})
+DESTRUCTIVE_DISK = frozenset(
+    {
+        "mkfs",
+        "mke2fs",
+        "mkswap",
+        "wipefs",
+        "fdisk",
+        "sfdisk",
+        "gdisk",
+        "sgdisk",
+        "parted",
+        "cfdisk",
+        "cryptsetup",
+        "blkdiscard",
+        "badblocks",
+        "mkdosfs",
+        "mkntfs",
+        "diskutil",
+        "format",
+        "hdparm",
+        "nvme",
+        "sg_format",
+    }
+)
 POWER = frozenset({"shutdown", "reboot", "halt", "poweroff", "init", "telinit", "kexec"})
-ACCOUNT = frozenset({"useradd", "userdel", "usermod", "adduser", "deluser", "groupadd",
-                     "groupdel", "groupmod", "passwd", "chpasswd", "chage", "visudo", "vipw",
-                     "chsh", "chfn", "gpasswd", "newusers", "pwck", "dscl", "sysadminctl"})
-KERNEL = frozenset({"modprobe", "insmod", "rmmod", "kextload", "kmutil", "sysctl", "mount",
-                    "umount", "swapon", "swapoff", "losetup", "dmsetup", "setcap", "chattr",
-                    "setenforce", "aa-disable", "aa-complain", "auditctl", "csrutil", "spctl",
-                    "nvram", "bless", "efibootmgr", "grub-install", "update-grub", "ldconfig",
-                    "update-alternatives", "tune2fs", "debugfs", "xfs_repair", "fsck",
-                    "e2fsck", "pivot_root", "capsh", "ip", "route", "ifconfig", "iwconfig",
-                    "nmcli", "tc", "brctl", "arp"})
-FIREWALL = frozenset({"iptables", "ip6tables", "nft", "ufw", "firewall-cmd", "pfctl",
-                      "iptables-restore", "ip6tables-restore", "ebtables", "arptables"})
+ACCOUNT = frozenset(
+    {
+        "useradd",
+        "userdel",
+        "usermod",
+        "adduser",
+        "deluser",
+        "groupadd",
+        "groupdel",
+        "groupmod",
+        "passwd",
+        "chpasswd",
+        "chage",
+        "visudo",
+        "vipw",
+        "chsh",
+        "chfn",
+        "gpasswd",
+        "newusers",
+        "pwck",
+        "dscl",
+        "sysadminctl",
+    }
+)
+KERNEL = frozenset(
+    {
+        "modprobe",
+        "insmod",
+        "rmmod",
+        "kextload",
+        "kmutil",
+        "sysctl",
+        "mount",
+        "umount",
+        "swapon",
+        "swapoff",
+        "losetup",
+        "dmsetup",
+        "setcap",
+        "chattr",
+        "setenforce",
+        "aa-disable",
+        "aa-complain",
+        "auditctl",
+        "csrutil",
+        "spctl",
+        "nvram",
+        "bless",
+        "efibootmgr",
+        "grub-install",
+        "update-grub",
+        "ldconfig",
+        "update-alternatives",
+        "tune2fs",
+        "debugfs",
+        "xfs_repair",
+        "fsck",
+        "e2fsck",
+        "pivot_root",
+        "capsh",
+        "ip",
+        "route",
+        "ifconfig",
+        "iwconfig",
+        "nmcli",
+        "tc",
+        "brctl",
+        "arp",
+    }
+)
+FIREWALL = frozenset(
+    {
+        "iptables",
+        "ip6tables",
+        "nft",
+        "ufw",
+        "firewall-cmd",
+        "pfctl",
+        "iptables-restore",
+        "ip6tables-restore",
+        "ebtables",
+        "arptables",
+    }
+)
 SECURITY_SERVICES = re.compile(
     r"firewalld|ufw|apparmor|auditd|selinux|fail2ban|clamav|clamd|falcon|crowdstrike|osquery|"
     r"wazuh|ossec|sysmon|sshguard|nftables|iptables|netfilter|defender|xprotect|gatekeeper|"
     r"syslog|rsyslog|journald"
 )
-SERVERS = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "waitress-serve", "flask",
-                     "http-server", "serve", "live-server", "php-fpm", "nginx", "httpd",
-                     "apache2", "caddy", "jupyter", "jupyter-lab", "jupyter-notebook",
-                     "streamlit", "gradio", "rails", "puma", "unicorn", "thin", "redis-server",
-                     "mongod", "postgres", "mysqld", "memcached", "sshd", "vsftpd", "smbd"})
-TUNNELS = frozenset({"ngrok", "cloudflared", "lt", "localtunnel", "bore", "frpc", "chisel",
-                     "serveo", "pagekite", "tailscale", "zrok", "localxpose", "telebit"})
-SCANNERS = frozenset({"nmap", "masscan", "zmap", "nikto", "sqlmap", "hydra", "medusa",
-                      "gobuster", "dirb", "ffuf", "wfuzz", "rustscan", "arp-scan", "netdiscover",
-                      "responder", "mitmproxy", "ettercap", "bettercap", "aircrack-ng",
-                      "john", "hashcat", "crackmapexec", "msfconsole", "msfvenom", "metasploit"})
+SERVERS = frozenset(
+    {
+        "uvicorn",
+        "gunicorn",
+        "hypercorn",
+        "daphne",
+        "waitress-serve",
+        "flask",
+        "http-server",
+        "serve",
+        "live-server",
+        "php-fpm",
+        "nginx",
+        "httpd",
+        "apache2",
+        "caddy",
+        "jupyter",
+        "jupyter-lab",
+        "jupyter-notebook",
+        "streamlit",
+        "gradio",
+        "rails",
+        "puma",
+        "unicorn",
+        "thin",
+        "redis-server",
+        "mongod",
+        "postgres",
+        "mysqld",
+        "memcached",
+        "sshd",
+        "vsftpd",
+        "smbd",
+    }
+)
+TUNNELS = frozenset(
+    {
+        "ngrok",
+        "cloudflared",
+        "lt",
+        "localtunnel",
+        "bore",
+        "frpc",
+        "chisel",
+        "serveo",
+        "pagekite",
+        "tailscale",
+        "zrok",
+        "localxpose",
+        "telebit",
+    }
+)
+SCANNERS = frozenset(
+    {
+        "nmap",
+        "masscan",
+        "zmap",
+        "nikto",
+        "sqlmap",
+        "hydra",
+        "medusa",
+        "gobuster",
+        "dirb",
+        "ffuf",
+        "wfuzz",
+        "rustscan",
+        "arp-scan",
+        "netdiscover",
+        "responder",
+        "mitmproxy",
+        "ettercap",
+        "bettercap",
+        "aircrack-ng",
+        "john",
+        "hashcat",
+        "crackmapexec",
+        "msfconsole",
+        "msfvenom",
+        "metasploit",
+    }
+)
 SNIFFERS = frozenset({"tcpdump", "tshark", "wireshark", "dumpcap", "ngrep", "tcpflow"})
-RAW_NET = frozenset({"nc", "ncat", "netcat", "socat", "telnet", "openssl", "cryptcat", "pwncat",
-                     "sbd", "rlwrap"})
-DNS_TOOLS = frozenset({"dig", "nslookup", "host", "drill", "whois", "ping", "ping6",
-                       "traceroute", "tracepath", "mtr", "arping", "fping", "resolvectl",
-                       "kdig", "delv"})
-REMOTE = frozenset({"ssh", "scp", "sftp", "rsync", "mosh", "autossh", "sshpass", "rcp", "rsh",
-                    "ftp", "lftp", "tftp", "smbclient", "rclone", "s3cmd", "gsutil", "azcopy"})
-CLOUD = frozenset({"aws", "gcloud", "az", "doctl", "heroku", "flyctl", "fly", "vercel",
-                   "netlify", "firebase", "wrangler", "railway", "render", "oci", "ibmcloud",
-                   "linode-cli", "hcloud", "scw", "exoscale", "supabase", "eksctl", "sam",
-                   "cdk", "serverless", "sls", "amplify", "copilot", "gh", "glab", "hub", "tea",
-                   "bq", "stripe", "twilio", "vault", "consul", "nomad", "op", "bw", "lpass",
-                   "doppler", "infisical", "sentry-cli", "datadog-ci", "kaggle", "huggingface-cli",
-                   "hf"})
-INFRA = frozenset({"terraform", "tofu", "terragrunt", "pulumi", "kubectl", "k9s", "helm",
-                   "kustomize", "ansible", "ansible-playbook", "salt", "puppet", "chef-client",
-                   "knife", "vagrant", "packer", "nomad", "oc", "minikube", "kind", "k3d",
-                   "skaffold", "tilt", "argocd", "flux", "istioctl", "linkerd", "crossplane"})
-CONTAINERS = frozenset({"docker", "podman", "nerdctl", "buildah", "ctr", "crictl", "lxc",
-                        "lxd", "incus", "systemd-nspawn", "docker-compose", "podman-compose",
-                        "colima", "lima", "limactl", "multipass", "virsh", "qemu-system-x86_64"})
-SYS_PKG = frozenset({"apt", "apt-get", "aptitude", "dpkg", "yum", "dnf", "microdnf", "rpm",
-                     "zypper", "apk", "pacman", "yay", "paru", "emerge", "xbps-install", "nix-env",
-                     "snap", "flatpak", "brew", "port", "choco", "winget", "scoop", "pkg",
-                     "pkgin", "guix", "nix", "mas", "softwareupdate", "opkg", "eopkg", "swupd",
-                     "tlmgr", "sdk", "asdf", "mise", "rtx", "pyenv", "nvm", "rbenv", "rustup",
-                     "volta", "fnm", "goenv", "jenv", "sdkman"})
-MIGRATORS = frozenset({"alembic", "flyway", "liquibase", "knex", "sequelize", "prisma",
-                       "typeorm", "goose", "migrate", "dbmate", "atlas", "sqitch", "diesel",
-                       "sqlx", "django-admin", "psql", "mysql", "mongo", "mongosh", "redis-cli",
-                       "cqlsh", "clickhouse-client", "pg_dump", "pg_restore", "mysqldump",
-                       "dropdb", "createdb"})
-SECRET_TOOLS = frozenset({"security", "keyctl", "pass", "gopass", "secret-tool", "kwallet-query",
-                          "gnome-keyring-daemon", "1password", "keepassxc-cli", "age",
-                          "sops", "aws-vault", "credstash", "chamber", "ssh-add",
-                          "docker-credential-desktop", "docker-credential-pass",
-                          "docker-credential-secretservice", "git-credential-manager",
-                          "mimikatz", "lazagne", "trufflehog", "gitleaks"})
-LOCAL_EDITORS = frozenset({"vi", "vim", "nvim", "nano", "emacs", "code", "subl", "micro", "ed",
-                           "ex", "joe", "kak", "hx", "helix", "gedit", "kate", "mcedit"})
+RAW_NET = frozenset(
+    {"nc", "ncat", "netcat", "socat", "telnet", "openssl", "cryptcat", "pwncat", "sbd", "rlwrap"}
+)
+DNS_TOOLS = frozenset(
+    {
+        "dig",
+        "nslookup",
+        "host",
+        "drill",
+        "whois",
+        "ping",
+        "ping6",
+        "traceroute",
+        "tracepath",
+        "mtr",
+        "arping",
+        "fping",
+        "resolvectl",
+        "kdig",
+        "delv",
+    }
+)
+REMOTE = frozenset(
+    {
+        "ssh",
+        "scp",
+        "sftp",
+        "rsync",
+        "mosh",
+        "autossh",
+        "sshpass",
+        "rcp",
+        "rsh",
+        "ftp",
+        "lftp",
+        "tftp",
+        "smbclient",
+        "rclone",
+        "s3cmd",
+        "gsutil",
+        "azcopy",
+    }
+)
+CLOUD = frozenset(
+    {
+        "aws",
+        "gcloud",
+        "az",
+        "doctl",
+        "heroku",
+        "flyctl",
+        "fly",
+        "vercel",
+        "netlify",
+        "firebase",
+        "wrangler",
+        "railway",
+        "render",
+        "oci",
+        "ibmcloud",
+        "linode-cli",
+        "hcloud",
+        "scw",
+        "exoscale",
+        "supabase",
+        "eksctl",
+        "sam",
+        "cdk",
+        "serverless",
+        "sls",
+        "amplify",
+        "copilot",
+        "gh",
+        "glab",
+        "hub",
+        "tea",
+        "bq",
+        "stripe",
+        "twilio",
+        "vault",
+        "consul",
+        "nomad",
+        "op",
+        "bw",
+        "lpass",
+        "doppler",
+        "infisical",
+        "sentry-cli",
+        "datadog-ci",
+        "kaggle",
+        "huggingface-cli",
+        "hf",
+    }
+)
+INFRA = frozenset(
+    {
+        "terraform",
+        "tofu",
+        "terragrunt",
+        "pulumi",
+        "kubectl",
+        "k9s",
+        "helm",
+        "kustomize",
+        "ansible",
+        "ansible-playbook",
+        "salt",
+        "puppet",
+        "chef-client",
+        "knife",
+        "vagrant",
+        "packer",
+        "nomad",
+        "oc",
+        "minikube",
+        "kind",
+        "k3d",
+        "skaffold",
+        "tilt",
+        "argocd",
+        "flux",
+        "istioctl",
+        "linkerd",
+        "crossplane",
+    }
+)
+CONTAINERS = frozenset(
+    {
+        "docker",
+        "podman",
+        "nerdctl",
+        "buildah",
+        "ctr",
+        "crictl",
+        "lxc",
+        "lxd",
+        "incus",
+        "systemd-nspawn",
+        "docker-compose",
+        "podman-compose",
+        "colima",
+        "lima",
+        "limactl",
+        "multipass",
+        "virsh",
+        "qemu-system-x86_64",
+    }
+)
+SYS_PKG = frozenset(
+    {
+        "apt",
+        "apt-get",
+        "aptitude",
+        "dpkg",
+        "yum",
+        "dnf",
+        "microdnf",
+        "rpm",
+        "zypper",
+        "apk",
+        "pacman",
+        "yay",
+        "paru",
+        "emerge",
+        "xbps-install",
+        "nix-env",
+        "snap",
+        "flatpak",
+        "brew",
+        "port",
+        "choco",
+        "winget",
+        "scoop",
+        "pkg",
+        "pkgin",
+        "guix",
+        "nix",
+        "mas",
+        "softwareupdate",
+        "opkg",
+        "eopkg",
+        "swupd",
+        "tlmgr",
+        "sdk",
+        "asdf",
+        "mise",
+        "rtx",
+        "pyenv",
+        "nvm",
+        "rbenv",
+        "rustup",
+        "volta",
+        "fnm",
+        "goenv",
+        "jenv",
+        "sdkman",
+    }
+)
+MIGRATORS = frozenset(
+    {
+        "alembic",
+        "flyway",
+        "liquibase",
+        "knex",
+        "sequelize",
+        "prisma",
+        "typeorm",
+        "goose",
+        "migrate",
+        "dbmate",
+        "atlas",
+        "sqitch",
+        "diesel",
+        "sqlx",
+        "django-admin",
+        "psql",
+        "mysql",
+        "mongo",
+        "mongosh",
+        "redis-cli",
+        "cqlsh",
+        "clickhouse-client",
+        "pg_dump",
+        "pg_restore",
+        "mysqldump",
+        "dropdb",
+        "createdb",
+    }
+)
+SECRET_TOOLS = frozenset(
+    {
+        "security",
+        "keyctl",
+        "pass",
+        "gopass",
+        "secret-tool",
+        "kwallet-query",
+        "gnome-keyring-daemon",
+        "1password",
+        "keepassxc-cli",
+        "age",
+        "sops",
+        "aws-vault",
+        "credstash",
+        "chamber",
+        "ssh-add",
+        "docker-credential-desktop",
+        "docker-credential-pass",
+        "docker-credential-secretservice",
+        "git-credential-manager",
+        "mimikatz",
+        "lazagne",
+        "trufflehog",
+        "gitleaks",
+    }
+)
+LOCAL_EDITORS = frozenset(
+    {
+        "vi",
+        "vim",
+        "nvim",
+        "nano",
+        "emacs",
+        "code",
+        "subl",
+        "micro",
+        "ed",
+        "ex",
+        "joe",
+        "kak",
+        "hx",
+        "helix",
+        "gedit",
+        "kate",
+        "mcedit",
+    }
+)
 
-PUBLISH_WORDS = re.compile(r"^(deploy|release|publish|upload|push|ship|promote|rollout|prod|"
-                           r"production|install|uninstall|destroy|teardown|nuke|clean-all|"
-                           r"db[-_:]?(migrate|reset|drop|seed)|migrate|rollback)([-_:].*)?$")
+PUBLISH_WORDS = re.compile(
+    r"^(deploy|release|publish|upload|push|ship|promote|rollout|prod|"
+    r"production|install|uninstall|destroy|teardown|nuke|clean-all|"
+    r"db[-_:]?(migrate|reset|drop|seed)|migrate|rollback)([-_:].*)?$"
+)
 
 # --------------------------------------------------------------------------- dispatch
 
@@ -363,14 +1181,24 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
     head = c.argv[0]
     if name is None or head.expanded:
         resolved = f" (it resolves to `{q(head.value)}`)" if head.value else ""
-        an.add(K.OBFUSCATION, 55, f"the program name {q(head.text)} is computed at run time"
-               f"{resolved}, so what runs cannot be reviewed", head.span)
+        an.add(
+            K.OBFUSCATION,
+            55,
+            f"the program name {q(head.text)} is computed at run time"
+            f"{resolved}, so what runs cannot be reviewed",
+            head.span,
+        )
         if name is None:
             _generic(an, c)
             return
     if c.background and c.via == "":
-        an.add(K.RESOURCE, 15, f"runs `{q(name)}` in the background, where it keeps running "
-               "after the action is reported done", c.span)
+        an.add(
+            K.RESOURCE,
+            15,
+            f"runs `{q(name)}` in the background, where it keeps running "
+            "after the action is reported done",
+            c.span,
+        )
     if name in an.functions:
         return  # its body is analysed where it is defined
     h = _handler(name)
@@ -495,14 +1323,25 @@ def _assignments(an: Analyzer, c: SimpleCommand) -> None:
             first = value.split(":", 1)[0]
             if first and first not in ("$PATH", "${PATH}"):
                 info = an.path(c, first)
-                if info.where in ("tmp", "unknown") or (
-                    info.where == "outside" and not info.abs
-                ) or first in (".", "") or (info.where == "outside" and info.display.startswith(
-                    "~") is False and not (info.abs or "").startswith(("/usr", "/bin", "/opt",
-                                                                         "/sbin", "/nix")
-                )):
-                    an.add(K.PRIVILEGE, 60, f"puts {q(first)} first on PATH, so programs found "
-                           "there replace the usual ones", w.span)
+                if (
+                    info.where in ("tmp", "unknown")
+                    or (info.where == "outside" and not info.abs)
+                    or first in (".", "")
+                    or (
+                        info.where == "outside"
+                        and info.display.startswith("~") is False
+                        and not (info.abs or "").startswith(
+                            ("/usr", "/bin", "/opt", "/sbin", "/nix")
+                        )
+                    )
+                ):
+                    an.add(
+                        K.PRIVILEGE,
+                        60,
+                        f"puts {q(first)} first on PATH, so programs found "
+                        "there replace the usual ones",
+                        w.span,
+                    )
             continue
         spec = _DANGER_VARS.get(key)
         if spec is None:
@@ -520,8 +1359,12 @@ def _declare(an: Analyzer, c: SimpleCommand) -> None:
     if name == "unset" or (name == "export" and any(w.value == "-n" for w in c.args)):
         for w in c.args:
             if w.value and w.value.startswith("HIST"):
-                an.add(K.OBFUSCATION, 45, f"unsets {w.value}, so the shell stops recording "
-                       "history", w.span)
+                an.add(
+                    K.OBFUSCATION,
+                    45,
+                    f"unsets {w.value}, so the shell stops recording history",
+                    w.span,
+                )
 
 
 def _generic(an: Analyzer, c: SimpleCommand) -> None:
@@ -531,7 +1374,7 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
         v = w.value
         if w.span in info.seen:
             continue
-        if not v or v.startswith("-") and "=" not in v:
+        if not v or (v.startswith("-") and "=" not in v):
             continue
         if "=" in v and v.startswith("-"):
             v = v.split("=", 1)[1]
@@ -552,8 +1395,12 @@ def _unknown(an: Analyzer, c: SimpleCommand) -> None:
         if t is not None and "://" in (w.value or ""):
             _network_note(an, c, t, f"`{q(name)}` contacts {t.host}", w, score=40)
             break
-    an.add(K.RESOURCE, 20, f"runs `{q(name)}`, a program lockgate has no rule for (sandboxed)",
-           c.argv[0].span)
+    an.add(
+        K.RESOURCE,
+        20,
+        f"runs `{q(name)}`, a program lockgate has no rule for (sandboxed)",
+        c.argv[0].span,
+    )
 
 
 def _local_program(an: Analyzer, c: SimpleCommand) -> None:
@@ -561,24 +1408,31 @@ def _local_program(an: Analyzer, c: SimpleCommand) -> None:
     info = an.path(c, head.value or "")
     an.facts.runs.append(info.abs or info.raw)
     if (info.abs or info.raw) in an.facts.downloads:
-        an.add(K.SUPPLY_CHAIN, 90, f"runs {info.display}, which this action just downloaded",
-               head.span)
+        an.add(
+            K.SUPPLY_CHAIN, 90, f"runs {info.display}, which this action just downloaded", head.span
+        )
     elif info.where == "workspace":
-        an.add(K.RESOURCE, 5, f"runs {info.display}, a program in the workspace (sandboxed)",
-               head.span)
+        an.add(
+            K.RESOURCE, 5, f"runs {info.display}, a program in the workspace (sandboxed)", head.span
+        )
     elif info.where == "tmp":
         an.add(K.RESOURCE, 35, f"runs {info.display} from a temporary directory", head.span)
     elif info.where == "unknown":
-        an.add(K.RESOURCE, 30, f"runs {info.display} from a directory known only at run time",
-               head.span)
+        an.add(
+            K.RESOURCE,
+            30,
+            f"runs {info.display} from a directory known only at run time",
+            head.span,
+        )
     else:
         base = info.display.rsplit("/", 1)[-1]
         h = _handler(base)
         if h is not None and h is not _local_program:
             h(an, c)
         else:
-            an.add(K.RESOURCE, 20, f"runs {info.display}, a program outside the workspace",
-                   head.span)
+            an.add(
+                K.RESOURCE, 20, f"runs {info.display}, a program outside the workspace", head.span
+            )
 
 
 def _network_note(
@@ -618,7 +1472,9 @@ def h_noop(an: Analyzer, c: SimpleCommand) -> None:
 
 def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name
-    if name in ("printenv", "env") and not [w for w in c.args if not (w.value or "-").startswith("-")]:
+    if name in ("printenv", "env") and not [
+        w for w in c.args if not (w.value or "-").startswith("-")
+    ]:
         an.ci(c).env_dump = True
         an.add(K.SECRETS, 20, "prints the environment variables, which may hold tokens", c.span)
         return
@@ -633,25 +1489,42 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
     ):
         an.ci(c).env_dump = True
         return
-    if name == "xxd" and any(w.value in ("-r", "-revert") or (w.value or "").startswith("-r")
-                             for w in c.args):
+    if name == "xxd" and any(
+        w.value in ("-r", "-revert") or (w.value or "").startswith("-r") for w in c.args
+    ):
         an.ci(c).decoder = True
-    if name in ("cat", "tac", "head", "tail", "less", "more", "strings", "xxd", "od", "hexdump",
-                "grep", "rg", "base32", "zcat", "bat", "nl"):
+    if name in (
+        "cat",
+        "tac",
+        "head",
+        "tail",
+        "less",
+        "more",
+        "strings",
+        "xxd",
+        "od",
+        "hexdump",
+        "grep",
+        "rg",
+        "base32",
+        "zcat",
+        "bat",
+        "nl",
+    ):
         an.ci(c).reads_data = True
     if name == "tr" and len(c.args) >= 2:
         a, b = (c.args[0].value or ""), (c.args[1].value or "")
-        if "N-Z" in b or "n-z" in b or "A-Z" in a and "N" in b:
+        if "N-Z" in b or "n-z" in b or ("A-Z" in a and "N" in b):
             an.ci(c).decoder = True
     if name == "sort":
         opts, _pos = split_args(c.args, frozenset({"-o", "--output", "-k", "-t", "-S", "-T"}))
         out = val(opts, "-o", "--output")
         if out is not None:
             write_target(an, c, out)
-    if name in ("history",):
-        if any((w.value or "").startswith(("-c", "-w", "-d", "-a")) for w in c.args):
-            an.add(K.OBFUSCATION, 45, "clears or rewrites the shell history, hiding what ran",
-                   c.span)
+    if name == "history" and any(
+        (w.value or "").startswith(("-c", "-w", "-d", "-a")) for w in c.args
+    ):
+        an.add(K.OBFUSCATION, 45, "clears or rewrites the shell history, hiding what ran", c.span)
     if name in ("source", ".") and c.args:
         w = c.args[0]
         if w.procsub:
@@ -659,8 +1532,12 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
         if w.value:
             info = an.path(c, w.value)
             if (info.abs or info.raw) in an.facts.downloads:
-                an.add(K.SUPPLY_CHAIN, 90, f"runs {info.display}, which this action just "
-                       "downloaded, in the current shell", w.span)
+                an.add(
+                    K.SUPPLY_CHAIN,
+                    90,
+                    f"runs {info.display}, which this action just downloaded, in the current shell",
+                    w.span,
+                )
             elif info.where not in ("workspace",):
                 an.add(K.RESOURCE, 10, f"runs {info.display} in the current shell", w.span)
     if name == "trap" and c.args and c.args[0].value:
@@ -669,11 +1546,15 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
         for w in c.args:
             if w.value and "=" in w.value:
                 an.add(K.PERSISTENCE, 15, f"defines the alias {q(w)} for this shell", w.span)
-    if name in ("journalctl",) and any((w.value or "").startswith(("--vacuum", "--rotate"))
-                                       for w in c.args):
+    if name in ("journalctl",) and any(
+        (w.value or "").startswith(("--vacuum", "--rotate")) for w in c.args
+    ):
         an.add(K.OBFUSCATION, 55, "deletes system logs", c.span)
-    if name == "ip" and len(c.args) >= 2 and c.args[1].value in ("add", "del", "set", "flush",
-                                                                  "change", "replace"):
+    if (
+        name == "ip"
+        and len(c.args) >= 2
+        and c.args[1].value in ("add", "del", "set", "flush", "change", "replace")
+    ):
         an.add(K.PRIVILEGE, 65, "changes the machine's network configuration", c.span)
     if name == "mount" and c.args:
         h_kernel(an, c)
@@ -681,26 +1562,48 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
 
 def h_build(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
-    if name in ("make", "gmake", "just", "task", "invoke", "rake", "mvn", "mvnw", "gradle",
-                "gradlew", "ant", "sbt", "nx", "turbo", "doit"):
+    if name in (
+        "make",
+        "gmake",
+        "just",
+        "task",
+        "invoke",
+        "rake",
+        "mvn",
+        "mvnw",
+        "gradle",
+        "gradlew",
+        "ant",
+        "sbt",
+        "nx",
+        "turbo",
+        "doit",
+    ):
         for w in c.args:
             v = w.value or ""
             if not v.startswith("-") and "=" not in v and PUBLISH_WORDS.match(v):
-                an.add(K.NETWORK, 40, f"runs the `{v}` target, which usually publishes or "
-                       "changes something outside the workspace", w.span)
+                an.add(
+                    K.NETWORK,
+                    40,
+                    f"runs the `{v}` target, which usually publishes or "
+                    "changes something outside the workspace",
+                    w.span,
+                )
         an.add(K.RESOURCE, 5, f"runs `{name}` on the project (sandboxed)", c.argv[0].span)
         return
     if name in ("mkdocs", "hugo", "jekyll", "zola") and any(
         w.value in ("serve", "server", "gh-deploy", "deploy") for w in c.args
     ):
         dep = any(w.value in ("gh-deploy", "deploy") for w in c.args)
-        an.add(K.NETWORK, 45 if dep else 35,
-               "publishes the site" if dep else "starts a local web server that keeps running",
-               c.span)
+        an.add(
+            K.NETWORK,
+            45 if dep else 35,
+            "publishes the site" if dep else "starts a local web server that keeps running",
+            c.span,
+        )
         return
     if name == "pre-commit" and any(w.value in ("install", "autoupdate") for w in c.args):
-        an.add(K.PERSISTENCE, 45, "installs pre-commit's git hooks / updates hook sources",
-               c.span)
+        an.add(K.PERSISTENCE, 45, "installs pre-commit's git hooks / updates hook sources", c.span)
         return
     if name in ("dotnet",) and c.args and c.args[0].value in ("add", "restore", "tool"):
         an.add(K.SUPPLY_CHAIN, 40, "installs NuGet packages", c.span)
@@ -720,13 +1623,16 @@ def h_cd(an: Analyzer, c: SimpleCommand) -> None:
         return
     w = args[0]
     if w.value is None:
-        an.add(K.OUTSIDE_WORKSPACE, 20, f"changes to a directory known only at run time ({q(w.text)})",
-               w.span)
+        an.add(
+            K.OUTSIDE_WORKSPACE,
+            20,
+            f"changes to a directory known only at run time ({q(w.text)})",
+            w.span,
+        )
         return
     info = an.path(c, w.value)
     if info.where in ("outside",):
-        an.add(K.OUTSIDE_WORKSPACE, 10, f"changes to {info.display}, outside the workspace",
-               w.span)
+        an.add(K.OUTSIDE_WORKSPACE, 10, f"changes to {info.display}, outside the workspace", w.span)
 
 
 # --------------------------------------------------------------------------- file operations
@@ -736,8 +1642,7 @@ def h_rm(an: Analyzer, c: SimpleCommand) -> None:
     opts, pos = split_args(c.args)
     recursive = has(opts, "-r", "-R", "--recursive")
     if has(opts, "--no-preserve-root"):
-        an.add(K.DESTRUCTIVE, 95, "turns off rm's protection for the root directory",
-               c.span)
+        an.add(K.DESTRUCTIVE, 95, "turns off rm's protection for the root directory", c.span)
     if not pos and c.stdin_args:
         an.add(K.DESTRUCTIVE, 45, "deletes paths read from the pipe", c.span)
     for w in pos:
@@ -757,8 +1662,9 @@ def h_rmdir(an: Analyzer, c: SimpleCommand) -> None:
 
 
 def h_shred(an: Analyzer, c: SimpleCommand) -> None:
-    _opts, pos = split_args(c.args, frozenset({"-n", "-s", "--iterations", "--size",
-                                               "--random-source"}))
+    _opts, pos = split_args(
+        c.args, frozenset({"-n", "-s", "--iterations", "--size", "--random-source"})
+    )
     for w in pos:
         delete_target(an, c, w, recursive=False, verb="irrecoverably overwrites")
         info = an.path(c, w.value or "")
@@ -772,11 +1678,20 @@ def h_unlink(an: Analyzer, c: SimpleCommand) -> None:
 
 
 def h_touch(an: Analyzer, c: SimpleCommand) -> None:
-    _opts, pos = split_args(c.args, frozenset({"-d", "-t", "-r", "--date", "--reference",
-                                               "-m", "--mode", "-s", "--size"}))
-    verb = {"touch": "creates", "mkdir": "creates the directory", "truncate": "truncates",
-            "dos2unix": "rewrites", "unix2dos": "rewrites", "mktemp": "creates",
-            "mkfifo": "creates", "mknod": "creates"}.get(c.name or "", "writes")
+    _opts, pos = split_args(
+        c.args,
+        frozenset({"-d", "-t", "-r", "--date", "--reference", "-m", "--mode", "-s", "--size"}),
+    )
+    verb = {
+        "touch": "creates",
+        "mkdir": "creates the directory",
+        "truncate": "truncates",
+        "dos2unix": "rewrites",
+        "unix2dos": "rewrites",
+        "mktemp": "creates",
+        "mkfifo": "creates",
+        "mknod": "creates",
+    }.get(c.name or "", "writes")
     for w in pos:
         write_target(an, c, w, verb)
     if c.name == "truncate":
@@ -787,23 +1702,41 @@ def h_touch(an: Analyzer, c: SimpleCommand) -> None:
 
 def h_copy(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name
-    opts, pos = split_args(c.args, frozenset({"-t", "--target-directory", "-S", "--suffix",
-                                              "-m", "--mode", "-o", "--owner", "-g", "--group",
-                                              "--backup"}))
+    opts, pos = split_args(
+        c.args,
+        frozenset(
+            {
+                "-t",
+                "--target-directory",
+                "-S",
+                "--suffix",
+                "-m",
+                "--mode",
+                "-o",
+                "--owner",
+                "-g",
+                "--group",
+                "--backup",
+            }
+        ),
+    )
     dest = val(opts, "-t", "--target-directory")
     sources = pos
     if dest is None and len(pos) >= 2:
         dest = pos[-1]
         sources = pos[:-1]
-    verb = {"mv": "moves", "ln": "links", "install": "installs", "cp": "copies"}.get(name or "",
-                                                                                     "copies")
+    verb = {"mv": "moves", "ln": "links", "install": "installs", "cp": "copies"}.get(
+        name or "", "copies"
+    )
     for s in sources:
         read_target(an, c, s)
         if name == "mv" and s.value is not None:
             info = an.path(c, s.value)
-            if info.where not in ("workspace", "tmp", "device"):
-                delete_target(an, c, s, recursive=True, verb="moves away")
-            elif info.broad or (info.protected and info.protected[1] >= 60):
+            if (
+                info.where not in ("workspace", "tmp", "device")
+                or info.broad
+                or (info.protected and info.protected[1] >= 60)
+            ):
                 delete_target(an, c, s, recursive=True, verb="moves away")
     if dest is not None:
         if name == "ln":
@@ -811,9 +1744,13 @@ def h_copy(an: Analyzer, c: SimpleCommand) -> None:
             for s in sources:
                 if s.value:
                     si = an.path(c, s.value)
-                    if si.secret or si.where == "outside" and si.broad:
-                        an.add(K.SECRETS if si.secret else K.OUTSIDE_WORKSPACE, 55,
-                               f"links {si.display} into reach", s.span)
+                    if si.secret or (si.where == "outside" and si.broad):
+                        an.add(
+                            K.SECRETS if si.secret else K.OUTSIDE_WORKSPACE,
+                            55,
+                            f"links {si.display} into reach",
+                            s.span,
+                        )
         write_target(an, c, dest, f"{verb} into" if name != "ln" else "creates the link")
 
 
@@ -825,8 +1762,9 @@ def h_tee(an: Analyzer, c: SimpleCommand) -> None:
 
 
 def h_sed(an: Analyzer, c: SimpleCommand) -> None:
-    opts, pos = split_args(c.args, frozenset({"-e", "--expression", "-f", "--file", "-l",
-                                              "--line-length", "-s"}))
+    opts, pos = split_args(
+        c.args, frozenset({"-e", "--expression", "-f", "--file", "-l", "--line-length", "-s"})
+    )
     inplace = any(k.startswith("-i") or k.startswith("--in-place") for k in opts) or any(
         (w.value or "").startswith("-i") for w in c.args
     )
@@ -837,8 +1775,9 @@ def h_sed(an: Analyzer, c: SimpleCommand) -> None:
         files = pos[1:]
     for s in scripts:
         code = s.value or ""
-        if re.search(r"(^|[;\n}])\s*e(\s|$)|s(.).*\3.*\3[gpiImM0-9]*e[gpiImM0-9]*\s*($|[;}])",
-                     code):
+        if re.search(
+            r"(^|[;\n}])\s*e(\s|$)|s(.).*\3.*\3[gpiImM0-9]*e[gpiImM0-9]*\s*($|[;}])", code
+        ):
             an.add(K.OBFUSCATION, 60, "the sed script runs shell commands (GNU `e`)", s.span)
         m = re.search(r"(?:^|[;\n}]|\s)w\s+(\S+)", code)
         if m:
@@ -862,8 +1801,16 @@ def h_dd(an: Analyzer, c: SimpleCommand) -> None:
 
 def h_chmod(an: Analyzer, c: SimpleCommand) -> None:
     args = [w for w in c.args]
-    recursive = any((w.value or "") in ("-R", "--recursive") or re.fullmatch(r"-[a-zA-Z]*R[a-zA-Z]*", w.value or "") for w in args)
-    pos = [w for w in args if not (w.value or "").startswith("-") or re.match(r"^-[rwxXst]+$", w.value or "")]
+    recursive = any(
+        (w.value or "") in ("-R", "--recursive")
+        or re.fullmatch(r"-[a-zA-Z]*R[a-zA-Z]*", w.value or "")
+        for w in args
+    )
+    pos = [
+        w
+        for w in args
+        if not (w.value or "").startswith("-") or re.match(r"^-[rwxXst]+$", w.value or "")
+    ]
     if c.name in ("chown", "chgrp"):
         targets = pos[1:]
         for w in targets:
@@ -871,9 +1818,14 @@ def h_chmod(an: Analyzer, c: SimpleCommand) -> None:
                 continue
             info = an.path(c, w.value)
             if info.where == "outside":
-                an.add(K.PRIVILEGE, 90 if info.broad and recursive else 70,
-                       f"changes the owner of {info.display}" + (" and everything under it" if recursive else "")
-                       + ", outside the workspace", w.span)
+                an.add(
+                    K.PRIVILEGE,
+                    90 if info.broad and recursive else 70,
+                    f"changes the owner of {info.display}"
+                    + (" and everything under it" if recursive else "")
+                    + ", outside the workspace",
+                    w.span,
+                )
             else:
                 an.add(K.PRIVILEGE, 40, f"changes the owner of {info.display}", w.span)
         return
@@ -881,31 +1833,71 @@ def h_chmod(an: Analyzer, c: SimpleCommand) -> None:
         return
     mode = pos[0].value or ""
     targets = pos[1:]
-    setid = bool(re.search(r"[ugoa]*[+=][rwxXt]*s", mode)) or bool(re.fullmatch(r"[2467]\d{3}", mode))
-    world = bool(re.fullmatch(r"\d*7[0-7]?7|\d*[2367]", mode)) and len(mode) >= 3 and mode[-1] in "2367" or "o+w" in mode or "a+w" in mode or mode in ("777", "0777", "666", "0666")
-    addx = "+x" in mode or bool(re.search(r"[+=][rw]*x", mode)) or bool(re.fullmatch(r"0?[0-7]*[1357][0-7]{0,2}", mode)) and len(mode.lstrip("0")) >= 3
+    setid = bool(re.search(r"[ugoa]*[+=][rwxXt]*s", mode)) or bool(
+        re.fullmatch(r"[2467]\d{3}", mode)
+    )
+    world = (
+        (
+            bool(re.fullmatch(r"\d*7[0-7]?7|\d*[2367]", mode))
+            and len(mode) >= 3
+            and mode[-1] in "2367"
+        )
+        or "o+w" in mode
+        or "a+w" in mode
+        or mode in ("777", "0777", "666", "0666")
+    )
+    addx = (
+        "+x" in mode
+        or bool(re.search(r"[+=][rw]*x", mode))
+        or (bool(re.fullmatch(r"0?[0-7]*[1357][0-7]{0,2}", mode)) and len(mode.lstrip("0")) >= 3)
+    )
     for w in targets:
         if w.value is None:
-            an.add(K.PRIVILEGE, 40, f"changes permissions on a path known only at run time ({q(w.text)})", w.span)
+            an.add(
+                K.PRIVILEGE,
+                40,
+                f"changes permissions on a path known only at run time ({q(w.text)})",
+                w.span,
+            )
             continue
         info = an.path(c, w.value)
         if setid:
-            an.add(K.PRIVILEGE, 90, f"sets the setuid/setgid bit on {info.display}: it would run "
-                   "with its owner's privileges for anyone", w.span)
+            an.add(
+                K.PRIVILEGE,
+                90,
+                f"sets the setuid/setgid bit on {info.display}: it would run "
+                "with its owner's privileges for anyone",
+                w.span,
+            )
             continue
         if info.where in ("outside",):
             score = 95 if info.broad and recursive else (80 if info.broad or world else 65)
-            an.add(K.PRIVILEGE, score, f"changes permissions of {info.display}"
-                   + (" and everything under it" if recursive else "")
-                   + (" so anyone can write it" if world else "") + ", outside the workspace",
-                   w.span)
+            an.add(
+                K.PRIVILEGE,
+                score,
+                f"changes permissions of {info.display}"
+                + (" and everything under it" if recursive else "")
+                + (" so anyone can write it" if world else "")
+                + ", outside the workspace",
+                w.span,
+            )
         elif info.where in ("tmp", "device"):
             an.add(K.PRIVILEGE, 15, f"changes permissions of {info.display}", w.span)
         elif info.where == "unknown":
-            an.add(K.PRIVILEGE, 40, f"changes permissions of {info.display} in an unknown directory", w.span)
+            an.add(
+                K.PRIVILEGE,
+                40,
+                f"changes permissions of {info.display} in an unknown directory",
+                w.span,
+            )
         else:
             if info.protected and info.protected[1] >= 60:
-                an.add(K.PERSISTENCE, info.protected[1], f"makes {info.display} executable: {info.protected[0]}", w.span)
+                an.add(
+                    K.PERSISTENCE,
+                    info.protected[1],
+                    f"makes {info.display} executable: {info.protected[0]}",
+                    w.span,
+                )
             elif world:
                 an.add(K.PRIVILEGE, 40, f"makes {info.display} writable by anyone", w.span)
             elif addx:
@@ -915,11 +1907,32 @@ def h_chmod(an: Analyzer, c: SimpleCommand) -> None:
 
 
 def h_tar(an: Analyzer, c: SimpleCommand) -> None:
-    opts, pos = split_args(c.args, frozenset({"-f", "--file", "-C", "--directory", "-T",
-                                              "--files-from", "-X", "--exclude-from",
-                                              "--exclude", "-b", "-N", "--use-compress-program",
-                                              "-I", "--to-command", "--checkpoint-action",
-                                              "--transform", "--owner", "--group", "--mode"}))
+    opts, pos = split_args(
+        c.args,
+        frozenset(
+            {
+                "-f",
+                "--file",
+                "-C",
+                "--directory",
+                "-T",
+                "--files-from",
+                "-X",
+                "--exclude-from",
+                "--exclude",
+                "-b",
+                "-N",
+                "--use-compress-program",
+                "-I",
+                "--to-command",
+                "--checkpoint-action",
+                "--transform",
+                "--owner",
+                "--group",
+                "--mode",
+            }
+        ),
+    )
     first = c.args[0].value if c.args else ""
     letters = (first or "") if (first and not first.startswith("-")) else ""
     extract = has(opts, "-x", "--extract", "--get") or "x" in letters
@@ -977,17 +1990,44 @@ def h_find(an: Analyzer, c: SimpleCommand) -> None:
     vals = [w.value for w in c.args]
     if "-delete" in vals:
         targets = roots or [Word(".", ".", c.argv[0].span)]
-        filtered = any(v in ("-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-newer",
-                             "-mtime", "-mmin", "-size", "-empty", "-user", "-perm", "-wholename")
-                       for v in vals)
-        pattern = next((c.args[k + 1].best for k, v in enumerate(vals[:-1])
-                        if v in ("-name", "-iname", "-path", "-ipath", "-regex")), "")
+        filtered = any(
+            v
+            in (
+                "-name",
+                "-iname",
+                "-path",
+                "-ipath",
+                "-regex",
+                "-iregex",
+                "-newer",
+                "-mtime",
+                "-mmin",
+                "-size",
+                "-empty",
+                "-user",
+                "-perm",
+                "-wholename",
+            )
+            for v in vals
+        )
+        pattern = next(
+            (
+                c.args[k + 1].best
+                for k, v in enumerate(vals[:-1])
+                if v in ("-name", "-iname", "-path", "-ipath", "-regex")
+            ),
+            "",
+        )
         for r in targets:
             info = an.path(c, r.value or ".") if r.value is not None else None
             if filtered and info is not None and info.where in ("workspace", "tmp"):
                 an.ci(c).seen.add(r.span)
-                an.add(K.DESTRUCTIVE, 40, f"deletes files matching {short(pattern or 'its tests')} "
-                       f"under {info.display}", r.span)
+                an.add(
+                    K.DESTRUCTIVE,
+                    40,
+                    f"deletes files matching {short(pattern or 'its tests')} under {info.display}",
+                    r.span,
+                )
             else:
                 delete_target(an, c, r, recursive=True, verb="deletes every file it finds under")
     for k, w in enumerate(c.args):
@@ -1002,33 +2042,154 @@ def h_rsync_local(an: Analyzer, c: SimpleCommand) -> None:
 # --------------------------------------------------------------------------- network
 
 
-_CURL_VALUES = frozenset({"-o", "--output", "-d", "--data", "--data-binary", "--data-raw",
-                          "--data-urlencode", "--data-ascii", "-F", "--form", "--form-string",
-                          "-T", "--upload-file", "-X", "--request", "-H", "--header", "-u",
-                          "--user", "-A", "--user-agent", "-e", "--referer", "-x", "--proxy",
-                          "-K", "--config", "-b", "--cookie", "-c", "--cookie-jar", "--json",
-                          "--output-dir", "-m", "--max-time", "--connect-timeout", "-w",
-                          "--write-out", "-r", "--range", "--retry", "-E", "--cert", "--key",
-                          "--cacert", "--resolve", "--connect-to", "--url", "-U",
-                          "--proxy-user", "--interface", "--limit-rate", "-y", "-Y", "-z",
-                          "-C", "--continue-at", "--dns-servers", "--doh-url", "-Q", "--quote",
-                          "--mail-from", "--mail-rcpt", "--oauth2-bearer", "--variable",
-                          "--expand-data", "--expand-url", "--unix-socket", "--abstract-unix-socket",
-                          "-D", "--dump-header", "--trace", "--trace-ascii", "--stderr",
-                          "--max-filesize", "--retry-delay", "--retry-max-time", "-P",
-                          "--ftp-port", "--hostpubmd5", "--pubkey", "--netrc-file",
-                          "--happy-eyeballs-timeout-ms", "--local-port", "--socks5",
-                          "--socks5-hostname", "--socks4", "--preproxy", "--keepalive-time"})
-_WGET_VALUES = frozenset({"-O", "--output-document", "-o", "--output-file", "-a",
-                          "--append-output", "-P", "--directory-prefix", "--post-data",
-                          "--post-file", "--body-data", "--body-file", "--method", "-U",
-                          "--user-agent", "--header", "-e", "--execute", "-i", "--input-file",
-                          "-t", "--tries", "-T", "--timeout", "--user", "--password",
-                          "--http-user", "--http-password", "-l", "--level", "-A", "-R",
-                          "--accept", "--reject", "-D", "--domains", "--load-cookies",
-                          "--save-cookies", "-B", "--base", "--bind-address", "-w", "--wait",
-                          "-Q", "--quota", "--limit-rate", "--ca-certificate", "--certificate",
-                          "--private-key", "--referer", "--config"})
+_CURL_VALUES = frozenset(
+    {
+        "-o",
+        "--output",
+        "-d",
+        "--data",
+        "--data-binary",
+        "--data-raw",
+        "--data-urlencode",
+        "--data-ascii",
+        "-F",
+        "--form",
+        "--form-string",
+        "-T",
+        "--upload-file",
+        "-X",
+        "--request",
+        "-H",
+        "--header",
+        "-u",
+        "--user",
+        "-A",
+        "--user-agent",
+        "-e",
+        "--referer",
+        "-x",
+        "--proxy",
+        "-K",
+        "--config",
+        "-b",
+        "--cookie",
+        "-c",
+        "--cookie-jar",
+        "--json",
+        "--output-dir",
+        "-m",
+        "--max-time",
+        "--connect-timeout",
+        "-w",
+        "--write-out",
+        "-r",
+        "--range",
+        "--retry",
+        "-E",
+        "--cert",
+        "--key",
+        "--cacert",
+        "--resolve",
+        "--connect-to",
+        "--url",
+        "-U",
+        "--proxy-user",
+        "--interface",
+        "--limit-rate",
+        "-y",
+        "-Y",
+        "-z",
+        "-C",
+        "--continue-at",
+        "--dns-servers",
+        "--doh-url",
+        "-Q",
+        "--quote",
+        "--mail-from",
+        "--mail-rcpt",
+        "--oauth2-bearer",
+        "--variable",
+        "--expand-data",
+        "--expand-url",
+        "--unix-socket",
+        "--abstract-unix-socket",
+        "-D",
+        "--dump-header",
+        "--trace",
+        "--trace-ascii",
+        "--stderr",
+        "--max-filesize",
+        "--retry-delay",
+        "--retry-max-time",
+        "-P",
+        "--ftp-port",
+        "--hostpubmd5",
+        "--pubkey",
+        "--netrc-file",
+        "--happy-eyeballs-timeout-ms",
+        "--local-port",
+        "--socks5",
+        "--socks5-hostname",
+        "--socks4",
+        "--preproxy",
+        "--keepalive-time",
+    }
+)
+_WGET_VALUES = frozenset(
+    {
+        "-O",
+        "--output-document",
+        "-o",
+        "--output-file",
+        "-a",
+        "--append-output",
+        "-P",
+        "--directory-prefix",
+        "--post-data",
+        "--post-file",
+        "--body-data",
+        "--body-file",
+        "--method",
+        "-U",
+        "--user-agent",
+        "--header",
+        "-e",
+        "--execute",
+        "-i",
+        "--input-file",
+        "-t",
+        "--tries",
+        "-T",
+        "--timeout",
+        "--user",
+        "--password",
+        "--http-user",
+        "--http-password",
+        "-l",
+        "--level",
+        "-A",
+        "-R",
+        "--accept",
+        "--reject",
+        "-D",
+        "--domains",
+        "--load-cookies",
+        "--save-cookies",
+        "-B",
+        "--base",
+        "--bind-address",
+        "-w",
+        "--wait",
+        "-Q",
+        "--quota",
+        "--limit-rate",
+        "--ca-certificate",
+        "--certificate",
+        "--private-key",
+        "--referer",
+        "--config",
+    }
+)
 
 
 def h_download(an: Analyzer, c: SimpleCommand) -> None:
@@ -1041,8 +2202,10 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
         opts, pos = split_args(c.args, _CURL_VALUES)
     urls: list[Word] = []
     for w in pos:
-        if name in ("http", "https", "httpie", "xh") and w.value and (
-            re.match(r"^[A-Z]+$", w.value) or re.match(r"^[\w.-]+(:=?|==|@)", w.value)
+        if (
+            name in ("http", "https", "httpie", "xh")
+            and w.value
+            and (re.match(r"^[A-Z]+$", w.value) or re.match(r"^[\w.-]+(:=?|==|@)", w.value))
         ):
             if re.match(r"^[\w.-]+@", w.value or ""):
                 f = w.value.split("@", 1)[1]
@@ -1068,26 +2231,45 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
     # What goes out.
     sends: list[Word] = []
     stdin_send = False
-    for k in ("-d", "--data", "--data-binary", "--data-raw", "--data-urlencode", "--data-ascii",
-              "-F", "--form", "-T", "--upload-file", "--json", "--post-data", "--post-file",
-              "--body-data", "--body-file"):
-        w = opts.get(k)
-        if w is None:
+    for k in (
+        "-d",
+        "--data",
+        "--data-binary",
+        "--data-raw",
+        "--data-urlencode",
+        "--data-ascii",
+        "-F",
+        "--form",
+        "-T",
+        "--upload-file",
+        "--json",
+        "--post-data",
+        "--post-file",
+        "--body-data",
+        "--body-file",
+    ):
+        sw = opts.get(k)
+        if sw is None:
             continue
-        sends.append(w)
-        v = w.value or ""
+        sends.append(sw)
+        v = sw.value or ""
         fileref = None
         if k in ("-T", "--upload-file", "--post-file", "--body-file"):
             fileref = v
         elif "@" in v and k not in ("--data-raw",):
-            fileref = v.split("@", 1)[1].split(";", 1)[0] if v.startswith("@") or (
-                k in ("-F", "--form") and "=@" in v) or k in ("--json",) and v.startswith("@") else None
+            fileref = (
+                v.split("@", 1)[1].split(";", 1)[0]
+                if v.startswith("@")
+                or (k in ("-F", "--form") and "=@" in v)
+                or (k in ("--json",) and v.startswith("@"))
+                else None
+            )
             if k in ("-F", "--form") and "=<" in v:
                 fileref = v.split("=<", 1)[1]
         if fileref in ("-", "/dev/stdin"):
             stdin_send = True
         elif fileref:
-            read_target(an, c, Word(fileref, fileref, w.span))
+            read_target(an, c, Word(fileref, fileref, sw.span))
     method = val(opts, "-X", "--request", "--method")
     if method is not None and (method.value or "").upper() in ("DELETE",):
         an.add(K.DESTRUCTIVE, 45, f"sends a DELETE request to {host}", method.span)
@@ -1106,9 +2288,7 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
     to_stdout = out is None or out.value in ("-", "/dev/stdout")
     if to_stdout:
         info.download = target
-        if target is None and urls == [] and any(w.dynamic for w in pos):
-            info.download = parse_target("unknown.invalid")
-        elif target is None:
+        if (target is None and urls == [] and any(w.dynamic for w in pos)) or target is None:
             info.download = parse_target("unknown.invalid")
     else:
         assert out is not None
@@ -1150,8 +2330,22 @@ def h_raw_net(an: Analyzer, c: SimpleCommand) -> None:
             info.sender_label = "a TLS peer"
         elif sub in ("enc", "base64") and ("-d" in vals or "-decode" in vals):
             info.decoder = True
-        elif sub in ("genrsa", "genpkey", "req", "x509", "rand", "dgst", "version", "rsa", "ec",
-                     "pkey", "verify", "list", "speed", "ciphers"):
+        elif sub in (
+            "genrsa",
+            "genpkey",
+            "req",
+            "x509",
+            "rand",
+            "dgst",
+            "version",
+            "rsa",
+            "ec",
+            "pkey",
+            "verify",
+            "list",
+            "speed",
+            "ciphers",
+        ):
             for k, v in enumerate(vals):
                 if v in ("-out", "-keyout") and k + 1 < len(c.args):
                     write_target(an, c, c.args[k + 1])
@@ -1164,8 +2358,12 @@ def h_raw_net(an: Analyzer, c: SimpleCommand) -> None:
     if name in ("socat",):
         text = " ".join(vals)
         if re.search(r"\b(EXEC|SYSTEM):", text, re.I):
-            an.add(K.PRIVILEGE, 95, "connects a network socket to a program it runs: a remote "
-                   "shell", c.span)
+            an.add(
+                K.PRIVILEGE,
+                95,
+                "connects a network socket to a program it runs: a remote shell",
+                c.span,
+            )
         if re.search(r"LISTEN", text, re.I):
             an.add(K.NETWORK, 55, "listens for network connections", c.span)
         m = re.search(r"TCP\d?:([^:,\s]+):(\d+)", text, re.I)
@@ -1177,13 +2375,34 @@ def h_raw_net(an: Analyzer, c: SimpleCommand) -> None:
         return
     if name == "rlwrap":
         return
-    opts, pos = split_args(c.args, frozenset({"-e", "-c", "-p", "-s", "-w", "-i", "-q", "-x",
-                                              "-X", "--exec", "--sh-exec", "--lua-exec", "-g",
-                                              "-G", "-o", "-O"}))
+    opts, pos = split_args(
+        c.args,
+        frozenset(
+            {
+                "-e",
+                "-c",
+                "-p",
+                "-s",
+                "-w",
+                "-i",
+                "-q",
+                "-x",
+                "-X",
+                "--exec",
+                "--sh-exec",
+                "--lua-exec",
+                "-g",
+                "-G",
+                "-o",
+                "-O",
+            }
+        ),
+    )
     execw = val(opts, "-e", "-c", "--exec", "--sh-exec", "--lua-exec")
     if execw is not None:
-        an.add(K.PRIVILEGE, 95, f"hands a network connection to {q(execw)}: a remote shell",
-               execw.span)
+        an.add(
+            K.PRIVILEGE, 95, f"hands a network connection to {q(execw)}: a remote shell", execw.span
+        )
     if has(opts, "-l", "--listen"):
         port = pos[0].best if pos else "a port"
         an.add(K.NETWORK, 55, f"listens for network connections on {port}", c.span)
@@ -1216,23 +2435,52 @@ def h_remote(an: Analyzer, c: SimpleCommand) -> None:
     info = an.ci(c)
     info.network = True
     if name in ("ssh", "mosh", "autossh", "rsh"):
-        opts, pos = split_args(c.args, frozenset({"-i", "-p", "-l", "-o", "-F", "-L", "-R",
-                                                  "-D", "-J", "-W", "-b", "-c", "-e", "-m",
-                                                  "-O", "-Q", "-S", "-w", "-E", "-B", "-I"}))
+        opts, pos = split_args(
+            c.args,
+            frozenset(
+                {
+                    "-i",
+                    "-p",
+                    "-l",
+                    "-o",
+                    "-F",
+                    "-L",
+                    "-R",
+                    "-D",
+                    "-J",
+                    "-W",
+                    "-b",
+                    "-c",
+                    "-e",
+                    "-m",
+                    "-O",
+                    "-Q",
+                    "-S",
+                    "-w",
+                    "-E",
+                    "-B",
+                    "-I",
+                }
+            ),
+        )
         host = pos[0].best if pos else "a host"
         an.facts.hosts.append(host.split("@")[-1])
         for k in ("-R", "-L", "-D", "-w"):
             if k in opts:
                 an.add(K.NETWORK, 55, f"opens a network tunnel through {host}", c.span)
         o = opts.get("-o")
-        if o is not None and re.search(r"ProxyCommand|LocalCommand|PermitLocalCommand", o.value or "", re.I):
+        if o is not None and re.search(
+            r"ProxyCommand|LocalCommand|PermitLocalCommand", o.value or "", re.I
+        ):
             an.add(K.PRIVILEGE, 60, f"makes ssh run a local program ({q(o)})", o.span)
         idf = opts.get("-i")
         if idf is not None:
             an.add(K.SECRETS, 15, f"logs in with the key {q(idf)}", idf.span)
         if len(pos) > 1:
             remote_cmd = " ".join(w.best for w in pos[1:])
-            an.add(K.NETWORK, 50, f"runs `{short(remote_cmd)}` on {host}", pos[1].span, pos[-1].span)
+            an.add(
+                K.NETWORK, 50, f"runs `{short(remote_cmd)}` on {host}", pos[1].span, pos[-1].span
+            )
         else:
             an.add(K.NETWORK, 45, f"opens a shell on {host}", c.span)
         info.sender = parse_target("remote.invalid")
@@ -1242,21 +2490,45 @@ def h_remote(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.SECRETS, 45, "passes a password on the command line", c.span)
         return
     # copies: scp, rsync, sftp, rclone, …
-    opts, pos = split_args(c.args, frozenset({"-i", "-P", "-p", "-o", "-F", "-e", "--rsh",
-                                              "-l", "-c", "-S", "-J", "--exclude", "--include",
-                                              "--filter", "-f", "--files-from", "-b",
-                                              "--backup-dir", "--config"}))
-    remote_dst = pos and host_of_scp(pos[-1].value or "") or (
+    opts, pos = split_args(
+        c.args,
+        frozenset(
+            {
+                "-i",
+                "-P",
+                "-p",
+                "-o",
+                "-F",
+                "-e",
+                "--rsh",
+                "-l",
+                "-c",
+                "-S",
+                "-J",
+                "--exclude",
+                "--include",
+                "--filter",
+                "-f",
+                "--files-from",
+                "-b",
+                "--backup-dir",
+                "--config",
+            }
+        ),
+    )
+    remote_dst = (pos and host_of_scp(pos[-1].value or "")) or (
         pos and re.match(r"^(s3|gs|az|r2|b2|gcs|sftp|ftp|rsync)://", pos[-1].value or "")
     )
-    remote_src = any(host_of_scp(w.value or "") or re.match(r"^(s3|gs|az)://", w.value or "")
-                     for w in pos[:-1])
-    if name in ("rsync", "rclone") and not remote_dst and not remote_src and len(pos) >= 2:
-        if name == "rsync":
-            h_copy(an, c)
-            if has(opts, "--delete", "--delete-before", "--delete-after", "--delete-during"):
-                delete_target(an, c, pos[-1], recursive=True, verb="deletes files not in the source from")
-            return
+    remote_src = any(
+        host_of_scp(w.value or "") or re.match(r"^(s3|gs|az)://", w.value or "") for w in pos[:-1]
+    )
+    if name == "rsync" and not remote_dst and not remote_src and len(pos) >= 2:
+        h_copy(an, c)
+        if has(opts, "--delete", "--delete-before", "--delete-after", "--delete-during"):
+            delete_target(
+                an, c, pos[-1], recursive=True, verb="deletes files not in the source from"
+            )
+        return
     if remote_dst and pos:
         dst = pos[-1].best
         host = host_of_scp(dst) or dst
@@ -1266,7 +2538,13 @@ def h_remote(an: Analyzer, c: SimpleCommand) -> None:
         for s in srcs:
             read_target(an, c, s)
         listing = ", ".join(q(s) for s in srcs[:3]) or "files"
-        an.add(K.EXFILTRATION, 50, f"copies {listing} to {short(dst)}", *[s.span for s in srcs], pos[-1].span)
+        an.add(
+            K.EXFILTRATION,
+            50,
+            f"copies {listing} to {short(dst)}",
+            *[s.span for s in srcs],
+            pos[-1].span,
+        )
         if has(opts, "--delete") and name in ("rsync", "rclone"):
             an.add(K.DESTRUCTIVE, 55, f"deletes files on {host} that are not in the source", c.span)
         return
@@ -1306,8 +2584,12 @@ def h_server(an: Analyzer, c: SimpleCommand) -> None:
     if name.startswith("jupyter") and any(w.value in ("nbconvert", "execute") for w in c.args):
         an.add(K.RESOURCE, 5, "runs notebooks", c.span)
         return
-    an.add(K.NETWORK, 40, f"starts `{name}`, a server that listens for connections and keeps "
-           "running", c.span)
+    an.add(
+        K.NETWORK,
+        40,
+        f"starts `{name}`, a server that listens for connections and keeps running",
+        c.span,
+    )
 
 
 def h_cloud(an: Analyzer, c: SimpleCommand) -> None:
@@ -1322,37 +2604,60 @@ def h_cloud(an: Analyzer, c: SimpleCommand) -> None:
         an.facts.reads_secrets.append(f"{name} secrets")
         an.add(K.SECRETS, 70, f"reads secrets from {name}", c.span)
         return
-    if re.search(r"\b(auth|token|print-access-token|get-access-token|get-session-token|"
-                 r"get-login-password|credentials|configure get|account get-access-token|"
-                 r"print-identity-token)\b", words) and not re.search(r"\blogin\b", words):
+    if re.search(
+        r"\b(auth|token|print-access-token|get-access-token|get-session-token|"
+        r"get-login-password|credentials|configure get|account get-access-token|"
+        r"print-identity-token)\b",
+        words,
+    ) and not re.search(r"\blogin\b", words):
         an.ci(c).secrets.append(f"{name} token")
         an.facts.reads_secrets.append(f"{name} token")
         an.add(K.SECRETS, 70, f"prints your {name} credentials or token", c.span)
         return
-    if re.search(r"\b(delete|rm|remove|destroy|terminate|purge|drop|rb|deregister|"
-                 r"delete-bucket|nuke|uninstall)\b", words):
-        an.add(K.DESTRUCTIVE, 70, f"deletes cloud resources with `{name} {short(words, 40)}`",
-               c.span)
+    if re.search(
+        r"\b(delete|rm|remove|destroy|terminate|purge|drop|rb|deregister|"
+        r"delete-bucket|nuke|uninstall)\b",
+        words,
+    ):
+        an.add(
+            K.DESTRUCTIVE, 70, f"deletes cloud resources with `{name} {short(words, 40)}`", c.span
+        )
         return
     if name in ("gh", "glab", "hub", "tea"):
-        if re.search(r"\b(release create|pr merge|repo create|repo delete|secret|gist create|"
-                     r"api)\b", words) or vals[:1] == ["api"]:
-            an.add(K.EXFILTRATION if "gist" in words else K.NETWORK, 55,
-                   f"changes things on the code host: `{name} {short(words, 40)}`", c.span)
+        if re.search(
+            r"\b(release create|pr merge|repo create|repo delete|secret|gist create|"
+            r"api)\b",
+            words,
+        ) or vals[:1] == ["api"]:
+            an.add(
+                K.EXFILTRATION if "gist" in words else K.NETWORK,
+                55,
+                f"changes things on the code host: `{name} {short(words, 40)}`",
+                c.span,
+            )
             return
-        if re.search(r"\b(create|merge|close|edit|comment|review|push|sync|fork|clone|"
-                     r"upload|delete)\b", words):
+        if re.search(
+            r"\b(create|merge|close|edit|comment|review|push|sync|fork|clone|"
+            r"upload|delete)\b",
+            words,
+        ):
             an.add(K.NETWORK, 45, f"acts on the code host: `{name} {short(words, 40)}`", c.span)
             return
         an.add(K.NETWORK, 36, f"reads from the code host: `{name} {short(words, 40)}`", c.span)
         return
-    if re.search(r"\b(s3 (cp|sync|mv)|storage cp|cp|sync|upload|put|push|deploy|publish|"
-                 r"create|run|apply|update|set|start|stop|invoke|scale|put-object)\b", words):
-        an.add(K.NETWORK, 55, f"changes cloud resources with `{name} {short(words, 40)}`",
-               c.span)
+    if re.search(
+        r"\b(s3 (cp|sync|mv)|storage cp|cp|sync|upload|put|push|deploy|publish|"
+        r"create|run|apply|update|set|start|stop|invoke|scale|put-object)\b",
+        words,
+    ):
+        an.add(K.NETWORK, 55, f"changes cloud resources with `{name} {short(words, 40)}`", c.span)
         return
-    an.add(K.NETWORK, 40, f"talks to the cloud with your credentials: `{name} "
-           f"{short(words, 40)}`", c.span)
+    an.add(
+        K.NETWORK,
+        40,
+        f"talks to the cloud with your credentials: `{name} {short(words, 40)}`",
+        c.span,
+    )
 
 
 def h_infra(an: Analyzer, c: SimpleCommand) -> None:
@@ -1361,32 +2666,78 @@ def h_infra(an: Analyzer, c: SimpleCommand) -> None:
     sub = vals[0] if vals else ""
     an.ci(c).network = True
     if name in ("terraform", "tofu", "terragrunt", "pulumi"):
-        if sub in ("fmt", "validate", "version", "graph", "console", "providers", "show",
-                   "output", "workspace") and sub != "":
-            an.add(K.RESOURCE, 10 if sub != "output" else 30, f"`{name} {sub}` inspects the "
-                   "infrastructure code", c.span)
+        if (
+            sub
+            in (
+                "fmt",
+                "validate",
+                "version",
+                "graph",
+                "console",
+                "providers",
+                "show",
+                "output",
+                "workspace",
+            )
+            and sub != ""
+        ):
+            an.add(
+                K.RESOURCE,
+                10 if sub != "output" else 30,
+                f"`{name} {sub}` inspects the infrastructure code",
+                c.span,
+            )
             return
         if sub in ("apply", "up", "import", "taint", "untaint", "state", "refresh"):
-            auto = any((w.value or "") in ("-auto-approve", "--auto-approve", "--yes", "-y")
-                       for w in c.args)
-            an.add(K.DESTRUCTIVE, 75 if auto else 65, f"`{name} {sub}` changes real "
-                   "infrastructure" + (" without asking" if auto else ""), c.span)
+            auto = any(
+                (w.value or "") in ("-auto-approve", "--auto-approve", "--yes", "-y")
+                for w in c.args
+            )
+            an.add(
+                K.DESTRUCTIVE,
+                75 if auto else 65,
+                f"`{name} {sub}` changes real infrastructure" + (" without asking" if auto else ""),
+                c.span,
+            )
             return
         if sub in ("destroy", "down"):
             an.add(K.DESTRUCTIVE, 85, f"`{name} {sub}` destroys real infrastructure", c.span)
             return
-        an.add(K.NETWORK, 40, f"`{name} {sub or ''}` talks to cloud providers with your "
-               "credentials", c.span)
+        an.add(
+            K.NETWORK,
+            40,
+            f"`{name} {sub or ''}` talks to cloud providers with your credentials",
+            c.span,
+        )
         return
     if name in ("kubectl", "oc", "helm"):
         if sub in ("delete", "uninstall", "drain", "cordon", "taint"):
             an.add(K.DESTRUCTIVE, 70, f"`{name} {sub}` removes things from the cluster", c.span)
-        elif sub in ("apply", "create", "patch", "edit", "scale", "rollout", "replace", "set",
-                     "install", "upgrade", "label", "annotate", "expose", "run", "exec", "cp",
-                     "attach", "debug"):
+        elif sub in (
+            "apply",
+            "create",
+            "patch",
+            "edit",
+            "scale",
+            "rollout",
+            "replace",
+            "set",
+            "install",
+            "upgrade",
+            "label",
+            "annotate",
+            "expose",
+            "run",
+            "exec",
+            "cp",
+            "attach",
+            "debug",
+        ):
             an.add(K.NETWORK, 60, f"`{name} {sub}` changes or enters the cluster", c.span)
-        elif sub in ("config",) and any((w.value or "") in ("view",) for w in c.args) and any(
-            (w.value or "") in ("--raw", "--flatten") for w in c.args
+        elif (
+            sub in ("config",)
+            and any((w.value or "") in ("view",) for w in c.args)
+            and any((w.value or "") in ("--raw", "--flatten") for w in c.args)
         ):
             an.ci(c).secrets.append("kube credentials")
             an.facts.reads_secrets.append("kube credentials")
@@ -1394,8 +2745,12 @@ def h_infra(an: Analyzer, c: SimpleCommand) -> None:
         elif sub in ("port-forward", "proxy"):
             an.add(K.NETWORK, 45, f"`{name} {sub}` opens a tunnel into the cluster", c.span)
         else:
-            an.add(K.NETWORK, 38, f"`{name} {sub}` reads from the cluster with your credentials",
-                   c.span)
+            an.add(
+                K.NETWORK,
+                38,
+                f"`{name} {sub}` reads from the cluster with your credentials",
+                c.span,
+            )
         return
     if name in ("ansible", "ansible-playbook", "salt", "puppet", "chef-client", "knife"):
         an.add(K.NETWORK, 60, f"`{name}` runs changes on other machines", c.span)
@@ -1415,17 +2770,40 @@ def h_container(an: Analyzer, c: SimpleCommand) -> None:
         elif act in ("down", "rm", "kill"):
             an.add(K.DESTRUCTIVE, 45, f"`{name} compose {act}` removes containers", c.span)
         else:
-            an.add(K.PRIVILEGE, 50, f"`{name} compose {act}` starts containers through the "
-                   "container daemon, outside this sandbox", c.span)
+            an.add(
+                K.PRIVILEGE,
+                50,
+                f"`{name} compose {act}` starts containers through the "
+                "container daemon, outside this sandbox",
+                c.span,
+            )
         return
     joined = " ".join(vals)
-    if sub in ("ps", "images", "logs", "inspect", "version", "info", "stats", "top", "history",
-               "search", "port", "diff", "events", "list", "ls"):
+    if sub in (
+        "ps",
+        "images",
+        "logs",
+        "inspect",
+        "version",
+        "info",
+        "stats",
+        "top",
+        "history",
+        "search",
+        "port",
+        "diff",
+        "events",
+        "list",
+        "ls",
+    ):
         an.add(K.PRIVILEGE, 15, f"`{name} {sub}` inspects containers", c.span)
         return
-    danger = re.search(r"--privileged|--pid[= ]host|--net(work)?[= ]host|--cap-add|"
-                       r"docker\.sock|--security-opt[= ]\S*unconfined|--userns[= ]host|"
-                       r"--device", joined)
+    danger = re.search(
+        r"--privileged|--pid[= ]host|--net(work)?[= ]host|--cap-add|"
+        r"docker\.sock|--security-opt[= ]\S*unconfined|--userns[= ]host|"
+        r"--device",
+        joined,
+    )
     mount_root = None
     for k, v in enumerate(vals):
         spec = None
@@ -1442,24 +2820,53 @@ def h_container(an: Analyzer, c: SimpleCommand) -> None:
                 if info.where == "outside" and (info.broad or info.secret or info.persistence):
                     mount_root = info.display
     if danger or mount_root:
-        what = f"mounts {mount_root} into it" if mount_root else f"uses {danger.group(0) if danger else ''}"
-        an.add(K.PRIVILEGE, 85, f"`{name} {sub}` starts a container that {what}: root access "
-               "to this machine", c.span)
+        what = (
+            f"mounts {mount_root} into it"
+            if mount_root
+            else f"uses {danger.group(0) if danger else ''}"
+        )
+        an.add(
+            K.PRIVILEGE,
+            85,
+            f"`{name} {sub}` starts a container that {what}: root access to this machine",
+            c.span,
+        )
         return
     if sub in ("run", "exec", "create", "start", "attach", "cp", "commit"):
-        an.add(K.PRIVILEGE, 50, f"`{name} {sub}` runs a container through the container "
-               "daemon, outside this sandbox", c.span)
+        an.add(
+            K.PRIVILEGE,
+            50,
+            f"`{name} {sub}` runs a container through the container daemon, outside this sandbox",
+            c.span,
+        )
     elif sub in ("build", "buildx"):
-        an.add(K.PRIVILEGE, 45, f"`{name} {sub}` builds an image: its steps run through the "
-               "daemon with network access, outside this sandbox", c.span)
+        an.add(
+            K.PRIVILEGE,
+            45,
+            f"`{name} {sub}` builds an image: its steps run through the "
+            "daemon with network access, outside this sandbox",
+            c.span,
+        )
     elif sub in ("push", "login", "logout", "tag", "save", "export"):
         cat = K.EXFILTRATION if sub in ("push", "save", "export") else K.SECRETS
-        an.add(cat, 55, f"`{name} {sub}` publishes or exports images / registry credentials",
-               c.span)
-    elif sub in ("rm", "rmi", "prune", "kill", "stop", "system", "volume", "network", "image",
-                 "container"):
-        an.add(K.DESTRUCTIVE, 45, f"`{name} {' '.join(pos[:2])}` removes or stops containers",
-               c.span)
+        an.add(
+            cat, 55, f"`{name} {sub}` publishes or exports images / registry credentials", c.span
+        )
+    elif sub in (
+        "rm",
+        "rmi",
+        "prune",
+        "kill",
+        "stop",
+        "system",
+        "volume",
+        "network",
+        "image",
+        "container",
+    ):
+        an.add(
+            K.DESTRUCTIVE, 45, f"`{name} {' '.join(pos[:2])}` removes or stops containers", c.span
+        )
     elif sub in ("pull",):
         an.add(K.SUPPLY_CHAIN, 40, f"`{name} pull` downloads an image", c.span)
     else:
@@ -1473,17 +2880,25 @@ def h_migrator(an: Analyzer, c: SimpleCommand) -> None:
         an.ci(c).reads_data = True
         an.add(K.SECRETS, 40, f"`{name}` dumps a database", c.span)
         return
-    if name in ("dropdb",) or re.search(r"\bdrop\b|\btruncate\b|\bdelete from\b|flushall|"
-                                        r"flushdb|reset|\bdown\b|downgrade|rollback", vals):
+    if name in ("dropdb",) or re.search(
+        r"\bdrop\b|\btruncate\b|\bdelete from\b|flushall|"
+        r"flushdb|reset|\bdown\b|downgrade|rollback",
+        vals,
+    ):
         an.add(K.DESTRUCTIVE, 55, f"`{name}` deletes or rolls back database data", c.span)
         return
-    if re.search(r"\b(status|history|current|show|version|list|help|--help|check|validate|"
-                 r"info|heads|branches)\b", vals) and not re.search(r"upgrade|migrate|deploy|"
-                                                                    r"push|apply|up\b", vals):
+    if re.search(
+        r"\b(status|history|current|show|version|list|help|--help|check|validate|"
+        r"info|heads|branches)\b",
+        vals,
+    ) and not re.search(
+        r"upgrade|migrate|deploy|"
+        r"push|apply|up\b",
+        vals,
+    ):
         an.add(K.RESOURCE, 15, f"`{name}` inspects the database schema", c.span)
         return
-    an.add(K.DESTRUCTIVE, 40, f"`{name}` changes a database, which may be shared or remote",
-           c.span)
+    an.add(K.DESTRUCTIVE, 40, f"`{name}` changes a database, which may be shared or remote", c.span)
 
 
 def h_secret_tool(an: Analyzer, c: SimpleCommand) -> None:
@@ -1507,8 +2922,14 @@ def h_sudo(an: Analyzer, c: SimpleCommand) -> None:
     inner = c.wrapper_of
     interactive = name in ("su",) and not any(v in ("-c", "--command") for v in vals)
     if name in ("sudo", "doas") and (inner is None):
-        if any(v in ("-s", "-i", "--shell", "--login") or re.fullmatch(r"-[a-zA-Z]*[si][a-zA-Z]*", v)
-               for v in vals) or not vals:
+        if (
+            any(
+                v in ("-s", "-i", "--shell", "--login")
+                or re.fullmatch(r"-[a-zA-Z]*[si][a-zA-Z]*", v)
+                for v in vals
+            )
+            or not vals
+        ):
             interactive = True
         elif any(v in ("-e", "--edit") for v in vals) or c.name == "sudoedit":
             an.add(K.PRIVILEGE, 70, "edits files as root", c.span)
@@ -1534,8 +2955,9 @@ def h_sudo(an: Analyzer, c: SimpleCommand) -> None:
 def h_disk(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     pos = [w for w in c.args if not (w.value or "").startswith("-")]
-    read_only = any((w.value or "") in ("-l", "--list", "print", "-p", "info", "list")
-                    for w in c.args)
+    read_only = any(
+        (w.value or "") in ("-l", "--list", "print", "-p", "info", "list") for w in c.args
+    )
     if read_only and name not in ("mkfs", "wipefs", "blkdiscard"):
         an.add(K.PRIVILEGE, 20, f"`{name}` reads the partition table", c.span)
         return
@@ -1543,12 +2965,20 @@ def h_disk(an: Analyzer, c: SimpleCommand) -> None:
     if target is not None and target.value:
         info = an.path(c, target.value)
         if info.where in ("workspace", "tmp"):
-            an.add(K.DESTRUCTIVE, 40, f"`{name}` formats {info.display}, a disk image file",
-                   target.span)
+            an.add(
+                K.DESTRUCTIVE,
+                40,
+                f"`{name}` formats {info.display}, a disk image file",
+                target.span,
+            )
             return
     what = q(target) if target is not None else "a disk"
-    an.add(K.DESTRUCTIVE, 95, f"`{name}` erases or re-partitions {what}: everything on it is "
-           "lost", c.span)
+    an.add(
+        K.DESTRUCTIVE,
+        95,
+        f"`{name}` erases or re-partitions {what}: everything on it is lost",
+        c.span,
+    )
 
 
 def h_power(an: Analyzer, c: SimpleCommand) -> None:
@@ -1565,14 +2995,30 @@ def h_account(an: Analyzer, c: SimpleCommand) -> None:
 def h_kernel(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     vals = [w.value or "" for w in c.args]
-    if name == "sysctl" and not any(v in ("-w", "--write", "-p", "--load", "--system") or "=" in v
-                                    for v in vals):
+    if name == "sysctl" and not any(
+        v in ("-w", "--write", "-p", "--load", "--system") or "=" in v for v in vals
+    ):
         return
     if name in ("mount", "umount") and not vals:
         return
     if name in ("ip", "route", "ifconfig", "iwconfig", "nmcli", "arp", "tc", "brctl") and not any(
-        v in ("add", "del", "delete", "set", "flush", "change", "replace", "up", "down",
-              "modify", "connect", "disconnect", "-d", "-s")
+        v
+        in (
+            "add",
+            "del",
+            "delete",
+            "set",
+            "flush",
+            "change",
+            "replace",
+            "up",
+            "down",
+            "modify",
+            "connect",
+            "disconnect",
+            "-d",
+            "-s",
+        )
         for v in vals
     ):
         return
@@ -1585,21 +3031,36 @@ def h_kernel(an: Analyzer, c: SimpleCommand) -> None:
     if name == "ldconfig" and not vals:
         an.add(K.PRIVILEGE, 40, "rebuilds the system library cache", c.span)
         return
-    an.add(K.PRIVILEGE, 75, f"`{name}` changes the running system (kernel, mounts, network, "
-           "security settings)", c.span)
+    an.add(
+        K.PRIVILEGE,
+        75,
+        f"`{name}` changes the running system (kernel, mounts, network, security settings)",
+        c.span,
+    )
 
 
 def h_firewall(an: Analyzer, c: SimpleCommand) -> None:
     vals = [w.value or "" for w in c.args]
     joined = " ".join(vals)
-    if re.search(r"(^|\s)(-L|--list|-S|--list-rules|status|list|--state|-nL|-vL|-nvL|--get-)",
-                 joined) and not re.search(r"-F|--flush|-X|-D|-A|-I|-P|disable|reset|-d", joined):
+    if re.search(
+        r"(^|\s)(-L|--list|-S|--list-rules|status|list|--state|-nL|-vL|-nvL|--get-)", joined
+    ) and not re.search(r"-F|--flush|-X|-D|-A|-I|-P|disable|reset|-d", joined):
         an.add(K.PRIVILEGE, 15, "lists firewall rules", c.span)
         return
-    if re.search(r"(^|\s)(-F|--flush|-X|flush|disable|reset|--panic-off)(\s|$)|-P \w+ ACCEPT|"
-                 r"(^|\s)-d(\s|$)|--set-default-zone=trusted", joined) or not vals:
-        an.add(K.PRIVILEGE, 85, f"turns off or flushes the firewall ({c.name} {short(joined, 30)})",
-               c.span)
+    if (
+        re.search(
+            r"(^|\s)(-F|--flush|-X|flush|disable|reset|--panic-off)(\s|$)|-P \w+ ACCEPT|"
+            r"(^|\s)-d(\s|$)|--set-default-zone=trusted",
+            joined,
+        )
+        or not vals
+    ):
+        an.add(
+            K.PRIVILEGE,
+            85,
+            f"turns off or flushes the firewall ({c.name} {short(joined, 30)})",
+            c.span,
+        )
         return
     an.add(K.PRIVILEGE, 75, f"changes firewall rules ({c.name} {short(joined, 30)})", c.span)
 
@@ -1609,35 +3070,80 @@ def h_systemctl(an: Analyzer, c: SimpleCommand) -> None:
     user = any(w.value == "--user" for w in c.args)
     sub = vals[0] if vals else ""
     units = " ".join(vals[1:])
-    if sub in ("", "status", "list-units", "list-unit-files", "list-timers", "is-active",
-               "is-enabled", "is-failed", "show", "cat", "list-dependencies", "list-sockets",
-               "help", "--version"):
+    if sub in (
+        "",
+        "status",
+        "list-units",
+        "list-unit-files",
+        "list-timers",
+        "is-active",
+        "is-enabled",
+        "is-failed",
+        "show",
+        "cat",
+        "list-dependencies",
+        "list-sockets",
+        "help",
+        "--version",
+    ):
         an.add(K.PRIVILEGE, 5, f"shows service status ({sub or 'list'})", c.span)
         return
-    if sub in ("poweroff", "reboot", "halt", "kexec", "suspend", "hibernate", "rescue",
-               "emergency", "isolate", "soft-reboot"):
+    if sub in (
+        "poweroff",
+        "reboot",
+        "halt",
+        "kexec",
+        "suspend",
+        "hibernate",
+        "rescue",
+        "emergency",
+        "isolate",
+        "soft-reboot",
+    ):
         an.add(K.DESTRUCTIVE, 85, f"`systemctl {sub}` stops or restarts the machine", c.span)
         return
     if sub in ("stop", "disable", "mask", "kill") and SECURITY_SERVICES.search(units):
         an.add(K.PRIVILEGE, 85, f"turns off {units}, a security service", c.span)
         return
-    if sub in ("enable", "link", "add-wants", "set-default", "edit", "preset", "revert",
-               "daemon-reload", "reenable"):
-        an.add(K.PERSISTENCE, 75 if not user else 70, f"`systemctl {sub} {short(units, 30)}` "
-               "makes a service start on its own", c.span)
+    if sub in (
+        "enable",
+        "link",
+        "add-wants",
+        "set-default",
+        "edit",
+        "preset",
+        "revert",
+        "daemon-reload",
+        "reenable",
+    ):
+        an.add(
+            K.PERSISTENCE,
+            75 if not user else 70,
+            f"`systemctl {sub} {short(units, 30)}` makes a service start on its own",
+            c.span,
+        )
         return
-    an.add(K.PRIVILEGE, 65, f"`systemctl {sub} {short(units, 30)}` starts, stops or changes "
-           "system services", c.span)
+    an.add(
+        K.PRIVILEGE,
+        65,
+        f"`systemctl {sub} {short(units, 30)}` starts, stops or changes system services",
+        c.span,
+    )
 
 
 def h_service(an: Analyzer, c: SimpleCommand) -> None:
     vals = [w.value or "" for w in c.args]
     if len(vals) >= 2 and vals[1] in ("stop",) and SECURITY_SERVICES.search(vals[0]):
         an.add(K.PRIVILEGE, 85, f"stops {vals[0]}, a security service", c.span)
-    elif len(vals) >= 2 and vals[1] == "status" or "--status-all" in vals:
+    elif (len(vals) >= 2 and vals[1] == "status") or "--status-all" in vals:
         an.add(K.PRIVILEGE, 5, "shows service status", c.span)
     else:
-        an.add(K.PRIVILEGE, 65, f"starts, stops or changes the system service {short(' '.join(vals), 30)}", c.span)
+        an.add(
+            K.PRIVILEGE,
+            65,
+            f"starts, stops or changes the system service {short(' '.join(vals), 30)}",
+            c.span,
+        )
 
 
 def h_crontab(an: Analyzer, c: SimpleCommand) -> None:
@@ -1648,12 +3154,19 @@ def h_crontab(an: Analyzer, c: SimpleCommand) -> None:
     if "-r" in vals:
         an.add(K.DESTRUCTIVE, 60, "deletes all your scheduled jobs", c.span)
         return
-    an.add(K.PERSISTENCE, 80, "installs scheduled jobs (crontab): they run later, on their own, "
-           "outside the sandbox", c.span)
+    an.add(
+        K.PERSISTENCE,
+        80,
+        "installs scheduled jobs (crontab): they run later, on their own, outside the sandbox",
+        c.span,
+    )
 
 
 def h_at(an: Analyzer, c: SimpleCommand) -> None:
-    if any((w.value or "") in ("-l", "-r", "-d", "-c") for w in c.args) or c.name in ("atq", "atrm"):
+    if any((w.value or "") in ("-l", "-r", "-d", "-c") for w in c.args) or c.name in (
+        "atq",
+        "atrm",
+    ):
         an.add(K.PERSISTENCE, 20, "inspects or removes queued jobs", c.span)
         return
     an.add(K.PERSISTENCE, 70, f"queues a job with `{c.name}` that runs later, on its own", c.span)
@@ -1664,38 +3177,60 @@ def h_launchctl(an: Analyzer, c: SimpleCommand) -> None:
     if vals and vals[0] in ("list", "print", "blame", "version", "help"):
         an.add(K.PERSISTENCE, 5, "lists launchd jobs", c.span)
         return
-    an.add(K.PERSISTENCE, 80, f"`launchctl {' '.join(vals[:2])}` installs or changes a service "
-           "that starts on its own", c.span)
+    an.add(
+        K.PERSISTENCE,
+        80,
+        f"`launchctl {' '.join(vals[:2])}` installs or changes a service that starts on its own",
+        c.span,
+    )
 
 
 def h_kill(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     vals = [w.value or "" for w in c.args]
-    pos = [v for v in vals if not v.startswith("-") or re.fullmatch(r"-\d+", v) and v != vals[0]]
+    pos = [v for v in vals if not v.startswith("-") or (re.fullmatch(r"-\d+", v) and v != vals[0])]
     if name == "kill":
         targets = [v for v in vals if re.fullmatch(r"-?\d+|%\S*", v)]
         sig_first = vals and re.fullmatch(r"-(\d+|[A-Z]+|s|n)", vals[0]) is not None
         if sig_first and targets and targets[0] == vals[0]:
             targets = targets[1:]
-        if any(t in ("-1", "1") for t in targets) or any(t.startswith("-") and t != "-1" for t in targets):
-            an.add(K.DESTRUCTIVE, 85, "kills every process it can reach (kill -1 / a process group)", c.span)
+        if any(t in ("-1", "1") for t in targets) or any(
+            t.startswith("-") and t != "-1" for t in targets
+        ):
+            an.add(
+                K.DESTRUCTIVE,
+                85,
+                "kills every process it can reach (kill -1 / a process group)",
+                c.span,
+            )
             return
         if targets and all(t.startswith("%") for t in targets):
             an.add(K.RESOURCE, 10, "stops a job this shell started", c.span)
             return
         if "-l" in vals or "-L" in vals:
             return
-        an.add(K.DESTRUCTIVE, 40, f"stops process {' '.join(targets) or '?'}, which may not "
-               "belong to this task", c.span)
+        an.add(
+            K.DESTRUCTIVE,
+            40,
+            f"stops process {' '.join(targets) or '?'}, which may not belong to this task",
+            c.span,
+        )
         return
     if name == "killall5":
         an.add(K.DESTRUCTIVE, 90, "kills every process on the machine", c.span)
         return
-    if any(v in ("-u", "--user", "-U") for v in vals) or (name == "pkill" and any(v in (".", ".*", "") for v in pos)):
+    if any(v in ("-u", "--user", "-U") for v in vals) or (
+        name == "pkill" and any(v in (".", ".*", "") for v in pos)
+    ):
         an.add(K.DESTRUCTIVE, 75, "kills every process of a user", c.span)
         return
-    an.add(K.DESTRUCTIVE, 40, f"`{name}` stops processes matching {q(' '.join(pos[:2]) or '?')}, "
-           "which may not belong to this task", c.span)
+    an.add(
+        K.DESTRUCTIVE,
+        40,
+        f"`{name}` stops processes matching {q(' '.join(pos[:2]) or '?')}, "
+        "which may not belong to this task",
+        c.span,
+    )
 
 
 # --------------------------------------------------------------------------- git
@@ -1711,19 +3246,109 @@ _GIT_EXEC_KEYS = re.compile(
     r"init\.templatedir|safe\.directory|core\.sharedrepository)$",
     re.I,
 )
-_GIT_READ = frozenset("""status diff log show blame branch tag describe rev-parse ls-files ls-tree
-cat-file shortlog reflog grep whatchanged name-rev merge-base count-objects fsck help version
-worktree check-ignore check-attr var rev-list for-each-ref show-ref show-branch cherry range-diff
-diff-tree diff-files diff-index annotate verify-commit verify-tag archive format-patch
-bugreport""".split())
-_GIT_LOCAL = frozenset("""add commit checkout switch restore stash merge cherry-pick revert mv
-init apply am bisect notes sparse-checkout mergetool difftool rerere gc prune repack maintenance
-commit-tree update-index write-tree read-tree hash-object symbolic-ref pack-refs citool gui
-stage""".split())
-_GIT_NET = frozenset("""push pull fetch clone ls-remote submodule remote request-pull send-email
-lfs svn p4 archive-remote""".split())
-_PROTECTED_BRANCH = re.compile(r"^(\+)?(refs/heads/)?(main|master|release.*|prod.*|production|"
-                               r"stable|trunk|develop)$")
+_GIT_READ = frozenset(
+    [
+        "status",
+        "diff",
+        "log",
+        "show",
+        "blame",
+        "branch",
+        "tag",
+        "describe",
+        "rev-parse",
+        "ls-files",
+        "ls-tree",
+        "cat-file",
+        "shortlog",
+        "reflog",
+        "grep",
+        "whatchanged",
+        "name-rev",
+        "merge-base",
+        "count-objects",
+        "fsck",
+        "help",
+        "version",
+        "worktree",
+        "check-ignore",
+        "check-attr",
+        "var",
+        "rev-list",
+        "for-each-ref",
+        "show-ref",
+        "show-branch",
+        "cherry",
+        "range-diff",
+        "diff-tree",
+        "diff-files",
+        "diff-index",
+        "annotate",
+        "verify-commit",
+        "verify-tag",
+        "archive",
+        "format-patch",
+        "bugreport",
+    ]
+)
+_GIT_LOCAL = frozenset(
+    [
+        "add",
+        "commit",
+        "checkout",
+        "switch",
+        "restore",
+        "stash",
+        "merge",
+        "cherry-pick",
+        "revert",
+        "mv",
+        "init",
+        "apply",
+        "am",
+        "bisect",
+        "notes",
+        "sparse-checkout",
+        "mergetool",
+        "difftool",
+        "rerere",
+        "gc",
+        "prune",
+        "repack",
+        "maintenance",
+        "commit-tree",
+        "update-index",
+        "write-tree",
+        "read-tree",
+        "hash-object",
+        "symbolic-ref",
+        "pack-refs",
+        "citool",
+        "gui",
+        "stage",
+    ]
+)
+_GIT_NET = frozenset(
+    [
+        "push",
+        "pull",
+        "fetch",
+        "clone",
+        "ls-remote",
+        "submodule",
+        "remote",
+        "request-pull",
+        "send-email",
+        "lfs",
+        "svn",
+        "p4",
+        "archive-remote",
+    ]
+)
+_PROTECTED_BRANCH = re.compile(
+    r"^(\+)?(refs/heads/)?(main|master|release.*|prod.*|production|"
+    r"stable|trunk|develop)$"
+)
 
 
 def h_git(an: Analyzer, c: SimpleCommand) -> None:
@@ -1736,20 +3361,30 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
             kv = args[i + 1].value or ""
             key = kv.split("=", 1)[0]
             if _GIT_EXEC_KEYS.match(key):
-                an.add(K.PRIVILEGE, 65, f"runs git with {q(kv)}, which makes git run a program",
-                       args[i + 1].span)
+                an.add(
+                    K.PRIVILEGE,
+                    65,
+                    f"runs git with {q(kv)}, which makes git run a program",
+                    args[i + 1].span,
+                )
                 if "=" in kv:
                     code = kv.split("=", 1)[1].lstrip("!")
                     if code:
                         an.fragment(code, None, args[i + 1].span, c, prefix="via git -c: ")
             i += 2
             continue
-        if v in ("-C", "--git-dir", "--work-tree", "--namespace", "--exec-path") and i + 1 < len(args):
+        if v in ("-C", "--git-dir", "--work-tree", "--namespace", "--exec-path") and i + 1 < len(
+            args
+        ):
             if v in ("-C", "--work-tree", "--git-dir"):
                 info = an.path(c, args[i + 1].value or ".")
                 if info.where == "outside":
-                    an.add(K.OUTSIDE_WORKSPACE, 30, f"runs git on {info.display}, outside the "
-                           "workspace", args[i + 1].span)
+                    an.add(
+                        K.OUTSIDE_WORKSPACE,
+                        30,
+                        f"runs git on {info.display}, outside the workspace",
+                        args[i + 1].span,
+                    )
             i += 2
             continue
         if v.startswith("-"):
@@ -1767,44 +3402,58 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         return
     if sub in ("push",):
         an.ci(c).network = True
-        force = any(v in ("-f", "--force", "--force-with-lease", "--force-if-includes", "--mirror")
-                    or v.startswith("--force-with-lease") for v in rv) or any(
-            v.startswith("+") for v in rv if not v.startswith("-"))
+        force = any(
+            v in ("-f", "--force", "--force-with-lease", "--force-if-includes", "--mirror")
+            or v.startswith("--force-with-lease")
+            for v in rv
+        ) or any(v.startswith("+") for v in rv if not v.startswith("-"))
         delete = any(v in ("-d", "--delete", "--prune") for v in rv) or any(
-            v.startswith(":") and len(v) > 1 for v in rv)
+            v.startswith(":") and len(v) > 1 for v in rv
+        )
         pos = [v for v in rv if not v.startswith("-")]
         branches = pos[1:] if len(pos) > 1 else []
         protected = any(_PROTECTED_BRANCH.match(b.split(":")[-1]) for b in branches)
         if force:
-            an.add(K.DESTRUCTIVE, 75 if protected or not branches else 65,
-                   "force-pushes, overwriting history on the remote"
-                   + (f" ({', '.join(branches)})" if branches else ""), c.span)
+            an.add(
+                K.DESTRUCTIVE,
+                75 if protected or not branches else 65,
+                "force-pushes, overwriting history on the remote"
+                + (f" ({', '.join(branches)})" if branches else ""),
+                c.span,
+            )
         elif delete:
             an.add(K.DESTRUCTIVE, 60, "deletes branches or tags on the remote", c.span)
         elif "--tags" in rv or "--all" in rv:
             an.add(K.NETWORK, 45, "publishes all branches or tags to the remote", c.span)
         else:
-            an.add(K.NETWORK, 40, f"publishes commits to {pos[0] if pos else 'the remote'}"
-                   + (f" ({', '.join(branches)})" if branches else ""), c.span)
+            an.add(
+                K.NETWORK,
+                40,
+                f"publishes commits to {pos[0] if pos else 'the remote'}"
+                + (f" ({', '.join(branches)})" if branches else ""),
+                c.span,
+            )
         an.facts.sends_data.append("git remote")
         return
     if sub in _GIT_NET:
         an.ci(c).network = True
-        if sub == "remote" and (not rv or rv[0] in ("-v", "show", "get-url") and rv[0] != "show"):
+        if sub == "remote" and (not rv or (rv[0] in ("-v", "show", "get-url") and rv[0] != "show")):
             an.add(K.RESOURCE, 0, "lists git remotes", c.span)
             return
         if sub == "remote" and rv and rv[0] in ("add", "set-url", "rename", "remove", "rm"):
-            an.add(K.NETWORK, 40, f"changes where git pushes and pulls ({' '.join(rv[:3])})", c.span)
+            an.add(
+                K.NETWORK, 40, f"changes where git pushes and pulls ({' '.join(rv[:3])})", c.span
+            )
             return
         if sub == "send-email":
             an.add(K.EXFILTRATION, 60, "emails patches out", c.span)
             return
         if sub == "clone":
-            pos = [w for w in rest if not (w.value or "").startswith("-")]
-            src = pos[0].best if pos else "a repository"
+            pw = [w for w in rest if not (w.value or "").startswith("-")]
+            src = pw[0].best if pw else "a repository"
             an.add(K.NETWORK, 40, f"downloads the repository {short(src, 60)}", c.span)
-            if len(pos) >= 2:
-                write_target(an, c, pos[1], "clones into")
+            if len(pw) >= 2:
+                write_target(an, c, pw[1], "clones into")
             if any(v.startswith("--recurse") or v == "--config" or v == "-c" for v in rv):
                 an.add(K.SUPPLY_CHAIN, 10, "also fetches submodules", c.span)
             return
@@ -1812,8 +3461,13 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         return
     if sub in ("reset",):
         if "--hard" in rv or "--merge" in rv or "--keep" in rv:
-            an.add(K.DESTRUCTIVE, 45, "resets the working tree, discarding uncommitted changes"
-                   + (" and commits" if any("~" in v or "^" in v for v in rv) else ""), c.span)
+            an.add(
+                K.DESTRUCTIVE,
+                45,
+                "resets the working tree, discarding uncommitted changes"
+                + (" and commits" if any("~" in v or "^" in v for v in rv) else ""),
+                c.span,
+            )
         elif any("~" in v or "^" in v or re.fullmatch(r"[0-9a-f]{7,40}", v) for v in rv):
             an.add(K.DESTRUCTIVE, 36, "moves the branch back, rewriting history", c.span)
         else:
@@ -1826,34 +3480,55 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.DESTRUCTIVE, 60, f"rewrites the whole history (`git {sub}`)", c.span)
         return
     if sub == "clean":
-        if any(re.fullmatch(r"-[a-zA-Z]*[fF][a-zA-Z]*", v) or v == "--force" for v in rv) and not any(
-            re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", v) or v == "--dry-run" for v in rv
-        ):
-            an.add(K.DESTRUCTIVE, 45, "deletes untracked files" + (
-                " including ignored ones" if any("x" in v and v.startswith("-") for v in rv) else ""),
-                c.span)
+        if any(
+            re.fullmatch(r"-[a-zA-Z]*[fF][a-zA-Z]*", v) or v == "--force" for v in rv
+        ) and not any(re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", v) or v == "--dry-run" for v in rv):
+            an.add(
+                K.DESTRUCTIVE,
+                45,
+                "deletes untracked files"
+                + (
+                    " including ignored ones"
+                    if any("x" in v and v.startswith("-") for v in rv)
+                    else ""
+                ),
+                c.span,
+            )
         return
     if sub == "commit" and "--amend" in rv:
         an.add(K.DESTRUCTIVE, 36, "rewrites the last commit (--amend)", c.span)
         return
     if sub in ("checkout", "restore"):
         pos = [v for v in rv if not v.startswith("-")]
-        discards = ("--" in rv and (sub == "checkout")) or "-f" in rv or "--force" in rv or (
-            sub == "restore" and "--staged" not in rv and "-S" not in rv) or (
-            sub == "checkout" and pos and pos[-1] in (".", "*", ":/"))
+        discards = (
+            ("--" in rv and (sub == "checkout"))
+            or "-f" in rv
+            or "--force" in rv
+            or (sub == "restore" and "--staged" not in rv and "-S" not in rv)
+            or (sub == "checkout" and pos and pos[-1] in (".", "*", ":/"))
+        )
         if discards and (pos or "-f" in rv or "--force" in rv):
-            an.add(K.DESTRUCTIVE, 40, "discards uncommitted changes to "
-                   + (", ".join(pos[:3]) or "the working tree"), c.span)
+            an.add(
+                K.DESTRUCTIVE,
+                40,
+                "discards uncommitted changes to " + (", ".join(pos[:3]) or "the working tree"),
+                c.span,
+            )
         else:
-            an.add(K.DESTRUCTIVE, 8, f"git {sub}: switches branches or files in the workspace",
-                   c.span)
+            an.add(
+                K.DESTRUCTIVE, 8, f"git {sub}: switches branches or files in the workspace", c.span
+            )
         return
     if sub == "stash" and rv and rv[0] in ("drop", "clear"):
         an.add(K.DESTRUCTIVE, 40, f"deletes stashed changes (`git stash {rv[0]}`)", c.span)
         return
     if sub == "branch" and any(v in ("-D", "-d", "--delete") or v.startswith("-D") for v in rv):
-        an.add(K.DESTRUCTIVE, 40 if any(v.startswith("-D") or "--force" in v for v in rv) else 36,
-               "deletes branches", c.span)
+        an.add(
+            K.DESTRUCTIVE,
+            40 if any(v.startswith("-D") or "--force" in v for v in rv) else 36,
+            "deletes branches",
+            c.span,
+        )
         return
     if sub == "branch" and any(v in ("-f", "--force", "-M") for v in rv):
         an.add(K.DESTRUCTIVE, 36, "force-moves or renames a branch", c.span)
@@ -1865,8 +3540,12 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.DESTRUCTIVE, 36, "deletes tracked files (`git rm`)", c.span)
         return
     if sub in ("reflog",) and rv and rv[0] in ("expire", "delete"):
-        an.add(K.DESTRUCTIVE, 55, "drops entries from the reflog (lost commits cannot be "
-               "recovered)", c.span)
+        an.add(
+            K.DESTRUCTIVE,
+            55,
+            "drops entries from the reflog (lost commits cannot be recovered)",
+            c.span,
+        )
         return
     if sub in ("update-ref",) and "-d" in rv:
         an.add(K.DESTRUCTIVE, 45, "deletes a ref", c.span)
@@ -1875,9 +3554,9 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.DESTRUCTIVE, 30, "prunes unreachable objects now", c.span)
         return
     if sub == "worktree" and rv and rv[0] in ("add",):
-        pos = [w for w in rest[1:] if not (w.value or "").startswith("-")]
-        if pos:
-            write_target(an, c, pos[0], "creates a worktree at")
+        pw = [w for w in rest[1:] if not (w.value or "").startswith("-")]
+        if pw:
+            write_target(an, c, pw[0], "creates a worktree at")
         return
     if sub in _GIT_READ:
         if sub == "archive":
@@ -1900,8 +3579,7 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
     if sub in _GIT_LOCAL:
         an.add(K.DESTRUCTIVE, 8, f"git {sub}: changes the repository in the workspace", sub_w.span)
         return
-    an.add(K.RESOURCE, 20, f"runs `git {sub}`, a git command lockgate has no rule for",
-           sub_w.span)
+    an.add(K.RESOURCE, 20, f"runs `git {sub}`, a git command lockgate has no rule for", sub_w.span)
 
 
 def _git_config(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
@@ -1914,22 +3592,62 @@ def _git_config(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
     pos = [w for w in rest if not (w.value or "").startswith("-")]
     if file_w is not None and file_w in pos:
         pos.remove(file_w)
-    reading = any(v in ("--get", "--get-all", "--list", "-l", "--get-regexp", "--show-origin",
-                        "--get-urlmatch", "--show-scope") for v in rv) or len(pos) <= 1
-    if reading and not any(v in ("--unset", "--unset-all", "--add", "--replace-all",
-                                 "--remove-section", "--rename-section", "-e", "--edit") for v in rv):
+    reading = (
+        any(
+            v
+            in (
+                "--get",
+                "--get-all",
+                "--list",
+                "-l",
+                "--get-regexp",
+                "--show-origin",
+                "--get-urlmatch",
+                "--show-scope",
+            )
+            for v in rv
+        )
+        or len(pos) <= 1
+    )
+    if reading and not any(
+        v
+        in (
+            "--unset",
+            "--unset-all",
+            "--add",
+            "--replace-all",
+            "--remove-section",
+            "--rename-section",
+            "-e",
+            "--edit",
+        )
+        for v in rv
+    ):
         return
     key = (pos[0].value or "") if pos else ""
     value = " ".join(w.best for w in pos[1:])
     where = "your global git configuration" if scope_global else "the repository's git config"
     if _GIT_EXEC_KEYS.match(key):
-        an.add(K.PERSISTENCE, 85 if scope_global else 75,
-               f"sets {key} = {short(value, 40)} in {where}: git will run it later, outside "
-               "the sandbox", *(w.span for w in pos))
-        if value and re.search(r"pager|editor|sshcommand|askpass|fsmonitor|alias|command|"
-                               r"textconv|program|clean|smudge|process", key, re.I):
-            an.fragment(value.lstrip("!"), None, pos[1].span if len(pos) > 1 else c.span, c,
-                        prefix=f"via git {key}: ")
+        an.add(
+            K.PERSISTENCE,
+            85 if scope_global else 75,
+            f"sets {key} = {short(value, 40)} in {where}: git will run it later, outside "
+            "the sandbox",
+            *(w.span for w in pos),
+        )
+        if value and re.search(
+            r"pager|editor|sshcommand|askpass|fsmonitor|alias|command|"
+            r"textconv|program|clean|smudge|process",
+            key,
+            re.I,
+        ):
+            an.fragment(
+                value.lstrip("!"),
+                None,
+                pos[1].span if len(pos) > 1 else c.span,
+                c,
+                prefix=f"via git {key}: ",
+            )
         return
     if scope_global:
         an.add(K.OUTSIDE_WORKSPACE, 40, f"changes {where} ({key})", c.span)
@@ -1942,30 +3660,110 @@ def _git_config(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
 # --------------------------------------------------------------------------- packages
 
 
-_PIP_VALUES = frozenset({"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i",
-                         "--index-url", "--extra-index-url", "-f", "--find-links",
-                         "--trusted-host", "-t", "--target", "--prefix", "--root", "--src",
-                         "--upgrade-strategy", "--python-version", "--platform",
-                         "--only-binary", "--no-binary", "--progress-bar", "--log",
-                         "--cache-dir", "--proxy", "--implementation", "--abi", "--python",
-                         "-p", "--index", "--default-index", "--group", "--extra",
-                         "--config-settings", "-C", "--retries", "--timeout", "--exists-action",
-                         "--report", "--path", "--root-user-action", "--with", "--from",
-                         "--global-option", "--install-option", "--cert", "--client-cert",
-                         "--keyring-provider", "--resolution", "--prerelease", "--dev",
-                         "--optional", "-G", "--source", "-E", "--extras", "--directory",
-                         "--project", "--package", "--upgrade-package", "-P"})
-_NPM_VALUES = frozenset({"--registry", "--prefix", "-C", "--save-prefix", "--tag", "--cache",
-                         "--userconfig", "--workspace", "-w", "--omit", "--include",
-                         "--loglevel", "--otp", "--access", "--filter", "--dir", "-p",
-                         "--package", "--scope", "--network-timeout", "--cwd",
-                         "--modules-folder", "--mutex"})
+_PIP_VALUES = frozenset(
+    {
+        "-r",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "-e",
+        "--editable",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "--trusted-host",
+        "-t",
+        "--target",
+        "--prefix",
+        "--root",
+        "--src",
+        "--upgrade-strategy",
+        "--python-version",
+        "--platform",
+        "--only-binary",
+        "--no-binary",
+        "--progress-bar",
+        "--log",
+        "--cache-dir",
+        "--proxy",
+        "--implementation",
+        "--abi",
+        "--python",
+        "-p",
+        "--index",
+        "--default-index",
+        "--group",
+        "--extra",
+        "--config-settings",
+        "-C",
+        "--retries",
+        "--timeout",
+        "--exists-action",
+        "--report",
+        "--path",
+        "--root-user-action",
+        "--with",
+        "--from",
+        "--global-option",
+        "--install-option",
+        "--cert",
+        "--client-cert",
+        "--keyring-provider",
+        "--resolution",
+        "--prerelease",
+        "--dev",
+        "--optional",
+        "-G",
+        "--source",
+        "-E",
+        "--extras",
+        "--directory",
+        "--project",
+        "--package",
+        "--upgrade-package",
+        "-P",
+    }
+)
+_NPM_VALUES = frozenset(
+    {
+        "--registry",
+        "--prefix",
+        "-C",
+        "--save-prefix",
+        "--tag",
+        "--cache",
+        "--userconfig",
+        "--workspace",
+        "-w",
+        "--omit",
+        "--include",
+        "--loglevel",
+        "--otp",
+        "--access",
+        "--filter",
+        "--dir",
+        "-p",
+        "--package",
+        "--scope",
+        "--network-timeout",
+        "--cwd",
+        "--modules-folder",
+        "--mutex",
+    }
+)
 _NAME_RE = re.compile(r"^(@[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.\-]*")
 
 
 def _pkg_findings(
-    an: Analyzer, c: SimpleCommand, specs: list[Word], eco: Ecosystem | None, mgr: str,
-    *, runs: bool = False
+    an: Analyzer,
+    c: SimpleCommand,
+    specs: list[Word],
+    eco: Ecosystem | None,
+    mgr: str,
+    *,
+    runs: bool = False,
 ) -> None:
     """Per package: typosquats, URL/VCS/path installs, look-alike characters."""
     verb = "downloads and runs" if runs else "installs"
@@ -1973,25 +3771,45 @@ def _pkg_findings(
     for w in specs:
         v = w.value
         if v is None:
-            an.add(K.SUPPLY_CHAIN, 50, f"{verb} a package whose name is known only at run time "
-                   f"({q(w.text)})", w.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                50,
+                f"{verb} a package whose name is known only at run time ({q(w.text)})",
+                w.span,
+            )
             continue
-        if re.match(r"^(git\+|hg\+|svn\+|bzr\+)|^[a-z]+://|^git@|^github:|^gitlab:|^bitbucket:",
-                    v) or ("/" in v and eco == "npm" and not v.startswith("@")
-                           and not v.startswith((".", "/", "~")) and ":" not in v):
-            an.add(K.SUPPLY_CHAIN, 55, f"{verb} {short(v)} straight from a URL or repository, "
-                   "bypassing the package index", w.span)
+        if re.match(
+            r"^(git\+|hg\+|svn\+|bzr\+)|^[a-z]+://|^git@|^github:|^gitlab:|^bitbucket:", v
+        ) or (
+            "/" in v
+            and eco == "npm"
+            and not v.startswith("@")
+            and not v.startswith((".", "/", "~"))
+            and ":" not in v
+        ):
+            an.add(
+                K.SUPPLY_CHAIN,
+                55,
+                f"{verb} {short(v)} straight from a URL or repository, bypassing the package index",
+                w.span,
+            )
             t = parse_target(v.split("+", 1)[-1]) if "://" in v else None
             if t is not None:
                 an.facts.hosts.append(t.host)
             continue
-        if v.startswith((".", "/", "~")) or v.endswith((".whl", ".tar.gz", ".zip", ".tgz")) or (
-            "@" in v and " @ " in v
+        if (
+            v.startswith((".", "/", "~"))
+            or v.endswith((".whl", ".tar.gz", ".zip", ".tgz"))
+            or ("@" in v and " @ " in v)
         ):
             info = an.path(c, v.split("[", 1)[0])
             where = "the local project" if info.where == "workspace" else info.display
-            an.add(K.SUPPLY_CHAIN, 36 if info.where == "workspace" else 50,
-                   f"{verb} {where} (its build and install code runs)", w.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                36 if info.where == "workspace" else 50,
+                f"{verb} {where} (its build and install code runs)",
+                w.span,
+            )
             continue
         m = _NAME_RE.match(v)
         if not m:
@@ -2010,37 +3828,68 @@ def _pkg_findings(
         squat = pop.check(name)
         reg = "PyPI" if eco == "pypi" else "npm"
         if squat is not None:
-            an.add(K.SUPPLY_CHAIN, squat.score, f"{verb} '{name}', which {squat.how} — a likely "
-                   f"typosquat on {reg}", w.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                squat.score,
+                f"{verb} '{name}', which {squat.how} — a likely typosquat on {reg}",
+                w.span,
+            )
         elif name not in pop:
-            an.add(K.SUPPLY_CHAIN, 45, f"{verb} '{name}', which is not among the popular {reg} "
-                   "packages lockgate knows", w.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                45,
+                f"{verb} '{name}', which is not among the popular {reg} packages lockgate knows",
+                w.span,
+            )
     if plain:
         names = ", ".join(q(w) for w in plain[:4]) + ("…" if len(plain) > 4 else "")
-        an.add(K.SUPPLY_CHAIN, 40, f"{verb} {names} with {mgr}: package code runs at install "
-               "and later", *(w.span for w in plain))
+        an.add(
+            K.SUPPLY_CHAIN,
+            40,
+            f"{verb} {names} with {mgr}: package code runs at install and later",
+            *(w.span for w in plain),
+        )
 
 
 def _index_options(an: Analyzer, opts: dict[str, Word | None], mgr: str) -> None:
-    for k in ("-i", "--index-url", "--extra-index-url", "--index", "--default-index", "-f",
-              "--find-links", "--registry", "--trusted-host", "--source"):
+    for k in (
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "--index",
+        "--default-index",
+        "-f",
+        "--find-links",
+        "--registry",
+        "--trusted-host",
+        "--source",
+    ):
         w = opts.get(k)
         if w is None:
             continue
         v = w.value or w.text
         t = parse_target(v)
-        default = t is not None and t.host in ("pypi.org", "files.pythonhosted.org",
-                                               "registry.npmjs.org", "registry.yarnpkg.com")
+        default = t is not None and t.host in (
+            "pypi.org",
+            "files.pythonhosted.org",
+            "registry.npmjs.org",
+            "registry.yarnpkg.com",
+        )
         if default:
             continue
         extra = k == "--extra-index-url"
-        score = 70 if not extra else 70
+        score = 70
         if v.startswith("http://") or k == "--trusted-host":
             score += 5
-        how = ("also looks for packages at" if extra else "installs packages from")
-        an.add(K.SUPPLY_CHAIN, score, f"{mgr} {how} {short(v)} instead of the official index"
-               + (" (dependency confusion)" if extra else "")
-               + (" over plain http" if v.startswith("http://") else ""), w.span)
+        how = "also looks for packages at" if extra else "installs packages from"
+        an.add(
+            K.SUPPLY_CHAIN,
+            score,
+            f"{mgr} {how} {short(v)} instead of the official index"
+            + (" (dependency confusion)" if extra else "")
+            + (" over plain http" if v.startswith("http://") else ""),
+            w.span,
+        )
         if t is not None:
             an.facts.hosts.append(t.host)
 
@@ -2067,8 +3916,12 @@ def h_pip(an: Analyzer, c: SimpleCommand, argv: list[Word] | None = None) -> Non
         if tgt is not None:
             write_target(an, c, tgt, "installs into")
         if has(opts, "--break-system-packages"):
-            an.add(K.SUPPLY_CHAIN, 45, "installs into the system Python (--break-system-packages)",
-                   c.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                45,
+                "installs into the system Python (--break-system-packages)",
+                c.span,
+            )
         _pkg_findings(an, c, pos, "pypi", mgr)
         if not pos and e is None and not has(opts, "-r", "--requirement"):
             an.add(K.SUPPLY_CHAIN, 36, "runs pip install", c.span)
@@ -2077,11 +3930,25 @@ def h_pip(an: Analyzer, c: SimpleCommand, argv: list[Word] | None = None) -> Non
         an.add(K.DESTRUCTIVE, 36, f"uninstalls {', '.join(w.best for w in pos[:3])}", c.span)
         return
     if sub == "config" and rest and rest[0].value in ("set", "edit", "unset"):
-        an.add(K.SUPPLY_CHAIN, 60, "changes pip's configuration (package index, trusted hosts)",
-               c.span)
+        an.add(
+            K.SUPPLY_CHAIN, 60, "changes pip's configuration (package index, trusted hosts)", c.span
+        )
         return
-    if sub in ("list", "show", "freeze", "check", "help", "--version", "-V", "debug", "cache",
-               "inspect", "hash", "index", "search"):
+    if sub in (
+        "list",
+        "show",
+        "freeze",
+        "check",
+        "help",
+        "--version",
+        "-V",
+        "debug",
+        "cache",
+        "inspect",
+        "hash",
+        "index",
+        "search",
+    ):
         return
     an.add(K.SUPPLY_CHAIN, 36, f"runs `pip {sub}`", c.span)
 
@@ -2095,16 +3962,37 @@ def h_uv(an: Analyzer, c: SimpleCommand) -> None:
         h_pip(an, c, args[1:])
         return
     opts, pos = split_args(args[1:], _PIP_VALUES)
-    if sub in ("add", "sync", "lock", "tool", "run", "venv", "init", "remove", "export", "tree",
-               "build", "publish", "python", "cache", "self", "version", "help"):
+    if sub in (
+        "add",
+        "sync",
+        "lock",
+        "tool",
+        "run",
+        "venv",
+        "init",
+        "remove",
+        "export",
+        "tree",
+        "build",
+        "publish",
+        "python",
+        "cache",
+        "self",
+        "version",
+        "help",
+    ):
         if sub == "add":
             _index_options(an, opts, "uv")
             _pkg_findings(an, c, pos, "pypi", "uv")
         elif sub == "tool" and pos and pos[0].value in ("install", "run", "upgrade"):
             _pkg_findings(an, c, pos[1:2], "pypi", "uv tool", runs=pos[0].value == "run")
         elif sub in ("sync", "lock"):
-            an.add(K.SUPPLY_CHAIN, 36, f"`uv {sub}` downloads and installs the project's "
-                   "dependencies", c.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                36,
+                f"`uv {sub}` downloads and installs the project's dependencies",
+                c.span,
+            )
         elif sub == "publish":
             an.add(K.EXFILTRATION, 55, "publishes the package to an index", c.span)
         elif sub == "run":
@@ -2114,8 +4002,13 @@ def h_uv(an: Analyzer, c: SimpleCommand) -> None:
             an.add(K.RESOURCE, 5, "runs a command in the project's environment", c.span)
             # `uv run CMD …`: the command itself
             if pos:
-                an.fragment(" ".join(w.best for w in pos), None, (pos[0].span[0], pos[-1].span[1]),
-                            c, prefix="uv run: ")
+                an.fragment(
+                    " ".join(w.best for w in pos),
+                    None,
+                    (pos[0].span[0], pos[-1].span[1]),
+                    c,
+                    prefix="uv run: ",
+                )
         elif sub == "remove":
             an.add(K.DESTRUCTIVE, 20, "removes a dependency from the project", c.span)
         elif sub == "python" and pos and pos[0].value == "install":
@@ -2139,8 +4032,14 @@ def h_pipx(an: Analyzer, c: SimpleCommand) -> None:
     opts, pos = split_args(args[1:], _PIP_VALUES | {"--spec", "--pip-args"})
     if sub in ("install", "run", "inject", "upgrade"):
         spec = val(opts, "--spec")
-        _pkg_findings(an, c, [spec] if spec is not None else pos[: (2 if sub == "inject" else 1)],
-                      "pypi", "pipx", runs=sub == "run")
+        _pkg_findings(
+            an,
+            c,
+            [spec] if spec is not None else pos[: (2 if sub == "inject" else 1)],
+            "pypi",
+            "pipx",
+            runs=sub == "run",
+        )
         an.ci(c).network = True
     elif sub in ("uninstall", "uninstall-all"):
         an.add(K.DESTRUCTIVE, 36, "uninstalls pipx applications", c.span)
@@ -2149,23 +4048,32 @@ def h_pipx(an: Analyzer, c: SimpleCommand) -> None:
 def h_poetry(an: Analyzer, c: SimpleCommand) -> None:
     args = list(c.args)
     sub = args[0].value if args else ""
-    opts, pos = split_args(args[1:], _PIP_VALUES)
+    _opts, pos = split_args(args[1:], _PIP_VALUES)
     name = c.name or "poetry"
     if sub in ("add",):
         _pkg_findings(an, c, pos, "pypi", name)
     elif sub in ("install", "update", "lock", "sync"):
-        an.add(K.SUPPLY_CHAIN, 36, f"`{name} {sub}` downloads and installs the project's "
-               "dependencies", c.span)
+        an.add(
+            K.SUPPLY_CHAIN,
+            36,
+            f"`{name} {sub}` downloads and installs the project's dependencies",
+            c.span,
+        )
     elif sub in ("publish",):
         an.add(K.EXFILTRATION, 55, "publishes the package to an index", c.span)
-    elif sub in ("source",) or (sub == "config" and any("repositories" in (w.value or "") or
-                                                        "http-basic" in (w.value or "")
-                                                        for w in args)):
-        an.add(K.SUPPLY_CHAIN, 55, f"changes where {name} gets packages or its credentials",
-               c.span)
+    elif sub in ("source",) or (
+        sub == "config"
+        and any("repositories" in (w.value or "") or "http-basic" in (w.value or "") for w in args)
+    ):
+        an.add(K.SUPPLY_CHAIN, 55, f"changes where {name} gets packages or its credentials", c.span)
     elif sub == "run" and pos:
-        an.fragment(" ".join(w.best for w in pos), None, (pos[0].span[0], pos[-1].span[1]), c,
-                    prefix=f"{name} run: ")
+        an.fragment(
+            " ".join(w.best for w in pos),
+            None,
+            (pos[0].span[0], pos[-1].span[1]),
+            c,
+            prefix=f"{name} run: ",
+        )
     elif sub == "remove":
         an.add(K.DESTRUCTIVE, 20, "removes a dependency from the project", c.span)
 
@@ -2173,12 +4081,18 @@ def h_poetry(an: Analyzer, c: SimpleCommand) -> None:
 def h_conda(an: Analyzer, c: SimpleCommand) -> None:
     args = list(c.args)
     sub = args[0].value if args else ""
-    opts, pos = split_args(args[1:], frozenset({"-c", "--channel", "-n", "--name", "-p",
-                                                "--prefix", "--file"}))
+    opts, pos = split_args(
+        args[1:], frozenset({"-c", "--channel", "-n", "--name", "-p", "--prefix", "--file"})
+    )
     if sub in ("install", "create", "update", "upgrade"):
         ch = val(opts, "-c", "--channel")
-        if ch is not None and ch.value not in ("conda-forge", "defaults", "bioconda", "pytorch",
-                                               "nvidia"):
+        if ch is not None and ch.value not in (
+            "conda-forge",
+            "defaults",
+            "bioconda",
+            "pytorch",
+            "nvidia",
+        ):
             an.add(K.SUPPLY_CHAIN, 55, f"installs from the channel {q(ch)}", ch.span)
         _pkg_findings(an, c, pos, None, c.name or "conda")
         if not pos:
@@ -2201,14 +4115,35 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
     rest = pos[1:]
     _index_options(an, opts, name)
     glob = has(opts, "-g", "--global", "--location")
-    if sub in ("install", "i", "add", "isntall", "in", "ins", "inst", "insta", "instal", "ci",
-               "update", "up", "upgrade", "ic", "install-clean", "install-test", "it"):
+    if sub in (
+        "install",
+        "i",
+        "add",
+        "isntall",
+        "in",
+        "ins",
+        "inst",
+        "insta",
+        "instal",
+        "ci",
+        "update",
+        "up",
+        "upgrade",
+        "ic",
+        "install-clean",
+        "install-test",
+        "it",
+    ):
         an.ci(c).network = True
         specs = rest if sub not in ("ci", "ic", "install-clean") else []
         _pkg_findings(an, c, specs, "npm", name)
         if not specs:
-            an.add(K.SUPPLY_CHAIN, 40, f"`{name} {sub}` installs the project's dependencies: "
-                   "their install scripts run", c.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                40,
+                f"`{name} {sub}` installs the project's dependencies: their install scripts run",
+                c.span,
+            )
         if glob:
             an.add(K.OUTSIDE_WORKSPACE, 45, "installs globally, outside the workspace", c.span)
         if has(opts, "--unsafe-perm"):
@@ -2222,51 +4157,124 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
             specs = [pk] if pk is not None else pos[:1]
         _pkg_findings(an, c, specs, "npm", name, runs=True)
         return
-    if sub in ("publish", "unpublish", "deprecate", "dist-tag", "owner", "access", "team",
-               "token", "adduser", "login", "logout", "star", "hook"):
-        cat = K.EXFILTRATION if sub == "publish" else (K.SECRETS if sub in ("token", "login",
-                                                                             "adduser") else
-                                                       K.DESTRUCTIVE)
+    if sub in (
+        "publish",
+        "unpublish",
+        "deprecate",
+        "dist-tag",
+        "owner",
+        "access",
+        "team",
+        "token",
+        "adduser",
+        "login",
+        "logout",
+        "star",
+        "hook",
+    ):
+        cat = (
+            K.EXFILTRATION
+            if sub == "publish"
+            else (K.SECRETS if sub in ("token", "login", "adduser") else K.DESTRUCTIVE)
+        )
         an.add(cat, 55, f"`{name} {sub}` acts on the public registry with your account", c.span)
         return
-    if sub in ("run", "run-script", "rum", "urn", "test", "t", "tst", "start", "stop",
-               "restart", "build", "lint", "dev", "serve", "exec-script") or (
-        name in ("yarn", "pnpm", "bun") and sub and sub not in ("remove", "link", "config",
-                                                                 "set", "cache", "why", "list",
-                                                                 "info", "outdated", "audit",
-                                                                 "init", "create", "pack",
-                                                                 "version", "help")
+    if sub in (
+        "run",
+        "run-script",
+        "rum",
+        "urn",
+        "test",
+        "t",
+        "tst",
+        "start",
+        "stop",
+        "restart",
+        "build",
+        "lint",
+        "dev",
+        "serve",
+        "exec-script",
+    ) or (
+        name in ("yarn", "pnpm", "bun")
+        and sub
+        and sub
+        not in (
+            "remove",
+            "link",
+            "config",
+            "set",
+            "cache",
+            "why",
+            "list",
+            "info",
+            "outdated",
+            "audit",
+            "init",
+            "create",
+            "pack",
+            "version",
+            "help",
+        )
     ):
-        script = (rest[0].value or "") if sub in ("run", "run-script", "rum", "urn") and rest else sub
+        script = (
+            (rest[0].value or "") if sub in ("run", "run-script", "rum", "urn") and rest else sub
+        )
         if PUBLISH_WORDS.match(script or ""):
-            an.add(K.NETWORK, 40, f"runs the `{script}` script, which usually publishes or "
-                   "deploys", c.span)
+            an.add(
+                K.NETWORK,
+                40,
+                f"runs the `{script}` script, which usually publishes or deploys",
+                c.span,
+            )
         elif sub in ("dev", "serve", "start") or script in ("dev", "serve", "start"):
-            an.add(K.RESOURCE, 10, f"runs the `{script}` script (often a server that keeps "
-                   "running)", c.span)
+            an.add(
+                K.RESOURCE,
+                10,
+                f"runs the `{script}` script (often a server that keeps running)",
+                c.span,
+            )
         else:
             an.add(K.RESOURCE, 5, f"runs the project's `{script}` script (sandboxed)", c.span)
         return
-    if sub in ("config", "set") and any(w.value in ("set", "edit", "delete") for w in rest) or sub == "set":
-        an.add(K.SUPPLY_CHAIN, 55, f"changes {name}'s configuration (registry, scripts, tokens)",
-               c.span)
+    if (
+        sub in ("config", "set") and any(w.value in ("set", "edit", "delete") for w in rest)
+    ) or sub == "set":
+        an.add(
+            K.SUPPLY_CHAIN,
+            55,
+            f"changes {name}'s configuration (registry, scripts, tokens)",
+            c.span,
+        )
         return
     if sub in ("uninstall", "remove", "rm", "r", "un", "unlink", "prune", "dedupe"):
         an.add(K.DESTRUCTIVE, 20, f"`{name} {sub}` removes dependencies", c.span)
         return
     if sub in ("audit", "outdated", "view", "info", "show", "search", "doctor", "ping", "whoami"):
         an.ci(c).network = True
-        an.add(K.NETWORK, 36 if sub != "audit" or "fix" not in [w.value for w in rest] else 40,
-               f"`{name} {sub}` queries the registry", c.span)
+        an.add(
+            K.NETWORK,
+            36 if sub != "audit" or "fix" not in [w.value for w in rest] else 40,
+            f"`{name} {sub}` queries the registry",
+            c.span,
+        )
         return
     if sub in ("init", "create") and rest:
-        _pkg_findings(an, c, [Word(f"create-{rest[0].value}", f"create-{rest[0].value}",
-                                   rest[0].span)] if rest[0].value and not rest[0].value.startswith("@") else rest[:1],
-                      "npm", name, runs=True)
+        _pkg_findings(
+            an,
+            c,
+            [Word(f"create-{rest[0].value}", f"create-{rest[0].value}", rest[0].span)]
+            if rest[0].value and not rest[0].value.startswith("@")
+            else rest[:1],
+            "npm",
+            name,
+            runs=True,
+        )
         return
     if sub in ("link",):
-        an.add(K.OUTSIDE_WORKSPACE, 36, f"`{name} link` writes links into the global folder",
-               c.span)
+        an.add(
+            K.OUTSIDE_WORKSPACE, 36, f"`{name} link` writes links into the global folder", c.span
+        )
         return
     if sub in ("cache",) and any(w.value in ("clean", "clear") for w in rest):
         an.add(K.DESTRUCTIVE, 15, "clears the package cache", c.span)
@@ -2279,12 +4287,37 @@ def h_node_pm_other(an: Analyzer, c: SimpleCommand) -> None:
 
 def h_cargo(an: Analyzer, c: SimpleCommand) -> None:
     args = [w for w in c.args if not (w.value or "").startswith("+")]
-    opts, pos = split_args(args, frozenset({"--git", "--path", "--registry", "--index",
-                                            "--branch", "--tag", "--rev", "-p", "--package",
-                                            "--features", "-F", "--target", "--manifest-path",
-                                            "-j", "--jobs", "--bin", "--example", "--root",
-                                            "--version", "--vers", "--rename", "-Z",
-                                            "--target-dir", "--config"}))
+    opts, pos = split_args(
+        args,
+        frozenset(
+            {
+                "--git",
+                "--path",
+                "--registry",
+                "--index",
+                "--branch",
+                "--tag",
+                "--rev",
+                "-p",
+                "--package",
+                "--features",
+                "-F",
+                "--target",
+                "--manifest-path",
+                "-j",
+                "--jobs",
+                "--bin",
+                "--example",
+                "--root",
+                "--version",
+                "--vers",
+                "--rename",
+                "-Z",
+                "--target-dir",
+                "--config",
+            }
+        ),
+    )
     sub = pos[0].value if pos else ""
     rest = pos[1:]
     if sub in ("add", "install"):
@@ -2292,8 +4325,7 @@ def h_cargo(an: Analyzer, c: SimpleCommand) -> None:
         for k in ("--git", "--registry", "--index"):
             w = opts.get(k)
             if w is not None:
-                an.add(K.SUPPLY_CHAIN, 55, f"cargo {sub} from {q(w)} instead of crates.io",
-                       w.span)
+                an.add(K.SUPPLY_CHAIN, 55, f"cargo {sub} from {q(w)} instead of crates.io", w.span)
         _pkg_findings(an, c, rest, None, f"cargo {sub}")
         if not rest and sub == "install" and has(opts, "--path"):
             an.add(K.SUPPLY_CHAIN, 20, "installs the local crate", c.span)
@@ -2301,8 +4333,12 @@ def h_cargo(an: Analyzer, c: SimpleCommand) -> None:
             an.add(K.OUTSIDE_WORKSPACE, 36, "installs a binary into ~/.cargo/bin", c.span)
         return
     if sub in ("publish", "yank", "owner", "login", "logout"):
-        an.add(K.EXFILTRATION if sub == "publish" else K.SECRETS, 55,
-               f"`cargo {sub}` acts on crates.io with your account", c.span)
+        an.add(
+            K.EXFILTRATION if sub == "publish" else K.SECRETS,
+            55,
+            f"`cargo {sub}` acts on crates.io with your account",
+            c.span,
+        )
         return
     if sub in ("update", "fetch", "generate-lockfile", "search", "vendor"):
         an.add(K.NETWORK, 36, f"`cargo {sub}` downloads from crates.io", c.span)
@@ -2310,8 +4346,9 @@ def h_cargo(an: Analyzer, c: SimpleCommand) -> None:
     if sub in ("remove", "rm", "clean", "uninstall"):
         an.add(K.DESTRUCTIVE, 15, f"`cargo {sub}` removes build output or a dependency", c.span)
         return
-    an.add(K.RESOURCE, 5, f"runs `cargo {sub}` on the project (sandboxed; build scripts run)",
-           c.span)
+    an.add(
+        K.RESOURCE, 5, f"runs `cargo {sub}` on the project (sandboxed; build scripts run)", c.span
+    )
 
 
 def h_go(an: Analyzer, c: SimpleCommand) -> None:
@@ -2323,8 +4360,12 @@ def h_go(an: Analyzer, c: SimpleCommand) -> None:
         names = ", ".join(q(w) for w in rest[:3]) or "modules"
         an.add(K.SUPPLY_CHAIN, 40, f"`go {sub}` downloads {names} and builds it", c.span)
         return
-    if sub == "mod" and rest and rest[0].value in ("download", "tidy", "vendor", "init", "edit",
-                                                   "graph", "why", "verify"):
+    if (
+        sub == "mod"
+        and rest
+        and rest[0].value
+        in ("download", "tidy", "vendor", "init", "edit", "graph", "why", "verify")
+    ):
         if rest[0].value in ("download", "tidy", "vendor"):
             an.add(K.NETWORK, 36, f"`go mod {rest[0].value}` downloads modules", c.span)
         return
@@ -2339,8 +4380,12 @@ def h_go(an: Analyzer, c: SimpleCommand) -> None:
 
 def h_gem(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
-    opts, pos = split_args(c.args, frozenset({"-s", "--source", "-v", "--version", "-i",
-                                              "--install-dir", "--gemfile", "--path"}))
+    opts, pos = split_args(
+        c.args,
+        frozenset(
+            {"-s", "--source", "-v", "--version", "-i", "--install-dir", "--gemfile", "--path"}
+        ),
+    )
     sub = pos[0].value if pos else ("install" if name == "bundle" else "")
     if name == "bundle":
         if sub in ("install", "update", "add", "i"):
@@ -2348,13 +4393,22 @@ def h_gem(an: Analyzer, c: SimpleCommand) -> None:
         elif sub == "exec":
             an.add(K.RESOURCE, 5, "runs a command with the project's gems", c.span)
             if len(pos) > 1:
-                an.fragment(" ".join(w.best for w in pos[1:]), None,
-                            (pos[1].span[0], pos[-1].span[1]), c, prefix="bundle exec: ")
+                an.fragment(
+                    " ".join(w.best for w in pos[1:]),
+                    None,
+                    (pos[1].span[0], pos[-1].span[1]),
+                    c,
+                    prefix="bundle exec: ",
+                )
         return
     if name == "composer":
         if sub in ("require", "install", "update", "create-project", "global"):
-            an.add(K.SUPPLY_CHAIN, 40, f"`composer {sub}` installs PHP packages (their scripts "
-                   "run)", c.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                40,
+                f"`composer {sub}` installs PHP packages (their scripts run)",
+                c.span,
+            )
         return
     if sub in ("install", "i", "update"):
         src = val(opts, "-s", "--source")
@@ -2373,35 +4427,77 @@ def h_sys_pkg(an: Analyzer, c: SimpleCommand) -> None:
     sub = pos[0].value if pos else ""
     vals = [w.value or "" for w in c.args]
     if name == "dpkg" or name == "rpm":
-        if any(v in ("-i", "--install", "-U", "--upgrade", "-ivh", "-Uvh") or
-               re.fullmatch(r"-[a-zA-Z]*[iU][a-zA-Z]*", v) for v in vals) and not any(
-                   v in ("-l", "-L", "-q", "-qa", "-s", "--list") for v in vals):
+        if any(
+            v in ("-i", "--install", "-U", "--upgrade", "-ivh", "-Uvh")
+            or re.fullmatch(r"-[a-zA-Z]*[iU][a-zA-Z]*", v)
+            for v in vals
+        ) and not any(v in ("-l", "-L", "-q", "-qa", "-s", "--list") for v in vals):
             an.add(K.SUPPLY_CHAIN, 55, f"`{name}` installs a package file system-wide", c.span)
         elif any(v in ("-r", "-P", "--purge", "--remove", "-e", "--erase") for v in vals):
             an.add(K.DESTRUCTIVE, 55, f"`{name}` removes system packages", c.span)
         return
-    if sub in ("install", "add", "reinstall", "upgrade", "dist-upgrade", "full-upgrade",
-               "-S", "-Syu", "localinstall", "groupinstall", "tap", "cask", "bundle", "in",
-               "get") or any(re.fullmatch(r"-S[a-z]*", v) for v in vals):
+    if sub in (
+        "install",
+        "add",
+        "reinstall",
+        "upgrade",
+        "dist-upgrade",
+        "full-upgrade",
+        "-S",
+        "-Syu",
+        "localinstall",
+        "groupinstall",
+        "tap",
+        "cask",
+        "bundle",
+        "in",
+        "get",
+    ) or any(re.fullmatch(r"-S[a-z]*", v) for v in vals):
         pkgs = ", ".join(q(w) for w in pos[1:4]) or "packages"
         an.ci(c).network = True
-        an.add(K.SUPPLY_CHAIN, 45, f"`{name}` installs {pkgs} system-wide (their install "
-               "scripts run as the package manager's user)", c.span)
+        an.add(
+            K.SUPPLY_CHAIN,
+            45,
+            f"`{name}` installs {pkgs} system-wide (their install "
+            "scripts run as the package manager's user)",
+            c.span,
+        )
         if name == "brew" and sub == "tap":
             an.add(K.SUPPLY_CHAIN, 50, "adds a third-party Homebrew tap", c.span)
         return
-    if sub in ("remove", "purge", "autoremove", "uninstall", "erase", "-R", "-Rns", "del",
-               "rm", "-Rs"):
+    if sub in (
+        "remove",
+        "purge",
+        "autoremove",
+        "uninstall",
+        "erase",
+        "-R",
+        "-Rns",
+        "del",
+        "rm",
+        "-Rs",
+    ):
         an.add(K.DESTRUCTIVE, 55, f"`{name} {sub}` removes system packages", c.span)
         return
     if sub in ("update", "refresh", "makecache", "-Sy", "check-update", "outdated", "fetch"):
         an.add(K.NETWORK, 36, f"`{name} {sub}` refreshes package lists from the network", c.span)
         return
-    if name in ("pyenv", "nvm", "rbenv", "rustup", "asdf", "mise", "rtx", "volta", "fnm",
-                "goenv", "jenv", "sdk", "sdkman", "tlmgr") and sub in ("install", "update",
-                                                                      "toolchain", "plugin",
-                                                                      "self", "target",
-                                                                      "component", "use"):
+    if name in (
+        "pyenv",
+        "nvm",
+        "rbenv",
+        "rustup",
+        "asdf",
+        "mise",
+        "rtx",
+        "volta",
+        "fnm",
+        "goenv",
+        "jenv",
+        "sdk",
+        "sdkman",
+        "tlmgr",
+    ) and sub in ("install", "update", "toolchain", "plugin", "self", "target", "component", "use"):
         an.add(K.SUPPLY_CHAIN, 36, f"`{name} {sub}` downloads a toolchain", c.span)
         return
     if name in ("add-apt-repository",) or "sources.list" in " ".join(vals):
@@ -2433,14 +4529,30 @@ def h_python(an: Analyzer, c: SimpleCommand) -> None:
             if mod == "pip":
                 h_pip(an, c, rest)
                 return
-            if mod in ("http.server", "SimpleHTTPServer", "smtpd", "pyftpdlib", "uvicorn",
-                       "gunicorn", "flask", "aiohttp.web", "jupyter", "notebook"):
+            if mod in (
+                "http.server",
+                "SimpleHTTPServer",
+                "smtpd",
+                "pyftpdlib",
+                "uvicorn",
+                "gunicorn",
+                "flask",
+                "aiohttp.web",
+                "jupyter",
+                "notebook",
+            ):
                 if mod == "flask" and not any(x.value == "run" for x in rest):
                     an.add(K.RESOURCE, 5, "runs a flask command", c.span)
                     return
                 port = next((x.best for x in rest if (x.value or "").isdigit()), "")
-                an.add(K.NETWORK, 40, f"starts a server ({mod}) that listens for connections"
-                       + (f" on port {port}" if port else "") + " and keeps running", c.span)
+                an.add(
+                    K.NETWORK,
+                    40,
+                    f"starts a server ({mod}) that listens for connections"
+                    + (f" on port {port}" if port else "")
+                    + " and keeps running",
+                    c.span,
+                )
                 return
             if mod in ("venv", "virtualenv"):
                 for x in rest:
@@ -2469,10 +4581,14 @@ def h_shell(an: Analyzer, c: SimpleCommand) -> None:
     """A shell given a script file, or reading its script from stdin (judged in flows)."""
     opts_end = 0
     args = list(c.args)
-    while opts_end < len(args) and (args[opts_end].value or "").startswith(("-", "+")) and args[
-        opts_end
-    ].value not in ("-", "--"):
-        if "c" in (args[opts_end].value or "")[1:] and not (args[opts_end].value or "").startswith("--"):
+    while (
+        opts_end < len(args)
+        and (args[opts_end].value or "").startswith(("-", "+"))
+        and args[opts_end].value not in ("-", "--")
+    ):
+        if "c" in (args[opts_end].value or "")[1:] and not (args[opts_end].value or "").startswith(
+            "--"
+        ):
             return  # `bash -c` code was re-parsed by the shell module
         opts_end += 1
     if any((w.value or "") in ("-i",) for w in args[:opts_end]):
@@ -2484,55 +4600,143 @@ def h_shell(an: Analyzer, c: SimpleCommand) -> None:
         if w.procsub or w.value == "-":
             return
         if w.value is None:
-            an.add(K.OBFUSCATION, 50, f"runs a shell script whose path is known only at run time "
-                   f"({q(w.text)})", w.span)
+            an.add(
+                K.OBFUSCATION,
+                50,
+                f"runs a shell script whose path is known only at run time ({q(w.text)})",
+                w.span,
+            )
             return
         info = an.path(c, w.value)
         an.facts.runs.append(info.abs or info.raw)
         if (info.abs or info.raw) in an.facts.downloads:
-            an.add(K.SUPPLY_CHAIN, 90, f"runs {info.display}, which this action just downloaded",
-                   w.span)
+            an.add(
+                K.SUPPLY_CHAIN,
+                90,
+                f"runs {info.display}, which this action just downloaded",
+                w.span,
+            )
         elif info.where == "workspace":
             an.add(K.RESOURCE, 5, f"runs the script {info.display} (sandboxed)", w.span)
         elif info.where == "tmp":
-            an.add(K.RESOURCE, 35, f"runs the script {info.display} from a temporary directory",
-                   w.span)
+            an.add(
+                K.RESOURCE, 35, f"runs the script {info.display} from a temporary directory", w.span
+            )
         else:
-            an.add(K.RESOURCE, 25, f"runs the script {info.display}, outside the workspace",
-                   w.span)
+            an.add(K.RESOURCE, 25, f"runs the script {info.display}, outside the workspace", w.span)
 
 
 # --------------------------------------------------------------------------- table
 
 HANDLERS: dict[str, Handler] = {
-    "rm": h_rm, "rmdir": h_rmdir, "shred": h_shred, "unlink": h_unlink, "srm": h_shred,
-    "wipe": h_shred, "touch": h_touch, "mkdir": h_touch, "truncate": h_touch,
-    "dos2unix": h_touch, "unix2dos": h_touch, "mkfifo": h_touch, "mknod": h_touch,
-    "cp": h_copy, "mv": h_copy, "ln": h_copy, "install": h_copy, "tee": h_tee, "sed": h_sed,
-    "gsed": h_sed, "dd": h_dd, "chmod": h_chmod, "chown": h_chmod, "chgrp": h_chmod,
-    "tar": h_tar, "gtar": h_tar, "bsdtar": h_tar, "zip": h_zip, "unzip": h_zip, "7z": h_zip,
-    "find": h_find, "cd": h_cd, "pushd": h_cd,
-    "git": h_git, "pip": h_pip, "uv": h_uv, "uvx": h_uvx, "pipx": h_pipx, "poetry": h_poetry,
-    "pdm": h_poetry, "hatch": h_poetry, "rye": h_poetry, "pipenv": h_poetry, "conda": h_conda,
-    "mamba": h_conda, "micromamba": h_conda, "npm": h_npm, "yarn": h_npm, "pnpm": h_npm,
-    "bun": h_npm, "npx": h_npm, "pnpx": h_npm, "bunx": h_npm, "cargo": h_cargo, "go": h_go,
-    "gem": h_gem, "bundle": h_gem, "bundler": h_gem, "composer": h_gem,
-    "systemctl": h_systemctl, "service": h_service, "crontab": h_crontab, "at": h_at,
-    "batch": h_at, "atq": h_at, "atrm": h_at, "launchctl": h_launchctl, "kill": h_kill,
-    "pkill": h_kill, "killall": h_kill, "killall5": h_kill, "xkill": h_kill,
-    "add-apt-repository": h_add_apt_repository, "sudoedit": h_sudo,
-    "python": h_python, "nohup": h_noop, "setsid": h_noop, "disown": h_noop,
-    "eval": h_noop, "exec": h_noop, "command": h_noop, "builtin": h_noop, "env": h_read_only,
-    "timeout": h_noop, "nice": h_noop, "ionice": h_noop, "stdbuf": h_noop, "xargs": h_noop,
-    "watch": h_noop, "flock": h_noop, "strace": h_noop, "ltrace": h_noop, "time": h_noop,
-    "chrt": h_noop, "taskset": h_noop, "unbuffer": h_noop, "caffeinate": h_noop,
-    "catchsegv": h_noop, "fakeroot": h_noop, "busybox": h_noop,
-    "script": h_noop, "firejail": h_noop,
+    "rm": h_rm,
+    "rmdir": h_rmdir,
+    "shred": h_shred,
+    "unlink": h_unlink,
+    "srm": h_shred,
+    "wipe": h_shred,
+    "touch": h_touch,
+    "mkdir": h_touch,
+    "truncate": h_touch,
+    "dos2unix": h_touch,
+    "unix2dos": h_touch,
+    "mkfifo": h_touch,
+    "mknod": h_touch,
+    "cp": h_copy,
+    "mv": h_copy,
+    "ln": h_copy,
+    "install": h_copy,
+    "tee": h_tee,
+    "sed": h_sed,
+    "gsed": h_sed,
+    "dd": h_dd,
+    "chmod": h_chmod,
+    "chown": h_chmod,
+    "chgrp": h_chmod,
+    "tar": h_tar,
+    "gtar": h_tar,
+    "bsdtar": h_tar,
+    "zip": h_zip,
+    "unzip": h_zip,
+    "7z": h_zip,
+    "find": h_find,
+    "cd": h_cd,
+    "pushd": h_cd,
+    "git": h_git,
+    "pip": h_pip,
+    "uv": h_uv,
+    "uvx": h_uvx,
+    "pipx": h_pipx,
+    "poetry": h_poetry,
+    "pdm": h_poetry,
+    "hatch": h_poetry,
+    "rye": h_poetry,
+    "pipenv": h_poetry,
+    "conda": h_conda,
+    "mamba": h_conda,
+    "micromamba": h_conda,
+    "npm": h_npm,
+    "yarn": h_npm,
+    "pnpm": h_npm,
+    "bun": h_npm,
+    "npx": h_npm,
+    "pnpx": h_npm,
+    "bunx": h_npm,
+    "cargo": h_cargo,
+    "go": h_go,
+    "gem": h_gem,
+    "bundle": h_gem,
+    "bundler": h_gem,
+    "composer": h_gem,
+    "systemctl": h_systemctl,
+    "service": h_service,
+    "crontab": h_crontab,
+    "at": h_at,
+    "batch": h_at,
+    "atq": h_at,
+    "atrm": h_at,
+    "launchctl": h_launchctl,
+    "kill": h_kill,
+    "pkill": h_kill,
+    "killall": h_kill,
+    "killall5": h_kill,
+    "xkill": h_kill,
+    "add-apt-repository": h_add_apt_repository,
+    "sudoedit": h_sudo,
+    "python": h_python,
+    "nohup": h_noop,
+    "setsid": h_noop,
+    "disown": h_noop,
+    "eval": h_noop,
+    "exec": h_noop,
+    "command": h_noop,
+    "builtin": h_noop,
+    "env": h_read_only,
+    "timeout": h_noop,
+    "nice": h_noop,
+    "ionice": h_noop,
+    "stdbuf": h_noop,
+    "xargs": h_noop,
+    "watch": h_noop,
+    "flock": h_noop,
+    "strace": h_noop,
+    "ltrace": h_noop,
+    "time": h_noop,
+    "chrt": h_noop,
+    "taskset": h_noop,
+    "unbuffer": h_noop,
+    "caffeinate": h_noop,
+    "catchsegv": h_noop,
+    "fakeroot": h_noop,
+    "busybox": h_noop,
+    "script": h_noop,
+    "firejail": h_noop,
     "chroot": lambda an, c: an.add(K.PRIVILEGE, 60, "changes the root directory (chroot)", c.span),
     "unshare": lambda an, c: an.add(K.PRIVILEGE, 40, "runs a command in new namespaces", c.span),
     "nsenter": lambda an, c: an.add(K.PRIVILEGE, 75, "enters another process's namespaces", c.span),
-    "systemd-run": lambda an, c: an.add(K.PERSISTENCE, 60, "starts a transient system service",
-                                        c.span),
+    "systemd-run": lambda an, c: an.add(
+        K.PERSISTENCE, 60, "starts a transient system service", c.span
+    ),
     "torsocks": lambda an, c: an.add(K.NETWORK, 50, "routes traffic through Tor", c.span),
     "proxychains": lambda an, c: an.add(K.NETWORK, 50, "routes traffic through proxies", c.span),
     "proxychains4": lambda an, c: an.add(K.NETWORK, 50, "routes traffic through proxies", c.span),
@@ -2542,22 +4746,31 @@ HANDLERS: dict[str, Handler] = {
     "uudecode": lambda an, c: _decoder_flag(an, c, ()),
     "gpg": lambda an, c: _gpg(an, c),
     "ssh-keygen": lambda an, c: an.add(K.SECRETS, 20, "creates or changes SSH keys", c.span),
-    "ssh-copy-id": lambda an, c: an.add(K.PERSISTENCE, 65, "adds your key to another machine's "
-                                        "authorized keys", c.span),
-    "ssh-keyscan": lambda an, c: an.add(K.NETWORK, 36, "contacts hosts to read their SSH keys",
-                                        c.span),
-    "defaults": lambda an, c: an.add(K.PERSISTENCE, 45 if any(w.value == "write" for w in c.args)
-                                     else 5, "changes macOS preferences", c.span),
+    "ssh-copy-id": lambda an, c: an.add(
+        K.PERSISTENCE, 65, "adds your key to another machine's authorized keys", c.span
+    ),
+    "ssh-keyscan": lambda an, c: an.add(
+        K.NETWORK, 36, "contacts hosts to read their SSH keys", c.span
+    ),
+    "defaults": lambda an, c: an.add(
+        K.PERSISTENCE,
+        45 if any(w.value == "write" for w in c.args) else 5,
+        "changes macOS preferences",
+        c.span,
+    ),
     "osascript": h_interpreter,
     "history": h_read_only,
     "php": h_interpreter,
     "manage.py": h_build,
     "django-admin": h_migrator,
-    "awk": lambda an, c: _awk(an, c), "gawk": lambda an, c: _awk(an, c),
-    "mawk": lambda an, c: _awk(an, c), "nawk": lambda an, c: _awk(an, c),
+    "awk": lambda an, c: _awk(an, c),
+    "gawk": lambda an, c: _awk(an, c),
+    "mawk": lambda an, c: _awk(an, c),
+    "nawk": lambda an, c: _awk(an, c),
     "perl": h_interpreter,
-    "patch": lambda an, c: an.add(K.DESTRUCTIVE, 5, "applies a diff to files in the workspace",
-                                  c.span),
+    "patch": lambda an, c: an.add(
+        K.DESTRUCTIVE, 5, "applies a diff to files in the workspace", c.span
+    ),
     "docker": h_container,
     "gzip": lambda an, c: _decoder_flag(an, c, ("-d", "--decompress", "-dc", "-cd")),
     "gunzip": lambda an, c: _decoder_flag(an, c, ()),
@@ -2624,17 +4837,27 @@ def analyze_flows(an: Analyzer) -> None:
         if code_from_stdin:
             body_redirect = next((r for r in c.redirects if r.body is not None), None)
             if body_redirect is not None and not up:
-                an.fragment(body_redirect.body or "", body_redirect.body_offset,
-                            body_redirect.span, c, prefix=f"{code_from_stdin} reads: ")
+                an.fragment(
+                    body_redirect.body or "",
+                    body_redirect.body_offset,
+                    body_redirect.span,
+                    c,
+                    prefix=f"{code_from_stdin} reads: ",
+                )
                 if code_from_stdin not in SHELLS:
-                    an.add(K.RESOURCE, 10, f"feeds inline code to {code_from_stdin}",
-                           body_redirect.span)
+                    an.add(
+                        K.RESOURCE,
+                        10,
+                        f"feeds inline code to {code_from_stdin}",
+                        body_redirect.span,
+                    )
             elif up:
                 _judge_code_pipe(an, c, up, code_from_stdin)
         # shells and sourcing given a process substitution
         procsubs = [w for w in c.args if w.procsub == "<"]
-        if procsubs and (name in SHELLS or name in ("source", ".") or name in INTERPRETERS or
-                         _PY.match(name)):
+        if procsubs and (
+            name in SHELLS or name in ("source", ".") or name in INTERPRETERS or _PY.match(name)
+        ):
             for w in procsubs:
                 inner = [i for s in w.subs for i in [s, *sc.nested(s)]]
                 _judge_code_source(an, c, inner, w.span, name)
@@ -2651,8 +4874,12 @@ def analyze_flows(an: Analyzer) -> None:
                 env = any(an.ci(cmds[i]).env_dump for i in inner)
                 if secrets or env:
                     what = ", ".join(dict.fromkeys(secrets)) or "environment variables"
-                    an.add(K.EXFILTRATION, 95, f"sends {what} out over the network with "
-                           f"`{name}`", w.span)
+                    an.add(
+                        K.EXFILTRATION,
+                        95,
+                        f"sends {what} out over the network with `{name}`",
+                        w.span,
+                    )
                     an.facts.sends_data.append(name)
     for owner, w in sc.dynamic_code:
         c = cmds[owner]
@@ -2666,8 +4893,10 @@ def _reads_code_from_stdin(c: SimpleCommand) -> str:
     args = [w.value for w in c.args]
     if name in SHELLS:
         rest = [a for a in args if a is not None and not a.startswith(("-", "+"))]
-        if any(a is not None and "c" in a[1:] and a.startswith("-") and not a.startswith("--")
-               for a in args):
+        if any(
+            a is not None and "c" in a[1:] and a.startswith("-") and not a.startswith("--")
+            for a in args
+        ):
             return ""
         if not rest or "-s" in args or args[:1] == ["-"]:
             return name
@@ -2677,8 +4906,7 @@ def _reads_code_from_stdin(c: SimpleCommand) -> str:
             return "the shell"
         return ""
     if _PY.match(name) or name in INTERPRETERS:
-        code_flags = ("-c", "-e", "-E", "-r", "--eval", "-p", "--print", "-x", "-m", "run",
-                      "eval")
+        code_flags = ("-c", "-e", "-E", "-r", "--eval", "-p", "--print", "-x", "-m", "run", "eval")
         if any(a in code_flags for a in args):
             return ""
         rest = [a for a in args if a is not None and not a.startswith("-")]
@@ -2692,8 +4920,13 @@ def _judge_code_pipe(an: Analyzer, c: SimpleCommand, up: list[int], runner: str)
 
 
 def _judge_code_source(
-    an: Analyzer, c: SimpleCommand, sources: list[int], span: tuple[int, int], runner: str,
-    *, piped: bool = False
+    an: Analyzer,
+    c: SimpleCommand,
+    sources: list[int],
+    span: tuple[int, int],
+    runner: str,
+    *,
+    piped: bool = False,
 ) -> None:
     cmds = an.script.commands
     downloads = [an.ci(cmds[i]).download for i in sources if an.ci(cmds[i]).download is not None]
@@ -2701,14 +4934,28 @@ def _judge_code_source(
     decoders = [cmds[i] for i in sources if an.ci(cmds[i]).decoder]
     how = "pipes it into" if piped else "hands it to"
     if downloads:
-        hosts = ", ".join(dict.fromkeys(t.host if t and t.host != "unknown.invalid" else
-                                        "a host known only at run time" for t in downloads))
-        an.add(K.SUPPLY_CHAIN, 95, f"downloads a script from {hosts} and runs it ({how} "
-               f"{runner})", span, *(d.span for d in dl_cmds))
+        hosts = ", ".join(
+            dict.fromkeys(
+                t.host if t and t.host != "unknown.invalid" else "a host known only at run time"
+                for t in downloads
+            )
+        )
+        an.add(
+            K.SUPPLY_CHAIN,
+            95,
+            f"downloads a script from {hosts} and runs it ({how} {runner})",
+            span,
+            *(d.span for d in dl_cmds),
+        )
         return
     if decoders:
-        an.add(K.OBFUSCATION, 92, f"decodes hidden text and runs it as code ({how} {runner})",
-               span, *(d.span for d in decoders))
+        an.add(
+            K.OBFUSCATION,
+            92,
+            f"decodes hidden text and runs it as code ({how} {runner})",
+            span,
+            *(d.span for d in decoders),
+        )
         _try_decode(an, c, sources)
         return
     # Literal text piped into a shell: read it as code.
@@ -2716,20 +4963,34 @@ def _judge_code_source(
     for i in sources:
         s = cmds[i]
         if s.name in ("echo", "printf") and all(w.value is not None for w in s.args):
-            vals = [w.value or "" for w in s.args if not (s.name == "echo" and w.value in ("-e", "-n", "-E"))]
+            vals = [
+                w.value or ""
+                for w in s.args
+                if not (s.name == "echo" and w.value in ("-e", "-n", "-E"))
+            ]
             if s.name == "printf" and vals:
                 vals = [vals[0].replace("\\n", "\n").replace("\\t", "\t")]
             exact = s.args[0].exact if len(s.args) == 1 else None
-            texts.append((" ".join(vals), exact, (s.args[0].span[0], s.args[-1].span[1]) if s.args
-                          else s.span, s))
+            texts.append(
+                (
+                    " ".join(vals),
+                    exact,
+                    (s.args[0].span[0], s.args[-1].span[1]) if s.args else s.span,
+                    s,
+                )
+            )
     if texts and len(texts) == len(sources):
         for text, exact, sp, s in texts:
             an.fragment(text, exact, sp, s, prefix=f"{runner} runs: ")
         an.add(K.OBFUSCATION, 40, f"builds shell code as text and {how} {runner}", span)
         return
     secrets = [d for i in sources for d in an.ci(cmds[i]).secrets]
-    an.add(K.OBFUSCATION, 60 if not secrets else 70,
-           f"runs code produced at run time by another command ({how} {runner})", span)
+    an.add(
+        K.OBFUSCATION,
+        60 if not secrets else 70,
+        f"runs code produced at run time by another command ({how} {runner})",
+        span,
+    )
 
 
 def _try_decode(an: Analyzer, c: SimpleCommand, sources: list[int]) -> None:
@@ -2761,8 +5022,7 @@ def _judge_send(an: Analyzer, c: SimpleCommand, up: list[int]) -> None:
     env = any(an.ci(cmds[i]).env_dump for i in up)
     if secrets or env:
         what = ", ".join(dict.fromkeys(secrets)) or "your environment variables"
-        an.add(K.EXFILTRATION, 95, f"sends {what} to {label}", c.span,
-               *(cmds[i].span for i in up))
+        an.add(K.EXFILTRATION, 95, f"sends {what} to {label}", c.span, *(cmds[i].span for i in up))
         an.facts.sends_data.append(label)
         return
     producers = [cmds[i] for i in up if cmds[i].argv]
@@ -2777,17 +5037,28 @@ def _judge_send(an: Analyzer, c: SimpleCommand, up: list[int]) -> None:
 def analyze_script(an: Analyzer) -> None:
     sc = an.script
     if sc.errors:
-        an.add(K.OBFUSCATION, 45, "the shell text does not parse cleanly, so what bash would "
-               "run cannot be reviewed exactly", *sc.errors[:3])
+        an.add(
+            K.OBFUSCATION,
+            45,
+            "the shell text does not parse cleanly, so what bash would "
+            "run cannot be reviewed exactly",
+            *sc.errors[:3],
+        )
     if sc.too_deep:
         an.add(K.OBFUSCATION, 60, "shell code is nested too deeply to review", (0, len(an.text)))
     if sc.too_large:
         an.add(K.RESOURCE, 50, "the command is too large to review in full", (0, len(an.text)))
     for name, span, body in sc.functions:
-        calls = [sc.commands[i] for i in body if i < len(sc.commands) and
-                 sc.commands[i].name == name]
+        calls = [
+            sc.commands[i] for i in body if i < len(sc.commands) and sc.commands[i].name == name
+        ]
         if calls and any(cc.background or cc.pipes for cc in calls):
-            an.add(K.RESOURCE, 90, f"defines `{name}` to start copies of itself endlessly (a "
-                   "fork bomb): the machine runs out of processes", span)
+            an.add(
+                K.RESOURCE,
+                90,
+                f"defines `{name}` to start copies of itself endlessly (a "
+                "fork bomb): the machine runs out of processes",
+                span,
+            )
         elif calls:
             an.add(K.RESOURCE, 30, f"`{name}` calls itself", span)

@@ -10,10 +10,14 @@ import unicodedata
 from app.core.model import Category, Finding, Span
 
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_INVISIBLE = set("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e\u00ad\u034f"
-                 "\u115f\u1160\u3164\uffa0\u17b4\u17b5")
-_SPACES = set("\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-              "\u202f\u205f\u3000\u1680")
+_INVISIBLE = set(
+    "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e\u00ad\u034f"
+    "\u115f\u1160\u3164\uffa0\u17b4\u17b5"
+)
+_SPACES = set(
+    "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u3000\u1680"
+)
 _WORD = re.compile(r"[^\s'\"`;|&<>()$=,:/\\]+")
 
 
@@ -34,7 +38,9 @@ def _name(ch: str) -> str:
         return f"U+{ord(ch):04X}"
 
 
-def scan(text: str, *, base: int = 0, tabs_ok: bool = True, newlines_ok: bool = True) -> list[Finding]:
+def scan(
+    text: str, *, base: int = 0, tabs_ok: bool = True, newlines_ok: bool = True
+) -> list[Finding]:
     """Findings for deceptive characters in `text` (spans offset by `base`)."""
     if text.isascii() and all(ch.isprintable() or ch in "\n\t" for ch in text):
         return []
@@ -62,15 +68,24 @@ def scan(text: str, *, base: int = 0, tabs_ok: bool = True, newlines_ok: bool = 
         if kind:
             groups.setdefault(kind, []).append((i, ch))
     texts = {
-        "bidi": (75, "contains bidirectional-override characters ({names}): the text shown is "
-                 "not the order bash reads"),
-        "invisible": (70, "contains invisible characters ({names}): what runs differs from what "
-                      "you see"),
-        "space": (50, "contains look-alike spaces ({names}): they are part of a word, not "
-                  "separators"),
+        "bidi": (
+            75,
+            "contains bidirectional-override characters ({names}): the text shown is "
+            "not the order bash reads",
+        ),
+        "invisible": (
+            70,
+            "contains invisible characters ({names}): what runs differs from what you see",
+        ),
+        "space": (
+            50,
+            "contains look-alike spaces ({names}): they are part of a word, not separators",
+        ),
         "cr": (65, "contains a carriage return: a terminal would hide the text before it"),
-        "escape": (75, "contains terminal escape sequences: they can rewrite what the screen "
-                   "shows"),
+        "escape": (
+            75,
+            "contains terminal escape sequences: they can rewrite what the screen shows",
+        ),
         "control": (60, "contains control characters ({names})"),
         "unassigned": (55, "contains unassigned or private-use characters ({names})"),
     }
@@ -87,23 +102,32 @@ def scan(text: str, *, base: int = 0, tabs_ok: bool = True, newlines_ok: bool = 
             scripts = {s for s in (_script(ch) for ch in word) if s}
             if len(scripts) > 1 and "LATIN" in scripts:
                 odd = [ch for ch in word if _script(ch) not in (None, "LATIN")]
-                out.append(Finding(
-                    Category.OBFUSCATION,
-                    75,
-                    f"'{word}' mixes scripts ({', '.join(sorted(scripts))}): "
-                    f"{_name(odd[0])} looks like a Latin letter",
-                    ((base + m.start(), base + m.end()),),
-                ))
-            elif scripts and scripts != {"LATIN"} and any(
-                unicodedata.normalize("NFKD", ch).isascii() is False and _confusable(ch)
-                for ch in word
-            ) and re.search(r"[./@-]", word):
-                out.append(Finding(
-                    Category.OBFUSCATION,
-                    55,
-                    f"'{word}' is written in look-alike letters ({', '.join(sorted(scripts))})",
-                    ((base + m.start(), base + m.end()),),
-                ))
+                out.append(
+                    Finding(
+                        Category.OBFUSCATION,
+                        75,
+                        f"'{word}' mixes scripts ({', '.join(sorted(scripts))}): "
+                        f"{_name(odd[0])} looks like a Latin letter",
+                        ((base + m.start(), base + m.end()),),
+                    )
+                )
+            elif (
+                scripts
+                and scripts != {"LATIN"}
+                and any(
+                    unicodedata.normalize("NFKD", ch).isascii() is False and _confusable(ch)
+                    for ch in word
+                )
+                and re.search(r"[./@-]", word)
+            ):
+                out.append(
+                    Finding(
+                        Category.OBFUSCATION,
+                        55,
+                        f"'{word}' is written in look-alike letters ({', '.join(sorted(scripts))})",
+                        ((base + m.start(), base + m.end()),),
+                    )
+                )
     return out
 
 

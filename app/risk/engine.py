@@ -30,15 +30,36 @@ from app.risk.analysis import Analyzer, Facts, short
 from app.risk.netutil import parse_target
 from app.risk.paths import home_dir
 
-_REGISTRIES = frozenset({"pypi.org", "files.pythonhosted.org", "registry.npmjs.org",
-                         "registry.yarnpkg.com", "github.com", "codeload.github.com",
-                         "objects.githubusercontent.com", "raw.githubusercontent.com",
-                         "crates.io", "static.crates.io", "index.crates.io",
-                         "proxy.golang.org", "sum.golang.org", "rubygems.org",
-                         "repo.maven.apache.org", "repo1.maven.org", "api.nuget.org",
-                         "deb.debian.org", "security.debian.org", "archive.ubuntu.com",
-                         "conda.anaconda.org", "repo.anaconda.com", "download.pytorch.org",
-                         "huggingface.co", "cdn.jsdelivr.net", "registry-1.docker.io"})
+_REGISTRIES = frozenset(
+    {
+        "pypi.org",
+        "files.pythonhosted.org",
+        "registry.npmjs.org",
+        "registry.yarnpkg.com",
+        "github.com",
+        "codeload.github.com",
+        "objects.githubusercontent.com",
+        "raw.githubusercontent.com",
+        "crates.io",
+        "static.crates.io",
+        "index.crates.io",
+        "proxy.golang.org",
+        "sum.golang.org",
+        "rubygems.org",
+        "repo.maven.apache.org",
+        "repo1.maven.org",
+        "api.nuget.org",
+        "deb.debian.org",
+        "security.debian.org",
+        "archive.ubuntu.com",
+        "conda.anaconda.org",
+        "repo.anaconda.com",
+        "download.pytorch.org",
+        "huggingface.co",
+        "cdn.jsdelivr.net",
+        "registry-1.docker.io",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -86,9 +107,7 @@ def _clip(findings: tuple[Finding, ...], length: int) -> tuple[Finding, ...]:
     """Spans always index into the reviewed text; never past its end."""
     out = []
     for f in findings:
-        spans = tuple(
-            (max(0, min(s, length)), max(0, min(e, length))) for s, e in f.spans
-        )
+        spans = tuple((max(0, min(s, length)), max(0, min(e, length))) for s, e in f.spans)
         spans = tuple(s for s in spans if s[1] > s[0])
         out.append(Finding(f.category, f.score, f.reason, spans))
     return tuple(out)
@@ -113,8 +132,14 @@ class RiskEngine:
         try:
             findings = list(self._findings(action, context, batch))
         except RecursionError:
-            findings = [Finding(Category.OBFUSCATION, 60, "the text is nested too deeply to "
-                                "review", ((0, len(action.reviewed_text)),))]
+            findings = [
+                Finding(
+                    Category.OBFUSCATION,
+                    60,
+                    "the text is nested too deeply to review",
+                    ((0, len(action.reviewed_text)),),
+                )
+            ]
         return Assessment.from_findings(_clip(_dedupe(findings), len(action.reviewed_text)))
 
     # ------------------------------------------------------------------ analysis
@@ -153,8 +178,9 @@ class RiskEngine:
         findings.extend(an.findings)
         findings.extend(deception.scan(text))
         if cwd != ws and not cwd.startswith(ws.rstrip("/") + "/"):
-            findings.append(Finding(Category.OUTSIDE_WORKSPACE, 45, f"runs in {cwd}, outside the "
-                                    "workspace", ()))
+            findings.append(
+                Finding(Category.OUTSIDE_WORKSPACE, 45, f"runs in {cwd}, outside the workspace", ())
+            )
         if not text.strip():
             findings.append(Finding(Category.RESOURCE, 0, "runs nothing", ()))
         return Analysis(_dedupe(findings), an.facts)
@@ -177,34 +203,77 @@ class RiskEngine:
         t = parse_target(f"{action.scheme}://{host}:{action.port}/")
         who = f"`{action.program}` " if action.program else "a sandboxed program "
         if t is None:
-            findings.append(Finding(Category.NETWORK, 60, f"{who}asks to reach {short(host)}, "
-                                    "which is not a valid host name", (span,)))
+            findings.append(
+                Finding(
+                    Category.NETWORK,
+                    60,
+                    f"{who}asks to reach {short(host)}, which is not a valid host name",
+                    (span,),
+                )
+            )
         elif t.metadata:
-            findings.append(Finding(Category.SECRETS, 90, f"{who}asks to reach the cloud "
-                                    "metadata service, which hands out credentials", (span,)))
+            findings.append(
+                Finding(
+                    Category.SECRETS,
+                    90,
+                    f"{who}asks to reach the cloud metadata service, which hands out credentials",
+                    (span,),
+                )
+            )
         elif t.local or _private(host):
-            findings.append(Finding(Category.NETWORK, 70, f"{who}asks to reach {host}, an "
-                                    "address on this machine or a private network", (span,)))
+            findings.append(
+                Finding(
+                    Category.NETWORK,
+                    70,
+                    f"{who}asks to reach {host}, an address on this machine or a private network",
+                    (span,),
+                )
+            )
         elif t.ip_literal:
-            findings.append(Finding(Category.NETWORK, 55, f"{who}asks to reach the bare IP "
-                                    f"address {host}", (span,)))
+            findings.append(
+                Finding(
+                    Category.NETWORK, 55, f"{who}asks to reach the bare IP address {host}", (span,)
+                )
+            )
         elif host in _REGISTRIES or any(host.endswith("." + r) for r in _REGISTRIES):
-            findings.append(Finding(Category.NETWORK, 20, f"{who}asks to reach {host}, a "
-                                    "well-known package or code host", (span,)))
+            findings.append(
+                Finding(
+                    Category.NETWORK,
+                    20,
+                    f"{who}asks to reach {host}, a well-known package or code host",
+                    (span,),
+                )
+            )
         else:
             findings.append(Finding(Category.NETWORK, 40, f"{who}asks to reach {host}", (span,)))
         if "xn--" in host:
-            findings.append(Finding(Category.OBFUSCATION, 70, f"{host} is an internationalised "
-                                    "name (punycode) that may imitate another", (span,)))
+            findings.append(
+                Finding(
+                    Category.OBFUSCATION,
+                    70,
+                    f"{host} is an internationalised name (punycode) that may imitate another",
+                    (span,),
+                )
+            )
         if action.port not in (80, 443):
-            findings.append(Finding(Category.NETWORK, 20, f"uses the unusual port {action.port}",
-                                    (span,)))
+            findings.append(
+                Finding(Category.NETWORK, 20, f"uses the unusual port {action.port}", (span,))
+            )
         if action.method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
-            findings.append(Finding(Category.EXFILTRATION, 50, f"sends data ({action.method})",
-                                    ((0, len(action.method)),)))
+            findings.append(
+                Finding(
+                    Category.EXFILTRATION,
+                    50,
+                    f"sends data ({action.method})",
+                    ((0, len(action.method)),),
+                )
+            )
         if action.scheme == "http":
-            findings.append(Finding(Category.NETWORK, 15, "uses plain http (readable and "
-                                    "changeable on the way)", ()))
+            findings.append(
+                Finding(
+                    Category.NETWORK, 15, "uses plain http (readable and changeable on the way)", ()
+                )
+            )
         findings.extend(deception.scan(text))
         return Analysis(_dedupe(findings), facts)
 
@@ -233,20 +302,37 @@ class RiskEngine:
             if of.reads_secrets and (facts.sends_data or facts.hosts):
                 what = ", ".join(dict.fromkeys(of.reads_secrets[:3]))
                 dest = ", ".join(dict.fromkeys((facts.sends_data or facts.hosts)[:2]))
-                findings.append(Finding(Category.EXFILTRATION, 85, f"an earlier action in this "
-                                        f"turn reads {what}; this one sends data to {dest}",
-                                        (whole,)))
+                findings.append(
+                    Finding(
+                        Category.EXFILTRATION,
+                        85,
+                        f"an earlier action in this "
+                        f"turn reads {what}; this one sends data to {dest}",
+                        (whole,),
+                    )
+                )
             ran = set(facts.runs) & set(of.downloads)
             if ran:
-                findings.append(Finding(Category.SUPPLY_CHAIN, 90, f"runs {short(sorted(ran)[0])}"
-                                        ", which an earlier action in this turn downloaded",
-                                        (whole,)))
+                findings.append(
+                    Finding(
+                        Category.SUPPLY_CHAIN,
+                        90,
+                        f"runs {short(sorted(ran)[0])}"
+                        ", which an earlier action in this turn downloaded",
+                        (whole,),
+                    )
+                )
             if isinstance(other, PatchAction) and facts.runs:
                 touched = set(facts.runs) & set(of.writes)
                 if touched:
-                    findings.append(Finding(Category.RESOURCE, 10, f"runs "
-                                            f"{short(sorted(touched)[0])}, which a patch in this "
-                                            "turn changes", (whole,)))
+                    findings.append(
+                        Finding(
+                            Category.RESOURCE,
+                            10,
+                            f"runs {short(sorted(touched)[0])}, which a patch in this turn changes",
+                            (whole,),
+                        )
+                    )
         return findings
 
 

@@ -62,8 +62,10 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
             if script is None and not code_words:
                 script = args[i]
             break
-        if v in flags or (lang == "perl" and re.fullmatch(r"-[a-zA-Z]*[eE]", v)) or (
-            lang == "python" and re.fullmatch(r"-[a-zA-Z]*c", v)
+        if (
+            v in flags
+            or (lang == "perl" and re.fullmatch(r"-[a-zA-Z]*[eE]", v))
+            or (lang == "python" and re.fullmatch(r"-[a-zA-Z]*c", v))
         ):
             if lang == "perl" and "i" in v[1:]:
                 inplace = True
@@ -75,11 +77,18 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
             inplace = True
             i += 1
             continue
-        if v in ("-W", "-X", "-Q", "-I", "-M", "--require", "-r") and lang in ("python", "node",
-                                                                             "ruby"):
+        if v in ("-W", "-X", "-Q", "-I", "-M", "--require", "-r") and lang in (
+            "python",
+            "node",
+            "ruby",
+        ):
             if lang == "node" and v in ("-r", "--require") and i + 1 < len(args):
-                an.add(K.PERSISTENCE, 20, f"preloads the module {short(args[i + 1].best)}",
-                       args[i + 1].span)
+                an.add(
+                    K.PERSISTENCE,
+                    20,
+                    f"preloads the module {short(args[i + 1].best)}",
+                    args[i + 1].span,
+                )
             i += 2
             continue
         if v.startswith("-") and v != "-":
@@ -97,8 +106,12 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
     if code_words:
         for w in code_words:
             if w.value is None:
-                an.add(K.OBFUSCATION, 55, f"runs {lang} code built at run time ({short(w.text)})",
-                       w.span)
+                an.add(
+                    K.OBFUSCATION,
+                    55,
+                    f"runs {lang} code built at run time ({short(w.text)})",
+                    w.span,
+                )
                 continue
             before = len(an.findings)
             if lang == "python":
@@ -116,22 +129,31 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
     if script is None:
         return  # interactive, or code on stdin: judged with the pipes
     if script.value is None:
-        an.add(K.OBFUSCATION, 45, f"runs a {lang} script whose path is known only at run time "
-               f"({short(script.text)})", script.span)
+        an.add(
+            K.OBFUSCATION,
+            45,
+            f"runs a {lang} script whose path is known only at run time ({short(script.text)})",
+            script.span,
+        )
         return
     v = script.value
     if "://" in v:
         t = parse_target(v)
-        an.add(K.SUPPLY_CHAIN, 70, f"downloads and runs the {lang} program at {short(v)}",
-               script.span)
+        an.add(
+            K.SUPPLY_CHAIN, 70, f"downloads and runs the {lang} program at {short(v)}", script.span
+        )
         if t is not None:
             an.facts.hosts.append(t.host)
         return
     info = an.path(c, v)
     an.facts.runs.append(info.abs or info.raw)
     if (info.abs or info.raw) in an.facts.downloads:
-        an.add(K.SUPPLY_CHAIN, 90, f"runs {info.display}, which this action just downloaded",
-               script.span)
+        an.add(
+            K.SUPPLY_CHAIN,
+            90,
+            f"runs {info.display}, which this action just downloaded",
+            script.span,
+        )
     elif info.where == "workspace":
         base = v.rsplit("/", 1)[-1]
         if base == "manage.py":
@@ -140,8 +162,12 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         if base == "setup.py":
             rest = [w.value for w in args[args.index(script) + 1 :]]
             if any(x in ("install", "develop", "upload", "register") for x in rest):
-                an.add(K.SUPPLY_CHAIN, 40 if "upload" not in rest else 55,
-                       "runs setup.py " + " ".join(x or "" for x in rest[:2]), c.span)
+                an.add(
+                    K.SUPPLY_CHAIN,
+                    40 if "upload" not in rest else 55,
+                    "runs setup.py " + " ".join(x or "" for x in rest[:2]),
+                    c.span,
+                )
                 return
         an.add(K.RESOURCE, 5, f"runs {info.display}, project code (sandboxed)", script.span)
     elif info.where == "tmp":
@@ -149,19 +175,39 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
     elif info.secret:
         read_target(an, c, script)
     else:
-        an.add(K.RESOURCE, 20, f"runs {info.display}, a {lang} program outside the workspace",
-               script.span)
+        an.add(
+            K.RESOURCE,
+            20,
+            f"runs {info.display}, a {lang} program outside the workspace",
+            script.span,
+        )
 
 
 def _django(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
     sub = rest[0].value if rest else ""
-    if sub in ("migrate", "flush", "sqlflush", "loaddata", "dbshell", "createsuperuser",
-               "changepassword", "shell", "dumpdata", "reset_db", "squashmigrations"):
-        an.add(K.DESTRUCTIVE, 40, f"`manage.py {sub}` changes or opens the database, which may "
-               "be shared or remote", c.span)
+    if sub in (
+        "migrate",
+        "flush",
+        "sqlflush",
+        "loaddata",
+        "dbshell",
+        "createsuperuser",
+        "changepassword",
+        "shell",
+        "dumpdata",
+        "reset_db",
+        "squashmigrations",
+    ):
+        an.add(
+            K.DESTRUCTIVE,
+            40,
+            f"`manage.py {sub}` changes or opens the database, which may be shared or remote",
+            c.span,
+        )
     elif sub in ("runserver", "runserver_plus"):
-        an.add(K.NETWORK, 40, "starts the development server, which listens and keeps running",
-               c.span)
+        an.add(
+            K.NETWORK, 40, "starts the development server, which listens and keeps running", c.span
+        )
     elif sub in ("collectstatic",):
         an.add(K.DESTRUCTIVE, 15, "collects static files (may upload to storage)", c.span)
     else:
@@ -210,8 +256,10 @@ _NET_CALLS = re.compile(
     r"paramiko\.\w+|websocket\.\w+|socket\.(socket|create_connection)|urllib3\.\w+|"
     r"xmlrpc\.client\.\w+|webbrowser\.open)$"
 )
-_DECODE_HINT = re.compile(r"b64decode|b32decode|a85decode|decodebytes|fromhex|decompress|"
-                          r"rot13|rot_13|unhexlify|codecs\.decode|base64|zlib|marshal|bz2|lzma")
+_DECODE_HINT = re.compile(
+    r"b64decode|b32decode|a85decode|decodebytes|fromhex|decompress|"
+    r"rot13|rot_13|unhexlify|codecs\.decode|base64|zlib|marshal|bz2|lzma"
+)
 
 
 def _dotted(node: ast.AST) -> str:
@@ -222,9 +270,12 @@ def _dotted(node: ast.AST) -> str:
         return f"{inner}.{node.attr}" if inner else node.attr
     if isinstance(node, ast.Call):
         f = _dotted(node.func)
-        if f in ("__import__", "importlib.import_module") and node.args and isinstance(
-            node.args[0], ast.Constant
-        ) and isinstance(node.args[0].value, str):
+        if (
+            f in ("__import__", "importlib.import_module")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             return node.args[0].value
         if f in ("pathlib.Path", "Path", "open"):
             return "Path()"
@@ -241,8 +292,11 @@ def _const_str(node: ast.AST) -> str | None:
         a, b = _const_str(node.left), _const_str(node.right)
         if a is not None and b is not None:
             return a + b
-    if isinstance(node, ast.Call) and _dotted(node.func) in ("os.path.expanduser",
-                                                             "os.path.expandvars") and node.args:
+    if (
+        isinstance(node, ast.Call)
+        and _dotted(node.func) in ("os.path.expanduser", "os.path.expandvars")
+        and node.args
+    ):
         return _const_str(node.args[0])
     return None
 
@@ -273,13 +327,16 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
     text_hint = code
     has_socket = "socket" in names or "socket" in code
     shellish = bool({"dup2", "pty", "spawn"} & names) or "/bin/sh" in code or "/bin/bash" in code
-    if has_socket and ("connect" in names or "create_connection" in names) and (
-        shellish or re.search(r"subprocess|os\.system|Popen|stdin\s*=", text_hint)
+    if (
+        has_socket
+        and ("connect" in names or "create_connection" in names)
+        and (shellish or re.search(r"subprocess|os\.system|Popen|stdin\s*=", text_hint))
     ):
         host = re.search(r"connect\(\(\s*['\"]([^'\"]+)['\"]\s*,\s*(\d+)", code)
         where = f"{host.group(1)}:{host.group(2)}" if host else "a remote host"
-        an.add(K.PRIVILEGE, 95, f"connects to {where} and hands it a shell (a reverse shell)",
-               w.span)
+        an.add(
+            K.PRIVILEGE, 95, f"connects to {where} and hands it a shell (a reverse shell)", w.span
+        )
         an.ci(c).network = True
         return
     for node in ast.walk(tree):
@@ -291,15 +348,15 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
                 p = an.path(c, v)
                 if p.secret and p.display not in an.ci(c).secrets:
                     read_target(an, c, Word(v, v, pos.span(node)))
-        elif isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ",) and not isinstance(
-            getattr(node, "ctx", None), ast.Store
+        elif (
+            isinstance(node, ast.Attribute)
+            and _dotted(node) in ("os.environ",)
+            and not isinstance(getattr(node, "ctx", None), ast.Store)
         ):
             an.ci(c).env_dump = True
 
 
-def _py_call(
-    an: Analyzer, c: SimpleCommand, code: str, node: ast.Call, pos: _Pos, w: Word
-) -> None:
+def _py_call(an: Analyzer, c: SimpleCommand, code: str, node: ast.Call, pos: _Pos, w: Word) -> None:
     fname = _dotted(node.func)
     span = pos.span(node)
     args = node.args
@@ -314,8 +371,13 @@ def _py_call(
         if isinstance(a0, (ast.List, ast.Tuple)):
             parts = [_const_str(e) for e in a0.elts]
             if all(p is not None for p in parts):
-                an.fragment(shlex.join([p for p in parts if p is not None]), None, pos.span(a0), c,
-                            prefix="python runs: ")
+                an.fragment(
+                    shlex.join([p for p in parts if p is not None]),
+                    None,
+                    pos.span(a0),
+                    c,
+                    prefix="python runs: ",
+                )
                 return
         an.add(K.OBFUSCATION, 50, f"python runs a command built at run time ({fname})", span)
         return
@@ -340,8 +402,8 @@ def _py_call(
         url = next((s for s in (_const_str(a) for a in args) if s), None)
         t = parse_target(url) if url else None
         sends = any(k.arg in ("data", "json", "files", "content") for k in node.keywords) or (
-            fname.split(".")[-1] in ("post", "put", "patch") or (
-                "urlopen" in fname and len(args) > 1)
+            fname.split(".")[-1] in ("post", "put", "patch")
+            or ("urlopen" in fname and len(args) > 1)
         )
         host = t.host if t else "a host"
         if t is not None:
@@ -356,11 +418,16 @@ def _py_call(
             for m in re.finditer(r"['\"]([~/][^'\"]+)['\"]", seg):
                 p = an.path(c, m.group(1))
                 if p.secret:
-                    an.add(K.EXFILTRATION, 95, f"python sends {p.display} ({p.secret}) to "
-                           f"{host}", span)
+                    an.add(
+                        K.EXFILTRATION, 95, f"python sends {p.display} ({p.secret}) to {host}", span
+                    )
         else:
-            an.add(K.NETWORK, 45 if t is None or not t.local else 15,
-                   f"python contacts {host}" + (f" ({fname})" if t is None else ""), span)
+            an.add(
+                K.NETWORK,
+                45 if t is None or not t.local else 15,
+                f"python contacts {host}" + (f" ({fname})" if t is None else ""),
+                span,
+            )
         if "urlretrieve" in fname and len(args) > 1:
             dest = _const_str(args[1])
             if dest:
@@ -369,8 +436,17 @@ def _py_call(
                 write_target(an, c, Word(dest, dest, pos.span(args[1])), "saves the download to")
         return
     if fname in ("open", "io.open", "codecs.open", "Path().open") or fname.endswith(
-        (".write_text", ".write_bytes", ".read_text", ".read_bytes", ".open", ".unlink",
-         ".rmdir", ".touch", ".mkdir")
+        (
+            ".write_text",
+            ".write_bytes",
+            ".read_text",
+            ".read_bytes",
+            ".open",
+            ".unlink",
+            ".rmdir",
+            ".touch",
+            ".mkdir",
+        )
     ):
         target = None
         if fname in ("open", "io.open", "codecs.open") and args:
@@ -403,16 +479,30 @@ def _py_call(
             read_target(an, c, wword)
         return
     if fname in ("os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree"):
-        t = _const_str(args[0]) if args else None
-        if t is None:
-            an.add(K.DESTRUCTIVE, 50, f"python deletes a path known only at run time ({fname})",
-                   span)
+        gone = _const_str(args[0]) if args else None
+        if gone is None:
+            an.add(
+                K.DESTRUCTIVE, 50, f"python deletes a path known only at run time ({fname})", span
+            )
         else:
-            delete_target(an, c, Word(t, t, pos.span(args[0])),
-                          recursive=fname in ("shutil.rmtree", "os.removedirs"))
+            delete_target(
+                an,
+                c,
+                Word(gone, gone, pos.span(args[0])),
+                recursive=fname in ("shutil.rmtree", "os.removedirs"),
+            )
         return
-    if fname in ("shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree",
-                 "shutil.move", "os.rename", "os.replace", "os.symlink", "os.link"):
+    if fname in (
+        "shutil.copy",
+        "shutil.copy2",
+        "shutil.copyfile",
+        "shutil.copytree",
+        "shutil.move",
+        "os.rename",
+        "os.replace",
+        "os.symlink",
+        "os.link",
+    ):
         if len(args) >= 2:
             src, dst = _const_str(args[0]), _const_str(args[1])
             if src:
@@ -420,20 +510,24 @@ def _py_call(
                 if fname in ("shutil.move", "os.rename", "os.replace"):
                     p = an.path(c, src)
                     if p.where == "outside":
-                        delete_target(an, c, Word(src, src, pos.span(args[0])), recursive=True,
-                                      verb="moves away")
+                        delete_target(
+                            an,
+                            c,
+                            Word(src, src, pos.span(args[0])),
+                            recursive=True,
+                            verb="moves away",
+                        )
             if dst:
                 write_target(an, c, Word(dst, dst, pos.span(args[1])))
         return
     if fname in ("os.chmod", "os.chown", "os.setuid", "os.setgid", "os.seteuid", "os.setreuid"):
-        t = _const_str(args[0]) if args else None
+        tp = _const_str(args[0]) if args else None
         if fname.startswith("os.set"):
             an.add(K.PRIVILEGE, 60, f"python changes its user or group ({fname})", span)
-        elif t:
-            p = an.path(c, t)
+        elif tp:
+            p = an.path(c, tp)
             score = 35 if p.where in ("workspace", "tmp") else 70
-            an.add(K.PRIVILEGE, score, f"python changes permissions or owner of {p.display}",
-                   span)
+            an.add(K.PRIVILEGE, score, f"python changes permissions or owner of {p.display}", span)
         return
     if fname in ("os.kill", "os.killpg", "signal.pthread_kill"):
         an.add(K.DESTRUCTIVE, 40, "python sends a signal to another process", span)
@@ -443,26 +537,47 @@ def _py_call(
         return
     if fname in ("os.getenv", "os.environ.get"):
         return
-    if fname in ("base64.b64decode", "base64.b32decode", "codecs.decode", "bytes.fromhex",
-                 "binascii.unhexlify", "zlib.decompress"):
+    if fname in (
+        "base64.b64decode",
+        "base64.b32decode",
+        "codecs.decode",
+        "bytes.fromhex",
+        "binascii.unhexlify",
+        "zlib.decompress",
+    ):
         an.ci(c).decoder = True
 
 
 # --------------------------------------------------------------------------- other languages
 
 _EXEC_PATTERNS: dict[str, tuple[str, ...]] = {
-    "perl": (r"\b(?:system|exec)\s*\(?\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",
-             r"\bqx\s*[{(\[/|](?P<cmd>[^})\]/|]*)[})\]/|]", r"`(?P<cmd>[^`]+)`",
-             r"\bopen\s*\(?\s*\w+\s*,\s*(['\"])\s*\|?\s*(?P<cmd>[^'\"|]+?)\s*\|\s*\1"),
-    "ruby": (r"\b(?:system|exec|spawn|IO\.popen|Open3\.\w+|Kernel\.system)\s*\(?\s*(['\"])"
-             r"(?P<cmd>.*?)(?<!\\)\1", r"%x[{(\[](?P<cmd>[^})\]]*)[})\]]", r"`(?P<cmd>[^`]+)`"),
-    "node": (r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync|fork)\s*\(\s*(['\"`])"
-             r"(?P<cmd>.*?)(?<!\\)\1",),
-    "bun": (r"\b(?:exec|execSync|spawn|spawnSync|Bun\.spawn|Bun\.spawnSync)\s*\(\s*(['\"`])"
-            r"(?P<cmd>.*?)(?<!\\)\1", r"\$`(?P<cmd>[^`]+)`"),
+    "perl": (
+        r"\b(?:system|exec)\s*\(?\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",
+        r"\bqx\s*[{(\[/|](?P<cmd>[^})\]/|]*)[})\]/|]",
+        r"`(?P<cmd>[^`]+)`",
+        r"\bopen\s*\(?\s*\w+\s*,\s*(['\"])\s*\|?\s*(?P<cmd>[^'\"|]+?)\s*\|\s*\1",
+    ),
+    "ruby": (
+        r"\b(?:system|exec|spawn|IO\.popen|Open3\.\w+|Kernel\.system)\s*\(?\s*(['\"])"
+        r"(?P<cmd>.*?)(?<!\\)\1",
+        r"%x[{(\[](?P<cmd>[^})\]]*)[})\]]",
+        r"`(?P<cmd>[^`]+)`",
+    ),
+    "node": (
+        r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync|fork)\s*\(\s*(['\"`])"
+        r"(?P<cmd>.*?)(?<!\\)\1",
+    ),
+    "bun": (
+        r"\b(?:exec|execSync|spawn|spawnSync|Bun\.spawn|Bun\.spawnSync)\s*\(\s*(['\"`])"
+        r"(?P<cmd>.*?)(?<!\\)\1",
+        r"\$`(?P<cmd>[^`]+)`",
+    ),
     "deno": (r"\bDeno\.(?:run|Command)\s*\(\s*(['\"`])(?P<cmd>.*?)(?<!\\)\1",),
-    "php": (r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*(['\"])"
-            r"(?P<cmd>.*?)(?<!\\)\1", r"`(?P<cmd>[^`]+)`"),
+    "php": (
+        r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*(['\"])"
+        r"(?P<cmd>.*?)(?<!\\)\1",
+        r"`(?P<cmd>[^`]+)`",
+    ),
     "lua": (r"\b(?:os\.execute|io\.popen)\s*\(?\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",),
     "osascript": (r"do shell script\s+(['\"])(?P<cmd>.*?)(?<!\\)\1",),
     "Rscript": (r"\bsystem2?\s*\(\s*(['\"])(?P<cmd>.*?)(?<!\\)\1",),
@@ -476,16 +591,25 @@ _NET_RE = re.compile(
     r"file_get_contents\s*\(\s*['\"]https?|socket\.http|Deno\.connect|urlopen|requests\.|"
     r"Invoke-WebRequest|Invoke-RestMethod|Net\.WebClient|download\.file|url\s*\("
 )
-_SOCKET_RE = re.compile(r"IO::Socket|TCPSocket|Socket\.new|net\.connect|net\.Socket|"
-                        r"fsockopen|socket\.|Deno\.connect|createConnection")
-_SHELL_RE = re.compile(r"/bin/(ba)?sh|\bsh\b\s*-i|cmd\.exe|spawn\(\s*['\"](ba)?sh|exec\s*\(\s*"
-                       r"['\"](/bin/)?(ba)?sh|pty|dup2|STDIN->fdopen|\$stdin\.reopen")
-_EVAL_RE = re.compile(r"\beval\s*\(|new\s+Function\s*\(|\bFunction\s*\(|instance_eval|"
-                      r"class_eval|Invoke-Expression|\biex\b|\bassert\s*\(|create_function|"
-                      r"vm\.runIn|\bload\s*\(")
-_DECODE_RE = re.compile(r"base64|atob\s*\(|Buffer\.from\([^)]*['\"](base64|hex)['\"]|"
-                        r"decode_base64|Base64\.decode64|base64_decode|unpack\s*\(\s*['\"]m|"
-                        r"FromBase64String|gzinflate|str_rot13|fromCharCode|\\x[0-9a-f]{2}", re.I)
+_SOCKET_RE = re.compile(
+    r"IO::Socket|TCPSocket|Socket\.new|net\.connect|net\.Socket|"
+    r"fsockopen|socket\.|Deno\.connect|createConnection"
+)
+_SHELL_RE = re.compile(
+    r"/bin/(ba)?sh|\bsh\b\s*-i|cmd\.exe|spawn\(\s*['\"](ba)?sh|exec\s*\(\s*"
+    r"['\"](/bin/)?(ba)?sh|pty|dup2|STDIN->fdopen|\$stdin\.reopen"
+)
+_EVAL_RE = re.compile(
+    r"\beval\s*\(|new\s+Function\s*\(|\bFunction\s*\(|instance_eval|"
+    r"class_eval|Invoke-Expression|\biex\b|\bassert\s*\(|create_function|"
+    r"vm\.runIn|\bload\s*\("
+)
+_DECODE_RE = re.compile(
+    r"base64|atob\s*\(|Buffer\.from\([^)]*['\"](base64|hex)['\"]|"
+    r"decode_base64|Base64\.decode64|base64_decode|unpack\s*\(\s*['\"]m|"
+    r"FromBase64String|gzinflate|str_rot13|fromCharCode|\\x[0-9a-f]{2}",
+    re.I,
+)
 _WRITE_RE = re.compile(
     r"(?:fs\.(?:writeFileSync|writeFile|appendFileSync|appendFile|createWriteStream)|"
     r"File\.(?:write|open)|file_put_contents|Deno\.writeTextFile|Bun\.write)\s*\(\s*(['\"])"
@@ -510,24 +634,37 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
         return (base + m.start(group), base + m.end(group))
 
     found_exec = False
-    for pat in _EXEC_PATTERNS.get(lang, ()) + ((_EXEC_PATTERNS["perl"][2],) if lang == "ruby" else ()):
+    for pat in _EXEC_PATTERNS.get(lang, ()) + (
+        (_EXEC_PATTERNS["perl"][2],) if lang == "ruby" else ()
+    ):
         for m in re.finditer(pat, code, re.S):
             cmd = m.group("cmd")
             if not cmd.strip():
                 continue
             found_exec = True
             exact = base + m.start("cmd") if base is not None and "\\" not in cmd else None
-            if "#{" in cmd or "${" in cmd or "$" in cmd and lang in ("perl", "php"):
-                an.add(K.OBFUSCATION, 40, f"{lang} runs a command with interpolated values "
-                       f"({short(cmd)})", sp(m, "cmd"))
+            if "#{" in cmd or "${" in cmd or ("$" in cmd and lang in ("perl", "php")):
+                an.add(
+                    K.OBFUSCATION,
+                    40,
+                    f"{lang} runs a command with interpolated values ({short(cmd)})",
+                    sp(m, "cmd"),
+                )
             an.fragment(cmd, exact, sp(m, "cmd"), c, prefix=f"{lang} runs: ")
-    dyn_exec = re.search(r"\b(?:system|exec|execSync|spawn|shell_exec|passthru|popen|"
-                         r"os\.execute|io\.popen)\s*\(\s*[^'\"`\s)]", code)
+    dyn_exec = re.search(
+        r"\b(?:system|exec|execSync|spawn|shell_exec|passthru|popen|"
+        r"os\.execute|io\.popen)\s*\(\s*[^'\"`\s)]",
+        code,
+    )
     if dyn_exec:
         an.add(K.OBFUSCATION, 50, f"{lang} runs a command built at run time", sp(dyn_exec))
     if _SOCKET_RE.search(code) and _SHELL_RE.search(code):
-        an.add(K.PRIVILEGE, 95, f"{lang} code opens a connection and hands it a shell (a "
-               "reverse shell)", w.span)
+        an.add(
+            K.PRIVILEGE,
+            95,
+            f"{lang} code opens a connection and hands it a shell (a reverse shell)",
+            w.span,
+        )
         an.ci(c).network = True
         return
     ev = _EVAL_RE.search(code)
@@ -544,15 +681,17 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
         host = t.host if t else "the network"
         if t is not None:
             an.facts.hosts.append(t.host)
-        if re.search(r"method\s*:\s*['\"](POST|PUT)|\.post\(|\.put\(|POST|body\s*:|"
-                     r"send\(|write\(", code):
+        if re.search(
+            r"method\s*:\s*['\"](POST|PUT)|\.post\(|\.put\(|POST|body\s*:|"
+            r"send\(|write\(",
+            code,
+        ):
             an.facts.sends_data.append(host)
             an.ci(c).sender = t
             an.ci(c).sender_label = host
             an.add(K.EXFILTRATION, 60, f"{lang} sends data to {host}", sp(net))
         else:
-            an.add(K.NETWORK, 45 if not (t and t.local) else 15, f"{lang} contacts {host}",
-                   sp(net))
+            an.add(K.NETWORK, 45 if not (t and t.local) else 15, f"{lang} contacts {host}", sp(net))
     for m in _WRITE_RE.finditer(code):
         path = m.group("path") or m.group("path2") or m.group("path3")
         if path:
@@ -568,11 +707,12 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
     if re.search(r"process\.env\b(?!\.)|%ENV\b|\bENV\.to_h|getenv\(\)|\$_ENV|\$env:", code):
         an.ci(c).env_dump = True
         an.add(K.SECRETS, 20, f"{lang} reads all environment variables", w.span)
-    if not found_exec and re.search(r"\b(?:fork)\s*(?:\(\s*\))?\s*(?:while|until|;|\))", code) and re.search(
-        r"while\s*\(?\s*(1|true)", code
+    if (
+        not found_exec
+        and re.search(r"\b(?:fork)\s*(?:\(\s*\))?\s*(?:while|until|;|\))", code)
+        and re.search(r"while\s*\(?\s*(1|true)", code)
     ):
-        an.add(K.RESOURCE, 85, f"{lang} forks processes in an endless loop (a fork bomb)",
-               w.span)
+        an.add(K.RESOURCE, 85, f"{lang} forks processes in an endless loop (a fork bomb)", w.span)
 
 
 # --------------------------------------------------------------------------- awk
@@ -611,8 +751,12 @@ def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
     if program is None:
         return
     if program.value is None:
-        an.add(K.OBFUSCATION, 45, f"runs an awk program built at run time ({short(program.text)})",
-               program.span)
+        an.add(
+            K.OBFUSCATION,
+            45,
+            f"runs an awk program built at run time ({short(program.text)})",
+            program.span,
+        )
         return
     code = program.value
     base = program.exact
@@ -626,7 +770,9 @@ def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
         cmd = m.group("cmd").replace('\\"', '"')
         exact = base + m.start("cmd") if base is not None and "\\" not in m.group("cmd") else None
         an.fragment(cmd, exact, sp(m, "cmd"), c, prefix="awk runs: ")
-    for m in re.finditer(r"\|\s*\"(?P<cmd>(?:[^\"\\]|\\.)*)\"|\"(?P<cmd2>(?:[^\"\\]|\\.)*)\"\s*\|\s*getline", code):
+    for m in re.finditer(
+        r"\|\s*\"(?P<cmd>(?:[^\"\\]|\\.)*)\"|\"(?P<cmd2>(?:[^\"\\]|\\.)*)\"\s*\|\s*getline", code
+    ):
         g = "cmd" if m.group("cmd") is not None else "cmd2"
         cmd = m.group(g)
         exact = base + m.start(g) if base is not None and "\\" not in cmd else None

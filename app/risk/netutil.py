@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)")
-_HOSTISH = re.compile(r"^(?:[A-Za-z0-9_-]+@)?([A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?:/|$)")
+_HOSTISH = re.compile(
+    r"^(?:[A-Za-z0-9_-]+@)?([A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?:/|$)"
+)
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]", "ip6-localhost"})
 
@@ -21,8 +23,10 @@ class Target:
 
     @property
     def local(self) -> bool:
-        return self.host in LOCAL_HOSTS or self.host.startswith("127.") or self.host.endswith(
-            ".localhost"
+        return (
+            self.host in LOCAL_HOSTS
+            or self.host.startswith("127.")
+            or self.host.endswith(".localhost")
         )
 
     @property
@@ -67,10 +71,98 @@ def parse_target(arg: str) -> Target | None:
 
 
 _FILE_EXTS = frozenset(
-    "py js ts tsx jsx json txt md csv tsv toml yaml yml cfg ini lock sh bash zsh rs go rb java "
-    "c h cc cpp hpp o so a log html htm css scss xml gz tgz zip bz2 xz tar whl egg pem key crt "
-    "env pth lua pl php sql db sqlite png jpg jpeg gif svg pdf rst tex out bin exe dll dylib "
-    "mjs cjs vue svelte kt swift scala r ipynb mk in am ac d orig rej bak tmp swp pyc pyi".split()
+    [
+        "py",
+        "js",
+        "ts",
+        "tsx",
+        "jsx",
+        "json",
+        "txt",
+        "md",
+        "csv",
+        "tsv",
+        "toml",
+        "yaml",
+        "yml",
+        "cfg",
+        "ini",
+        "lock",
+        "sh",
+        "bash",
+        "zsh",
+        "rs",
+        "go",
+        "rb",
+        "java",
+        "c",
+        "h",
+        "cc",
+        "cpp",
+        "hpp",
+        "o",
+        "so",
+        "a",
+        "log",
+        "html",
+        "htm",
+        "css",
+        "scss",
+        "xml",
+        "gz",
+        "tgz",
+        "zip",
+        "bz2",
+        "xz",
+        "tar",
+        "whl",
+        "egg",
+        "pem",
+        "key",
+        "crt",
+        "env",
+        "pth",
+        "lua",
+        "pl",
+        "php",
+        "sql",
+        "db",
+        "sqlite",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "pdf",
+        "rst",
+        "tex",
+        "out",
+        "bin",
+        "exe",
+        "dll",
+        "dylib",
+        "mjs",
+        "cjs",
+        "vue",
+        "svelte",
+        "kt",
+        "swift",
+        "scala",
+        "r",
+        "ipynb",
+        "mk",
+        "in",
+        "am",
+        "ac",
+        "d",
+        "orig",
+        "rej",
+        "bak",
+        "tmp",
+        "swp",
+        "pyc",
+        "pyi",
+    ]
 )
 
 

@@ -33,8 +33,11 @@ _SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bnpm_[A-Za-z0-9]{36}", "an npm token"),
     (r"\bpypi-[A-Za-z0-9_-]{40,}", "a PyPI token"),
     (r"\b(?:SG|sk_live|rk_live)\.[A-Za-z0-9_-]{20,}", "an API key"),
-    (r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)\b\s*[:=]\s*"
-     r"['\"][^'\"\s]{8,}['\"]", "a hard-coded password or key"),
+    (
+        r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)\b\s*[:=]\s*"
+        r"['\"][^'\"\s]{8,}['\"]",
+        "a hard-coded password or key",
+    ),
 )
 _NET_CODE = re.compile(
     r"urlopen|urlretrieve|requests\.(get|post|put|patch|delete|request)|httpx\.|http\.client|"
@@ -43,26 +46,80 @@ _NET_CODE = re.compile(
     r"HttpClient|WebClient|Invoke-WebRequest|\bcurl\b|\bwget\b|smtplib|ftplib|paramiko|"
     r"new\s+WebSocket|aiohttp|urllib3"
 )
-_SENDS = re.compile(r"data\s*=|json\s*=|files\s*=|\.post\(|\.put\(|method\s*:\s*['\"](POST|PUT)"
-                    r"|body\s*:|http\.Post|send\(|sendall\(|urlopen\([^)]*,")
-_OBFUSCATED = re.compile(r"(exec|eval|Function)\s*\(.*(b64decode|atob|base64|fromhex|decompress|"
-                         r"fromCharCode|unhexlify|rot13)", re.I)
-_LONG_BLOB = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
-_CODE_EXT = re.compile(r"\.(py|pyw|js|mjs|cjs|ts|tsx|jsx|rb|go|rs|java|kt|php|pl|sh|bash|zsh|ps1|"
-                       r"lua|swift|cs|c|cc|cpp|h|hpp|scala|ex|exs|r|jl|vue|svelte)$", re.I)
-_SHELL_EXT = re.compile(r"\.(sh|bash|zsh|ksh|command)$|(^|/)(Makefile|Dockerfile|Containerfile)$")
-_MANIFESTS = re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|pyproject\.toml|"
-                        r"setup\.cfg|Pipfile|package\.json|Cargo\.toml|go\.mod|Gemfile|"
-                        r"environment\.ya?ml|\.npmrc|pip\.conf|\.yarnrc(\.yml)?|\.pypirc)$")
-_NPM_NON_DEP_KEYS = frozenset(
-    "name version description main module types typings license author homepage type private "
-    "engines bin files repository bugs keywords scripts workspaces packageManager exports browser "
-    "sideEffects publishConfig funding contributors directories config os cpu url email "
-    "registry access tag node npm yarn pnpm label command script runOn".split()
+_SENDS = re.compile(
+    r"data\s*=|json\s*=|files\s*=|\.post\(|\.put\(|method\s*:\s*['\"](POST|PUT)"
+    r"|body\s*:|http\.Post|send\(|sendall\(|urlopen\([^)]*,"
 )
-_NPM_HOOKS = re.compile(r"^\s*\"(preinstall|install|postinstall|prepare|prepublish|"
-                        r"prepublishOnly|prepack|postpack|preuninstall|postuninstall)\"\s*:\s*"
-                        r"\"(?P<cmd>(?:[^\"\\]|\\.)*)\"")
+_OBFUSCATED = re.compile(
+    r"(exec|eval|Function)\s*\(.*(b64decode|atob|base64|fromhex|decompress|"
+    r"fromCharCode|unhexlify|rot13)",
+    re.I,
+)
+_LONG_BLOB = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+_CODE_EXT = re.compile(
+    r"\.(py|pyw|js|mjs|cjs|ts|tsx|jsx|rb|go|rs|java|kt|php|pl|sh|bash|zsh|ps1|"
+    r"lua|swift|cs|c|cc|cpp|h|hpp|scala|ex|exs|r|jl|vue|svelte)$",
+    re.I,
+)
+_SHELL_EXT = re.compile(r"\.(sh|bash|zsh|ksh|command)$|(^|/)(Makefile|Dockerfile|Containerfile)$")
+_MANIFESTS = re.compile(
+    r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|pyproject\.toml|"
+    r"setup\.cfg|Pipfile|package\.json|Cargo\.toml|go\.mod|Gemfile|"
+    r"environment\.ya?ml|\.npmrc|pip\.conf|\.yarnrc(\.yml)?|\.pypirc)$"
+)
+_NPM_NON_DEP_KEYS = frozenset(
+    [
+        "name",
+        "version",
+        "description",
+        "main",
+        "module",
+        "types",
+        "typings",
+        "license",
+        "author",
+        "homepage",
+        "type",
+        "private",
+        "engines",
+        "bin",
+        "files",
+        "repository",
+        "bugs",
+        "keywords",
+        "scripts",
+        "workspaces",
+        "packageManager",
+        "exports",
+        "browser",
+        "sideEffects",
+        "publishConfig",
+        "funding",
+        "contributors",
+        "directories",
+        "config",
+        "os",
+        "cpu",
+        "url",
+        "email",
+        "registry",
+        "access",
+        "tag",
+        "node",
+        "npm",
+        "yarn",
+        "pnpm",
+        "label",
+        "command",
+        "script",
+        "runOn",
+    ]
+)
+_NPM_HOOKS = re.compile(
+    r"^\s*\"(preinstall|install|postinstall|prepare|prepublish|"
+    r"prepublishOnly|prepack|postpack|preuninstall|postuninstall)\"\s*:\s*"
+    r"\"(?P<cmd>(?:[^\"\\]|\\.)*)\""
+)
 _NPM_SCRIPT = re.compile(r"^\s*\"(?P<name>[\w:.-]+)\"\s*:\s*\"(?P<cmd>(?:[^\"\\]|\\.)*)\"")
 
 
@@ -79,8 +136,9 @@ def _dummy() -> SimpleCommand:
 class _PatchReader:
     def __init__(self, text: str, workspace: str, home: str, network: str) -> None:
         self.text = text
-        self.an = Analyzer(text, workspace=workspace, home=home, network=network,
-                           script=Script(text, ()))
+        self.an = Analyzer(
+            text, workspace=workspace, home=home, network=network, script=Script(text, ())
+        )
         self.workspace = workspace
         self.home = home
         self.cursor = 0
@@ -123,12 +181,21 @@ class _PatchReader:
         try:
             parsed = parse_patch(self.text)
         except PatchError as exc:
-            self.add(K.OBFUSCATION, 50, f"the patch cannot be parsed ({short(str(exc), 80)}), so "
-                     "what it changes cannot be reviewed", (0, len(self.text)))
+            self.add(
+                K.OBFUSCATION,
+                50,
+                f"the patch cannot be parsed ({short(str(exc), 80)}), so "
+                "what it changes cannot be reviewed",
+                (0, len(self.text)),
+            )
             return
         except (ValueError, RecursionError, MemoryError) as exc:  # parser bug: fail closed
-            self.add(K.OBFUSCATION, 50, f"the patch cannot be parsed ({type(exc).__name__})",
-                     (0, len(self.text)))
+            self.add(
+                K.OBFUSCATION,
+                50,
+                f"the patch cannot be parsed ({type(exc).__name__})",
+                (0, len(self.text)),
+            )
             return
         if not parsed.files:
             self.add(K.OBFUSCATION, 40, "the patch changes no file", (0, len(self.text)))
@@ -140,8 +207,12 @@ class _PatchReader:
             self._file(fc, span)
             removed_total += len(fc.removed_lines)
         if removed_total > 300:
-            self.add(K.DESTRUCTIVE, 40, f"removes {removed_total} lines in total",
-                     (0, min(len(self.text), 1)))
+            self.add(
+                K.DESTRUCTIVE,
+                40,
+                f"removes {removed_total} lines in total",
+                (0, min(len(self.text), 1)),
+            )
 
     def _path(self, raw: str, span: Span, verb: str) -> PathInfo:
         info = resolve(raw, self.workspace, self.workspace, self.home)
@@ -149,8 +220,12 @@ class _PatchReader:
         self.an.facts.writes.append(info.abs or raw)
         if raw.startswith(("/", "~")) or info.where != "workspace":
             if info.persistence:
-                self.add(K.PERSISTENCE, 90, f"{verb} {d}, {info.persistence} — outside the "
-                         "workspace", span)
+                self.add(
+                    K.PERSISTENCE,
+                    90,
+                    f"{verb} {d}, {info.persistence} — outside the workspace",
+                    span,
+                )
             elif info.where == "tmp":
                 self.add(K.OUTSIDE_WORKSPACE, 60, f"{verb} {d}, outside the workspace", span)
             else:
@@ -178,16 +253,24 @@ class _PatchReader:
         elif info.where == "workspace" and not info.protected:
             self.add(K.DESTRUCTIVE, 3, f"{verb} {info.display}", span)
         if fc.binary:
-            self.add(K.OBFUSCATION, 45, f"changes {info.display} in binary form, which cannot "
-                     "be reviewed", span)
+            self.add(
+                K.OBFUSCATION,
+                45,
+                f"changes {info.display} in binary form, which cannot be reviewed",
+                span,
+            )
         if fc.new_mode is not None and (fc.old_mode is None or fc.new_mode != fc.old_mode):
             if fc.new_mode & 0o6000:
                 self.add(K.PRIVILEGE, 85, f"sets the setuid/setgid bit on {info.display}", span)
             elif fc.new_mode & 0o111 and not (fc.old_mode or 0) & 0o111:
                 self.add(K.PRIVILEGE, 35, f"makes {info.display} executable", span)
         if len(fc.removed_lines) > 200:
-            self.add(K.DESTRUCTIVE, 40, f"removes {len(fc.removed_lines)} lines from "
-                     f"{info.display}", span)
+            self.add(
+                K.DESTRUCTIVE,
+                40,
+                f"removes {len(fc.removed_lines)} lines from {info.display}",
+                span,
+            )
         target = fc.target
         lines = self.added(fc, span[1])
         if not lines:
@@ -208,37 +291,56 @@ class _PatchReader:
                     self.add(K.SECRETS, 60, f"adds what looks like {what} to {info.display}", s)
                     break
         runs_itself = info.protected is not None and info.protected[1] >= 60
-        shell_like = bool(_SHELL_EXT.search(path)) or (
-            lines and lines[0].text.startswith("#!") and re.search(r"\b(ba|z|k|da)?sh\b",
-                                                                  lines[0].text) is not None
-        ) or (".git/hooks/" in low)
+        shell_like = (
+            bool(_SHELL_EXT.search(path))
+            or (
+                lines
+                and lines[0].text.startswith("#!")
+                and re.search(r"\b(ba|z|k|da)?sh\b", lines[0].text) is not None
+            )
+            or (".git/hooks/" in low)
+        )
         if shell_like:
             self._shell_lines(lines, info, runs_itself, path)
         if base == "package.json":
             self._package_json(lines, info)
-        if re.search(r"(^|/)\.github/workflows/|\.gitlab-ci\.yml$|\.circleci/|azure-pipelines|"
-                     r"\.travis\.yml$|Jenkinsfile$|\.pre-commit-config\.yaml$", path):
+        if re.search(
+            r"(^|/)\.github/workflows/|\.gitlab-ci\.yml$|\.circleci/|azure-pipelines|"
+            r"\.travis\.yml$|Jenkinsfile$|\.pre-commit-config\.yaml$",
+            path,
+        ):
             for ln in lines:
-                m = re.match(r"^\s*-?\s*(run|script|command|entry)\s*:\s*[|>]?\s*(?P<cmd>.+)$",
-                             ln.text)
+                m = re.match(
+                    r"^\s*-?\s*(run|script|command|entry)\s*:\s*[|>]?\s*(?P<cmd>.+)$", ln.text
+                )
                 if m and m.group("cmd").strip():
-                    self._fragment(m.group("cmd"), ln.span[0] + m.start("cmd"), ln.span,
-                                   "the CI step runs: ")
+                    self._fragment(
+                        m.group("cmd"), ln.span[0] + m.start("cmd"), ln.span, "the CI step runs: "
+                    )
         if base in ("tasks.json", "launch.json", "settings.json") and "/.vscode/" in "/" + low:
             for ln in lines:
-                for m in re.finditer(r"\"(command|program|preLaunchTask|shellArgs)\"\s*:\s*"
-                                     r"\"(?P<cmd>(?:[^\"\\]|\\.)*)\"", ln.text):
-                    self._fragment(m.group("cmd").replace('\\"', '"'), None, ln.span,
-                                   "the editor task runs: ")
+                for m in re.finditer(
+                    r"\"(command|program|preLaunchTask|shellArgs)\"\s*:\s*"
+                    r"\"(?P<cmd>(?:[^\"\\]|\\.)*)\"",
+                    ln.text,
+                ):
+                    self._fragment(
+                        m.group("cmd").replace('\\"', '"'), None, ln.span, "the editor task runs: "
+                    )
                 if "folderOpen" in ln.text:
-                    self.add(K.PERSISTENCE, 80, "the task runs by itself whenever the folder is "
-                             "opened", ln.span)
-        if base == "setup.py" or base.endswith(".pth") or base in ("sitecustomize.py",
-                                                                    "usercustomize.py",
-                                                                    "conftest.py"):
+                    self.add(
+                        K.PERSISTENCE,
+                        80,
+                        "the task runs by itself whenever the folder is opened",
+                        ln.span,
+                    )
+        if (
+            base == "setup.py"
+            or base.endswith(".pth")
+            or base in ("sitecustomize.py", "usercustomize.py", "conftest.py")
+        ):
             if base == "setup.py":
-                self.add(K.SUPPLY_CHAIN, 40, "changes setup.py, which runs at install time",
-                         span)
+                self.add(K.SUPPLY_CHAIN, 40, "changes setup.py, which runs at install time", span)
             self._code_scan(lines, info, "python", deep=True)
         elif _CODE_EXT.search(path) and not shell_like:
             self._code_scan(lines, info, _lang_of(path), deep=False)
@@ -249,16 +351,20 @@ class _PatchReader:
         if _LONG_BLOB.search(block):
             m = _LONG_BLOB.search(block)
             assert m is not None
-            self.add(K.OBFUSCATION, 45 if not _OBFUSCATED.search(block) else 85,
-                     f"adds a long encoded blob to {info.display}"
-                     + (" and runs it" if _OBFUSCATED.search(block) else ""),
-                     lines[0].span)
+            self.add(
+                K.OBFUSCATION,
+                45 if not _OBFUSCATED.search(block) else 85,
+                f"adds a long encoded blob to {info.display}"
+                + (" and runs it" if _OBFUSCATED.search(block) else ""),
+                lines[0].span,
+            )
 
     def _fragment(self, code: str, exact: int | None, fallback: Span, prefix: str) -> None:
         self.an.fragment(code, exact, fallback, self.dummy, prefix=prefix)
 
-    def _shell_lines(self, lines: list[_Located], info: PathInfo, runs_itself: bool,
-                     path: str) -> None:
+    def _shell_lines(
+        self, lines: list[_Located], info: PathInfo, runs_itself: bool, path: str
+    ) -> None:
         base = path.rsplit("/", 1)[-1]
         if ".git/hooks/" in path or ".husky/" in path:
             prefix = "the hook runs: "
@@ -270,21 +376,29 @@ class _PatchReader:
             t = ln.text
             if not t.strip() or t.lstrip().startswith("#"):
                 continue
-            cmd = re.sub(r"^\s*(RUN|CMD|ENTRYPOINT)\s+", "", t) if path.endswith(
-                ("Dockerfile", "Containerfile")) else t
+            cmd = (
+                re.sub(r"^\s*(RUN|CMD|ENTRYPOINT)\s+", "", t)
+                if path.endswith(("Dockerfile", "Containerfile"))
+                else t
+            )
             if path.endswith("Makefile") and not t.startswith("\t"):
                 continue
             off = ln.span[0] + (len(t) - len(cmd))
-            self._fragment(cmd.lstrip("\t@-"), off + (len(cmd) - len(cmd.lstrip("\t@-"))),
-                           ln.span, prefix)
+            self._fragment(
+                cmd.lstrip("\t@-"), off + (len(cmd) - len(cmd.lstrip("\t@-"))), ln.span, prefix
+            )
 
     def _package_json(self, lines: list[_Located], info: PathInfo) -> None:
         for ln in lines:
             m = _NPM_HOOKS.match(ln.text)
             if m:
                 cmd = m.group("cmd").replace('\\"', '"')
-                self.add(K.SUPPLY_CHAIN, 60, f"adds an npm `{m.group(1)}` hook: it runs on every "
-                         f"install ({short(cmd, 50)})", ln.span)
+                self.add(
+                    K.SUPPLY_CHAIN,
+                    60,
+                    f"adds an npm `{m.group(1)}` hook: it runs on every install ({short(cmd, 50)})",
+                    ln.span,
+                )
                 exact = ln.span[0] + m.start("cmd") if "\\" not in m.group("cmd") else None
                 self._fragment(cmd, exact, ln.span, "the install hook runs: ")
 
@@ -306,33 +420,60 @@ class _PatchReader:
                 p = resolve(m.group(1), self.workspace, self.workspace, self.home)
                 if p.secret:
                     secrets.append(p.display)
-            envs = re.search(r"os\.environ\b(?!\.get\(['\"](?:HOME|PATH|DEBUG|PORT))|"
-                             r"process\.env\b(?!\.)|os\.Environ\(\)", block)
+            envs = re.search(
+                r"os\.environ\b(?!\.get\(['\"](?:HOME|PATH|DEBUG|PORT))|"
+                r"process\.env\b(?!\.)|os\.Environ\(\)",
+                block,
+            )
             sends = _SENDS.search(block)
             if secrets or (envs and sends):
                 what = ", ".join(dict.fromkeys(secrets)) or "environment variables"
-                self.add(K.EXFILTRATION, 90, f"adds code to {info.display} that sends {what} to "
-                         f"{host}", *(ln.span for ln in net_lines[:3]))
+                self.add(
+                    K.EXFILTRATION,
+                    90,
+                    f"adds code to {info.display} that sends {what} to {host}",
+                    *(ln.span for ln in net_lines[:3]),
+                )
             elif sends:
-                self.add(K.NETWORK, 50, f"adds code to {info.display} that sends data to {host}",
-                         *(ln.span for ln in net_lines[:3]))
+                self.add(
+                    K.NETWORK,
+                    50,
+                    f"adds code to {info.display} that sends data to {host}",
+                    *(ln.span for ln in net_lines[:3]),
+                )
             else:
-                self.add(K.NETWORK, 40, f"adds code to {info.display} that contacts {host}",
-                         *(ln.span for ln in net_lines[:3]))
+                self.add(
+                    K.NETWORK,
+                    40,
+                    f"adds code to {info.display} that contacts {host}",
+                    *(ln.span for ln in net_lines[:3]),
+                )
         for ln in lines:
-            m = re.search(r"['\"]([~/][^'\"\n]{2,})['\"]", ln.text)
-            if m:
-                p = resolve(m.group(1), self.workspace, self.workspace, self.home)
+            lit = re.search(r"['\"]([~/][^'\"\n]{2,})['\"]", ln.text)
+            if lit:
+                p = resolve(lit.group(1), self.workspace, self.workspace, self.home)
                 if p.secret and p.where != "workspace":
-                    self.add(K.SECRETS, 65, f"adds code to {info.display} that reads {p.display} "
-                             f"({p.secret})", ln.span)
+                    self.add(
+                        K.SECRETS,
+                        65,
+                        f"adds code to {info.display} that reads {p.display} ({p.secret})",
+                        ln.span,
+                    )
                 elif p.persistence:
-                    self.add(K.PERSISTENCE, 60, f"adds code to {info.display} that touches "
-                             f"{p.display} ({p.persistence})", ln.span)
+                    self.add(
+                        K.PERSISTENCE,
+                        60,
+                        f"adds code to {info.display} that touches {p.display} ({p.persistence})",
+                        ln.span,
+                    )
         if _OBFUSCATED.search(block):
             ln = next((x for x in lines if _OBFUSCATED.search(x.text)), lines[0])
-            self.add(K.OBFUSCATION, 80, f"adds code to {info.display} that decodes hidden code "
-                     "and runs it", ln.span)
+            self.add(
+                K.OBFUSCATION,
+                80,
+                f"adds code to {info.display} that decodes hidden code and runs it",
+                ln.span,
+            )
 
     # ------------------------------------------------------------------ manifests
 
@@ -345,18 +486,28 @@ class _PatchReader:
             s = t.strip()
             if not s or s.startswith(("#", "//")):
                 continue
-            if re.search(r"(--index-url|--extra-index-url|-i\s|--find-links|--trusted-host|"
-                         r"index-url\s*=|extra-index-url\s*=|registry\s*=|\[\[tool\.poetry\."
-                         r"source\]\]|\[\[tool\.uv\.index\]\]|url\s*=\s*\"https?://)", s):
+            if re.search(
+                r"(--index-url|--extra-index-url|-i\s|--find-links|--trusted-host|"
+                r"index-url\s*=|extra-index-url\s*=|registry\s*=|\[\[tool\.poetry\."
+                r"source\]\]|\[\[tool\.uv\.index\]\]|url\s*=\s*\"https?://)",
+                s,
+            ):
                 extra = "extra" in s
-                self.add(K.SUPPLY_CHAIN, 70, f"points {info.display} at another package index "
-                         f"({short(s, 60)})" + (" (dependency confusion)" if extra else ""),
-                         ln.span)
+                self.add(
+                    K.SUPPLY_CHAIN,
+                    70,
+                    f"points {info.display} at another package index "
+                    f"({short(s, 60)})" + (" (dependency confusion)" if extra else ""),
+                    ln.span,
+                )
                 continue
-            if re.search(r"git\+|hg\+|https?://\S+\.(whl|tar\.gz|zip|tgz)|github:|\bgit\s*=",
-                         s):
-                self.add(K.SUPPLY_CHAIN, 55, f"adds a dependency fetched straight from a URL or "
-                         f"repository ({short(s, 60)})", ln.span)
+            if re.search(r"git\+|hg\+|https?://\S+\.(whl|tar\.gz|zip|tgz)|github:|\bgit\s*=", s):
+                self.add(
+                    K.SUPPLY_CHAIN,
+                    55,
+                    f"adds a dependency fetched straight from a URL or repository ({short(s, 60)})",
+                    ln.span,
+                )
                 continue
             if base.startswith(("requirements", "constraints")) or base.endswith(".in"):
                 eco = "pypi"
@@ -365,18 +516,33 @@ class _PatchReader:
                     deps.append((m.group(1), (ln.span[0] + m.start(1), ln.span[0] + m.end(1))))
             elif base in ("pyproject.toml", "setup.cfg", "Pipfile"):
                 eco = "pypi"
-                m = re.match(r"^\s*[\"']([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*"
-                             r"([<>=!~^]=?[^\"']*)?[\"']\s*,?\s*$", t)
+                m = re.match(
+                    r"^\s*[\"']([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*"
+                    r"([<>=!~^]=?[^\"']*)?[\"']\s*,?\s*$",
+                    t,
+                )
                 if not m:
-                    m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=\s*(\"[\^~<>=*\d]|\{\s*"
-                                 r"version|\"\*\")", t)
-                if m and m.group(1).lower() not in ("python", "name", "version", "requires",
-                                                    "build-backend", "description"):
+                    m = re.match(
+                        r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=\s*(\"[\^~<>=*\d]|\{\s*"
+                        r"version|\"\*\")",
+                        t,
+                    )
+                if m and m.group(1).lower() not in (
+                    "python",
+                    "name",
+                    "version",
+                    "requires",
+                    "build-backend",
+                    "description",
+                ):
                     deps.append((m.group(1), (ln.span[0] + m.start(1), ln.span[0] + m.end(1))))
             elif base == "package.json":
                 eco = "npm"
-                m = re.match(r"^\s*\"(@?[A-Za-z0-9][\w./-]*)\"\s*:\s*\"([\^~<>=*]|\d|latest|"
-                             r"next|npm:|workspace:|file:|link:)", t)
+                m = re.match(
+                    r"^\s*\"(@?[A-Za-z0-9][\w./-]*)\"\s*:\s*\"([\^~<>=*]|\d|latest|"
+                    r"next|npm:|workspace:|file:|link:)",
+                    t,
+                )
                 if m and m.group(1) not in _NPM_NON_DEP_KEYS:
                     deps.append((m.group(1), (ln.span[0] + m.start(1), ln.span[0] + m.end(1))))
             elif base in ("Cargo.toml",):
@@ -399,31 +565,57 @@ class _PatchReader:
                 squat = popular(eco).check(name)
                 if squat is not None:
                     reg = "PyPI" if eco == "pypi" else "npm"
-                    self.add(K.SUPPLY_CHAIN, squat.score, f"adds the dependency '{name}' to "
-                             f"{info.display}, which {squat.how} — a likely typosquat on {reg}",
-                             sp)
+                    self.add(
+                        K.SUPPLY_CHAIN,
+                        squat.score,
+                        f"adds the dependency '{name}' to "
+                        f"{info.display}, which {squat.how} — a likely typosquat on {reg}",
+                        sp,
+                    )
                     continue
                 if name not in popular(eco):
-                    self.add(K.SUPPLY_CHAIN, 45, f"adds the dependency '{name}', which is not "
-                             "among the popular packages lockgate knows", sp)
+                    self.add(
+                        K.SUPPLY_CHAIN,
+                        45,
+                        f"adds the dependency '{name}', which is not "
+                        "among the popular packages lockgate knows",
+                        sp,
+                    )
                     continue
             plain.append((name, sp))
         if plain:
             names = ", ".join(n for n, _ in plain[:4])
-            self.add(K.SUPPLY_CHAIN, 40, f"adds the dependenc{'ies' if len(plain) > 1 else 'y'} "
-                     f"{names} to {info.display}: their code runs at install and at run time",
-                     *(sp for _, sp in plain))
+            self.add(
+                K.SUPPLY_CHAIN,
+                40,
+                f"adds the dependenc{'ies' if len(plain) > 1 else 'y'} "
+                f"{names} to {info.display}: their code runs at install and at run time",
+                *(sp for _, sp in plain),
+            )
 
 
 def _lang_of(path: str) -> str:
     ext = path.rsplit(".", 1)[-1].lower()
-    return {"py": "python", "pyw": "python", "js": "node", "mjs": "node", "cjs": "node",
-            "ts": "node", "tsx": "node", "jsx": "node", "rb": "ruby", "php": "php", "pl": "perl",
-            "lua": "lua", "r": "Rscript"}.get(ext, ext)
+    return {
+        "py": "python",
+        "pyw": "python",
+        "js": "node",
+        "mjs": "node",
+        "cjs": "node",
+        "ts": "node",
+        "tsx": "node",
+        "jsx": "node",
+        "rb": "ruby",
+        "php": "php",
+        "pl": "perl",
+        "lua": "lua",
+        "r": "Rscript",
+    }.get(ext, ext)
 
 
-def assess_patch(text: str, *, workspace: str, home: str, network: str = "off"
-                 ) -> tuple[list[Finding], Facts]:
+def assess_patch(
+    text: str, *, workspace: str, home: str, network: str = "off"
+) -> tuple[list[Finding], Facts]:
     reader = _PatchReader(text, workspace, home, network)
     reader.run()
     return reader.an.findings, reader.an.facts

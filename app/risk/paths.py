@@ -226,14 +226,47 @@ _RAW_DEVICES = re.compile(
     r"mem$|kmem$|port$|dm-\d|sr\d|rdisk)"
 )
 _BENIGN_DEVICES = frozenset(
-    {"/dev/null", "/dev/zero", "/dev/stdout", "/dev/stderr", "/dev/stdin", "/dev/tty",
-     "/dev/random", "/dev/urandom", "/dev/full"}
+    {
+        "/dev/null",
+        "/dev/zero",
+        "/dev/stdout",
+        "/dev/stderr",
+        "/dev/stdin",
+        "/dev/tty",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/full",
+    }
 )
 _TMP_ROOTS = ("/tmp", "/var/tmp", "/dev/shm")
-_SYSTEM_ROOTS = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/boot", "/var",
-                 "/opt", "/srv", "/root", "/home", "/sys", "/proc", "/dev", "/System",
-                 "/Library", "/Applications", "/Users", "/private", "/snap", "/mnt", "/media",
-                 "/run", "/nix")
+_SYSTEM_ROOTS = (
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/boot",
+    "/var",
+    "/opt",
+    "/srv",
+    "/root",
+    "/home",
+    "/sys",
+    "/proc",
+    "/dev",
+    "/System",
+    "/Library",
+    "/Applications",
+    "/Users",
+    "/private",
+    "/snap",
+    "/mnt",
+    "/media",
+    "/run",
+    "/nix",
+)
 
 
 @dataclass(frozen=True)
@@ -307,9 +340,10 @@ def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo
                 break
         secret = None if _NOT_SECRET.search(base_name) else _rel_match(base_name, _NAME_SECRETS)
         display = rel or "."
-        ws_broad = rel in ("", "*", ".*") or _glob_base(rel) == "" and rel.startswith("*")
-        return PathInfo(raw, norm, "workspace", display, secret=secret, protected=protected,
-                        broad=ws_broad)
+        ws_broad = rel in ("", "*", ".*") or (_glob_base(rel) == "" and rel.startswith("*"))
+        return PathInfo(
+            raw, norm, "workspace", display, secret=secret, protected=protected, broad=ws_broad
+        )
     if norm in _BENIGN_DEVICES or norm.startswith("/dev/fd/") or norm.startswith("/proc/self/fd"):
         return PathInfo(raw, norm, "device", norm)
     if norm.startswith(("/dev/tcp/", "/dev/udp/")):
@@ -334,28 +368,49 @@ def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo
             secret = _rel_match(rel, _HOME_SECRETS)
         persistence = _rel_match(rel, _HOME_PERSIST)
         globbase = _glob_base(rel)
-        broad = rel == "" or (globbase == "" and "*" in rel) or rel in (".config", ".local",
-                                                                       ".local/share", ".cache")
+        broad = (
+            rel == ""
+            or (globbase == "" and "*" in rel)
+            or rel in (".config", ".local", ".local/share", ".cache")
+        )
         if rel and "/" not in rel and not broad:
             # A whole top-level folder of home (~/projects, ~/Documents) is a lot to lose.
-            broad = rel in ("projects", "src", "code", "Documents", "Desktop", "Downloads",
-                            "work", "dev", "Pictures", "git", "repos")
+            broad = rel in (
+                "projects",
+                "src",
+                "code",
+                "Documents",
+                "Desktop",
+                "Downloads",
+                "work",
+                "dev",
+                "Pictures",
+                "git",
+                "repos",
+            )
     else:
         if not _NOT_SECRET.search(base_name):
             secret = _rel_match(norm, _ABS_SECRETS)
         persistence = _rel_match(norm, _ABS_PERSIST)
         top = "/" + norm.strip("/").split("/", 1)[0] if norm != "/" else "/"
         globbase = _glob_base(norm)
-        broad = norm == "/" or norm in _SYSTEM_ROOTS or globbase in ("", "/") or (
-            top in _SYSTEM_ROOTS and norm.count("/") <= 2 and top not in ("/opt", "/srv", "/mnt",
-                                                                          "/media", "/home")
+        broad = (
+            norm == "/"
+            or norm in _SYSTEM_ROOTS
+            or globbase in ("", "/")
+            or (
+                top in _SYSTEM_ROOTS
+                and norm.count("/") <= 2
+                and top not in ("/opt", "/srv", "/mnt", "/media", "/home")
+            )
         )
         if top == "/home" and norm.count("/") <= 2:
             broad = True
     if secret is None and not _NOT_SECRET.search(base_name):
         secret = _rel_match(base_name, _NAME_SECRETS)
-    return PathInfo(raw, norm, "outside", display, secret=secret, persistence=persistence,
-                    broad=broad)
+    return PathInfo(
+        raw, norm, "outside", display, secret=secret, persistence=persistence, broad=broad
+    )
 
 
 def looks_like_path(s: str) -> bool:

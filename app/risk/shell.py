@@ -374,9 +374,14 @@ class _Extractor:
         if self.shared.full():
             return
         t = node.type
-        if t in ("program", "list", "compound_statement", "do_group", "else_clause", "elif_clause"):
-            self._seq(node.children, fr)
-        elif t in ("if_statement", "while_statement", "case_statement", "case_item", "ERROR"):
+        if t in (
+            "program",
+            "list",
+            "compound_statement",
+            "do_group",
+            "else_clause",
+            "elif_clause",
+        ) or t in ("if_statement", "while_statement", "case_statement", "case_item", "ERROR"):
             self._seq(node.children, fr)
         elif t == "for_statement":
             var = node.child_by_field_name("variable")
@@ -388,7 +393,9 @@ class _Extractor:
             if body is not None:
                 self._stmt(body, fr)
         elif t == "c_style_for_statement":
-            self._seq([c for c in node.children if c.type in ("do_group", "compound_statement")], fr)
+            self._seq(
+                [c for c in node.children if c.type in ("do_group", "compound_statement")], fr
+            )
         elif t == "subshell":
             self._seq(node.children, replace(fr, scope=(*fr.scope, self.shared.new_id())))
         elif t == "negated_command":
@@ -608,10 +615,7 @@ class _Extractor:
         name_node = node.child_by_field_name("name")
         name = self._src(name_node) if name_node is not None else ""
         value = node.child_by_field_name("value")
-        if value is None:
-            w = Word("", "", self._span(node))
-        else:
-            w = self._word(value, fr)
+        w = Word("", "", self._span(node)) if value is None else self._word(value, fr)
         base = name.split("[", 1)[0]
         self.vars[base] = w.value
         if w.subs:
@@ -724,9 +728,12 @@ class _Extractor:
                     parts_v.append(cv)
             return (None if dyn else "".join(parts_v)), "".join(parts_t), exp, subs
         if t in ("simple_expansion", "expansion"):
-            names = [c for c in node.children if c.type in ("variable_name", "special_variable_name")]
+            names = [
+                c for c in node.children if c.type in ("variable_name", "special_variable_name")
+            ]
             simple = len(names) == 1 and (
-                t == "simple_expansion" or [c.type for c in node.children if c.is_named] == ["variable_name"]
+                t == "simple_expansion"
+                or [c.type for c in node.children if c.is_named] == ["variable_name"]
             )
             # Expansions with operators (${x:-…}, ${x//…}) may hold substitutions too.
             subs = []
@@ -742,7 +749,9 @@ class _Extractor:
                 return None, raw, True, [*subs, *self.shared.taint.get(name, ())]
             return None, raw, True, subs
         if t in ("command_substitution", "process_substitution"):
-            via = "$()" if t == "command_substitution" else ("<()" if raw.startswith("<") else ">()")
+            via = (
+                "$()" if t == "command_substitution" else ("<()" if raw.startswith("<") else ">()")
+            )
             start = len(self.shared.commands)
             child = replace(fr, via=via, scope=(*fr.scope, self.shared.new_id()), pipes=())
             child = replace(child, redirects=(), background=False)
@@ -750,7 +759,9 @@ class _Extractor:
                 if c.is_named:
                     self._stmt(c, child)
             made = [
-                i for i in range(start, len(self.shared.commands)) if self.shared.commands[i] is not None
+                i
+                for i in range(start, len(self.shared.commands))
+                if self.shared.commands[i] is not None
             ]
             return None, raw, True, made
         if t == "arithmetic_expansion":

@@ -19,12 +19,67 @@ from typing import Literal
 Ecosystem = Literal["pypi", "npm"]
 
 _AFFIXES_PRE = ("python-", "python3-", "py-", "py", "node-", "js-", "go-", "ruby-", "lib")
-_AFFIXES_SUF = ("-python", "-python3", "-py", "py", "-js", ".js", "js", "-node", "-lib", "-dev",
-                "2", "3", "-official", "-latest", "s", "-cli")
+_AFFIXES_SUF = (
+    "-python",
+    "-python3",
+    "-py",
+    "py",
+    "-js",
+    ".js",
+    "js",
+    "-node",
+    "-lib",
+    "-dev",
+    "2",
+    "3",
+    "-official",
+    "-latest",
+    "s",
+    "-cli",
+)
 _COMBO_WORDS = frozenset(
-    "dev utils util tools tool lib sdk api core helper helpers plus pro secure official fix "
-    "update updated new latest client extra extras ext patch patched fast light lite mini "
-    "v2 v3 next beta test testing safe security auth crypto".split()
+    [
+        "dev",
+        "utils",
+        "util",
+        "tools",
+        "tool",
+        "lib",
+        "sdk",
+        "api",
+        "core",
+        "helper",
+        "helpers",
+        "plus",
+        "pro",
+        "secure",
+        "official",
+        "fix",
+        "update",
+        "updated",
+        "new",
+        "latest",
+        "client",
+        "extra",
+        "extras",
+        "ext",
+        "patch",
+        "patched",
+        "fast",
+        "light",
+        "lite",
+        "mini",
+        "v2",
+        "v3",
+        "next",
+        "beta",
+        "test",
+        "testing",
+        "safe",
+        "security",
+        "auth",
+        "crypto",
+    ]
 )
 
 
@@ -140,7 +195,9 @@ class Popular:
             # A scoped name imitating a popular unscoped one is a known trick, `@types` aside.
             if scope == "@types" or base not in self.rank or len(base) < 4:
                 return None
-            return Squat(raw, base, f"puts the popular '{base}' under an unrelated scope {scope}", 55)
+            return Squat(
+                raw, base, f"puts the popular '{base}' under an unrelated scope {scope}", 55
+            )
         self._build()
         assert self._idx1 is not None and self._idx2 is not None and self._flat is not None
         flat = re.sub(r"[-_.]", "", n)
@@ -155,9 +212,9 @@ class Popular:
                         continue
                     dist = _dl(n, cand, 1)
                     if dist == 1 and (len(n) >= 5 or _how(n, cand).startswith("swaps")):
-                        r = self.rank[cand]
-                        if best is None or r < best[0]:
-                            best = (r, cand, _how(n, cand))
+                        rk = self.rank[cand]
+                        if best is None or rk < best[0]:
+                            best = (rk, cand, _how(n, cand))
             if best is not None:
                 return Squat(raw, best[1], best[2], 75)
         for pre in _AFFIXES_PRE:
@@ -183,9 +240,9 @@ class Popular:
                     if cand == n:
                         continue
                     if _dl(n, cand, 2) <= 2:
-                        r = self.rank[cand]
-                        if best is None or r < best[0]:
-                            best = (r, cand, "is two edits away from")
+                        rk = self.rank[cand]
+                        if best is None or rk < best[0]:
+                            best = (rk, cand, "is two edits away from")
             if best is not None:
                 return Squat(raw, best[1], f"is two edits away from the popular '{best[1]}'", 65)
         parts = re.split(r"[-_.]", n)
@@ -201,9 +258,7 @@ class Popular:
                         and len(core) >= 4
                         and extra in _COMBO_WORDS
                     ):
-                        return Squat(
-                            raw, core, f"combines the popular '{core}' with '{extra}'", 55
-                        )
+                        return Squat(raw, core, f"combines the popular '{core}' with '{extra}'", 55)
         return None
 
 

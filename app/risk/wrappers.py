@@ -65,32 +65,110 @@ def _first_positional(
     return None
 
 
-_SUDO_VALUES = frozenset({"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U", "--user",
-                          "--group", "--host", "--prompt", "--chdir", "--role", "--type",
-                          "--close-from", "--other-user", "--command-timeout"})
+_SUDO_VALUES = frozenset(
+    {
+        "-u",
+        "-g",
+        "-h",
+        "-p",
+        "-C",
+        "-D",
+        "-r",
+        "-t",
+        "-T",
+        "-U",
+        "--user",
+        "--group",
+        "--host",
+        "--prompt",
+        "--chdir",
+        "--role",
+        "--type",
+        "--close-from",
+        "--other-user",
+        "--command-timeout",
+    }
+)
 _ENV_VALUES = frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"})
 _TIMEOUT_VALUES = frozenset({"-s", "--signal", "-k", "--kill-after"})
 _NICE_VALUES = frozenset({"-n", "--adjustment"})
 _IONICE_VALUES = frozenset({"-c", "--class", "-n", "--classdata"})
 _TIME_VALUES = frozenset({"-f", "--format", "-o", "--output"})
 _STDBUF_VALUES = frozenset({"-i", "-o", "-e", "--input", "--output", "--error"})
-_XARGS_VALUES = frozenset({"-a", "--arg-file", "-d", "--delimiter", "-E", "-e", "-I", "-L", "-l",
-                           "-n", "--max-args", "-P", "--max-procs", "-s", "--max-chars",
-                           "--process-slot-var", "--eof", "--replace", "--max-lines"})
+_XARGS_VALUES = frozenset(
+    {
+        "-a",
+        "--arg-file",
+        "-d",
+        "--delimiter",
+        "-E",
+        "-e",
+        "-I",
+        "-L",
+        "-l",
+        "-n",
+        "--max-args",
+        "-P",
+        "--max-procs",
+        "-s",
+        "--max-chars",
+        "--process-slot-var",
+        "--eof",
+        "--replace",
+        "--max-lines",
+    }
+)
 _STRACE_VALUES = frozenset({"-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-X", "-I", "-S"})
 _DOAS_VALUES = frozenset({"-u", "-C"})
 _FLOCK_VALUES = frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"})
 _NSENTER_VALUES = frozenset({"-t", "--target", "-S", "--setuid", "-G", "--setgid", "-r", "-w"})
-_SYSTEMD_RUN_VALUES = frozenset({"-u", "--unit", "-p", "--property", "-d", "--description",
-                                 "--slice", "-E", "--setenv", "--on-calendar", "--on-active",
-                                 "-M", "--machine", "-H", "--host", "--uid", "--gid",
-                                 "--working-directory", "--nice"})
+_SYSTEMD_RUN_VALUES = frozenset(
+    {
+        "-u",
+        "--unit",
+        "-p",
+        "--property",
+        "-d",
+        "--description",
+        "--slice",
+        "-E",
+        "--setenv",
+        "--on-calendar",
+        "--on-active",
+        "-M",
+        "--machine",
+        "-H",
+        "--host",
+        "--uid",
+        "--gid",
+        "--working-directory",
+        "--nice",
+    }
+)
 
 # name -> (options that take a value, positional words before the command, options that mean
 # "no command follows")
 _SIMPLE: dict[str, tuple[frozenset[str], int, frozenset[str]]] = {
-    "sudo": (_SUDO_VALUES, 0, frozenset({"-l", "--list", "-v", "--validate", "-k", "-K", "-e",
-                                         "--edit", "-V", "--version", "-h", "--help"})),
+    "sudo": (
+        _SUDO_VALUES,
+        0,
+        frozenset(
+            {
+                "-l",
+                "--list",
+                "-v",
+                "--validate",
+                "-k",
+                "-K",
+                "-e",
+                "--edit",
+                "-V",
+                "--version",
+                "-h",
+                "--help",
+            }
+        ),
+    ),
     "doas": (_DOAS_VALUES, 0, frozenset()),
     "pkexec": (frozenset({"--user"}), 0, frozenset()),
     "nohup": (frozenset(), 0, frozenset()),
@@ -111,8 +189,25 @@ _SIMPLE: dict[str, tuple[frozenset[str], int, frozenset[str]]] = {
     "proxychains": (frozenset({"-f"}), 0, frozenset()),
     "proxychains4": (frozenset({"-f"}), 0, frozenset()),
     "chroot": (frozenset({"--userspec", "--groups"}), 1, frozenset()),
-    "unshare": (frozenset({"-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd",
-                           "--map-user", "--map-group", "--propagation"}), 0, frozenset()),
+    "unshare": (
+        frozenset(
+            {
+                "-S",
+                "--setuid",
+                "-G",
+                "--setgid",
+                "-R",
+                "--root",
+                "-w",
+                "--wd",
+                "--map-user",
+                "--map-group",
+                "--propagation",
+            }
+        ),
+        0,
+        frozenset(),
+    ),
     "nsenter": (_NSENTER_VALUES, 0, frozenset()),
     "flock": (_FLOCK_VALUES, 1, frozenset({"-c", "--command"})),
     "chrt": (frozenset(), 1, frozenset({"-p", "--pid"})),
@@ -291,8 +386,9 @@ def shell_script_word(name: str, argv: tuple[Word, ...]) -> tuple[Word, str] | N
         if any(w.value is None for w in words):
             subs = tuple(s for w in words for s in w.subs)
             text = " ".join(w.text for w in words)
-            return Word(None, text, (words[0].span[0], words[-1].span[1]), subs=subs,
-                        expanded=True), name
+            return Word(
+                None, text, (words[0].span[0], words[-1].span[1]), subs=subs, expanded=True
+            ), name
         joined = " ".join(w.value or "" for w in words)
         return Word(joined, joined, (words[0].span[0], words[-1].span[1])), name
     return None

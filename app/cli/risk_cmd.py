@@ -1,0 +1,175 @@
+"""`lockgate risk`: score commands and patches the way the console does.
+
+    lockgate risk [--workspace DIR] [--policy FILE] [--json] -- "COMMAND"
+    lockgate risk --jsonl [--workspace DIR] < lines
+
+--jsonl reads one object a line, `{"command": "…"}` or `{"patch": "…"}`, and writes one line
+each: `{"score", "level", "decision", "categories", "reasons", "spans"}`; a line it cannot read
+gets `{"error": "…"}` and the stream goes on. Output lines are flushed one by one, so a caller
+can feed and read interactively.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from app.cli import UserError
+from app.core.model import Action, Assessment, CommandAction, Decision, PatchAction
+from app.core.ports import SessionContext
+
+
+def _result(a: Assessment, d: Decision) -> dict[str, Any]:
+    return {
+        "score": a.score,
+        "level": a.level.value,
+        "decision": d.kind.value,
+        "categories": [c.value for c in a.categories],
+        "reasons": list(a.reasons),
+        "spans": [[s, e] for s, e in a.spans],
+    }
+
+
+def _underline(text: str, spans: tuple[tuple[int, int], ...]) -> list[str]:
+    """The reviewed text with ^ under every character a finding points at (first lines only)."""
+    out: list[str] = []
+    pos = 0
+    for line in text.split("\n")[:12]:
+        marks = [" "] * len(line)
+        for s, e in spans:
+            for i in range(max(s, pos), min(e, pos + len(line))):
+                marks[i - pos] = "^"
+        shown = "".join(ch if ch.isprintable() else "\ufffd" for ch in line)
+        out.append("  " + shown)
+        if "^" in marks:
+            out.append("  " + "".join(marks).rstrip())
+        pos += len(line) + 1
+    return out
+
+
+@click.command("risk")
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Workspace root (default: the current directory).",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="An extra rule file (TOML), trusted like your own config.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--jsonl", is_flag=True, help="Read JSON lines on stdin, write one result a line.")
+@click.option(
+    "--network",
+    type=click.Choice(["off", "allow"]),
+    default="off",
+    show_default=True,
+    help="The sandbox's network mode the command would run with.",
+)
+@click.option("--headless", is_flag=True, help="Decide as headless runs do (ask becomes deny).")
+@click.argument("command", nargs=-1)
+def cli(
+    workspace: Path | None,
+    policy_file: Path | None,
+    as_json: bool,
+    jsonl: bool,
+    network: str,
+    headless: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Score a shell COMMAND (or, with --jsonl, commands and patches from stdin)."""
+    from app.risk.engine import RiskEngine
+    from app.risk.policy import PolicyError, load_policy
+
+    ws = (workspace or Path.cwd()).expanduser()
+    if not ws.is_dir():
+        raise UserError(f"workspace {ws} is not a directory")
+    if policy_file is not None and not policy_file.is_file():
+        raise UserError(f"policy file {policy_file} not found")
+    if jsonl and command:
+        raise UserError("give either --jsonl (commands on stdin) or a COMMAND, not both")
+    if not jsonl and not command:
+        raise UserError('nothing to score: lockgate risk -- "COMMAND" (or --jsonl)')
+    engine = RiskEngine(warm=False)
+    try:
+        policy = load_policy(ws, policy_file=policy_file, headless=headless, engine=engine)
+    except PolicyError as exc:
+        raise UserError(str(exc)) from exc
+    for w in policy.warnings:
+        click.echo(f"lockgate: warning: {w}", err=True)
+    ctx = SessionContext(
+        workspace=ws.resolve(), network="allow" if network == "allow" else "off", headless=headless
+    )
+
+    def judge(action: Action) -> tuple[Assessment, Decision]:
+        a = engine.assess(action, ctx)
+        return a, policy.decide(action, a)
+
+    if jsonl:
+        _stream(sys.stdin.buffer, sys.stdout, judge)
+        return
+    text = command[0] if len(command) == 1 else " ".join(command)
+    a, d = judge(CommandAction(text, "cli"))
+    if as_json:
+        click.echo(json.dumps(_result(a, d), ensure_ascii=False))
+        return
+    rule = f" [{d.rule}]" if d.rule else ""
+    click.echo(f"{a.level.value} (score {a.score}) — {d.kind.value}{rule}")
+    if d.reason and d.kind.value != "allow":
+        click.echo(f"  policy: {d.reason}")
+    for line in _underline(text, a.spans):
+        click.echo(line)
+    for f in a.findings:
+        click.echo(f"  • [{f.category.value} {f.score}] {f.reason}")
+    if not a.findings:
+        click.echo("  • nothing to worry about: read-only or contained in the workspace")
+
+
+def _stream(src: IO[bytes], out: IO[str], judge: Any) -> None:
+    for n, raw in enumerate(src, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            _emit(out, {"error": f"line {n}: not UTF-8"})
+            continue
+        action = _action(line, n)
+        if isinstance(action, str):
+            _emit(out, {"error": action})
+            continue
+        try:
+            a, d = judge(action)
+        except Exception as exc:  # one bad item must not end the stream; fail closed for it
+            _emit(out, {"error": f"line {n}: could not assess: {type(exc).__name__}: {exc}"})
+            continue
+        _emit(out, _result(a, d))
+
+
+def _action(line: str, n: int) -> Action | str:
+    if not line.strip():
+        return f"line {n}: empty line"
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return f"line {n}: not JSON ({exc.msg if hasattr(exc, 'msg') else 'too deep'})"
+    if not isinstance(obj, dict):
+        return f'line {n}: expected an object with "command" or "patch"'
+    has_c, has_p = "command" in obj, "patch" in obj
+    if has_c == has_p:
+        return f'line {n}: expected exactly one of "command" or "patch"'
+    value = obj["command"] if has_c else obj["patch"]
+    if not isinstance(value, str):
+        return f'line {n}: "{"command" if has_c else "patch"}" must be a string'
+    return CommandAction(value, "jsonl") if has_c else PatchAction(value, "jsonl")
+
+
+def _emit(out: IO[str], obj: dict[str, Any]) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.flush()
