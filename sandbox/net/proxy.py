@@ -140,6 +140,7 @@ class _Listener:
     server: asyncio.AbstractServer | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     denied: set[str] = field(default_factory=set)
+    asks: int = 0
     pending: dict[str, asyncio.Future[AskAnswer]] = field(default_factory=dict)
 
 
@@ -177,6 +178,8 @@ class AllowListProxy:
         head_timeout_s: float = 30.0,
         half_close_grace_s: float = 30.0,
         max_connections: int = 256,
+        max_asks_per_run: int = 20,
+        max_pending_asks: int = 4,
     ) -> None:
         # The resolver can be replaced here and only here: tests map their names to loopback.
         # No environment variable or config file reaches it.
@@ -189,6 +192,9 @@ class AllowListProxy:
         self.head_timeout_s = head_timeout_s
         self.half_close_grace_s = half_close_grace_s
         self.max_connections = max_connections  # per socket, i.e. per command run
+        # A command inventing host names must not bury the reviewer in questions.
+        self.max_asks_per_run = max_asks_per_run
+        self.max_pending_asks = max_pending_asks
         self._open: dict[int, _Listener] = {}
 
     # ----------------------------------------------------------------------- rules
@@ -348,6 +354,19 @@ class AllowListProxy:
             )
         fut = listener.pending.get(host.name)
         if fut is None:
+            if listener.asks >= self.max_asks_per_run:
+                return RuleMatch(
+                    RuleVerdict.DENY,
+                    "ask:limit",
+                    f"this command already asked about {self.max_asks_per_run} hosts",
+                )
+            if len(listener.pending) >= self.max_pending_asks:
+                return RuleMatch(
+                    RuleVerdict.DENY,
+                    "ask:busy",
+                    f"{self.max_pending_asks} asks from this command are already waiting",
+                )
+            listener.asks += 1
             fut = asyncio.get_running_loop().create_future()
             listener.pending[host.name] = fut
             request = AskRequest(host.name, port, method, scheme, listener.context)

@@ -589,3 +589,53 @@ def test_connection_cap_per_socket(make_proxy: ProxyFactory, http_upstream: Upst
             s.close()
     time.sleep(0.2)
     assert status_of(exchange(p.socket_path, _get(http_upstream.port))) == 200
+
+
+def test_ask_flood_is_capped(make_proxy: ProxyFactory, http_upstream: UpstreamServer) -> None:
+    """A command that invents host names cannot bury the reviewer in questions."""
+    asked: list[str] = []
+
+    async def asker(req: AskRequest) -> AskAnswer:
+        asked.append(req.host)
+        return AskAnswer.DENY
+
+    res = RecordingResolver({f"h{i}.test": ["127.0.0.1"] for i in range(10)})
+    p = make_proxy(
+        loopback_rules(http_upstream.port), asker=asker, resolver=res, max_asks_per_run=3
+    )
+    statuses = [
+        exchange(p.socket_path, _get(http_upstream.port, host=f"h{i}.test")) for i in range(6)
+    ]
+    assert len(asked) == 3
+    assert all(status_of(r) == 403 for r in statuses)
+    assert b"rule: ask:limit" in statuses[-1]
+
+
+def test_pending_asks_are_capped(make_proxy: ProxyFactory, http_upstream: UpstreamServer) -> None:
+    release = threading.Event()
+    asked: list[str] = []
+
+    async def asker(req: AskRequest) -> AskAnswer:
+        asked.append(req.host)
+        while not release.is_set():
+            await asyncio.sleep(0.02)
+        return AskAnswer.DENY
+
+    res = RecordingResolver({f"h{i}.test": ["127.0.0.1"] for i in range(10)})
+    p = make_proxy(
+        loopback_rules(http_upstream.port), asker=asker, resolver=res, max_pending_asks=2
+    )
+    waiting = [unix_connect(p.socket_path) for _ in range(2)]
+    for i, s in enumerate(waiting):
+        s.sendall(_get(http_upstream.port, host=f"h{i}.test"))
+    for _ in range(100):
+        if len(asked) == 2:
+            break
+        time.sleep(0.02)
+    resp = exchange(p.socket_path, _get(http_upstream.port, host="h9.test"))
+    assert status_of(resp) == 403 and b"rule: ask:busy" in resp
+    release.set()
+    for s in waiting:
+        assert status_of(recv_all(s)) == 403
+        s.close()
+    assert sorted(asked) == ["h0.test", "h1.test"]
