@@ -368,13 +368,20 @@ class KernelSplice:
                     lengths[i] -= len(data)
                 self._writers[1 - i].write(data)
                 self.counts[i] += len(data)
-        for w in (a, b):
-            w.transport.set_write_buffer_limits(0, 0)
-        for w in (a, b):
-            await w.drain()
+        try:
+            for w in (a, b):
+                w.transport.set_write_buffer_limits(0, 0)
+            for w in (a, b):
+                await w.drain()
+        except (ConnectionError, OSError) as exc:
+            self.error = f"connection ended before the copy began: {type(exc).__name__}"
+            return
         try:
             for w in (a, b):
                 raw = w.transport.get_extra_info("socket")
+                if raw is None or w.transport.is_closing():
+                    self.error = "connection ended before the copy began"
+                    return
                 self._socks.append(socket.socket(fileno=os.dup(raw.fileno())))
             sa, sb = self._socks
             self._dirs = [

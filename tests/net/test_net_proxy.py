@@ -639,3 +639,21 @@ def test_pending_asks_are_capped(make_proxy: ProxyFactory, http_upstream: Upstre
         assert status_of(recv_all(s)) == 403
         s.close()
     assert sorted(asked) == ["h0.test", "h1.test"]
+
+
+def test_client_leaving_mid_download_is_recorded_quietly(
+    make_proxy: ProxyFactory,
+    http_upstream: UpstreamServer,
+    splice_mode: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    size = 16 * 1024 * 1024
+    p = make_proxy(loopback_rules(http_upstream.port))
+    with unix_connect(p.socket_path) as s:
+        s.sendall(_get(http_upstream.port, path=f"/big/{size}"))
+        got = 0
+        while got < 256 * 1024:
+            got += len(s.recv(65536))
+    (rec,) = p.wait_records(timeout=10)
+    assert rec.verdict == "allowed" and 0 < rec.bytes_down < size
+    assert "proxy connection failed" not in caplog.text
