@@ -29,9 +29,10 @@ Script format (TOML; JSON with the same structure also works, by file extension)
     pause = 0.6                 # seconds of "thinking" before the step (scaled by the pace)
 
 A step's commands and patches form one turn (commands first, then patches, in file order), as
-one model response would. In `say` and `think`, `{feedback}` becomes the reviewer's feedback on
-the previous step's denial and `{reason}` the reason it was denied or could not run (both empty
-when there was none).
+one model response would. In `say` and `think`, `{feedback}` becomes the reviewer's own words
+when they denied the previous step with feedback, `{you_said}` the same as a sentence
+(` You said: "…".`, with its leading space), and `{reason}` why the step was denied or could not
+run (the policy's or the patch engine's words). Each is empty when there is nothing to say.
 """
 
 from __future__ import annotations
@@ -319,7 +320,12 @@ class ScriptedLink(LinkBase):
                 results = await self._turn(turn_id, actions)
                 outcome = outcome_of(results)
                 denied = [r for r in results if r.status is ResultStatus.DENIED]
-                feedback = "; ".join(r.feedback for r in denied if r.feedback)
+                # Only a human's words count as feedback; a policy's reason is in `{reason}`.
+                feedback = "; ".join(
+                    r.feedback.strip()
+                    for r in denied
+                    if r.feedback.strip() and r.message.startswith("denied by the reviewer")
+                )
                 unhappy = denied or [r for r in results if r.status is not ResultStatus.COMPLETED]
                 reason = next((r.message for r in unhappy if r.message), "")
             else:
@@ -335,4 +341,7 @@ class ScriptedLink(LinkBase):
 
 
 def _fill(text: str, feedback: str, reason: str) -> str:
-    return text.replace("{feedback}", feedback).replace("{reason}", reason)
+    said = f' You said: "{feedback}".' if feedback else ""
+    return (
+        text.replace("{you_said}", said).replace("{feedback}", feedback).replace("{reason}", reason)
+    )

@@ -121,7 +121,8 @@ class Transcript:
             r = event.result
             if r.status is ResultStatus.COMPLETED:
                 if self._kinds.get(r.action_id) == "patch":
-                    self._line(f"  applied: {r.message or ', '.join(r.files_changed)}")
+                    done = "; ".join(r.message.splitlines()) or ", ".join(r.files_changed)
+                    self._line(f"  applied: {done}")
                 else:
                     self._line(f"  exit {r.exit_code} ({r.duration_s:.2f} s)")
             elif r.status is ResultStatus.DENIED:

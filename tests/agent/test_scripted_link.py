@@ -73,7 +73,12 @@ async def test_denial_and_failure_take_their_branches(tmp_path: Path) -> None:
 
     def respond(action: Action) -> Result:
         if isinstance(action, CommandAction) and action.command == "echo 2":
-            return Result(action.id, ResultStatus.DENIED, message="policy", feedback="too noisy")
+            return Result(
+                action.id,
+                ResultStatus.DENIED,
+                message="denied by the reviewer: too noisy",
+                feedback="too noisy",
+            )
         if isinstance(action, PatchAction):
             return Result(action.id, ResultStatus.FAILED, message="x.txt exists")
         return ok()(action)
@@ -177,3 +182,34 @@ async def test_bundled_demo_plays_when_everything_is_denied() -> None:
     assert "leave your SSH keys alone" in said
     assert "Re-running the tests" not in said  # no second run when the fix was declined
     assert last_status(events).state == "done"
+
+
+async def test_policy_reasons_are_not_reviewer_feedback() -> None:
+    script = parse_script(
+        {
+            "task": "t",
+            "step": [
+                {"commands": ["x"], "on_denied": "d"},
+                {"id": "d", "branch": True, "say": "no.{you_said} [{feedback}] ({reason})"},
+            ],
+        }
+    )
+
+    def deny(action: Action) -> Result:
+        return Result(
+            action.id, ResultStatus.DENIED, message="denied by policy (r): risky", feedback="risky"
+        )
+
+    events = await drive(ScriptedLink(script, pace=0), deny)
+    assert text(events) == "no. [] (denied by policy (r): risky)\n"
+
+    def human(action: Action) -> Result:
+        return Result(
+            action.id,
+            ResultStatus.DENIED,
+            message="denied by the reviewer: not now",
+            feedback="not now",
+        )
+
+    events = await drive(ScriptedLink(script, pace=0), human)
+    assert text(events) == 'no. You said: "not now". [not now] (denied by the reviewer: not now)\n'
