@@ -309,6 +309,15 @@ class Pipeline:
             task.cancel()
             await asyncio.wait({task})
 
+    async def drain(self) -> None:
+        """Wait until every turn so far has all its results (recovered turns included)."""
+        self._start_recovered()
+        while True:
+            tasks = [t.task for t in self._turns if t.task is not None and not t.task.done()]
+            if not tasks:
+                return
+            await asyncio.wait(tasks)
+
     def seed(self, turns: Iterable[RecoveredTurn]) -> None:
         """Install what a killed session left behind (see `app.core.resume`).
 
@@ -322,7 +331,6 @@ class Pipeline:
                 turn_id=rt.turn_id, kind="recovered", ended=True, results_sent=rt.results_sent
             )
             self._turns.append(turn)
-            self._turn_by_id[rt.turn_id] = turn
             for ra in rt.actions:
                 entry = _Entry(action=ra.action, turn=turn, recovered=True)
                 entry.assessment = ra.assessment
