@@ -131,10 +131,12 @@ def apply(workspace: str, fmt: str, approve: tuple[str, ...], show: bool, source
         applied = apply_plan(plan)
     except PatchError as exc:
         raise Refused(str(exc)) from exc
+    except OSError as exc:
+        raise Refused(f"apply failed: {exc.strerror or exc}") from exc
     if show:
         click.echo(terminal_safe(plan.unified_diff), nl=False)
     click.echo("Success. Updated the following files:")
-    for status, path in applied.statuses:
+    for status, path in plan.summary or applied.statuses:
         click.echo(terminal_safe(f"{status} {path}"))
 
 

@@ -15,16 +15,17 @@ from pathlib import Path
 
 from app.core.model import PatchAction, Result, ResultStatus, new_id
 from app.core.ports import PatchReview
-from app.patch.apply import Applied, apply_plan, recover, undo_last
+from app.patch.apply import apply_plan, recover, undo_last
 from app.patch.errors import PatchError
 from app.patch.fsops import Workspace, protected_reason
 from app.patch.parse import parse_patch
 from app.patch.plan import Plan, build_plan
 
 
-def describe_applied(applied: Applied, *, verb: str = "Updated") -> str:
+def describe_applied(statuses: tuple[tuple[str, str], ...], *, verb: str = "Updated") -> str:
+    """apply_patch's own report format, which models are trained to read."""
     lines = [f"Success. {verb} the following files:"]
-    lines += [f"{status} {path}" for status, path in applied.statuses]
+    lines += [f"{status} {path}" for status, path in statuses]
     return "\n".join(lines)
 
 
@@ -117,7 +118,7 @@ class WorkspacePatchExecutor:
             action.id,
             ResultStatus.COMPLETED,
             exit_code=0,
-            message=describe_applied(applied),
+            message=describe_applied(plan.summary or applied.statuses),
             files_changed=applied.files,
         )
 
@@ -133,6 +134,6 @@ class WorkspacePatchExecutor:
             rid,
             ResultStatus.COMPLETED,
             exit_code=0,
-            message=describe_applied(applied, verb="Undid the last patch; restored"),
+            message=describe_applied(applied.statuses, verb="Undid the last patch; restored"),
             files_changed=applied.files,
         )

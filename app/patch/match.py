@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.patch.errors import PatchError, quote
-from app.patch.model import Hunk, LineKind, split_lines
+from app.patch.model import Hunk, LineKind
 
 _PUNCT = str.maketrans(
     {
@@ -91,24 +91,35 @@ def find_all(
 
 
 @dataclass(frozen=True)
-class TextShape:
-    """How a text file is laid out, so the result keeps its line endings."""
+class TextLines:
+    """A text file as lines without their endings, plus each line's own ending ("\r\n", "\n",
+    or "" for a last line without one), so untouched lines keep their bytes exactly."""
 
-    crlf: bool
-    final_newline: bool
+    texts: list[str]
+    eols: list[str]
+
+    @property
+    def dominant(self) -> str:
+        crlf = sum(1 for e in self.eols if e == "\r\n")
+        lf = sum(1 for e in self.eols if e == "\n")
+        return "\r\n" if crlf > lf else "\n"
 
 
-def split_text(text: str) -> tuple[list[str], TextShape]:
-    crlf = "\n" in text and text.count("\r\n") == text.count("\n")
-    work = text.replace("\r\n", "\n") if crlf else text
-    return split_lines(work), TextShape(crlf=crlf, final_newline=work.endswith("\n"))
-
-
-def join_text(lines: Sequence[str], shape: TextShape) -> str:
-    eol = "\r\n" if shape.crlf else "\n"
-    if not lines:
-        return ""
-    return eol.join(lines) + (eol if shape.final_newline else "")
+def split_text(text: str) -> TextLines:
+    texts: list[str] = []
+    eols: list[str] = []
+    pieces = text.split("\n")
+    for piece in pieces[:-1]:  # every piece but the last was followed by "\n"
+        if piece.endswith("\r"):
+            texts.append(piece[:-1])
+            eols.append("\r\n")
+        else:
+            texts.append(piece)
+            eols.append("\n")
+    if pieces[-1]:  # an unterminated last line
+        texts.append(pieces[-1])
+        eols.append("")
+    return TextLines(texts, eols)
 
 
 def _describe_miss(path: str, k: int, norm: _Normalised, old: Sequence[str]) -> str:
@@ -131,13 +142,20 @@ def _trim_trailing_blank_context(
 
 
 def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
-    """The file's new text after `hunks`, or a PatchError naming the file and the lines."""
-    lines, shape = split_text(text)
+    """The file's new text after `hunks`, or a PatchError naming the file and the lines.
+
+    Line endings: context lines keep their own; an added line takes the ending of the removed
+    line it replaces (the k-th added of a change block takes the k-th removed's, the last one's
+    when there are more added), or the file's dominant ending when nothing was removed.
+    """
+    src = split_text(text)
+    lines = src.texts
     norm = _Normalised(lines)
+    dominant = src.dominant
     cursor = 0
     offset = 0  # unified: how far matches have drifted from the diff's line numbers
-    edits: list[tuple[int, int, list[str]]] = []
-    final_newline = shape.final_newline or not lines
+    edits: list[tuple[int, int, list[tuple[str, str]]]] = []
+    final_newline = not lines or src.eols[-1] != ""
     for k, hunk in enumerate(hunks, start=1):
         start = cursor
         next_anchor: int | None = None
@@ -156,7 +174,7 @@ def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
                 at = max(cursor, min(len(lines), hunk.old_start + offset))
             else:
                 at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
-            edits.append((at, 0, [t for _, t in body]))
+            edits.append((at, 0, [(t, dominant) for _, t in body]))
             cursor = at
             if hunk.new_eof_no_newline:
                 final_newline = False
@@ -175,32 +193,61 @@ def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
                     + quote("\n".join(old), 160)
                 )
             raise PatchError(_describe_miss(path, k, norm, old))
-        new: list[str] = []
-        i = pos
-        for kind, t in body:
-            if kind == " ":
-                new.append(lines[i])
-                i += 1
-            elif kind == "-":
-                i += 1
-            else:
-                new.append(t)
-        edits.append((pos, len(old), new))
+        edits.append((pos, len(old), _replacement(body, pos, src, dominant)))
         if hunk.old_start is not None:
             offset = pos - (hunk.old_start - 1)
         cursor = pos + len(old)
         if hunk.old_eof_no_newline or hunk.new_eof_no_newline:
             final_newline = not hunk.new_eof_no_newline
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     prev = 0
     for pos, length, new in edits:
-        out.extend(lines[prev:pos])
+        out.extend(zip(lines[prev:pos], src.eols[prev:pos], strict=True))
         out.extend(new)
         prev = pos + length
-    out.extend(lines[prev:])
+    out.extend(zip(lines[prev:], src.eols[prev:], strict=True))
     if fmt == "v4a":
         final_newline = True
-    return join_text(out, TextShape(crlf=shape.crlf, final_newline=final_newline))
+    parts: list[str] = []
+    last = len(out) - 1
+    for i, (t, eol) in enumerate(out):
+        if i < last or final_newline:
+            parts.append(t + (eol or dominant))
+        else:
+            parts.append(t)
+    return "".join(parts)
+
+
+def _replacement(
+    body: tuple[tuple[LineKind, str], ...], pos: int, src: TextLines, dominant: str
+) -> list[tuple[str, str]]:
+    """The lines that replace a matched block: the file's own context lines, the patch's added
+    lines with endings borrowed from the removed lines they stand in for."""
+    new: list[tuple[str, str]] = []
+    removed_eols: list[str] = []
+    pending: list[int] = []
+
+    def flush() -> None:
+        for n, idx in enumerate(pending):
+            eol = removed_eols[min(n, len(removed_eols) - 1)] if removed_eols else dominant
+            new[idx] = (new[idx][0], eol)
+        removed_eols.clear()
+        pending.clear()
+
+    i = pos
+    for kind, t in body:
+        if kind == " ":
+            flush()
+            new.append((src.texts[i], src.eols[i]))
+            i += 1
+        elif kind == "-":
+            removed_eols.append(src.eols[i])
+            i += 1
+        else:
+            pending.append(len(new))
+            new.append((t, dominant))
+    flush()
+    return new
 
 
 def _locate(

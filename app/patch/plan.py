@@ -5,6 +5,7 @@ several sections touching one file compose in order, and nothing on disk changes
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class Plan:
     files: tuple[PlannedFile, ...]
     rendered: tuple[RenderedFile, ...]
     moves: tuple[tuple[str, str], ...] = ()
+    summary: tuple[tuple[str, str], ...] = ()  # ("A"|"M"|"D", path), apply_patch's report order
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
     @property
@@ -114,9 +116,18 @@ def build_plan(
         overlay = _Overlay(ws, root_fd)
         moves: list[tuple[str, str]] = []
         replaced: set[str] = set()
+        report: dict[str, list[str]] = {"A": [], "M": [], "D": []}
         for fc in parsed.files:
-            _apply_change(fc, parsed.format, ws, overlay, approved, given_root, moves, replaced)
-        return _finish(ws, overlay, moves, replaced)
+            rel, dst = _apply_change(
+                fc, parsed.format, ws, overlay, approved, given_root, moves, replaced
+            )
+            letter = {"add": "A", "delete": "D", "update": "M"}[fc.op]
+            path = dst or rel
+            if path not in report[letter]:
+                report[letter].append(path)
+        plan = _finish(ws, overlay, moves, replaced)
+        summary = tuple((letter, p) for letter in "AMD" for p in report[letter])
+        return dataclasses.replace(plan, summary=summary)
     finally:
         os.close(root_fd)
 
@@ -130,7 +141,8 @@ def _apply_change(
     given_root: Path | None,
     moves: list[tuple[str, str]],
     replaced: set[str],
-) -> None:
+) -> tuple[str, str | None]:
+    """Apply one section to the overlay; returns its (path, move target) as normalised."""
     rel = ws.normalize(fc.path, given_root=given_root)
     dst = ws.normalize(fc.move_to, given_root=given_root) if fc.move_to else None
     check_protected([rel] + ([dst] if dst else []), approved)
@@ -145,7 +157,7 @@ def _apply_change(
             replaced.add(rel)
         mode = fc.new_mode if fc.new_mode is not None else (state.mode or default_file_mode())
         overlay.set(rel, FileState(content, mode & 0o777))
-        return
+        return rel, None
     if state.content is None:
         what = "delete" if fc.op == "delete" else "update"
         raise PatchError(f"cannot {what} {rel}: no such file")
@@ -156,7 +168,7 @@ def _apply_change(
             if rest.strip():
                 raise PatchError(f"cannot delete {rel}: its content differs from the diff")
         overlay.set(rel, FileState(None, None))
-        return
+        return rel, None
     new_bytes = state.content
     if fc.hunks:
         text, bom = _decode(rel, state.content)
@@ -172,8 +184,9 @@ def _apply_change(
         overlay.set(rel, FileState(None, None))
         overlay.set(dst, FileState(new_bytes, mode))
         moves.append((rel, dst))
-    else:
-        overlay.set(rel, FileState(new_bytes, mode))
+        return rel, dst
+    overlay.set(rel, FileState(new_bytes, mode))
+    return rel, None
 
 
 def _finish(
