@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sandbox import Sandbox, SandboxError, SandboxPolicy  # noqa: E402
+from sandbox import Sandbox, SandboxError, SandboxPolicy
 
 
 def timed(fn: Callable[[], object]) -> float:

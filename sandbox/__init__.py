@@ -1,8 +1,8 @@
 """The OS sandbox approved commands run in. Knows nothing of app/ (checked by lint-imports).
 
-    from sandbox import Sandbox, SandboxPolicy
-    with Sandbox(SandboxPolicy(workspace=Path("..."))) as sb:
-        r = sb.run(["sh", "-c", "make test"], timeout=60)
+from sandbox import Sandbox, SandboxPolicy
+with Sandbox(SandboxPolicy(workspace=Path("..."))) as sb:
+    r = sb.run(["sh", "-c", "make test"], timeout=60)
 """
 
 from sandbox.policy import (

@@ -112,6 +112,9 @@ class SandboxPolicy:
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     env_allow: tuple[str, ...] = DEFAULT_ENV_ALLOW
     allow_degraded: bool = False
+    # Directories that get a fresh, empty, private tmpfs (host services keep unix sockets there).
+    # None: /tmp, /run, /var/run, /var/tmp and $XDG_RUNTIME_DIR.
+    private_views: tuple[Path, ...] | None = None
     # limits
     max_processes: int = 512
     cpu_seconds: int | None = None
@@ -149,6 +152,7 @@ class SandboxPolicy:
             protected=self.protected,
             env_allow=self.env_allow,
             allow_degraded=self.allow_degraded,
+            private_views=self.private_views,
             max_processes=self.max_processes,
             cpu_seconds=self.cpu_seconds,
             max_file_size=self.max_file_size,

@@ -72,7 +72,8 @@ class KernelSupport:
             Layer(
                 "landlock",
                 abi_ok,
-                f"ABI {self.landlock_abi}" + ("" if abi_ok else f" (need ≥ {REQUIRED_LANDLOCK_ABI})")
+                f"ABI {self.landlock_abi}"
+                + ("" if abi_ok else f" (need ≥ {REQUIRED_LANDLOCK_ABI})")
                 if self.landlock_abi
                 else "missing",
                 degradable=True,

@@ -39,7 +39,9 @@ class SandboxStatus:
 
     def summary(self) -> str:
         active = [layer.name for layer in self.layers if layer.ok]
-        head = "DEGRADED SANDBOX: " + ", ".join(self.degraded) + " missing; " if self.degraded else ""
+        head = (
+            "DEGRADED SANDBOX: " + ", ".join(self.degraded) + " missing; " if self.degraded else ""
+        )
         return f"{head}{len(active)} layers active, network {self.network}, cap {self.process_cap}"
 
 

@@ -13,6 +13,7 @@ any hook that is not a `*.sample`, and loses config lines that would run a progr
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import re
@@ -62,10 +63,8 @@ def prepare(workspace: Path, patterns: tuple[str, ...]) -> Prepared:
             continue
         path = os.path.join(ws, pattern)
         if pattern == ".git/hooks" and git_is_dir and not os.path.lexists(path):
-            try:
+            with contextlib.suppress(OSError):
                 os.mkdir(path, 0o755)
-            except OSError:
-                pass
         if os.path.lexists(path):
             if not os.path.islink(path):
                 read_only.append(path)
@@ -117,10 +116,8 @@ def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
     else:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
 
 
 def _tame_new_repository(git: str, ws: str) -> list[str]:

@@ -25,7 +25,7 @@ class LinuxBackend:
         self.landlock_abi = 0
         self.seccomp = False
         self.process_cap = limits.SUPERVISOR
-        self._plan_json: str | None = None
+        self._plan_json: bytes | None = None
         self._identity: tuple[tuple[int, int], ...] = ()
         self._deny = tuple(str(d) for d in policy.deny_read)
 
@@ -45,14 +45,17 @@ class LinuxBackend:
     def close(self) -> None:
         self.zygote.close()
 
-    def _plan(self) -> str:
+    def _plan(self) -> bytes:
         if self._plan_json is None:
             p = self.policy
             writable = (str(p.workspace), *(str(w) for w in p.writable))
             plan = Plan(
                 writable=writable,
                 identity=tuple(_identity(w) for w in writable),
-                private=mounts.private_views(os.environ.get("XDG_RUNTIME_DIR")),
+                private=mounts.private_views(
+                    os.environ.get("XDG_RUNTIME_DIR"),
+                    None if p.private_views is None else [str(v) for v in p.private_views],
+                ),
                 tmp_size=p.tmp_size,
                 landlock_abi=self.landlock_abi,
                 seccomp=self.seccomp,
@@ -64,7 +67,7 @@ class LinuxBackend:
                 network=p.network,
                 proxy_port=p.proxy_port,
             )
-            self._plan_json = json.dumps(plan.to_json())
+            self._plan_json = json.dumps(plan.to_json(), sort_keys=True).encode()
             self._identity = plan.identity
         # A writable tree replaced since the plan was made (rm -rf ws; mkdir ws) needs a new one.
         if tuple(_identity(w) for w in (self.policy.workspace, *self.policy.writable)) != (

@@ -10,6 +10,7 @@ the namespace changed, and dials the socket by its relative name.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import selectors
@@ -115,10 +116,8 @@ class _Pair:
         for i in (0, 1):
             j = self.peer(i)
             if self.eof[j] and not self.buf[i] and not self.shut[i]:
-                try:
+                with contextlib.suppress(OSError):
                     self.ends[i].shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
                 self.shut[i] = True
         if all(self.eof) and not any(self.buf):
             self.close()
@@ -187,8 +186,6 @@ class Relay:
     def close(self) -> None:
         for pair in list(self.pairs):
             pair.close()
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self.sel.unregister(self.listener)
-        except (KeyError, ValueError):
-            pass
         self.listener.close()

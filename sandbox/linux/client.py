@@ -249,8 +249,9 @@ def _drain(
                     cancel_sent = True
     finally:
         sel.close()
-        for fd in (out_r, err_r, in_w):
-            if fd is not None:
-                os.close(fd)
+        os.close(out_r)
+        os.close(err_r)
+        if in_w is not None:
+            os.close(in_w)
     assert report is not None
     return Outcome(report, captures[out_r][1], captures[err_r][1])

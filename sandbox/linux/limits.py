@@ -8,6 +8,7 @@ When neither applies, the supervisor counts /proc of the pid namespace and kills
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import select
@@ -74,10 +75,9 @@ class CgroupPool:
         for name, fd in self.owners.items():
             if fd is not None:
                 os.close(fd)
-            try:
+            # still in use by a supervisor that is dying: it is left behind, empty
+            with contextlib.suppress(OSError):
                 os.rmdir(os.path.join(self.base, name))
-            except OSError:
-                pass  # still in use by a supervisor that is dying; it is empty soon
 
 
 def _exited(pidfd: int) -> bool:
@@ -108,7 +108,7 @@ class Limits:
 def apply_rlimits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_size, limits.max_file_size))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = limits.max_open_files
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)

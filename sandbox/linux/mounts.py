@@ -152,17 +152,16 @@ def _dev(nodes: dict[str, int]) -> None:
     sc.mount_setattr(sc.AT_FDCWD, "/dev", 0, sc.MOUNT_ATTR_RDONLY)
 
 
-def private_views(xdg_runtime_dir: str | None) -> tuple[str, ...]:
-    views = ["/tmp", "/run", "/var/run", "/var/tmp"]
+def private_views(
+    xdg_runtime_dir: str | None, chosen: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """Resolved, without duplicates; /tmp is always private (it is the command's TMPDIR)."""
+    views = ["/tmp", "/run", "/var/run", "/var/tmp"] if chosen is None else ["/tmp", *chosen]
     if xdg_runtime_dir and os.path.isabs(xdg_runtime_dir):
-        views.append(os.path.realpath(xdg_runtime_dir))
+        views.append(xdg_runtime_dir)
     out: list[str] = []
     for v in views:
         real = os.path.realpath(v)
         if real not in out:
             out.append(real)
     return tuple(out)
-
-
-def under(path: str, roots: Sequence[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)

@@ -3,6 +3,7 @@ a feature that is compiled in but disabled by a sysctl or an LSM only shows when
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,10 +49,8 @@ def _in_child() -> dict[str, Any]:
     while chunk := os.read(r, 65536):
         raw += chunk
     os.close(r)
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
     try:
         value = json.loads(raw)
     except ValueError:

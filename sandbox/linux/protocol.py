@@ -75,11 +75,17 @@ class Run:
         return cls(**data)
 
 
-def encode_run(plan_json: str, run: Run) -> bytes:
-    """The plan arrives pre-encoded (it never changes for a Sandbox)."""
-    return b'{"op": "run", "plan": ' + plan_json.encode() + b', "run": ' + (
-        json.dumps(run.to_json()).encode() + b"}"
-    )
+def encode_run(plan_json: bytes, run: Run) -> bytes:
+    """`run` line, the plan's JSON line (encoded once per Sandbox), the run's JSON line. The
+    zygote compares the plan line as bytes and never parses a run: it only forwards it.
+    json.dumps escapes newlines inside strings, so a line is always one JSON value."""
+    return b"run\n" + plan_json + b"\n" + json.dumps(run.to_json()).encode()
+
+
+def split_run(msg: bytes) -> tuple[bytes, bytes]:
+    """(plan line, run line) of a run message."""
+    _, plan, run = msg.split(b"\n", 2)
+    return plan, run
 
 
 @dataclass(frozen=True)

@@ -41,16 +41,71 @@ TIOCLINUX = 0x541C
 # and the query value 0xffffffff.
 PERSONALITY_ALLOWED = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
 
-DENIED = (
-    "io_uring_setup io_uring_enter io_uring_register ptrace process_vm_readv process_vm_writev "
-    "process_madvise pidfd_getfd bpf perf_event_open userfaultfd add_key request_key keyctl "
-    "mount umount2 pivot_root move_mount open_tree open_tree_attr fsopen fsconfig fsmount fspick "
-    "mount_setattr unshare setns kexec_load kexec_file_load init_module finit_module "
-    "delete_module create_module get_kernel_syms query_module acct swapon swapoff reboot "
-    "settimeofday clock_settime clock_adjtime adjtimex iopl ioperm modify_ldt quotactl "
-    "quotactl_fd lookup_dcookie vhangup syslog open_by_handle_at uselib ustat sysfs _sysctl "
-    "nfsservctl fanotify_init setdomainname vserver afs_syscall tuxcall security"
-).split()
+DENIED = [
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "process_madvise",
+    "pidfd_getfd",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "move_mount",
+    "open_tree",
+    "open_tree_attr",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "get_kernel_syms",
+    "query_module",
+    "acct",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "iopl",
+    "ioperm",
+    "modify_ldt",
+    "quotactl",
+    "quotactl_fd",
+    "lookup_dcookie",
+    "vhangup",
+    "syslog",
+    "open_by_handle_at",
+    "uselib",
+    "ustat",
+    "sysfs",
+    "_sysctl",
+    "nfsservctl",
+    "fanotify_init",
+    "setdomainname",
+    "vserver",
+    "afs_syscall",
+    "tuxcall",
+    "security",
+]
 
 # Numbers from the kernel's tables (asm/unistd_64.h and asm-generic/unistd.h).
 SYSCALLS: dict[str, dict[str, int]] = {

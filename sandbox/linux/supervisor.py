@@ -20,6 +20,7 @@ including processes that called setsid or double-forked. Each process dies with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -31,7 +32,7 @@ from typing import Any
 
 from sandbox.linux import bridge, landlock, limits, mounts, namespaces, seccomp
 from sandbox.linux import syscalls as sc
-from sandbox.linux.protocol import Plan, Run, RunReport
+from sandbox.linux.protocol import Plan, Run, RunReport, split_run
 
 SUPERVISOR_POLL_S = 0.02
 READY_TIMEOUT_S = 20.0
@@ -95,7 +96,7 @@ def spare_main(plan: Plan, zsock: socket.socket, cgroup: str | None) -> None:
     try:
         if setup_error or init is None:
             raise ValueError(setup_error or "sandbox setup failed")
-        run = Run.from_json(json.loads(msg)["run"])
+        run = Run.from_json(json.loads(split_run(msg)[1]))
         mounts.apply_run(stash, run.git_dir, run.read_only, run.deny)
         target = None
         if listener is not None:
@@ -256,10 +257,8 @@ def _outcome(
 
 
 def _kill(pidfd: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _recv(sock: socket.socket) -> bytes:
@@ -270,10 +269,8 @@ def _recv(sock: socket.socket) -> bytes:
 
 
 def _report(chan: socket.socket, report: RunReport) -> None:
-    try:
+    with contextlib.suppress(OSError):
         chan.send(report.encode())
-    except OSError:
-        pass
 
 
 # --------------------------------------------------------------------------- init (C)
@@ -332,10 +329,8 @@ def _init_main(plan: Plan, sock: socket.socket) -> None:
 
 
 def _send(sock: socket.socket, data: bytes) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.send(data)
-    except OSError:
-        pass
 
 
 def _spawn_and_reap(argv: list[str], env: dict[str, str], cwd: str, keep: int) -> dict[str, int]:
@@ -375,10 +370,9 @@ def _spawn_and_reap(argv: list[str], env: dict[str, str], cwd: str, keep: int) -
                 code = {"signal": os.WTERMSIG(wstatus)}
             else:
                 code = {"code": os.waitstatus_to_exitcode(wstatus)}
-            try:
-                os.kill(-1, signal.SIGKILL)  # as pid 1: every other process of the namespace
-            except ProcessLookupError:
-                pass
+            # as pid 1: every other process of the namespace
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
     return code
 
 
@@ -398,7 +392,8 @@ def _landlock_rules(plan: Plan) -> list[landlock.PathRule]:
     dev = landlock.READ_FILE | landlock.WRITE_FILE | landlock.IOCTL_DEV | landlock.TRUNCATE
     rules = [landlock.PathRule("/", landlock.READ)]
     rules += [landlock.PathRule(p, rw) for p in plan.writable]
-    rules += [landlock.PathRule(p, rw) for p in ("/tmp", "/var/tmp", "/dev/shm")]
+    scratch = [p for p in ("/tmp", "/var/tmp") if p in plan.private]
+    rules += [landlock.PathRule(p, rw) for p in (*scratch, "/dev/shm")]
     rules += [landlock.PathRule(f"/dev/{n}", dev) for n in mounts.DEV_NODES]
     rules.append(landlock.PathRule("/dev/pts", dev | landlock.READ_DIR))
     return rules
@@ -407,10 +402,8 @@ def _landlock_rules(plan: Plan) -> list[landlock.PathRule]:
 def _drop_capabilities() -> None:
     """Root in the user namespace keeps no capability into the program."""
     for cap in range(sc.cap_last_cap() + 1):
-        try:
+        with contextlib.suppress(OSError):
             sc.prctl(sc.PR_CAPBSET_DROP, cap)
-        except OSError:
-            pass
     # SECBIT_NOROOT(+LOCKED) | SECBIT_NO_SETUID_FIXUP(+LOCKED) | SECBIT_KEEP_CAPS_LOCKED
     sc.prctl(sc.PR_SET_SECUREBITS, 0x01 | 0x02 | 0x04 | 0x08 | 0x20)
     sc.clear_capabilities()

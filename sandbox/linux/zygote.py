@@ -13,6 +13,7 @@ console closes its end of the control socket; spares and supervisors die with it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ import sys
 from dataclasses import dataclass
 
 from sandbox.linux import limits, probe_kernel, supervisor
-from sandbox.linux.protocol import Plan, RunReport
+from sandbox.linux.protocol import Plan, RunReport, split_run
 
 MAX_MESSAGE = 1 << 20
 
@@ -35,18 +36,19 @@ def bootstrap_argv(python: str) -> list[str]:
     return [python, "-I", "-S", "-c", code, root]
 
 
+SPARES = 2  # two ready supervisors: back-to-back commands never wait for a prewarm
+
+
 @dataclass
 class _Spare:
-    key: str
+    key: bytes
     pid: int
     pidfd: int
     sock: socket.socket
 
     def discard(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.sock.close()
         os.close(self.pidfd)
 
@@ -54,7 +56,7 @@ class _Spare:
 class Zygote:
     def __init__(self, control: socket.socket) -> None:
         self.control = control
-        self.spare: _Spare | None = None
+        self.spares: list[_Spare] = []
         base = limits.pids_cgroup_base()
         self.cgroups = limits.CgroupPool(base) if base else None
 
@@ -68,7 +70,7 @@ class Zygote:
                 break
             if not msg:
                 break
-            prewarm: Plan | None = None
+            prewarm: bytes | None = None
             try:
                 prewarm = self.dispatch(msg, fds)
             except (ValueError, KeyError, TypeError) as exc:
@@ -76,50 +78,48 @@ class Zygote:
                     _answer(fds[0], RunReport(error=f"bad request: {exc}").encode())
             finally:
                 for f in fds:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.close(f)
-                    except OSError:
-                        pass
             if prewarm is not None:
                 # Forked only now, after this run's descriptors are closed: a spare must never
                 # hold another command's pipes open.
-                self.spare = self._fork_spare(prewarm, prewarm.key())
-        if self.spare is not None:
-            self.spare.discard()
+                while len(self.spares) < SPARES:
+                    self.spares.append(self._fork_spare(prewarm))
+        for spare in self.spares:
+            spare.discard()
         if self.cgroups is not None:
             self.cgroups.close()
 
-    def dispatch(self, msg: bytes, fds: list[int]) -> Plan | None:
-        """Hand a run to the spare (or a fresh supervisor); returns the plan to prewarm."""
-        data = json.loads(msg)
-        op = data.get("op")
-        if op == "probe" and fds:
-            _answer(fds[0], json.dumps(probe_kernel.probe()).encode())
-            return None
-        if op != "run" or len(fds) != 4:
-            raise ValueError(f"unknown request {op!r}")
-        plan = Plan.from_json(data["plan"])
-        key = plan.key()
-        for _attempt in (0, 1):
-            spare = self.spare
-            self.spare = None
-            if spare is None or spare.key != key:
-                if spare is not None:
-                    spare.discard()
-                spare = self._fork_spare(plan, key)
+    def dispatch(self, msg: bytes, fds: list[int]) -> bytes | None:
+        """Hand a run to a spare (or a fresh supervisor); returns the plan to prewarm."""
+        if msg.startswith(b"{"):
+            data = json.loads(msg)
+            if data.get("op") == "probe" and fds:
+                _answer(fds[0], json.dumps(probe_kernel.probe()).encode())
+                return None
+            raise ValueError(f"unknown request {data.get('op')!r}")
+        if not msg.startswith(b"run\n") or len(fds) != 4:
+            raise ValueError("malformed run request")
+        key = split_run(msg)[0]
+        stale = [s for s in self.spares if s.key != key]
+        for spare in stale:
+            spare.discard()
+        self.spares = [s for s in self.spares if s.key == key]
+        for _attempt in range(SPARES + 1):
+            spare = self.spares.pop(0) if self.spares else self._fork_spare(key)
             try:
                 socket.send_fds(spare.sock, [msg], fds)
             except OSError:
-                spare.discard()  # died while waiting (killed, OOM): use a fresh one
+                spare.discard()  # died while waiting (killed, OOM): use another
                 continue
             spare.sock.close()
             os.close(spare.pidfd)
-            break
-        else:
-            _answer(fds[0], RunReport(error="sandbox supervisor could not be started").encode())
-        return plan
+            return key
+        _answer(fds[0], RunReport(error="sandbox supervisor could not be started").encode())
+        return key
 
-    def _fork_spare(self, plan: Plan, key: str) -> _Spare:
+    def _fork_spare(self, key: bytes) -> _Spare:
+        plan = Plan.from_json(json.loads(key))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         cgroup = None
         if plan.process_cap == limits.CGROUP and self.cgroups is not None:
@@ -129,6 +129,8 @@ class Zygote:
             try:
                 self.control.close()
                 ours.close()
+                for spare in self.spares:
+                    spare.sock.close()
                 supervisor.spare_main(plan, theirs, cgroup)
             finally:
                 os._exit(0)
