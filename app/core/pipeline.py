@@ -363,6 +363,23 @@ class Pipeline:
                         )
                         entry.state = ActionState.FAILED
                         continue
+                if self.context.headless:
+                    # Nobody can confirm it again; it never runs unconfirmed.
+                    entry.verdict = Verdict(
+                        ra.action.id,
+                        VerdictKind.DENY,
+                        by="policy",
+                        key=HEADLESS_RULE,
+                        feedback="headless mode: a recovered action needs a human to confirm it",
+                    )
+                    entry.result = Result(
+                        ra.action.id,
+                        ResultStatus.DENIED,
+                        message="denied: headless mode cannot confirm an action recovered after a crash",
+                        call_id=getattr(ra.action, "call_id", ""),
+                    )
+                    entry.state = ActionState.DENIED
+                    continue
                 entry.state = ActionState.WAITING
             if not turn.results_sent:
                 self._recovered_pending.append(turn)

@@ -1,0 +1,274 @@
+"""Wiring: one review session = config + risk + policy + sandbox + executors + audit + pipeline.
+
+Everything a session opens it also closes, in reverse order, even when opening fails halfway.
+Errors a user can cause (no such workspace, a bad policy file, a kernel without the sandbox's
+layers, an audit path that cannot be written) become one-line `SessionError`s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from app.core.audit import AuditError
+from app.core.config import ConfigError, load_user_config
+from app.core.pipeline import Pipeline
+from app.core.ports import Observer, SessionContext
+from app.core.resume import Journal, ResumeCandidate, ResumeError, begin, find_resumable
+
+if TYPE_CHECKING:
+    from app.execute.network import NetworkGate
+    from sandbox import Sandbox, SandboxStatus
+
+__all__ = [
+    "ResumeCandidate",
+    "Session",
+    "SessionError",
+    "SessionOptions",
+    "find_resumable",
+    "open_session",
+]
+
+
+class SessionError(Exception):
+    """A session cannot open; the message is one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    workspace: Path
+    network: Literal["off", "allow"] = "off"
+    allowed_domains: tuple[str, ...] = ()
+    audit_path: Path | None = None  # default: a new file in data_dir()/audit/
+    headless: bool = False
+    allow_degraded_sandbox: bool = False
+    policy_file: Path | None = None
+    resume: ResumeCandidate | None = None  # from `find_resumable(workspace)`, if the user said so
+    network_presets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # keys the session knows (kept out of the audit log)
+    observers: Sequence[Observer] = field(default=())
+
+
+class Session:
+    """An open session. Use as a context manager (sync or async); closing it closes the
+    sandbox, the network gate and the audit log, and marks the session cleanly ended."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        workspace: Path,
+        journal: Journal,
+        sandbox: Sandbox | None,
+        gate: NetworkGate | None,
+        notices: tuple[str, ...] = (),
+    ) -> None:
+        self.pipeline = pipeline
+        self.workspace = workspace
+        self.journal = journal
+        self.sandbox = sandbox
+        self.gate = gate
+        self.notices = notices  # things the console should say once at start
+        self._closed = False
+
+    @property
+    def context(self) -> SessionContext:
+        return self.pipeline.context
+
+    @property
+    def audit_path(self) -> Path:
+        return self.journal.audit.path
+
+    @property
+    def audit(self) -> Any:
+        return self.journal.audit
+
+    @property
+    def session_id(self) -> str:
+        return self.journal.session_id
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self.journal.recovered)
+
+    @property
+    def sandbox_status(self) -> SandboxStatus | None:
+        return self.sandbox.status() if self.sandbox is not None else None
+
+    def close(self) -> None:
+        """Synchronous close. Per-command proxy sockets close with their commands; what is left
+        of the gate is its socket directory."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.gate is not None:
+            shutil.rmtree(self.gate.socket_dir, ignore_errors=True)
+        self._close_rest()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.gate is not None:
+            with contextlib.suppress(Exception):
+                await self.gate.close()
+        self._close_rest()
+
+    def _close_rest(self) -> None:
+        if self.sandbox is not None:
+            with contextlib.suppress(Exception):
+                self.sandbox.close()
+        self.journal.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def open_session(options: SessionOptions) -> Session:
+    from app.execute.commands import SandboxCommandExecutor
+    from app.execute.patches import WorkspacePatchExecutor
+    from app.risk.engine import RiskEngine
+    from app.risk.policy import load_policy
+    from app.risk.rules import PolicyError
+    from sandbox import Sandbox, SandboxError, SandboxPolicy
+
+    ws = Path(options.workspace).expanduser()
+    if not ws.is_dir():
+        raise SessionError(f"workspace {options.workspace}: not a directory")
+    ws = ws.resolve()
+    if options.network not in ("off", "allow"):
+        raise SessionError(f"network mode {options.network!r}: use off or allow")
+    if options.policy_file is not None and not Path(options.policy_file).is_file():
+        raise SessionError(f"policy file {options.policy_file}: no such file")
+    if options.resume is not None and Path(options.resume.workspace).resolve() != ws:
+        raise SessionError("that session belongs to another workspace")
+
+    try:
+        user_config = load_user_config()
+    except ConfigError as exc:
+        raise SessionError(str(exc)) from None
+    context = SessionContext(
+        workspace=ws,
+        network=options.network,
+        allowed_domains=tuple(options.allowed_domains),
+        headless=options.headless,
+    )
+    risk = RiskEngine()
+    try:
+        policy = load_policy(
+            ws,
+            user_config=user_config,
+            policy_file=options.policy_file,
+            headless=options.headless,
+            engine=risk,
+        )
+    except (PolicyError, ConfigError) as exc:
+        raise SessionError(str(exc)) from None
+
+    opened: list[Any] = []  # what to close if a later step fails
+    try:
+        rules = None
+        if options.network == "allow":
+            from app.execute.network import session_rules
+            from sandbox.net import RuleError
+
+            try:
+                rules = session_rules(
+                    user_config.section("network"),
+                    allowed_domains=tuple(options.allowed_domains),
+                    presets=tuple(options.network_presets),
+                )
+            except (RuleError, ConfigError) as exc:
+                raise SessionError(str(exc)) from None
+        try:
+            sandbox = Sandbox(
+                SandboxPolicy(
+                    workspace=ws,
+                    network="proxy" if options.network == "allow" else "off",
+                    allow_degraded=options.allow_degraded_sandbox,
+                )
+            )
+            sandbox.start()
+        except SandboxError as exc:
+            raise SessionError(f"sandbox: {exc}") from None
+        opened.append(sandbox)
+        try:
+            journal = begin(
+                ws, audit_path=options.audit_path, resume=options.resume, secrets=options.secrets
+            )
+        except (AuditError, ResumeError) as exc:
+            raise SessionError(str(exc)) from None
+        except OSError as exc:
+            raise SessionError(f"session index: {exc.strerror}") from None
+        opened.append(journal)
+
+        gate: NetworkGate | None = None
+        if rules is not None:
+            from app.execute.network import NetworkGate
+
+            gate = NetworkGate(rules, audit=journal.audit)
+        patches = WorkspacePatchExecutor(ws)
+        pipeline = Pipeline(
+            context=context,
+            risk=risk,
+            policy=policy,
+            commands=SandboxCommandExecutor(sandbox, ws, network=gate),
+            patches=patches,
+            observers=options.observers,
+            audit=journal.audit,
+        )
+        if gate is not None:
+            gate.attach(pipeline)
+        notices: list[str] = []
+        if journal.recovered:
+            pipeline.seed(journal.recovered)
+            assert options.resume is not None
+            notices.append(
+                f"resumed session {journal.session_id}: {options.resume.recovery.summary()}"
+            )
+        if patches.recovered:
+            notices.append(
+                "patch journal: finished an interrupted patch on " + ", ".join(patches.recovered)
+            )
+        if patches.recovery_error:
+            notices.append(f"patch journal: {patches.recovery_error}")
+        status = sandbox.status()
+        if status.degraded:
+            notices.append("sandbox degraded: missing " + ", ".join(status.degraded))
+        return Session(
+            pipeline=pipeline,
+            workspace=ws,
+            journal=journal,
+            sandbox=sandbox,
+            gate=gate,
+            notices=tuple(notices),
+        )
+    except BaseException:
+        for thing in reversed(opened):
+            with contextlib.suppress(Exception):
+                thing.close()
+        raise
