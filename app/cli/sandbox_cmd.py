@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from app.cli.network_options import network_options, run_with_network
 from app.core.config import config_dir
 from sandbox import SandboxError, SandboxPolicy, probe
 from sandbox.policy import default_deny_read
@@ -114,6 +115,7 @@ class RunOptions:
     is_flag=True,
     help="Run even when Landlock (ABI >= 6) or seccomp is missing: a weaker sandbox.",
 )
+@network_options
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(**params: Any) -> None:
     """Run PROGRAM [ARG...] in the sandbox (put `--` before it)."""
@@ -127,7 +129,7 @@ def run(**params: Any) -> None:
         argv=tuple(params.pop("argv")),
         extra=params,
     )
-    sys.exit(execute(opts))
+    sys.exit(run_with_network(opts, execute))
 
 
 def execute(opts: RunOptions, policy: SandboxPolicy | None = None, **run_kw: Any) -> int:
