@@ -601,6 +601,10 @@ BUILD_TOOLS = frozenset(
     ]
 )
 
+NPX_LOCAL_TOOLS = frozenset(
+    ["tsc", "eslint", "prettier", "jest", "vitest", "mocha", "ava", "webpack", "vite", "next", "nuxt", "astro", "tsx", "ts-node", "playwright", "cypress", "rollup", "esbuild", "turbo", "nx", "lerna", "biome", "stylelint", "ng", "nodemon", "concurrently", "lint-staged", "prisma", "drizzle-kit", "knex", "sequelize", "typeorm", "svelte-kit", "svelte-check", "vue-tsc", "tailwindcss", "postcss", "babel", "swc", "jest-cli", "c8", "nyc", "karma", "storybook", "changeset", "oxlint", "knip", "depcheck", "madge", "type-coverage", "typedoc"]
+)
+
 SUDO_LIKE = frozenset({"sudo", "doas", "pkexec", "su", "runuser", "sg"})
 
 DOWNLOADERS = frozenset(
@@ -1298,7 +1302,7 @@ _DANGER_VARS = {
     "GIT_EXEC_PATH": (K.PERSISTENCE, 60, "makes git run its helpers from {v}"),
     "PAGER": (K.PERSISTENCE, 20, "makes tools run `{v}` as a pager"),
     "EDITOR": (K.PERSISTENCE, 20, "makes tools run `{v}` as an editor"),
-    "HISTFILE": (K.OBFUSCATION, 45, "changes where shell history goes ({v}), hiding what ran"),
+    "HISTFILE": (K.OBFUSCATION, 60, "changes where shell history goes ({v}), hiding what ran"),
     "HISTSIZE": (K.OBFUSCATION, 30, "changes how much shell history is kept ({v})"),
     "HISTFILESIZE": (K.OBFUSCATION, 30, "changes how much shell history is kept ({v})"),
     "HISTCONTROL": (K.OBFUSCATION, 20, "changes what shell history records ({v})"),
@@ -1361,7 +1365,7 @@ def _declare(an: Analyzer, c: SimpleCommand) -> None:
             if w.value and w.value.startswith("HIST"):
                 an.add(
                     K.OBFUSCATION,
-                    45,
+                    60,
                     f"unsets {w.value}, so the shell stops recording history",
                     w.span,
                 )
@@ -1482,8 +1486,32 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
         for w in c.args:
             if re.search(r"TOKEN|SECRET|KEY|PASS|CRED|AUTH", w.value or "", re.I):
                 an.ci(c).env_dump = True
-                an.add(K.SECRETS, 40, f"prints {q(w)}, which looks like a secret", w.span)
+                an.add(
+                    K.SECRETS,
+                    65,
+                    f"prints {q(w)}, which looks like a secret: its value "
+                    "would reach the agent and its model provider",
+                    w.span,
+                )
         return
+    if name in ("grep", "egrep", "fgrep", "rg", "ag", "ack") and any(
+        re.search(
+            r"pass(wd|word)?|secret|token|api.?key|credential|private.?key|BEGIN .*PRIVATE",
+            w.value or "",
+            re.I,
+        )
+        for w in c.args
+    ):
+        outside = [
+            w
+            for w in c.args
+            if w.value and w.value.startswith(("~", "/")) and an.path(c, w.value).where == "outside"
+        ]
+        if outside:
+            an.ci(c).secrets.append(an.path(c, outside[0].value or "").display)
+            an.add(K.SECRETS, 65, f"searches {q(outside[0])} for passwords or keys", c.span)
+        else:
+            an.add(K.SECRETS, 15, "searches the workspace for passwords or keys", c.span)
     if name in ("set", "export", "declare", "typeset") and (
         not c.args or all((w.value or "") in ("-p", "-x") for w in c.args)
     ):
@@ -1524,7 +1552,7 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
     if name == "history" and any(
         (w.value or "").startswith(("-c", "-w", "-d", "-a")) for w in c.args
     ):
-        an.add(K.OBFUSCATION, 45, "clears or rewrites the shell history, hiding what ran", c.span)
+        an.add(K.OBFUSCATION, 60, "clears or rewrites the shell history, hiding what ran", c.span)
     if name in ("source", ".") and c.args:
         w = c.args[0]
         if w.procsub:
@@ -2779,6 +2807,9 @@ def h_container(an: Analyzer, c: SimpleCommand) -> None:
             )
         return
     joined = " ".join(vals)
+    if not sub or sub == "help":
+        an.add(K.PRIVILEGE, 5, f"asks `{name}` for help or its version", c.span)
+        return
     if sub in (
         "ps",
         "images",
@@ -2873,9 +2904,49 @@ def h_container(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.PRIVILEGE, 45, f"`{name} {sub}` drives the container daemon", c.span)
 
 
+SQL_CLIENTS = frozenset(
+    {
+        "psql",
+        "mysql",
+        "mongo",
+        "mongosh",
+        "redis-cli",
+        "cqlsh",
+        "clickhouse-client",
+        "sqlcmd",
+        "mariadb",
+        "cockroach",
+    }
+)
+
+
 def h_migrator(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     vals = " ".join(w.value or "" for w in c.args).lower()
+    if name in SQL_CLIENTS:
+        an.ci(c).network = True
+        if any(w.value in ("--version", "-V", "--help") for w in c.args):
+            return
+        if re.search(
+            r"\b(drop|truncate|delete|update|insert|alter|grant|revoke|create|"
+            r"flushall|flushdb|del|set|rename|replace)\b",
+            vals,
+        ):
+            an.add(
+                K.DESTRUCTIVE,
+                60,
+                f"`{name}` changes or deletes data in a database, which may be shared or remote",
+                c.span,
+            )
+        else:
+            an.add(
+                K.NETWORK,
+                40,
+                f"`{name}` connects to a database (it may be shared or "
+                "remote) with stored credentials",
+                c.span,
+            )
+        return
     if name in ("pg_dump", "mysqldump"):
         an.ci(c).reads_data = True
         an.add(K.SECRETS, 40, f"`{name}` dumps a database", c.span)
@@ -3789,8 +3860,9 @@ def _pkg_findings(
         ):
             an.add(
                 K.SUPPLY_CHAIN,
-                55,
-                f"{verb} {short(v)} straight from a URL or repository, bypassing the package index",
+                70 if v.startswith("http://") else 60,
+                f"{verb} {short(v)} straight from a URL or repository, bypassing the package "
+                "index and its checks",
                 w.span,
             )
             t = parse_target(v.split("+", 1)[-1]) if "://" in v else None
@@ -4150,8 +4222,26 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
             an.add(K.PRIVILEGE, 40, "lets install scripts run with full permissions", c.span)
         return
     if sub in ("exec", "x", "dlx") or name in ("npx", "pnpx", "bunx"):
-        an.ci(c).network = True
         pk = val(opts, "-p", "--package")
+        tool_w = pos[0] if name in ("npx", "pnpx", "bunx") and pos else (rest[0] if rest else None)
+        tool = (tool_w.value or "") if tool_w is not None else ""
+        if (
+            pk is None
+            and tool in NPX_LOCAL_TOOLS
+            and not has(opts, "-y", "--yes")
+            and tool_w is not None
+        ):
+            # The project's own dev tool: npx runs node_modules/.bin/<tool> when installed.
+            tail = [tool_w, *[w for w in c.args if w.span[0] > tool_w.span[0]]]
+            an.fragment(
+                " ".join(w.best for w in tail),
+                None,
+                (tail[0].span[0], tail[-1].span[1]),
+                c,
+                prefix=f"{name}: ",
+            )
+            return
+        an.ci(c).network = True
         specs = [pk] if pk is not None else (rest[:1] if sub in ("exec", "x", "dlx") else pos[:1])
         if name in ("npx", "pnpx", "bunx"):
             specs = [pk] if pk is not None else pos[:1]
@@ -4772,6 +4862,7 @@ HANDLERS: dict[str, Handler] = {
         K.DESTRUCTIVE, 5, "applies a diff to files in the workspace", c.span
     ),
     "docker": h_container,
+    "twine": lambda an, c: _twine(an, c),
     "gzip": lambda an, c: _decoder_flag(an, c, ("-d", "--decompress", "-dc", "-cd")),
     "gunzip": lambda an, c: _decoder_flag(an, c, ()),
     "xz": lambda an, c: _decoder_flag(an, c, ("-d", "--decompress", "-dc")),
@@ -4784,6 +4875,13 @@ HANDLERS: dict[str, Handler] = {
     "yes": lambda an, c: None,
     "sleep": lambda an, c: None,
 }
+
+
+def _twine(an: Analyzer, c: SimpleCommand) -> None:
+    if any(w.value == "upload" for w in c.args):
+        an.add(K.EXFILTRATION, 55, "publishes packages to PyPI (twine upload)", c.span)
+    else:
+        an.add(K.RESOURCE, 5, "checks packages with twine", c.span)
 
 
 def _decoder_flag(an: Analyzer, c: SimpleCommand, flags: tuple[str, ...]) -> None:
@@ -4878,6 +4976,16 @@ def analyze_flows(an: Analyzer) -> None:
                         K.EXFILTRATION,
                         95,
                         f"sends {what} out over the network with `{name}`",
+                        w.span,
+                    )
+                    an.facts.sends_data.append(name)
+                else:
+                    made = [cmds[i] for i in inner if cmds[i].argv]
+                    what = short(" ".join(x.best for x in made[0].argv), 30) if made else "?"
+                    an.add(
+                        K.EXFILTRATION,
+                        60,
+                        f"sends the output of `{what}` out over the network with `{name}`",
                         w.span,
                     )
                     an.facts.sends_data.append(name)
@@ -5046,6 +5154,8 @@ def analyze_script(an: Analyzer) -> None:
         )
     if sc.too_deep:
         an.add(K.OBFUSCATION, 60, "shell code is nested too deeply to review", (0, len(an.text)))
+    for span in sc.endless:
+        an.add(K.RESOURCE, 45, "loops forever: nothing in the loop ends it", span)
     if sc.too_large:
         an.add(K.RESOURCE, 50, "the command is too large to review in full", (0, len(an.text)))
     for name, span, body in sc.functions:

@@ -321,6 +321,15 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
         an.add(K.OBFUSCATION, 30, "the inline Python code does not parse", w.span)
         analyze_code(an, c, code, w, "python")
         return
+    aliases: dict[str, str] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Import):
+            for al in n.names:
+                if al.asname:
+                    aliases[al.asname] = al.name
+        elif isinstance(n, ast.ImportFrom) and n.module:
+            for al in n.names:
+                aliases[al.asname or al.name] = f"{n.module}.{al.name}"
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
         n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
     }
@@ -341,7 +350,7 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
         return
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            _py_call(an, c, code, node, pos, w)
+            _py_call(an, c, code, node, pos, w, aliases)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             v = node.value
             if 2 < len(v) < 300 and (v.startswith(("~", "/")) or "/." in v) and "\n" not in v:
@@ -356,8 +365,19 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
             an.ci(c).env_dump = True
 
 
-def _py_call(an: Analyzer, c: SimpleCommand, code: str, node: ast.Call, pos: _Pos, w: Word) -> None:
+def _py_call(
+    an: Analyzer,
+    c: SimpleCommand,
+    code: str,
+    node: ast.Call,
+    pos: _Pos,
+    w: Word,
+    aliases: dict[str, str],
+) -> None:
     fname = _dotted(node.func)
+    head, dot, rest = fname.partition(".")
+    if head in aliases:
+        fname = aliases[head] + (dot + rest if dot else "")
     span = pos.span(node)
     args = node.args
     if _SHELL_CALLS.match(fname):
@@ -389,7 +409,14 @@ def _py_call(an: Analyzer, c: SimpleCommand, code: str, node: ast.Call, pos: _Po
                     analyze_python(an, c, s, Word(s, s, pos.span(args[0])))
                 return
             seg = ast.get_source_segment(code, args[0]) or ""
-            if _DECODE_HINT.search(seg):
+            if re.search(
+                r"urlopen|urlretrieve|requests\.|httpx\.|\.get\(|socket|recv\(|"
+                r"read\(\)",
+                seg,
+            ):
+                an.add(K.SUPPLY_CHAIN, 95, "downloads Python code and runs it", span)
+                an.ci(c).network = True
+            elif _DECODE_HINT.search(seg):
                 an.add(K.OBFUSCATION, 90, "decodes hidden Python code and runs it", span)
             else:
                 an.add(K.OBFUSCATION, 55, f"runs Python code built at run time ({fname})", span)
@@ -592,8 +619,8 @@ _NET_RE = re.compile(
     r"Invoke-WebRequest|Invoke-RestMethod|Net\.WebClient|download\.file|url\s*\("
 )
 _SOCKET_RE = re.compile(
-    r"IO::Socket|TCPSocket|Socket\.new|net\.connect|net\.Socket|"
-    r"fsockopen|socket\.|Deno\.connect|createConnection"
+    r"IO::Socket|TCPSocket|Socket\.new|net\.connect|net\.Socket|use Socket|\bsocket\s*\(|"
+    r"fsockopen|socket\.|Deno\.connect|createConnection|/dev/tcp/"
 )
 _SHELL_RE = re.compile(
     r"/bin/(ba)?sh|\bsh\b\s*-i|cmd\.exe|spawn\(\s*['\"](ba)?sh|exec\s*\(\s*"
@@ -618,7 +645,7 @@ _WRITE_RE = re.compile(
     r"['\"]"
 )
 _DELETE_RE = re.compile(
-    r"(?:fs\.(?:unlinkSync|unlink|rmSync|rm|rmdirSync|rmdir)|FileUtils\.rm_r?f?|File\.delete|"
+    r"(?:\.(?:unlinkSync|unlink|rmSync|rm|rmdirSync|rmdir)|FileUtils\.rm_r?f?|File\.delete|"
     r"\bunlink|\brmtree|Deno\.remove|Remove-Item)\s*\(?\s*(['\"])(?P<path>[^'\"]+)\1"
 )
 _LITERAL_RE = re.compile(r"(['\"])(?P<s>[~/][^'\"\n]{1,200})\1")
@@ -694,8 +721,18 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
             an.add(K.NETWORK, 45 if not (t and t.local) else 15, f"{lang} contacts {host}", sp(net))
     for m in _WRITE_RE.finditer(code):
         path = m.group("path") or m.group("path2") or m.group("path3")
-        if path:
+        if path and not path.startswith("&"):
             write_target(an, c, Word(path, path, sp(m)))
+    dyn_rm = re.search(
+        r"(?:\.(?:rmSync|rm|rmdirSync|rmdir|unlinkSync|unlink)|FileUtils\.rm_r?f?|"
+        r"rmtree|Remove-Item)\s*\(\s*(?P<arg>[^'\"\s)][^;]{0,80})",
+        code,
+    )
+    if dyn_rm:
+        if re.search(r"homedir|HOME|USERPROFILE|Dir\.home|expanduser", dyn_rm.group("arg")):
+            an.add(K.DESTRUCTIVE, 95, f"{lang} deletes your home directory", sp(dyn_rm))
+        else:
+            an.add(K.DESTRUCTIVE, 50, f"{lang} deletes a path computed at run time", sp(dyn_rm))
     for m in _DELETE_RE.finditer(code):
         path = m.group("path")
         delete_target(an, c, Word(path, path, sp(m)), recursive="r" in m.group(0).lower()[:12])

@@ -353,8 +353,14 @@ def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo
         return PathInfo(raw, norm, "device", norm, dev_tcp=(host, port))
     if _RAW_DEVICES.match(norm):
         return PathInfo(raw, norm, "device", norm, raw_device=True)
+    if ws != "/" and ws.startswith(norm.rstrip("/") + "/"):
+        # An ancestor of the workspace: acting on it acts on the workspace and its neighbours.
+        return PathInfo(raw, norm, "outside", _home_display(norm, home), broad=True)
+    ws_parent = posixpath.dirname(ws)
     for t in _TMP_ROOTS:
-        if norm == t or norm.startswith(t + "/"):
+        if (norm == t or norm.startswith(t + "/")) and not (
+            ws_parent != "/" and within(norm, ws_parent)
+        ):
             return PathInfo(raw, norm, "tmp", norm, broad=norm == t)
     # Home first: for root, home is /root.
     secret = None
@@ -411,6 +417,12 @@ def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo
     return PathInfo(
         raw, norm, "outside", display, secret=secret, persistence=persistence, broad=broad
     )
+
+
+def _home_display(norm: str, home: str) -> str:
+    if home != "/" and (norm == home or norm.startswith(home + "/")):
+        return "~" + norm[len(home) :]
+    return norm
 
 
 def looks_like_path(s: str) -> bool:

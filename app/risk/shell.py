@@ -130,6 +130,7 @@ class Script:
     functions: tuple[tuple[str, Span, tuple[int, ...]], ...] = ()  # name, span, body commands
     too_deep: bool = False
     too_large: bool = False
+    endless: tuple[Span, ...] = ()  # loops with no way out
     dynamic_code: tuple[tuple[int, Word], ...] = ()  # shells/eval given code known only at run time
 
     def upstream(self, index: int) -> list[int]:
@@ -374,6 +375,8 @@ class _Extractor:
         if self.shared.full():
             return
         t = node.type
+        if t in ("while_statement", "c_style_for_statement"):
+            self._loop(node, fr)
         if t in (
             "program",
             "list",
@@ -439,6 +442,21 @@ class _Extractor:
             # Unknown compound: still read every statement inside it.
             self._seq(node.children, fr)
 
+    def _loop(self, node: Node, fr: _Frame) -> None:
+        """Record loops that never end by themselves (`while true`, `for ((;;))`)."""
+        src = self._src(node)
+        if node.type == "while_statement":
+            cond = node.child_by_field_name("condition")
+            text = self._src(cond).strip().rstrip(";").strip() if cond is not None else ""
+            word = node.children[0].type if node.child_count else ""
+            forever = (word == "while" and text in ("true", ":", "[ 1 ]", "((1))", "[[ 1 ]]")) or (
+                word == "until" and text == "false"
+            )
+        else:
+            forever = ";;" in src.replace(" ", "")[:12]
+        if forever and not any(k in src for k in ("break", "exit", "return")):
+            self.shared.endless.append(self._span(node))
+
     def _seq(self, children: list[Node], fr: _Frame) -> None:
         for i, c in enumerate(children):
             bg = i + 1 < len(children) and children[i + 1].type == "&"
@@ -483,6 +501,9 @@ class _Extractor:
                         self._stmt(c, replace(fr, pipes=(*fr.pipes, (pid, pos))))
         elif body is not None:
             self._stmt(body, inner)
+        elif reds:
+            # `> file` alone still opens (and truncates) the file.
+            self._emit([], self._span(node), fr, redirects=(*fr.redirects, *reds))
         for kind, n in after:
             if kind == "stmt":
                 self._stmt(n, fr)
@@ -763,6 +784,10 @@ class _Extractor:
                 for i in range(start, len(self.shared.commands))
                 if self.shared.commands[i] is not None
             ]
+            literal = self._echo_value(made) if t == "command_substitution" else None
+            if literal is not None:
+                # `$(echo rm)` is just "rm": judge what it really runs.
+                return literal, raw, True, made
             return None, raw, True, made
         if t == "arithmetic_expansion":
             subs = []
@@ -785,6 +810,20 @@ class _Extractor:
                 subs.extend(cs)
             return None, raw, True, subs
         return raw, raw, False, []
+
+    def _echo_value(self, made: list[int]) -> str | None:
+        if len(made) != 1:
+            return None
+        c = self.shared.commands[made[0]]
+        if c is None or c.redirects or c.name not in ("echo", "printf") or c.keyword:
+            return None
+        vals = [w.value for w in c.args]
+        if any(v is None for v in vals):
+            return None
+        words = [v for v in vals if v is not None and v not in ("-n", "-e", "-E")]
+        if c.name == "printf" and len(words) != 1:
+            return None
+        return " ".join(words).rstrip("\n")
 
     # ------------------------------------------------------------------ emitting
 
@@ -928,6 +967,7 @@ class _Shared:
         self.error_owners: set[int] = set()
         self.too_deep = False
         self.too_large = False
+        self.endless: list[Span] = []
         self._ids = 0
 
     def new_id(self) -> int:
@@ -972,6 +1012,7 @@ def parse(text: str) -> Script:
         functions=tuple(ex.shared.functions),
         too_deep=ex.shared.too_deep,
         too_large=ex.shared.too_large,
+        endless=tuple(ex.shared.endless),
         dynamic_code=tuple(ex.shared.dynamic_code),
     )
 
