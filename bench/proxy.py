@@ -149,6 +149,48 @@ def _pct(values: Sequence[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+_INSIDE = """
+import os, socket, sys, time
+host, port = os.environ["HTTP_PROXY"].rsplit("/", 1)[-1].split(":")
+t0 = time.perf_counter()
+s = socket.create_connection((host, int(port)))
+s.sendall(sys.argv[1].encode())
+buf = bytearray(1 << 20); view = memoryview(buf); n = 0
+while True:
+    k = s.recv_into(view)
+    if not k:
+        break
+    n += k
+print(n, time.perf_counter() - t0)
+"""
+
+
+def _through_sandbox(sock: str, port: int, size: int, rounds: int, tmp: Path) -> None:
+    """For information: the same download from inside the sandbox, through its bridge."""
+    try:
+        from sandbox import Sandbox, SandboxPolicy, probe
+
+        if not probe().can_run():
+            print("  through the sandbox bridge: skipped (sandbox cannot run here)")
+            return
+    except Exception as exc:
+        print(f"  through the sandbox bridge: skipped ({exc})")
+        return
+    ws = tmp / "ws"
+    ws.mkdir(exist_ok=True)
+    request = f"GET http://{NAME}:{port}/big/{size} HTTP/1.1\r\nHost: {NAME}:{port}\r\n\r\n"
+    times: list[float] = []
+    policy = SandboxPolicy(workspace=ws, network="proxy", proxy_socket=Path(sock))
+    with Sandbox(policy) as sb:
+        for _ in range(rounds):
+            r = sb.run([sys.executable, "-I", "-c", _INSIDE, request], timeout=60)
+            n, dt = r.stdout.split()
+            assert int(n) >= size, r
+            times.append(float(dt))
+    mbs = size / statistics.median(times) / 1e6
+    print(f"  through the sandbox bridge (plain HTTP, timed inside the sandbox) {mbs:8.1f} MB/s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -211,11 +253,12 @@ def main() -> int:
             d_mbs = size / statistics.median(d_times) / 1e6
             p_mbs = size / statistics.median(p_times) / 1e6
             ratio = p_mbs / d_mbs
+            best = min(d_times) / min(p_times)  # less sensitive to other load on the machine
             ok = ok and ratio >= 0.5
             label = "plain HTTP (forward)" if scheme == "http" else "HTTPS (CONNECT tunnel)"
             print(
                 f"  {label:24s} direct {d_mbs:8.1f} MB/s   via proxy {p_mbs:8.1f} MB/s   "
-                f"ratio {ratio:5.2f}  (goal >= 0.50)"
+                f"ratio {ratio:5.2f} (best-of {best:4.2f})  (goal >= 0.50)"
             )
         port = ports["http"]
         d_lat: list[float] = []
@@ -230,6 +273,7 @@ def main() -> int:
             f"   added p50 {pm - dm:6.3f} ms"
         )
         print("  goal met" if ok else "  goal NOT met")
+        _through_sandbox(sock, ports["http"], size, args.rounds, tmp)
         return 0
     finally:
         for p in procs:
