@@ -115,6 +115,8 @@ def check(workspace: str, fmt: str, approve: tuple[str, ...], source: str) -> No
     """Parse and resolve a patch and print the unified diff it would apply; change nothing."""
     plan = _plan(workspace, source, fmt, approve)
     click.echo(terminal_safe(plan.unified_diff), nl=False)
+    for r in plan.rendered:
+        click.echo(terminal_safe(f" {r.path} | +{r.added} -{r.removed}"), err=True)
     click.echo(summary_line(plan.rendered), err=True)
 
 

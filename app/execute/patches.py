@@ -37,7 +37,7 @@ class WorkspacePatchExecutor:
         *,
         ask_for_protected: bool = False,
     ) -> None:
-        self.workspace = Path(workspace)
+        self.workspace = Path(workspace).absolute()
         self._ws = Workspace.at(self.workspace)
         self._approved: set[str] = {self._ws.normalize(p) for p in approved_protected}
         self._ask_for_protected = ask_for_protected

@@ -311,7 +311,9 @@ def _prepare(root_fd: int, txn: Txn, changes: Sequence[Change], dirs: _Dirs) -> 
         if entry["backup"]:
             _make_backup(dfd, base, txn.fd, entry["backup"], ch)
         if ch.new is not None:
-            write_new_at(dfd, entry["tmp"], ch.new, ch.new_mode or 0o644)
+            st = lstat_at(dfd, base) if ch.old_hash is not None else None
+            owner = (st.st_uid, st.st_gid) if st is not None else None
+            write_new_at(dfd, entry["tmp"], ch.new, ch.new_mode or 0o644, owner)
         _step("prepare")
     for d in created:
         pparts = d.split("/")[:-1]

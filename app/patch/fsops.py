@@ -9,6 +9,7 @@ directory between review and apply) is refused rather than followed out of the w
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -50,9 +51,20 @@ def sha256(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
+# Invisible or direction-changing characters: a name that reads differently from what it is
+# (bidi overrides), or that some filesystems ignore (HFS+ drops zero-width joiners, so
+# ".g\u200cit" is ".git" there).
+_INVISIBLE = frozenset(
+    "\u00ad\u061c\u180e\u2028\u2029\ufeff"
+    + "".join(chr(c) for c in range(0x200B, 0x2010))
+    + "".join(chr(c) for c in range(0x202A, 0x202F))
+    + "".join(chr(c) for c in range(0x2060, 0x2070))
+)
+
+
 def _bad_char(ch: str) -> bool:
     o = ord(ch)
-    return o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0 or ch in "\u2028\u2029\ufeff"
+    return o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0 or ch in _INVISIBLE
 
 
 @dataclass(frozen=True)
@@ -104,7 +116,8 @@ class Workspace:
             raise PatchError(f"path {quote(path)} contains '..'")
         roots = {str(self.root)}
         if given_root is not None:
-            roots.add("/" + "/".join(p for p in str(given_root).split("/") if p not in ("", ".")))
+            given = os.path.abspath(os.fspath(given_root))
+            roots.add("/" + "/".join(p for p in given.split("/") if p not in ("", ".")))
         for root in sorted(roots, key=len, reverse=True):
             if squashed == root:
                 raise PatchError(f"path {quote(path)} names the workspace itself")
@@ -116,8 +129,10 @@ class Workspace:
 def protected_reason(rel: str) -> str | None:
     """Why `rel` is protected, or None. Names compare case-insensitively (macOS, Windows)."""
     parts = rel.split("/")
-    low = [p.casefold() for p in parts]
-    if any(p in _PROTECTED_ANYWHERE for p in low):
+    # casefold for case-insensitive filesystems; trailing dots/spaces and the 8.3 short name
+    # because NTFS resolves ".git. " and "GIT~1" to ".git".
+    low = [p.casefold().rstrip(". ") or p.casefold() for p in parts]
+    if any(p in _PROTECTED_ANYWHERE or p == "git~1" for p in low):
         return "git internals (hooks and config run code)"
     top = low[0]
     if top.startswith(".lockgate"):
@@ -273,8 +288,14 @@ def read_state_at(dfd: int, name: str, rel: str) -> FileState:
         os.close(fd)
 
 
-def write_new_at(dfd: int, name: str, data: bytes, mode: int) -> None:
-    """Create `name` (must not exist) with `data`, fsynced, mode set exactly (no umask)."""
+def write_new_at(
+    dfd: int, name: str, data: bytes, mode: int, owner: tuple[int, int] | None = None
+) -> None:
+    """Create `name` (must not exist) with `data`, fsynced, mode set exactly (no umask).
+
+    `owner` (uid, gid) is given when replacing a file: root keeps the file's owner, others keep
+    its group where they may.
+    """
     fd = os.open(
         name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd
     )
@@ -283,10 +304,21 @@ def write_new_at(dfd: int, name: str, data: bytes, mode: int) -> None:
         while view:
             n = os.write(fd, view)
             view = view[n:]
+        if owner is not None:
+            _chown_like(fd, owner)
         os.fchmod(fd, mode & 0o777)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _chown_like(fd: int, owner: tuple[int, int]) -> None:
+    st = os.fstat(fd)
+    if (st.st_uid, st.st_gid) == owner:
+        return
+    uid = owner[0] if os.geteuid() == 0 else -1
+    with contextlib.suppress(PermissionError):  # not ours to give away: it stays ours
+        os.fchown(fd, uid, owner[1])
 
 
 def fsync_dir(dfd: int) -> None:

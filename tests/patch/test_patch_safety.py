@@ -237,3 +237,41 @@ def test_store_symlink_refused(trees: tuple[Path, Path]) -> None:
     ws, out = trees
     os.symlink(out, ws / ".lockgate")
     _refused(ws, out, v4a("*** Update File: a.txt\n@@\n-alpha\n+x"), "symlink")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["evil\u202etxt.sh", "a\u200bb", ".g\u200cit/config", "x\u2066y", "soft\u00adhyphen"],
+)
+def test_invisible_and_bidi_characters_refused(trees: tuple[Path, Path], path: str) -> None:
+    ws, out = trees
+    _refused(ws, out, v4a(f"*** Add File: {path}\n+x"), "control characters")
+
+
+@pytest.mark.parametrize("path", [".git./hooks/x", ".git /config", "GIT~1/config"])
+def test_ntfs_aliases_of_git_are_protected(trees: tuple[Path, Path], path: str) -> None:
+    ws, out = trees
+    _refused(ws, out, v4a(f"*** Add File: {path}\n+x"), "protected")
+
+
+def test_relative_given_root_does_not_widen_absolute_paths(
+    trees: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, out = trees
+    monkeypatch.chdir(ws)
+    from app.patch.fsops import Workspace
+
+    w = Workspace.at(Path("."))
+    with pytest.raises(PatchError, match="outside the workspace"):
+        w.normalize(str(out / "secret.txt"), given_root=Path("."))
+    assert w.normalize(str(ws / "a.txt"), given_root=Path(".")) == "a.txt"
+
+
+def test_replacing_keeps_owner_and_group(trees: tuple[Path, Path]) -> None:
+    ws, _ = trees
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand a file to another owner")
+    os.chown(ws / "a.txt", 65534, 65534)
+    apply_text(ws, v4a("*** Update File: a.txt\n@@\n-alpha\n+beta"))
+    st = (ws / "a.txt").stat()
+    assert (st.st_uid, st.st_gid) == (65534, 65534)
