@@ -349,6 +349,7 @@ class Pipeline:
                         message=ra.unrecoverable,
                         call_id=getattr(ra.action, "call_id", ""),
                     )
+                    self._record_soft("result", {"result": entry.result})
                     entry.state = ActionState.FAILED
                     continue
                 if isinstance(ra.action, PatchAction):
@@ -361,6 +362,7 @@ class Pipeline:
                             message=review.error or "patch cannot apply",
                             call_id=ra.action.call_id,
                         )
+                        self._record_soft("result", {"result": entry.result})
                         entry.state = ActionState.FAILED
                         continue
                 if self.context.headless:
@@ -378,6 +380,8 @@ class Pipeline:
                         message="denied: headless mode cannot confirm an action recovered after a crash",
                         call_id=getattr(ra.action, "call_id", ""),
                     )
+                    self._record_soft("verdict", {"verdict": entry.verdict})
+                    self._record_soft("result", {"result": entry.result})
                     entry.state = ActionState.DENIED
                     continue
                 entry.state = ActionState.WAITING
