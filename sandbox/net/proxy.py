@@ -196,6 +196,7 @@ class AllowListProxy:
         self.max_asks_per_run = max_asks_per_run
         self.max_pending_asks = max_pending_asks
         self._open: dict[int, _Listener] = {}
+        self._record_failed = ""
 
     # ----------------------------------------------------------------------- rules
 
@@ -318,6 +319,10 @@ class AllowListProxy:
         has_body: bool | None,
     ) -> tuple[str, list[IPAddress]]:
         """Rules, ask, resolve, address check. Returns (rule, addresses) or raises _Denied."""
+        if self._record_failed:
+            raise _Denied(
+                403, "audit", f"requests can no longer be recorded ({self._record_failed})"
+            )
         rules = self._rules
         match = rules.check_target(host, port)
         if match.verdict is RuleVerdict.DENY:
@@ -793,8 +798,10 @@ class AllowListProxy:
         )
         try:
             self._record(rec)
-        except Exception:
+        except Exception as exc:
             log.exception("network record sink failed")
+            # Fail closed: what cannot be recorded does not happen any more.
+            self._record_failed = self._record_failed or f"{type(exc).__name__}: {exc}"
 
 
 def _split_absolute(target: str) -> tuple[str, str]:

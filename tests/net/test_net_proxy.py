@@ -24,7 +24,7 @@ from netkit import (
     unix_connect,
 )
 
-from sandbox.net import AskAnswer, AskRequest, NetworkRules
+from sandbox.net import AskAnswer, AskRequest, NetworkRules, RequestRecord
 
 
 def _get(port: int, host: str = "allowed.test", path: str = "/x", extra: str = "") -> bytes:
@@ -657,3 +657,18 @@ def test_client_leaving_mid_download_is_recorded_quietly(
     (rec,) = p.wait_records(timeout=10)
     assert rec.verdict == "allowed" and 0 < rec.bytes_down < size
     assert "proxy connection failed" not in caplog.text
+
+
+def test_unrecordable_requests_stop(
+    make_proxy: ProxyFactory, http_upstream: UpstreamServer
+) -> None:
+    """Once the record sink fails (audit log unwritable), every later request is refused."""
+    p = make_proxy(loopback_rules(http_upstream.port))
+
+    def broken(rec: RequestRecord) -> None:
+        raise OSError("disk full")
+
+    p.proxy._record = broken
+    assert status_of(exchange(p.socket_path, _get(http_upstream.port))) == 200
+    resp = exchange(p.socket_path, _get(http_upstream.port))
+    assert status_of(resp) == 403 and b"rule: audit" in resp and b"disk full" in resp
