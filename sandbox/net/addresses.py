@@ -75,4 +75,4 @@ def address_refusal(addr: IPAddress, allowed: Iterable[IPNetwork]) -> str:
     for net in allowed:
         if addr.version == net.version and addr in net:
             return ""
-    return f"{addr} is {problem}"
+    return f"{addr}, which is {problem}"
