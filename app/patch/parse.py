@@ -8,7 +8,7 @@ from app.patch.errors import PatchError
 from app.patch.model import ParsedPatch
 from app.patch.operations import looks_like_operation, parse_operations_json
 from app.patch.unified import looks_like_unified, parse_unified
-from app.patch.v4a import looks_like_v4a, parse_v4a
+from app.patch.v4a import mentions_v4a, parse_v4a, starts_like_v4a
 
 MAX_PATCH_CHARS = 32 * 1024 * 1024
 
@@ -22,17 +22,19 @@ def parse_patch(text: str, format: Literal["auto", "v4a", "unified"] = "auto") -
     if "\x00" in text:
         raise PatchError("patch contains a NUL byte")
     if format == "v4a":
-        if looks_like_operation(text) and not looks_like_v4a(text):
+        if looks_like_operation(text) and not starts_like_v4a(text):
             return parse_operations_json(text)
         return parse_v4a(text)
     if format == "unified":
         return parse_unified(text)
-    if looks_like_v4a(text):
+    if starts_like_v4a(text):
         return parse_v4a(text)
     if looks_like_operation(text):
         return parse_operations_json(text)
     if looks_like_unified(text):
         return parse_unified(text)
+    if mentions_v4a(text):
+        return parse_v4a(text)
     raise PatchError(
         "not a patch: expected V4A ('*** Begin Patch'), a unified diff, or an apply_patch operation"
     )

@@ -82,11 +82,19 @@ def _unwrap(lines: _Lines) -> _Lines:
     return lines
 
 
-def looks_like_v4a(text: str) -> bool:
+def starts_like_v4a(text: str) -> bool:
+    """The patch (wrappers peeled) begins with `*** Begin Patch`."""
     head = _unwrap(_trim_blank(split_patch_lines(text), 1))
-    if head.items and head.items[0].strip() == BEGIN:
-        return True
-    return any(line.strip() == BEGIN or SECTION_RE.match(line.strip()) for line in head.items[:50])
+    return bool(head.items) and head.items[0].strip() == BEGIN
+
+
+def mentions_v4a(text: str) -> bool:
+    """Some early line is an unindented V4A marker: parse as V4A to report what is wrong."""
+    lines = split_patch_lines(text)[:50]
+    return any(
+        line.startswith("***") and (line.strip() == BEGIN or SECTION_RE.match(line.strip()))
+        for line in lines
+    )
 
 
 def parse_v4a(text: str) -> ParsedPatch:
@@ -181,11 +189,11 @@ def parse_update_body(body: _Lines, i: int, path: str) -> tuple[list[Hunk], int]
             i += 1  # blank lines between hunks
             continue
         stripped = raw.strip()
-        if _is_section_end(raw):
+        if _is_section_end(raw) and not raw.startswith(" "):
             break
         if stripped == EOF_MARK:
             raise PatchError(f"line {body.no(i)}: '*** End of File' without hunk lines ({path})")
-        if stripped.startswith("***"):
+        if stripped.startswith("***") and not raw.startswith(" "):
             raise PatchError(f"line {body.no(i)}: unexpected marker {quote(raw)} in {path}")
         anchors: list[str] = []
         has_header = False
@@ -206,17 +214,21 @@ def parse_update_body(body: _Lines, i: int, path: str) -> tuple[list[Hunk], int]
         end_of_file = False
         while i < n:
             raw = body.items[i]
-            if raw.startswith("@@") or _is_section_end(raw):
-                break
-            if raw.strip() == EOF_MARK:
-                end_of_file = True
-                i += 1
+            # Inside a hunk a leading ' ', '+' or '-' always wins: " *** Add File: x" is a
+            # context line of a file that happens to contain that text, not a new section.
+            if raw.startswith("@@"):
                 break
             if raw == "":
                 lines.append((" ", ""))
             elif raw[0] in " +-":
                 kind: LineKind = " " if raw[0] == " " else ("+" if raw[0] == "+" else "-")
                 lines.append((kind, raw[1:]))
+            elif raw.rstrip() == EOF_MARK:
+                end_of_file = True
+                i += 1
+                break
+            elif _is_section_end(raw):
+                break
             elif raw.lstrip().startswith("***"):
                 raise PatchError(f"line {body.no(i)}: unexpected marker {quote(raw)} in {path}")
             else:

@@ -114,3 +114,10 @@ def test_no_newline_markers() -> None:
 def test_refusals(text: str, needle: str) -> None:
     with pytest.raises(PatchError, match=needle):
         parse_patch(text)
+
+
+def test_unified_diff_of_a_doc_about_v4a_is_unified() -> None:
+    text = "--- a/doc.md\n+++ b/doc.md\n@@ -1,2 +1,2 @@\n *** Begin Patch\n-*** Add File: x\n+*** Add File: y\n"
+    p = parse_patch(text)
+    assert p.format == "unified"
+    assert p.files[0].hunks[0].lines[0] == (" ", "*** Begin Patch")

@@ -143,3 +143,20 @@ def test_nul_byte_refused() -> None:
 def test_format_forced_unified_does_not_read_v4a() -> None:
     with pytest.raises(PatchError, match="no file changes"):
         parse_patch(v4a("*** Add File: a\n+x"), "unified")
+
+
+def test_marker_text_inside_a_hunk_is_context() -> None:
+    text = v4a(
+        "*** Update File: doc.md\n *** Add File: example.txt\n-old\n+new\n"
+        " *** End of File\n *** End Patch\n*** Delete File: x"
+    )
+    doc, x = parse_patch(text).files
+    assert doc.hunks[0].lines == (
+        (" ", "*** Add File: example.txt"),
+        ("-", "old"),
+        ("+", "new"),
+        (" ", "*** End of File"),
+        (" ", "*** End Patch"),
+    )
+    assert not doc.hunks[0].end_of_file
+    assert (x.op, x.path) == ("delete", "x")
