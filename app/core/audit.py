@@ -6,9 +6,10 @@ canonical form without `hash`). Changing a byte, dropping, inserting or swapping
 visible to `app.core.verify`. A small `<log>.head` file beside the log remembers the last
 sequence number and hash, so cutting records off the end is visible too.
 
-Every record is written with one `write(2)` on an O_APPEND descriptor and fsynced before
-`write()` returns: the pipeline records a verdict and an execution start *before* it runs the
-action, so after a crash the log says at least as much as really happened.
+Every record is written with one `write(2)` on an O_APPEND descriptor before `write()` returns
+(so a SIGKILL cannot lose it), and records that precede execution are fsynced too: the pipeline
+records a verdict and an execution start, durably, *before* it runs the action, so after a
+crash the log says at least as much as really happened.
 
 The chain makes tampering evident to anyone who cannot rewrite the whole file; it is not a
 signature (a local attacker who can write the file can also recompute every hash).
@@ -273,8 +274,13 @@ class AuditLog:
     def add_secret(self, secret: str) -> None:
         self._redactor.add(secret)
 
-    def write(self, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Append one record; returns it once it is on disk (written and fsynced)."""
+    def write(self, kind: str, data: Mapping[str, Any], *, sync: bool = True) -> dict[str, Any]:
+        """Append one record; returns it once the kernel has it (a SIGKILL cannot lose it) and,
+        with `sync` (the default), once it is fsynced to the disk too.
+
+        Each fsync costs milliseconds on an ordinary disk, so the pipeline syncs only the records
+        that precede execution (verdicts, execution starts); an fsync also carries every
+        record written before it."""
         body = to_jsonable(dict(data))
         clean = self._redactor.value(body)
         with self._lock:
@@ -294,7 +300,8 @@ class AuditLog:
             line = (canonical(record) + "\n").encode("ascii")
             try:
                 _write_all(self._fd, line)
-                os.fsync(self._fd)
+                if sync:
+                    os.fsync(self._fd)
             except OSError as exc:
                 raise AuditError(f"{self.path}: cannot write audit log: {exc.strerror}") from exc
             self._seq += 1

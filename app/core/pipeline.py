@@ -503,7 +503,7 @@ class Pipeline:
             decision = Decision(
                 DecisionKind.ASK, rule="core:policy-error", reason=f"policy failed: {exc}"
             )
-        critical = assessment.level is Level.CRITICAL or assessment.score >= 85
+        critical = assessment.level == Level.CRITICAL or assessment.score >= 85
         if critical and decision.kind is DecisionKind.ALLOW:
             decision = Decision(
                 DecisionKind.ASK,
@@ -791,23 +791,25 @@ class Pipeline:
 
     # ------------------------------------------------------------------ audit and observers
 
-    def _record(self, kind: str, data: dict[str, Any]) -> None:
-        """Write one audit record, durably; raises `_AuditFailed` (and stays failed) if it cannot."""
+    def _record(self, kind: str, data: dict[str, Any], *, sync: bool = True) -> None:
+        """Write one audit record (fsynced unless `sync` is off); raises `_AuditFailed` (and stays
+        failed) if it cannot."""
         if self._audit is None:
             return
         if self._audit_failed:
             raise _AuditFailed(self._audit_failed)
         try:
-            self._audit.write(kind, data)
+            self._audit.write(kind, data, sync=sync)
         except Exception as exc:
             self._audit_failed = f"{type(exc).__name__}: {exc}"
             log.error("audit log failed: %s", self._audit_failed)
             raise _AuditFailed(self._audit_failed) from exc
 
     def _record_soft(self, kind: str, data: dict[str, Any]) -> None:
-        """A record that nothing waits on; a failure still stops all later execution."""
+        """A record nothing executes on (not fsynced: the next verdict or execution start carries
+        it to disk); a failure still stops all later execution."""
         with contextlib.suppress(_AuditFailed):
-            self._record(kind, data)
+            self._record(kind, data, sync=False)
 
     def _emit(self, event: PipelineEvent) -> None:
         """Deliver in order to every observer, even when an observer re-enters the pipeline."""

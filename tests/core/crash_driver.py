@@ -76,9 +76,9 @@ def crash_after(audit: AuditLog, n: int) -> None:
     real = audit.write
     count = 0
 
-    def write(kind: str, data: Any) -> dict[str, Any]:
+    def write(kind: str, data: Any, *, sync: bool = True) -> dict[str, Any]:
         nonlocal count
-        rec = real(kind, data)
+        rec = real(kind, data, sync=sync)
         count += 1
         if count >= n:
             os.kill(os.getpid(), signal.SIGKILL)

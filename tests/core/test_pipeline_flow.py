@@ -451,3 +451,39 @@ async def test_proposal_after_turn_ended_never_runs(workspace: Path) -> None:
     await asyncio.wait_for(r.pipeline.run(link), 5)
     assert (late.id, "echo late") not in r.commands.ran
     assert r.pipeline.view(late.id).state is ActionState.FAILED
+
+
+async def test_verdict_and_execution_start_are_fsynced_before_running(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    steps: list[str] = []
+    real_fsync = os.fsync
+    real_write = AuditLog.write
+
+    def fsync(fd: int) -> None:
+        steps.append("fsync")
+        real_fsync(fd)
+
+    def write(self: AuditLog, kind: str, data: object, *, sync: bool = True) -> object:
+        steps.append(f"write:{kind}")
+        return real_write(self, kind, data, sync=sync)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(AuditLog, "write", write)
+    audit = AuditLog.create(workspace, path=tmp_path / "a.jsonl")
+    r = rig(workspace, audit=audit)
+    real_run = r.commands.run
+
+    async def run_and_mark(action, command, on_output):  # type: ignore[no-untyped-def]
+        steps.append("exec")
+        return await real_run(action, command, on_output)
+
+    r.commands.run = run_and_mark  # type: ignore[method-assign]
+    Human(r, lambda aid: Verdict(aid, VerdictKind.APPROVE, key="y"))
+    await asyncio.wait_for(r.pipeline.run(ScriptedLink([[cmd("ASK make")]])), 5)
+    i = steps.index("exec")
+    assert steps[i - 2 : i] == ["write:execution-start", "fsync"]
+    v = steps.index("write:verdict")
+    assert steps[v + 1] == "fsync" and v < i
