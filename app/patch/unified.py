@@ -113,10 +113,17 @@ def _file_change(pf: PatchedFile) -> FileChange:
         src = renames["from"]
     if "to" in renames:
         dst = renames["to"]
-    path = dst if op == "add" else src
+    if op == "add":
+        path = dst
+    elif op == "update" and not renames and dst != src:
+        # A plain `diff -u f.orig f` (no git rename lines) patches the new name; only git's
+        # explicit `rename from/to` moves a file.
+        path = dst
+    else:
+        path = src
     if not path or path == "/dev/null":
         raise PatchError("a file section of the diff names no path")
-    move_to = dst if op == "update" and dst and dst != src else None
+    move_to = dst if op == "update" and renames and dst and dst != src else None
     old_mode = modes.get("old mode") or modes.get("deleted file mode")
     new_mode = modes.get("new mode") or modes.get("new file mode")
     for mode in (old_mode, new_mode):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from patchkit import apply_text, snapshot, v4a, write_tree
 
+from app.execute.patches import WorkspacePatchExecutor
 from app.patch.apply import recover
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,8 +109,12 @@ def _run_child(tmp_path: Path, stop_at: int, delay: float | None) -> tuple[Path,
     return ws, seen
 
 
-def _check(ws: Path, expected: Trees, label: str) -> str:
-    recover(ws)
+def _check(ws: Path, expected: Trees, label: str, via_executor: bool = False) -> str:
+    if via_executor:  # the console's next start
+        ex = WorkspacePatchExecutor(ws)
+        assert ex.recovery_error == ""
+    else:
+        recover(ws)
     got = _state(ws)
     old, new = expected
     if got == old:
@@ -127,7 +132,7 @@ def test_sigkill_at_every_step(tmp_path: Path, expected: Trees) -> None:
     for stop_at in range(steps):
         ws, seen = _run_child(tmp_path, stop_at, None)
         assert seen.startswith("STOP"), seen
-        outcomes.append((seen.split()[1], _check(ws, expected, seen)))
+        outcomes.append((seen.split()[1], _check(ws, expected, seen, stop_at % 2 == 1)))
     assert outcomes[-1] == ("committed", "new")
     assert all(result == "old" for step, result in outcomes if step != "committed")
     assert {step for step, _ in outcomes} == {"journal", "prepare", "commit", "committed"}

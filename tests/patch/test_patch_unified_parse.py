@@ -121,3 +121,10 @@ def test_unified_diff_of_a_doc_about_v4a_is_unified() -> None:
     p = parse_patch(text)
     assert p.format == "unified"
     assert p.files[0].hunks[0].lines[0] == (" ", "*** Begin Patch")
+
+
+def test_differing_names_without_rename_lines_are_not_a_move() -> None:
+    (fc,) = parse_patch("--- f.orig\n+++ f\n@@ -1 +1 @@\n-a\n+b\n").files
+    assert (fc.path, fc.move_to) == ("f", None)
+    with pytest.raises(PatchError, match="changes nothing"):
+        parse_patch("--- a\n+++ b\n")
