@@ -16,7 +16,9 @@ from collections.abc import Callable
 
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
-from app.risk.netutil import host_of_scp, parse_target
+from app.risk.netutil import Target, host_of_scp, parse_target
+
+UNKNOWN_TARGET = Target("", "unknown.invalid", "")
 from app.risk.shell import SHELLS, SimpleCommand, Word
 from app.risk.typosquat import Ecosystem, popular
 
@@ -602,7 +604,59 @@ BUILD_TOOLS = frozenset(
 )
 
 NPX_LOCAL_TOOLS = frozenset(
-    ["tsc", "eslint", "prettier", "jest", "vitest", "mocha", "ava", "webpack", "vite", "next", "nuxt", "astro", "tsx", "ts-node", "playwright", "cypress", "rollup", "esbuild", "turbo", "nx", "lerna", "biome", "stylelint", "ng", "nodemon", "concurrently", "lint-staged", "prisma", "drizzle-kit", "knex", "sequelize", "typeorm", "svelte-kit", "svelte-check", "vue-tsc", "tailwindcss", "postcss", "babel", "swc", "jest-cli", "c8", "nyc", "karma", "storybook", "changeset", "oxlint", "knip", "depcheck", "madge", "type-coverage", "typedoc"]
+    [
+        "tsc",
+        "eslint",
+        "prettier",
+        "jest",
+        "vitest",
+        "mocha",
+        "ava",
+        "webpack",
+        "vite",
+        "next",
+        "nuxt",
+        "astro",
+        "tsx",
+        "ts-node",
+        "playwright",
+        "cypress",
+        "rollup",
+        "esbuild",
+        "turbo",
+        "nx",
+        "lerna",
+        "biome",
+        "stylelint",
+        "ng",
+        "nodemon",
+        "concurrently",
+        "lint-staged",
+        "prisma",
+        "drizzle-kit",
+        "knex",
+        "sequelize",
+        "typeorm",
+        "svelte-kit",
+        "svelte-check",
+        "vue-tsc",
+        "tailwindcss",
+        "postcss",
+        "babel",
+        "swc",
+        "jest-cli",
+        "c8",
+        "nyc",
+        "karma",
+        "storybook",
+        "changeset",
+        "oxlint",
+        "knip",
+        "depcheck",
+        "madge",
+        "type-coverage",
+        "typedoc",
+    ]
 )
 
 SUDO_LIKE = frozenset({"sudo", "doas", "pkexec", "su", "runuser", "sg"})
@@ -2240,8 +2294,10 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
                 read_target(an, c, Word(f, f, w.span))
                 info.sender_label = "a file"
             continue
-        if parse_target(w.value or "") is not None:
-            urls.append(w)
+        if parse_target(w.value or "") is not None or (
+            w.value and not w.value.startswith("-") and not urls
+        ):
+            urls.append(w)  # curl and wget take any bare word as a URL
     u = val(opts, "--url")
     if u is not None:
         urls.append(u)
@@ -2250,6 +2306,9 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
         target = parse_target(w.value or "")
         if target is not None:
             break
+    if target is None and urls and urls[0].value:
+        guess = urls[0].value.split("/", 1)[0].split("@")[-1].split(":", 1)[0] or urls[0].value
+        target = Target(urls[0].value, guess.lower(), "")
     host_word = urls[0] if urls else c.argv[0]
     host = target.host if target else "a host known only at run time"
     if target is None and any(w.dynamic for w in pos):
@@ -2317,7 +2376,7 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
     if to_stdout:
         info.download = target
         if (target is None and urls == [] and any(w.dynamic for w in pos)) or target is None:
-            info.download = parse_target("unknown.invalid")
+            info.download = UNKNOWN_TARGET
     else:
         assert out is not None
         if out.value is not None:
@@ -2439,7 +2498,7 @@ def h_raw_net(an: Analyzer, c: SimpleCommand) -> None:
     if hosts:
         h = hosts[0]
         port = next((w.best for w in pos if (w.value or "").isdigit()), "?")
-        info.sender = parse_target(h.value or "") or parse_target("unknown.invalid")
+        info.sender = parse_target(h.value or "") or UNKNOWN_TARGET
         info.sender_label = f"{h.best}:{port}"
         an.facts.hosts.append(h.best)
         an.add(K.NETWORK, 60, f"opens a raw connection to {h.best}:{port}", h.span)
@@ -2452,7 +2511,7 @@ def h_dns(an: Analyzer, c: SimpleCommand) -> None:
     for w in names:
         if w.subs:
             an.add(K.NETWORK, 45, f"looks up a DNS name built at run time ({q(w.text)})", w.span)
-            an.ci(c).sender = parse_target("dns.invalid")
+            an.ci(c).sender = Target("", "dns.invalid", "")
             an.ci(c).sender_label = "a DNS query"
             return
     an.add(K.NETWORK, 36, f"queries the network about {label}", c.span)
@@ -2511,7 +2570,7 @@ def h_remote(an: Analyzer, c: SimpleCommand) -> None:
             )
         else:
             an.add(K.NETWORK, 45, f"opens a shell on {host}", c.span)
-        info.sender = parse_target("remote.invalid")
+        info.sender = Target("", "remote.invalid", "")
         info.sender_label = host
         return
     if name == "sshpass":
@@ -4797,7 +4856,9 @@ HANDLERS: dict[str, Handler] = {
     "nohup": h_noop,
     "setsid": h_noop,
     "disown": h_noop,
-    "eval": h_noop,
+    "eval": lambda an, c: an.add(
+        K.OBFUSCATION, 40, "evaluates text as shell code (eval), which hides what runs", c.span
+    ),
     "exec": h_noop,
     "command": h_noop,
     "builtin": h_noop,

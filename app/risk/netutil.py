@@ -64,7 +64,7 @@ def parse_target(arg: str) -> Target | None:
         # A bare file name like `setup.py` or `data.csv` is not a host.
         if "/" not in s and ":" not in s and not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host):
             tld = host.rsplit(".", 1)[-1]
-            if tld in _FILE_EXTS or len(tld) > 6:
+            if tld in _FILE_EXTS or len(tld) > 12 or not tld.isalpha():
                 return None
         return Target(s, host, "")
     return None

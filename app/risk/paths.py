@@ -358,8 +358,10 @@ def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo
         return PathInfo(raw, norm, "outside", _home_display(norm, home), broad=True)
     ws_parent = posixpath.dirname(ws)
     for t in _TMP_ROOTS:
+        # A workspace that itself lives in a temp dir: its neighbourhood there is not scratch.
+        ws_top = t + "/" + ws[len(t) + 1 :].split("/", 1)[0] if within(ws, t) and ws != t else ""
         if (norm == t or norm.startswith(t + "/")) and not (
-            ws_parent != "/" and within(norm, ws_parent)
+            (ws_parent != "/" and within(norm, ws_parent)) or (ws_top and within(norm, ws_top))
         ):
             return PathInfo(raw, norm, "tmp", norm, broad=norm == t)
     # Home first: for root, home is /root.
