@@ -17,10 +17,10 @@ from collections.abc import Callable
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.netutil import Target, host_of_scp, parse_target
-
-UNKNOWN_TARGET = Target("", "unknown.invalid", "")
 from app.risk.shell import SHELLS, SimpleCommand, Word
 from app.risk.typosquat import Ecosystem, popular
+
+UNKNOWN_TARGET = Target("", "unknown.invalid", "")
 
 Handler = Callable[[Analyzer, SimpleCommand], None]
 
