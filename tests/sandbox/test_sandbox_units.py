@@ -1,0 +1,193 @@
+"""Pieces checked without a kernel: the seccomp program (run through a small BPF interpreter),
+bounded output, the workspace guard, refusal texts, the macOS profile."""
+
+from __future__ import annotations
+
+import errno
+import struct
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sandbox import KernelSupport, SandboxPolicy
+from sandbox.linux import seccomp
+from sandbox.macos.profile import build_profile
+from sandbox.output import HeadTail
+from sandbox.workspace import guard, prepare
+
+ARCH = {"x86_64": 0xC000003E, "i386": 0x40000003, "aarch64": 0xC00000B7}
+
+
+def run_bpf(prog: bytes, nr: int, arch: int, args: tuple[int, ...] = ()) -> int:
+    """Evaluate a classic-BPF seccomp program on one seccomp_data."""
+    args = (*args, 0, 0, 0, 0, 0, 0)[:6]
+    data = struct.pack("=iIQ6Q", nr, arch, 0, *[a & (2**64 - 1) for a in args])
+    insns = [struct.unpack("=HBBI", prog[i : i + 8]) for i in range(0, len(prog), 8)]
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        pc += 1
+        if code == 0x20:
+            acc = struct.unpack_from("=I", data, k)[0]
+        elif code == 0x54:
+            acc &= k
+        elif code in (0x15, 0x35, 0x45):
+            hit = acc == k if code == 0x15 else acc >= k if code == 0x35 else bool(acc & k)
+            pc += jt if hit else jf
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unknown opcode {code:#x}")
+
+
+ALLOW, KILL = seccomp.RET_ALLOW, seccomp.RET_KILL_PROCESS
+EPERM = seccomp.RET_ERRNO | errno.EPERM
+NOAF = seccomp.RET_ERRNO | errno.EAFNOSUPPORT
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_seccomp_program_decisions(machine: str) -> None:
+    t = seccomp.SYSCALLS[machine]
+    off = seccomp.assemble(seccomp.program(machine))
+    proxy = seccomp.assemble(seccomp.program(machine, allow_inet_stream=True))
+    a = ARCH[machine]
+    assert run_bpf(off, 0, ARCH["i386"]) == KILL  # foreign arch (int 0x80) is killed
+    assert run_bpf(off, t["socket"], a, (1, 1, 0)) == ALLOW
+    assert run_bpf(off, t["socket"], a, (2, 1, 0)) == NOAF
+    assert run_bpf(off, t["socket"], a, ((1 << 32) | 2, 1, 0)) == NOAF  # high bits ignored
+    assert run_bpf(off, t["socketpair"], a, (2, 1, 0)) == NOAF
+    assert run_bpf(proxy, t["socket"], a, (2, 1 | 0o4000 | 0o2000000, 0)) == ALLOW
+    assert run_bpf(proxy, t["socket"], a, (2, 1, 6)) == ALLOW
+    assert run_bpf(proxy, t["socket"], a, (2, 2, 0)) == NOAF  # UDP
+    assert run_bpf(proxy, t["socket"], a, (2, 3, 6)) == NOAF  # raw
+    assert run_bpf(proxy, t["socket"], a, (10, 1, 0)) == NOAF  # IPv6
+    assert run_bpf(proxy, t["socket"], a, (2, 1, 17)) == NOAF
+    assert run_bpf(off, t["ioctl"], a, (0, 0x5412)) == EPERM
+    assert run_bpf(off, t["ioctl"], a, (0, (1 << 32) | 0x5412)) == EPERM
+    assert run_bpf(off, t["ioctl"], a, (0, 0x541C)) == EPERM
+    assert run_bpf(off, t["ioctl"], a, (0, 0x5401)) == ALLOW  # TCGETS
+    assert run_bpf(off, t["clone"], a, (0x01200011,)) == ALLOW  # fork-like clone
+    assert run_bpf(off, t["clone"], a, (0x10000011,)) == EPERM  # CLONE_NEWUSER
+    assert run_bpf(off, t["clone"], a, ((1 << 32) | 0x20000,)) == EPERM  # NEWNS, high bits
+    assert run_bpf(off, t["clone3"], a) == seccomp.RET_ERRNO | errno.ENOSYS
+    assert run_bpf(off, t["personality"], a, (0xFFFFFFFF,)) == ALLOW
+    assert run_bpf(off, t["personality"], a, (0x0040000,)) == EPERM
+    for name in ("io_uring_setup", "ptrace", "bpf", "keyctl", "mount", "unshare", "setns",
+                 "kexec_load", "init_module", "userfaultfd", "perf_event_open"):  # fmt: skip
+        assert run_bpf(off, t[name], a) == EPERM, name
+    assert run_bpf(off, 0 if machine == "x86_64" else 63, a) == ALLOW  # read
+    if machine == "x86_64":
+        assert run_bpf(off, 0x40000000 | 39, a) == KILL  # x32
+
+
+def test_seccomp_tables_match_the_kernel_headers() -> None:
+    header = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+    if not header.exists():
+        pytest.skip("no kernel headers to compare with")
+    text = header.read_text()
+    for name, nr in seccomp.SYSCALLS["x86_64"].items():
+        if f"__NR_{name} " in text:
+            assert f"#define __NR_{name} {nr}\n" in text, name
+
+
+def test_head_tail_bounds_and_totals() -> None:
+    small = HeadTail(10)
+    for part in (b"abc", b"def"):
+        small.add(part)
+    assert small.value() == b"abcdef" and small.total == 6
+    big = HeadTail(10)
+    for i in range(1000):
+        big.add(bytes([65 + i % 26]) * 7)
+    value = big.value()
+    assert len(value) == 10 and big.total == 7000
+    assert value[:5] == b"AAAAA" and value[5:] == bytes([65 + 999 % 26]) * 5
+    one = HeadTail(4)
+    one.add(b"0123456789")
+    assert one.value() == b"0189"
+
+
+def test_guard_removes_protected_names_created_by_a_command(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".lockgate.toml").write_text("kept\n")
+    prep = prepare(ws, SandboxPolicy(workspace=ws).protected)
+    assert str(ws / ".lockgate.toml") in prep.read_only
+    (ws / ".codex").mkdir()
+    (ws / ".codex" / "config.toml").write_text("evil")
+    (ws / ".lockgate-extra").write_text("evil")
+    (ws / ".aider.conf.yml").write_text("evil")
+    (ws / "normal.txt").write_text("fine")
+    notes = guard(ws, prep)
+    assert not (ws / ".codex").exists() and not (ws / ".lockgate-extra").exists()
+    assert not (ws / ".aider.conf.yml").exists()
+    assert (ws / ".lockgate.toml").read_text() == "kept\n" and (ws / "normal.txt").exists()
+    assert len(notes) == 3
+
+
+def test_guard_tames_a_repository_made_inside(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    prep = prepare(ws, SandboxPolicy(workspace=ws).protected)
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    config = ws / ".git" / "config"
+    config.write_text(
+        config.read_text()
+        + '[core]\n\thooksPath = /tmp/h\n\tfsmonitor = "evil"\n[alias]\n\tx = !sh\n'
+        + '[includeIf "gitdir:/"]\n\tpath = /tmp/evil\n[user]\n\tname = kept\n'
+    )
+    hook = ws / ".git" / "hooks" / "post-checkout"
+    hook.write_text("#!/bin/sh\necho pwn\n")
+    notes = guard(ws, prep)
+    text = config.read_text()
+    assert "hooksPath" not in text and "fsmonitor" not in text and "!sh" not in text
+    assert "/tmp/evil" not in text and "name = kept" in text and "repositoryformatversion" in text
+    assert not hook.exists() and (ws / ".git" / "hooks" / "pre-commit.sample").exists()
+    assert any("post-checkout" in n for n in notes)
+    ok = subprocess.run(["git", "status", "--short"], cwd=ws, capture_output=True)
+    assert ok.returncode == 0
+
+
+def test_refusal_texts() -> None:
+    good = KernelSupport(
+        platform="linux", arch="x86_64", arch_supported=True, user="ok", mount="ok", pid="ok",
+        net="ok", ipc="ok", uts="ok", mount_api="ok", proc="ok", landlock_abi=7,
+        seccomp="ok", process_cap="pids-cgroup",
+    )  # fmt: skip
+    assert good.can_run() and good.refusal() == ""
+    old = replace(good, landlock_abi=4)
+    assert not old.can_run() and old.can_run(allow_degraded=True)
+    text = old.refusal()
+    assert "landlock: ABI 4 (need ≥ 6)" in text and "6.12" in text and "--allow-degraded" in text
+    nouser = replace(good, user="Operation not permitted", mount="needs a user namespace")
+    assert not nouser.can_run(allow_degraded=True)
+    assert "max_user_namespaces" in nouser.refusal(True)
+    assert "--allow-degraded" not in nouser.refusal(True)
+
+
+def test_seatbelt_profile(tmp_path: Path) -> None:
+    ws = tmp_path / 'ws "quoted" (paren)'
+    ws.mkdir()
+    (ws / ".lockgate.toml").write_text("")
+    secret = tmp_path / "secret"
+    policy = SandboxPolicy(workspace=ws, deny_read=(secret,)).checked()
+    prof = build_profile(policy, tmp_path / "tmp")
+    text = prof.text
+    assert text.startswith("(version 1)\n(deny default)")
+    assert str(ws) not in text and str(secret) not in text  # paths only as -D parameters
+    params = dict(prof.params)
+    assert params["WRITABLE_0"] == str(policy.workspace) and params["DENY_0"] == str(secret)
+    protected = {v for k, v in params.items() if k.startswith("PROTECTED_")}
+    ws_real = policy.workspace
+    for name in (".git/hooks", ".git/config", ".lockgate", ".lockgate.toml", ".codex", ".aider"):
+        assert str(ws_real / name) in protected
+    assert '(deny file-read* (subpath (param "DENY_0")))' in text
+    assert '(require-not (literal (param "GIT_DIR")))' in text
+    assert "(deny network*)" in text and "network-outbound" not in text
+    argv = prof.argv(["make", "test"])
+    assert argv[:3] == ["/usr/bin/sandbox-exec", "-p", text] and argv[-3:] == ["--", "make", "test"]
+    assert f"WRITABLE_0={policy.workspace}" in argv
+    proxy = build_profile(replace(policy, network="proxy", proxy_port=3128), tmp_path)
+    assert '(allow network-outbound (remote tcp "localhost:3128"))' in proxy.text
+    assert text.count("(") == text.count(")")
