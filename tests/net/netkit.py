@@ -22,6 +22,33 @@ def pattern(size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
+def tiny_wheel(name: str = "lockgatetiny", version: str = "1.0") -> tuple[str, bytes]:
+    """A minimal valid wheel (file name, bytes), for pip to download through the proxy."""
+    import base64
+    import hashlib
+    import io
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"VALUE = 1\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: lockgate-test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return f"{name}-{version}-py3-none-any.whl", buf.getvalue()
+
+
 class RecordingResolver:
     """Maps test names to loopback and remembers every name it was asked about: a test can
     assert that a refused name was never looked up."""
@@ -44,9 +71,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def _reply(self, body: bytes, status: int = 200, *, chunked: bool = False) -> None:
+    def _reply(
+        self, body: bytes, status: int = 200, *, chunked: bool = False, ctype: str = "text/plain"
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", ctype)
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -67,6 +96,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._seen()
+        srv: UpstreamServer = self.server.owner  # type: ignore[attr-defined]
+        if self.path in srv.files:
+            ctype = "text/html" if self.path.endswith("/") else "application/octet-stream"
+            self._reply(srv.files[self.path], ctype=ctype)
+            return
         if self.path.startswith(("/big/", "/short/", "/eof/")):
             # a deterministic pattern; /short/ announces more than it sends, /eof/ has no length
             size = int(self.path.rsplit("/", 1)[1])
@@ -118,6 +152,7 @@ class UpstreamServer:
     port: int
     scheme: str
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # path -> body, served as is
 
 
 def serve_upstream(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netkit import Cert, RecordingResolver, UpstreamServer, loopback_rules
+from netkit import Cert, RecordingResolver, UpstreamServer, loopback_rules, tiny_wheel
 
 from sandbox.net import (
     AllowListProxy,
@@ -348,3 +348,47 @@ async def test_session_flow_command_asks_reviewer_allows(
     net = [r["data"] for r in lines if r["kind"] == "network"]
     assert [d["rule"] for d in net] == ["ask:session", "allow-domain session-ask.test"]
     assert all(d["parent_action_id"] == link.action.id and d["bytes_down"] > 0 for d in net)
+
+
+def test_pip_download_inside_the_sandbox(
+    sandboxed: tuple[Any, _Env], https_upstream: UpstreamServer
+) -> None:
+    """Real pip, inside the sandbox, fetching a package from an HTTPS index on an allowed host
+    (and refused, with the rule in its output, from one that is not)."""
+    sb, env = sandboxed
+    wheel_name, wheel = tiny_wheel()
+    https_upstream.files["/simple/lockgatetiny/"] = (
+        f'<html><body><a href="/files/{wheel_name}">{wheel_name}</a></body></html>'.encode()
+    )
+    https_upstream.files[f"/files/{wheel_name}"] = wheel
+    thread = _proxy(env, https_upstream.port)
+    sock = env.sockets / "pip.sock"
+    dest = env.workspace / "downloads"
+    base = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
+        "--disable-pip-version-check", "--retries", "0", "--timeout", "20",
+        "--cert", str(env.workspace / "ca.pem"), "-d", str(dest),
+    ]  # fmt: skip
+    try:
+        thread.listen(sock, RunContext(command="pip download lockgatetiny", action_id="cmd-pip"))
+        ok = sb.run(
+            [*base, "--index-url", f"https://allowed.test:{https_upstream.port}/simple/",
+             "lockgatetiny"],
+            timeout=120, cwd=env.workspace, proxy_socket=sock,
+            env={"PIP_CONFIG_FILE": os.devnull},
+        )  # fmt: skip
+        refused = sb.run(
+            [*base, "--index-url", f"https://evil.test:{https_upstream.port}/simple/",
+             "lockgatetiny"],
+            timeout=120, cwd=env.workspace, proxy_socket=sock,
+            env={"PIP_CONFIG_FILE": os.devnull},
+        )  # fmt: skip
+    finally:
+        thread.stop()
+    assert ok.exit_code == 0, (ok.stdout[-2000:], ok.stderr[-2000:])
+    assert (dest / wheel_name).read_bytes() == wheel
+    assert refused.exit_code != 0 and not list(dest.glob("*evil*"))
+    mine = [r for r in env.records if r.action_id == "cmd-pip"]
+    assert any(r.host == "allowed.test" and r.verdict == "allowed" for r in mine)
+    assert any(r.host == "evil.test" and r.verdict == "denied" for r in mine)
+    assert "evil.test" not in env.resolver.calls
