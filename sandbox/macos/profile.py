@@ -9,6 +9,7 @@ path can change the profile's meaning.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,8 @@ def protected_names(workspace: Path, patterns: tuple[str, ...]) -> list[str]:
         stem = name.split("*")[0].split("?")[0].split("[")[0]
         base = workspace / parent if parent else workspace
         found = [stem] if stem else []
-        try:
+        with contextlib.suppress(OSError):
             found += sorted(p.name for p in base.iterdir() if fnmatch.fnmatchcase(p.name, name))
-        except OSError:
-            pass
         out += [f"{parent}/{n}" if parent else n for n in dict.fromkeys(found)]
     return out
 
