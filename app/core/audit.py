@@ -39,6 +39,7 @@ from app.core.model import new_id
 GENESIS = "0" * 64
 REDACTED = "[redacted]"
 HEAD_SUFFIX = ".head"
+HEAD_SIZE = 128  # fixed, so the head is rewritten in place with one pwrite
 
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 _SECRET_SHAPES = re.compile(
@@ -189,6 +190,7 @@ class AuditLog:
         self._redactor = Redactor(secrets, from_env=redact_env)
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._head_fd: int | None = None
         self._seq = 0
         self._last = GENESIS
         self._open()
@@ -310,14 +312,17 @@ class AuditLog:
             return record
 
     def _write_head(self) -> None:
-        head = self.path.with_name(self.path.name + HEAD_SUFFIX)
-        tmp = head.with_name(head.name + ".tmp")
-        try:
-            tmp.write_text(json.dumps({"seq": self._seq, "hash": self._last}) + "\n")
-            os.replace(tmp, head)
-        except OSError:
-            # The head only guards against cutting the tail; the log itself is already safe.
-            pass
+        """Overwrite the fixed-size head in place: one pwrite, so it is never half-written."""
+        if self._head_fd is None:
+            head = self.path.with_name(self.path.name + HEAD_SUFFIX)
+            try:
+                self._head_fd = os.open(head, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                return  # the head only guards against cutting the tail; the log is safe
+        text = json.dumps({"seq": self._seq, "hash": self._last})
+        data = text.ljust(HEAD_SIZE - 1).encode("ascii") + b"\n"
+        with contextlib.suppress(OSError):
+            os.pwrite(self._head_fd, data, 0)
 
     def record_network(
         self,
@@ -365,6 +370,9 @@ class AuditLog:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+            if self._head_fd is not None:
+                os.close(self._head_fd)
+                self._head_fd = None
 
     @property
     def closed(self) -> bool:
