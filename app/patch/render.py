@@ -168,11 +168,21 @@ def render_file(
     if moved_from:
         head.append(f"rename from {moved_from}")
         head.append(f"rename to {path}")
-    if not (is_text(old) and is_text(new)):
-        size_old = len(old) if old is not None else 0
-        size_new = len(new) if new is not None else 0
-        head.append(f"Binary files differ ({size_old} bytes -> {size_new} bytes)")
+    if old == new:
+        return RenderedFile(path, 0, 0, "\n".join(head) + "\n" if len(head) > 1 else "")
+    if not is_text(new):
+        # The engine only writes text it computed; binary bytes here can only be an unchanged
+        # file moved or re-moded, handled above. Say so rather than show nothing.
+        head.append(f"Binary files differ ({len(old or b'')} bytes -> {len(new or b'')} bytes)")
         return RenderedFile(path, 0, 0, "\n".join(head) + "\n")
+    if not is_text(old):
+        # A binary file replaced by text (or deleted): show every new line; the old bytes
+        # cannot be shown, so say how many there were.
+        verb = "deleted" if new is None else "replaced"
+        head.append(f"Binary file {src} ({len(old or b'')} bytes) is {verb}")
+        old = None if new is None else b""
+        if new is None:
+            return RenderedFile(path, 0, 0, "\n".join(head) + "\n")
     a = _lines(old) if old is not None else []
     b = _lines(new) if new is not None else []
     if a == b and len(head) == 1:

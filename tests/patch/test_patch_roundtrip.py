@@ -240,3 +240,18 @@ def test_rendering_is_exactly_what_applies(
     (fc,) = parse_patch(rendered.text).files
     assert apply_hunks("f", old, fc.hunks, "unified") == new
     assert rendered.added == len(fc.added_lines) and rendered.removed == len(fc.removed_lines)
+
+
+def test_binary_file_replaced_by_text_shows_the_new_text(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "blob").write_bytes(b"\x00\xff\x00")
+    (root / "gone.bin").write_bytes(b"\x00\x01")
+    plan = build_plan(
+        parse_patch(v4a("*** Add File: blob\n+now text\n*** Delete File: gone.bin")), root
+    )
+    diff = plan.unified_diff
+    assert "Binary file blob (3 bytes) is replaced" in diff and "+now text" in diff
+    assert "Binary file gone.bin (2 bytes) is deleted" in diff
+    apply_plan(plan)
+    assert (root / "blob").read_bytes() == b"now text\n" and not (root / "gone.bin").exists()
