@@ -1,0 +1,107 @@
+"""`lockgate log verify | show | export` as a user runs them (a real subprocess each)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from corefakes import FakePolicy, FakeRisk, FilePatches, RecordingCommands, ScriptedLink, cmd
+
+from app.core.audit import AuditLog
+from app.core.events import ActionStateChanged, PipelineEvent
+from app.core.model import Verdict, VerdictKind
+from app.core.pipeline import ActionState, Pipeline
+from app.core.ports import SessionContext
+
+
+def lockgate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "log", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
+
+
+@pytest.fixture
+def session_log(workspace: Path) -> Path:
+    """A real session's log in the data dir: one safe command, one edited (with backticks)."""
+    audit = AuditLog.create(workspace)
+    p = Pipeline(
+        context=SessionContext(workspace=workspace),
+        risk=FakeRisk(),
+        policy=FakePolicy(),
+        commands=RecordingCommands(),
+        patches=FilePatches(workspace),
+        audit=audit,
+    )
+
+    class Editor:
+        def notify(self, event: PipelineEvent) -> None:
+            if isinstance(event, ActionStateChanged) and event.state is ActionState.WAITING:
+                edited = "grep -c ```fence``` notes.md"
+                asyncio.get_running_loop().call_soon(
+                    p.submit_verdict,
+                    Verdict(event.action_id, VerdictKind.EDIT, edited=edited, key="e"),
+                )
+
+    p.add_observer(Editor())
+    asyncio.run(p.run(ScriptedLink([[cmd("echo hello"), cmd("ASK rm -rf notes")]])))
+    audit.close()
+    return audit.path
+
+
+def test_verify_ok(session_log: Path) -> None:
+    r = lockgate("verify", str(session_log))
+    assert r.returncode == 0
+    assert r.stdout.startswith("ok: ") and "records" in r.stdout
+
+
+def test_verify_reports_first_bad_line(session_log: Path) -> None:
+    lines = session_log.read_text().splitlines(keepends=True)
+    k = next(i for i, ln in enumerate(lines) if '"proposal"' in ln and "echo hello" in ln)
+    lines[k] = lines[k].replace("echo hello", "echo HELLO")
+    session_log.write_text("".join(lines))
+    r = lockgate("verify", str(session_log))
+    assert r.returncode == 1
+    assert f"line {k + 1}:" in r.stderr and "edited" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_verify_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
+    r = lockgate("verify", str(tmp_path / "nope.jsonl"))
+    assert r.returncode == 2
+    assert r.stderr.startswith("lockgate: ") and r.stderr.count("\n") == 1
+
+
+def test_show_last(session_log: Path) -> None:
+    r = lockgate("show", "--last")
+    assert r.returncode == 0, r.stderr
+    assert "ok: " in r.stdout.splitlines()[0]
+    for kind in ("session-start", "proposal", "verdict", "execution-start", "session-end"):
+        assert kind in r.stdout
+    assert "echo hello" in r.stdout
+
+
+def test_show_without_logs_is_a_one_line_error() -> None:
+    r = lockgate("show")
+    assert r.returncode == 2 and r.stderr.startswith("lockgate: no audit logs")
+
+
+def test_export_markdown(session_log: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    r = lockgate("export", "--format", "md", str(session_log), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    md = out.read_text()
+    assert md.startswith("# lockgate audit log")
+    assert "hash chain: intact" in md
+    assert "```sh\necho hello\n```" in md
+    # the edited command, fenced so its own backticks cannot break out
+    assert "- what ran:" in md
+    assert "````\ngrep -c ```fence``` notes.md\n````" in md
+    assert "verdict: edit-then-approve by human, key `e`" in md
