@@ -9,6 +9,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from netkit import (
     ProxyFactory,
     RecordingResolver,
@@ -672,3 +674,43 @@ def test_unrecordable_requests_stop(
     assert status_of(exchange(p.socket_path, _get(http_upstream.port))) == 200
     resp = exchange(p.socket_path, _get(http_upstream.port))
     assert status_of(resp) == 403 and b"rule: audit" in resp and b"disk full" in resp
+
+
+_AUTHORITY = st.text(
+    alphabet=st.sampled_from(
+        list("allowed.test") + list("evil:@[]%0x7f1.-_\\/?#") + ["\x00", "а", "\u200b", "ß", "．"]
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def test_fuzzed_authorities_only_ever_reach_the_allowed_host(
+    make_proxy: ProxyFactory, http_upstream: UpstreamServer
+) -> None:
+    """Whatever the request line and Host header say, the only name ever resolved is the
+    allowed one, and whatever reaches the upstream carries the allowed Host."""
+    port = http_upstream.port
+    p = make_proxy(loopback_rules(port, allow=("allowed.test",)))
+    with_port = _AUTHORITY.map(lambda a: f"{a}:{port}")
+    authorities = st.one_of(st.just(f"allowed.test:{port}"), _AUTHORITY, with_port)
+    reached: list[int] = []
+
+    @settings(max_examples=150, deadline=None)
+    @given(authority=authorities, host_header=st.one_of(st.none(), authorities))
+    def check(authority: str, host_header: str | None) -> None:
+        before = len(http_upstream.requests)
+        head = f"GET http://{authority}/fz HTTP/1.1\r\n"
+        if host_header is not None:
+            head += f"Host: {host_header}\r\n"
+        resp = exchange(p.socket_path, (head + "\r\n").encode("utf-8"))
+        assert set(p.resolver.calls) <= {"allowed.test"}
+        assert status_of(resp) in (200, 400, 403), resp[:300]
+        for _, _path, headers in http_upstream.requests[before:]:
+            host = headers.get("Host", "").lower()
+            assert host in (f"allowed.test:{port}", f"allowed.test.:{port}"), host
+        if status_of(resp) == 200:
+            reached.append(1)
+
+    check()
+    assert reached  # the honest spelling did get through
