@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,8 @@ def verify_cmd(path: Path) -> None:
     extra = len(report.problems) - 1
     if extra:
         click.echo(f"({extra} more problem(s) after it)", err=True)
-    raise click.exceptions.Exit(1)
+    # app.cli.main runs click with standalone_mode=False, which swallows click's Exit codes
+    sys.exit(1)
 
 
 @cli.command("show")
