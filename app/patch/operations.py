@@ -13,7 +13,7 @@ from typing import Any
 
 from app.patch.errors import PatchError, quote
 from app.patch.model import FileChange, ParsedPatch
-from app.patch.v4a import _Lines, _parse_add_body, _trim_blank, parse_update_body, split_patch_lines
+from app.patch.v4a import parse_add_body, parse_update_body, split_patch_lines, trim_blank
 
 _TYPES = ("create_file", "update_file", "delete_file")
 
@@ -60,9 +60,9 @@ def parse_operation(obj: Any) -> FileChange:
         raise PatchError(f"{kind} {path}: 'diff' must be a string")
     if kind == "delete_file":
         return FileChange(path=path, op="delete")
-    lines = _trim_blank(split_patch_lines(diff), 1)
+    lines = trim_blank(split_patch_lines(diff), 1)
     if kind == "create_file":
-        content_lines, end = _parse_add_body(lines, 0)
+        content_lines, end = parse_add_body(lines, 0)
         if end != len(lines.items):
             raise PatchError(
                 f"create_file {path}: unexpected {quote(lines.items[end])} in the diff"
@@ -77,7 +77,6 @@ def parse_operation(obj: Any) -> FileChange:
 
 
 __all__ = [
-    "_Lines",
     "looks_like_operation",
     "parse_operation",
     "parse_operations",

@@ -209,11 +209,7 @@ def _finish(
             )
         )
     finals = {f.rel for f in files if f.new is not None}
-    all_files = finals | {
-        r
-        for r, s in overlay.original.items()
-        if s.content is not None and r not in {f.rel for f in files if f.new is None}
-    }
+    all_files = {r for r, st in overlay.current.items() if st.content is not None}
     for rel in finals:
         parts = rel.split("/")
         for k in range(1, len(parts)):

@@ -40,7 +40,7 @@ FENCE_RE = re.compile(r"^(```|~~~)[\w+-]*\s*$")
 
 
 @dataclass(frozen=True)
-class _Lines:
+class PatchLines:
     """Patch lines plus the 1-based number of the first, so errors point into the input."""
 
     items: list[str]
@@ -55,16 +55,16 @@ def split_patch_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
-def _trim_blank(lines: list[str], first_no: int) -> _Lines:
+def trim_blank(lines: list[str], first_no: int) -> PatchLines:
     lo, hi = 0, len(lines)
     while lo < hi and not lines[lo].strip():
         lo += 1
     while hi > lo and not lines[hi - 1].strip():
         hi -= 1
-    return _Lines(lines[lo:hi], first_no + lo)
+    return PatchLines(lines[lo:hi], first_no + lo)
 
 
-def _unwrap(lines: _Lines) -> _Lines:
+def _unwrap(lines: PatchLines) -> PatchLines:
     """Peel a heredoc wrapper or a Markdown fence (at most a few layers) off the patch."""
     for _ in range(3):
         items = lines.items
@@ -73,10 +73,10 @@ def _unwrap(lines: _Lines) -> _Lines:
         first, last = items[0].strip(), items[-1].strip()
         m = HEREDOC_START_RE.match(first)
         if m and last == m.group("tag"):
-            lines = _trim_blank(items[1:-1], lines.first_no + 1)
+            lines = trim_blank(items[1:-1], lines.first_no + 1)
             continue
         if FENCE_RE.match(first) and last == first[:3]:
-            lines = _trim_blank(items[1:-1], lines.first_no + 1)
+            lines = trim_blank(items[1:-1], lines.first_no + 1)
             continue
         return lines
     return lines
@@ -84,7 +84,7 @@ def _unwrap(lines: _Lines) -> _Lines:
 
 def starts_like_v4a(text: str) -> bool:
     """The patch (wrappers peeled) begins with `*** Begin Patch`."""
-    head = _unwrap(_trim_blank(split_patch_lines(text), 1))
+    head = _unwrap(trim_blank(split_patch_lines(text), 1))
     return bool(head.items) and head.items[0].strip() == BEGIN
 
 
@@ -98,13 +98,13 @@ def mentions_v4a(text: str) -> bool:
 
 
 def parse_v4a(text: str) -> ParsedPatch:
-    lines = _unwrap(_trim_blank(split_patch_lines(text), 1))
+    lines = _unwrap(trim_blank(split_patch_lines(text), 1))
     items = lines.items
     if not items or items[0].strip() != BEGIN:
         raise PatchError("invalid patch: the first line must be '*** Begin Patch'")
     if len(items) < 2 or items[-1].strip() != END:
         raise PatchError("invalid patch: the last line must be '*** End Patch'")
-    body = _Lines(items[1:-1], lines.first_no + 1)
+    body = PatchLines(items[1:-1], lines.first_no + 1)
     files: list[FileChange] = []
     i = 0
     n = len(body.items)
@@ -124,7 +124,7 @@ def parse_v4a(text: str) -> ParsedPatch:
             raise PatchError(f"line {body.no(i)}: '*** {kind} File:' without a path")
         i += 1
         if kind == "Add":
-            content_lines, i = _parse_add_body(body, i)
+            content_lines, i = parse_add_body(body, i)
             content = "".join(line + "\n" for line in content_lines)
             files.append(FileChange(path=path, op="add", content=content))
         elif kind == "Delete":
@@ -150,7 +150,7 @@ def _is_section_end(line: str) -> bool:
     return s == END or SECTION_RE.match(s) is not None
 
 
-def _parse_add_body(body: _Lines, i: int) -> tuple[list[str], int]:
+def parse_add_body(body: PatchLines, i: int) -> tuple[list[str], int]:
     """'+' lines up to the next section. A blank line followed by more '+' lines is an empty
     line of the file (models drop the lone '+'); blank lines before the next section are not."""
     out: list[str] = []
@@ -179,7 +179,7 @@ def _parse_add_body(body: _Lines, i: int) -> tuple[list[str], int]:
     return out, i
 
 
-def parse_update_body(body: _Lines, i: int, path: str) -> tuple[list[Hunk], int]:
+def parse_update_body(body: PatchLines, i: int, path: str) -> tuple[list[Hunk], int]:
     """Hunks of one Update section (or of a Responses `update_file` diff), up to the next section."""
     hunks: list[Hunk] = []
     n = len(body.items)
