@@ -342,7 +342,8 @@ class _Extractor:
     # ------------------------------------------------------------------ positions
 
     def _src(self, node: Node) -> str:
-        return self.off.data[node.start_byte : node.end_byte].decode("utf-8", "surrogatepass")
+        # Slice the str, not the bytes: a node edge may fall inside an invalid sequence.
+        return self.text[self.off.char(node.start_byte) : self.off.char(node.end_byte)]
 
     def _local(self, node: Node) -> Span:
         return (self.off.char(node.start_byte), self.off.char(node.end_byte))
