@@ -182,10 +182,14 @@ class CommandProxy:
     def __enter__(self) -> Path:
         text = " ".join(self._command)
         self._thread.start()
-        self._thread.listen(
-            self.socket_path,
-            RunContext(command=text, program=program_of(text)),
-        )
+        try:
+            self._thread.listen(
+                self.socket_path,
+                RunContext(command=text, program=program_of(text)),
+            )
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self.socket_path
 
     def __exit__(
