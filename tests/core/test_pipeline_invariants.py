@@ -35,7 +35,18 @@ from app.core.pipeline import Pipeline
 from app.core.ports import SessionContext
 from app.core.verify import verify_log
 
-KINDS = ["safe", "ask", "policy-deny", "crit", "explode", "patch", "ask-patch", "bad-patch", "risk"]
+KINDS = [
+    "safe",
+    "ask",
+    "policy-deny",
+    "crit",
+    "explode",
+    "patch",
+    "ask-patch",
+    "bad-patch",
+    "risk",
+    "block",
+]
 HUMAN = ["approve", "approve-session", "edit", "deny", "deny-feedback"]
 
 
@@ -44,6 +55,7 @@ class Plan:
     turns: list[list[tuple[str, str]]]
     yields: list[int]
     picks: list[int]
+    cancel_at: int | None
     reckless: bool
     headless: bool
 
@@ -63,6 +75,7 @@ def plans(draw: st.DrawFn) -> Plan:
         turns=turns,
         yields=draw(st.lists(st.integers(0, 4), min_size=20, max_size=20)),
         picks=draw(st.lists(st.integers(0, 7), min_size=20, max_size=20)),
+        cancel_at=draw(st.one_of(st.none(), st.integers(0, 12))),
         reckless=draw(st.booleans()),
         headless=draw(st.booleans()),
     )
@@ -76,6 +89,7 @@ def build_action(kind: str, turn: str, n: int) -> Action:
         "crit": f"CRIT wipe{n}",
         "explode": f"EXPLODE{n}",
         "risk": f"RISK-RAISES {n}",
+        "block": f"BLOCK{n}",
     }
     if kind == "patch":
         return PatchAction(patch=f"f{n}.txt=v{n}", turn_id=turn)
@@ -129,11 +143,21 @@ async def play(plan: Plan, root: Path) -> None:
     link = ScriptedLink(turns, yields=plan.yields)
     given_verdicts: dict[str, Verdict] = {}
     asked_human = False
+    cancelled_waiting: set[str] = set()  # had no result and was not running when cancel came
+    cancelled_turns: set[str] = set()
 
     async def human() -> None:
         nonlocal asked_human
         i = 0
         while True:
+            if i == plan.cancel_at:
+                for av in pipeline.views():
+                    if av.result is None and av.state.value != "running":
+                        cancelled_waiting.add(av.action.id)
+                        cancelled_turns.add(av.action.turn_id)
+                await pipeline.cancel()
+            if i == 25:
+                commands.release.set()  # BLOCK commands finish from here on
             for _ in range(plan.picks[i % len(plan.picks)] % 4):
                 await asyncio.sleep(0)
             waiting = pipeline.waiting()
@@ -192,17 +216,34 @@ async def play(plan: Plan, root: Path) -> None:
             if plan.headless:
                 assert a.id not in given_verdicts
             gv = given_verdicts.get(a.id)
-            if gv is not None and gv.kind is VerdictKind.EDIT:
+            if gv is not None and gv.kind is VerdictKind.EDIT and a.id in executed:
                 assert isinstance(a, CommandAction)
                 assert (a.id, gv.edited) in commands.ran
                 assert r.ran == gv.edited and "edited" in r.message
             elif isinstance(a, CommandAction) and a.id in executed:
                 assert (a.id, a.command) in commands.ran
+            # cancel: nothing that had not started yet runs, and it says CANCELLED
+            if a.id in cancelled_waiting:
+                assert a.id not in executed
+                assert r.status is ResultStatus.CANCELLED and r.ran is None
             # whatever was approved and could run, ran exactly once
-            if v is not None and VerdictKind(v).approves and "BAD" not in text:
+            if (
+                v is not None
+                and VerdictKind(v).approves
+                and "BAD" not in text
+                and r.status is not ResultStatus.CANCELLED
+            ):
                 assert a.id in executed
             if a.id in executed:
-                if "EXPLODE" in text:
+                ran_text = (
+                    next(t for aid, t in commands.ran if aid == a.id)
+                    if isinstance(a, CommandAction)
+                    else None
+                )
+                if r.status is ResultStatus.CANCELLED:  # it was running when cancel came
+                    assert plan.cancel_at is not None
+                    assert isinstance(a, PatchAction) or r.ran == ran_text
+                elif "EXPLODE" in text:
                     assert r.status is ResultStatus.FAILED
                 else:
                     assert r.status is ResultStatus.COMPLETED
