@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -136,23 +137,23 @@ def apply_plan(plan: Plan) -> Applied:
         Change(f.rel, f.old_hash, f.old_mode, f.new, f.new_mode, f.new_hash) for f in plan.files
     ]
     with _Locked(plan.workspace) as root_fd:
-        _recover(root_fd)
+        _recover(root_fd, plan.workspace)
         _stale_check(root_fd, changes)
-        applied = _transact(root_fd, changes, plan.id, undoes=None)
-        _prune(root_fd)
+        applied = _transact(root_fd, plan.workspace, changes, plan.id, undoes=None)
+        _prune(root_fd, plan.workspace)
         return applied
 
 
 def recover(workspace: Path) -> list[str]:
     """Finish or roll back transactions a crash left behind; returns what was rolled back."""
     with _Locked(workspace) as root_fd:
-        return _recover(root_fd)
+        return _recover(root_fd, workspace)
 
 
 def undo_last(workspace: Path) -> Applied:
     """Restore the pre-images of the last applied patch, if its files are as it left them."""
     with _Locked(workspace) as root_fd:
-        _recover(root_fd)
+        _recover(root_fd, workspace)
         store_fd = open_store(root_fd, create=False)
         if store_fd is None:
             raise PatchError("nothing to undo: no patch has been applied in this workspace")
@@ -163,7 +164,7 @@ def undo_last(workspace: Path) -> Applied:
                 if tfd is None:
                     continue
                 try:
-                    j = read_journal(tfd)
+                    j = read_journal(workspace, name, tfd)
                 finally:
                     os.close(tfd)
                 if j and j.get("state") == "committed" and not j.get("undoes"):
@@ -173,8 +174,8 @@ def undo_last(workspace: Path) -> Applied:
                 raise PatchError("nothing to undo: no applied patch is left to undo")
             name, journal = target
             changes = _undo_changes(root_fd, store_fd, name, journal)
-            applied = _transact(root_fd, changes, uuid.uuid4().hex[:16], undoes=name)
-            _finish_undo(root_fd, store_fd, name)
+            applied = _transact(root_fd, workspace, changes, uuid.uuid4().hex[:16], undoes=name)
+            _finish_undo(root_fd, workspace, store_fd, name)
             return applied
         finally:
             os.close(store_fd)
@@ -223,7 +224,7 @@ def _missing_dirs(root_fd: int, changes: Sequence[Change]) -> list[str]:
 
 
 def _transact(
-    root_fd: int, changes: Sequence[Change], patch_id: str, *, undoes: str | None
+    root_fd: int, root: Path, changes: Sequence[Change], patch_id: str, *, undoes: str | None
 ) -> Applied:
     created_plan = _missing_dirs(root_fd, changes)
     store_fd = open_store(root_fd, create=True)
@@ -249,6 +250,7 @@ def _transact(
             for i, ch in enumerate(changes)
         ]
         txn = Txn(
+            root,
             name,
             tfd,
             {
@@ -277,7 +279,7 @@ def _transact(
                 ) from exc
             txn.close()
             txn = None
-            remove_txn(store_fd, name)
+            remove_txn(store_fd, name, root)
             if isinstance(exc, PatchError):
                 raise
             if isinstance(exc, OSError):
@@ -379,13 +381,7 @@ def _rollback(root_fd: int, txn_fd: int, journal: dict[str, Any]) -> None:
                 continue
             backup = entry.get("backup")
             if backup and lstat_at(txn_fd, backup) is not None:
-                try:
-                    os.rename(backup, base, src_dir_fd=txn_fd, dst_dir_fd=dfd)
-                except OSError:
-                    saved = read_state_at(txn_fd, backup, rel)
-                    tmp2 = f".lockgate-restore-{uuid.uuid4().hex[:12]}"
-                    write_new_at(dfd, tmp2, saved.content or b"", saved.mode or 0o644)
-                    os.rename(tmp2, base, src_dir_fd=dfd, dst_dir_fd=dfd)
+                _restore(txn_fd, backup, dfd, base, entry["old_hash"], rel)
             elif entry["old_hash"] is None:
                 os.unlink(base, dir_fd=dfd)
             else:
@@ -394,6 +390,35 @@ def _rollback(root_fd: int, txn_fd: int, journal: dict[str, Any]) -> None:
         finally:
             os.close(dfd)
     _remove_dirs(root_fd, journal.get("created_dirs", []))
+
+
+def _restore(txn_fd: int, backup: str, dfd: int, base: str, old_hash: str, rel: str) -> None:
+    """Put the pre-image back over `base`: the very inode we verified (linked through its open
+    descriptor, so nothing swapped in after the check can take its place), else a copy."""
+    fd = os.open(backup, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=txn_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PatchError(f"cannot restore {rel}: its saved copy is not a regular file")
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+        data = b"".join(chunks)
+        if sha256(data) != old_hash:
+            raise PatchError(f"cannot restore {rel}: its saved copy was altered")
+        tmp = f".lockgate-restore-{uuid.uuid4().hex[:12]}"
+        try:
+            os.link(f"/proc/self/fd/{fd}", tmp, dst_dir_fd=dfd, follow_symlinks=True)
+        except OSError:
+            write_new_at(dfd, tmp, data, stat.S_IMODE(st.st_mode))
+        os.rename(tmp, base, src_dir_fd=dfd, dst_dir_fd=dfd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(backup, dir_fd=txn_fd)
 
 
 def _remove_dirs(root_fd: int, rels: Sequence[str]) -> None:
@@ -414,7 +439,7 @@ def _remove_dirs(root_fd: int, rels: Sequence[str]) -> None:
             os.close(pfd)
 
 
-def _recover(root_fd: int) -> list[str]:
+def _recover(root_fd: int, root: Path) -> list[str]:
     store_fd = open_store(root_fd, create=False)
     if store_fd is None:
         return []
@@ -425,22 +450,22 @@ def _recover(root_fd: int) -> list[str]:
             if tfd is None:
                 continue
             try:
-                journal = read_journal(tfd)
+                journal = read_journal(root, name, tfd)
                 if journal is None:
                     # The crash came before the first journal write: nothing else was touched.
                     os.close(tfd)
                     tfd = -1
-                    remove_txn(store_fd, name)
+                    remove_txn(store_fd, name, root)
                     continue
                 state = journal.get("state")
                 if state == "applying":
                     _rollback(root_fd, tfd, journal)
                     os.close(tfd)
                     tfd = -1
-                    remove_txn(store_fd, name)
+                    remove_txn(store_fd, name, root)
                     rolled.append(name)
                 elif state == "committed" and journal.get("undoes"):
-                    _finish_undo(root_fd, store_fd, str(journal["undoes"]))
+                    _finish_undo(root_fd, root, store_fd, str(journal["undoes"]))
             finally:
                 if tfd >= 0:
                     os.close(tfd)
@@ -481,28 +506,28 @@ def _undo_changes(root_fd: int, store_fd: int, name: str, journal: dict[str, Any
         os.close(tfd)
 
 
-def _finish_undo(root_fd: int, store_fd: int, name: str) -> None:
+def _finish_undo(root_fd: int, root: Path, store_fd: int, name: str) -> None:
     tfd = open_txn(store_fd, name)
     if tfd is None:
         return
     try:
-        journal = read_journal(tfd)
+        journal = read_journal(root, name, tfd)
         if journal is None or journal.get("state") != "committed":
             return
         journal["state"] = "undone"
-        write_journal(tfd, journal)
+        write_journal(root, name, tfd, journal)
     finally:
         os.close(tfd)
     _remove_dirs(root_fd, journal.get("created_dirs", []))
 
 
-def _prune(root_fd: int) -> None:
+def _prune(root_fd: int, root: Path) -> None:
     store_fd = open_store(root_fd, create=False)
     if store_fd is None:
         return
     try:
         names = list_txns(store_fd)
         for name in names[:-KEEP] if len(names) > KEEP else []:
-            remove_txn(store_fd, name)
+            remove_txn(store_fd, name, root)
     finally:
         os.close(store_fd)

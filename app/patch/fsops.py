@@ -33,9 +33,10 @@ _PROTECTED_TOP_DIRS = (
     ".cursor",
     ".gemini",
     ".continue",
-    ".aider",
     ".devcontainer",
     ".idea",
+    ".vscode",
+    ".windsurf",
 )
 _PROTECTED_TOP_FILES = (
     ".envrc",
@@ -44,7 +45,6 @@ _PROTECTED_TOP_FILES = (
     ".aider.conf.yml",
     ".cursorrules",
 )
-_PROTECTED_VSCODE = ("tasks.json", "settings.json", "launch.json", "extensions.json", "mcp.json")
 
 
 def sha256(data: bytes | None) -> str | None:
@@ -137,12 +137,10 @@ def protected_reason(rel: str) -> str | None:
     top = low[0]
     if top.startswith(".lockgate"):
         return "lockgate's own files"
-    if top in _PROTECTED_TOP_DIRS and len(parts) >= 1:
-        return "agent or editor configuration"
+    if top in _PROTECTED_TOP_DIRS or top.startswith(".aider"):
+        return "agent or editor configuration (it can run code or steer agents)"
     if len(parts) == 1 and top in _PROTECTED_TOP_FILES:
         return "configuration that runs code or steers agents"
-    if top == ".vscode" and len(parts) == 2 and low[1] in _PROTECTED_VSCODE:
-        return "editor configuration that can run tasks"
     return None
 
 

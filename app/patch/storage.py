@@ -14,8 +14,10 @@ import os
 import stat
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from app.patch import trust
 from app.patch.errors import PatchError
 from app.patch.fsops import fsync_dir, lstat_at, open_dir, write_new_at
 
@@ -48,20 +50,23 @@ def new_txn_name(patch_id: str) -> str:
 class Txn:
     """An open transaction directory and its journal."""
 
+    root: Path
     name: str
     fd: int
     journal: dict[str, Any]
 
     def write(self) -> None:
-        write_journal(self.fd, self.journal)
+        write_journal(self.root, self.name, self.fd, self.journal)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fd)
 
 
-def write_journal(txn_fd: int, journal: dict[str, Any]) -> None:
+def write_journal(root: Path, txn: str, txn_fd: int, journal: dict[str, Any]) -> None:
+    """Record the journal's digest outside the workspace, then write it atomically inside."""
     data = json.dumps(journal, indent=1, sort_keys=True).encode("utf-8")
+    trust.record(root, txn, data)
     tmp = f"{JOURNAL}.tmp"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp, dir_fd=txn_fd)
@@ -70,14 +75,20 @@ def write_journal(txn_fd: int, journal: dict[str, Any]) -> None:
     fsync_dir(txn_fd)
 
 
-def read_journal(txn_fd: int) -> dict[str, Any] | None:
+UNTRUSTED: dict[str, Any] = {"state": "untrusted"}
+
+
+def read_journal(root: Path, txn: str, txn_fd: int) -> dict[str, Any] | None:
+    """The journal, None if there is none, or UNTRUSTED if lockgate did not write these bytes."""
     try:
         fd = os.open(JOURNAL, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=txn_fd)
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError:
+        return UNTRUSTED
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
+            return UNTRUSTED
         chunks = []
         while True:
             b = os.read(fd, 1 << 20)
@@ -86,11 +97,14 @@ def read_journal(txn_fd: int) -> dict[str, Any] | None:
             chunks.append(b)
     finally:
         os.close(fd)
+    raw = b"".join(chunks)
+    if not trust.is_ours(root, txn, raw):
+        return UNTRUSTED
     try:
-        data = json.loads(b"".join(chunks))
+        data = json.loads(raw)
     except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+        return UNTRUSTED
+    return data if isinstance(data, dict) else UNTRUSTED
 
 
 def list_txns(store_fd: int) -> list[str]:
@@ -104,7 +118,7 @@ def open_txn(store_fd: int, name: str) -> int | None:
         return None
 
 
-def remove_txn(store_fd: int, name: str) -> None:
+def remove_txn(store_fd: int, name: str, root: Path | None = None) -> None:
     fd = open_txn(store_fd, name)
     if fd is None:
         return
@@ -117,3 +131,5 @@ def remove_txn(store_fd: int, name: str) -> None:
     with contextlib.suppress(OSError):
         os.rmdir(name, dir_fd=store_fd)
     fsync_dir(store_fd)
+    if root is not None:
+        trust.forget(root, name)

@@ -215,3 +215,62 @@ def test_real_entry_point_exit_codes(ws: Path) -> None:
     bad = lockgate("apply", "--workspace", str(ws), "-", stdin=v4a("*** Delete File: nope"))
     assert bad.returncode == 1
     assert bad.stderr == "lockgate: cannot delete nope: no such file\n"
+
+
+def _forge(ws: Path, state: str) -> None:
+    """A journal an agent could write into .lockgate if its sandbox were degraded."""
+    txn = ws / ".lockgate" / "patches" / "00000000000000000001-forged"
+    txn.mkdir(parents=True)
+    (txn / "b0").write_text("#!/bin/sh\necho pwned\n")
+    import hashlib
+
+    cur = hashlib.sha256((ws / "a.txt").read_bytes()).hexdigest()
+    evil = hashlib.sha256(b"#!/bin/sh\necho pwned\n").hexdigest()
+    journal = {
+        "version": 1,
+        "id": "forged",
+        "state": state,
+        "created_dirs": [],
+        "undoes": None,
+        "entries": [
+            {
+                "rel": "a.txt",
+                "tmp": None,
+                "backup": "b0",
+                "old_hash": evil,
+                "old_mode": 0o755,
+                "new_hash": cur,
+                "new_mode": (ws / "a.txt").stat().st_mode & 0o777,
+            }
+        ],
+    }
+    (txn / "journal.json").write_text(json.dumps(journal))
+
+
+def test_forged_journal_is_not_recovered(ws: Path) -> None:
+    from app.patch.apply import recover
+
+    _forge(ws, "applying")
+    before = snapshot(ws)
+    assert recover(ws) == []
+    WorkspacePatchExecutor(ws)
+    assert snapshot(ws) == before
+
+
+def test_forged_journal_is_not_undone(ws: Path) -> None:
+    _forge(ws, "committed")
+    before = snapshot(ws)
+    with pytest.raises(PatchError, match="nothing to undo"):
+        undo_last(ws)
+    assert snapshot(ws) == before
+
+
+def test_tampered_pre_image_is_not_restored(ws: Path) -> None:
+    apply_text(ws, v4a("*** Update File: a.txt\n@@\n-one\n+1"))
+    (backup,) = (ws / ".lockgate" / "patches").glob("*/b0")
+    backup.unlink()
+    backup.write_text("tampered\n")
+    before = snapshot(ws)
+    with pytest.raises(PatchError, match=r"saved copy of a\.txt is missing or altered"):
+        undo_last(ws)
+    assert snapshot(ws) == before
