@@ -140,7 +140,7 @@ class Sandbox:
             raise SandboxError("sandbox is closed")
         workdir = self._workdir(cwd)
         full_env = self._env(workdir, env, proxy_socket)
-        prep = prepare(self.policy.workspace, self.policy.protected)
+        prep = prepare(self.policy.workspace, self.policy.protected, self.policy.writable)
         started = time.monotonic()
         completed = impl.run(
             list(argv),

@@ -1,4 +1,4 @@
-"""Protected names inside the workspace, before and after a command.
+"""Protected names inside the workspace (and every writable root), before and after a command.
 
 A mount can only cover a name that exists, and Linux has no way to forbid creating one name in a
 writable directory. So: a protected path that exists is bound read-only over itself (the mount
@@ -7,8 +7,13 @@ a missing `.git/hooks` in an existing repository gets an empty directory (inside
 git itself keeps one) so it can be covered too. Any other protected name that was missing and
 that the command created is removed by the guard after the command — by then every process of
 the command is dead (its pid namespace is gone) — and the guard says what it removed.
+A `.git` that was a symlink (which no mount can cover) is put back if the command changed it.
 A repository the command created from nothing (`git init`) keeps its objects and refs, loses
 any hook that is not a `*.sample`, and loses config lines that would run a program.
+
+The guard runs as the console's user on files a hostile command prepared: it never follows a
+symlink it did not check (O_NOFOLLOW, descriptors relative to the checked directory) and writes
+only through a fresh O_EXCL file.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import fnmatch
 import os
 import re
 import shutil
+import stat
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,57 +33,93 @@ GLOB_CHARS = set("*?[")
 # git config keys whose value is a program to run (or pulls in another file that could be).
 _DANGEROUS_GIT_KEY = re.compile(
     r"^\s*(hookspath|fsmonitor|sshcommand|pager|editor|askpass|gitproxy|textconv|driver|"
-    r"helper|program|uploadpack|receivepack|clean|smudge|process|command|path|cmd|tool)\s*=",
+    r"helper|program|uploadpack|receivepack|clean|smudge|process|command|path|cmd|tool|"
+    r"worktree|gitdir|templatedir|excludesfile|attributesfile)\s*=",
     re.IGNORECASE,
 )
 _BANG_VALUE = re.compile(r"=\s*!")
 _SECTION = re.compile(r"^\s*\[([^\]\s\"]+)")
-_DANGEROUS_SECTIONS = {"include", "includeif", "filter", "credential", "alias"}
+_DANGEROUS_SECTIONS = {"include", "includeif", "filter", "credential", "alias", "diff", "merge"}
+
+
+@dataclass(frozen=True)
+class GitMark:
+    """What `<root>/.git` was before the command: kind and identity."""
+
+    root: str
+    kind: str  # "absent" | "dir" | "file" | "symlink" | "other"
+    ident: tuple[int, int] = (0, 0)
+    target: str = ""
 
 
 @dataclass(frozen=True)
 class Prepared:
     read_only: tuple[str, ...]  # existing protected paths: bound read-only
-    git_dir: str | None  # <ws>/.git when it is a directory: becomes a mount point
+    git_dirs: tuple[str, ...]  # <root>/.git directories: become mount points
     absent: tuple[str, ...]  # exact protected paths missing at start
-    globs: tuple[tuple[str, tuple[str, ...]], ...]  # (pattern, names present at start)
-    git_existed: bool
+    globs: tuple[tuple[str, str, tuple[str, ...]], ...]  # (root, pattern, names present)
+    gits: tuple[GitMark, ...]
+
+    @property
+    def git_dir(self) -> str | None:
+        return self.git_dirs[0] if self.git_dirs else None
 
 
-def prepare(workspace: Path, patterns: tuple[str, ...]) -> Prepared:
-    ws = str(workspace)
-    git = os.path.join(ws, ".git")
-    git_is_dir = os.path.isdir(git) and not os.path.islink(git)
-    git_existed = os.path.lexists(git)
+def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...] = ()) -> Prepared:
     read_only: list[str] = []
+    git_dirs: list[str] = []
     absent: list[str] = []
-    globs: list[tuple[str, tuple[str, ...]]] = []
-    if git_existed and not git_is_dir and not os.path.islink(git):
-        read_only.append(git)  # a worktree's `.git` file: it names the real repository
-    for pattern in patterns:
-        parent_rel, _, name = pattern.rpartition("/")
-        parent = os.path.join(ws, parent_rel) if parent_rel else ws
-        if GLOB_CHARS & set(pattern):
-            present = _matching(parent, name)
-            globs.append((pattern, tuple(present)))
-            read_only += [os.path.join(parent, n) for n in present]
-            continue
-        path = os.path.join(ws, pattern)
-        if pattern == ".git/hooks" and git_is_dir and not os.path.lexists(path):
-            with contextlib.suppress(OSError):
-                os.mkdir(path, 0o755)
-        if os.path.lexists(path):
-            if not os.path.islink(path):
-                read_only.append(path)
-        else:
-            absent.append(path)
+    globs: list[tuple[str, str, tuple[str, ...]]] = []
+    gits: list[GitMark] = []
+    for root_path in (workspace, *others):
+        root = str(root_path)
+        mark = _git_mark(root)
+        gits.append(mark)
+        git = os.path.join(root, ".git")
+        if mark.kind == "dir":
+            git_dirs.append(git)
+        elif mark.kind == "file":
+            read_only.append(git)  # a worktree's `.git` file: it names the real repository
+        for pattern in patterns:
+            parent_rel, _, name = pattern.rpartition("/")
+            parent = os.path.join(root, parent_rel) if parent_rel else root
+            if GLOB_CHARS & set(pattern):
+                present = _matching(parent, name)
+                globs.append((root, pattern, tuple(present)))
+                read_only += [os.path.join(parent, n) for n in present]
+                continue
+            path = os.path.join(root, pattern)
+            if pattern == ".git/hooks" and mark.kind == "dir" and not os.path.lexists(path):
+                with contextlib.suppress(OSError):
+                    os.mkdir(path, 0o755)
+            if os.path.lexists(path):
+                if not os.path.islink(path):
+                    read_only.append(path)
+            else:
+                absent.append(path)
     return Prepared(
         read_only=tuple(dict.fromkeys(read_only)),
-        git_dir=git if git_is_dir else None,
+        git_dirs=tuple(git_dirs),
         absent=tuple(absent),
         globs=tuple(globs),
-        git_existed=git_existed,
+        gits=tuple(gits),
     )
+
+
+def _git_mark(root: str) -> GitMark:
+    git = os.path.join(root, ".git")
+    try:
+        st = os.lstat(git)
+    except OSError:
+        return GitMark(root, "absent")
+    ident = (st.st_dev, st.st_ino)
+    if stat.S_ISLNK(st.st_mode):
+        return GitMark(root, "symlink", ident, os.readlink(git))
+    if stat.S_ISDIR(st.st_mode):
+        return GitMark(root, "dir", ident)
+    if stat.S_ISREG(st.st_mode):
+        return GitMark(root, "file", ident)
+    return GitMark(root, "other", ident)
 
 
 def _matching(parent: str, name_pattern: str) -> list[str]:
@@ -88,80 +131,130 @@ def _matching(parent: str, name_pattern: str) -> list[str]:
 
 
 def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
-    """Undo protected names the command created. Returns one line per thing removed."""
-    ws = str(workspace)
+    """Undo protected names the command created. Returns one line per thing it changed."""
     notes: list[str] = []
-    git = os.path.join(ws, ".git")
-    new_repo = not prep.git_existed and os.path.isdir(git) and not os.path.islink(git)
+    new_repos: list[str] = []
+    for mark in prep.gits:
+        git = os.path.join(mark.root, ".git")
+        now = _git_mark(mark.root)
+        if mark.kind == "absent" and now.kind == "dir":
+            new_repos.append(git)
+        elif mark.kind == "symlink" and (now.kind, now.target) != ("symlink", mark.target):
+            _remove(git)
+            with contextlib.suppress(OSError):
+                os.symlink(mark.target, git)
+            notes.append(f"restored {_rel(git, workspace)} (a symlink the command replaced)")
     for path in prep.absent:
-        if new_repo and path.startswith(git + os.sep):
+        if any(path.startswith(g + os.sep) for g in new_repos):
             continue  # handled below: a fresh repository keeps its config
         if os.path.lexists(path):
             _remove(path)
-            notes.append(f"removed {os.path.relpath(path, ws)} (protected; created by the command)")
-    for pattern, present in prep.globs:
+            notes.append(f"removed {_rel(path, workspace)} (protected; created by the command)")
+    for root, pattern, present in prep.globs:
         parent_rel, _, name = pattern.rpartition("/")
-        parent = os.path.join(ws, parent_rel) if parent_rel else ws
+        parent = os.path.join(root, parent_rel) if parent_rel else root
         for n in _matching(parent, name):
             if n not in present:
-                _remove(os.path.join(parent, n))
-                rel = os.path.relpath(os.path.join(parent, n), ws)
-                notes.append(f"removed {rel} (protected; created by the command)")
-    if new_repo:
-        notes += _tame_new_repository(git, ws)
+                path = os.path.join(parent, n)
+                _remove(path)
+                notes.append(f"removed {_rel(path, workspace)} (protected; created by the command)")
+    for git in new_repos:
+        notes += _tame_new_repository(git, workspace)
     return tuple(notes)
 
 
+def _rel(path: str, workspace: Path) -> str:
+    rel = os.path.relpath(path, workspace)
+    return path if rel.startswith("..") else rel
+
+
 def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
+    """Remove without following symlinks (rmtree works on descriptors on Linux)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode):
         shutil.rmtree(path, ignore_errors=True)
     else:
         with contextlib.suppress(OSError):
             os.unlink(path)
 
 
-def _tame_new_repository(git: str, ws: str) -> list[str]:
+def _tame_new_repository(git: str, workspace: Path) -> list[str]:
     notes: list[str] = []
-    hooks = os.path.join(git, "hooks")
-    if os.path.islink(hooks) or (os.path.lexists(hooks) and not os.path.isdir(hooks)):
-        _remove(hooks)
-        notes.append("removed .git/hooks (not a directory)")
-    elif os.path.isdir(hooks):
-        for entry in os.listdir(hooks):
-            if not entry.endswith(".sample"):
-                _remove(os.path.join(hooks, entry))
-                notes.append(f"removed .git/hooks/{entry} (hooks in a new repository)")
-    config = os.path.join(git, "config")
-    if os.path.islink(config):
-        _remove(config)
-        notes.append("removed .git/config (a symlink)")
-    elif os.path.isfile(config):
-        with open(config, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines(keepends=True)
-        kept: list[str] = []
-        dropped = 0
-        section = ""
-        for line in lines:
-            m = _SECTION.match(line)
-            if m:
-                section = m.group(1).lower()
-                if section in _DANGEROUS_SECTIONS:
-                    dropped += 1
-                    continue
-                kept.append(line)
-                continue
-            if (
-                section in _DANGEROUS_SECTIONS
-                or _DANGEROUS_GIT_KEY.match(line)
-                or _BANG_VALUE.search(line)
-            ):
-                dropped += 1
-                continue
-            kept.append(line)
-        if dropped:
-            tmp = config + ".lockgate-tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write("".join(kept))
-            os.replace(tmp, config)
-            notes.append(f"dropped {dropped} line(s) from .git/config that would run programs")
+    try:
+        gfd = os.open(git, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return notes
+    try:
+        notes += _tame_hooks(gfd, git, workspace)
+        notes += _tame_config(gfd, git, workspace)
+    finally:
+        os.close(gfd)
     return notes
+
+
+def _tame_hooks(gfd: int, git: str, workspace: Path) -> list[str]:
+    rel = _rel(os.path.join(git, "hooks"), workspace)
+    try:
+        st = os.lstat("hooks", dir_fd=gfd)
+    except OSError:
+        return []
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink("hooks", dir_fd=gfd)
+        return [f"removed {rel} (not a directory)"]
+    notes = []
+    hfd = os.open("hooks", os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=gfd)
+    try:
+        for entry in os.listdir(hfd):
+            if entry.endswith(".sample"):
+                continue
+            est = os.lstat(entry, dir_fd=hfd)
+            if stat.S_ISDIR(est.st_mode):
+                shutil.rmtree(entry, dir_fd=hfd, ignore_errors=True)
+            else:
+                os.unlink(entry, dir_fd=hfd)
+            notes.append(f"removed {rel}/{entry} (a hook in a repository the command created)")
+    finally:
+        os.close(hfd)
+    return notes
+
+
+def _tame_config(gfd: int, git: str, workspace: Path) -> list[str]:
+    rel = _rel(os.path.join(git, "config"), workspace)
+    try:
+        fd = os.open("config", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=gfd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            if stat.S_ISLNK(os.lstat("config", dir_fd=gfd).st_mode):
+                os.unlink("config", dir_fd=gfd)
+                return [f"removed {rel} (a symlink)"]
+        return []
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return []
+        lines = f.read(1 << 20).decode("utf-8", errors="replace").splitlines(keepends=True)
+    kept: list[str] = []
+    dropped = 0
+    section = ""
+    for line in lines:
+        m = _SECTION.match(line)
+        if m:
+            section = m.group(1).lower()
+        if (
+            section in _DANGEROUS_SECTIONS
+            or (not m and _DANGEROUS_GIT_KEY.match(line))
+            or (not m and _BANG_VALUE.search(line))
+        ):
+            dropped += 1
+            continue
+        kept.append(line)
+    if not dropped:
+        return []
+    tmp = f"config.lockgate-{uuid.uuid4().hex}"
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=gfd)
+    with os.fdopen(out, "w", encoding="utf-8") as f:
+        f.write("".join(kept))
+    os.replace(tmp, "config", src_dir_fd=gfd, dst_dir_fd=gfd)
+    return [f"dropped {dropped} line(s) from {rel} that would run programs"]

@@ -99,7 +99,7 @@ class LinuxBackend:
             env=env,
             cwd=cwd,
             timeout=timeout,
-            git_dir=prepared.git_dir,
+            git_dirs=prepared.git_dirs,
             read_only=prepared.read_only,
             deny=self._deny,
             proxy_socket=str(proxy_socket) if proxy_socket else None,

@@ -62,11 +62,12 @@ def build_static(writable: Sequence[str], private: Sequence[str], tmp_size: int)
 
 
 def apply_run(
-    stash: int, git_dir: str | None, read_only: Sequence[str], deny: Sequence[str]
+    stash: int, git_dirs: Sequence[str], read_only: Sequence[str], deny: Sequence[str]
 ) -> None:
     """The part that depends on the workspace and home as they are now, just before the run."""
-    if git_dir and os.path.isdir(git_dir) and not os.path.islink(git_dir):
-        _bind_self(git_dir, read_only=False)
+    for git_dir in git_dirs:
+        if os.path.isdir(git_dir) and not os.path.islink(git_dir):
+            _bind_self(git_dir, read_only=False)
     for path in read_only:
         if os.path.lexists(path) and not os.path.islink(path):
             _bind_self(path, read_only=True)
@@ -76,7 +77,11 @@ def apply_run(
 
 def mount_proc() -> None:
     """Run as pid 1 of the new pid namespace: /proc shows only the command's own processes."""
-    sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, None)
+    # Read-only: the command's uid may be host root, whose DAC rights over /proc/sys would
+    # otherwise rest on Landlock alone.
+    sc.mount(
+        "proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_RDONLY, None
+    )
 
 
 def _empties() -> int:

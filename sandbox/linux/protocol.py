@@ -50,7 +50,7 @@ class Run:
     env: dict[str, str]
     cwd: str
     timeout: float | None
-    git_dir: str | None
+    git_dirs: tuple[str, ...]
     read_only: tuple[str, ...]
     deny: tuple[str, ...]
     proxy_socket: str | None = None
@@ -61,7 +61,7 @@ class Run:
             "env": self.env,
             "cwd": self.cwd,
             "timeout": self.timeout,
-            "git_dir": self.git_dir,
+            "git_dirs": list(self.git_dirs),
             "read_only": list(self.read_only),
             "deny": list(self.deny),
             "proxy_socket": self.proxy_socket,
@@ -70,7 +70,7 @@ class Run:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Run:
         data = dict(data)
-        for key in ("argv", "read_only", "deny"):
+        for key in ("argv", "git_dirs", "read_only", "deny"):
             data[key] = tuple(data[key])
         return cls(**data)
 

@@ -97,7 +97,7 @@ def spare_main(plan: Plan, zsock: socket.socket, cgroup: str | None) -> None:
         if setup_error or init is None:
             raise ValueError(setup_error or "sandbox setup failed")
         run = Run.from_json(json.loads(split_run(msg)[1]))
-        mounts.apply_run(stash, run.git_dir, run.read_only, run.deny)
+        mounts.apply_run(stash, run.git_dirs, run.read_only, run.deny)
         target = None
         if listener is not None:
             target = bridge.open_target(run.proxy_socket, host_root)

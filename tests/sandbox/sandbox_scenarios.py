@@ -530,6 +530,34 @@ def _new_repo_tamed(area: Area, r: Completed, ctx: dict[str, Any]) -> list[str]:
     return fails
 
 
+def _git_symlink_setup(area: Area, ctx: dict[str, Any]) -> None:
+    _git_setup(area, ctx)
+    os.rename(area.ws / ".git", area.ws / ".realgit")
+    os.symlink(".realgit", area.ws / ".git")
+    ctx["before"] = {"git": _git_protected(area)}
+
+
+def _git_symlink_back(area: Area, r: Completed, ctx: dict[str, Any]) -> list[str]:
+    git = area.ws / ".git"
+    fails = []
+    if not git.is_symlink() or os.readlink(git) != ".realgit":
+        fails.append(f".git was not restored: {git.is_symlink()} {r.stderr[-300:]!r}")
+    if not any("restored" in g for g in r.guard):
+        fails.append(f"guard did not report the restore: {r.guard}")
+    return fails + _git_same(area, r, ctx)
+
+
+_PROC_FILES = ("/proc/sys/kernel/core_pattern", "/sys/kernel/mm/ksm/run")
+
+
+def _host_proc_setup(area: Area, ctx: dict[str, Any]) -> None:
+    ctx["proc"] = {p: Path(p).read_text() for p in _PROC_FILES if os.path.exists(p)}
+
+
+def _host_proc_same(area: Area, r: Completed, ctx: dict[str, Any]) -> list[str]:
+    return [f"{p} changed on the host" for p, v in ctx["proc"].items() if Path(p).read_text() != v]
+
+
 def _guarded(*names: str) -> Callable[[Area, Completed, dict[str, Any]], list[str]]:
     def check(area: Area, r: Completed, ctx: dict[str, Any]) -> list[str]:
         fails = [f"{n} exists on the host" for n in names if os.path.lexists(area.ws / n)]
@@ -771,6 +799,23 @@ CASES: tuple[Case, ...] = (
         "git -c user.email=t@example.com -c user.name=t commit -q --allow-empty -m x && echo ok",
         _and(_new_repo_tamed, _out_has(b"ok")),
         needs=("git",),
+    ),
+    Case(
+        "git-symlink-restored",
+        "rm .git; git init -q && printf '#!/bin/sh\\necho pwn\\n' > .git/hooks/post-checkout; "
+        "chmod +x .git/hooks/post-checkout; echo pwn > .realgit/hooks/post-merge; "
+        "git config -f .realgit/config core.hooksPath /tmp; echo done",
+        _git_symlink_back,
+        _git_symlink_setup,
+        needs=("git",),
+    ),
+    Case(
+        "proc-and-sys-read-only",
+        "echo '|/tmp/evil' > /proc/sys/kernel/core_pattern; echo 1 > /proc/sysrq-trigger; "
+        "echo 1 > /sys/kernel/mm/ksm/run; echo 0 > /proc/self/oom_score_adj; "
+        "echo via-dev-stdout > /dev/stdout",
+        _and(_host_proc_same, _out_has(b"via-dev-stdout")),
+        _host_proc_setup,
     ),
     Case(
         "protected-absent",

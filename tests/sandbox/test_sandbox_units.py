@@ -4,6 +4,7 @@ bounded output, the workspace guard, refusal texts, the macOS profile."""
 from __future__ import annotations
 
 import errno
+import shutil
 import struct
 import subprocess
 from dataclasses import replace
@@ -191,3 +192,22 @@ def test_seatbelt_profile(tmp_path: Path) -> None:
     proxy = build_profile(replace(policy, network="proxy", proxy_port=3128), tmp_path)
     assert '(allow network-outbound (remote tcp "localhost:3128"))' in proxy.text
     assert text.count("(") == text.count(")")
+
+
+def test_guard_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("host file\n")
+    prep = prepare(ws, SandboxPolicy(workspace=ws).protected)
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    config = ws / ".git" / "config"
+    config.unlink()
+    config.symlink_to(victim)  # the command left config as a symlink to a host file
+    hooks = ws / ".git" / "hooks"
+    shutil.rmtree(hooks)
+    hooks.symlink_to(tmp_path)  # and hooks pointing outside
+    notes = guard(ws, prep)
+    assert victim.read_text() == "host file\n" and tmp_path.joinpath("victim").exists()
+    assert not config.exists() and not hooks.exists()
+    assert len(notes) == 2
