@@ -29,6 +29,7 @@ from app.risk import deception
 from app.risk.analysis import Analyzer, Facts, short
 from app.risk.netutil import parse_target
 from app.risk.paths import home_dir
+from app.risk.shell import Script
 
 _REGISTRIES = frozenset(
     {
@@ -66,6 +67,7 @@ _REGISTRIES = frozenset(
 class Analysis:
     findings: tuple[Finding, ...]
     facts: Facts
+    script: Script | None = None  # the parsed command, for policy rules (None for others)
 
 
 class _LRU:
@@ -118,6 +120,7 @@ class RiskEngine:
 
     def __init__(self, *, cache_size: int = 4096, warm: bool = True) -> None:
         self._cache = _LRU(cache_size)
+        self._roots: dict[Path, str] = {}
         if warm:
             from app.risk.typosquat import popular
 
@@ -146,7 +149,11 @@ class RiskEngine:
 
     def analyze(self, action: Action, context: SessionContext) -> Analysis:
         """Findings and facts for one action alone (cached); policy rules read the facts."""
-        ws = str(Path(context.workspace).resolve()) if context.workspace else "/"
+        ws = self._roots.get(context.workspace) if context.workspace else "/"
+        if ws is None:
+            ws = str(Path(context.workspace).resolve())
+            if len(self._roots) < 64:
+                self._roots[context.workspace] = ws
         if isinstance(action, CommandAction):
             cwd = ws
             if action.cwd:
@@ -183,7 +190,7 @@ class RiskEngine:
             )
         if not text.strip():
             findings.append(Finding(Category.RESOURCE, 0, "runs nothing", ()))
-        return Analysis(_dedupe(findings), an.facts)
+        return Analysis(_dedupe(findings), an.facts, an.script)
 
     def _patch(self, text: str, ws: str, network: str) -> Analysis:
         from app.risk.patch_risk import assess_patch

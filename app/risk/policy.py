@@ -52,7 +52,7 @@ from app.core.ports import SessionContext
 from app.risk.engine import RiskEngine
 from app.risk.paths import home_dir
 from app.risk.rules import PolicyError, Rule, Source, Subject, check_examples, parse_rule
-from app.risk.shell import SHELLS, parse
+from app.risk.shell import SHELLS, Script, parse
 
 _STRICTNESS = {DecisionKind.ALLOW: 0, DecisionKind.ASK: 1, DecisionKind.DENY: 2}
 
@@ -89,13 +89,13 @@ class Layer:
     disable: tuple[str, ...] = ()
 
 
-def canonical(text: str) -> tuple[tuple[str, ...], ...]:
+def canonical(text: str | Script) -> tuple[tuple[str, ...], ...]:
     """The command as a session rule remembers it: the commands that run, each as tokens.
 
     Quoting is gone (tokens are values), `bash -lc '…'` / `sh -c` wrappers are peeled, and for
     tools whose flags never take values, clusters are split and sorted (`ls -la` = `ls -al`).
     """
-    script = parse(text)
+    script = parse(text) if isinstance(text, str) else text
     out: list[tuple[str, ...]] = []
     for c in script.commands:
         if c.wrapper_of is not None:
@@ -180,9 +180,10 @@ class Policy:
     def subject(self, action: Action) -> Subject:
         if isinstance(action, NetworkAction):
             return Subject((), (), (), (), (), (action.host.lower().rstrip("."),), is_network=True)
-        facts = self.engine.analyze(action, self._ctx).facts
+        analysis = self.engine.analyze(action, self._ctx)
+        facts = analysis.facts
         if isinstance(action, CommandAction):
-            script = parse(action.command)
+            script = analysis.script if analysis.script is not None else parse(action.command)
             leaves = tuple(
                 tuple(w.best for w in c.argv)
                 for c in script.commands
@@ -196,7 +197,7 @@ class Policy:
             return Subject(
                 merged,
                 leaves,
-                canonical(action.command),
+                canonical(script),
                 tuple(facts.reads),
                 tuple(facts.writes),
                 tuple(facts.hosts),

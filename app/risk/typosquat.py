@@ -147,8 +147,8 @@ class Popular:
         for i, n in enumerate(names):
             self.rank.setdefault(normalize(n, eco), i + 1)
         self._lock = threading.Lock()
-        self._idx1: dict[str, list[str]] | None = None
-        self._idx2: dict[str, list[str]] | None = None
+        self._idx1: dict[str, str] | None = None
+        self._idx2: dict[str, str] | None = None
         self._flat: dict[str, str] | None = None
 
     def warm(self) -> None:
@@ -177,9 +177,11 @@ class Popular:
                 key = n.replace("-", "").replace("_", "").replace(".", "")
                 if key not in flat or self.rank[flat[key]] > r:
                     flat[key] = n
-            self._idx2 = idx2
+            # Values joined into plain strings: a dict of str to str is not tracked by the garbage
+            # collector, so a million index entries cost nothing at each collection.
+            self._idx2 = {k: "\n".join(v) for k, v in idx2.items()}
             self._flat = flat
-            self._idx1 = idx1
+            self._idx1 = {k: "\n".join(v) for k, v in idx1.items()}
 
     def check(self, raw: str) -> Squat | None:
         return _check_cached(self, raw)
@@ -207,7 +209,7 @@ class Popular:
         if len(n) >= 4:
             best: tuple[int, str, str] | None = None
             for d in _deletes(n, 1):
-                for cand in self._idx1.get(d, ()):
+                for cand in self._idx1.get(d, "").split("\n") if d in self._idx1 else ():
                     if cand == n or len(cand) < 4:
                         continue
                     dist = _dl(n, cand, 1)
@@ -236,7 +238,7 @@ class Popular:
         if len(n) >= 8:
             best = None
             for d in _deletes(n, 2):
-                for cand in self._idx2.get(d, ()):
+                for cand in self._idx2.get(d, "").split("\n") if d in self._idx2 else ():
                     if cand == n:
                         continue
                     if _dl(n, cand, 2) <= 2:
