@@ -6,6 +6,7 @@ process's max RSS). Run: .venv/bin/python bench/patch.py
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import tempfile
@@ -85,6 +86,8 @@ def run_once(text: str, traced: bool) -> dict[str, float]:
 
 
 def main() -> None:
+    # journal digests go to lockgate's data dir; keep the benchmark's out of the user's
+    os.environ.setdefault("LOCKGATE_DATA_DIR", tempfile.mkdtemp(prefix="lockgate-bench-"))
     text = make_patch()
     n_lines = text.count("\n")
     runs = [run_once(text, traced=False) for _ in range(3)]
