@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +20,14 @@ from app.core.audit import AuditError
 from app.core.config import ConfigError, load_user_config
 from app.core.pipeline import Pipeline
 from app.core.ports import Observer, SessionContext
-from app.core.resume import Journal, ResumeCandidate, ResumeError, begin, find_resumable
+from app.core.resume import (
+    Journal,
+    ResumeCandidate,
+    ResumeError,
+    begin,
+    discard,
+    find_resumable,
+)
 
 if TYPE_CHECKING:
     from app.execute.network import NetworkGate
@@ -30,7 +38,9 @@ __all__ = [
     "Session",
     "SessionError",
     "SessionOptions",
+    "describe_candidate",
     "find_resumable",
+    "offer_resume",
     "open_session",
 ]
 
@@ -272,3 +282,22 @@ def open_session(options: SessionOptions) -> Session:
             with contextlib.suppress(Exception):
                 thing.close()
         raise
+
+
+def describe_candidate(candidate: ResumeCandidate) -> str:
+    """The start-up question, in one line."""
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(candidate.started))
+    return (
+        f"A lockgate session in this workspace (started {started}) ended without closing: "
+        f"{candidate.recovery.summary()}. Resume it?"
+    )
+
+
+def offer_resume(workspace: Path, ask: Callable[[ResumeCandidate], bool]) -> ResumeCandidate | None:
+    """Offer each killed session of `workspace`, newest first; the first accepted one is
+    returned (pass it as `SessionOptions.resume`). A declined one is never offered again."""
+    for candidate in find_resumable(workspace):
+        if ask(candidate):
+            return candidate
+        discard(candidate)
+    return None

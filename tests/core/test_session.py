@@ -14,7 +14,14 @@ from app.core.model import PatchAction, ResultStatus
 from app.core.pipeline import ActionState
 from app.core.resume import SessionIndex, begin
 from app.core.verify import verify_log
-from app.session import Session, SessionError, SessionOptions, find_resumable, open_session
+from app.session import (
+    ResumeCandidate,
+    Session,
+    SessionError,
+    SessionOptions,
+    find_resumable,
+    open_session,
+)
 
 V4A = "*** Begin Patch\n*** Add File: hello.txt\n+hello from a patch\n*** End Patch\n"
 
@@ -102,4 +109,27 @@ def test_resume_through_a_session(workspace: Path) -> None:
         assert any("resumed" in n for n in s.notices)
     report = verify_log(journal.audit.path)
     assert report.ok and report.kinds["session-resumed"] == 1
+    assert find_resumable(workspace) == []
+
+
+def test_offer_resume_asks_once_and_forgets_a_no(workspace: Path) -> None:
+    from app.session import describe_candidate, offer_resume
+
+    journal = begin(workspace)
+    journal.audit.write("proposal", {"action": cmd("echo later", turn="t1")})
+    journal.audit.close(clean=False)
+    index = SessionIndex(workspace)
+    data = json.loads(index.path.read_text())
+    data["sessions"][-1]["pid"] = _dead_pid()
+    index.path.write_text(json.dumps(data))
+
+    asked: list[str] = []
+
+    def say_no(c: ResumeCandidate) -> bool:
+        asked.append(describe_candidate(c))
+        return False
+
+    assert offer_resume(workspace, say_no) is None
+    assert len(asked) == 1 and "1 pending" in asked[0] and asked[0].endswith("Resume it?")
+    assert offer_resume(workspace, lambda c: True) is None  # declined: not offered again
     assert find_resumable(workspace) == []
