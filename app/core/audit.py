@@ -39,6 +39,7 @@ from app.core.model import new_id
 GENESIS = "0" * 64
 REDACTED = "[redacted]"
 HEAD_SUFFIX = ".head"
+HASH_LIMIT = 64 << 20  # larger files are not hashed on the event loop (their size is noted)
 HEAD_SIZE = 128  # fixed, so the head is rewritten in place with one pwrite
 
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
@@ -96,7 +97,12 @@ def hash_workspace_files(workspace: Path, paths: Iterable[str]) -> dict[str, str
             out[rel] = "outside"
             continue
         try:
-            out[rel] = sha256_file(candidate) if candidate.is_file() else None
+            if not candidate.is_file():
+                out[rel] = None
+            elif (size := candidate.stat().st_size) > HASH_LIMIT:
+                out[rel] = f"not hashed: {size} bytes"
+            else:
+                out[rel] = sha256_file(candidate)
         except OSError as exc:
             out[rel] = f"unreadable: {exc.strerror}"
     return out
@@ -220,7 +226,7 @@ class AuditLog:
 
     def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise AuditError(f"{self.path}: cannot open audit log: {exc.strerror}") from exc
