@@ -179,13 +179,14 @@ def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
             if hunk.new_eof_no_newline:
                 final_newline = False
             continue
-        pos = _locate(path, k, norm, hunk, body, start, next_anchor, offset)
+        rest = hunks[k:]
+        pos = _locate(path, k, norm, hunk, body, start, next_anchor, offset, rest)
         if pos is None:
             trimmed = _trim_trailing_blank_context(body)
             if trimmed != body and any(kind != "+" for kind, _ in trimmed):
                 body = trimmed
                 old = [t for kind, t in body if kind != "+"]
-                pos = _locate(path, k, norm, hunk, body, start, next_anchor, offset)
+                pos = _locate(path, k, norm, hunk, body, start, next_anchor, offset, rest)
         if pos is None:
             if hunk.end_of_file:
                 raise PatchError(
@@ -250,6 +251,35 @@ def _replacement(
     return new
 
 
+def _fits(norm: _Normalised, hunks: Sequence[Hunk], start: int) -> bool:
+    """Whether `hunks` can all be placed, in order, at or after line `start` (first fit)."""
+    cursor = start
+    total = len(norm.lines)
+    for hunk in hunks:
+        at = cursor
+        for anchor in hunk.anchors:
+            hits, _ = find_all(norm, [anchor], at)
+            if not hits:
+                return False
+            at = hits[0] + 1
+        old = hunk.old_lines
+        if not old:
+            continue
+        if hunk.end_of_file:
+            end = total - len(old)
+            if end < at or not find_all(norm, old, end)[0]:
+                return False
+            cursor = total
+            continue
+        hits, _ = find_all(norm, old, at)
+        if not hits and hunk.anchors and at > 0:
+            hits, _ = find_all(norm, old, at - 1, stop=at - 1)
+        if not hits:
+            return False
+        cursor = hits[0] + len(old)
+    return True
+
+
 def _locate(
     path: str,
     k: int,
@@ -259,6 +289,7 @@ def _locate(
     start: int,
     next_anchor: int | None,
     offset: int,
+    rest: Sequence[Hunk] = (),
 ) -> int | None:
     old = [t for kind, t in body if kind != "+"]
     total = len(norm.lines)
@@ -285,7 +316,9 @@ def _locate(
                 f"(it occurs at lines {start} and {next_anchor + 1}); add another '@@' line"
             )
         return hits[0]
-    if len(hits) > 1:
+    if len(hits) > 1 and _fits(norm, rest, hits[1] + len(old)):
+        # A later match is a real alternative only if the hunks after this one still fit
+        # behind it; two identical hunks over two identical places are not ambiguous.
         where = ", ".join(str(h + 1) for h in hits[:5]) + (", …" if len(hits) > 5 else "")
         raise PatchError(
             f"{path}: hunk {k} is ambiguous: its lines match at lines {where}: "

@@ -175,6 +175,12 @@ CASES = [
         '*** Begin Patch\n*** Update File: w.txt\n@@\n-say "hello"\n+say hi\n*** End Patch',
         {"w.txt": "say hi\nend\n"},
     ),
+    Case(
+        "identical_hunks_identical_places",
+        {"r.py": "def a():\n    foo()\n\ndef b():\n    foo()\n"},
+        "*** Begin Patch\n*** Update File: r.py\n@@\n-    foo()\n+    bar()\n@@\n-    foo()\n+    bar()\n*** End Patch",
+        {"r.py": "def a():\n    bar()\n\ndef b():\n    bar()\n"},
+    ),
     # refusals: exit 1, tree untouched
     Case(
         "rejects_empty_patch",

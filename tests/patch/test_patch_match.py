@@ -134,3 +134,15 @@ def test_unified_no_newline_markers() -> None:
 def test_anchor_repeated_as_first_context_line() -> None:
     src = "x\ndef f():\n    pass\n"
     assert run(src, "@@ def f():\n def f():\n-    pass\n+    return") == "x\ndef f():\n    return\n"
+
+
+def test_identical_hunks_over_identical_places_are_not_ambiguous() -> None:
+    src = "def a():\n    foo()\n\ndef b():\n    foo()\n"
+    out = run(src, "@@\n-    foo()\n+    bar()\n@@\n-    foo()\n+    bar()")
+    assert out == "def a():\n    bar()\n\ndef b():\n    bar()\n"
+    # one hunk for two places still is
+    with pytest.raises(PatchError, match="ambiguous"):
+        run(src, "@@\n-    foo()\n+    bar()")
+    # and so are two hunks for three places
+    with pytest.raises(PatchError, match="ambiguous"):
+        run(src + "    foo()\n", "@@\n-    foo()\n+    bar()\n@@\n-    foo()\n+    bar()")
