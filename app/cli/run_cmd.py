@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 
@@ -37,7 +38,7 @@ from app.core.ports import AgentLink, Observer
 from app.patch.display import terminal_safe
 
 if TYPE_CHECKING:
-    from app.session import Session
+    from app.session import ResumeCandidate, Session
 
 EXIT_OK, EXIT_AGENT_ERROR, EXIT_CANCELLED = 0, 1, 130
 OUTPUT_LINES = 12  # per stream, of each command's output, in the headless transcript
@@ -61,6 +62,7 @@ class Transcript:
         self.final: AgentStatus | None = None
         self._prose: dict[str, str] = {"text": "", "reasoning": ""}
         self._kinds: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
 
     def _line(self, text: str) -> None:
         print(terminal_safe(text), file=self.out, flush=True)
@@ -102,6 +104,7 @@ class Transcript:
             action = event.action
             self._kinds[action.id] = action.kind
             if isinstance(action, CommandAction):
+                self._labels[action.id] = _short(action.command)
                 self._line(f"→ $ {action.command}")
             elif isinstance(action, PatchAction):
                 heads = [
@@ -109,9 +112,11 @@ class Transcript:
                     for ln in action.patch.splitlines()
                     if ln.startswith("*** ") and " File:" in ln
                 ]
+                self._labels[action.id] = "patch"
                 self._line(f"→ patch: {'; '.join(heads) or 'patch'}")
             elif isinstance(action, NetworkAction):
                 who = f" (from {action.program})" if action.program else ""
+                self._labels[action.id] = action.host
                 self._line(f"→ network: {action.reviewed_text}{who}")
         elif isinstance(event, ActionDecided):
             d = event.decision
@@ -119,17 +124,18 @@ class Transcript:
             self._line(f"  policy: {d.kind} [{d.rule}]{why}")
         elif isinstance(event, ExecutionFinished):
             r = event.result
+            label = self._labels.get(r.action_id, r.action_id)
             if r.status is ResultStatus.COMPLETED:
                 if self._kinds.get(r.action_id) == "patch":
                     done = "; ".join(r.message.splitlines()) or ", ".join(r.files_changed)
-                    self._line(f"  applied: {done}")
+                    self._line(f"  [patch] applied: {done}")
                 else:
-                    self._line(f"  exit {r.exit_code} ({r.duration_s:.2f} s)")
+                    self._line(f"  [{label}] exit {r.exit_code} ({r.duration_s:.2f} s)")
             elif r.status is ResultStatus.DENIED:
-                self._line(f"  {r.message or 'denied'}")
+                self._line(f"  [{label}] {r.message or 'denied'}")
                 return
             else:
-                self._line(f"  {r.status}: {r.message}")
+                self._line(f"  [{label}] {r.status}: {r.message}")
             self._output(r.stdout, r.stdout_total)
             self._output(r.stderr, r.stderr_total)
 
@@ -141,6 +147,11 @@ class Transcript:
             self._line(f"  │ {ln}")
         if len(lines) > OUTPUT_LINES or total > len(data):
             self._line(f"  │ … ({total} bytes in all)")
+
+
+def _short(command: str, limit: int = 40) -> str:
+    line = " ".join(command.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def exit_code(final: AgentStatus | None) -> int:
@@ -195,20 +206,21 @@ def play(session: Session, link: AgentLink, *, headless: bool, out: TextIO | Non
 
 async def _headless_in_session(session: Session, link: AgentLink, out: TextIO | None) -> int:
     stream = out or sys.stdout
-    status = getattr(session, "sandbox_status", None)
-    print(terminal_safe(f"lockgate: workspace {session.workspace}"), file=stream)
-    if status is not None:
-        print(terminal_safe(f"lockgate: sandbox {_one_line(status)}"), file=stream)
-    print(terminal_safe(f"lockgate: audit log {session.audit_path}"), file=stream, flush=True)
-    code = await run_headless(session.pipeline, link, out=stream)
-    print(terminal_safe(f"lockgate: audit log {session.audit_path}"), file=stream, flush=True)
+
+    def say(text: str) -> None:
+        print(terminal_safe(f"lockgate: {text}"), file=stream, flush=True)
+
+    async with session:
+        say(f"workspace {session.workspace}")
+        status = session.sandbox_status
+        if status is not None:
+            say(f"sandbox: {status.summary()}")
+        for notice in session.notices:
+            say(notice)
+        say(f"audit log {session.audit_path}")
+        code = await run_headless(session.pipeline, link, out=stream)
+    say(f"audit log {session.audit_path} (check it with `lockgate log verify`)")
     return code
-
-
-def _one_line(value: object) -> str:
-    summary = getattr(value, "summary", None)
-    text = summary() if callable(summary) else str(value)
-    return " ".join(str(text).split())
 
 
 # --------------------------------------------------------------------------- the command
@@ -339,6 +351,8 @@ def cli(
         network=network,
         allowed_domains=allow_domains,
         audit=Path(audit) if audit else None,
+        secrets=tuple(k for k in (os.environ.get("OPENAI_API_KEY", "").strip(),) if k),
+        offer_resume=True,
     )
     with session:
         code = play(session, link, headless=headless)
@@ -352,10 +366,15 @@ def _open(
     network: Literal["off", "allow"],
     allowed_domains: tuple[str, ...],
     audit: Path | None,
+    secrets: tuple[str, ...] = (),
+    offer_resume: bool = False,
 ) -> Session:
     """The session (config, risk, policy, sandbox, executors, audit log, pipeline)."""
-    from app.session import SessionError, SessionOptions, open_session
+    from app.session import SessionError, SessionOptions, find_resumable, open_session
 
+    resume = None
+    if offer_resume:
+        resume = _ask_resume(find_resumable(workspace), interactive=not headless)
     try:
         return open_session(
             SessionOptions(
@@ -364,7 +383,26 @@ def _open(
                 network=network,
                 allowed_domains=allowed_domains,
                 audit_path=audit,
+                secrets=secrets,
+                resume=resume,
             )
         )
     except SessionError as exc:
         raise UserError(str(exc)) from None
+
+
+def _ask_resume(candidates: list[ResumeCandidate], *, interactive: bool) -> ResumeCandidate | None:
+    """A killed session of this workspace: offer it (newest first) when someone can answer."""
+    if not candidates:
+        return None
+    newest = candidates[0]
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(newest.started))
+    what = (
+        f"session {newest.session_id} (started {when}) was interrupted: {newest.recovery.summary()}"
+    )
+    if not interactive or not sys.stdin.isatty():
+        click.echo(f"lockgate: {what}; not resumed (resume it from the console)", err=True)
+        return None
+    if click.confirm(f"lockgate: {what}. Resume it?", default=True, err=True):
+        return newest
+    return None

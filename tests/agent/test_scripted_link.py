@@ -157,14 +157,14 @@ def test_bundled_demo_script_covers_the_threats() -> None:
     assert "pip install reqeusts" in commands
     assert any("curl" in c and "| sh" in c for c in commands)
     assert any("~/.ssh" in c for c in commands)
-    assert any("metrics.devtools.example" in c for c in commands)
+    assert "python3 tools/coverage_report.py" in commands
     assert any("*** Update File: shopcart/pricing.py" in p for p in patches)
     assert any("*** Add File: .git/hooks/pre-commit" in p for p in patches)
     # every threat step reacts to a denial
     for step in script.steps:
         if any(
             k in " ".join(step.commands + step.patches)
-            for k in ("reqeusts", "| sh", ".ssh", ".git/hooks", "metrics.")
+            for k in ("reqeusts", "| sh", ".ssh", ".git/hooks", "coverage_report")
         ):
             assert step.on_denied is not None, step.id
 
