@@ -13,6 +13,7 @@ import click
 from app.cli import UserError
 from app.core.audit import audit_dir, list_logs, read_records
 from app.core.verify import VerifyReport, verify_log
+from app.patch.display import terminal_safe
 
 
 def _resolve(path: str | None, last: bool) -> Path:
@@ -143,7 +144,7 @@ def verify_cmd(path: Path) -> None:
         return
     first = report.first
     assert first is not None
-    click.echo(f"{path}: {first}", err=True)
+    click.echo(terminal_safe(f"{path}: {first}"), err=True)
     extra = len(report.problems) - 1
     if extra:
         click.echo(f"({extra} more problem(s) after it)", err=True)
@@ -158,11 +159,11 @@ def show_cmd(path: str | None, last: bool) -> None:
     """Print a log one record per line."""
     p = _resolve(path, last)
     report = verify_log(p)
-    click.echo(f"{p}  ({_status_line(report)})")
+    # Log text is agent-controlled: escape sequences are shown, never sent to the terminal.
+    click.echo(terminal_safe(f"{p}  ({_status_line(report)})"))
     for _, rec in read_records(p):
-        click.echo(
-            f"{rec.get('seq', '?'):>5}  {_clock(rec.get('ts'))}  {rec.get('kind', '?'):<18} {summarise(rec)}"
-        )
+        line = f"{rec.get('seq', '?'):>5}  {_clock(rec.get('ts'))}  {rec.get('kind', '?'):<18} {summarise(rec)}"
+        click.echo(terminal_safe(line))
 
 
 def _fence(text: str) -> str:
@@ -314,7 +315,7 @@ def export_markdown(path: Path) -> str:
 def export_cmd(path: str | None, last: bool, fmt: str, output: Path | None) -> None:
     """Export a session as a Markdown report: each action, its score, verdict and result."""
     p = _resolve(path, last)
-    text = export_markdown(p)
+    text = terminal_safe(export_markdown(p))
     if output is None:
         click.echo(text)
         return

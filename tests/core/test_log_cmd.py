@@ -105,3 +105,15 @@ def test_export_markdown(session_log: Path, tmp_path: Path) -> None:
     assert "- what ran:" in md
     assert "````\ngrep -c ```fence``` notes.md\n````" in md
     assert "verdict: edit-then-approve by human, key `e`" in md
+
+
+def test_show_and_export_never_send_escape_sequences(workspace: Path, tmp_path: Path) -> None:
+    audit = AuditLog.create(workspace)
+    evil = cmd("echo \x1b]52;c;cGF3bmVk\x07 \x1b[2J\u202e")
+    audit.write("proposal", {"action": evil})
+    audit.close()
+    for args in (("show", "--last"), ("export", "--last")):
+        r = lockgate(*args)
+        assert r.returncode == 0, r.stderr
+        assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "\u202e" not in r.stdout
+        assert "\\x1b" in r.stdout
