@@ -97,6 +97,7 @@ class Analyzer:
         self.info: dict[int, CmdInfo] = {}
         self.cwds: dict[int, str | None] = {}
         self.functions = {name for name, _span, _body in self.script.functions}
+        self.git_remotes: dict[str, str] = {}  # remotes this action adds: name -> URL
 
     # ------------------------------------------------------------------ recording
 

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.netutil import Target, host_of_scp, parse_target
+from app.risk.paths import resolve
 from app.risk.shell import SHELLS, SimpleCommand, Word
 from app.risk.typosquat import Ecosystem, popular
+from app.risk.wrappers import find_matches
 
 UNKNOWN_TARGET = Target("", "unknown.invalid", "")
 
@@ -176,8 +178,20 @@ def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") 
         else:
             an.add(K.DESTRUCTIVE, 3, f"{verb} {d} inside the workspace", w.span)
         return
-    if info.where == "tmp":
+    if info.where == "tmp" and ".." not in w.value.split("/"):
         an.add(K.DESTRUCTIVE, 5, f"{verb} {d} (temporary files)", w.span)
+        return
+    if info.where == "tmp":
+        # `../../../etc/cron.d/x`: climbing out of the workspace with `..` is aiming somewhere.
+        aimed = "/" + "/".join(p for p in w.value.split("/") if p not in ("..", ".", ""))
+        target = resolve(aimed, "/", an.workspace, an.home)
+        what = f", aiming at {aimed} ({target.persistence})" if target.persistence else ""
+        an.add(
+            K.PERSISTENCE if what else K.OUTSIDE_WORKSPACE,
+            80 if what else 60,
+            f"{verb} {d}, climbing out of the workspace with `..`{what}",
+            w.span,
+        )
         return
     if info.where == "unknown":
         an.add(K.OUTSIDE_WORKSPACE, 40, f"{verb} {d} in a directory known only at run time", w.span)
@@ -659,12 +673,21 @@ NPX_LOCAL_TOOLS = frozenset(
     ]
 )
 
+DELETE_FREE_READERS = frozenset(
+    ["cat", "head", "tail", "less", "more", "strings", "base64", "xxd", "od", "grep", "egrep", "rg", "tar", "zip", "cp", "scp", "curl", "nc", "gpg", "openssl", "sha256sum", "md5sum", "wc"]
+)
+
 SUDO_LIKE = frozenset({"sudo", "doas", "pkexec", "su", "runuser", "sg"})
 
 DOWNLOADERS = frozenset(
     {
         "curl",
         "wget",
+        "iwr",
+        "irm",
+        "Invoke-WebRequest",
+        "Invoke-RestMethod",
+        "curl.exe",
         "http",
         "https",
         "httpie",
@@ -1241,7 +1264,7 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
         resolved = f" (it resolves to `{q(head.value)}`)" if head.value else ""
         an.add(
             K.OBFUSCATION,
-            55,
+            50 if re.fullmatch(r"\$\{?\w+\}?", head.text.strip('"')) else 62,
             f"the program name {q(head.text)} is computed at run time"
             f"{resolved}, so what runs cannot be reviewed",
             head.span,
@@ -1267,6 +1290,13 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
             _unknown(an, c)
     else:
         h(an, c)
+    info = an.ci(c)
+    if info.download is not None:
+        # `curl URL > s.sh`: the download lands in a file that may be run next.
+        for r in c.redirects:
+            if r.writes and r.target is not None and r.target.value is not None:
+                p = an.path(c, r.target.value)
+                an.facts.downloads.append(p.abs or p.raw)
     _generic(an, c)
 
 
@@ -1329,7 +1359,7 @@ def _handler(name: str) -> Handler | None:
     if name in SECRET_TOOLS:
         return h_secret_tool
     if name in LOCAL_EDITORS:
-        return h_noop
+        return h_editor
     if name in SHELLS:
         return h_shell
     return None
@@ -1357,6 +1387,11 @@ _DANGER_VARS = {
     "PAGER": (K.PERSISTENCE, 20, "makes tools run `{v}` as a pager"),
     "EDITOR": (K.PERSISTENCE, 20, "makes tools run `{v}` as an editor"),
     "HISTFILE": (K.OBFUSCATION, 60, "changes where shell history goes ({v}), hiding what ran"),
+    "IFS": (
+        K.OBFUSCATION,
+        60,
+        "changes IFS to {v}: how bash splits words, which can hide what a command is",
+    ),
     "HISTSIZE": (K.OBFUSCATION, 30, "changes how much shell history is kept ({v})"),
     "HISTFILESIZE": (K.OBFUSCATION, 30, "changes how much shell history is kept ({v})"),
     "HISTCONTROL": (K.OBFUSCATION, 20, "changes what shell history records ({v})"),
@@ -1409,6 +1444,8 @@ def _assignments(an: Analyzer, c: SimpleCommand) -> None:
             continue
         if key == "HISTFILE" and value not in ("/dev/null", ""):
             score = 30
+        if key == "IFS" and (c.keyword != "assign" or all(ch in " \t\n,:;|=/-" for ch in value)):
+            continue  # `while IFS= read -r line` and plain separators are ordinary
         an.add(cat, score, text.format(v=q(value)), w.span)
 
 
@@ -1526,6 +1563,18 @@ def _network_note(
 
 def h_noop(an: Analyzer, c: SimpleCommand) -> None:
     return
+
+
+def h_editor(an: Analyzer, c: SimpleCommand) -> None:
+    an.add(
+        K.RESOURCE,
+        36,
+        f"opens the interactive editor `{c.name}`: with no terminal it waits forever",
+        c.argv[0].span,
+    )
+    for w in c.args:
+        if w.value and not w.value.startswith(("-", "+")):
+            write_target(an, c, w, f"opens in `{c.name}` (and may change)")
 
 
 def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
@@ -1779,7 +1828,7 @@ def h_touch(an: Analyzer, c: SimpleCommand) -> None:
     if c.name == "truncate":
         for w in pos:
             if w.value and an.path(c, w.value).where == "workspace":
-                an.add(K.DESTRUCTIVE, 20, f"empties or cuts {q(w)}", w.span)
+                an.add(K.DESTRUCTIVE, 36, f"empties or cuts {q(w)}, losing its contents", w.span)
 
 
 def h_copy(an: Analyzer, c: SimpleCommand) -> None:
@@ -2702,6 +2751,19 @@ def h_cloud(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.SECRETS, 70, f"prints your {name} credentials or token", c.span)
         return
     if re.search(
+        r"\b(create-access-key|create-user|create-login-profile|attach-\S*-policy|"
+        r"put-\S*-policy|update-assume-role-policy|add-iam-policy-binding|keys create|"
+        r"set-iam-policy|create-service-account-key|role assignment create)\b",
+        words,
+    ):
+        an.add(
+            K.PRIVILEGE,
+            80,
+            f"creates credentials or grants permissions with `{name} {short(words, 40)}`",
+            c.span,
+        )
+        return
+    if re.search(
         r"\b(delete|rm|remove|destroy|terminate|purge|drop|rb|deregister|"
         r"delete-bucket|nuke|uninstall)\b",
         words,
@@ -3065,7 +3127,7 @@ def h_sudo(an: Analyzer, c: SimpleCommand) -> None:
             an.add(K.PRIVILEGE, 70, "edits files as root", c.span)
             return
         elif any(v in ("-l", "--list", "-v", "-k", "-K", "-V") for v in vals):
-            an.add(K.PRIVILEGE, 20, f"asks `{name}` about your privileges", c.span)
+            an.add(K.PRIVILEGE, 36, f"asks `{name}` about your root privileges", c.span)
             return
     if inner is not None:
         inner_name = an.script.commands[inner].name or ""
@@ -3315,9 +3377,33 @@ def h_launchctl(an: Analyzer, c: SimpleCommand) -> None:
     )
 
 
+_SYSTEM_PROCS = re.compile(
+    r"\b(sshd|systemd|init|dockerd|containerd|kubelet|Xorg|Xwayland|gnome-shell|kwin|"
+    r"sddm|gdm|lightdm|NetworkManager|dbus|journald|rsyslogd|auditd|firewalld|cron|crond|"
+    r"polkitd|udevd|login|agetty|launchd|WindowServer|loginwindow|tmux|screen)\b"
+)
+
+
 def h_kill(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     vals = [w.value or "" for w in c.args]
+    cmds = an.script.commands
+    fed = [cmds[i] for w in c.args for i in w.subs]
+    fed_text = " ".join(w.best for f in fed for w in f.argv if f.name in ("pgrep", "pidof"))
+    patterns = " ".join(v for v in vals if not v.startswith("-")) if name != "kill" else fed_text
+    m = _SYSTEM_PROCS.search(patterns)
+    if m:
+        an.add(
+            K.DESTRUCTIVE,
+            75,
+            f"kills {m.group(1)}, a system service (logins, the desktop "
+            "or the machine's plumbing depend on it)",
+            c.span,
+        )
+        return
+    if name == "kill" and fed and not fed_text:
+        an.add(K.DESTRUCTIVE, 45, "stops processes chosen at run time", c.span)
+        return
     pos = [v for v in vals if not v.startswith("-") or (re.fullmatch(r"-\d+", v) and v != vals[0])]
     if name == "kill":
         targets = [v for v in vals if re.fullmatch(r"-?\d+|%\S*", v)]
@@ -3543,6 +3629,23 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         pos = [v for v in rv if not v.startswith("-")]
         branches = pos[1:] if len(pos) > 1 else []
         protected = any(_PROTECTED_BRANCH.match(b.split(":")[-1]) for b in branches)
+        fresh = pos[0] if pos and pos[0] in an.git_remotes else None
+        if (
+            (fresh is None
+            and pos
+            and "://" in pos[0])
+            or (pos
+            and re.match(r"^[\w.-]+@[\w.-]+:", pos[0]))
+        ):
+            fresh = pos[0]
+        if fresh is not None:
+            url = an.git_remotes.get(fresh, fresh)
+            an.add(
+                K.EXFILTRATION,
+                70,
+                f"pushes the repository to {short(url)}, a remote this action names itself",
+                c.span,
+            )
         if force:
             an.add(
                 K.DESTRUCTIVE,
@@ -3570,6 +3673,8 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         if sub == "remote" and (not rv or (rv[0] in ("-v", "show", "get-url") and rv[0] != "show")):
             an.add(K.RESOURCE, 0, "lists git remotes", c.span)
             return
+        if sub == "remote" and len(rv) >= 3 and rv[0] in ("add", "set-url"):
+            an.git_remotes[rv[1]] = rv[2]
         if sub == "remote" and rv and rv[0] in ("add", "set-url", "rename", "remove", "rm"):
             an.add(
                 K.NETWORK, 40, f"changes where git pushes and pulls ({' '.join(rv[:3])})", c.span
@@ -4062,8 +4167,10 @@ def h_pip(an: Analyzer, c: SimpleCommand, argv: list[Word] | None = None) -> Non
         return
     if sub == "config" and rest and rest[0].value in ("set", "edit", "unset"):
         an.add(
-            K.SUPPLY_CHAIN, 60, "changes pip's configuration (package index, trusted hosts)", c.span
+            K.SUPPLY_CHAIN, 70, "changes pip's configuration (package index, trusted hosts)", c.span
         )
+        return
+    if sub == "config":
         return
     if sub in (
         "list",
@@ -4378,9 +4485,9 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
             )
         elif sub in ("dev", "serve", "start") or script in ("dev", "serve", "start"):
             an.add(
-                K.RESOURCE,
-                10,
-                f"runs the `{script}` script (often a server that keeps running)",
+                K.NETWORK,
+                36,
+                f"runs the `{script}` script: usually a server that listens and keeps running",
                 c.span,
             )
         else:
@@ -4389,10 +4496,12 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
     if (
         sub in ("config", "set") and any(w.value in ("set", "edit", "delete") for w in rest)
     ) or sub == "set":
+        registry = any("registry" in (w.value or "") for w in rest)
         an.add(
             K.SUPPLY_CHAIN,
-            55,
-            f"changes {name}'s configuration (registry, scripts, tokens)",
+            70 if registry else 55,
+            f"changes {name}'s configuration"
+            + (" so packages come from another registry" if registry else " (scripts, tokens)"),
             c.span,
         )
         return
@@ -4923,6 +5032,14 @@ HANDLERS: dict[str, Handler] = {
         K.DESTRUCTIVE, 5, "applies a diff to files in the workspace", c.span
     ),
     "docker": h_container,
+    "iex": lambda an, c: an.add(
+        K.OBFUSCATION, 50, "evaluates text as PowerShell code (iex)", c.argv[0].span
+    ),
+    "Invoke-Expression": lambda an, c: an.add(
+        K.OBFUSCATION, 50, "evaluates text as PowerShell code", c.argv[0].span
+    ),
+    "playwright": lambda an, c: _browser_tool(an, c),
+    "cypress": lambda an, c: _browser_tool(an, c),
     "twine": lambda an, c: _twine(an, c),
     "gzip": lambda an, c: _decoder_flag(an, c, ("-d", "--decompress", "-dc", "-cd")),
     "gunzip": lambda an, c: _decoder_flag(an, c, ()),
@@ -4936,6 +5053,16 @@ HANDLERS: dict[str, Handler] = {
     "yes": lambda an, c: None,
     "sleep": lambda an, c: None,
 }
+
+
+def _browser_tool(an: Analyzer, c: SimpleCommand) -> None:
+    if any(w.value in ("install", "install-deps") for w in c.args):
+        an.ci(c).network = True
+        an.add(
+            K.SUPPLY_CHAIN, 40, f"`{c.name} install` downloads browsers or system packages", c.span
+        )
+    else:
+        an.add(K.RESOURCE, 5, f"runs `{c.name}` tests (sandboxed)", c.span)
 
 
 def _twine(an: Analyzer, c: SimpleCommand) -> None:
@@ -5050,6 +5177,17 @@ def analyze_flows(an: Analyzer) -> None:
                         w.span,
                     )
                     an.facts.sends_data.append(name)
+    for c in cmds:
+        if not c.stdin_args or not c.argv:
+            continue
+        found = [i for i in sc.upstream(c.index) if cmds[i].name in ("find", "fd", "fdfind", "ls")]
+        for i in found:
+            for pattern in find_matches(cmds[i].argv):
+                w = Word(pattern, pattern, cmds[i].span)
+                if c.name in ("rm", "shred", "unlink", "srm"):
+                    delete_target(an, c, w, recursive=True)
+                elif c.name in DELETE_FREE_READERS:
+                    read_target(an, c, w)
     for owner, w in sc.dynamic_code:
         c = cmds[owner]
         inner = [i for s in w.subs for i in [s, *sc.nested(s)]]
@@ -5074,6 +5212,8 @@ def _reads_code_from_stdin(c: SimpleCommand) -> str:
         if args and args[0] in ("/dev/stdin", "-", "/proc/self/fd/0"):
             return "the shell"
         return ""
+    if name in ("iex", "Invoke-Expression"):
+        return "PowerShell (iex)"
     if _PY.match(name) or name in INTERPRETERS:
         code_flags = ("-c", "-e", "-E", "-r", "--eval", "-p", "--print", "-x", "-m", "run", "eval")
         if any(a in code_flags for a in args):

@@ -100,6 +100,9 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         if not code_words:
             script = args[i]
         break
+    if lang == "php" and any(w.value == "-S" for w in args):
+        an.add(K.NETWORK, 40, "starts PHP's web server, which listens and keeps running", c.span)
+        return
     if lang == "pwsh" and any((w.value or "").lower().startswith(("-enc", "-ec")) for w in args):
         an.add(K.OBFUSCATION, 85, "runs a base64-encoded PowerShell command", c.span)
         return
@@ -627,7 +630,7 @@ _SHELL_RE = re.compile(
     r"['\"](/bin/)?(ba)?sh|pty|dup2|STDIN->fdopen|\$stdin\.reopen"
 )
 _EVAL_RE = re.compile(
-    r"\beval\s*\(|new\s+Function\s*\(|\bFunction\s*\(|instance_eval|"
+    r"\beval\b|new\s+Function\s*\(|\bFunction\s*\(|instance_eval|"
     r"class_eval|Invoke-Expression|\biex\b|\bassert\s*\(|create_function|"
     r"vm\.runIn|\bload\s*\("
 )

@@ -8,6 +8,7 @@ are peeled and their payload parsed again, so `sudo bash -c 'rm -rf ~'` yields a
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, replace
 
@@ -592,6 +593,7 @@ class _Extractor:
                 if c.type == "comment":
                     continue
                 argv.append(self._word(c, inner))
+        argv = self._split_unquoted(node, argv)
         self._fill(slot, argv, self._span(node), fr, assigns=tuple(assigns), redirects=tuple(reds))
         for _kind, n in after:
             self._stmt(n, fr)
@@ -811,6 +813,24 @@ class _Extractor:
                 subs.extend(cs)
             return None, raw, True, subs
         return raw, raw, False, []
+
+    def _split_unquoted(self, node: Node, argv: list[Word]) -> list[Word]:
+        """`cmd="rm -rf ~"; $cmd`: an unquoted expansion is split into words by bash (on IFS)."""
+        if not argv or not argv[0].expanded or argv[0].value is None:
+            return argv
+        name_node = node.child_by_field_name("name")
+        raw = self._src(name_node) if name_node is not None else ""
+        if '"' in raw or "'" in raw:
+            return argv
+        ifs = self.vars.get("IFS")
+        seps = " \t\n" if ifs is None else ifs
+        parts = (
+            [p for p in re.split("[" + re.escape(seps) + "]+", argv[0].value) if p] if seps else []
+        )
+        if len(parts) <= 1:
+            return argv
+        head = [Word(p, argv[0].text, argv[0].span, None, argv[0].subs, True) for p in parts]
+        return [*head, *argv[1:]]
 
     def _echo_value(self, made: list[int]) -> str | None:
         if len(made) != 1:

@@ -276,6 +276,20 @@ def peel_wrapper(name: str, argv: tuple[Word, ...]) -> Peeled | None:
     return list(argv[idx:]), name, (), name == "xargs"
 
 
+def find_matches(argv: tuple[Word, ...]) -> list[str]:
+    """What `find` prints, as glob paths: each start point joined with the -name pattern."""
+    roots = [w.value for w in find_roots(argv) if w.value is not None] or ["."]
+    pattern = "*"
+    vals = [w.value for w in argv]
+    for k in range(1, len(vals) - 1):
+        if vals[k] in ("-name", "-iname", "-path", "-ipath", "-wholename"):
+            nxt = vals[k + 1]
+            if nxt:
+                pattern = nxt.lstrip("./") if vals[k] in ("-path", "-ipath") else nxt
+            break
+    return [f"{r.rstrip('/')}/**/{pattern}" if r.rstrip("/") else f"/**/{pattern}" for r in roots]
+
+
 def find_exec(argv: tuple[Word, ...]) -> list[list[Word]]:
     """Commands `find … -exec CMD {} ;` would run, with `{}` standing for the files found.
 
