@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from app.core.audit import AuditError
 from app.core.config import ConfigError, load_user_config
+from app.core.events import ActionProposed, PipelineEvent, VerdictGiven
+from app.core.model import PatchAction
 from app.core.pipeline import Pipeline
 from app.core.ports import Observer, SessionContext
 from app.core.resume import (
@@ -158,6 +160,26 @@ class Session:
         await self.aclose()
 
 
+class _ProtectedPatchApprovals:
+    """A reviewer's approval of a patch covers the protected paths it showed them: tell the
+    patch executor, which otherwise refuses them. Policy approvals never do."""
+
+    def __init__(self, patches: Any) -> None:
+        self._patches = patches
+        self._patch_ids: set[str] = set()
+
+    def notify(self, event: PipelineEvent) -> None:
+        if isinstance(event, ActionProposed) and isinstance(event.action, PatchAction):
+            self._patch_ids.add(event.action.id)
+        elif (
+            isinstance(event, VerdictGiven)
+            and event.verdict.by == "human"
+            and event.verdict.kind.approves
+            and event.verdict.action_id in self._patch_ids
+        ):
+            self._patches.approve_protected_item(event.verdict.action_id)
+
+
 def open_session(options: SessionOptions) -> Session:
     from app.execute.commands import SandboxCommandExecutor
     from app.execute.patches import WorkspacePatchExecutor
@@ -241,14 +263,17 @@ def open_session(options: SessionOptions) -> Session:
             from app.execute.network import NetworkGate
 
             gate = NetworkGate(rules, audit=journal.audit)
-        patches = WorkspacePatchExecutor(ws)
+        # Protected paths (.git/hooks, agent configs …) are asked about, never silently refused,
+        # when a reviewer is there to answer; headless, they are refused.
+        patches = WorkspacePatchExecutor(ws, ask_for_protected=not options.headless)
+        observers = [*options.observers, _ProtectedPatchApprovals(patches)]
         pipeline = Pipeline(
             context=context,
             risk=risk,
             policy=policy,
             commands=SandboxCommandExecutor(sandbox, ws, network=gate),
             patches=patches,
-            observers=options.observers,
+            observers=observers,
             audit=journal.audit,
         )
         if gate is not None:

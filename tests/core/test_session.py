@@ -3,6 +3,7 @@ audit journal; plus the one-line errors a user can cause, and resuming through a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from pathlib import Path
@@ -133,3 +134,33 @@ def test_offer_resume_asks_once_and_forgets_a_no(workspace: Path) -> None:
     assert len(asked) == 1 and "1 pending" in asked[0] and asked[0].endswith("Resume it?")
     assert offer_resume(workspace, lambda c: True) is None  # declined: not offered again
     assert find_resumable(workspace) == []
+
+
+@pytest.mark.sandbox
+async def test_protected_path_patch_is_asked_and_applies_once_approved(workspace: Path) -> None:
+    from app.core.events import ActionStateChanged, PipelineEvent
+    from app.core.model import Verdict, VerdictKind
+
+    (workspace / ".git" / "hooks").mkdir(parents=True)
+    hook = (
+        "*** Begin Patch\n*** Add File: .git/hooks/pre-commit\n+#!/bin/sh\n+exit 0\n*** End Patch\n"
+    )
+    session = _sandbox_or_skip(SessionOptions(workspace=workspace))
+    async with session as s:
+
+        class Reviewer:
+            def notify(self, event: PipelineEvent) -> None:
+                if isinstance(event, ActionStateChanged) and event.state is ActionState.WAITING:
+                    asyncio.get_running_loop().call_soon(
+                        s.pipeline.submit_verdict,
+                        Verdict(event.action_id, VerdictKind.APPROVE, key="y"),
+                    )
+
+        s.pipeline.add_observer(Reviewer())
+        link = ScriptedLink([[PatchAction(patch=hook, turn_id="t1")]])
+        await asyncio.wait_for(s.pipeline.run(link), 30)
+        (res,) = link.results["t1"]
+        view = s.pipeline.view(res.action_id)
+        assert view.verdict is not None and view.verdict.by == "human"  # it was asked
+        assert res.status is ResultStatus.COMPLETED, res.message
+    assert (workspace / ".git" / "hooks" / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
