@@ -14,6 +14,7 @@ auto-approved whatever the policy says; headless turns every ask into a denial.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -159,7 +160,7 @@ class Pipeline:
         self._running: _Entry | None = None
         self._exec_task: asyncio.Task[Result] | None = None
         self._emitting = False
-        self._pending_events: list[PipelineEvent] = []
+        self._pending_events: collections.deque[PipelineEvent] = collections.deque()
         self._recovered_pending: list[_Turn] = []
 
     # ------------------------------------------------------------------ public API
@@ -819,7 +820,7 @@ class Pipeline:
         self._emitting = True
         try:
             while self._pending_events:
-                ev = self._pending_events.pop(0)
+                ev = self._pending_events.popleft()
                 for observer in list(self._observers):
                     try:
                         observer.notify(ev)
