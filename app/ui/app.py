@@ -160,7 +160,18 @@ class LockgateApp(App[int]):
         self.push_screen(self.main)
         for problem in self.startup_problems:
             self.notify(problem, severity="error", timeout=12)
+        self._warm_up()
         self._run_pipeline()
+
+    @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Load the syntax lexers before the first proposal needs them (pygments imports them
+        lazily, ~100 ms the first time), so the first command and diff show without a stall."""
+        from app.ui.highlight import language_for_path, token_spans
+
+        token_spans("echo warm-up | grep w", "bash")
+        for name in ("x.py", "x.js", "x.ts", "x.go", "x.rs", "x.md", "x.toml", "x.json", "x.sh"):
+            token_spans("x = 1", language_for_path(name))
 
     @work(exclusive=True, group="pipeline", exit_on_error=False)
     async def _run_pipeline(self) -> None:

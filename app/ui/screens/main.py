@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList
+from textual.widgets import Footer
 
 from app.core.model import (
     CommandAction,
@@ -119,6 +119,7 @@ class MainScreen(Screen[None]):
         self._batches: list[tuple[str, tuple[str, ...]]] = []
         self._ran: set[str] = set()
         self._stop_watch: asyncio.Event | None = None
+        self._usable: tuple[bool | None, ...] = ()
 
     # ------------------------------------------------------------------ layout
 
@@ -210,7 +211,7 @@ class MainScreen(Screen[None]):
         failure = getattr(self.pipeline, "audit_failure", "")
         header.set_warnings((f"audit log stopped recording: {failure}",) if failure else ())
         if d.dirty or d.new_ids:
-            self.refresh_bindings()
+            self._refresh_verdict_keys()
 
     def _rebuild_rows(self) -> bool:
         """Lay the rows out again; True if only new rows were appended (old ones need updates)."""
@@ -290,10 +291,10 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ selection and seen
 
-    @on(OptionList.OptionHighlighted, "#queue")
-    def _highlighted(self, _: OptionList.OptionHighlighted) -> None:
+    @on(QueueList.Highlighted)
+    def _highlighted(self, _: QueueList.Highlighted) -> None:
         self._show_highlighted()
-        self.refresh_bindings()
+        self._refresh_verdict_keys()
 
     def _show_highlighted(self) -> None:
         row = self.query_one(QueueList).highlighted_row()
@@ -318,11 +319,19 @@ class MainScreen(Screen[None]):
             return None
         return self._view_or_none(row.action_id)
 
+    def _refresh_verdict_keys(self) -> None:
+        """Re-draw the footer only when the set of usable verdict keys changed: a footer
+        rebuild costs far more than moving the cursor."""
+        usable = tuple(self.check_action(a, ()) for a in sorted(VERDICT_ACTIONS))
+        if usable != self._usable:
+            self._usable = usable
+            self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in VERDICT_ACTIONS:
             return True
         if action == "approve_batch":
-            return True if self._batch_views() else None
+            return True if self._batch_waiting() else None
         view = self._target()
         if view is None or str(view.state) != State.WAITING:
             return None
@@ -339,6 +348,18 @@ class MainScreen(Screen[None]):
             self.notify(str(exc), title="Not submitted", severity="error")
             return False
         return True
+
+    def _batch_waiting(self) -> bool:
+        """Cheap: from the views the screen already holds (kept fresh by pipeline events)."""
+        row = self.query_one(QueueList).highlighted_row()
+        if row is None:
+            return False
+        ids = next((ids for t, ids in self._batches if t == row.turn_id), ())
+        return any(
+            str(v.state) == State.WAITING
+            for v in (self._views.get(i) for i in ids)
+            if v is not None
+        )
 
     def _batch_views(self) -> list[ViewLike]:
         row = self.query_one(QueueList).highlighted_row()

@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from app.core.model import CommandAction, NetworkAction, PatchAction, ResultStatus
+from app.core.model import CommandAction, Level, NetworkAction, PatchAction, ResultStatus
 from app.ui.contract import ViewLike
 from app.ui.diff_model import parse_unified
 from app.ui.highlight import token_spans
 from app.ui.safe import make_safe
 from app.ui.widgets.diff_view import DiffView
+from app.ui.widgets.document import Block, DocumentView
 from app.ui.widgets.queue import badge, state_label
 
 RISK_SPAN_STYLE = "bold underline on $risk-span"
@@ -110,21 +111,8 @@ def outcome_content(view: ViewLike) -> Content:
     return Content("\n").join(parts) if parts else Content.styled("no verdict yet", "$text-muted")
 
 
-class CommandDetail(VerticalScroll):
-    def compose(self) -> ComposeResult:
-        yield Static(id="detail-title")
-        yield Static(id="detail-warnings", classes="-hidden")
-        yield Static(id="detail-text")
-        yield Static(id="detail-meta")
-        yield Static(id="detail-reasons")
-        yield Static(id="detail-outcome")
-
-
-class PatchDetail(Vertical):
-    def compose(self) -> ComposeResult:
-        yield Static(id="patch-title")
-        yield Static(id="patch-files")
-        yield DiffView(id="patch-diff")
+class CommandDetail(DocumentView):
+    """Commands and network asks: one document of wrapped blocks."""
 
 
 class DetailPane(Vertical):
@@ -142,56 +130,60 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Nothing to review yet.", id="detail-empty")
         yield CommandDetail(id="command-detail")
-        yield PatchDetail(id="patch-detail")
+        yield DiffView(id="patch-diff")
 
     def on_mount(self) -> None:
-        self.query_one("#command-detail").display = False
-        self.query_one("#patch-detail").display = False
+        self.query_one(CommandDetail).display = False
+        self.query_one(DiffView).display = False
         self.watch(self.query_one(CommandDetail), "scroll_y", self._check_seen, init=False)
         self.watch(self.query_one(DiffView), "scroll_y", self._check_seen, init=False)
 
+    def _switch(self, which: str) -> None:
+        # Only toggle what changes: a display change costs a layout, a repaint does not.
+        for widget_id in ("detail-empty", "command-detail", "patch-diff"):
+            widget = self.query_one(f"#{widget_id}")
+            want = widget_id == which
+            if widget.display != want:
+                widget.display = want
+
     def clear(self) -> None:
         self.shown_id = None
-        self.query_one("#detail-empty").display = True
-        self.query_one("#command-detail").display = False
-        self.query_one("#patch-detail").display = False
+        self._switch("detail-empty")
 
     def show(self, view: ViewLike) -> None:
         """Show `view`; re-showing the same action only refreshes what may have changed."""
         same = view.action.id == self.shown_id
         self.shown_id = view.action.id
-        self.query_one("#detail-empty").display = False
-        action = view.action
-        if isinstance(action, PatchAction):
+        critical = view.assessment is not None and view.assessment.level is Level.CRITICAL
+        if self.has_class("-critical") != critical:
+            self.set_class(critical, "-critical")
+        if isinstance(view.action, PatchAction):
+            self._switch("patch-diff")
             self._show_patch(view, same)
         else:
+            self._switch("command-detail")
             self._show_command_like(view, same)
-        self.set_class(
-            view.assessment is not None and view.assessment.level.value == "critical", "-critical"
-        )
         self.call_after_refresh(self._check_seen)
+
+    @property
+    def text(self) -> str:
+        """What the pane shows, as plain text (for tests and screen readers of the log)."""
+        if self.query_one(DiffView).display:
+            return "\n".join(c.plain for c in self.query_one(DiffView).visible_contents())
+        return self.query_one(CommandDetail).plain
 
     # ------------------------------------------------------------------ commands and network asks
 
     def _show_command_like(self, view: ViewLike, same: bool) -> None:
-        self.query_one("#patch-detail").display = False
-        pane = self.query_one(CommandDetail)
-        pane.display = True
         action = view.action
-        title = Content.styled(f"{action.id}", "bold") + Content.styled(
-            f"  turn {action.turn_id}  ", "$text-muted"
-        )
-        pane.query_one("#detail-title", Static).update(title + state_label(view))
-        text_widget = pane.query_one("#detail-text", Static)
-        warnings_widget = pane.query_one("#detail-warnings", Static)
+        critical = view.assessment is not None and view.assessment.level is Level.CRITICAL
+        blocks: list[Block] = [Block(_title(view)), Block(Content(""))]
         spans = view.assessment.spans if view.assessment else ()
+        meta: list[Content] = []
         if isinstance(action, CommandAction):
             content, warnings = command_content(action.command, spans)
             lines = action.command.count("\n") + 1
-            text_widget.border_title = (
-                f"command · {len(action.command)} chars · {lines} line{'s' * (lines != 1)}"
-            )
-            meta: list[Content] = []
+            box_title = f"command · {len(action.command)} chars · {lines} line{'s' * (lines != 1)}"
             if action.cwd:
                 meta.append(_line("cwd", action.cwd))
             if action.timeout_s:
@@ -202,7 +194,7 @@ class DetailPane(Vertical):
             assert isinstance(action, NetworkAction)
             safe = make_safe(action.reviewed_text, flag_lookalikes=True)
             content, warnings = safe.content(), list(safe.warnings)
-            text_widget.border_title = "network request"
+            box_title = "network request"
             meta = [_line("host", action.host, "bold"), _line("port", str(action.port))]
             if action.program:
                 meta.append(_line("program", action.program))
@@ -212,66 +204,70 @@ class DetailPane(Vertical):
                 if parent is not None:
                     asked += f": {parent.action.reviewed_text}"
                 meta.append(_line("asked by", asked))
-        text_widget.update(content)
-        warnings_widget.update(
-            Content("\n").join(Content.styled("⚠ ", "bold") + Content(w) for w in warnings)
-        )
-        warnings_widget.set_class(not warnings, "-hidden")
-        text_widget.set_class(bool(warnings), "-hazard")
-        meta_widget = pane.query_one("#detail-meta", Static)
-        meta_widget.update(Content("\n").join(meta))
-        meta_widget.display = bool(meta)
-        pane.query_one("#detail-reasons", Static).update(reasons_content(view))
-        pane.query_one("#detail-outcome", Static).update(outcome_content(view))
-        if not same:
-            pane.scroll_home(animate=False, immediate=True)
+        if warnings:
+            blocks.append(
+                Block(
+                    Content("\n").join(Content("⚠ " + w) for w in warnings),
+                    kind="band",
+                    style="bold $text-warning on $warning-muted",
+                )
+            )
+            blocks.append(Block(Content("")))
+        border = "$risk-critical" if critical else ("$warning" if warnings else "$primary")
+        blocks.append(Block(content, kind="box", style=border, title=box_title))
+        if meta:
+            blocks.append(Block(Content("\n").join(meta)))
+        blocks += [
+            Block(Content("")),
+            Block(reasons_content(view)),
+            Block(Content("")),
+            Block(outcome_content(view)),
+        ]
+        self.query_one(CommandDetail).show_blocks(blocks, keep_scroll=same)
 
     # ------------------------------------------------------------------ patches
 
     def _show_patch(self, view: ViewLike, same: bool) -> None:
-        self.query_one("#command-detail").display = False
-        pane = self.query_one(PatchDetail)
-        pane.display = True
-        action = view.action
         review = view.review
-        title = Content.styled(f"{action.id}", "bold") + Content.styled(
-            f"  turn {action.turn_id}  ", "$text-muted"
-        )
-        pane.query_one("#patch-title", Static).update(
-            Content("\n").join(
-                [title + state_label(view), reasons_content(view), outcome_content(view)]
-            )
-        )
-        files = pane.query_one("#patch-files", Static)
-        diff = pane.query_one(DiffView)
+        preface = [Block(_title(view)), Block(reasons_content(view)), Block(outcome_content(view))]
         if review is None:
-            files.update(Content.styled("waiting for the patch engine's review…", "$text-muted"))
-            diff.show(parse_unified(""))
-            return
-        if not review.ok:
-            files.update(
-                Content.styled("cannot apply: ", "bold $text-error")
-                + make_safe(review.error).content()
+            preface.append(
+                Block(Content.styled("waiting for the patch engine's review…", "$text-muted"))
+            )
+        elif not review.ok:
+            preface.append(
+                Block(
+                    Content.styled("cannot apply: ", "bold $text-error")
+                    + make_safe(review.error).content()
+                )
             )
         else:
-            counts = {p: (a, r) for p, a, r in review.files}
-            added = sum(a for a, _ in counts.values())
-            removed = sum(r for _, r in counts.values())
-            files.update(
-                Content.styled(
-                    f"{len(review.files)} file{'s' * (len(review.files) != 1)}  ", "bold"
+            added = sum(a for _, a, _ in review.files)
+            removed = sum(r for _, _, r in review.files)
+            preface.append(
+                Block(
+                    Content.styled(
+                        f"{len(review.files)} file{'s' * (len(review.files) != 1)}  ", "bold"
+                    )
+                    + Content.styled(f"+{added}", "bold $diff-added")
+                    + Content(" ")
+                    + Content.styled(f"−{removed}", "bold $diff-removed")
+                    + Content.styled(
+                        "   space: fold file · c: fold all · [ ]: files", "$text-muted"
+                    )
                 )
-                + Content.styled(f"+{added}", "bold $diff-added")
-                + Content(" ")
-                + Content.styled(f"−{removed}", "bold $diff-removed")
-                + Content.styled("   space: fold file · c: fold all · [ ]: files", "$text-muted")
             )
-        if not same or review is not self._shown_review:
-            self._shown_review = review
-            diff.show(parse_unified(review.unified_diff, {p: (a, r) for p, a, r in review.files}))
+        preface.append(Block(Content("")))
+        diff = self.query_one(DiffView)
+        if same and review is self._shown_review:
+            diff.set_preface(preface)
+            return
+        self._shown_review = review
+        counts = {p: (a, r) for p, a, r in review.files} if review is not None else {}
+        diff.show(parse_unified(review.unified_diff if review else "", counts), preface=preface)
 
     def focus_content(self) -> None:
-        if self.query_one(PatchDetail).display:
+        if self.query_one(DiffView).display:
             self.query_one(DiffView).focus()
         else:
             self.query_one(CommandDetail).focus()
@@ -281,9 +277,10 @@ class DetailPane(Vertical):
     def _check_seen(self) -> None:
         if self.shown_id is None or self.on_seen is None:
             return
-        if self.query_one(PatchDetail).display:
-            scroller: VerticalScroll | DiffView = self.query_one(DiffView)
-            if isinstance(scroller, DiffView) and scroller.collapsed:
+        scroller: DocumentView | DiffView
+        if self.query_one(DiffView).display:
+            scroller = self.query_one(DiffView)
+            if scroller.collapsed:
                 return  # a folded file has not been seen
         else:
             scroller = self.query_one(CommandDetail)
@@ -291,3 +288,12 @@ class DetailPane(Vertical):
             return
         if scroller.max_scroll_y <= 0 or scroller.scroll_y >= scroller.max_scroll_y:
             self.on_seen(self.shown_id)
+
+
+def _title(view: ViewLike) -> Content:
+    action = view.action
+    return (
+        Content.styled(action.id, "bold")
+        + Content.styled(f"  turn {action.turn_id}  ", "$text-muted")
+        + state_label(view)
+    )

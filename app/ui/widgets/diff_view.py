@@ -13,7 +13,8 @@ from textual.content import Content
 from app.ui.diff_model import DiffDocument, DiffRow
 from app.ui.highlight import token_spans
 from app.ui.safe import make_safe
-from app.ui.widgets.lines import LinesView, estimate_width
+from app.ui.widgets.document import Block, layout_blocks
+from app.ui.widgets.lines import LinesView
 
 _SIGN = {"add": "+", "del": "-", "ctx": " "}
 _LINE_STYLE = {
@@ -34,7 +35,14 @@ class FileHeader:
     file: int
 
 
-ViewRow = FileHeader | DiffRow
+@dataclass(frozen=True)
+class Preface:
+    """A line above the diff (title, risk, counts), already wrapped to the width."""
+
+    content: Content
+
+
+ViewRow = FileHeader | DiffRow | Preface
 
 
 class DiffView(LinesView[ViewRow]):
@@ -51,16 +59,42 @@ class DiffView(LinesView[ViewRow]):
         super().__init__(id=id, classes=classes)
         self.document = DiffDocument(files=())
         self.collapsed: set[int] = set()
+        self.preface: list[Block] = []
+        self._laid_width = 0
 
     # ------------------------------------------------------------------ content
 
-    def show(self, document: DiffDocument, *, collapsed: set[int] | None = None) -> None:
+    def show(
+        self,
+        document: DiffDocument,
+        *,
+        collapsed: set[int] | None = None,
+        preface: list[Block] | None = None,
+    ) -> None:
         self.document = document
         self.collapsed = set(collapsed or ())
+        self.preface = list(preface or [])
         self._rebuild(keep_file=None)
 
+    def set_preface(self, preface: list[Block]) -> None:
+        """Replace the lines above the diff, keeping the diff and the scroll position."""
+        y = self.scroll_y
+        self.preface = list(preface)
+        self._rebuild(keep_file=None)
+        self.scroll_to(y=y, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        width = self.scrollable_content_region.width
+        if self.preface and width and width != self._laid_width:
+            y = self.scroll_y
+            self._rebuild(keep_file=None)
+            self.scroll_to(y=y, animate=False, immediate=True)
+
     def _rebuild(self, keep_file: int | None) -> None:
-        rows: list[ViewRow] = []
+        width = self.scrollable_content_region.width or self.size.width or 80
+        self._laid_width = width
+        rows: list[ViewRow] = [Preface(c) for c in layout_blocks(self.preface, width)]
         target = 0
         for index, f in enumerate(self.document.files):
             if index == keep_file:
@@ -73,11 +107,17 @@ class DiffView(LinesView[ViewRow]):
             self.scroll_to(y=target, animate=False, immediate=True)
 
     def row_width(self, row: ViewRow) -> int:
+        if isinstance(row, Preface):
+            return 1
+        # An estimate (exact widths are learnt when rows are drawn): len() is ten times cheaper
+        # than measuring cells, and a ten-thousand-line diff pays it for every line.
         if isinstance(row, FileHeader):
-            return estimate_width(self.document.files[row.file].path, 40)
-        return estimate_width(row.text, 14)
+            return len(self.document.files[row.file].path) + 40
+        return len(row.text) + 14
 
     def row_content(self, row: ViewRow) -> Content:
+        if isinstance(row, Preface):
+            return row.content
         if isinstance(row, FileHeader):
             return self._header_content(row.file)
         if row.kind in ("add", "del", "ctx"):
@@ -123,11 +163,16 @@ class DiffView(LinesView[ViewRow]):
 
     # ------------------------------------------------------------------ folding
 
+    def visible_contents(self) -> list[Content]:
+        top = int(self.scroll_y)
+        height = self.scrollable_content_region.height or len(self.rows)
+        return [self.row_content(r) for r in self.rows[top : top + height]]
+
     def file_at_top(self) -> int | None:
-        if not self.rows:
-            return None
-        row = self.rows[min(int(self.scroll_y), len(self.rows) - 1)]
-        return row.file
+        for row in self.rows[int(self.scroll_y) :]:
+            if not isinstance(row, Preface):
+                return row.file
+        return None
 
     def action_toggle_file(self) -> None:
         index = self.file_at_top()
@@ -160,7 +205,8 @@ class DiffView(LinesView[ViewRow]):
 
     def on_click(self, event: events.Click) -> None:
         y = int(self.scroll_y) + event.y
-        if 0 <= y < len(self.rows) and isinstance(self.rows[y], FileHeader):
-            index = self.rows[y].file
+        row = self.rows[y] if 0 <= y < len(self.rows) else None
+        if isinstance(row, FileHeader):
+            index = row.file
             self.collapsed ^= {index}
             self._rebuild(keep_file=index)

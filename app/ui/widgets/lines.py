@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.visual import Visual
+from textual.style import Style as VisualStyle
+from textual.widget import Widget
 
 RowT = TypeVar("RowT")
 
@@ -43,6 +45,10 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
         self._strips: OrderedDict[int, Strip] = OrderedDict()
         self._width = 0
         self._generation = 0
+        self._line_style = Style()
+        self._base_key: object = None
+        self._base = VisualStyle()
+        self._line_width = 0
 
     # ------------------------------------------------------------------ subclass hooks
 
@@ -77,16 +83,27 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
             del self._rows[:dropped]
             self._strips.clear()
         self._update_size()
+        if dropped:
+            if not (self._follow and at_end):
+                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+            self.refresh()
         if self._follow and at_end:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-        elif dropped:
-            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
-        self.refresh()
+        self.refresh_rows(len(self._rows) - len(rows), len(self._rows))
 
     def replace_row(self, index: int, row: RowT) -> None:
         self._rows[index] = row
         self._strips.pop(index, None)
-        self.refresh()
+        self.refresh_rows(index, index + 1)
+
+    def refresh_rows(self, start: int, end: int) -> None:
+        """Repaint rows [start, end) if any of them is in the viewport; nothing otherwise."""
+        top = int(self.scroll_y)
+        height = self.scrollable_content_region.height
+        start, end = max(start, top), min(end, top + height)
+        if start < end:
+            width = self.scrollable_content_region.width
+            self.refresh(Region(0, start - top, width, end - start))
 
     def _invalidate(self) -> None:
         self._strips.clear()
@@ -95,12 +112,19 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
         self.refresh()
 
     def _update_size(self) -> None:
-        self.virtual_size = Size(self._width, len(self._rows))
+        """Grow the scrollable area without a screen-wide layout: only a scrollbar appearing or
+        going away changes the layout (Textual handles that itself); rows arriving do not."""
+        size = Size(self._width, len(self._rows))
+        if size == self.virtual_size:
+            return
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
 
     def notify_style_update(self) -> None:
         # Theme or CSS changed: cached strips hold the old colours.
         super().notify_style_update()
         self._strips.clear()
+        self._base_key = None
 
     def on_resize(self) -> None:
         self._strips.clear()
@@ -113,9 +137,8 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
             self._strips.move_to_end(index)
             return strip
         content = self.row_content(self._rows[index])
-        width = max(1, content.cell_length)
-        strips = Visual.to_strips(self, content, width, 1, self.visual_style)
-        strip = strips[0] if strips else Strip.blank(width)
+        # Rows are single lines: render the content's segments directly (no wrapping pass).
+        strip = Strip(content.render_segments(self._base_style()))
         if strip.cell_length > self._width:
             self._width = strip.cell_length
             self.call_later(self._update_size)
@@ -124,11 +147,24 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
             self._strips.popitem(last=False)
         return strip
 
+    def _base_style(self) -> VisualStyle:
+        key = self.styles._cache_key
+        if key != self._base_key:
+            self._base_key = key
+            self._base = self.visual_style
+        return self._base
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # One style lookup per paint, not one per line.
+        self._line_style = self.rich_style
+        self._line_width = self.scrollable_content_region.width
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
-        width = self.scrollable_content_region.width
-        style = self.rich_style
+        width = self._line_width
+        style = self._line_style
         if index >= len(self._rows):
             return Strip.blank(width, style)
         strip = self._strip_for(index)

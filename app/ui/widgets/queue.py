@@ -12,15 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.message import Message
 from textual.strip import Strip
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
 
 from app.core.model import CommandAction, Level, NetworkAction, PatchAction
 from app.ui.contract import State, ViewLike
 from app.ui.safe import make_safe, one_line
+from app.ui.widgets.lines import LinesView
 
 SUMMARY_LIMIT = 160
 
@@ -73,7 +74,7 @@ def summary(view: ViewLike) -> tuple[Content, bool]:
         text = safe.content()
         if cut:
             text = text + Content.styled(
-                f" … (+{len(action.command) - SUMMARY_LIMIT} chars, open to see)", "italic $warning"
+                f" … (+{len(action.command) - SUMMARY_LIMIT} chars)", "italic $warning"
             )
         return text, not cut and not safe.hazardous
     if isinstance(action, PatchAction):
@@ -114,8 +115,18 @@ def action_prompt(view: ViewLike) -> tuple[Content, bool]:
     return Content("").join(parts), complete
 
 
-class QueueList(OptionList, inherit_bindings=False):
-    """Moves with j/k and the arrows; everything else is the screen's business."""
+@dataclass(frozen=True)
+class QueueRow:
+    info: RowInfo
+    prompt: Content
+
+
+class QueueList(LinesView[QueueRow]):
+    """One line per row, drawn lazily; a cursor that skips batch headers.
+
+    A row counts as *seen* once it has been painted and its whole text fitted the width (nothing
+    cut at the right edge, nothing elided, no hazard markers that need the detail's warnings).
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down,j", "cursor_down", "Down", id="cursor-down", show=False),
@@ -125,75 +136,191 @@ class QueueList(OptionList, inherit_bindings=False):
         Binding("pagedown", "page_down", "Page down", id="page-down", show=False),
         Binding("pageup", "page_up", "Page up", id="page-up", show=False),
     ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"queue--cursor", "queue--header"}
+
+    class Highlighted(Message):
+        """The cursor moved to another row."""
+
+        def __init__(self, index: int | None) -> None:
+            super().__init__()
+            self.index = index
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, QueueList.Highlighted)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: list[RowInfo] = []
-        self._painted: dict[int, set[int]] = {}
+        self._cursor: int | None = None
         self.seen: set[str] = set()
         self.on_seen: Callable[[set[str]], None] | None = None
+        self._index: dict[str, int] = {}
 
-    # ------------------------------------------------------------------ content
+    # ------------------------------------------------------------------ rows
 
-    def set_rows(self, rows: Sequence[tuple[RowInfo, Content]]) -> bool:
+    @property
+    def infos(self) -> list[RowInfo]:
+        return [r.info for r in self.rows]
+
+    def set_rows(self, rows: Sequence[tuple[RowInfo, Content]]) -> bool:  # type: ignore[override]
         """Replace the rows, keeping the cursor on the same action. True if rows were only
         appended (existing rows keep their old prompts: update them yourself)."""
         keep = self.highlighted_row()
-        old_keys = [(r.action_id, r.turn_id) for r in self.rows]
-        new_keys = [(r.action_id, r.turn_id) for r, _ in rows]
-        if new_keys[: len(old_keys)] == old_keys and old_keys:
-            # The common case: new rows at the end. Appending keeps the queue's scroll and cache.
-            extra = rows[len(old_keys) :]
-            self.add_options(self._option(info, prompt) for info, prompt in extra)
-            self.rows.extend(info for info, _ in extra)
-            return True
-        self.rows = [info for info, _ in rows]
-        self._painted.clear()
-        self.set_options(self._option(info, prompt) for info, prompt in rows)
-        if keep is not None:
-            for index, info in enumerate(self.rows):
-                if info.action_id == keep.action_id and info.turn_id == keep.turn_id:
-                    self.highlighted = index
-                    break
-        elif self.highlighted is None:
-            self.action_first()
-        return False
+        old = self.rows
+        appended = len(rows) >= len(old) > 0 and all(
+            (old[i].info.action_id, old[i].info.turn_id)
+            == (rows[i][0].action_id, rows[i][0].turn_id)
+            for i in range(len(old))
+        )
+        if appended:
+            extra = [QueueRow(info, prompt) for info, prompt in rows[len(old) :]]
+            for offset, row in enumerate(extra, len(old)):
+                if row.info.action_id is not None:
+                    self._index[row.info.action_id] = offset
+            self.append_rows(extra)
+        else:
+            super().set_rows([QueueRow(info, prompt) for info, prompt in rows])
+            self._index = {
+                r.info.action_id: i for i, r in enumerate(self.rows) if r.info.action_id is not None
+            }
+            self._cursor = None
+            if keep is not None and keep.action_id is not None:
+                self.highlighted = self._index.get(keep.action_id)
+        if self._cursor is None:
+            self.highlighted = next(iter(sorted(self._index.values())), None)
+        return appended
 
     def update_row(self, index: int, info: RowInfo, prompt: Content) -> None:
-        self.rows[index] = info
-        self._painted.pop(index, None)
-        self.replace_option_prompt_at_index(index, prompt)
-
-    @staticmethod
-    def _option(info: RowInfo, prompt: Content) -> Option:
-        return Option(prompt, disabled=info.action_id is None)
+        self.replace_row(index, QueueRow(info, prompt))
 
     def highlighted_row(self) -> RowInfo | None:
-        if self.highlighted is None or self.highlighted >= len(self.rows):
+        if self._cursor is None or self._cursor >= len(self.rows):
             return None
-        return self.rows[self.highlighted]
+        return self.rows[self._cursor].info
 
     def index_of(self, action_id: str) -> int | None:
-        for index, info in enumerate(self.rows):
-            if info.action_id == action_id:
-                return index
+        return self._index.get(action_id)
+
+    # ------------------------------------------------------------------ cursor
+
+    @property
+    def highlighted(self) -> int | None:
+        return self._cursor
+
+    @highlighted.setter
+    def highlighted(self, index: int | None) -> None:
+        if index is not None and not (0 <= index < len(self.rows)):
+            index = None
+        if index is not None and self.rows[index].info.action_id is None:
+            index = (
+                self._step(index, 1) if self._step(index, 1) is not None else self._step(index, -1)
+            )
+        if index == self._cursor:
+            return
+        previous, self._cursor = self._cursor, index
+        for i in (previous, index):
+            if i is not None:
+                self._strips.pop(i, None)
+                self.refresh_rows(i, i + 1)
+        self.scroll_to_highlight()
+        self.post_message(self.Highlighted(index))
+
+    def _step(self, start: int, direction: int) -> int | None:
+        i = start
+        while 0 <= i < len(self.rows):
+            if self.rows[i].info.action_id is not None:
+                return i
+            i += direction
         return None
 
-    # ------------------------------------------------------------------ what was on screen
+    def scroll_to_highlight(self, top: bool = False) -> None:
+        if self._cursor is None:
+            return
+        height = self.scrollable_content_region.height or 1
+        y = self._cursor
+        if top:
+            # Show the header above it too, so the batch is named.
+            target = max(0, y - 1)
+        elif y < self.scroll_y:
+            target = y
+        elif y >= self.scroll_y + height:
+            target = y - height + 1
+        else:
+            return
+        self.scroll_to(y=target, animate=False, immediate=True)
+
+    def _move(self, delta: int) -> None:
+        if not self._index:
+            return
+        if self._cursor is None:
+            self.highlighted = min(self._index.values())
+            return
+        direction = 1 if delta > 0 else -1
+        target = self._step(max(0, min(len(self.rows) - 1, self._cursor + delta)), direction)
+        if target is None:
+            target = self._step(max(0, min(len(self.rows) - 1, self._cursor + delta)), -direction)
+        if target is not None:
+            self.highlighted = target
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_first(self) -> None:
+        if self._index:
+            self.highlighted = min(self._index.values())
+
+    def action_last(self) -> None:
+        if self._index:
+            self.highlighted = max(self._index.values())
+
+    def action_page_down(self) -> None:
+        self._move(max(1, self.scrollable_content_region.height - 1))
+
+    def action_page_up(self) -> None:
+        self._move(-max(1, self.scrollable_content_region.height - 1))
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y
+        if 0 <= index < len(self.rows) and self.rows[index].info.action_id is not None:
+            self.highlighted = index
+
+    # ------------------------------------------------------------------ drawing and seen
+
+    def row_width(self, row: QueueRow) -> int:
+        return 1  # never scrolls sideways: a cut row is not "seen", the detail shows it whole
+
+    def row_content(self, row: QueueRow) -> Content:
+        width = self._line_width or self.scrollable_content_region.width
+        if width and row.prompt.cell_length > width:
+            return row.prompt.truncate(width, ellipsis=True)
+        return row.prompt
+
+    def _strip_for(self, index: int) -> Strip:
+        if index != self._cursor:
+            return super()._strip_for(index)
+        strip = self._strips.get(index)
+        if strip is None:
+            # The cursor row is drawn on the cursor's own background, across the full width.
+            content = self.row_content(self.rows[index])
+            width = self._line_width or self.scrollable_content_region.width
+            content = content.extend_right(max(0, width - content.cell_length))
+            strip = Strip(content.render_segments(self.get_visual_style("queue--cursor")))
+            self._strips[index] = strip
+        return strip
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
-        line = self.scroll_offset.y + y
-        try:
-            option_index, offset = self._lines[line]
-            height = self._heights[option_index]
-        except (IndexError, KeyError):
-            return strip
-        painted = self._painted.setdefault(option_index, set())
-        painted.add(offset)
-        if len(painted) >= height and option_index < len(self.rows):
-            info = self.rows[option_index]
-            if info.action_id is not None and info.complete and info.action_id not in self.seen:
+        index = int(self.scroll_y) + y
+        if index < len(self.rows):
+            info = self.rows[index].info
+            if (
+                info.action_id is not None
+                and info.complete
+                and info.action_id not in self.seen
+                and self.rows[index].prompt.cell_length <= self._line_width
+            ):
                 self.seen.add(info.action_id)
                 if self.on_seen is not None:
                     self.on_seen({info.action_id})

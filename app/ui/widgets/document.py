@@ -1,0 +1,94 @@
+"""A scrollable document of wrapped blocks, drawn line by line.
+
+The detail pane changes every time the cursor moves; as one line-API widget it repaints without
+asking the whole screen to lay itself out again, and a command of any length costs only the lines
+on screen to draw. Text is folded at the width, never cut: a long word continues on the next line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from textual.content import Content
+
+from app.ui.widgets.lines import LinesView
+
+
+@dataclass(frozen=True)
+class Block:
+    content: Content
+    kind: Literal["text", "box", "band"] = "text"
+    style: str = ""  # box: the border's style; band: the band's style (a background)
+    title: str = ""  # box only
+
+
+def _wrap(content: Content, width: int) -> list[Content]:
+    width = max(4, width)
+    lines: list[Content] = []
+    for line in content.split("\n", allow_blank=True):
+        lines.extend(line.wrap(width, overflow="fold") or [Content("")])
+    return lines
+
+
+def layout_blocks(blocks: list[Block], width: int) -> list[Content]:
+    out: list[Content] = []
+    width = max(8, width)
+    for block in blocks:
+        if block.kind == "text":
+            out.extend(_wrap(block.content, width))
+        elif block.kind == "band":
+            for line in _wrap(block.content, width - 2):
+                padded = Content(" ") + line
+                padded = padded.extend_right(max(0, width - padded.cell_length))
+                out.append(padded.stylize_before(block.style))
+        else:
+            inner = width - 4
+            title = f" {block.title} " if block.title else ""
+            top = "╭─" + title + "─" * max(0, width - 3 - len(title)) + "╮"
+            out.append(Content.styled(top[:width], block.style))
+            for line in _wrap(block.content, inner):
+                pad = max(0, inner - line.cell_length)
+                out.append(
+                    Content.styled("│ ", block.style)
+                    + line
+                    + Content(" " * pad)
+                    + Content.styled(" │", block.style)
+                )
+            out.append(Content.styled("╰" + "─" * (width - 2) + "╯", block.style))
+    return out
+
+
+class DocumentView(LinesView[Content]):
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._blocks: list[Block] = []
+        self._laid_width = 0
+
+    def row_content(self, row: Content) -> Content:
+        return row
+
+    def row_width(self, row: Content) -> int:
+        return 1  # folded to the width: never scrolls sideways
+
+    def show_blocks(self, blocks: list[Block], *, keep_scroll: bool = False) -> None:
+        self._blocks = blocks
+        self._relayout(keep_scroll=keep_scroll)
+
+    def _relayout(self, *, keep_scroll: bool) -> None:
+        width = self.scrollable_content_region.width or self.size.width or 80
+        self._laid_width = width
+        y = self.scroll_y
+        self.set_rows(layout_blocks(self._blocks, width))
+        if keep_scroll:
+            self.scroll_to(y=y, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        width = self.scrollable_content_region.width
+        if width and width != self._laid_width and self._blocks:
+            self._relayout(keep_scroll=True)
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(row.plain for row in self.rows)
