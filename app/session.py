@@ -196,6 +196,13 @@ def open_session(options: SessionOptions) -> Session:
         raise SessionError(f"network mode {options.network!r}: use off or allow")
     if options.policy_file is not None and not Path(options.policy_file).is_file():
         raise SessionError(f"policy file {options.policy_file}: no such file")
+    if options.audit_path is not None:
+        audit_dir = Path(options.audit_path).expanduser().resolve().parent
+        if audit_dir == ws or audit_dir.is_relative_to(ws):
+            raise SessionError(
+                f"audit log {options.audit_path}: must live outside the workspace "
+                "(commands can write there)"
+            )
     if options.resume is not None and Path(options.resume.workspace).resolve() != ws:
         raise SessionError("that session belongs to another workspace")
 

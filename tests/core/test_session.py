@@ -71,6 +71,8 @@ def test_user_mistakes_are_one_line_errors(workspace: Path, tmp_path: Path) -> N
         open_session(SessionOptions(workspace=tmp_path / "missing"))
     with pytest.raises(SessionError, match="no such file"):
         open_session(SessionOptions(workspace=workspace, policy_file=tmp_path / "nope.toml"))
+    with pytest.raises(SessionError, match="outside the workspace"):
+        open_session(SessionOptions(workspace=workspace, audit_path=workspace / "sub" / "a.jsonl"))
     bad = tmp_path / "bad.toml"
     bad.write_text("this is [ not toml")
     with pytest.raises(SessionError) as info:
