@@ -140,13 +140,21 @@ class Transcript:
             self._output(r.stderr, r.stderr_total)
 
     def _output(self, data: bytes, total: int) -> None:
+        """Head and tail of a stream: test summaries and errors live at the end."""
         if not data:
             return
         lines = data.decode("utf-8", "replace").splitlines()
-        for ln in lines[:OUTPUT_LINES]:
+        if len(lines) <= OUTPUT_LINES and total <= len(data):
+            shown = lines
+        else:
+            half = OUTPUT_LINES // 2
+            shown = [
+                *lines[:half],
+                f"… ({len(lines)} lines, {total} bytes in all) …",
+                *lines[-half:],
+            ]
+        for ln in shown:
             self._line(f"  │ {ln}")
-        if len(lines) > OUTPUT_LINES or total > len(data):
-            self._line(f"  │ … ({total} bytes in all)")
 
 
 def _short(command: str, limit: int = 40) -> str:
