@@ -244,6 +244,13 @@ class AuditLog:
         size = os.fstat(self._fd).st_size
         if size == 0:
             return
+        from app.core.verify import verify_log
+
+        report = verify_log(self.path)
+        bad = [p for p in report.problems if "incomplete last record" not in p.message]
+        if bad:
+            # Appending would bury the evidence (and rewrite the head): refuse instead.
+            raise AuditError(f"{self.path}: existing log does not verify ({bad[0]}); not appending")
         with self.path.open("rb") as fh:
             data = fh.read()
         torn = b""

@@ -272,3 +272,14 @@ def test_any_tampering_is_detected(
     r = verify_log(p)
     assert not r.ok, (op, k, n)
     assert r.first is not None and 1 <= r.first.line <= n + 1
+
+
+def test_a_broken_log_is_never_appended_to(tmp_path: Path) -> None:
+    from app.core.audit import AuditError
+
+    p = tmp_path / "a.jsonl"
+    lines = make_log(p, 5)
+    rewrite(p, lines[:3])  # cut: the head still says 5
+    with pytest.raises(AuditError, match="does not verify"):
+        AuditLog(p, redact_env=False)
+    assert not verify_log(p).ok  # the evidence is still there
