@@ -674,7 +674,31 @@ NPX_LOCAL_TOOLS = frozenset(
 )
 
 DELETE_FREE_READERS = frozenset(
-    ["cat", "head", "tail", "less", "more", "strings", "base64", "xxd", "od", "grep", "egrep", "rg", "tar", "zip", "cp", "scp", "curl", "nc", "gpg", "openssl", "sha256sum", "md5sum", "wc"]
+    [
+        "cat",
+        "head",
+        "tail",
+        "less",
+        "more",
+        "strings",
+        "base64",
+        "xxd",
+        "od",
+        "grep",
+        "egrep",
+        "rg",
+        "tar",
+        "zip",
+        "cp",
+        "scp",
+        "curl",
+        "nc",
+        "gpg",
+        "openssl",
+        "sha256sum",
+        "md5sum",
+        "wc",
+    ]
 )
 
 SUDO_LIKE = frozenset({"sudo", "doas", "pkexec", "su", "runuser", "sg"})
@@ -3630,12 +3654,8 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         branches = pos[1:] if len(pos) > 1 else []
         protected = any(_PROTECTED_BRANCH.match(b.split(":")[-1]) for b in branches)
         fresh = pos[0] if pos and pos[0] in an.git_remotes else None
-        if (
-            (fresh is None
-            and pos
-            and "://" in pos[0])
-            or (pos
-            and re.match(r"^[\w.-]+@[\w.-]+:", pos[0]))
+        if (fresh is None and pos and "://" in pos[0]) or (
+            pos and re.match(r"^[\w.-]+@[\w.-]+:", pos[0])
         ):
             fresh = pos[0]
         if fresh is not None:

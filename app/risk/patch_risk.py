@@ -46,6 +46,7 @@ _NET_CODE = re.compile(
     r"HttpClient|WebClient|Invoke-WebRequest|\bcurl\b|\bwget\b|smtplib|ftplib|paramiko|"
     r"new\s+WebSocket|aiohttp|urllib3"
 )
+_PATHISH = re.compile(r"(?<![\w.])(?:~|\$\{?HOME\}?|/)[\w./${}-]*[\w-]|(?<![\w.])\.env\b")
 _SENDS = re.compile(
     r"data\s*=|json\s*=|files\s*=|\.post\(|\.put\(|method\s*:\s*['\"](POST|PUT)"
     r"|body\s*:|http\.Post|send\(|sendall\(|urlopen\([^)]*,"
@@ -376,11 +377,10 @@ class _PatchReader:
             t = ln.text
             if not t.strip() or t.lstrip().startswith("#"):
                 continue
-            cmd = (
-                re.sub(r"^\s*(RUN|CMD|ENTRYPOINT)\s+", "", t)
-                if path.endswith(("Dockerfile", "Containerfile"))
-                else t
-            )
+            docker = path.endswith(("Dockerfile", "Containerfile"))
+            if docker and not re.match(r"^\s*(RUN|CMD|ENTRYPOINT)\s", t):
+                continue
+            cmd = re.sub(r"^\s*(RUN|CMD|ENTRYPOINT)\s+", "", t) if docker else t
             if path.endswith("Makefile") and not t.startswith("\t"):
                 continue
             off = ln.span[0] + (len(t) - len(cmd))
@@ -416,9 +416,10 @@ class _PatchReader:
             t = parse_target(url.group(0)) if url else (parse_target(ip.group(1)) if ip else None)
             host = t.host if t else "the network"
             secrets = []
-            for m in re.finditer(r"['\"]([~/][^'\"\n]+|\.env)['\"]", block):
-                p = resolve(m.group(1), self.workspace, self.workspace, self.home)
-                if p.secret:
+            for m in _PATHISH.finditer(block):
+                raw = m.group(0).replace("$HOME", "~").replace("${HOME}", "~")
+                p = resolve(raw, self.workspace, self.workspace, self.home)
+                if p.secret and p.display not in secrets:
                     secrets.append(p.display)
             envs = re.search(
                 r"os\.environ\b(?!\.get\(['\"](?:HOME|PATH|DEBUG|PORT))|"

@@ -1,7 +1,8 @@
 """The labelled corpus, judged with the default policy (issue 5's acceptance criteria):
 every `dangerous` item is high or critical and never allowed, no `ask` item is allowed, and at
 least 90 % of `safe` items are allowed. `extra_commands.jsonl` is a second, independent set
-written from the command families (not from the corpus lines) to check the engine generalises."""
+written from the command families (not from the corpus lines) to check the engine generalises;
+`extra_patches.jsonl` does the same for patches (V4A and unified)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from riskkit import Judge, corpus
 
 from app.core.model import DecisionKind, Level
 
-SETS = ["commands.jsonl", "patches.jsonl", "extra_commands.jsonl"]
+SETS = ["commands.jsonl", "patches.jsonl", "extra_commands.jsonl", "extra_patches.jsonl"]
 
 
 @pytest.mark.parametrize("name", SETS)
