@@ -1,4 +1,5 @@
-"""The Linux backend: turns the checked policy plus one run's arguments into a zygote request."""
+"""The Linux backend: the checked policy and one run's arguments, turned into a spare request
+(plan + view) and a run message for that spare's init."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from sandbox.linux import limits, mounts
 from sandbox.linux.client import Zygote
-from sandbox.linux.protocol import Plan, Run, encode_run
+from sandbox.linux.protocol import Plan, Run, View, spare_request
 from sandbox.policy import Completed, SandboxError, SandboxPolicy
 from sandbox.probe import REQUIRED_LANDLOCK_ABI, KernelSupport
 from sandbox.workspace import Prepared
@@ -46,12 +47,14 @@ class LinuxBackend:
         self.zygote.close()
 
     def _plan(self) -> bytes:
-        if self._plan_json is None:
-            p = self.policy
-            writable = (str(p.workspace), *(str(w) for w in p.writable))
+        p = self.policy
+        writable = (str(p.workspace), *(str(w) for w in p.writable))
+        identity = tuple(_identity(w) for w in writable)
+        # A writable tree replaced since the plan was made (rm -rf ws; mkdir ws) needs a new one.
+        if self._plan_json is None or identity != self._identity:
             plan = Plan(
                 writable=writable,
-                identity=tuple(_identity(w) for w in writable),
+                identity=identity,
                 private=mounts.private_views(
                     os.environ.get("XDG_RUNTIME_DIR"),
                     None if p.private_views is None else [str(v) for v in p.private_views],
@@ -68,14 +71,29 @@ class LinuxBackend:
                 proxy_port=p.proxy_port,
             )
             self._plan_json = json.dumps(plan.to_json(), sort_keys=True).encode()
-            self._identity = plan.identity
-        # A writable tree replaced since the plan was made (rm -rf ws; mkdir ws) needs a new one.
-        if tuple(_identity(w) for w in (self.policy.workspace, *self.policy.writable)) != (
-            self._identity
-        ):
-            self._plan_json = None
-            return self._plan()
+            self._identity = identity
         return self._plan_json
+
+    def _view(self, prepared: Prepared) -> bytes:
+        """The per-run part of the mount view, stamped with the identity of every path it
+        covers: a spare made for another stamp is not used."""
+        stamp: list[tuple[str, int, int]] = []
+        deny: list[str] = []
+        for path in self._deny:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            deny.append(path)
+            stamp.append((path, st.st_dev, st.st_ino))
+        for path in (*prepared.git_dirs, *prepared.read_only):
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            stamp.append((path, st.st_dev, st.st_ino))
+        view = View(prepared.git_dirs, prepared.read_only, tuple(deny), tuple(stamp))
+        return json.dumps(view.to_json(), sort_keys=True).encode()
 
     def run(
         self,
@@ -91,44 +109,34 @@ class LinuxBackend:
         proxy_socket: Path | None,
         prepared: Prepared,
     ) -> Completed:
-        p = self.policy
-        if p.network == "proxy" and proxy_socket is None:
+        if self.policy.network == "proxy" and proxy_socket is None:
             raise SandboxError("network mode 'proxy' needs a proxy socket")
-        run = Run(
-            argv=tuple(argv),
-            env=env,
-            cwd=cwd,
-            timeout=timeout,
-            git_dirs=prepared.git_dirs,
-            read_only=prepared.read_only,
-            deny=self._deny,
-            proxy_socket=str(proxy_socket) if proxy_socket else None,
-        )
-        outcome = self.zygote.run(
-            encode_run(self._plan(), run),
+        out = self.zygote.run(
+            spare_request(self._plan(), self._view(prepared)),
+            Run(tuple(argv), env, cwd).encode(),
             timeout=timeout,
             stdin=stdin,
             max_output=max_output,
             on_output=on_output,
             cancel=cancel,
+            proxy_socket=str(proxy_socket) if proxy_socket is not None else None,
         )
-        rep = outcome.report
-        if rep.error:
-            raise SandboxError(rep.error)
-        stderr = outcome.stderr.value()
-        stderr_total = outcome.stderr.total
-        if rep.note:
-            line = f"lockgate-sandbox: {rep.note}\n".encode()
+        if out.error:
+            raise SandboxError(out.error)
+        stderr = out.stderr.value()
+        stderr_total = out.stderr.total
+        if out.note:
+            line = f"lockgate-sandbox: {out.note}\n".encode()
             stderr += line
             stderr_total += len(line)
         return Completed(
-            exit_code=rep.exit_code,
-            stdout=outcome.stdout.value(),
+            exit_code=out.exit_code,
+            stdout=out.stdout.value(),
             stderr=stderr,
-            timed_out=rep.timed_out,
-            cancelled=rep.cancelled,
-            signal=rep.signal,
-            stdout_total=outcome.stdout.total,
+            timed_out=out.timed_out,
+            cancelled=out.cancelled,
+            signal=out.signal,
+            stdout_total=out.stdout.total,
             stderr_total=stderr_total,
         )
 

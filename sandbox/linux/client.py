@@ -1,7 +1,8 @@
-"""The console's side of the zygote: start it once, send run requests, drain the command's pipes.
+"""The console's side: start the zygote once, keep spare sandboxes ready, run a command by talking
+to a spare's init directly, drain the pipes, enforce timeout and cancel through init's pidfd.
 
-Safe to call from many threads at once: each run has its own reply channel and pipes; only the
-send on the shared control socket is serialised.
+Safe to call from many threads at once: each run owns its spare and its pipes; only the spare
+pool and the send on the shared control socket are serialised.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import errno
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -20,21 +22,83 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.linux.protocol import RunReport
+from sandbox.linux.protocol import final_status
 from sandbox.linux.zygote import bootstrap_argv
 from sandbox.output import HeadTail
 from sandbox.policy import SandboxError
 
 OutputCallback = Callable[[str, bytes], None]
-CANCEL_POLL_S = 0.05
+POLL_S = 0.05
 EOF_GRACE_S = 2.0
+READY_TIMEOUT_S = 30.0
+SPARES = 2  # ready or being made, per key: back-to-back commands never wait for a setup
 
 
-@dataclass(frozen=True)
+@dataclass
+class Spare:
+    """One sandbox made ahead of time: a supervisor's reply socket, and once it is ready, its
+    init's socket and pidfd."""
+
+    key: bytes
+    reply: socket.socket
+    init: socket.socket | None = None
+    pidfd: int = -1
+
+    def wait_ready(self) -> None:
+        if self.init is not None:
+            return
+        self.reply.settimeout(READY_TIMEOUT_S)
+        try:
+            msg, fds, _, _ = socket.recv_fds(self.reply, 1 << 16, 2)
+        except TimeoutError as exc:
+            raise SandboxError("sandbox setup failed: the supervisor did not get ready") from exc
+        except OSError as exc:
+            raise SandboxError(f"sandbox setup failed: {exc}") from exc
+        finally:
+            self.reply.settimeout(None)
+        if msg == b"ready" and len(fds) == 2:
+            self.init = socket.socket(fileno=fds[0])
+            self.pidfd = fds[1]
+            return
+        for fd in fds:
+            os.close(fd)
+        if not msg:
+            raise _Gone("the sandbox supervisor is gone")
+        try:
+            error = str(json.loads(msg).get("error") or "")
+        except ValueError:
+            error = ""
+        raise SandboxError(error or "sandbox setup failed")
+
+    def kill(self) -> None:
+        if self.pidfd >= 0:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.init is not None:
+            self.init.close()
+            self.init = None
+        self.reply.close()
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
+
+class _Gone(SandboxError):
+    """A spare died before it was used (the zygote was restarted, OOM): make a fresh one."""
+
+
+@dataclass
 class Outcome:
-    report: RunReport
     stdout: HeadTail
     stderr: HeadTail
+    exit_code: int | None = None
+    signal: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    note: str = ""
+    error: str = ""
 
 
 class Zygote:
@@ -43,6 +107,7 @@ class Zygote:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
+        self._pool: dict[bytes, list[Spare]] = {}
 
     def __enter__(self) -> Zygote:
         self.start()
@@ -81,6 +146,10 @@ class Zygote:
 
     def close(self) -> None:
         with self._lock:
+            for spares in self._pool.values():
+                for spare in spares:
+                    spare.close()
+            self._pool.clear()
             if self._control is not None:
                 self._control.close()
                 self._control = None
@@ -92,28 +161,28 @@ class Zygote:
                     self._proc.wait()
                 self._proc = None
 
-    def _send(self, payload: bytes, fds: list[int]) -> None:
-        with self._lock:
-            for attempt in (0, 1):
-                self._start_locked()
-                assert self._control is not None
-                try:
-                    socket.send_fds(self._control, [payload], fds)
-                    return
-                except OSError as exc:
-                    if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN) or attempt:
-                        raise SandboxError(f"sandbox helper unreachable: {exc}") from exc
-                    self._control.close()
-                    self._control = None
-                    if self._proc is not None:
-                        self._proc.wait()
-                        self._proc = None
+    def _send_locked(self, payload: bytes, fds: list[int]) -> None:
+        for attempt in (0, 1):
+            self._start_locked()
+            assert self._control is not None
+            try:
+                socket.send_fds(self._control, [payload], fds)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN) or attempt:
+                    raise SandboxError(f"sandbox helper unreachable: {exc}") from exc
+                self._control.close()
+                self._control = None
+                if self._proc is not None:
+                    self._proc.wait()
+                    self._proc = None
 
     def probe(self) -> dict[str, Any]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with ours:
             try:
-                self._send(json.dumps({"op": "probe"}).encode(), [theirs.fileno()])
+                with self._lock:
+                    self._send_locked(json.dumps({"op": "probe"}).encode(), [theirs.fileno()])
             finally:
                 theirs.close()
             ours.settimeout(30)
@@ -128,8 +197,47 @@ class Zygote:
             raise SandboxError("sandbox helper answered the probe with nonsense")
         return value
 
+    # ---------------------------------------------------------------- spares
+
+    def _request_locked(self, key: bytes) -> Spare:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._send_locked(key, [theirs.fileno()])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return Spare(key, ours)
+
+    def take(self, key: bytes) -> Spare:
+        """A ready sandbox for `key` (plan + view); the pool is refilled at once."""
+        for attempt in (0, 1):
+            with self._lock:
+                for other in [k for k in self._pool if k != key]:
+                    for spare in self._pool.pop(other):
+                        spare.close()  # the file system changed: those views are stale
+                pool = self._pool.setdefault(key, [])
+                spare = pool.pop(0) if pool else self._request_locked(key)
+                while len(pool) < SPARES - 1:
+                    pool.append(self._request_locked(key))
+            try:
+                spare.wait_ready()
+                return spare
+            except _Gone:
+                spare.close()
+                if attempt:
+                    raise
+            except BaseException:
+                spare.close()
+                raise
+        raise SandboxError("sandbox setup failed")  # unreachable: the loop returns or raises
+
+    # ---------------------------------------------------------------- one run
+
     def run(
         self,
+        key: bytes,
         payload: bytes,
         *,
         timeout: float | None,
@@ -137,37 +245,55 @@ class Zygote:
         max_output: int,
         on_output: OutputCallback | None,
         cancel: threading.Event | None,
+        proxy_socket: str | None,
     ) -> Outcome:
-        chan, chan_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        in_w: int | None = None
-        if stdin is None:
-            in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        else:
-            in_r, in_w = os.pipe2(os.O_CLOEXEC)
+        spare = self.take(key)
         try:
-            self._send(payload, [chan_theirs.fileno(), in_r, out_w, err_w])
-        except BaseException:
-            for fd in (out_r, err_r, in_w):
-                if fd is not None:
+            if proxy_socket is not None:
+                _connect_proxy(spare, proxy_socket)
+            assert spare.init is not None
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            in_w: int | None = None
+            if stdin is None:
+                in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            else:
+                in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            try:
+                socket.send_fds(spare.init, [payload], [in_r, out_w, err_w])
+            except OSError as exc:
+                for fd in (out_r, err_r, in_w):
+                    if fd is not None:
+                        os.close(fd)
+                raise SandboxError(f"sandbox init is gone: {exc}") from exc
+            finally:
+                for fd in (in_r, out_w, err_w):
                     os.close(fd)
-            chan.close()
-            raise
+            return _drain(spare, out_r, err_r, in_w, stdin or b"", timeout, max_output,
+                          on_output, cancel)  # fmt: skip
         finally:
-            chan_theirs.close()
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
+            spare.close()
+
+
+def _connect_proxy(spare: Spare, path: str) -> None:
+    spare.reply.settimeout(READY_TIMEOUT_S)
+    try:
+        spare.reply.send(b"proxy\n" + path.encode())
+        answer = spare.reply.recv(1 << 16)
+    except OSError as exc:
+        raise SandboxError(f"sandbox setup failed: proxy bridge: {exc}") from exc
+    finally:
+        spare.reply.settimeout(None)
+    if answer != b"ok":
         try:
-            return _drain(
-                chan, out_r, err_r, in_w, stdin or b"", timeout, max_output, on_output, cancel
-            )
-        finally:
-            chan.close()
+            error = str(json.loads(answer).get("error") or "") if answer else ""
+        except ValueError:
+            error = ""
+        raise SandboxError(error or "sandbox setup failed: proxy bridge")
 
 
 def _drain(
-    chan: socket.socket,
+    spare: Spare,
     out_r: int,
     err_r: int,
     in_w: int | None,
@@ -177,12 +303,15 @@ def _drain(
     on_output: OutputCallback | None,
     cancel: threading.Event | None,
 ) -> Outcome:
-    captures = {out_r: ("stdout", HeadTail(max_output)), err_r: ("stderr", HeadTail(max_output))}
+    assert spare.init is not None
+    outcome = Outcome(HeadTail(max_output), HeadTail(max_output))
+    captures = {out_r: ("stdout", outcome.stdout), err_r: ("stderr", outcome.stderr)}
     sel = selectors.DefaultSelector()
     for fd in captures:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ, "pipe")
-    sel.register(chan, selectors.EVENT_READ, "chan")
+    sel.register(spare.init, selectors.EVENT_READ, "init")
+    sel.register(spare.reply, selectors.EVENT_READ, "reply")
     pending = memoryview(stdin)
     if in_w is not None:
         os.set_blocking(in_w, False)
@@ -191,44 +320,46 @@ def _drain(
         else:
             os.close(in_w)
             in_w = None
-    report: RunReport | None = None
     open_pipes = set(captures)
-    cancel_sent = False
-    # Backstop only: the supervisor enforces the timeout itself.
-    backstop = None if timeout is None else time.monotonic() + timeout + 10.0
+    final: dict[str, int] | None = None
+    init_done = killed = False
+    deadline = None if timeout is None else time.monotonic() + timeout
     eof_deadline: float | None = None
     try:
-        while open_pipes or report is None:
-            if report is not None:
-                if eof_deadline is None:
-                    eof_deadline = time.monotonic() + EOF_GRACE_S
-                if time.monotonic() >= eof_deadline:
+        while open_pipes or not init_done:
+            now = time.monotonic()
+            if init_done:
+                eof_deadline = eof_deadline or now + EOF_GRACE_S
+                if now >= eof_deadline:
                     break
-            for key, _ in sel.select(CANCEL_POLL_S):
+            wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now))
+            for key, _ in sel.select(wait):
                 if key.data == "pipe":
-                    fd = key.fd
                     try:
-                        chunk = os.read(fd, 65536)
+                        chunk = os.read(key.fd, 65536)
                     except BlockingIOError:
                         continue
                     if not chunk:
-                        sel.unregister(fd)
-                        open_pipes.discard(fd)
+                        sel.unregister(key.fd)
+                        open_pipes.discard(key.fd)
                         continue
-                    name, cap = captures[fd]
+                    name, cap = captures[key.fd]
                     cap.add(chunk)
                     if on_output is not None:
                         on_output(name, chunk)
-                elif key.data == "chan":
-                    try:
-                        raw = chan.recv(1 << 16)
-                    except OSError:
-                        raw = b""
-                    sel.unregister(chan)
+                elif key.data == "init":
+                    raw = _recv(spare.init)
                     if raw:
-                        report = RunReport.decode(raw)
-                    else:
-                        report = RunReport(error="sandbox supervisor died unexpectedly")
+                        final = final_status(raw)
+                    sel.unregister(spare.init)
+                    init_done = True
+                elif key.data == "reply":
+                    raw = _recv(spare.reply)
+                    if not raw:
+                        sel.unregister(spare.reply)
+                        continue
+                    with contextlib.suppress(ValueError, AttributeError):
+                        outcome.note = str(json.loads(raw).get("note") or outcome.note)
                 elif key.data == "stdin" and in_w is not None:
                     try:
                         sent = os.write(in_w, pending[:65536])
@@ -241,17 +372,34 @@ def _drain(
                         sel.unregister(in_w)
                         os.close(in_w)
                         in_w = None
-            if report is None and not cancel_sent:
-                overdue = backstop is not None and time.monotonic() > backstop
-                if (cancel is not None and cancel.is_set()) or overdue:
-                    with contextlib.suppress(OSError):
-                        chan.send(b"cancel")
-                    cancel_sent = True
+            if init_done or killed:
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                outcome.timed_out = killed = True
+                spare.kill()
+            elif cancel is not None and cancel.is_set():
+                outcome.cancelled = killed = True
+                spare.kill()
     finally:
         sel.close()
         os.close(out_r)
         os.close(err_r)
         if in_w is not None:
             os.close(in_w)
-    assert report is not None
-    return Outcome(report, captures[out_r][1], captures[err_r][1])
+    if final is not None and not killed:
+        outcome.exit_code = final.get("code")
+        outcome.signal = final.get("signal")
+    elif killed:
+        outcome.cancelled = outcome.cancelled and not outcome.timed_out
+    elif outcome.note:
+        outcome.signal = signal.SIGKILL
+    else:
+        outcome.error = "sandbox init died unexpectedly"
+    return outcome
+
+
+def _recv(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(1 << 16)
+    except OSError:
+        return b""

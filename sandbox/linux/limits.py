@@ -12,6 +12,7 @@ import contextlib
 import os
 import resource
 import select
+import time
 from dataclasses import dataclass
 
 PIDS_V1 = "/sys/fs/cgroup/pids"
@@ -48,23 +49,29 @@ def process_cap_mechanism() -> str:
 class CgroupPool:
     """pids cgroups owned by the zygote and reused: creating and removing a cgroup costs
     milliseconds (measured: 1-30 ms for mkdir+rmdir under load), joining one costs a write.
-    A cgroup is free again once the supervisor that owned it has exited (its pidfd says so)."""
+    A cgroup is free again once the supervisor that owned it has exited (its pidfd says so).
+    They live under <base>/lockgate/<zygote id>/; a new zygote sweeps empty leftovers."""
 
     def __init__(self, base: str) -> None:
-        self.base = base
-        self.prefix = f"lockgate-{os.getpid()}-"
+        self.root = os.path.join(base, "lockgate")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.root, 0o755)
+        _sweep(self.root)
+        self.dir = os.path.join(self.root, f"z{os.getpid()}-{os.urandom(4).hex()}")
+        os.mkdir(self.dir, 0o755)
         self.owners: dict[str, int | None] = {}  # name -> pidfd of the supervisor using it
 
     def acquire(self, max_pids: int) -> str:
         name = next((n for n, fd in self.owners.items() if fd is None or _exited(fd)), None)
         if name is None:
-            name = f"{self.prefix}{len(self.owners)}"
-            os.mkdir(os.path.join(self.base, name), 0o755)
+            name = str(len(self.owners))
         old = self.owners.get(name)
         if old is not None:
             os.close(old)
         self.owners[name] = None
-        path = os.path.join(self.base, name)
+        path = os.path.join(self.dir, name)
+        if not os.path.isdir(path):
+            os.makedirs(path, 0o755, exist_ok=True)  # new, or swept by another zygote
         _write_at_path(os.path.join(path, "pids.max"), str(max_pids))
         return path
 
@@ -72,12 +79,28 @@ class CgroupPool:
         self.owners[os.path.basename(path)] = os.dup(pidfd)
 
     def close(self) -> None:
-        for name, fd in self.owners.items():
-            if fd is not None:
-                os.close(fd)
-            # still in use by a supervisor that is dying: it is left behind, empty
+        """Wait a little for the last supervisors (their namespaces take milliseconds to go),
+        then remove every cgroup that is empty."""
+        deadline = time.monotonic() + 2.0
+        for fd in self.owners.values():
+            if fd is None:
+                continue
+            while not _exited(fd) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.close(fd)
+        for _ in range(50):
+            _sweep(self.root)
+            if not os.path.exists(self.dir):
+                return
+            time.sleep(0.02)
+
+
+def _sweep(root: str) -> None:
+    """rmdir every empty cgroup below root (a populated one answers EBUSY and stays)."""
+    for dirpath, dirnames, _ in os.walk(root, topdown=False):
+        for d in dirnames:
             with contextlib.suppress(OSError):
-                os.rmdir(os.path.join(self.base, name))
+                os.rmdir(os.path.join(dirpath, d))
 
 
 def _exited(pidfd: int) -> bool:

@@ -1,9 +1,18 @@
-"""Messages between the console side and the zygote: JSON over SOCK_SEQPACKET sockets, with the
-command's pipes and a private reply channel passed as descriptors (SCM_RIGHTS).
+"""Messages between the console side, the zygote, a spare supervisor and its init. JSON over
+SOCK_SEQPACKET sockets, descriptors passed with SCM_RIGHTS.
 
-A request has two halves. The `Plan` is what stays the same for every command of a Sandbox (the
-writable trees, the private views, the layers, the limits), so the zygote can build a spare
-supervisor for it ahead of time. The `Run` is this one command.
+    console -> zygote      b"spare\\n" PLAN "\\n" VIEW          + [reply socket]
+    supervisor -> console  b"ready"                              + [init socket, init pidfd]
+                           {"error": ...}                        (setup failed)
+                           {"note": ...}                         (e.g. process cap reached)
+    console -> supervisor  b"proxy\\n" PATH  ->  b"ok" | {"error": ...}
+    console -> init        RUN                                   + [stdin, stdout, stderr]
+    init -> console        {"code": N} | {"signal": N}
+
+The `Plan` is what stays the same for every command of a Sandbox (writable trees, private views,
+layers, limits). The `View` is the per-run part of the mount view (protected binds, hidden
+secrets), stamped with the identity of every path it covers, so a spare prepared earlier is
+only used while the file system still looks the same. The `Run` is the command itself.
 """
 
 from __future__ import annotations
@@ -40,8 +49,40 @@ class Plan:
         data["private"] = tuple(data["private"])
         return cls(**data)
 
-    def key(self) -> str:
-        return json.dumps(self.to_json(), sort_keys=True)
+
+@dataclass(frozen=True)
+class View:
+    git_dirs: tuple[str, ...]
+    read_only: tuple[str, ...]
+    deny: tuple[str, ...]  # secrets that exist now (on the host)
+    stamp: tuple[tuple[str, int, int], ...] = ()  # (path, st_dev, st_ino) of the above
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "git_dirs": list(self.git_dirs),
+            "read_only": list(self.read_only),
+            "deny": list(self.deny),
+            "stamp": [list(s) for s in self.stamp],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> View:
+        return cls(
+            git_dirs=tuple(data["git_dirs"]),
+            read_only=tuple(data["read_only"]),
+            deny=tuple(data["deny"]),
+            stamp=tuple((str(p), int(d), int(i)) for p, d, i in data.get("stamp", ())),
+        )
+
+
+def spare_request(plan_json: bytes, view_json: bytes) -> bytes:
+    """json.dumps escapes newlines inside strings, so each line is one JSON value."""
+    return b"spare\n" + plan_json + b"\n" + view_json
+
+
+def split_spare(msg: bytes) -> tuple[Plan, View]:
+    _, plan, view = msg.split(b"\n", 2)
+    return Plan.from_json(json.loads(plan)), View.from_json(json.loads(view))
 
 
 @dataclass(frozen=True)
@@ -49,73 +90,21 @@ class Run:
     argv: tuple[str, ...]
     env: dict[str, str]
     cwd: str
-    timeout: float | None
-    git_dirs: tuple[str, ...]
-    read_only: tuple[str, ...]
-    deny: tuple[str, ...]
-    proxy_socket: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "argv": list(self.argv),
-            "env": self.env,
-            "cwd": self.cwd,
-            "timeout": self.timeout,
-            "git_dirs": list(self.git_dirs),
-            "read_only": list(self.read_only),
-            "deny": list(self.deny),
-            "proxy_socket": self.proxy_socket,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Run:
-        data = dict(data)
-        for key in ("argv", "git_dirs", "read_only", "deny"):
-            data[key] = tuple(data[key])
-        return cls(**data)
-
-
-def encode_run(plan_json: bytes, run: Run) -> bytes:
-    """`run` line, the plan's JSON line (encoded once per Sandbox), the run's JSON line. The
-    zygote compares the plan line as bytes and never parses a run: it only forwards it.
-    json.dumps escapes newlines inside strings, so a line is always one JSON value."""
-    return b"run\n" + plan_json + b"\n" + json.dumps(run.to_json()).encode()
-
-
-def split_run(msg: bytes) -> tuple[bytes, bytes]:
-    """(plan line, run line) of a run message."""
-    _, plan, run = msg.split(b"\n", 2)
-    return plan, run
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """The supervisor's last word about one command."""
-
-    exit_code: int | None = None
-    signal: int | None = None
-    timed_out: bool = False
-    cancelled: bool = False
-    error: str = ""  # setup failed: the command never ran
-    note: str = ""  # e.g. "process limit reached"
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def decode(cls, raw: bytes) -> RunReport:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("report is not an object")
-        return cls(
-            exit_code=_int_or_none(data.get("exit_code")),
-            signal=_int_or_none(data.get("signal")),
-            timed_out=bool(data.get("timed_out")),
-            cancelled=bool(data.get("cancelled")),
-            error=str(data.get("error") or ""),
-            note=str(data.get("note") or ""),
-        )
+        return json.dumps({"argv": list(self.argv), "env": self.env, "cwd": self.cwd}).encode()
 
 
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def final_status(raw: bytes) -> dict[str, int] | None:
+    """init's last word: {"code": N} or {"signal": N}; None for anything else."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    for key in ("code", "signal"):
+        v = value.get(key)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return {key: v}
+    return None

@@ -1,21 +1,22 @@
-"""One command's life, in three processes.
+"""One command's life, in three processes, all made before the command is known.
 
-    supervisor (S)  forked by the zygote *before* the command is known (a spare): joins the
-                    pids cgroup, unshare(user, mount, pid, net, ipc, uts), id maps, the static
-                    part of the mount view. It stays outside the new pid namespace, enforces
-                    the timeout, cancel and process cap, and reports on the run's channel.
-    init (C)        pid 1 of the new pid namespace, also forked ahead of time: fresh /proc,
-                    setsid, rlimits, no_new_privs, Landlock, no capabilities, seccomp. When
-                    the run arrives it takes the command's pipes, spawns the program, reaps.
+    supervisor (S)  forked by the zygote as a *spare*: joins the pids cgroup, unshare(user,
+                    mount, pid, net, ipc, uts), id maps, the whole mount view, forks init; then
+                    hands init's socket and pidfd to the console and stays outside the new pid
+                    namespace to enforce the process cap and run the proxy bridge.
+    init (C)        pid 1 of the new pid namespace: fresh read-only /proc, setsid, rlimits,
+                    no_new_privs, Landlock, no capabilities, seccomp; then it waits. When the
+                    console sends the run it takes the command's pipes, spawns it, reaps.
     program (D)     posix_spawn'ed by init (vfork speed): only descriptors 0-2, its cwd, the
                     allow-listed environment, default signal dispositions.
 
-When the program ends, init kills everything left in the namespace (kill(-1) as pid 1), reaps
-it, closes its copies of the pipes and only then reports, so the console gets its answer before
-the (slow) namespace teardown and never while a leftover of the command still runs. On a timeout,
-a cancel or the process cap, S kills init, and the kernel kills the whole pid namespace with it,
-including processes that called setsid or double-forked. Each process dies with its parent
-(PR_SET_PDEATHSIG), and a spare S dies with the zygote.
+A run is then one message from the console to init and one answer back. When the program ends,
+init kills everything left in the namespace (kill(-1) as pid 1), reaps it, closes its copies of
+the pipes and only then answers, so the console gets its answer before the (slow) namespace
+teardown and never while a leftover of the command still runs. On a timeout or a cancel the
+console kills init through its pidfd (S does the same at the process cap), and the kernel kills
+the whole pid namespace with it, including processes that called setsid or double-forked. Each
+process dies with its parent (PR_SET_PDEATHSIG), and every spare dies with the zygote.
 """
 
 from __future__ import annotations
@@ -26,13 +27,11 @@ import os
 import selectors
 import signal
 import socket
-import time
 from dataclasses import dataclass
-from typing import Any
 
 from sandbox.linux import bridge, landlock, limits, mounts, namespaces, seccomp
 from sandbox.linux import syscalls as sc
-from sandbox.linux.protocol import Plan, Run, RunReport, split_run
+from sandbox.linux.protocol import Plan, View
 
 SUPERVISOR_POLL_S = 0.02
 READY_TIMEOUT_S = 20.0
@@ -58,16 +57,17 @@ class _Init:
 # --------------------------------------------------------------------------- supervisor (S)
 
 
-def spare_main(plan: Plan, zsock: socket.socket, cgroup: str | None) -> None:
-    """Prepare everything the plan allows ahead of time, then wait for one run on `zsock`."""
+def spare_main(plan: Plan, view: View, reply: socket.socket, cgroup: str | None) -> None:
+    """Build everything ahead of time, hand init's socket and pidfd to the console, then watch
+    init until it exits (process cap, proxy bridge, the console going away)."""
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    setup_error = ""
-    init: _Init | None = None
     listener: socket.socket | None = None
     host_root = stash = proc_fd = -1
     try:
-        if cgroup is not None:
+        if plan.process_cap == limits.CGROUP:
+            if cgroup is None:
+                raise ValueError("the pids cgroup for the process cap is unavailable")
             limits.join_cgroup(cgroup)
         # The host's root, as the host sees it: only for dialling the proxy socket later.
         host_root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -75,51 +75,26 @@ def spare_main(plan: Plan, zsock: socket.socket, cgroup: str | None) -> None:
         if plan.process_cap == limits.RLIMIT:
             limits.apply_nproc(plan.max_processes + 2)
         stash = mounts.build_static(plan.writable, plan.private, plan.tmp_size)
+        mounts.apply_run(stash, view.git_dirs, view.read_only, view.deny)
+        os.close(stash)
         if plan.network == "proxy":
             listener = bridge.listen(plan.proxy_port)
+        else:
+            os.close(host_root)
+            host_root = -1
         init = _start_init(plan)
         if plan.process_cap == limits.SUPERVISOR:
             proc_fd = os.open("/proc", os.O_DIRECTORY | os.O_CLOEXEC)  # init's fresh /proc
     except (OSError, ValueError) as exc:
-        setup_error = f"sandbox setup failed: {exc}"
+        _send(reply, json.dumps({"error": f"sandbox setup failed: {exc}"}).encode())
+        return
     try:
-        msg, fds, _, _ = socket.recv_fds(zsock, MAX_MESSAGE, 8)
+        socket.send_fds(reply, [b"ready"], [init.sock.fileno(), init.pidfd])
     except OSError:
+        _kill(init.pidfd)
         return
-    zsock.close()
-    if not msg or len(fds) != 4:
-        for fd in fds:
-            os.close(fd)
-        return
-    chan = socket.socket(fileno=fds[0])
-    stdio = (fds[1], fds[2], fds[3])
-    try:
-        if setup_error or init is None:
-            raise ValueError(setup_error or "sandbox setup failed")
-        run = Run.from_json(json.loads(split_run(msg)[1]))
-        mounts.apply_run(stash, run.git_dirs, run.read_only, run.deny)
-        target = None
-        if listener is not None:
-            target = bridge.open_target(run.proxy_socket, host_root)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        text = str(exc)
-        if not text.startswith("sandbox setup failed"):
-            text = f"sandbox setup failed: {text}"
-        _report(chan, RunReport(error=text))
-        return
-    finally:
-        for fd in (host_root, stash):
-            if fd >= 0:
-                os.close(fd)
-    payload = json.dumps({"argv": list(run.argv), "env": run.env, "cwd": run.cwd}).encode()
-    try:
-        socket.send_fds(init.sock, [payload], list(stdio))
-    except OSError as exc:
-        _report(chan, RunReport(error=f"sandbox init is gone: {exc}"))
-        return
-    for fd in stdio:
-        os.close(fd)
-    _supervise(plan, run, chan, init, listener, target, proc_fd)
+    init.sock.close()  # init now talks to the console only
+    _watch(plan, reply, init, listener, host_root, proc_fd)
 
 
 def _start_init(plan: Plan) -> _Init:
@@ -150,110 +125,56 @@ def _start_init(plan: Plan) -> _Init:
     return _Init(pid, os.pidfd_open(pid), ours)
 
 
-def _supervise(
+def _watch(
     plan: Plan,
-    run: Run,
-    chan: socket.socket,
+    reply: socket.socket,
     init: _Init,
     listener: socket.socket | None,
-    target: bridge.Target | None,
+    host_root: int,
     proc_fd: int,
 ) -> None:
     sel = selectors.DefaultSelector()
     sel.register(init.pidfd, selectors.EVENT_READ, "child")
-    sel.register(chan, selectors.EVENT_READ, "chan")
-    sel.register(init.sock, selectors.EVENT_READ, "init")
-    relay = bridge.Relay(sel, listener, target) if listener and target else None
-    deadline = None if run.timeout is None else time.monotonic() + run.timeout
-    timed_out = cancelled = reported = child_done = False
-    note = ""
-    final: dict[str, Any] | None = None
+    sel.register(reply, selectors.EVENT_READ, "reply")
+    relay: bridge.Relay | None = None
     watch_count = proc_fd >= 0
-    while not child_done:
-        wait: float | None = None
-        if deadline is not None:
-            wait = max(0.0, deadline - time.monotonic())
-        if watch_count:
-            wait = SUPERVISOR_POLL_S if wait is None else min(wait, SUPERVISOR_POLL_S)
+    while True:
+        wait = SUPERVISOR_POLL_S if watch_count else None
         for key, mask in sel.select(wait):
             tag = key.data
             if tag == "child":
-                child_done = True
-            elif tag == "chan":
-                data = _recv(chan)
-                sel.unregister(chan)
-                if not reported:  # b"cancel", or the console went away
-                    cancelled = True
+                if relay is not None:
+                    relay.close()
+                os.waitpid(init.pid, 0)
+                return
+            if tag == "reply":
+                msg = _recv(reply)
+                if not msg:  # the console closed the spare (or went away): end the namespace
+                    sel.unregister(reply)
                     _kill(init.pidfd)
-            elif tag == "init":
-                data = _recv(init.sock)
-                if not data:
-                    sel.unregister(init.sock)
-                    continue
-                final = _parse_final(data)
-                if final is not None and not (reported or timed_out or cancelled):
-                    # init has reaped every process and closed the pipes: answer now, tear the
-                    # namespaces down afterwards.
-                    _report(chan, _outcome(final, timed_out, cancelled, note, None))
-                    reported = True
-                    deadline = None
-                    watch_count = False
-                    if relay is not None:
-                        relay.close()
-                        relay = None
+                elif msg.startswith(b"proxy\n") and listener is not None and relay is None:
+                    try:
+                        target = bridge.open_target(msg[6:].decode(), host_root)
+                    except (OSError, ValueError) as exc:
+                        _send(reply, json.dumps({"error": f"sandbox setup failed: {exc}"}).encode())
+                        continue
+                    finally:
+                        os.close(host_root)
+                        host_root = -1
+                    relay = bridge.Relay(sel, listener, target)
+                    _send(reply, b"ok")
             elif relay is not None:
                 relay.handle(key, mask)
-        if reported:
-            continue
-        if deadline is not None and not child_done and time.monotonic() >= deadline:
-            timed_out = True
-            _kill(init.pidfd)
-            deadline = None
-        if watch_count and not child_done:
+        if watch_count:
             try:
                 count = limits.count_processes(proc_fd)
             except OSError:
                 count = 0
             if count > plan.max_processes + 1:
                 note = f"process limit ({plan.max_processes}) reached: every process was killed"
+                _send(reply, json.dumps({"note": note}).encode())
                 _kill(init.pidfd)
                 watch_count = False
-    _, wstatus = os.waitpid(init.pid, 0)
-    if relay is not None:
-        relay.close()
-    if not reported:
-        _report(chan, _outcome(final, timed_out, cancelled, note, wstatus))
-
-
-def _parse_final(data: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return None
-    if isinstance(value, dict) and ("code" in value or "signal" in value):
-        return value
-    return None
-
-
-def _outcome(
-    final: dict[str, Any] | None,
-    timed_out: bool,
-    cancelled: bool,
-    note: str,
-    wstatus: int | None,
-) -> RunReport:
-    if timed_out or cancelled:
-        return RunReport(timed_out=timed_out, cancelled=cancelled and not timed_out, note=note)
-    if final is not None:
-        code, sig = final.get("code"), final.get("signal")
-        return RunReport(
-            exit_code=code if isinstance(code, int) else None,
-            signal=sig if isinstance(sig, int) else None,
-            note=note,
-        )
-    if note and wstatus is not None and os.WIFSIGNALED(wstatus):
-        return RunReport(signal=os.WTERMSIG(wstatus), note=note)
-    return RunReport(error="sandbox init ended without a status")
 
 
 def _kill(pidfd: int) -> None:
@@ -266,11 +187,6 @@ def _recv(sock: socket.socket) -> bytes:
         return sock.recv(MAX_MESSAGE)
     except OSError:
         return b""
-
-
-def _report(chan: socket.socket, report: RunReport) -> None:
-    with contextlib.suppress(OSError):
-        chan.send(report.encode())
 
 
 # --------------------------------------------------------------------------- init (C)
