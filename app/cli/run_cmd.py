@@ -248,10 +248,11 @@ def build_link(
     model: str,
     base_url: str | None,
     context: Any,
+    retries: int = 5,
 ) -> AgentLink:
     """The live link for `lockgate run`; UserError for a missing key or a bad URL."""
     from app.agent.chat import ChatLink
-    from app.agent.errors import MissingKeyError
+    from app.agent.errors import Backoff, MissingKeyError
     from app.agent.responses import ResponsesLink
     from app.agent.transport import make_client
 
@@ -261,12 +262,25 @@ def build_link(
         client, url, key = make_client(base_url=base_url)
     except MissingKeyError as exc:
         raise UserError(str(exc)) from None
+    backoff = Backoff(attempts=retries)
     if api == "chat":
         return ChatLink(
-            task, client=client, context=context, model=model, base_url=url, api_key=key
+            task,
+            client=client,
+            context=context,
+            model=model,
+            base_url=url,
+            api_key=key,
+            backoff=backoff,
         )
     return ResponsesLink(
-        task, client=client, context=context, model=model, base_url=url, api_key=key
+        task,
+        client=client,
+        context=context,
+        model=model,
+        base_url=url,
+        api_key=key,
+        backoff=backoff,
     )
 
 
@@ -324,6 +338,14 @@ def build_link(
     metavar="PATH",
     help="Write the audit log here (default: a new file in the user data dir).",
 )
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Retries after rate limits (429), server errors (5xx), dropped connections and cut "
+    "streams, with exponential backoff (1 s doubling, at most 30 s).",
+)
 @click.argument("task")
 def cli(
     model: str | None,
@@ -334,6 +356,7 @@ def cli(
     network: Literal["off", "allow"],
     allow_domains: tuple[str, ...],
     audit: str | None,
+    max_retries: int,
     task: str,
 ) -> None:
     """Run a live agent on TASK, under review.
@@ -352,7 +375,9 @@ def cli(
     context = SessionContext(
         workspace=ws, network=network, allowed_domains=allow_domains, headless=headless
     )
-    link = build_link(task, api=api, model=chosen, base_url=base_url, context=context)
+    link = build_link(
+        task, api=api, model=chosen, base_url=base_url, context=context, retries=max_retries
+    )
     session = _open(
         workspace=ws,
         headless=headless,
