@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import fcntl
 import hashlib
 import json
 import os
@@ -231,6 +232,12 @@ class AuditLog:
         except OSError as exc:
             raise AuditError(f"{self.path}: cannot open audit log: {exc.strerror}") from exc
         try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise AuditError(
+                    f"{self.path}: another lockgate session is writing this log"
+                ) from None
             self._fd = fd
             self._load_tail()
         except Exception:

@@ -283,3 +283,15 @@ def test_a_broken_log_is_never_appended_to(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="does not verify"):
         AuditLog(p, redact_env=False)
     assert not verify_log(p).ok  # the evidence is still there
+
+
+def test_one_writer_per_log(tmp_path: Path) -> None:
+    from app.core.audit import AuditError
+
+    p = tmp_path / "a.jsonl"
+    first = AuditLog(p, redact_env=False)
+    first.write("note", {})
+    with pytest.raises(AuditError, match="another lockgate session"):
+        AuditLog(p, redact_env=False)
+    first.close()
+    AuditLog(p, redact_env=False).close()  # free again once the first writer is gone
