@@ -120,7 +120,7 @@ def read_target(an: Analyzer, c: SimpleCommand, w: Word, *, listing: bool = Fals
     elif info.where == "workspace":
         an.add(
             K.SECRETS,
-            40,
+            60,
             f"reads {info.display}, {info.secret}: its contents would reach "
             "the agent and its model provider",
             w.span,
@@ -1623,7 +1623,8 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
         return
     if name in ("grep", "egrep", "fgrep", "rg", "ag", "ack") and any(
         re.search(
-            r"pass(wd|word)?|secret|token|api.?key|credential|private.?key|BEGIN .*PRIVATE",
+            r"pass(wd|word)?|secret|token|api.?key|credential|private.?key|BEGIN .*PRIVATE|"
+            r"AKIA|ghp_|xox[abp]-|sk-[a-z]",
             w.value or "",
             re.I,
         )
@@ -2185,6 +2186,18 @@ def h_find(an: Analyzer, c: SimpleCommand) -> None:
                 )
             else:
                 delete_target(an, c, r, recursive=True, verb="deletes every file it finds under")
+    if not any(v in ("-exec", "-execdir", "-ok", "-okdir", "-delete") for v in vals):
+        for pattern in find_matches(c.argv):
+            p = an.path(c, pattern)
+            if p.secret and p.where == "outside":
+                an.ci(c).seen.update(w.span for w in c.args)
+                an.add(
+                    K.SECRETS,
+                    60,
+                    f"hunts for {p.secret.split('(')[0].strip()} files across "
+                    f"{p.display.split('/**')[0] or '/'}",
+                    c.span,
+                )
     for k, w in enumerate(c.args):
         if w.value in ("-fprint", "-fprint0", "-fprintf", "-fls") and k + 1 < len(c.args):
             write_target(an, c, c.args[k + 1])
@@ -2355,6 +2368,9 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
         opts, pos = split_args(c.args, _WGET_VALUES)
     else:
         opts, pos = split_args(c.args, _CURL_VALUES)
+    if not pos and has(opts, "--version", "-V", "--help", "-h", "--manual", "-M"):
+        info.network = False
+        return
     urls: list[Word] = []
     for w in pos:
         if (
@@ -2641,6 +2657,7 @@ def h_remote(an: Analyzer, c: SimpleCommand) -> None:
             an.add(
                 K.NETWORK, 50, f"runs `{short(remote_cmd)}` on {host}", pos[1].span, pos[-1].span
             )
+            _remote_effects(an, c, remote_cmd, pos[1:], host)
         else:
             an.add(K.NETWORK, 45, f"opens a shell on {host}", c.span)
         info.sender = Target("", "remote.invalid", "")
@@ -2713,6 +2730,34 @@ def h_remote(an: Analyzer, c: SimpleCommand) -> None:
         write_target(an, c, pos[-1], "copies into")
         return
     an.add(K.NETWORK, 45, f"`{name}` transfers files over the network", c.span)
+
+
+def _remote_effects(
+    an: Analyzer, c: SimpleCommand, code: str, words: list[Word], host: str
+) -> None:
+    """What a command run on another machine does there: destruction and persistence count
+    just as much on a server; "outside the workspace" means nothing there, so only the worst
+    findings are kept."""
+    sub = Analyzer(
+        code,
+        workspace="/nonexistent-remote-workspace",
+        home=an.home,
+        network="allow",
+        depth=an.depth + 1,
+    )
+    sub.run()
+    span = (words[0].span[0], words[-1].span[1])
+    for f in sub.findings:
+        if f.score >= 60 and f.category in (
+            K.DESTRUCTIVE,
+            K.PERSISTENCE,
+            K.PRIVILEGE,
+            K.SUPPLY_CHAIN,
+            K.OBFUSCATION,
+            K.EXFILTRATION,
+        ):
+            reason = f.reason.replace(", outside the workspace", "")
+            an.add(f.category, f.score, f"on {host}: {reason}", span)
 
 
 def h_tunnel(an: Analyzer, c: SimpleCommand) -> None:
@@ -3534,6 +3579,7 @@ _GIT_READ = frozenset(
 _GIT_LOCAL = frozenset(
     [
         "add",
+        "rm",
         "commit",
         "checkout",
         "switch",
@@ -3637,6 +3683,20 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
     sub = sub_w.value or ""
     rest = args[i + 1 :]
     rv = [w.value or "" for w in rest]
+    if sub not in ("show", "cat-file", "diff", "log", "blame", "grep", "archive", "format-patch"):
+        # Paths given to git here are tracked or untracked names, not contents read.
+        an.ci(c).seen.update(w.span for w in rest)
+        if sub == "add":
+            for w in rest:
+                p = an.path(c, w.value) if w.value and not w.value.startswith("-") else None
+                if p is not None and p.secret:
+                    an.add(
+                        K.SECRETS,
+                        45,
+                        f"stages {p.display} ({p.secret}) for commit, where "
+                        "it would be kept and pushed",
+                        w.span,
+                    )
     if sub == "config":
         _git_config(an, c, rest)
         return

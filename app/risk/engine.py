@@ -30,6 +30,7 @@ from app.risk.analysis import Analyzer, Facts, short
 from app.risk.netutil import parse_target
 from app.risk.paths import home_dir
 from app.risk.shell import Script
+from app.risk.tokens import find_secrets
 
 _REGISTRIES = frozenset(
     {
@@ -184,6 +185,16 @@ class RiskEngine:
         an.run()
         findings.extend(an.findings)
         findings.extend(deception.scan(text))
+        for what, span in find_secrets(text):
+            findings.append(
+                Finding(
+                    Category.SECRETS,
+                    45,
+                    f"the command contains what looks like "
+                    f"{what}: it ends up in logs and in the agent's context",
+                    (span,),
+                )
+            )
         if cwd != ws and not cwd.startswith(ws.rstrip("/") + "/"):
             findings.append(
                 Finding(Category.OUTSIDE_WORKSPACE, 45, f"runs in {cwd}, outside the workspace", ())

@@ -19,26 +19,9 @@ from app.risk.inline import analyze_code
 from app.risk.netutil import parse_target
 from app.risk.paths import PathInfo, resolve
 from app.risk.shell import Script, SimpleCommand, Word
+from app.risk.tokens import SECRET_PATTERNS as _SECRET_PATTERNS
 from app.risk.typosquat import Ecosystem, popular
 
-_SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"AKIA[0-9A-Z]{16}", "an AWS access key"),
-    (r"-----BEGIN (?:RSA |OPENSSH |EC |DSA |PGP |ENCRYPTED )?PRIVATE KEY", "a private key"),
-    (r"\bgh[pousr]_[A-Za-z0-9]{30,}", "a GitHub token"),
-    (r"\bgithub_pat_[A-Za-z0-9_]{30,}", "a GitHub token"),
-    (r"\bglpat-[A-Za-z0-9_-]{20,}", "a GitLab token"),
-    (r"\bxox[abprs]-[A-Za-z0-9-]{10,}", "a Slack token"),
-    (r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_-]{20,}", "an API secret key"),
-    (r"\bAIza[0-9A-Za-z_-]{35}", "a Google API key"),
-    (r"\bnpm_[A-Za-z0-9]{36}", "an npm token"),
-    (r"\bpypi-[A-Za-z0-9_-]{40,}", "a PyPI token"),
-    (r"\b(?:SG|sk_live|rk_live)\.[A-Za-z0-9_-]{20,}", "an API key"),
-    (
-        r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)\b\s*[:=]\s*"
-        r"['\"][^'\"\s]{8,}['\"]",
-        "a hard-coded password or key",
-    ),
-)
 _NET_CODE = re.compile(
     r"urlopen|urlretrieve|requests\.(get|post|put|patch|delete|request)|httpx\.|http\.client|"
     r"\bfetch\s*\(|axios|XMLHttpRequest|http\.request|https\.request|net\.connect|"

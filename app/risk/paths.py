@@ -305,6 +305,13 @@ def _rel_match(rel: str, table: tuple[tuple[str, str], ...]) -> str | None:
     return None
 
 
+def _glob_hits_secret(pattern: str) -> str | None:
+    for name, what in _NAME_SECRETS:
+        if not any(ch in name for ch in "*?[") and fnmatch.fnmatchcase(name, pattern):
+            return what
+    return None
+
+
 def _glob_base(p: str) -> str:
     """The literal directory part before any glob character."""
     m = re.search(r"[*?\[]", p)
@@ -427,6 +434,9 @@ def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo
             broad = True
     if secret is None and not _NOT_SECRET.search(base_name):
         secret = _rel_match(base_name, _NAME_SECRETS)
+    if secret is None and any(ch in base_name for ch in "*?["):
+        # A glob (`find ~ -name 'id_*'`) that would match a secret's name.
+        secret = _glob_hits_secret(base_name)
     return PathInfo(
         raw, norm, "outside", display, secret=secret, persistence=persistence, broad=broad
     )

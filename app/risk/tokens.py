@@ -1,0 +1,44 @@
+"""Strings that look like credentials (cloud keys, tokens, private keys, hard-coded passwords).
+
+Shared by patch risk (secrets added to files) and command risk (secrets typed on a command line,
+which land in shell history, the audit log and the model's context)."""
+
+from __future__ import annotations
+
+import re
+
+from app.core.model import Span
+
+SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"AKIA[0-9A-Z]{16}", "an AWS access key"),
+    (r"-----BEGIN (?:RSA |OPENSSH |EC |DSA |PGP |ENCRYPTED )?PRIVATE KEY", "a private key"),
+    (r"\bgh[pousr]_[A-Za-z0-9]{30,}", "a GitHub token"),
+    (r"\bgithub_pat_[A-Za-z0-9_]{30,}", "a GitHub token"),
+    (r"\bglpat-[A-Za-z0-9_-]{20,}", "a GitLab token"),
+    (r"\bxox[abprs]-[A-Za-z0-9-]{10,}", "a Slack token"),
+    (r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_-]{20,}", "an API secret key"),
+    (r"\bAIza[0-9A-Za-z_-]{35}", "a Google API key"),
+    (r"://[^/\s:@'\"]+:[^/\s@'\"]{6,}@[\w.-]+", "a password inside a URL"),
+    (r"\bnpm_[A-Za-z0-9]{36}", "an npm token"),
+    (r"\bpypi-[A-Za-z0-9_-]{40,}", "a PyPI token"),
+    (r"\b(?:SG|sk_live|rk_live)\.[A-Za-z0-9_-]{20,}", "an API key"),
+    (
+        r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)\b\s*[:=]\s*"
+        r"['\"][^'\"\s]{8,}['\"]",
+        "a hard-coded password or key",
+    ),
+)
+
+_COMPILED = tuple((re.compile(p), what) for p, what in SECRET_PATTERNS)
+
+
+def find_secrets(text: str) -> list[tuple[str, Span]]:
+    """(what it looks like, where) for each credential-like string in `text`."""
+    out: list[tuple[str, Span]] = []
+    if len(text) < 12:
+        return out
+    for rx, what in _COMPILED:
+        for m in rx.finditer(text):
+            out.append((what, (m.start(), m.end())))
+            break
+    return out
