@@ -31,7 +31,7 @@ OutputCallback = Callable[[str, bytes], None]
 POLL_S = 0.05
 EOF_GRACE_S = 2.0
 READY_TIMEOUT_S = 30.0
-SPARES = 2  # ready or being made, per key: back-to-back commands never wait for a setup
+SPARES = 2  # kept ready (or being made) per key, refilled after each run
 
 
 @dataclass
@@ -211,7 +211,7 @@ class Zygote:
         return Spare(key, ours)
 
     def take(self, key: bytes) -> Spare:
-        """A ready sandbox for `key` (plan + view); the pool is refilled at once."""
+        """A ready sandbox for `key` (plan + view): a pooled spare, else a new one."""
         for attempt in (0, 1):
             with self._lock:
                 for other in [k for k in self._pool if k != key]:
@@ -219,8 +219,6 @@ class Zygote:
                         spare.close()  # the file system changed: those views are stale
                 pool = self._pool.setdefault(key, [])
                 spare = pool.pop(0) if pool else self._request_locked(key)
-                while len(pool) < SPARES - 1:
-                    pool.append(self._request_locked(key))
             try:
                 spare.wait_ready()
                 return spare
@@ -232,6 +230,31 @@ class Zygote:
                 spare.close()
                 raise
         raise SandboxError("sandbox setup failed")  # unreachable: the loop returns or raises
+
+    def refill(self, key: bytes) -> None:
+        """Top the pool up *after* a run, so making spares never slows the run itself."""
+        with self._lock:
+            if any(k != key for k in self._pool):
+                return  # another key took over meanwhile; its runs refill for it
+            pool = self._pool.setdefault(key, [])
+            while len(pool) < SPARES:
+                pool.append(self._request_locked(key))
+
+    def settle(self) -> None:
+        """Wait until every pooled spare is ready (benchmarks measure from a quiet machine)."""
+        with self._lock:
+            spares = [sp for pool in self._pool.values() for sp in pool]
+        for spare in spares:
+            with contextlib.suppress(SandboxError):
+                spare.wait_ready()
+
+    def drop_spares(self) -> None:
+        """Forget every pooled spare (the next run makes its sandbox on demand)."""
+        with self._lock:
+            for pool in self._pool.values():
+                for spare in pool:
+                    spare.close()
+            self._pool.clear()
 
     # ---------------------------------------------------------------- one run
 
@@ -273,6 +296,8 @@ class Zygote:
                           on_output, cancel)  # fmt: skip
         finally:
             spare.close()
+            with contextlib.suppress(SandboxError):
+                self.refill(key)
 
 
 def _connect_proxy(spare: Spare, path: str) -> None:

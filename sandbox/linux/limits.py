@@ -56,7 +56,7 @@ class CgroupPool:
         self.root = os.path.join(base, "lockgate")
         with contextlib.suppress(FileExistsError):
             os.mkdir(self.root, 0o755)
-        _sweep(self.root)
+        _sweep_dead_zygotes(self.root)
         self.dir = os.path.join(self.root, f"z{os.getpid()}-{os.urandom(4).hex()}")
         os.mkdir(self.dir, 0o755)
         self.owners: dict[str, int | None] = {}  # name -> pidfd of the supervisor using it
@@ -70,8 +70,7 @@ class CgroupPool:
             os.close(old)
         self.owners[name] = None
         path = os.path.join(self.dir, name)
-        if not os.path.isdir(path):
-            os.makedirs(path, 0o755, exist_ok=True)  # new, or swept by another zygote
+        os.makedirs(path, 0o755, exist_ok=True)
         _write_at_path(os.path.join(path, "pids.max"), str(max_pids))
         return path
 
@@ -89,18 +88,37 @@ class CgroupPool:
                 time.sleep(0.01)
             os.close(fd)
         for _ in range(50):
-            _sweep(self.root)
+            _sweep(self.dir)
             if not os.path.exists(self.dir):
                 return
             time.sleep(0.02)
 
 
-def _sweep(root: str) -> None:
-    """rmdir every empty cgroup below root (a populated one answers EBUSY and stays)."""
-    for dirpath, dirnames, _ in os.walk(root, topdown=False):
+def _sweep(top: str) -> None:
+    """rmdir every empty cgroup in `top` and `top` itself (a populated one answers EBUSY)."""
+    for dirpath, dirnames, _ in os.walk(top, topdown=False):
         for d in dirnames:
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.join(dirpath, d))
+    with contextlib.suppress(OSError):
+        os.rmdir(top)
+
+
+def _sweep_dead_zygotes(root: str) -> None:
+    """Leftovers of zygotes that are gone (killed before they could clean up)."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith("z") or "-" not in name:
+            continue
+        try:
+            os.kill(int(name[1:].split("-")[0]), 0)
+        except ProcessLookupError:
+            _sweep(os.path.join(root, name))
+        except (ValueError, PermissionError):
+            continue
 
 
 def _exited(pidfd: int) -> bool:
