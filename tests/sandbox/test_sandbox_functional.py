@@ -225,3 +225,26 @@ def test_the_zygote_has_no_secrets(support: KernelSupport, workspace: Path) -> N
                 assert b"sk-zygote-leak" not in f.read()
     finally:
         del os.environ["OPENAI_API_KEY"]
+
+
+def test_supervisor_process_cap(workspace: Path, support: KernelSupport) -> None:
+    """Root without a writable pids cgroup: the supervisor counts the namespace's /proc and
+    kills it past the cap (RLIMIT_NPROC does nothing for host root)."""
+    from dataclasses import replace
+
+    kernel = replace(support, process_cap="supervisor")
+    script = (
+        "import os, time\n"
+        "for _ in range(300):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60); os._exit(0)\n"
+        "time.sleep(60)\n"
+    )
+    policy = SandboxPolicy(workspace=workspace, max_processes=30)
+    with Sandbox(policy, kernel=kernel) as sb:
+        assert sb.status().process_cap == "supervisor"
+        start = time.monotonic()
+        r = sb.run([sys.executable, "-I", "-c", script], timeout=30)
+    assert time.monotonic() - start < 10
+    assert r.signal == 9 and not r.timed_out
+    assert b"process limit (30) reached" in r.stderr
