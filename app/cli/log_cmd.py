@@ -30,6 +30,15 @@ def _resolve(path: str | None, last: bool) -> Path:
     return logs[-1]
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A log is input: a field that should be a table but is not reads as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _strs(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 def _clock(ts: Any) -> str:
     try:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(ts)))
@@ -66,21 +75,21 @@ def summarise(rec: dict[str, Any]) -> str:
     if kind == "session-resumed":
         return f"resumed by pid {d.get('pid')}: {d.get('summary', '')}"
     if kind == "proposal":
-        a = d.get("action") or {}
+        a = _dict(d.get("action"))
         return (
             f"{a.get('id')} [{a.get('turn_id')}] {a.get('kind')}: {_one_line(_action_text(a), 70)}"
         )
     if kind == "assessment":
-        a = d.get("assessment") or {}
-        cats = ",".join(a.get("categories") or []) or "-"
+        a = _dict(d.get("assessment"))
+        cats = ",".join(_strs(a.get("categories"))) or "-"
         return f"{d.get('action_id')} score {a.get('score')} {a.get('level')} ({cats})"
     if kind == "decision":
-        x = d.get("decision") or {}
+        x = _dict(d.get("decision"))
         return f"{d.get('action_id')} {x.get('kind')} by {x.get('rule')}" + (
             f": {_one_line(x['reason'], 60)}" if x.get("reason") else ""
         )
     if kind == "verdict":
-        v = d.get("verdict") or {}
+        v = _dict(d.get("verdict"))
         extra = ""
         if v.get("edited") is not None:
             extra = f" → {_one_line(v['edited'], 50)}"
@@ -88,14 +97,17 @@ def summarise(rec: dict[str, Any]) -> str:
             extra += f" feedback: {_one_line(v['feedback'], 50)}"
         return f"{v.get('action_id')} {v.get('kind')} by {v.get('by')} key {v.get('key') or '-'}{extra}"
     if kind == "patch-review":
-        r = d.get("review") or {}
-        files = ", ".join(f"{f[0]} +{f[1]} -{f[2]}" for f in r.get("files") or [])
+        r = _dict(d.get("review"))
+        raw_files = r.get("files")
+        files = (
+            ", ".join(" ".join(_strs(f)) for f in raw_files) if isinstance(raw_files, list) else ""
+        )
         return f"{d.get('action_id')} {'ok' if r.get('ok') else 'refused: ' + str(r.get('error'))} {files}"
     if kind == "execution-start":
         return f"{d.get('action_id')} runs: {_one_line(d.get('ran', ''), 70)}"
     if kind in ("execution-end", "result"):
-        r = d.get("result") or {}
-        g = d.get("digest") or {}
+        r = _dict(d.get("result"))
+        g = _dict(d.get("digest"))
         bits = [str(r.get("action_id")), str(r.get("status"))]
         if r.get("exit_code") is not None:
             bits.append(f"exit {r['exit_code']}")
@@ -105,12 +117,12 @@ def summarise(rec: dict[str, Any]) -> str:
             bits.append(_one_line(r["message"], 60))
         return " ".join(bits)
     if kind in ("results-sent", "turn-closed"):
-        return f"{d.get('turn_id')}: {len(d.get('action_ids') or [])} result(s)"
+        return f"{d.get('turn_id')}: {len(_strs(d.get('action_ids')))} result(s)"
     if kind == "network":
         verdict = "allowed" if d.get("allowed") else "refused"
         return f"{verdict} {d.get('method')} {d.get('scheme')}://{d.get('host')}:{d.get('port')} {d.get('rule') or ''}".rstrip()
     if kind in ("undo-start", "undo-end"):
-        r = d.get("result") or {}
+        r = _dict(d.get("result"))
         return f"{r.get('status', '')} {r.get('message', '')}".strip()
     if kind == "session-end":
         return "closed cleanly"
@@ -183,7 +195,7 @@ def export_markdown(path: Path) -> str:
     out = [f"# lockgate audit log: {_md_escape(str(session))}", ""]
     out.append(f"- file: `{path}`")
     if start:
-        out.append(f"- workspace: `{(start.get('data') or {}).get('workspace')}`")
+        out.append(f"- workspace: `{_dict(start.get('data')).get('workspace')}`")
         out.append(f"- started: {_clock(start.get('ts'))}")
     chain = (
         f"intact ({report.records} records)"
@@ -203,7 +215,7 @@ def export_markdown(path: Path) -> str:
         if not isinstance(d, dict):
             continue
         if kind == "proposal":
-            a = d.get("action") or {}
+            a = _dict(d.get("action"))
             aid = str(a.get("id"))
             actions[aid] = {"action": a, "ts": rec.get("ts")}
             order.append(aid)
@@ -211,11 +223,12 @@ def export_markdown(path: Path) -> str:
             continue
         aid = str(
             d.get("action_id")
-            or (d.get("verdict") or {}).get("action_id")
-            or (d.get("result") or {}).get("action_id")
+            or _dict(d.get("verdict")).get("action_id")
+            or _dict(d.get("result")).get("action_id")
         )
         if aid in actions:
-            actions[aid].setdefault(str(kind), d)
+            # the last word counts: a resumed session may give a fresh verdict and run it then
+            actions[aid][str(kind)] = d
             if kind == "verdict":
                 actions[aid]["verdict_ts"] = rec.get("ts")
         if kind == "network":
@@ -228,10 +241,10 @@ def export_markdown(path: Path) -> str:
         for aid in ids:
             n += 1
             x = actions[aid]
-            a = x["action"]
+            a = _dict(x["action"])
             text = _action_text(a)
-            ass = (x.get("assessment") or {}).get("assessment") or {}
-            head = f"### {n}. {a.get('kind')} `{aid}`"
+            ass = _dict(_dict(x.get("assessment")).get("assessment"))
+            head = f"### {n}. {a.get('kind')} `{_md_escape(aid)}`"
             if ass:
                 head += f": {ass.get('level')} ({ass.get('score')})"
             out += [head, ""]
@@ -241,34 +254,36 @@ def export_markdown(path: Path) -> str:
             )
             out += [f"{fence}{lang}", text, fence, ""]
             if a.get("justification"):
-                out.append(f"- agent's reason: {_md_escape(_one_line(a['justification'], 200))}")
+                out.append(
+                    f"- agent's reason: {_md_escape(_one_line(str(a['justification']), 200))}"
+                )
             if ass:
-                reasons = "; ".join(ass.get("reasons") or []) or "none"
+                reasons = "; ".join(_strs(ass.get("reasons"))) or "none"
                 out.append(
                     f"- assessment: {ass.get('score')} {ass.get('level')}: {_md_escape(reasons)}"
                 )
-            dec = (x.get("decision") or {}).get("decision") or {}
+            dec = _dict(_dict(x.get("decision")).get("decision"))
             if dec:
-                why = f": {_md_escape(dec['reason'])}" if dec.get("reason") else ""
+                why = f": {_md_escape(str(dec['reason']))}" if dec.get("reason") else ""
                 out.append(f"- decision: {dec.get('kind')} (rule `{dec.get('rule')}`){why}")
-            v = (x.get("verdict") or {}).get("verdict") or {}
+            v = _dict(_dict(x.get("verdict")).get("verdict"))
             if v:
                 key = f", key `{v['key']}`" if v.get("key") else ""
                 out.append(
                     f"- verdict: {v.get('kind')} by {v.get('by')}{key} at {_clock(x.get('verdict_ts'))}"
                 )
                 if v.get("feedback"):
-                    out.append(f"- feedback to the agent: {_md_escape(v['feedback'])}")
-            start_rec = x.get("execution-start")
+                    out.append(f"- feedback to the agent: {_md_escape(str(v['feedback']))}")
+            start_rec = _dict(x.get("execution-start"))
             if start_rec:
                 ran = str(start_rec.get("ran", ""))
                 if ran != text:
                     f2 = _fence(ran)
                     out += ["- what ran:", "", f"{f2}", ran, f2, ""]
-            end = x.get("execution-end") or x.get("result")
+            end = _dict(x.get("execution-end")) or _dict(x.get("result"))
             if end:
-                r = end.get("result") or {}
-                g = end.get("digest") or {}
+                r = _dict(end.get("result"))
+                g = _dict(end.get("digest"))
                 line = f"- result: {r.get('status')}"
                 if r.get("exit_code") is not None:
                     line += f", exit {r['exit_code']}"
@@ -278,12 +293,11 @@ def export_markdown(path: Path) -> str:
                         f" stderr {g.get('stderr_total')} B"
                     )
                 if r.get("message"):
-                    line += f": {_md_escape(_one_line(r['message'], 200))}"
+                    line += f": {_md_escape(_one_line(str(r['message']), 200))}"
                 out.append(line)
-                if end.get("post"):
-                    for f, h in end["post"].items():
-                        pre = (start_rec or {}).get("pre", {}).get(f)
-                        out.append(f"  - `{f}`: {str(pre)[:12]} → {str(h)[:12]}")
+                pre_hashes = _dict(start_rec.get("pre"))
+                for f, h in _dict(end.get("post")).items():
+                    out.append(f"  - `{f}`: {str(pre_hashes.get(f))[:12]} → {str(h)[:12]}")
             elif start_rec:
                 out.append("- result: **interrupted** (started, never finished)")
             else:

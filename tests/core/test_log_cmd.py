@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from corefakes import FakePolicy, FakeRisk, FilePatches, RecordingCommands, ScriptedLink, cmd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from app.core.audit import AuditLog
+from app.core.audit import AuditLog, read_records
 from app.core.events import ActionStateChanged, PipelineEvent
 from app.core.model import Verdict, VerdictKind
 from app.core.pipeline import ActionState, Pipeline
@@ -117,3 +119,75 @@ def test_show_and_export_never_send_escape_sequences(workspace: Path, tmp_path: 
         assert r.returncode == 0, r.stderr
         assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "\u202e" not in r.stdout
         assert "\\x1b" in r.stdout
+
+
+KINDS_SEEN = [
+    "proposal",
+    "assessment",
+    "decision",
+    "verdict",
+    "patch-review",
+    "execution-start",
+    "execution-end",
+    "result",
+    "results-sent",
+    "network",
+    "undo-end",
+    "session-start",
+    "odd",
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    records=st.lists(
+        st.tuples(
+            st.sampled_from(KINDS_SEEN),
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "action",
+                        "assessment",
+                        "decision",
+                        "verdict",
+                        "result",
+                        "review",
+                        "action_id",
+                        "digest",
+                        "ran",
+                        "post",
+                        "pre",
+                        "turn_id",
+                        "action_ids",
+                    ]
+                ),
+                json_values,
+                max_size=5,
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_show_and_export_survive_any_record_shapes(
+    tmp_path_factory: pytest.TempPathFactory, records: list[tuple[str, dict[str, object]]]
+) -> None:
+    """A log is input: whatever a (valid-chain) record holds, show and export do not crash."""
+    from app.cli.log_cmd import export_markdown, summarise
+
+    p = tmp_path_factory.mktemp("log") / "a.jsonl"
+    log = AuditLog(p, redact_env=False)
+    for kind, data in records:
+        log.write(kind, data, sync=False)
+    log.close()
+    for _, rec in read_records(p):
+        assert isinstance(summarise(rec), str)
+    assert export_markdown(p).startswith("# lockgate audit log")
