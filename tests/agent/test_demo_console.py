@@ -5,6 +5,7 @@ down the typosquat with feedback, the `curl | sh` and the network ask."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +16,20 @@ from app.agent.demo_setup import prepare_demo_workspace
 from app.agent.scripted import ScriptedLink, bundled_script, load_script
 from app.core.model import CommandAction, NetworkAction, PatchAction
 from app.core.verify import verify_log
-from app.session import SessionOptions, open_session
+from app.session import Session, SessionOptions, open_session
 from app.ui.app import LockgateApp
 from app.ui.screens.dialogs import FeedbackScreen
 from app.ui.screens.main import MainScreen
 from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
+
+
+def _shown(main: MainScreen, action_id: str) -> bool:
+    return main.query_one(DetailPane).shown_id == action_id
+
+
+def _answered(session: Session, action_id: str) -> bool:
+    return action_id not in [v.action.id for v in session.pipeline.waiting()]
 
 
 @pytest.mark.sandbox
@@ -56,9 +65,7 @@ async def test_demo_in_the_console(tmp_path: Path) -> None:
                     index = queue.index_of(view.action.id)
                     assert index is not None
                     queue.highlighted = index
-                    await until(
-                        lambda m=main, v=view: m.query_one(DetailPane).shown_id == v.action.id
-                    )
+                    await until(functools.partial(_shown, main, view.action.id))
                     action = view.action
                     if isinstance(action, CommandAction) and action.command.startswith(
                         "pip install"
@@ -78,11 +85,7 @@ async def test_demo_in_the_console(tmp_path: Path) -> None:
                         await pilot.press("n")
                     else:
                         raise AssertionError(f"unexpected ask: {action.reviewed_text}")
-                    await until(
-                        lambda v=view: (
-                            v.action.id not in [w.action.id for w in session.pipeline.waiting()]
-                        )
-                    )
+                    await until(functools.partial(_answered, session, view.action.id))
                 await pilot.pause(0.2)
             audit = session.audit_path
         assert answered == ["pip", "curl", "net:metrics.devtools.example", "hook"]
