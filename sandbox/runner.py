@@ -174,8 +174,7 @@ class Sandbox:
             return str(ws)
         target = Path(cwd) if Path(cwd).is_absolute() else ws / cwd
         real = Path(os.path.realpath(target))
-        roots = (ws, *self.policy.writable)
-        if not any(real == r or r in real.parents for r in roots):
+        if real != ws and ws not in real.parents:  # a cwd is only a cwd: never a new root
             raise PolicyError(f"cwd {cwd} is outside the workspace")
         if not real.is_dir():
             raise PolicyError(f"cwd {cwd} is not a directory")
