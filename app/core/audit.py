@@ -26,6 +26,7 @@ import enum
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -138,7 +139,7 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN has no JSON form
+    if isinstance(value, float) and not math.isfinite(value):  # NaN and ±inf have no JSON form
         return None
     return value
 

@@ -194,8 +194,16 @@ def _action(d: dict[str, Any]) -> Action:
         cls = NetworkAction
     else:
         raise ValueError(f"unknown action kind {kind!r}")
+    if not isinstance(d, dict):
+        raise ValueError("an action must be a table")
     names = {f for f in cls.__dataclass_fields__ if f != "kind"}
-    return cls(**{k: v for k, v in d.items() if k in names})
+    action = cls(**{k: v for k, v in d.items() if k in names})
+    texts = [action.id, action.turn_id, action.reviewed_text, getattr(action, "call_id", "")]
+    if isinstance(action, CommandAction):
+        texts.append(action.cwd or "")
+    if not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"action {action.id!r} has fields of the wrong type")
+    return action
 
 
 @dataclass
@@ -262,7 +270,7 @@ def recover(path: Path) -> Recovery:
                     accs[r.action_id].result = r
             elif kind in ("results-sent", "turn-closed"):
                 closed.add(str(d.get("turn_id")))
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise ResumeError(
                 f"{path}: record {rec.get('seq')} cannot be read back ({exc})"
             ) from exc
