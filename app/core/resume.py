@@ -163,7 +163,7 @@ def _verdict(d: dict[str, Any]) -> Verdict:
         key=str(d.get("key", "")),
         feedback=str(d.get("feedback", "")),
         edited=d.get("edited"),
-        at=float(d.get("at", 0.0)),
+        at=float(d.get("at") or 0.0),
     )
 
 
@@ -174,7 +174,7 @@ def _result(d: dict[str, Any]) -> Result:
         exit_code=d.get("exit_code"),
         stdout_total=int(d.get("stdout_total", 0)),
         stderr_total=int(d.get("stderr_total", 0)),
-        duration_s=float(d.get("duration_s", 0.0)),
+        duration_s=float(d.get("duration_s") or 0.0),
         ran=d.get("ran"),
         message=str(d.get("message", "")),
         feedback=str(d.get("feedback", "")),
