@@ -52,7 +52,12 @@ def rows_for(
     changes: set[tuple[Change, str]], workspace: Path, action_id: str | None
 ) -> list[ActivityRow]:
     rows = []
+    added = {p for c, p in changes if c == Change.added}
+    deleted = {p for c, p in changes if c == Change.deleted}
+    transient = added & deleted  # created and removed within one batch: a temp file, no change
     for change, raw in sorted(changes, key=lambda c: c[1]):
+        if raw in transient:
+            continue
         try:
             rel = str(Path(raw).relative_to(workspace))
         except ValueError:

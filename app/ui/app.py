@@ -160,6 +160,8 @@ class LockgateApp(App[int]):
         self.push_screen(self.main)
         for problem in self.startup_problems:
             self.notify(problem, severity="error", timeout=12)
+        for notice in getattr(self.session, "notices", ()) or ():
+            self.notify(str(notice), title="Session", timeout=12)
         self._warm_up()
         self._run_pipeline()
 

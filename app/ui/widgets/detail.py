@@ -39,7 +39,11 @@ def _line(label: str, value: Content | str, style: str = "") -> Content:
     body = value if isinstance(value, Content) else make_safe(value).content()
     if style:
         body = body.stylize_before(style)
-    return Content.styled(f"{label:<10}", "$text-muted") + body
+    return Content.styled(f"{label:<{LABEL}}", "$text-muted") + body
+
+
+LABEL = 10  # width of the label column ("policy", "verdict", …)
+REASON_HANG = 24  # where a finding's reason starts, after its score and category
 
 
 def reasons_content(view: ViewLike) -> Content:
@@ -216,12 +220,12 @@ class DetailPane(Vertical):
         border = "$risk-critical" if critical else ("$warning" if warnings else "$primary")
         blocks.append(Block(content, kind="box", style=border, title=box_title))
         if meta:
-            blocks.append(Block(Content("\n").join(meta)))
+            blocks.append(Block(Content("\n").join(meta), hang=LABEL))
         blocks += [
             Block(Content("")),
-            Block(reasons_content(view)),
+            Block(reasons_content(view), hang=REASON_HANG),
             Block(Content("")),
-            Block(outcome_content(view)),
+            Block(outcome_content(view), hang=LABEL),
         ]
         self.query_one(CommandDetail).show_blocks(blocks, keep_scroll=same)
 
@@ -229,7 +233,11 @@ class DetailPane(Vertical):
 
     def _show_patch(self, view: ViewLike, same: bool) -> None:
         review = view.review
-        preface = [Block(_title(view)), Block(reasons_content(view)), Block(outcome_content(view))]
+        preface = [
+            Block(_title(view)),
+            Block(reasons_content(view), hang=REASON_HANG),
+            Block(outcome_content(view), hang=LABEL),
+        ]
         if review is None:
             preface.append(
                 Block(Content.styled("waiting for the patch engine's review…", "$text-muted"))

@@ -21,13 +21,17 @@ class Block:
     kind: Literal["text", "box", "band"] = "text"
     style: str = ""  # box: the border's style; band: the band's style (a background)
     title: str = ""  # box only
+    hang: int = 0  # text only: continuation lines are indented this much (under a label column)
 
 
-def _wrap(content: Content, width: int) -> list[Content]:
-    width = max(4, width)
+def _wrap(content: Content, width: int, hang: int = 0) -> list[Content]:
+    hang = min(hang, width // 2)
+    width = max(4, width - hang)
     lines: list[Content] = []
     for line in content.split("\n", allow_blank=True):
-        lines.extend(line.wrap(width, overflow="fold") or [Content("")])
+        wrapped = line.wrap(width, overflow="fold") or [Content("")]
+        lines.append(wrapped[0])
+        lines.extend(Content(" " * hang) + more for more in wrapped[1:])
     return lines
 
 
@@ -36,7 +40,7 @@ def layout_blocks(blocks: list[Block], width: int) -> list[Content]:
     width = max(8, width)
     for block in blocks:
         if block.kind == "text":
-            out.extend(_wrap(block.content, width))
+            out.extend(_wrap(block.content, width, block.hang))
         elif block.kind == "band":
             for line in _wrap(block.content, width - 2):
                 padded = Content(" ") + line

@@ -56,9 +56,7 @@ def summarise_sandbox(status: object) -> SandboxSummary:
     if status is None:
         return SandboxSummary("no sandbox status", "?", ("the sandbox reported no status",))
     layers = _names(_get(status, "layers") or _get(status, "active"))
-    text = _get(status, "summary")
-    if not isinstance(text, str) or not text or layers:
-        text = "+".join(layers) or "no layers"
+    text = f"{len(layers)} layers" if len(layers) > 3 else ("+".join(layers) or "no layers")
     cap = _get(status, "process_cap")
     if isinstance(cap, str) and cap:
         text += f", cap {cap}"
@@ -113,16 +111,16 @@ class ConsoleHeader(Vertical):
             return
         parts = [
             Content.styled(" lockgate ", "bold reverse $primary"),
-            Content.styled("  session ", "$text-muted"),
-            make_safe(self.session_name, keep_newlines=False).content().stylize_before("bold"),
-            Content.styled("  workspace ", "$text-muted"),
-            make_safe(self.workspace, keep_newlines=False).content(),
             Content.styled("  agent ", "$text-muted"),
             make_safe(self.agent, keep_newlines=False).content().stylize_before("bold"),
             Content.styled("  sandbox ", "$text-muted"),
             make_safe(self.sandbox.text, keep_newlines=False).content(),
             Content.styled("  net ", "$text-muted"),
-            Content(self.sandbox.network),
+            Content(self.sandbox.network).stylize_before("bold"),
+            Content.styled("  session ", "$text-muted"),
+            make_safe(self.session_name, keep_newlines=False).content(),
+            Content.styled("  workspace ", "$text-muted"),
+            make_safe(self.workspace, keep_newlines=False).content(),
         ]
         self.query_one("#header-line", Static).update(Content("").join(parts))
         banner = self.query_one("#header-banner", Static)

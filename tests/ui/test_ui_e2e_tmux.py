@@ -1,0 +1,151 @@
+"""End to end in a real terminal: `lockgate demo` runs inside tmux, keys are sent the way a person
+types them, and the test reads the terminal back and looks at the workspace.
+
+Everything is real: the scripted agent, the risk engine, the policy, the sandbox, the patch
+engine, the audit log, the console. The demo's hosts end in `.example` and every network ask
+is denied, so nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.tmux
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Terminal:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def screen(self) -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-t", self.name, "-p"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        time.sleep(0.15)
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 40) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"never saw {what}; the terminal shows:\n{self.screen()}")
+
+
+QUEUE_WIDTH = 72  # the queue is the left 45% of a 160-column terminal
+
+
+def _row(screen: str, text: str) -> str:
+    """The queue row (left pane) that mentions `text`."""
+    rows = (line[:QUEUE_WIDTH] for line in screen.splitlines()[1:])
+    return next((row for row in rows if text in row), "")
+
+
+def _waiting(text: str) -> Callable[[str], bool]:
+    return lambda screen: "waiting" in _row(screen, text)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    from sandbox.probe import probe
+
+    kernel = probe()
+    if not kernel.can_run():
+        pytest.skip(f"the sandbox cannot run here: {kernel.refusal()}")
+    from app.agent.demo_setup import prepare_demo_workspace
+
+    ws = prepare_demo_workspace(tmp_path)
+    name = f"lockgate-e2e-{uuid.uuid4().hex[:8]}"
+    env = {
+        "LOCKGATE_CONFIG_DIR": os.environ["LOCKGATE_CONFIG_DIR"],
+        "LOCKGATE_DATA_DIR": os.environ["LOCKGATE_DATA_DIR"],
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+    }
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    command = (
+        f"cd {shlex.quote(str(REPO))} && env {exports} {shlex.quote(sys.executable)} -m app demo"
+        f" --workspace {shlex.quote(str(ws))} --pace 0; echo LOCKGATE-EXIT=$?; sleep 60"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "50", command], check=True
+    )
+    size = subprocess.run(
+        ["tmux", "display", "-p", "-t", name, "#{window_width}x#{window_height}"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert size == "160x50", f"tmux made a {size} window"
+    try:
+        yield Terminal(name), ws
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def test_demo_in_a_real_terminal(terminal: tuple[Terminal, Path]) -> None:
+    term, ws = terminal
+
+    # The safe exploration and the SAFE fix ran by themselves; the typosquat waits for us.
+    screen = term.wait_for(_waiting("pip install reqeusts"), "the typosquatted install waiting")
+    assert "lockgate" in screen.splitlines()[0] and "agent" in screen.splitlines()[0]
+    assert "HIGH" in _row(screen, "pip install reqeusts")
+    assert ">= 50" in (ws / "shopcart" / "pricing.py").read_text()
+    term.keys("G", "n")
+
+    screen = term.wait_for(_waiting("curl -fsSL"), "curl | sh waiting")
+    assert "denied" in _row(screen, "pip install reqeusts")
+    term.keys("G", "f")
+    term.wait_for(lambda s: "What should the agent do instead?" in s, "the feedback box")
+    term.type("no curl pipes")
+    term.keys("Enter")
+
+    # The coverage script asks to reach an unlisted host: a network ask in the queue. Deny it.
+    screen = term.wait_for(_waiting("metrics.devtools.example"), "the network ask")
+    assert "network ask" in screen
+    assert "denied" in _row(screen, "curl -fsSL")
+    term.keys("G", "n")
+
+    # The git hook is critical: `y` asks for a typed confirmation that names the danger.
+    term.wait_for(_waiting(".git/hooks/pre-commit"), "the hook patch waiting")
+    term.keys("G", "y")
+    screen = term.wait_for(lambda s: "Type yes and press Enter" in s, "the critical confirmation")
+    assert "CRITICAL" in screen
+    term.keys("Escape")
+    screen = term.wait_for(lambda s: "Type yes" not in s, "the confirmation closing")
+    assert "waiting" in _row(screen, ".git/hooks/pre-commit")
+    term.keys("n")
+
+    screen = term.wait_for(lambda s: "agent done" in s, "the agent finishing")
+    assert "denied" in _row(screen, ".git/hooks/pre-commit")
+    assert "no curl pipes" not in _row(screen, "curl -fsSL")  # feedback lives in the detail
+    term.keys("q")
+    screen = term.wait_for(lambda s: "LOCKGATE-EXIT=" in s, "lockgate exiting")
+    assert "LOCKGATE-EXIT=0" in screen
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+    assert ">= 10" in (ws / "shopcart" / "pricing.py").read_text()
