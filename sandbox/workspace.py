@@ -59,6 +59,7 @@ class Prepared:
     absent: tuple[str, ...]  # exact protected paths missing at start
     globs: tuple[tuple[str, str, tuple[str, ...]], ...]  # (root, pattern, names present)
     gits: tuple[GitMark, ...]
+    modules: tuple[str, ...] = ()  # submodule git dirs (.git/modules/...) present at start
 
     @property
     def git_dir(self) -> str | None:
@@ -71,6 +72,7 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
     absent: list[str] = []
     globs: list[tuple[str, str, tuple[str, ...]]] = []
     gits: list[GitMark] = []
+    modules: list[str] = []
     for root_path in (workspace, *others):
         root = str(root_path)
         mark = _git_mark(root)
@@ -78,6 +80,17 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         git = os.path.join(root, ".git")
         if mark.kind == "dir":
             git_dirs.append(git)
+            # submodules keep their own hooks and config under .git/modules/<name>/
+            for sub in submodule_git_dirs(git):
+                modules.append(sub)
+                hooks = os.path.join(sub, "hooks")
+                if not os.path.lexists(hooks):
+                    with contextlib.suppress(OSError):
+                        os.mkdir(hooks, 0o755)
+                for name in ("hooks", "config"):
+                    path = os.path.join(sub, name)
+                    if os.path.lexists(path) and not os.path.islink(path):
+                        read_only.append(path)
         elif mark.kind == "file":
             read_only.append(git)  # a worktree's `.git` file: it names the real repository
         for pattern in patterns:
@@ -103,7 +116,35 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         absent=tuple(absent),
         globs=tuple(globs),
         gits=tuple(gits),
+        modules=tuple(modules),
     )
+
+
+def submodule_git_dirs(git: str, depth: int = 6) -> list[str]:
+    """Git directories below <git>/modules (nested submodules included), without following
+    symlinks."""
+    out: list[str] = []
+    top = os.path.join(git, "modules")
+    if not os.path.isdir(top) or os.path.islink(top):
+        return out
+    stack = [(top, 0)]
+    while stack:
+        d, level = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            if not e.is_dir(follow_symlinks=False):
+                continue
+            if os.path.isfile(os.path.join(e.path, "HEAD")):
+                out.append(e.path)
+                nested = os.path.join(e.path, "modules")
+                if level < depth and os.path.isdir(nested) and not os.path.islink(nested):
+                    stack.append((nested, level + 1))
+            elif level < depth:
+                stack.append((e.path, level + 1))  # names with slashes: modules/a/b
+    return sorted(out)
 
 
 def _git_mark(root: str) -> GitMark:
@@ -160,6 +201,14 @@ def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
                 notes.append(f"removed {_rel(path, workspace)} (protected; created by the command)")
     for git in new_repos:
         notes += _tame_new_repository(git, workspace)
+    known = set(prep.modules)
+    for mark in prep.gits:
+        git = os.path.join(mark.root, ".git")
+        if mark.kind != "dir" or not os.path.isdir(git) or os.path.islink(git):
+            continue
+        for sub in submodule_git_dirs(git):
+            if sub not in known:  # a submodule repository the command made: same treatment
+                notes += _tame_new_repository(sub, workspace)
     return tuple(notes)
 
 

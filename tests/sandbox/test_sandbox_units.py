@@ -211,3 +211,22 @@ def test_guard_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
     assert victim.read_text() == "host file\n" and tmp_path.joinpath("victim").exists()
     assert not config.exists() and not hooks.exists()
     assert len(notes) == 2
+
+
+def test_submodule_hooks_and_config(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    old = ws / ".git" / "modules" / "lib"
+    subprocess.run(["git", "init", "-q", "--bare", str(old)], check=True)
+    prep = prepare(ws, SandboxPolicy(workspace=ws).protected)
+    assert str(old / "hooks") in prep.read_only and str(old / "config") in prep.read_only
+    new = ws / ".git" / "modules" / "vendor" / "dep"  # a submodule the command added
+    subprocess.run(["git", "init", "-q", "--bare", str(new)], check=True)
+    (new / "hooks" / "post-checkout").write_text("#!/bin/sh\necho pwn\n")
+    with (new / "config").open("a") as f:
+        f.write("[core]\n\tfsmonitor = evil\n")
+    notes = guard(ws, prep)
+    assert not (new / "hooks" / "post-checkout").exists()
+    assert "fsmonitor" not in (new / "config").read_text()
+    assert len(notes) == 2
