@@ -1,7 +1,12 @@
 """`Sandbox`: the one object the console (and `lockgate sandbox run`) uses to run a command.
 
 It checks the policy, probes the kernel once, refuses when a required layer is missing (unless
-the policy explicitly accepts a degraded sandbox), and keeps one zygote for every command.
+the policy explicitly accepts a degraded sandbox), keeps one zygote (and its spare sandboxes)
+for every command, and runs the workspace guard after each command.
+
+`kernel=` injects a probe result: tests use it to check refusals and the degraded mode; a
+KernelSupport claiming more than the kernel has cannot help, the layers then fail to apply and
+the command never runs.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sandbox.policy import Completed, PolicyError, SandboxError, SandboxPolicy, SandboxUnavailable
-from sandbox.probe import REQUIRED_LANDLOCK_ABI, KernelSupport, Layer
+from sandbox.probe import KernelSupport, Layer
 from sandbox.workspace import Prepared, guard, prepare
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -219,4 +224,4 @@ class _Backend(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["REQUIRED_LANDLOCK_ABI", "Sandbox", "SandboxStatus"]
+__all__ = ["Sandbox", "SandboxStatus"]

@@ -42,7 +42,7 @@ def build_static(writable: Sequence[str], private: Sequence[str], tmp_size: int)
         for name in DEV_NODES:
             if os.path.exists(f"/dev/{name}"):
                 dev_nodes[name] = sc.open_tree(sc.AT_FDCWD, f"/dev/{name}", clone)
-        stash = _empties()
+        stash = detached_empties()
         sc.mount_setattr(
             sc.AT_FDCWD, "/", sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID
         )
@@ -84,7 +84,7 @@ def mount_proc() -> None:
     )
 
 
-def _empties() -> int:
+def detached_empties() -> int:
     """A detached, read-only tmpfs holding one empty directory and one empty file; clones of
     them hide secrets. Nothing else can reach it: it is never attached to the tree."""
     fd = sc.new_tmpfs({"mode": "0755", "size": "16k"})

@@ -106,7 +106,7 @@ def _seccomp_check() -> None:
 
 def _mount_api_check() -> None:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
-    fd = mounts._empties()
+    fd = mounts.detached_empties()
     os.close(fd)
     sc.mount_setattr(sc.AT_FDCWD, "/", sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY)
 
