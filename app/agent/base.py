@@ -31,7 +31,7 @@ class _Turn:
 
 
 _END = object()
-_State = Literal["idle", "thinking", "waiting", "retrying", "error", "done", "cancelled"]
+StatusState = Literal["idle", "thinking", "waiting", "retrying", "error", "done", "cancelled"]
 
 
 class LinkBase:
@@ -93,7 +93,7 @@ class LinkBase:
     def _emit(self, event: AgentEvent) -> None:
         self._queue.put_nowait(event)
 
-    def _status(self, state: _State, detail: str = "") -> None:
+    def _status(self, state: StatusState, detail: str = "") -> None:
         self._emit(AgentStatus(state, redact(detail, self._secrets)))
 
     def new_turn_id(self) -> str:

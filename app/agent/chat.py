@@ -11,6 +11,7 @@ stream that breaks off before anything useful arrived is retried.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from app.agent.outputs import command_text, patch_text
 from app.agent.prompt import system_prompt
 from app.agent.sse import Frame, decode
 from app.agent.transport import LinkFatal, Transport
-from app.core.events import AgentText
+from app.core.events import AgentEvent, AgentText
 from app.core.model import Action, CommandAction, PatchAction, Result
 from app.core.ports import SessionContext
 
@@ -96,7 +97,7 @@ class _Call:
 
 @dataclass
 class ChatParser:
-    emit: Any  # Callable[[AgentEvent], None]
+    emit: Callable[[AgentEvent], None]
     content: str = ""
     finish_reason: str | None = None
     truncated: bool = False
@@ -324,7 +325,7 @@ class ChatLink(LinkBase):
             model=model,
             base_url=base_url,
             backoff=backoff or Backoff(),
-            status=lambda state, detail: self._status(state, detail),  # type: ignore[arg-type]
+            status=self._status,
             secrets=(api_key,),
         )
 

@@ -15,7 +15,7 @@ ever shown to the reviewer.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,7 @@ from app.agent.outputs import patch_output, shell_output
 from app.agent.prompt import system_prompt
 from app.agent.sse import Frame, decode
 from app.agent.transport import LinkFatal, Transport
-from app.core.events import AgentText
+from app.core.events import AgentEvent, AgentText
 from app.core.model import Action, CommandAction, PatchAction, Result
 from app.core.ports import SessionContext
 
@@ -51,7 +51,7 @@ _V4A_HEADERS = (
 class ResponseParser:
     """Turns Responses API stream events into text events and the response's output items."""
 
-    emit: Any  # Callable[[AgentEvent], None]
+    emit: Callable[[AgentEvent], None]
     response_id: str | None = None
     status: str = ""
     incomplete_reason: str = ""
@@ -383,7 +383,7 @@ class ResponsesLink(LinkBase):
             model=model,
             base_url=base_url,
             backoff=backoff or Backoff(),
-            status=lambda state, detail: self._status(state, detail),  # type: ignore[arg-type]
+            status=self._status,
             secrets=(api_key,),
         )
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 import httpx2
 import openai
 
+from app.agent.base import StatusState
 from app.agent.errors import (
     NO_KEY_MESSAGE,
     Backoff,
@@ -51,7 +52,7 @@ class Parser(Protocol):
 
 P = TypeVar("P", bound=Parser)
 
-StatusSink = Callable[[str, str], None]
+StatusSink = Callable[[StatusState, str], None]
 
 
 def make_client(
