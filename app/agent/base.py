@@ -31,6 +31,10 @@ class _Turn:
 
 
 _END = object()
+
+MAX_ACTIONS_PER_TURN = 64
+"""More proposals than this in one model turn are refused (with an error to the model): a flood
+would bury the reviewer."""
 StatusState = Literal["idle", "thinking", "waiting", "retrying", "error", "done", "cancelled"]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import openai
 
-from app.agent.base import LinkBase
+from app.agent.base import MAX_ACTIONS_PER_TURN, LinkBase
 from app.agent.errors import Backoff, StreamCut, StreamFailed
 from app.agent.outputs import command_text, patch_text
 from app.agent.prompt import system_prompt
@@ -282,6 +282,23 @@ def _plan_shell(call: _Call, args: dict[str, Any], turn_id: str) -> _Slot:
     return _Slot(call.id, actions=actions)
 
 
+def _capped(slots: list[_Slot]) -> list[_Slot]:
+    out: list[_Slot] = []
+    proposed = 0
+    for slot in slots:
+        if slot.actions and proposed + len(slot.actions) > MAX_ACTIONS_PER_TURN:
+            slot = _Slot(
+                slot.call_id,
+                ready=_error(
+                    f"more than {MAX_ACTIONS_PER_TURN} actions in one turn; this call was not run. "
+                    "Propose fewer at a time."
+                ),
+            )
+        proposed += len(slot.actions)
+        out.append(slot)
+    return out
+
+
 def _render(slot: _Slot, results: dict[str, Result]) -> str:
     if slot.ready is not None:
         return slot.ready
@@ -372,6 +389,7 @@ class ChatLink(LinkBase):
                 )
                 for c in calls
             ]
+            slots = _capped(slots)
             actions = [a for s in slots for a in s.actions]
             results: dict[str, Result] = {}
             if actions:

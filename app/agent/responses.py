@@ -22,7 +22,7 @@ from typing import Any
 
 import openai
 
-from app.agent.base import LinkBase
+from app.agent.base import MAX_ACTIONS_PER_TURN, LinkBase
 from app.agent.errors import Backoff, Failure, StreamCut, StreamFailed
 from app.agent.outputs import patch_output, shell_output
 from app.agent.prompt import system_prompt
@@ -207,46 +207,70 @@ def operation_to_patch(operation: object) -> str:
     return f"*** Begin Patch\n*** {header}: {path}\n{diff}*** End Patch\n"
 
 
+def _unknown_tool(name: object) -> str:
+    return f"lockgate: unknown tool {name!r}: the tools are `shell` and `apply_patch`. Nothing ran."
+
+
 def _plan(items: Sequence[dict[str, Any]], turn_id: str) -> list[_Slot]:
     slots: list[_Slot] = []
+    proposed = 0
     for item in items:
         kind = item.get("type")
         call_id = item.get("call_id")
         if not isinstance(call_id, str) or not call_id:
             continue  # nothing to answer; the server would not accept an output without an id
         if kind == "shell_call":
-            slots.append(_plan_shell(item, call_id, turn_id))
+            slot = _plan_shell(item, call_id, turn_id)
         elif kind == "apply_patch_call":
-            slots.append(_plan_patch(item, call_id, turn_id))
+            slot = _plan_patch(item, call_id, turn_id)
         elif kind == "function_call":
-            name = item.get("name")
-            slots.append(
-                _Slot(
-                    call_id,
-                    "ready",
-                    ready={
-                        "type": "function_call_output",
-                        "call_id": call_id,
-                        "output": f"lockgate: unknown tool {name!r}: the tools are `shell` and "
-                        "`apply_patch`. Nothing ran.",
-                    },
-                )
+            slot = _Slot(
+                call_id,
+                "ready",
+                ready={
+                    "type": "function_call_output",
+                    "call_id": call_id,
+                    "output": _unknown_tool(item.get("name")),
+                },
             )
         elif kind == "custom_tool_call":
-            name = item.get("name")
-            slots.append(
-                _Slot(
-                    call_id,
-                    "ready",
-                    ready={
-                        "type": "custom_tool_call_output",
-                        "call_id": call_id,
-                        "output": f"lockgate: unknown tool {name!r}: the tools are `shell` and "
-                        "`apply_patch`. Nothing ran.",
-                    },
-                )
+            slot = _Slot(
+                call_id,
+                "ready",
+                ready={
+                    "type": "custom_tool_call_output",
+                    "call_id": call_id,
+                    "output": _unknown_tool(item.get("name")),
+                },
             )
+        elif kind == "local_shell_call":
+            slot = _Slot(
+                call_id,
+                "ready",
+                ready={
+                    "type": "local_shell_call_output",
+                    "id": call_id,
+                    "output": _unknown_tool("local_shell"),
+                },
+            )
+        else:
+            continue  # prose, reasoning, server-side tools: nothing is owed
+        if slot.actions and proposed + len(slot.actions) > MAX_ACTIONS_PER_TURN:
+            # A flood of proposals would bury the reviewer; the model is told to pace itself.
+            slot = _Slot(call_id, "ready", ready=_too_many(slot, call_id))
+        proposed += len(slot.actions)
+        slots.append(slot)
     return slots
+
+
+def _too_many(slot: _Slot, call_id: str) -> dict[str, Any]:
+    message = (
+        f"more than {MAX_ACTIONS_PER_TURN} actions in one turn; this call was not run. "
+        "Propose fewer at a time."
+    )
+    if slot.kind == "shell":
+        return _shell_error(call_id, message)
+    return _patch_error(call_id, message)
 
 
 def _plan_shell(item: dict[str, Any], call_id: str, turn_id: str) -> _Slot:

@@ -257,3 +257,19 @@ async def test_headless_prompt_says_asks_are_denied(server: FakeOpenAI) -> None:
     await drive(link_for(server, ctx), ok())
     system = server.bodies()[0]["messages"][0]["content"]
     assert "No human is watching" in system and "The network is OFF" in system
+
+
+async def test_a_flood_of_proposals_is_refused_past_the_cap(server: FakeOpenAI) -> None:
+    server.reply(
+        chat_stream(
+            tool_calls=[
+                ("c1", "shell", args(commands=[f"echo {n}" for n in range(64)])),
+                ("c2", "shell", args(commands=["echo over"])),
+            ]
+        ),
+        chat_stream(content="ok"),
+    )
+    events = await drive(link_for(server), ok())
+    assert len(proposals(events)) == 64
+    tools = [m for m in server.bodies()[1]["messages"] if m["role"] == "tool"]
+    assert tools[1]["content"].startswith("lockgate: more than 64 actions in one turn")

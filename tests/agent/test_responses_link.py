@@ -484,3 +484,28 @@ async def test_items_from_the_stream_when_completed_has_no_output(server: FakeOp
     server.reply(SSE(tuple(frames)), done())
     events = await drive(link_for(server), ok())
     assert [a.command for a in proposals(events) if isinstance(a, CommandAction)] == ["ls"]
+
+
+async def test_a_flood_of_proposals_is_refused_past_the_cap(server: FakeOpenAI) -> None:
+    server.reply(
+        responses_stream(
+            [
+                shell_call("a", *[f"echo {n}" for n in range(60)]),
+                shell_call("b", *[f"echo {n}" for n in range(10)]),  # would pass 64
+                shell_call("c", "echo last"),
+                {"type": "local_shell_call", "id": "l1", "call_id": "l1", "action": {}},
+            ]
+        ),
+        done(),
+    )
+    events = await drive(link_for(server), ok())
+    assert len(proposals(events)) == 61
+    a, b, c, local = server.bodies()[1]["input"]
+    assert len(a["output"]) == 60
+    assert "more than 64 actions in one turn" in b["output"][0]["stderr"]
+    assert c["output"][0]["outcome"] == {"type": "exit", "exit_code": 0}
+    assert local == {
+        "type": "local_shell_call_output",
+        "id": "l1",
+        "output": "lockgate: unknown tool 'local_shell': the tools are `shell` and `apply_patch`. Nothing ran.",
+    }
