@@ -487,3 +487,15 @@ async def test_verdict_and_execution_start_are_fsynced_before_running(
     assert steps[i - 2 : i] == ["write:execution-start", "fsync"]
     v = steps.index("write:verdict")
     assert steps[v + 1] == "fsync" and v < i
+
+
+async def test_cancel_denies_waiting_network_asks(workspace: Path) -> None:
+    r = rig(workspace)
+    fut = asyncio.ensure_future(r.pipeline.ask_network(net("HIGH.example.net"), timeout_s=30))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(r.pipeline.waiting()) == 1
+    await r.pipeline.cancel()
+    v = await asyncio.wait_for(fut, 5)
+    assert v.kind is VerdictKind.DENY and v.key == "cancel"
+    assert r.pipeline.waiting() == []
