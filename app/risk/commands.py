@@ -5368,6 +5368,10 @@ def _judge_code_source(
                     s,
                 )
             )
+        elif s.name == "cat" and not s.args:
+            body = next((r for r in s.redirects if r.body is not None), None)
+            if body is not None:
+                texts.append((body.body or "", body.body_offset, body.span, s))
     if texts and len(texts) == len(sources):
         for text, exact, sp, s in texts:
             an.fragment(text, exact, sp, s, prefix=f"{runner} runs: ")

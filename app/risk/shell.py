@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
@@ -133,55 +134,58 @@ class Script:
     too_large: bool = False
     endless: tuple[Span, ...] = ()  # loops with no way out
     dynamic_code: tuple[tuple[int, Word], ...] = ()  # shells/eval given code known only at run time
+    # (pipeline id, position) -> commands there; parent -> commands in its substitutions
+    members: dict[tuple[int, int], tuple[int, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    children: dict[int, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def upstream(self, index: int) -> list[int]:
         """Every command whose output can reach `index`'s stdin through pipes, nearest first."""
         out: list[int] = []
-        todo = [index]
+        todo = deque([index])
         seen = {index}
         while todo:
-            cur = self.commands[todo.pop(0)]
+            cur = self.commands[todo.popleft()]
             for pid, pos in reversed(cur.pipes):
                 if pos == 0:
                     continue
-                for c in self.commands:
-                    if c.index not in seen and (pid, pos - 1) in c.pipes:
-                        seen.add(c.index)
-                        out.append(c.index)
-                        todo.append(c.index)
+                for i in self.members.get((pid, pos - 1), ()):
+                    if i not in seen:
+                        seen.add(i)
+                        out.append(i)
+                        todo.append(i)
                 break
         return out
 
     def downstream(self, index: int) -> list[int]:
         """Every command that can read `index`'s output through pipes."""
         out: list[int] = []
-        todo = [index]
+        todo = deque([index])
         seen = {index}
         while todo:
-            cur = self.commands[todo.pop(0)]
+            cur = self.commands[todo.popleft()]
             for pid, pos in reversed(cur.pipes):
-                nxt = [c for c in self.commands if (pid, pos + 1) in c.pipes]
+                nxt = self.members.get((pid, pos + 1), ())
                 if not nxt:
                     continue
-                for c in nxt:
-                    if c.index not in seen:
-                        seen.add(c.index)
-                        out.append(c.index)
-                        todo.append(c.index)
+                for i in nxt:
+                    if i not in seen:
+                        seen.add(i)
+                        out.append(i)
+                        todo.append(i)
                 break
         return out
 
     def nested(self, index: int) -> list[int]:
         """Commands inside substitutions of `index` (transitively)."""
         out: list[int] = []
-        for c in self.commands:
-            p = c.parent
-            while p is not None:
-                if p == index:
-                    out.append(c.index)
-                    break
-                p = self.commands[p].parent
-        return out
+        todo = [index]
+        while todo:
+            for child in self.children.get(todo.pop(), ()):
+                out.append(child)
+                todo.append(child)
+        return sorted(out)
 
 
 # --------------------------------------------------------------------------- byte/char offsets
@@ -375,6 +379,7 @@ class _Extractor:
 
     def _stmt(self, node: Node, fr: _Frame) -> None:
         if self.shared.full():
+            self.shared.too_large = True
             return
         t = node.type
         if t in ("while_statement", "c_style_for_statement"):
@@ -1026,7 +1031,16 @@ def parse(text: str) -> Script:
             )
             for c in cmds
         ]
+    members: dict[tuple[int, int], list[int]] = {}
+    children: dict[int, list[int]] = {}
+    for c in cmds:
+        for key in c.pipes:
+            members.setdefault(key, []).append(c.index)
+        if c.parent is not None:
+            children.setdefault(c.parent, []).append(c.index)
     return Script(
+        members={k: tuple(v) for k, v in members.items()},
+        children={k: tuple(v) for k, v in children.items()},
         text=text,
         commands=tuple(cmds),
         errors=tuple(ex.shared.errors),

@@ -191,3 +191,21 @@ def _policy():  # type: ignore[no-untyped-def]
     if not _POL:
         _POL.append(load_policy(WS.parent, engine=ENGINE, check=False))
     return _POL[0]
+
+
+def test_pathological_inputs_stay_bounded() -> None:
+    """Long pipelines, thousands of commands, deep nesting: each must finish and be judged (a
+    quadratic walk here would stall the console; the suite's timeout catches that)."""
+    cases = {
+        "pipeline": " | ".join(["cat x"] * 1500),
+        "many": "; ".join(["ls"] * 3000),
+        "nested": "echo " + "$(" * 200 + "x" + ")" * 200,
+        "shells": "bash -c " * 300 + "ls",
+        "quote": "echo '" + "a" * 100_000 + "'",
+    }
+    for name, text in cases.items():
+        a = ENGINE.assess(CommandAction(text, "t"), CTX)
+        assert 0 <= a.score <= 100, name
+    many = ENGINE.assess(CommandAction(cases["many"], "t"), CTX)
+    assert any("too large" in r for r in many.reasons)
+    assert many.level >= Level.MEDIUM
