@@ -337,6 +337,7 @@ def _drain(
         sel.register(fd, selectors.EVENT_READ, "pipe")
     sel.register(spare.init, selectors.EVENT_READ, "init")
     sel.register(spare.reply, selectors.EVENT_READ, "reply")
+    sel.register(spare.pidfd, selectors.EVENT_READ, "gone")
     pending = memoryview(stdin)
     if in_w is not None:
         os.set_blocking(in_w, False)
@@ -347,13 +348,15 @@ def _drain(
             in_w = None
     open_pipes = set(captures)
     final: dict[str, int] | None = None
-    init_done = killed = False
+    init_done = gone = killed = False
     deadline = None if timeout is None else time.monotonic() + timeout
     eof_deadline: float | None = None
     try:
-        while open_pipes or not init_done:
+        # Done when init has exited (the kernel has then killed every process of the namespace,
+        # so nothing of the command runs on) and the pipes are drained.
+        while open_pipes or not gone:
             now = time.monotonic()
-            if init_done:
+            if gone:
                 eof_deadline = eof_deadline or now + EOF_GRACE_S
                 if now >= eof_deadline:
                     break
@@ -378,6 +381,9 @@ def _drain(
                         final = final_status(raw)
                     sel.unregister(spare.init)
                     init_done = True
+                elif key.data == "gone":
+                    sel.unregister(spare.pidfd)
+                    gone = init_done = True
                 elif key.data == "reply":
                     raw = _recv(spare.reply)
                     if not raw:

@@ -237,7 +237,6 @@ def _init_main(plan: Plan, sock: socket.socket) -> None:
     except (ValueError, KeyError, TypeError) as exc:
         os.write(2, f"lockgate-sandbox: bad run request: {exc}\n".encode())
         code = {"code": 125}
-    # Nothing of the command is left: close our copies of its pipes, then report.
     for fd in (0, 1, 2):
         os.close(fd)
     _send(sock, json.dumps(code).encode())
@@ -273,23 +272,23 @@ def _spawn_and_reap(argv: list[str], env: dict[str, str], cwd: str, keep: int) -
     except OSError as exc:
         os.write(2, f"lockgate-sandbox: {argv[0]}: {exc.strerror}\n".encode())
         return {"code": 127 if isinstance(exc, FileNotFoundError) else 126}
-    code = {"code": 125}
-    while True:
+    while True:  # reap orphans until the program itself ends
         try:
             done, wstatus = os.waitpid(-1, 0)
         except ChildProcessError:
-            break
+            return {"code": 125}
         except InterruptedError:
             continue
         if done == pid:
-            if os.WIFSIGNALED(wstatus):
-                code = {"signal": os.WTERMSIG(wstatus)}
-            else:
-                code = {"code": os.waitstatus_to_exitcode(wstatus)}
-            # as pid 1: every other process of the namespace
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(-1, signal.SIGKILL)
-    return code
+            break
+    # As pid 1: kill every other process of the namespace now. Whatever a fork in flight
+    # leaves behind dies when init exits (the kernel kills the whole namespace then, and
+    # allocates no new pid in it), and the console waits for init's exit before it returns.
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)
+    if os.WIFSIGNALED(wstatus):
+        return {"signal": os.WTERMSIG(wstatus)}
+    return {"code": os.waitstatus_to_exitcode(wstatus)}
 
 
 def _which(name: str, path: str) -> str | None:
