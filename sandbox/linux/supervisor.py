@@ -11,12 +11,12 @@
                     allow-listed environment, default signal dispositions.
 
 A run is then one message from the console to init and one answer back. When the program ends,
-init kills everything left in the namespace (kill(-1) as pid 1), reaps it, closes its copies of
-the pipes and only then answers, so the console gets its answer before the (slow) namespace
-teardown and never while a leftover of the command still runs. On a timeout or a cancel the
-console kills init through its pidfd (S does the same at the process cap), and the kernel kills
-the whole pid namespace with it, including processes that called setsid or double-forked. Each
-process dies with its parent (PR_SET_PDEATHSIG), and every spare dies with the zygote.
+init kills everything left in the namespace (kill(-1) as pid 1), answers, and exits; the kernel
+then kills whatever a fork in flight left behind (no new pid is allocated in a namespace whose
+init is gone), and the console returns only once init's pidfd says it has exited. On a timeout
+or a cancel the console kills init through that pidfd (S does the same at the process cap), with
+the same effect, including processes that called setsid or double-forked. Each process dies
+with its parent (PR_SET_PDEATHSIG), and every spare dies with the zygote.
 """
 
 from __future__ import annotations
