@@ -296,7 +296,9 @@ def build_link(
     "--base-url",
     default=None,
     metavar="URL",
-    help="An OpenAI-compatible server, e.g. http://localhost:11434/v1 (default: $OPENAI_BASE_URL or the OpenAI API).",
+    help="An OpenAI-compatible server, e.g. http://localhost:11434/v1 (default: "
+    "$OPENAI_BASE_URL or the OpenAI API). OPENAI_API_KEY, if set, is sent to this server; "
+    "without it a local server gets a placeholder.",
 )
 @click.option(
     "--api",

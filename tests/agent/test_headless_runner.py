@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from linkkit import pipeline_for
 
 from app.agent.scripted import ScriptedLink, parse_script
@@ -129,3 +130,23 @@ def test_demo_with_a_broken_script_is_one_line(tmp_path: Path) -> None:
         )
         + ")"
     )
+
+
+def test_an_interrupted_session_is_not_resumed_without_someone_to_ask(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli.run_cmd import _ask_resume
+
+    class Recovery:
+        def summary(self) -> str:
+            return "2 pending, 1 finished, 0 interrupted"
+
+    class Candidate:
+        session_id = "session-abc"
+        started = 0.0
+        recovery = Recovery()
+
+    assert _ask_resume([], interactive=True) is None
+    assert _ask_resume([Candidate()], interactive=False) is None  # type: ignore[list-item]
+    err = capsys.readouterr().err
+    assert "session session-abc" in err and "2 pending" in err and "not resumed" in err
