@@ -366,6 +366,37 @@ class Pipeline:
                         self._record_soft("result", {"result": entry.result})
                         entry.state = ActionState.FAILED
                         continue
+                if entry.assessment is None:  # killed before it was assessed: assess it now
+                    earlier = tuple(e.action for e in turn.entries[:-1])
+                    entry.assessment = self._assess(ra.action, earlier)
+                    self._record_soft(
+                        "assessment", {"action_id": ra.action.id, "assessment": entry.assessment}
+                    )
+                if entry.decision is None:
+                    entry.decision = self._decide(ra.action, entry.assessment)
+                    self._record_soft(
+                        "decision", {"action_id": ra.action.id, "decision": entry.decision}
+                    )
+                if entry.decision.kind is DecisionKind.DENY:
+                    # Denied before the crash could record the verdict: denied it stays.
+                    entry.verdict = Verdict(
+                        ra.action.id,
+                        VerdictKind.DENY,
+                        by="policy",
+                        key=entry.decision.rule,
+                        feedback=entry.decision.reason,
+                    )
+                    entry.result = Result(
+                        ra.action.id,
+                        ResultStatus.DENIED,
+                        message=f"denied by policy ({entry.decision.rule}): {entry.decision.reason}",
+                        feedback=entry.decision.reason,
+                        call_id=getattr(ra.action, "call_id", ""),
+                    )
+                    self._record_soft("verdict", {"verdict": entry.verdict})
+                    self._record_soft("result", {"result": entry.result})
+                    entry.state = ActionState.DENIED
+                    continue
                 if self.context.headless:
                     # Nobody can confirm it again; it never runs unconfirmed.
                     entry.verdict = Verdict(
@@ -449,16 +480,7 @@ class Pipeline:
                 )
                 return entry
         earlier = tuple(e.action for e in turn.entries[:-1])
-        try:
-            assessment = self._risk.assess(action, self.context, earlier)
-        except Exception as exc:
-            log.exception("risk engine failed on %s", action.id)
-            assessment = Assessment(
-                score=100,
-                level=Level.CRITICAL,
-                categories=(Category.OBFUSCATION,),
-                reasons=(f"the risk engine failed on this action ({exc}); treat it as critical",),
-            )
+        assessment = self._assess(action, earlier)
         entry.assessment = assessment
         self._record_soft("assessment", {"action_id": action.id, "assessment": assessment})
         self._emit(ActionAssessed(action.id, assessment))
@@ -494,6 +516,18 @@ class Pipeline:
             log.exception("patch review failed on %s", action.id)
             return PatchReview(
                 action.id, ok=False, unified_diff="", error=f"patch review failed: {exc}"
+            )
+
+    def _assess(self, action: Action, earlier: tuple[Action, ...]) -> Assessment:
+        try:
+            return self._risk.assess(action, self.context, earlier)
+        except Exception as exc:
+            log.exception("risk engine failed on %s", action.id)
+            return Assessment(
+                score=100,
+                level=Level.CRITICAL,
+                categories=(Category.OBFUSCATION,),
+                reasons=(f"the risk engine failed on this action ({exc}); treat it as critical",),
             )
 
     def _decide(self, action: Action, assessment: Assessment) -> Decision:

@@ -133,3 +133,31 @@ async def test_agent_stream_failure_cancels_its_open_turn(workspace: Path) -> No
     assert "agent stopped" in v.result.message
     await asyncio.wait_for(p.drain(), 5)
     assert commands.ran == [] and link.submitted == []
+
+
+async def test_recovered_without_assessment_is_assessed_and_policy_denial_stands(
+    workspace: Path,
+) -> None:
+    p, commands = pipeline(workspace)
+    plain, denied = cmd("echo plain", turn="old"), cmd("POLICY-DENY curl", turn="old")
+    p.seed(
+        [
+            RecoveredTurn(
+                "old",
+                (
+                    RecoveredAction(plain, ActionState.WAITING),
+                    RecoveredAction(denied, ActionState.WAITING),
+                ),
+            )
+        ]
+    )
+    assert p.view(plain.id).assessment is not None and p.view(plain.id).state is ActionState.WAITING
+    v = p.view(denied.id)
+    assert (
+        v.state is ActionState.DENIED and v.decision is not None and v.decision.rule == "test:deny"
+    )
+    with pytest.raises(PipelineError):
+        p.submit_verdict(Verdict(denied.id, VerdictKind.APPROVE))
+    p.submit_verdict(Verdict(plain.id, VerdictKind.APPROVE))
+    await asyncio.wait_for(p.drain(), 5)
+    assert commands.ran == [(plain.id, "echo plain")]
