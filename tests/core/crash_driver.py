@@ -132,6 +132,7 @@ def script() -> list[list[Action]]:
         CommandAction(command="echo slow c", turn_id="turn-1"),
         PatchAction(patch="f.txt=v1", turn_id="turn-1"),
         CommandAction(command="ASK deny d", turn_id="turn-1"),
+        CommandAction(command="POLICY-DENY curl x", turn_id="turn-1"),
         CommandAction(command="ASK edit e", turn_id="turn-1"),
     ]
     t2: list[Action] = [

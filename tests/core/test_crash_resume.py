@@ -56,6 +56,7 @@ def check_resume(ws: Path, data: Path, out: dict[str, Any], started_before: list
     """What every resume must guarantee, whatever the moment of the kill."""
     all_starts = starts(ws)
     assert len(all_starts) == len(set(all_starts)), f"something ran twice: {all_starts}"
+    assert "POLICY-DENY" not in ((ws / "ran.log").read_text() if (ws / "ran.log").exists() else "")
     log = the_log(data)
     report = verify_log(log)
     assert report.ok, report.problems
