@@ -25,3 +25,10 @@ def test_unknown_subcommand_is_one_line_error() -> None:
     assert r.stderr.strip().count("\n") == 0
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("lockgate: ")
+
+
+def test_click_exit_codes_reach_the_shell() -> None:
+    """`ctx.exit(n)` inside a subcommand must become the process's exit status."""
+    r = _lockgate("log", "verify", "/nonexistent/lockgate-audit.jsonl")
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr

@@ -65,7 +65,7 @@ class UserError(click.ClickException):
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="lockgate", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="lockgate", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("lockgate: aborted", err=True)
         sys.exit(130)
@@ -82,3 +82,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(141)
+    # In non-standalone mode click returns the code of `ctx.exit(n)` / `Exit(n)` instead of exiting.
+    if isinstance(rv, int) and rv != 0:
+        sys.exit(rv)
