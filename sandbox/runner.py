@@ -11,6 +11,7 @@ the command never runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -95,6 +96,7 @@ class Sandbox:
                 self._impl.close()
                 self._impl = None
                 raise SandboxUnavailable(refusal)
+            self._prewarm(self._impl)
 
     def close(self) -> None:
         with self._lock:
@@ -160,6 +162,7 @@ class Sandbox:
             prepared=prep,
         )
         notes = guard(self.policy.workspace, prep)
+        self._prewarm(impl)
         return Completed(
             exit_code=completed.exit_code,
             stdout=completed.stdout,
@@ -172,6 +175,14 @@ class Sandbox:
             stderr_total=completed.stderr_total,
             guard=completed.guard + notes,
         )
+
+    def _prewarm(self, impl: _Backend) -> None:
+        """Spares for the next command, made for the workspace as it is now. Best effort: a
+        failure here shows (as an error) when a command really needs a sandbox."""
+        with contextlib.suppress(SandboxError):
+            impl.prewarm(
+                prepare(self.policy.workspace, self.policy.protected, self.policy.writable)
+            )
 
     def _workdir(self, cwd: Path | None) -> str:
         ws = self.policy.workspace
@@ -222,6 +233,8 @@ class _Backend(Protocol):
     ) -> Completed: ...
 
     def close(self) -> None: ...
+
+    def prewarm(self, prepared: Prepared) -> None: ...
 
 
 __all__ = ["Sandbox", "SandboxStatus"]

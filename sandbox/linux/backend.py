@@ -95,6 +95,10 @@ class LinuxBackend:
         view = View(prepared.git_dirs, prepared.read_only, tuple(deny), tuple(stamp))
         return json.dumps(view.to_json(), sort_keys=True).encode()
 
+    def prewarm(self, prepared: Prepared) -> None:
+        """Have spares made for the file system as it is now (the next run's view)."""
+        self.zygote.refill(spare_request(self._plan(), self._view(prepared)))
+
     def run(
         self,
         argv: list[str],

@@ -232,10 +232,12 @@ class Zygote:
         raise SandboxError("sandbox setup failed")  # unreachable: the loop returns or raises
 
     def refill(self, key: bytes) -> None:
-        """Top the pool up *after* a run, so making spares never slows the run itself."""
+        """Top the pool up for `key` (the file system as it is now), dropping spares made for
+        another view. Called at start and *after* each run, so making spares never slows a run."""
         with self._lock:
-            if any(k != key for k in self._pool):
-                return  # another key took over meanwhile; its runs refill for it
+            for other in [k for k in self._pool if k != key]:
+                for spare in self._pool.pop(other):
+                    spare.close()
             pool = self._pool.setdefault(key, [])
             while len(pool) < SPARES:
                 pool.append(self._request_locked(key))
@@ -296,8 +298,6 @@ class Zygote:
                           on_output, cancel)  # fmt: skip
         finally:
             spare.close()
-            with contextlib.suppress(SandboxError):
-                self.refill(key)
 
 
 def _connect_proxy(spare: Spare, path: str) -> None:

@@ -34,6 +34,9 @@ class SeatbeltBackend:
     def close(self) -> None:
         """Nothing is kept between commands."""
 
+    def prewarm(self, prepared: Prepared) -> None:
+        """Nothing to make ahead of time: sandbox-exec applies the profile at exec."""
+
     def run(
         self,
         argv: list[str],
