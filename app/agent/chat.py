@@ -158,8 +158,11 @@ class ChatParser:
         if isinstance(function, dict):
             if isinstance(function.get("name"), str) and function["name"] and not call.name:
                 call.name = function["name"]
-            if isinstance(function.get("arguments"), str):
-                call.arguments += function["arguments"]
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                call.arguments += arguments
+            elif isinstance(arguments, dict):  # some compatible servers send an object
+                call.arguments += json.dumps(arguments)
 
     def close(self) -> None:
         # No [DONE]. A finish_reason means the answer is whole (some servers omit [DONE]).

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI, Status, chat_stream, error_body
+from fake_openai import SSE, FakeOpenAI, Status, chat_stream, error_body
 from linkkit import API_KEY, FAST, drive, everything, last_status, ok, proposals, statuses, text
 
 from app.agent.chat import ChatLink
@@ -273,3 +273,33 @@ async def test_a_flood_of_proposals_is_refused_past_the_cap(server: FakeOpenAI) 
     assert len(proposals(events)) == 64
     tools = [m for m in server.bodies()[1]["messages"] if m["role"] == "tool"]
     assert tools[1]["content"].startswith("lockgate: more than 64 actions in one turn")
+
+
+async def test_whole_tool_calls_in_one_chunk_with_object_arguments(server: FakeOpenAI) -> None:
+    """What some compatible servers send: the call at once, arguments as a JSON object."""
+    chunk = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "delta": {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "w1",
+                            "type": "function",
+                            "function": {"name": "shell", "arguments": {"commands": ["uname"]}},
+                        },
+                    ],
+                },
+            }
+        ],
+    }
+    server.reply(SSE(((None, json.dumps(chunk)),)), chat_stream(content="ok"))
+    events = await drive(link_for(server), ok(b"Linux\n"))
+    assert [a.command for a in proposals(events) if isinstance(a, CommandAction)] == ["uname"]
