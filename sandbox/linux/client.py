@@ -211,24 +211,24 @@ class Zygote:
         return Spare(key, ours)
 
     def take(self, key: bytes) -> Spare:
-        """A ready sandbox for `key` (plan + view): a pooled spare, else a new one."""
+        """A ready sandbox for `key` (plan + view): a pooled spare, else a new one. A pooled
+        spare that failed (it was made while something else held the machine's limits, or the
+        zygote was restarted) is replaced by a fresh one once; a fresh one's error is final."""
         for attempt in (0, 1):
             with self._lock:
                 for other in [k for k in self._pool if k != key]:
                     for spare in self._pool.pop(other):
                         spare.close()  # the file system changed: those views are stale
                 pool = self._pool.setdefault(key, [])
-                spare = pool.pop(0) if pool else self._request_locked(key)
+                pooled = bool(pool) and attempt == 0
+                spare = pool.pop(0) if pooled else self._request_locked(key)
             try:
                 spare.wait_ready()
                 return spare
-            except _Gone:
+            except SandboxError:
                 spare.close()
-                if attempt:
+                if not pooled:
                     raise
-            except BaseException:
-                spare.close()
-                raise
         raise SandboxError("sandbox setup failed")  # unreachable: the loop returns or raises
 
     def refill(self, key: bytes) -> None:
