@@ -417,6 +417,8 @@ def _drain(
         os.close(err_r)
         if in_w is not None:
             os.close(in_w)
+    if final is None and not killed and not outcome.note:
+        outcome.note = _late_note(spare.reply)  # the cap kill can beat its note here
     if final is not None and not killed:
         outcome.exit_code = final.get("code")
         outcome.signal = final.get("signal")
@@ -427,6 +429,21 @@ def _drain(
     else:
         outcome.error = "sandbox init died unexpectedly"
     return outcome
+
+
+def _late_note(reply: socket.socket) -> str:
+    """The supervisor writes its note before it kills init; wait briefly for it."""
+    reply.settimeout(0.5)
+    try:
+        raw = reply.recv(1 << 16)
+    except OSError:
+        return ""
+    finally:
+        reply.settimeout(None)
+    try:
+        return str(json.loads(raw).get("note") or "") if raw else ""
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _recv(sock: socket.socket) -> bytes:
