@@ -213,3 +213,15 @@ async def test_policy_reasons_are_not_reviewer_feedback() -> None:
 
     events = await drive(ScriptedLink(script, pace=0), human)
     assert text(events) == 'no. You said: "not now". [not now] (denied by the reviewer: not now)\n'
+
+
+async def test_bundled_demo_reads_right_when_everything_is_approved() -> None:
+    """Every approve path says something true: `curl | sh` exits 0 on an empty download, the
+    hook lands, and nothing claims a denial."""
+    events = await drive(ScriptedLink(load_script(bundled_script()), pace=0), ok())
+    said = text(events)
+    assert "Re-running the tests" in said
+    assert "The installer could not be fetched" in said
+    assert "Hook installed" in said
+    assert "Understood" not in said and "declined" not in said
+    assert last_status(events).state == "done"
