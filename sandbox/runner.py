@@ -52,9 +52,18 @@ class SandboxStatus:
 
 
 class Sandbox:
-    def __init__(self, policy: SandboxPolicy, *, kernel: KernelSupport | None = None) -> None:
+    def __init__(
+        self,
+        policy: SandboxPolicy,
+        *,
+        kernel: KernelSupport | None = None,
+        prewarm: bool = True,
+    ) -> None:
+        """`prewarm=False` for one-shot use (`lockgate sandbox run`): no spare sandboxes are
+        made ahead of time, the one command makes its own."""
         self.policy = policy.checked()
         self._kernel = kernel
+        self._prewarm_enabled = prewarm
         self._impl: _Backend | None = None
         self._lock = threading.Lock()
 

@@ -142,7 +142,7 @@ def execute(opts: RunOptions, policy: SandboxPolicy | None = None, **run_kw: Any
     out = _Passthrough(sys.stdout.buffer, opts.max_output)
     err = _Passthrough(sys.stderr.buffer, opts.max_output)
     try:
-        with Sandbox(policy or opts.policy()) as sb:
+        with Sandbox(policy or opts.policy(), prewarm=False) as sb:
             done = sb.run(
                 list(opts.argv),
                 timeout=opts.timeout,
