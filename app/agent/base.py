@@ -108,10 +108,12 @@ class LinkBase:
         loop = asyncio.get_running_loop()
         turn = _Turn(turn_id, tuple(actions), loop.create_future())
         self._pending = turn
+        # The status goes first: the pipeline reads nothing after TurnEnded until the turn is
+        # answered, so a status sent after it would arrive too late to mean anything.
+        self._status("waiting", f"{len(turn.actions)} action(s) proposed")
         for action in turn.actions:
             self._emit(Proposed(action))
         self._emit(TurnEnded(turn_id))
-        self._status("waiting", f"{len(turn.actions)} action(s) under review")
         try:
             return await turn.done
         finally:
