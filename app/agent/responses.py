@@ -3,7 +3,9 @@
 One model response is one turn: each `shell_call` becomes one CommandAction per entry of
 `action.commands` and each `apply_patch_call` one PatchAction; the results go back as
 `shell_call_output` (stdout, stderr and outcome per command) and `apply_patch_call_output`
-(completed/failed with a message), chained with `previous_response_id`.
+(completed/failed with a message), chained with `previous_response_id` — or, when the server
+keeps no responses (zero data retention, store off), by sending the whole conversation with the
+reasoning in its encrypted form.
 
 Anything the model sends that cannot become an action (malformed arguments, an unknown tool, a
 call cut off by the token limit) is answered with an error output in the same place, so the model
@@ -403,6 +405,11 @@ class ResponsesLink(LinkBase):
         self.model = model
         self.max_turns = max_turns
         self._reasoning = reasoning_summary
+        # Everything said so far, for servers that keep no state (zero data retention, store
+        # off, or compatible servers without `previous_response_id`): then the whole
+        # conversation is sent each turn, reasoning included in its encrypted form.
+        self._history: list[dict[str, Any]] = []
+        self._replay = False
         self._transport = Transport(
             model=model,
             base_url=base_url,
@@ -415,10 +422,13 @@ class ResponsesLink(LinkBase):
         body: dict[str, Any] = {
             "model": self.model,
             "instructions": system_prompt(self.context, api="responses"),
-            "input": inputs,
+            "input": self._history if self._replay else inputs,
             "tools": TOOLS,
         }
-        if previous:
+        if self._replay:
+            body["store"] = False
+            body["include"] = ["reasoning.encrypted_content"]
+        elif previous:
             body["previous_response_id"] = previous
         if self._reasoning:
             body["reasoning"] = {"summary": "auto"}
@@ -432,14 +442,22 @@ class ResponsesLink(LinkBase):
         )
 
     def _adjust(self, failure: Failure) -> bool:
+        if failure.kind != "bad-request":
+            return False
+        message = failure.message.lower()
+        # A server that keeps no responses: send the whole conversation instead of a reference.
+        if not self._replay and ("previous_response" in message or "previous response" in message):
+            self._replay = True
+            return True
         # Models without reasoning reject the summary parameter; ask once more without it.
-        if failure.kind == "bad-request" and self._reasoning and "reasoning" in failure.message:
+        if self._reasoning and "reasoning" in message:
             self._reasoning = False
             return True
         return False
 
     async def _run(self) -> None:
         inputs: list[dict[str, Any]] = [{"role": "user", "content": self.task}]
+        self._history = list(inputs)
         previous: str | None = None
         for _ in range(self.max_turns):
             self._status("thinking", self.model)
@@ -452,13 +470,14 @@ class ResponsesLink(LinkBase):
             except LinkFatal:
                 return
             previous = parser.response_id
+            self._history.extend(_as_input(item) for item in parser.items())
             turn_id = self.new_turn_id()
             slots = _plan(parser.items(), turn_id)
             if not slots:
                 reason = parser.incomplete_reason
                 self._status("done", f"the model stopped ({reason})" if reason else "")
                 return
-            if previous is None:
+            if previous is None and not self._replay:
                 self._status("error", "the server sent tool calls without a response id")
                 return
             actions = [a for s in slots for a in s.actions]
@@ -467,4 +486,14 @@ class ResponsesLink(LinkBase):
                 got = await self._turn(turn_id, actions)
                 results = {r.action_id: r for r in got}
             inputs = _render(slots, results)
+            self._history.extend(inputs)
         self._status("error", f"stopped after {self.max_turns} model turns")
+
+
+_OUTPUT_ONLY_KEYS = frozenset({"created_by"})
+
+
+def _as_input(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as the next request's input item (the API takes them back as they are,
+    less the fields only the server sets)."""
+    return {k: v for k, v in item.items() if k not in _OUTPUT_ONLY_KEYS}

@@ -509,3 +509,38 @@ async def test_a_flood_of_proposals_is_refused_past_the_cap(server: FakeOpenAI) 
         "id": "l1",
         "output": "lockgate: unknown tool 'local_shell': the tools are `shell` and `apply_patch`. Nothing ran.",
     }
+
+
+async def test_a_server_that_keeps_no_responses_gets_the_whole_conversation(
+    server: FakeOpenAI,
+) -> None:
+    reasoning = {"type": "reasoning", "id": "rs_9", "summary": [], "encrypted_content": "gAAA"}
+    server.reply(
+        responses_stream([reasoning, shell_call("s1", "ls")]),
+        Status(
+            400,
+            error_body(
+                "Previous response with id 'resp_1' not found.", "previous_response_not_found"
+            ),
+        ),
+        responses_stream([shell_call("s2", "pwd")], response_id="resp_2"),
+        done("resp_3"),
+    )
+    events = await drive(link_for(server), ok(b"x\n"))
+    assert last_status(events).state == "done"
+    chained, replayed, third = server.bodies()[1:]
+    assert chained["previous_response_id"] == "resp_1"
+    assert "previous_response_id" not in replayed and "previous_response_id" not in third
+    assert replayed["store"] is False and replayed["include"] == ["reasoning.encrypted_content"]
+    output = {"stdout": "x\n", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}
+    assert replayed["input"] == [
+        {"role": "user", "content": "fix the tests"},
+        reasoning,
+        shell_call("s1", "ls"),
+        {"type": "shell_call_output", "call_id": "s1", "output": [output]},
+    ]
+    assert third["input"] == [
+        *replayed["input"],
+        shell_call("s2", "pwd"),
+        {"type": "shell_call_output", "call_id": "s2", "output": [output]},
+    ]
