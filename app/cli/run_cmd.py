@@ -173,11 +173,13 @@ def exit_code(final: AgentStatus | None) -> int:
 async def run_headless(
     pipeline: PipelineRunner, link: AgentLink, *, out: TextIO | None = None
 ) -> int:
-    """Run the session to its end; Ctrl-C (SIGINT) or SIGTERM cancels the agent and its turn."""
+    """Run the session to its end. Ctrl-C (SIGINT) or SIGTERM cancels the agent and its turn;
+    a second one stops waiting for that and returns at once."""
     transcript = Transcript(out)
     pipeline.add_observer(transcript)
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
+    running = loop.create_task(pipeline.run(link))
 
     async def stop() -> None:
         await link.cancel()
@@ -185,8 +187,12 @@ async def run_headless(
 
     def on_signal() -> None:
         if not stopping:
-            print("lockgate: cancelling…", file=sys.stderr, flush=True)
+            print("lockgate: cancelling… (again to stop waiting)", file=sys.stderr, flush=True)
             stopping.append(loop.create_task(stop()))
+        else:
+            running.cancel()
+            for task in stopping:
+                task.cancel()
 
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -194,9 +200,10 @@ async def run_headless(
             loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
     try:
-        await pipeline.run(link)
-        for task in stopping:
-            await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+            for task in stopping:
+                await task
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

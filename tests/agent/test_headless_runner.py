@@ -150,3 +150,26 @@ def test_an_interrupted_session_is_not_resumed_without_someone_to_ask(
     assert _ask_resume([Candidate()], interactive=False) is None  # type: ignore[list-item]
     err = capsys.readouterr().err
     assert "session session-abc" in err and "2 pending" in err and "not resumed" in err
+
+
+async def test_a_second_sigint_stops_waiting_for_a_stuck_cancel() -> None:
+    class StuckPipeline:
+        """Runs a link but never finishes cancelling (a command that will not die)."""
+
+        def add_observer(self, observer: object) -> None:
+            return None
+
+        async def run(self, link: object) -> None:
+            await asyncio.Event().wait()
+
+        async def cancel(self) -> None:
+            await asyncio.Event().wait()
+
+    script = parse_script({"task": "t", "step": [{"say": "hi"}]})
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.2, os.kill, os.getpid(), signal.SIGINT)
+    loop.call_later(0.5, os.kill, os.getpid(), signal.SIGINT)
+    code = await asyncio.wait_for(
+        run_headless(StuckPipeline(), ScriptedLink(script, pace=0), out=io.StringIO()), 5
+    )
+    assert code == EXIT_CANCELLED
