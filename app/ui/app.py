@@ -163,6 +163,9 @@ class LockgateApp(App[int]):
         for notice in getattr(self.session, "notices", ()) or ():
             self.notify(str(notice), title="Session", timeout=12)
         self._warm_up()
+
+    def start_pipeline(self) -> None:
+        """Called by the main screen once it observes the pipeline, so no event is missed."""
         self._run_pipeline()
 
     @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)

@@ -491,3 +491,9 @@ async def test_keys_act_only_on_the_action_shown(workspace: Path) -> None:
         await c.pilot.pause(0.05)
         assert c.state("cmd-t1-1") == ActionState.WAITING
         assert c.state("cmd-t1-2") == ActionState.WAITING
+        # The pane catches up instead, and says so; the next press approves what it shows.
+        assert c.main.query_one(DetailPane).shown_id == "cmd-t1-1"
+        assert any("press the key again" in n for n in c.notes())
+        await c.pilot.press("y")
+        await c.until(lambda: c.state("cmd-t1-1") != ActionState.WAITING)
+        assert c.state("cmd-t1-2") == ActionState.WAITING

@@ -26,12 +26,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Terminal:
+    """A tmux server of our own (its own socket, no user config), so nothing else running on the
+    machine can resize or share its window."""
+
     def __init__(self, name: str) -> None:
         self.name = name
+        self.tmux = ["tmux", "-L", name, "-f", "/dev/null"]
 
     def screen(self) -> str:
         return subprocess.run(
-            ["tmux", "capture-pane", "-t", self.name, "-p"],
+            [*self.tmux, "capture-pane", "-t", self.name, "-p"],
             capture_output=True,
             text=True,
             check=True,
@@ -39,11 +43,11 @@ class Terminal:
 
     def keys(self, *keys: str) -> None:
         for key in keys:
-            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            subprocess.run([*self.tmux, "send-keys", "-t", self.name, key], check=True)
             time.sleep(0.15)
 
     def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "-l", text], check=True)
         time.sleep(0.15)
 
     def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 40) -> str:
@@ -69,6 +73,11 @@ def _waiting(text: str) -> Callable[[str], bool]:
     return lambda screen: "waiting" in _row(screen, text)
 
 
+def _shown(text: str) -> Callable[[str], bool]:
+    """The detail pane (right of the queue) shows `text`."""
+    return lambda screen: any(text in line[QUEUE_WIDTH:] for line in screen.splitlines()[1:])
+
+
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     if shutil.which("tmux") is None:
@@ -82,7 +91,12 @@ def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
 
     ws = prepare_demo_workspace(tmp_path)
     name = f"lockgate-e2e-{uuid.uuid4().hex[:8]}"
+    # A clean environment: the test process may carry COLUMNS/LINES (Textual's own test tools
+    # set them), which would make the console lay out for 80x24 inside a 160x50 terminal.
     env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
         "LOCKGATE_CONFIG_DIR": os.environ["LOCKGATE_CONFIG_DIR"],
         "LOCKGATE_DATA_DIR": os.environ["LOCKGATE_DATA_DIR"],
         "TERM": "xterm-256color",
@@ -90,22 +104,23 @@ def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     }
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     command = (
-        f"cd {shlex.quote(str(REPO))} && env {exports} {shlex.quote(sys.executable)} -m app demo"
+        f"cd {shlex.quote(str(REPO))} && env -i {exports} {shlex.quote(sys.executable)} -m app demo"
         f" --workspace {shlex.quote(str(ws))} --pace 0; echo LOCKGATE-EXIT=$?; sleep 60"
     )
+    term = Terminal(name)
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "50", command], check=True
+        [*term.tmux, "new-session", "-d", "-s", name, "-x", "160", "-y", "50", command], check=True
     )
     size = subprocess.run(
-        ["tmux", "display", "-p", "-t", name, "#{window_width}x#{window_height}"],
+        [*term.tmux, "display", "-p", "-t", name, "#{window_width}x#{window_height}"],
         capture_output=True,
         text=True,
     ).stdout.strip()
     assert size == "160x50", f"tmux made a {size} window"
     try:
-        yield Terminal(name), ws
+        yield term, ws
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*term.tmux, "kill-server"], capture_output=True)
 
 
 def test_demo_in_a_real_terminal(terminal: tuple[Terminal, Path]) -> None:
@@ -133,7 +148,9 @@ def test_demo_in_a_real_terminal(terminal: tuple[Terminal, Path]) -> None:
 
     # The git hook is critical: `y` asks for a typed confirmation that names the danger.
     term.wait_for(_waiting(".git/hooks/pre-commit"), "the hook patch waiting")
-    term.keys("G", "y")
+    term.keys("G")
+    term.wait_for(_shown(".git/hooks/pre-commit"), "the hook patch in the detail pane")
+    term.keys("y")
     screen = term.wait_for(lambda s: "Type yes and press Enter" in s, "the critical confirmation")
     assert "CRITICAL" in screen
     term.keys("Escape")

@@ -155,6 +155,7 @@ class MainScreen(Screen[None]):
         self._apply(Drained(new_ids=[v.action.id for v in self._all_views()]))
         if self.lockgate.watch_files:
             self._watch_files()
+        self.lockgate.start_pipeline()
 
     def _all_views(self) -> list[ViewLike]:
         out: list[ViewLike] = []
@@ -310,12 +311,16 @@ class MainScreen(Screen[None]):
     def _seen_in_detail(self, action_id: str) -> None:
         self.seen.add(action_id)
 
-    def _target(self) -> ViewLike | None:
-        """The action a verdict key acts on: highlighted *and* the one the detail pane shows."""
+    def _target(self, *, approving: bool = True) -> ViewLike | None:
+        """The action a verdict key acts on: the highlighted one. An approval also needs the
+        detail pane to show that very action (the screen may lag a fast cursor); a denial runs
+        nothing, so it never has to wait for the pane."""
         row = self.query_one(QueueList).highlighted_row()
         if row is None or row.action_id is None:
             return None
-        if self.query_one(DetailPane).shown_id != row.action_id:
+        if approving and self.query_one(DetailPane).shown_id != row.action_id:
+            self._show_highlighted()
+            self.notify("Showing the selected action now; press the key again.", timeout=3)
             return None
         return self._view_or_none(row.action_id)
 
@@ -332,7 +337,8 @@ class MainScreen(Screen[None]):
             return True
         if action == "approve_batch":
             return True if self._batch_waiting() else None
-        view = self._target()
+        row = self.query_one(QueueList).highlighted_row()
+        view = self._views.get(row.action_id) if row is not None and row.action_id else None
         if view is None or str(view.state) != State.WAITING:
             return None
         if action == "edit":
@@ -440,12 +446,12 @@ class MainScreen(Screen[None]):
             self._submit(view, kind, key)
 
     def action_deny(self) -> None:
-        view = self._target()
+        view = self._target(approving=False)
         if view is not None and str(view.state) == State.WAITING:
             self._submit(view, VerdictKind.DENY, "n")
 
     def action_deny_feedback(self) -> None:
-        view = self._target()
+        view = self._target(approving=False)
         if view is not None and str(view.state) == State.WAITING:
             self._ask_feedback(view)
 
