@@ -147,6 +147,21 @@ class ChatParser:
         if isinstance(reason, str) and reason:
             self.finish_reason = reason
 
+    def whole(self, body: dict[str, Any]) -> None:
+        """A whole ChatCompletion: its message is read as one big delta."""
+        choices = body.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            if "error" in body:
+                self.feed(Frame(None, json.dumps({"error": body["error"]})))
+            raise StreamCut("the server's answer has no choices")
+        choice = choices[0]
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        chunk = {
+            "choices": [{"delta": message, "finish_reason": choice.get("finish_reason") or "stop"}]
+        }
+        self.feed(Frame(None, json.dumps(chunk)))
+        self._finished = True
+
     def _take_call(self, part: dict[str, Any], position: int) -> None:
         index = part.get("index")
         if not isinstance(index, int) or isinstance(index, bool):

@@ -17,6 +17,7 @@ ever shown to the reviewer.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -114,6 +115,18 @@ class ResponseParser:
         elif kind == "error":
             message, code = _error_fields(data.get("error", data), "stream error")
             raise StreamFailed(message, code)
+
+    def whole(self, body: dict[str, Any]) -> None:
+        """A whole Response object: its text is shown, its output is the answer."""
+        for item in body.get("output") or ():
+            if isinstance(item, dict) and item.get("type") == "message":
+                for part in item.get("content") or ():
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        self.emit(AgentText(part["text"], "text"))
+        kind = "response.failed" if body.get("status") == "failed" else "response.completed"
+        if body.get("status") == "incomplete":
+            kind = "response.incomplete"
+        self.feed(Frame(kind, json.dumps({"type": kind, "response": body})))
 
     def _take_id(self, data: dict[str, Any]) -> None:
         response = data.get("response")

@@ -7,6 +7,7 @@ visible: the link reports "retrying in N s (429), attempt k of n" before sleepin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -47,6 +48,10 @@ class Parser(Protocol):
 
     def close(self) -> None:
         """The stream ended: raise StreamCut if what arrived cannot be used."""
+        ...
+
+    def whole(self, body: dict[str, Any]) -> None:
+        """A server that answered with one JSON body instead of a stream."""
         ...
 
 
@@ -114,10 +119,14 @@ class Transport:
                 broken = ""
                 async with start() as response:
                     try:
-                        async for frame in frames(response.iter_lines()):
-                            parser.feed(frame)
-                            if parser.finished:
-                                break
+                        if _is_json(response):
+                            # Some compatible servers ignore `stream` (often when tools are given).
+                            parser.whole(_json_object(await response.read()))
+                        else:
+                            async for frame in frames(response.iter_lines()):
+                                parser.feed(frame)
+                                if parser.finished:
+                                    break
                     except httpx2.HTTPError as exc:
                         broken = f"{type(exc).__name__}: {exc}"
                 if not parser.finished:
@@ -147,3 +156,18 @@ class Transport:
                 )
                 await asyncio.sleep(delay)
                 self._status("thinking", "")
+
+
+def _is_json(response: Any) -> bool:
+    content_type = str(response.headers.get("content-type", ""))
+    return content_type.split(";")[0].strip().lower() == "application/json"
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise StreamCut("the server answered with a body that is not JSON") from None
+    if not isinstance(value, dict):
+        raise StreamCut("the server answered with JSON that is not an object")
+    return value

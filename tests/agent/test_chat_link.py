@@ -303,3 +303,43 @@ async def test_whole_tool_calls_in_one_chunk_with_object_arguments(server: FakeO
     server.reply(SSE(((None, json.dumps(chunk)),)), chat_stream(content="ok"))
     events = await drive(link_for(server), ok(b"Linux\n"))
     assert [a.command for a in proposals(events) if isinstance(a, CommandAction)] == ["uname"]
+
+
+async def test_a_server_that_ignores_stream_and_answers_with_json(server: FakeOpenAI) -> None:
+    body = {
+        "id": "c",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": "Listing.",
+                    "tool_calls": [
+                        {
+                            "id": "t1",
+                            "type": "function",
+                            "function": {"name": "shell", "arguments": args(commands=["ls"])},
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+    server.reply(
+        Status(200, body),
+        Status(
+            200,
+            {
+                "choices": [
+                    {"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+                ]
+            },
+        ),
+    )
+    events = await drive(link_for(server), ok(b"a\n"))
+    assert text(events) == "Listing.ok"
+    assert [a.command for a in proposals(events) if isinstance(a, CommandAction)] == ["ls"]
+    assert server.bodies()[1]["messages"][-1]["tool_call_id"] == "t1"
+    assert last_status(events).state == "done"

@@ -544,3 +544,28 @@ async def test_a_server_that_keeps_no_responses_gets_the_whole_conversation(
         shell_call("s2", "pwd"),
         {"type": "shell_call_output", "call_id": "s2", "output": [output]},
     ]
+
+
+async def test_a_server_that_ignores_stream_and_answers_with_json(server: FakeOpenAI) -> None:
+    body = {
+        "id": "resp_j",
+        "object": "response",
+        "status": "completed",
+        "output": [
+            {
+                "type": "message",
+                "id": "m",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "Listing."}],
+            },
+            shell_call("s1", "ls"),
+        ],
+    }
+    server.reply(
+        Status(200, body), Status(200, {"id": "resp_k", "status": "completed", "output": []})
+    )
+    events = await drive(link_for(server), ok())
+    assert text(events) == "Listing."
+    assert [a.command for a in proposals(events) if isinstance(a, CommandAction)] == ["ls"]
+    assert server.bodies()[1]["previous_response_id"] == "resp_j"
+    assert last_status(events).state == "done"
