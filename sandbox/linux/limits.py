@@ -59,7 +59,11 @@ class CgroupPool:
         _sweep_dead_zygotes(self.root)
         self.dir = os.path.join(self.root, f"z{os.getpid()}-{os.urandom(4).hex()}")
         os.mkdir(self.dir, 0o755)
+        if base == PIDS_V2:  # cgroup v2: each level hands the pids controller down itself
+            for d in (self.root, self.dir):
+                _write_at_path(os.path.join(d, "cgroup.subtree_control"), "+pids")
         self.owners: dict[str, int | None] = {}  # name -> pidfd of the supervisor using it
+        self.acquire(2)  # prove it works now, not at the first command
 
     def acquire(self, max_pids: int) -> str:
         name = next((n for n, fd in self.owners.items() if fd is None or _exited(fd)), None)

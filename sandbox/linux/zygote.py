@@ -73,7 +73,13 @@ class Zygote:
             return
         data = json.loads(msg)
         if data.get("op") == "probe":
-            _answer(reply_fd, json.dumps(probe_kernel.probe()).encode())
+            found = probe_kernel.probe()
+            # the cap the supervisors will really get: a pool this zygote could set up
+            if self.cgroups is not None:
+                found["process_cap"] = limits.CGROUP
+            elif found.get("process_cap") == limits.CGROUP:
+                found["process_cap"] = limits.SUPERVISOR
+            _answer(reply_fd, json.dumps(found).encode())
             return
         raise ValueError(f"unknown request {data.get('op')!r}")
 
