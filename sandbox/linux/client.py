@@ -56,6 +56,8 @@ class Spare:
             raise SandboxError(f"sandbox setup failed: {exc}") from exc
         finally:
             self.reply.settimeout(None)
+        for fd in fds:  # SCM_RIGHTS hands them over inheritable: no other child gets them
+            os.set_inheritable(fd, False)
         if msg == b"ready" and len(fds) == 2:
             self.init = socket.socket(fileno=fds[0])
             self.pidfd = fds[1]
