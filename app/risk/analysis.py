@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from app.core.model import Category, Finding, Span
 from app.risk.netutil import Target
 from app.risk.paths import PathInfo, resolve
-from app.risk.shell import Script, SimpleCommand, Word, parse
+from app.risk.shell import Script, SimpleCommand, parse
 
 MAX_FRAGMENT_DEPTH = 4
 
@@ -96,6 +96,7 @@ class Analyzer:
         self.facts = Facts()
         self.info: dict[int, CmdInfo] = {}
         self.cwds: dict[int, str | None] = {}
+        self.climbed: set[int] = set()  # commands whose cwd was reached by `cd ..` out of it
         self.functions = {name for name, _span, _body in self.script.functions}
         self.git_remotes: dict[str, str] = {}  # remotes this action adds: name -> URL
 
@@ -113,7 +114,13 @@ class Analyzer:
         return info
 
     def path(self, c: SimpleCommand, raw: str) -> PathInfo:
-        return resolve(raw, self.cwds.get(c.index, self.start_cwd), self.workspace, self.home)
+        return resolve(
+            raw,
+            self.cwds.get(c.index, self.start_cwd),
+            self.workspace,
+            self.home,
+            c.index in self.climbed,
+        )
 
     # ------------------------------------------------------------------ run
 
@@ -129,21 +136,24 @@ class Analyzer:
         analyze_script(self)
 
     def _track_cwd(self) -> None:
-        by_scope: dict[tuple[int, ...], str | None] = {(): self.start_cwd}
+        by_scope: dict[tuple[int, ...], tuple[str | None, bool]] = {(): (self.start_cwd, False)}
 
-        def lookup(scope: tuple[int, ...]) -> str | None:
+        def lookup(scope: tuple[int, ...]) -> tuple[str | None, bool]:
             for k in range(len(scope), -1, -1):
                 if scope[:k] in by_scope:
                     return by_scope[scope[:k]]
-            return self.start_cwd
+            return self.start_cwd, False
 
         for c in self.script.commands:
-            cur = lookup(c.scope)
+            cur, climbed = lookup(c.scope)
             self.cwds[c.index] = cur
+            if climbed:
+                self.climbed.add(c.index)
             name = c.name
             if c.keyword or name not in ("cd", "pushd", "popd", "chdir"):
                 continue
             args = [w for w in c.args if not (w.value or "").startswith("-") or w.value == "-"]
+            climbs = False
             if name == "popd":
                 new: str | None = None
             elif not args:
@@ -151,9 +161,12 @@ class Analyzer:
             elif args[0].value is None or args[0].value == "-":
                 new = None
             else:
-                info = resolve(args[0].value, cur, self.workspace, self.home)
+                target = args[0].value
+                info = resolve(target, cur, self.workspace, self.home, climbed)
                 new = info.abs
-            by_scope[c.scope] = new
+                relative = not target.startswith(("/", "~"))
+                climbs = relative and (climbed or ".." in target.split("/")) and not info.inside
+            by_scope[c.scope] = (new, climbs)
 
     # ------------------------------------------------------------------ fragments
 
@@ -190,13 +203,3 @@ class Analyzer:
             self.findings.append(Finding(f.category, f.score, reason, spans))
         self.facts.merge(sub.facts)
         return sub
-
-    # ------------------------------------------------------------------ helpers for rules
-
-    def word_spans(self, *words: Word) -> tuple[Span, ...]:
-        return tuple(w.span for w in words)
-
-    def where(self, c: SimpleCommand) -> str:
-        if c.via in ("$()", "<()", ">()"):
-            return " (inside a substitution)"
-        return ""

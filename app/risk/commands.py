@@ -178,21 +178,22 @@ def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") 
         else:
             an.add(K.DESTRUCTIVE, 3, f"{verb} {d} inside the workspace", w.span)
         return
-    if info.where == "tmp" and ".." not in w.value.split("/"):
+    if info.where == "tmp":
         an.add(K.DESTRUCTIVE, 5, f"{verb} {d} (temporary files)", w.span)
         return
-    if info.where == "tmp":
+    if info.where == "outside" and not info.persistence and ".." in w.value.split("/"):
         # `../../../etc/cron.d/x`: climbing out of the workspace with `..` is aiming somewhere.
         aimed = "/" + "/".join(p for p in w.value.split("/") if p not in ("..", ".", ""))
         target = resolve(aimed, "/", an.workspace, an.home)
-        what = f", aiming at {aimed} ({target.persistence})" if target.persistence else ""
-        an.add(
-            K.PERSISTENCE if what else K.OUTSIDE_WORKSPACE,
-            80 if what else 60,
-            f"{verb} {d}, climbing out of the workspace with `..`{what}",
-            w.span,
-        )
-        return
+        if target.persistence:
+            an.add(
+                K.PERSISTENCE,
+                80,
+                f"{verb} {d}, climbing out of the workspace with `..`, aiming at {aimed} "
+                f"({target.persistence})",
+                w.span,
+            )
+            return
     if info.where == "unknown":
         an.add(K.OUTSIDE_WORKSPACE, 40, f"{verb} {d} in a directory known only at run time", w.span)
         return
@@ -1555,11 +1556,8 @@ def _local_program(an: Analyzer, c: SimpleCommand) -> None:
 
 
 def _network_note(
-    an: Analyzer, c: SimpleCommand, t: object, text: str, w: Word, *, score: int
+    an: Analyzer, c: SimpleCommand, t: Target, text: str, w: Word, *, score: int
 ) -> None:
-    from app.risk.netutil import Target
-
-    assert isinstance(t, Target)
     an.ci(c).network = True
     an.facts.hosts.append(t.host)
     extra = ""
@@ -1894,6 +1892,15 @@ def h_copy(an: Analyzer, c: SimpleCommand) -> None:
                 or (info.protected and info.protected[1] >= 60)
             ):
                 delete_target(an, c, s, recursive=True, verb="moves away")
+            elif info.where == "workspace" and dest is not None and dest.value is not None:
+                to = an.path(c, dest.value)
+                if to.where != "workspace":
+                    an.add(
+                        K.DESTRUCTIVE,
+                        40,
+                        f"moves {info.display} out of the workspace (to {to.display})",
+                        s.span,
+                    )
     if dest is not None:
         if name == "ln":
             # The link itself is written; its target is what a reader later reaches.
@@ -2201,10 +2208,6 @@ def h_find(an: Analyzer, c: SimpleCommand) -> None:
     for k, w in enumerate(c.args):
         if w.value in ("-fprint", "-fprint0", "-fprintf", "-fls") and k + 1 < len(c.args):
             write_target(an, c, c.args[k + 1])
-
-
-def h_rsync_local(an: Analyzer, c: SimpleCommand) -> None:
-    h_copy(an, c)
 
 
 # --------------------------------------------------------------------------- network
@@ -4617,10 +4620,6 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
     if sub in ("cache",) and any(w.value in ("clean", "clear") for w in rest):
         an.add(K.DESTRUCTIVE, 15, "clears the package cache", c.span)
         return
-
-
-def h_node_pm_other(an: Analyzer, c: SimpleCommand) -> None:
-    h_npm(an, c)
 
 
 def h_cargo(an: Analyzer, c: SimpleCommand) -> None:

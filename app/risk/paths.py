@@ -322,8 +322,14 @@ def _glob_base(p: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def resolve(raw: str, cwd: str | None, workspace: str, home: str) -> PathInfo:
-    """Resolve `raw` as the shell would from `cwd` (None = unknown directory)."""
+def resolve(
+    raw: str, cwd: str | None, workspace: str, home: str, climbed: bool = False
+) -> PathInfo:
+    """Resolve `raw` as the shell would from `cwd` (None = unknown directory).
+
+    `climbed`: the directory was reached by climbing out of the workspace (`cd ..`); then a
+    temp-dir location is not scratch but somewhere the workspace's neighbours live.
+    """
     p = raw
     if p.startswith("~"):
         head, _, rest = p.partition("/")
@@ -335,13 +341,18 @@ def resolve(raw: str, cwd: str | None, workspace: str, home: str) -> PathInfo:
         if cwd is None:
             return _classify(raw, None, workspace, home)
         p = posixpath.join(cwd, p)
+        climbed = climbed or ".." in raw.split("/")
+    else:
+        climbed = False
     norm = posixpath.normpath(p)
     if norm.startswith("//"):
         norm = "/" + norm.lstrip("/")
-    return _classify(raw, norm, workspace, home)
+    return _classify(raw, norm, workspace, home, climbed)
 
 
-def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo:
+def _classify(
+    raw: str, norm: str | None, workspace: str, home: str, climbed: bool = False
+) -> PathInfo:
     if norm is None:
         # Relative path in an unknown directory: the basename still tells secrets.
         base = raw.rstrip("/").rsplit("/", 1)[-1]
@@ -376,11 +387,16 @@ def _classify(raw: str, norm: str | None, workspace: str, home: str) -> PathInfo
         return PathInfo(raw, norm, "outside", _home_display(norm, home), broad=True)
     ws_parent = posixpath.dirname(ws)
     for t in _TMP_ROOTS:
-        # A workspace that itself lives in a temp dir: its neighbourhood there is not scratch.
+        if not (norm == t or norm.startswith(t + "/")):
+            continue
+        # A workspace nested inside a temp dir (/tmp/job/…/ws): the tree it sits in is
+        # someone's files, not scratch. A workspace directly in the temp dir (/tmp/ws) leaves
+        # the rest of the temp dir scratch — in the sandbox it is private anyway.
         ws_top = t + "/" + ws[len(t) + 1 :].split("/", 1)[0] if within(ws, t) and ws != t else ""
-        if (norm == t or norm.startswith(t + "/")) and not (
-            (ws_parent != "/" and within(norm, ws_parent)) or (ws_top and within(norm, ws_top))
-        ):
+        near = (ws_top and ws_top != ws and within(norm, ws_top)) or (
+            ws_parent not in ("/", *_TMP_ROOTS) and within(norm, ws_parent)
+        )
+        if not near and not climbed:
             return PathInfo(raw, norm, "tmp", norm, broad=norm == t)
     # Home first: for root, home is /root.
     secret = None
@@ -446,13 +462,6 @@ def _home_display(norm: str, home: str) -> str:
     if home != "/" and (norm == home or norm.startswith(home + "/")):
         return "~" + norm[len(home) :]
     return norm
-
-
-def looks_like_path(s: str) -> bool:
-    """Whether a bare argument is probably a file path (for commands we have no table for)."""
-    if not s or s.startswith("-") or "://" in s:
-        return False
-    return s.startswith(("/", "~", "./", "../")) or "/" in s or s.startswith(".")
 
 
 def within(path: str, root: str) -> bool:

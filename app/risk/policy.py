@@ -21,8 +21,10 @@ rule allows it. Headless: every ask becomes a deny with the reason.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -171,7 +173,7 @@ class Policy:
         self.allow_up_to = min(ceiling, Level.HIGH)
         self._session_cmds: dict[tuple[tuple[str, ...], ...], Level] = {}
         self._session_hosts: dict[str, Level] = {}
-        self._levels: dict[str, Level] = {}
+        self._levels: OrderedDict[str, Level] = OrderedDict()  # last level decided, per action
         self._lock = threading.Lock()
         self._ctx = SessionContext(workspace=workspace)
 
@@ -217,6 +219,8 @@ class Policy:
         d = self._decide(action, assessment)
         with self._lock:
             self._levels[action.id] = assessment.level
+            while len(self._levels) > 10_000:
+                self._levels.popitem(last=False)
         if self.headless and d.kind == DecisionKind.ASK:
             return Decision(
                 DecisionKind.DENY,
@@ -339,9 +343,10 @@ class Policy:
         with self._lock:
             self._session_cmds[key] = max(level, self._session_cmds.get(key, Level.SAFE))
         if verdict.kind == VerdictKind.APPROVE_ALWAYS:
+            digest = hashlib.sha256(repr(key).encode()).hexdigest()[:10]
             self._persist(
                 {
-                    "name": f"always-{abs(hash(key)) % 10**8:08d}",
+                    "name": f"always-{digest}",
                     "decision": "allow",
                     "exact": [list(c) for c in key],
                     "max_level": level.value,
@@ -356,14 +361,13 @@ class Policy:
         existing = section.get("rule", [])
         if not isinstance(existing, list):
             raise PolicyError(f"{cfg.path}: [policy] rule must be a list of tables")
-        if any(
+        already = any(
             isinstance(r, dict)
             and r.get("exact") == rule.get("exact")
             and r.get("domain") == rule.get("domain")
             for r in existing
-        ):
-            pass
-        else:
+        )
+        if not already:
             existing = [*existing, rule]
         update_user_config("policy", {"rule": existing}, self.user_config_path)
         parsed = parse_rule(

@@ -215,3 +215,25 @@ def test_patch_secrets_and_manifests(judge: Judge) -> None:
     assert b.level >= Level.HIGH and any("expresss" in r for r in b.reasons)
     bad, d = judge("*** Begin Patch\nnot really\n*** End Patch")
     assert bad.level >= Level.MEDIUM and d.kind != DecisionKind.ALLOW
+
+
+def test_workspace_directly_in_tmp(engine: RiskEngine) -> None:
+    """Scripts often pass a fresh temp dir as the workspace: the rest of /tmp stays scratch,
+    but climbing out with `..` and the temp root itself are still outside."""
+    import shutil
+    import tempfile
+
+    ws = Path(tempfile.mkdtemp(prefix="lockgate-flat-", dir="/tmp"))
+    try:
+        ctx = SessionContext(workspace=ws)
+
+        def level(text: str) -> Level:
+            return engine.assess(CommandAction(text, "t"), ctx).level
+
+        assert level("mkdir -p /tmp/scratch && cp a.txt /tmp/scratch/") <= Level.LOW
+        assert level("cd .. && rm -rf other-project") >= Level.HIGH
+        assert level("rm -rf ../other-project") >= Level.HIGH
+        assert level("rm -rf /tmp") >= Level.HIGH
+        assert level("mv src/app.py /tmp/") == Level.MEDIUM
+    finally:
+        shutil.rmtree(ws)
