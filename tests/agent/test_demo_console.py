@@ -24,6 +24,10 @@ from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
 
 
+def _listed(queue: QueueList, action_id: str) -> bool:
+    return queue.index_of(action_id) is not None
+
+
 def _shown(main: MainScreen, action_id: str) -> bool:
     return main.query_one(DetailPane).shown_id == action_id
 
@@ -62,9 +66,8 @@ async def test_demo_in_the_console(tmp_path: Path) -> None:
                     main = app.screen
                     assert isinstance(main, MainScreen)
                     queue = main.query_one(QueueList)
-                    index = queue.index_of(view.action.id)
-                    assert index is not None
-                    queue.highlighted = index
+                    await until(functools.partial(_listed, queue, view.action.id))
+                    queue.highlighted = queue.index_of(view.action.id)
                     await until(functools.partial(_shown, main, view.action.id))
                     action = view.action
                     if isinstance(action, CommandAction) and action.command.startswith(

@@ -44,7 +44,7 @@ class Run:
     session: Session
     server: FakeOpenAI
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while not predicate():
@@ -59,9 +59,8 @@ class Run:
         main = self.app.screen
         assert isinstance(main, MainScreen)
         queue = main.query_one(QueueList)
-        index = queue.index_of(action_id)
-        assert index is not None
-        queue.highlighted = index
+        await self.until(lambda: queue.index_of(action_id) is not None)  # the row may lag
+        queue.highlighted = queue.index_of(action_id)
         await self.until(lambda: main.query_one(DetailPane).shown_id == action_id)
         await self.pilot.pause()
 
