@@ -63,6 +63,7 @@ class LockgateApp(App[int]):
         self.pipeline_done = asyncio.Event()
         self.startup_problems: list[str] = []
         self._closing_down = False
+        self.agent_failed = False
 
     # ------------------------------------------------------------------ what the header shows
 
@@ -186,6 +187,7 @@ class LockgateApp(App[int]):
         try:
             await self.session.pipeline.run(self.link)
         except Exception as exc:
+            self.agent_failed = True
             self.notify(
                 f"The agent stopped: {exc}", title="Agent error", severity="error", timeout=20
             )
@@ -193,12 +195,13 @@ class LockgateApp(App[int]):
         finally:
             self.pipeline_done.set()
 
-    def shutdown(self, code: int = 0) -> None:
-        """Cancel what is pending (nothing unapproved runs), then leave."""
+    def shutdown(self, code: int | None = None) -> None:
+        """Cancel what is pending (nothing unapproved runs), then leave. The exit status follows
+        the CLI's contract: 0 the agent finished or was stopped by the reviewer, 1 it failed."""
         if self._closing_down:
             return
         self._closing_down = True
-        self._close_down(code)
+        self._close_down(code if code is not None else (1 if self.agent_failed else 0))
 
     @work(exclusive=True, group="shutdown", exit_on_error=False)
     async def _close_down(self, code: int) -> None:
@@ -209,7 +212,7 @@ class LockgateApp(App[int]):
             try:
                 await self.link.cancel()
             finally:
-                self.exit(code)
+                self.exit(code, return_code=code)
 
     def action_quit_now(self) -> None:
         self.shutdown(130)

@@ -4,18 +4,13 @@ each test checks what is on screen and what really ran (or did not)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from textual.command import CommandPalette
-from textual.pilot import Pilot
-from uikit import QueueLink, UiSession, cmd, make_session, patch, screen_text
+from uikit import cmd, console, patch
 
 from app.core.model import Action, NetworkAction, ResultStatus, VerdictKind
-from app.core.pipeline import ActionState, PipelineError
-from app.ui.app import LockgateApp
+from app.core.pipeline import ActionState
 from app.ui.screens.dialogs import (
     ConfirmCriticalScreen,
     EditCommandScreen,
@@ -27,68 +22,6 @@ from app.ui.screens.main import MainScreen
 from app.ui.screens.session_diff import SessionDiffScreen
 from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
-
-
-@dataclass
-class Console:
-    app: LockgateApp
-    pilot: Pilot[int]
-    session: UiSession
-    link: QueueLink
-
-    @property
-    def main(self) -> MainScreen:
-        return self.app.main
-
-    @property
-    def text(self) -> str:
-        return screen_text(self.app)
-
-    def state(self, action_id: str) -> ActionState | None:
-        try:
-            return self.session.pipeline.view(action_id).state
-        except PipelineError:
-            return None
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while not predicate():
-            if loop.time() > end:
-                raise AssertionError("condition not reached; screen:\n" + self.text)
-            await self.pilot.pause(0.02)
-
-    async def select(self, action_id: str) -> None:
-        queue = self.main.query_one(QueueList)
-        index = queue.index_of(action_id)
-        assert index is not None
-        queue.highlighted = index
-        await self.until(lambda: self.main.query_one(DetailPane).shown_id == action_id)
-        await self.pilot.pause()
-
-    def notes(self) -> list[str]:
-        return [str(n.message) for n in self.app._notifications]
-
-
-@asynccontextmanager
-async def console(
-    workspace: Path,
-    *,
-    size: tuple[int, int] = (160, 50),
-    outputs: dict[str, tuple[bytes, bytes, int]] | None = None,
-    sandbox_status: object = None,
-    watch_files: bool = False,
-) -> AsyncIterator[Console]:
-    session = make_session(workspace, outputs=outputs)
-    if sandbox_status is not None:
-        session.sandbox_status = sandbox_status
-    link = QueueLink()
-    app = LockgateApp(session, link, watch_files=watch_files)
-    async with app.run_test(size=size) as pilot:
-        c = Console(app, pilot, session, link)
-        await c.until(lambda: isinstance(app.screen, MainScreen))
-        yield c
-
 
 MIXED: list[Action] = [
     cmd("ls -la", n=1),

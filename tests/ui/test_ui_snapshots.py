@@ -66,9 +66,8 @@ def _state(session: UiSession, action_id: str) -> str:
 
 async def _select(pilot: Pilot[int], action_id: str) -> None:
     queue = pilot.app.screen.query_one(QueueList)
-    index = queue.index_of(action_id)
-    assert index is not None
-    queue.highlighted = index
+    await _settle(pilot, lambda: queue.index_of(action_id) is not None)
+    queue.highlighted = queue.index_of(action_id)
     await pilot.pause(0.1)
 
 

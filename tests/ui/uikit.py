@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from app.core.events import AgentEvent, AgentStatus, AgentText, Proposed, TurnEnded
 from app.core.model import (
@@ -29,8 +32,12 @@ from app.core.model import (
     ResultStatus,
     Verdict,
 )
-from app.core.pipeline import Pipeline
+from app.core.pipeline import ActionState, Pipeline, PipelineError
 from app.core.ports import OutputSink, PatchReview, SessionContext
+from app.ui.app import LockgateApp
+from app.ui.screens.main import MainScreen
+from app.ui.widgets.detail import DetailPane
+from app.ui.widgets.queue import QueueList
 
 RULES: tuple[tuple[str, Category, int, str], ...] = (
     (r"/etc/shadow|CRIT", Category.SECRETS, 95, "reads the system's password hashes"),
@@ -247,3 +254,66 @@ def screen_text(app: object) -> str:
     assert isinstance(app, App)
     strips = app.screen._compositor.render_strips()
     return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+# --------------------------------------------------------------------------- driving the console
+
+
+@dataclass
+class Console:
+    app: LockgateApp
+    pilot: Pilot[int]
+    session: UiSession
+    link: QueueLink
+
+    @property
+    def main(self) -> MainScreen:
+        return self.app.main
+
+    @property
+    def text(self) -> str:
+        return screen_text(self.app)
+
+    def state(self, action_id: str) -> ActionState | None:
+        try:
+            return self.session.pipeline.view(action_id).state
+        except PipelineError:
+            return None
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not predicate():
+            if loop.time() > end:
+                raise AssertionError("condition not reached; screen:\n" + self.text)
+            await self.pilot.pause(0.02)
+
+    async def select(self, action_id: str) -> None:
+        queue = self.main.query_one(QueueList)
+        await self.until(lambda: queue.index_of(action_id) is not None)
+        queue.highlighted = queue.index_of(action_id)
+        await self.until(lambda: self.main.query_one(DetailPane).shown_id == action_id)
+        await self.pilot.pause()
+
+    def notes(self) -> list[str]:
+        return [str(n.message) for n in self.app._notifications]
+
+
+@asynccontextmanager
+async def console(
+    workspace: Path,
+    *,
+    size: tuple[int, int] = (160, 50),
+    outputs: dict[str, tuple[bytes, bytes, int]] | None = None,
+    sandbox_status: object = None,
+    watch_files: bool = False,
+) -> AsyncIterator[Console]:
+    session = make_session(workspace, outputs=outputs)
+    if sandbox_status is not None:
+        session.sandbox_status = sandbox_status
+    link = QueueLink()
+    app = LockgateApp(session, link, watch_files=watch_files)
+    async with app.run_test(size=size) as pilot:
+        c = Console(app, pilot, session, link)
+        await c.until(lambda: isinstance(app.screen, MainScreen))
+        yield c

@@ -8,6 +8,7 @@ is approved is exactly what was displayed.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import subprocess
@@ -54,8 +55,6 @@ from app.ui.widgets.output import OutputView
 from app.ui.widgets.queue import QueueList, RowInfo, action_prompt
 
 if TYPE_CHECKING:
-    import asyncio
-
     from app.ui.app import LockgateApp
 
 VERDICT = Binding.Group("Verdict")
@@ -209,6 +208,8 @@ class MainScreen(Screen[None]):
         header = self.query_one(ConsoleHeader)
         if d.status is not None:
             header.set_agent(d.status.state, d.status.detail)
+            if d.status.state == "error":
+                self.lockgate.agent_failed = True
         failure = getattr(self.pipeline, "audit_failure", "")
         header.set_warnings((f"audit log stopped recording: {failure}",) if failure else ())
         if d.dirty or d.new_ids:
@@ -494,7 +495,11 @@ class MainScreen(Screen[None]):
             path.write_text(original, encoding="utf-8")
             try:
                 with self.app.suspend():
-                    code = subprocess.call([*shlex.split(editor), str(path)])
+                    # In a thread: the pipeline shares this event loop and keeps running
+                    # (output, network asks, timeouts) while the reviewer edits.
+                    code = await asyncio.to_thread(
+                        subprocess.call, [*shlex.split(editor), str(path)]
+                    )
             except Exception as exc:  # no terminal to hand over (headless), editor missing, ...
                 self.notify(f"cannot open an editor here: {exc}", severity="error")
                 return
@@ -568,8 +573,6 @@ class MainScreen(Screen[None]):
 
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def _watch_files(self) -> None:
-        import asyncio
-
         self._stop_watch = asyncio.Event()
         workspace = self.lockgate.workspace.resolve()
         feed = self.query_one(ActivityFeed)

@@ -56,7 +56,11 @@ def summarise_sandbox(status: object) -> SandboxSummary:
     if status is None:
         return SandboxSummary("no sandbox status", "?", ("the sandbox reported no status",))
     layers = _names(_get(status, "layers") or _get(status, "active"))
-    text = f"{len(layers)} layers" if len(layers) > 3 else ("+".join(layers) or "no layers")
+    summary = _get(status, "summary")
+    if not layers and isinstance(summary, str) and summary:
+        text = summary
+    else:
+        text = f"{len(layers)} layers" if len(layers) > 3 else ("+".join(layers) or "no layers")
     cap = _get(status, "process_cap")
     if isinstance(cap, str) and cap:
         text += f", cap {cap}"

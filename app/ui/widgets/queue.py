@@ -111,6 +111,9 @@ def action_prompt(view: ViewLike) -> tuple[Content, bool]:
     ]
     if warn:
         parts.append(Content.styled(warn, "bold $text-warning"))
+    if getattr(view, "recovered", False):
+        # Brought back from the audit log of a session that was killed.
+        parts.append(Content.styled("↺ ", "bold $text-accent"))
     parts.append(body.stylize_before("bold") if critical else body)
     return Content("").join(parts), complete
 

@@ -1,0 +1,140 @@
+"""Paths off the main road: patches edited in $EDITOR, hostile diffs, a failing agent, output
+floods, the batch rule's corner cases."""
+
+from __future__ import annotations
+
+import contextlib
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from uikit import cmd, console, patch
+
+from app.core.model import Assessment, CommandAction, Level, ResultStatus
+from app.core.pipeline import ActionState
+from app.ui.batch import plan_batch
+from app.ui.contract import State
+from app.ui.widgets.output import OutputView
+
+
+async def test_edit_patch_without_a_terminal_says_so(workspace: Path) -> None:
+    async with console(workspace) as c:
+        c.link.turn("t1", [patch("a.py=x = 1\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: any("cannot open an editor" in n for n in c.notes()))
+        assert c.state("patch-t1-1") == ActionState.WAITING
+
+
+async def test_edit_patch_in_editor_sends_the_revision_back(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "x = 2\\n" >> "$1"\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    async with console(workspace) as c:
+
+        @contextlib.contextmanager
+        def no_suspend() -> Iterator[None]:
+            yield  # headless: nothing to hand over; the editor script needs no terminal
+
+        monkeypatch.setattr(c.app, "suspend", no_suspend)
+        c.link.turn("t1", [patch("a.py=x = 1\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: "t1" in c.link.results)
+        result = c.link.results["t1"][0]
+        assert result.status is ResultStatus.DENIED
+        assert "Propose exactly this patch instead" in result.feedback
+        assert result.feedback.endswith("a.py=x = 1\nx = 2\n")
+        assert c.session.patches.applied == []
+        assert not (workspace / "a.py").exists()
+
+
+async def test_unchanged_editor_leaves_the_patch_waiting(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDITOR", "true")
+    monkeypatch.delenv("VISUAL", raising=False)
+    async with console(workspace) as c:
+
+        @contextlib.contextmanager
+        def no_suspend() -> Iterator[None]:
+            yield
+
+        monkeypatch.setattr(c.app, "suspend", no_suspend)
+        c.link.turn("t1", [patch("a.py=x = 1\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: any("Patch unchanged" in n for n in c.notes()))
+        assert c.state("patch-t1-1") == ActionState.WAITING
+
+
+async def test_hostile_diff_lines_and_paths_are_marked(workspace: Path) -> None:
+    async with console(workspace) as c:
+        c.link.turn("t1", [patch("evil\u202etxt.sh=ok\x1b]52;c;aGk=\x07\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        text = c.text
+        assert "\x1b" not in text and "\u202e" not in text
+        assert "evil⟨RLO⟩txt.sh" in text
+        assert "+ok␛]52;c;aGk=␇" in text
+
+
+async def test_agent_failure_makes_the_exit_status_1(workspace: Path) -> None:
+    async with console(workspace) as c:
+        c.link.status("error", "401 from the model provider")
+        await c.until(lambda: "401 from the model provider" in c.text)
+        await c.pilot.press("q")
+        await c.until(lambda: c.app.return_code is not None)
+        assert c.app.return_code == 1
+
+
+async def test_output_flood_is_coalesced_and_capped(workspace: Path) -> None:
+    flood = b"".join(b"line %d\n" % i for i in range(30_000))
+    async with console(workspace, outputs={"make flood": (flood, b"", 0)}) as c:
+        c.link.turn("t1", [cmd("make flood", n=1)])  # safe: the policy lets it run
+        await c.until(lambda: "completed, exit 0" in c.text, timeout=10)
+        view = c.main.query_one(OutputView)
+        assert len(view.rows) <= 20_000  # the pane keeps the tail
+        assert "out│ line 29999" in c.text
+
+
+def _view(action_id: str, level: Level | None, state: str = State.WAITING) -> object:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class V:
+        action: CommandAction
+        state: str
+        assessment: Assessment | None
+        decision: None = None
+        verdict: None = None
+        result: None = None
+        review: None = None
+
+    assessment = None if level is None else Assessment(score=50, level=level)
+    return V(CommandAction("x", turn_id="t", id=action_id), state, assessment)
+
+
+def test_batch_plan_rules() -> None:
+    views = [
+        _view("a", Level.LOW),
+        _view("b", Level.HIGH),
+        _view("c", Level.CRITICAL),
+        _view("d", None),  # not assessed yet: never batch-approved
+        _view("e", Level.SAFE, state=State.DONE),
+    ]
+    plan = plan_batch(views, seen={"a", "c", "d", "e"})  # type: ignore[arg-type]
+    assert plan.approve == ("a",)
+    assert plan.unseen == ("b",)
+    assert plan.critical == ("c", "d")
+    assert not plan.ready
+    plan = plan_batch(views, seen={"a", "b"})  # type: ignore[arg-type]
+    assert plan.ready and plan.approve == ("a", "b")
