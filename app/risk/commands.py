@@ -120,7 +120,7 @@ def read_target(an: Analyzer, c: SimpleCommand, w: Word, *, listing: bool = Fals
     elif info.where == "workspace":
         an.add(
             K.SECRETS,
-            60,
+            30 if info.secret == "a key or certificate file" else 60,
             f"reads {info.display}, {info.secret}: its contents would reach "
             "the agent and its model provider",
             w.span,
@@ -1569,6 +1569,13 @@ def _network_note(
     if t.local:
         an.add(K.NETWORK, 15, f"{text} (a service on this machine)", w.span)
         return
+    if t.host.startswith("xn--") or ".xn--" in t.host:
+        an.add(
+            K.OBFUSCATION,
+            65,
+            f"{t.host} is an internationalised (punycode) name that can imitate a familiar one",
+            w.span,
+        )
     if t.ip_literal:
         score += 10
         extra = " (a bare IP address, not a named host)"
@@ -2932,6 +2939,12 @@ def h_infra(an: Analyzer, c: SimpleCommand) -> None:
         )
         return
     if name in ("kubectl", "oc", "helm"):
+        if sub in ("completion", "help", "explain", "") or (
+            sub == "version" and any(w.value == "--client" for w in c.args)
+        ):
+            an.ci(c).network = False
+            an.add(K.RESOURCE, 5, f"`{name} {sub}` prints local information", c.span)
+            return
         if sub in ("delete", "uninstall", "drain", "cordon", "taint"):
             an.add(K.DESTRUCTIVE, 70, f"`{name} {sub}` removes things from the cluster", c.span)
         elif sub in (
@@ -4763,6 +4776,19 @@ def h_sys_pkg(an: Analyzer, c: SimpleCommand) -> None:
     pos = [w for w in c.args if not (w.value or "").startswith("-")]
     sub = pos[0].value if pos else ""
     vals = [w.value or "" for w in c.args]
+    if name == "brew" and sub == "services":
+        act = pos[1].value if len(pos) > 1 else "list"
+        if act in ("start", "restart", "run"):
+            an.add(
+                K.PERSISTENCE,
+                60,
+                f"starts the background service {short(pos[-1].best)} "
+                "(it keeps running, and `start` brings it back at login)",
+                c.span,
+            )
+        elif act in ("stop", "kill", "cleanup"):
+            an.add(K.DESTRUCTIVE, 40, "stops background services", c.span)
+        return
     if name == "dpkg" or name == "rpm":
         if any(
             v in ("-i", "--install", "-U", "--upgrade", "-ivh", "-Uvh")
@@ -5091,12 +5117,15 @@ HANDLERS: dict[str, Handler] = {
     "ssh-keyscan": lambda an, c: an.add(
         K.NETWORK, 36, "contacts hosts to read their SSH keys", c.span
     ),
-    "defaults": lambda an, c: an.add(
-        K.PERSISTENCE,
-        45 if any(w.value == "write" for w in c.args) else 5,
-        "changes macOS preferences",
+    "fuser": lambda an, c: an.add(
+        K.DESTRUCTIVE if any(w.value == "-k" for w in c.args) else K.RESOURCE,
+        40 if any(w.value == "-k" for w in c.args) else 0,
+        "kills the processes using a file or port"
+        if any(w.value == "-k" for w in c.args)
+        else "lists the processes using a file or port",
         c.span,
     ),
+    "defaults": lambda an, c: _defaults(an, c),
     "osascript": h_interpreter,
     "history": h_read_only,
     "php": h_interpreter,
@@ -5142,6 +5171,16 @@ def _browser_tool(an: Analyzer, c: SimpleCommand) -> None:
         )
     else:
         an.add(K.RESOURCE, 5, f"runs `{c.name}` tests (sandboxed)", c.span)
+
+
+def _defaults(an: Analyzer, c: SimpleCommand) -> None:
+    vals = [w.value or "" for w in c.args]
+    if "write" not in vals:
+        return
+    if any(re.search(r"LoginHook|LogoutHook|LaunchAgents|StartupItems", v) for v in vals):
+        an.add(K.PERSISTENCE, 85, "makes macOS run a program at every login", c.span)
+    else:
+        an.add(K.PERSISTENCE, 45, "changes macOS preferences", c.span)
 
 
 def _twine(an: Analyzer, c: SimpleCommand) -> None:

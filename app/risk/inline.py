@@ -100,6 +100,21 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         if not code_words:
             script = args[i]
         break
+    if lang == "deno":
+        perms = [
+            w
+            for w in args
+            if re.match(r"^(--allow-(net|run|all|ffi|sys|env)|-A)(=|$)", w.value or "")
+        ]
+        if perms:
+            an.add(
+                K.NETWORK,
+                40,
+                "grants the Deno program "
+                + ", ".join(q.best for q in perms)
+                + " (network, programs or secrets)",
+                perms[0].span,
+            )
     if lang == "php" and any(w.value == "-S" for w in args):
         an.add(K.NETWORK, 40, "starts PHP's web server, which listens and keeps running", c.span)
         return
@@ -126,7 +141,7 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         if inplace:
             tail = args[args.index(code_words[-1]) + 1 :] if code_words[-1] in args else []
             for f in tail:
-                if f.value and not f.value.startswith("-"):
+                if f.value is None or not f.value.startswith("-"):
                     write_target(an, c, f, "edits")
         return
     if script is None:
@@ -511,9 +526,20 @@ def _py_call(
     if fname in ("os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree"):
         gone = _const_str(args[0]) if args else None
         if gone is None:
-            an.add(
-                K.DESTRUCTIVE, 50, f"python deletes a path known only at run time ({fname})", span
-            )
+            if _HOME_HINT.search(code):
+                an.add(
+                    K.DESTRUCTIVE,
+                    90,
+                    f"python deletes files in your home directory ({fname})",
+                    span,
+                )
+            else:
+                an.add(
+                    K.DESTRUCTIVE,
+                    50,
+                    f"python deletes a path known only at run time ({fname})",
+                    span,
+                )
         else:
             delete_target(
                 an,
@@ -651,6 +677,14 @@ _DELETE_RE = re.compile(
     r"(?:\.(?:unlinkSync|unlink|rmSync|rm|rmdirSync|rmdir)|FileUtils\.rm_r?f?|File\.delete|"
     r"\bunlink|\brmtree|Deno\.remove|Remove-Item)\s*\(?\s*(['\"])(?P<path>[^'\"]+)\1"
 )
+_HOME_HINT = re.compile(
+    r"homedir\(\)|expanduser\(\s*['\"]~|Path\.home\(\)|\$HOME|ENV\[['\"]HOME|"
+    r"environ\[['\"]HOME|getenv\(['\"]HOME|Dir\.home|process\.env\.HOME"
+)
+_DYN_WRITE_RE = re.compile(
+    r"(?:writeFileSync|appendFileSync|writeFile|appendFile|createWriteStream|File\.write|"
+    r"file_put_contents|Deno\.writeTextFile)\s*\(\s*(?P<arg>[^'\"`\s][^,]{0,160}),"
+)
 _LITERAL_RE = re.compile(r"(['\"])(?P<s>[~/][^'\"\n]{1,200})\1")
 _URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"`)]+", re.I)
 
@@ -726,6 +760,16 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
         path = m.group("path") or m.group("path2") or m.group("path3")
         if path and not path.startswith("&"):
             write_target(an, c, Word(path, path, sp(m)))
+    for m in _DYN_WRITE_RE.finditer(code):
+        arg = m.group("arg")
+        if _HOME_HINT.search(arg):
+            lit = re.search(r"['\"`](/[^'\"`]+)['\"`]", arg)
+            target = "~" + (lit.group(1) if lit else "")
+            write_target(an, c, Word(target, target, sp(m)))
+        else:
+            an.add(
+                K.DESTRUCTIVE, 35, f"{lang} writes a file whose path is computed at run time", sp(m)
+            )
     dyn_rm = re.search(
         r"(?:\.(?:rmSync|rm|rmdirSync|rmdir|unlinkSync|unlink)|FileUtils\.rm_r?f?|"
         r"rmtree|Remove-Item)\s*\(\s*(?P<arg>[^'\"\s)][^;]{0,80})",
