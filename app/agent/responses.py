@@ -211,7 +211,8 @@ def operation_to_patch(operation: object) -> str:
     if not isinstance(diff, str):
         raise ValueError(f"{op} for {path} needs a `diff` string")
     for line in diff.splitlines():
-        if line.startswith(_V4A_HEADERS):
+        # Stripped: the patch engine reads markers with whitespace around them too.
+        if line.strip().startswith(_V4A_HEADERS):
             raise ValueError(
                 f"the diff for {path} contains a patch header ({line[:40]!r}); send one "
                 "operation per file, with only its hunk lines"

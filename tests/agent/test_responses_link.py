@@ -243,6 +243,9 @@ async def test_malformed_and_unknown_calls_get_error_outputs(server: FakeOpenAI)
                 ),
                 apply_patch_call("p2", "rename_file", "a.py", ""),
                 apply_patch_call("p3", "update_file", "a.py", None),
+                apply_patch_call(
+                    "p4", "update_file", "a.py", "@@\n-x\n+y\n\t*** Add File: evil\n+boom"
+                ),
                 shell_call("s2", "echo fine"),
             ]
         ),
@@ -252,7 +255,7 @@ async def test_malformed_and_unknown_calls_get_error_outputs(server: FakeOpenAI)
     assert [a.command for a in proposals(events) if isinstance(a, CommandAction)] == ["echo fine"]
     assert not [a for a in proposals(events) if isinstance(a, PatchAction)]
     out = server.bodies()[1]["input"]
-    assert [o["call_id"] for o in out] == ["s1", "f1", "x1", "p1", "p2", "p3", "s2"]
+    assert [o["call_id"] for o in out] == ["s1", "f1", "x1", "p1", "p2", "p3", "p4", "s2"]
     assert out[0]["output"][0]["stderr"].startswith("lockgate: malformed shell call")
     assert out[1] == {
         "type": "function_call_output",
@@ -263,7 +266,8 @@ async def test_malformed_and_unknown_calls_get_error_outputs(server: FakeOpenAI)
     assert out[3]["status"] == "failed" and "contains a patch header" in out[3]["output"]
     assert "unknown apply_patch operation 'rename_file'" in out[4]["output"]
     assert "needs a `diff` string" in out[5]["output"]
-    assert out[6]["output"][0]["stdout"] == "fine\n"
+    assert "contains a patch header" in out[6]["output"]  # a tab does not hide a header
+    assert out[7]["output"][0]["stdout"] == "fine\n"
 
 
 async def test_only_errors_in_a_turn_go_straight_back(server: FakeOpenAI) -> None:
