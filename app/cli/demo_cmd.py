@@ -23,8 +23,8 @@ from app.cli import UserError
     "script_path",
     default=None,
     metavar="FILE",
-    help="Play your own script (TOML or JSON; format in app/agent/scripted.py and the bundled "
-    "app/agent/demo_script.toml) instead of the bundled one.",
+    help="Play your own script (TOML or JSON; see --print-script for the format) instead of "
+    "the bundled one.",
 )
 @click.option(
     "--workspace",
@@ -47,6 +47,11 @@ from app.cli import UserError
     "(default: 1 in the console, 0 headless).",
 )
 @click.option(
+    "--print-script",
+    is_flag=True,
+    help="Print the bundled script (its header explains the format) and exit.",
+)
+@click.option(
     "--keep-workspace",
     is_flag=True,
     help="Keep the temporary demo workspace afterwards (its path is printed).",
@@ -57,11 +62,16 @@ def cli(
     headless: bool,
     pace: float | None,
     keep_workspace: bool,
+    print_script: bool,
 ) -> None:
     """Open the console on the embedded demo session (no key, no network)."""
     from app.agent.demo_setup import DemoSetupError, prepare_demo_workspace
     from app.agent.scripted import ScriptedLink, ScriptError, bundled_script, load_script
     from app.cli.run_cmd import _open, play
+
+    if print_script:
+        click.echo(bundled_script().read_text(encoding="utf-8"), nl=False)
+        return
 
     try:
         script = load_script(Path(script_path) if script_path else bundled_script())

@@ -173,3 +173,13 @@ async def test_a_second_sigint_stops_waiting_for_a_stuck_cancel() -> None:
         run_headless(StuckPipeline(), ScriptedLink(script, pace=0), out=io.StringIO()), 5
     )
     assert code == EXIT_CANCELLED
+
+
+def test_print_script_gives_a_playable_starting_point(tmp_path: Path) -> None:
+    from app.agent.scripted import bundled_script, load_script
+
+    proc = _lockgate("demo", "--print-script")
+    assert proc.returncode == 0 and "The format" in proc.stdout
+    mine = tmp_path / "mine.toml"
+    mine.write_text(proc.stdout)
+    assert load_script(mine).steps == load_script(bundled_script()).steps
