@@ -7,6 +7,7 @@ roots are fixed for the session, and a model-chosen cwd is only ever a cwd.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,11 @@ def default_deny_read() -> tuple[Path, ...]:
         home / ".npmrc",
         home / ".pypirc",
         xdg / "lockgate",
+        *(
+            Path(v)
+            for k in ("LOCKGATE_CONFIG_DIR", "LOCKGATE_DATA_DIR")
+            if (v := os.environ.get(k))
+        ),
         home / ".local" / "share" / "lockgate",
         # more credential stores: cloud CLIs, package registries, other agents' logins
         home / ".azure",
@@ -124,6 +130,17 @@ DEFAULT_ENV_ALLOW: tuple[str, ...] = (
 )
 
 
+def default_readable() -> tuple[Path, ...]:
+    """The console's own interpreter and environment stay readable even when they live under a
+    private view (a venv in /tmp): tools the session set up (pytest, pip) keep working inside."""
+    seen: list[Path] = []
+    for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix):
+        real = Path(os.path.realpath(p))
+        if real not in seen and real != Path("/"):
+            seen.append(real)
+    return tuple(seen)
+
+
 @dataclass(frozen=True)
 class SandboxPolicy:
     workspace: Path
@@ -138,6 +155,8 @@ class SandboxPolicy:
     # Directories that get a fresh, empty, private tmpfs (host services keep unix sockets there).
     # None: /tmp, /run, /var/run, /var/tmp and $XDG_RUNTIME_DIR.
     private_views: tuple[Path, ...] | None = None
+    # Read-only trees re-exposed inside the private views (only those under one need it).
+    readable: tuple[Path, ...] = field(default_factory=default_readable)
     # limits
     max_processes: int = 512
     cpu_seconds: int | None = None
@@ -176,6 +195,7 @@ class SandboxPolicy:
             env_allow=self.env_allow,
             allow_degraded=self.allow_degraded,
             private_views=self.private_views,
+            readable=tuple(Path(os.path.realpath(r)) for r in self.readable if os.path.isdir(r)),
             max_processes=self.max_processes,
             cpu_seconds=self.cpu_seconds,
             max_file_size=self.max_file_size,

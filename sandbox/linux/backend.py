@@ -69,6 +69,7 @@ class LinuxBackend:
                 max_open_files=p.max_open_files,
                 network=p.network,
                 proxy_port=p.proxy_port,
+                readable=tuple(str(r) for r in p.readable),
             )
             self._plan_json = json.dumps(plan.to_json(), sort_keys=True).encode()
             self._identity = identity

@@ -30,13 +30,28 @@ EMPTY_DIR = "empty-dir"
 EMPTY_FILE = "empty-file"
 
 
-def build_static(writable: Sequence[str], private: Sequence[str], tmp_size: int) -> int:
+def under_private(path: str, private: Sequence[str]) -> bool:
+    return any(path == v or path.startswith(v.rstrip("/") + "/") for v in private)
+
+
+def build_static(
+    writable: Sequence[str], private: Sequence[str], tmp_size: int, readable: Sequence[str] = ()
+) -> int:
     """The part of the view that is the same for every command of a Sandbox. Runs in the
     supervisor right after unshare (it has CAP_SYS_ADMIN in the new user namespace). Returns a
     descriptor of the detached tmpfs of empties that `apply_run` hides secrets with."""
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
     clone = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC
     trees = [(p, sc.open_tree(sc.AT_FDCWD, p, clone | sc.AT_RECURSIVE)) for p in writable]
+    # Read-only trees that a private view would hide (the console's venv under /tmp), unless a
+    # writable tree already brings them back.
+    ro_trees = [
+        (p, sc.open_tree(sc.AT_FDCWD, p, clone | sc.AT_RECURSIVE))
+        for p in readable
+        if under_private(p, private)
+        and os.path.isdir(p)
+        and not any(p == w or p.startswith(w.rstrip("/") + "/") for w in writable)
+    ]
     dev_nodes = {}
     try:
         for name in DEV_NODES:
@@ -50,11 +65,20 @@ def build_static(writable: Sequence[str], private: Sequence[str], tmp_size: int)
             if os.path.isdir(path) and not os.path.islink(path):
                 _tmpfs(path, tmp_size if path == "/tmp" else 64 << 20, "1777")
         _dev(dev_nodes)
+        for path, fd in ro_trees:
+            sc.mount_setattr(
+                fd,
+                "",
+                sc.AT_EMPTY_PATH | sc.AT_RECURSIVE,
+                sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV,
+            )
+            os.makedirs(path, exist_ok=True)  # only ever inside a fresh tmpfs view
+            sc.move_mount(fd, path)
         for path, fd in trees:
             os.makedirs(path, exist_ok=True)  # only ever inside a fresh tmpfs view
             sc.move_mount(fd, path)
     finally:
-        for _, fd in trees:
+        for _, fd in (*trees, *ro_trees):
             os.close(fd)
         for fd in dev_nodes.values():
             os.close(fd)

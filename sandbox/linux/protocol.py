@@ -37,6 +37,7 @@ class Plan:
     max_open_files: int
     network: str = "off"
     proxy_port: int = 3128
+    readable: tuple[str, ...] = ()  # read-only trees under a private view (resolved)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +48,7 @@ class Plan:
         data["writable"] = tuple(data["writable"])
         data["identity"] = tuple(tuple(i) for i in data["identity"])
         data["private"] = tuple(data["private"])
+        data["readable"] = tuple(data.get("readable", ()))
         return cls(**data)
 
 

@@ -74,7 +74,7 @@ def spare_main(plan: Plan, view: View, reply: socket.socket, cgroup: str | None)
         namespaces.enter(os.getuid(), os.getgid())
         if plan.process_cap == limits.RLIMIT:
             limits.apply_nproc(plan.max_processes + 2)
-        stash = mounts.build_static(plan.writable, plan.private, plan.tmp_size)
+        stash = mounts.build_static(plan.writable, plan.private, plan.tmp_size, plan.readable)
         mounts.apply_run(stash, view.git_dirs, view.read_only, view.deny)
         os.close(stash)
         if plan.network == "proxy":
