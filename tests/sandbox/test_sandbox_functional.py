@@ -248,3 +248,30 @@ def test_supervisor_process_cap(workspace: Path, support: KernelSupport) -> None
     assert time.monotonic() - start < 10
     assert r.signal == 9 and not r.timed_out
     assert b"process limit (30) reached" in r.stderr
+
+
+def test_readable_tree_under_tmp_is_visible_but_read_only(
+    workspace: Path, support: KernelSupport, tmp_path: Path
+) -> None:
+    """A tree the session declares readable (the console's venv in /tmp, say) shows through the
+    private /tmp view read-only; the rest of the host's /tmp stays hidden."""
+    tools = Path("/tmp") / f"lockgate-ro-{os.getpid()}-{time.monotonic_ns()}"
+    hidden = Path("/tmp") / f"lockgate-hidden-{os.getpid()}-{time.monotonic_ns()}"
+    tools.mkdir()
+    hidden.mkdir()
+    try:
+        (tools / "tool.txt").write_text("v1\n")
+        (hidden / "secret.txt").write_text("s\n")
+        policy = SandboxPolicy(workspace=workspace, readable=(tools,))
+        with Sandbox(policy, kernel=support) as box:
+            r = box.run(["sh", "-c", f"cat {tools}/tool.txt"])
+            assert r.exit_code == 0 and r.stdout == b"v1\n"
+            r = box.run(["sh", "-c", f"echo x > {tools}/tool.txt; touch {tools}/new"])
+            assert r.exit_code != 0
+            r = box.run(["sh", "-c", f"cat {hidden}/secret.txt"])
+            assert r.exit_code != 0
+        assert (tools / "tool.txt").read_text() == "v1\n"
+        assert sorted(p.name for p in tools.iterdir()) == ["tool.txt"]
+    finally:
+        shutil.rmtree(tools)
+        shutil.rmtree(hidden)
