@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 from uikit import QueueLink, UiSession, cmd, make_session, patch
 
 from app.core.model import Action, NetworkAction
@@ -114,6 +115,7 @@ def test_snapshot_diff_review(snap_compare: SnapCompare, ws: Path) -> None:
     async def run_before(pilot: Pilot[int]) -> None:
         link.turn("t1", MIXED)
         await _settle(pilot, lambda: _state(session, "patch-t1-5") == "waiting")
+        await _settle(pilot, lambda: _state(session, "cmd-t1-1") == "done")
         await _select(pilot, "patch-t1-5")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
@@ -168,9 +170,13 @@ def test_snapshot_critical_confirmation(snap_compare: SnapCompare, ws: Path) -> 
     async def run_before(pilot: Pilot[int]) -> None:
         link.turn("t1", MIXED)
         await _settle(pilot, lambda: _state(session, "patch-t1-5") == "waiting")
+        await _settle(pilot, lambda: _state(session, "cmd-t1-1") == "done")
         await _select(pilot, "cmd-t1-4")
         await pilot.press("y")
-        await pilot.pause(0.2)
+        await _settle(pilot, lambda: bool(pilot.app.screen.query(Input)))
+        # A blinking cursor would make the picture depend on the moment it is taken.
+        pilot.app.screen.query_one(Input).cursor_blink = False
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -210,6 +216,7 @@ def test_snapshot_degraded_high_contrast(snap_compare: SnapCompare, ws: Path) ->
         pilot.app.theme = "lockgate-high-contrast"
         link.turn("t1", MIXED)
         await _settle(pilot, lambda: _state(session, "patch-t1-5") == "waiting")
+        await _settle(pilot, lambda: _state(session, "cmd-t1-1") == "done")
         await _select(pilot, "cmd-t1-3")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
