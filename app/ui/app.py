@@ -21,6 +21,7 @@ from textual.theme import BUILTIN_THEMES
 from app.core.ports import AgentLink
 from app.ui.contract import SessionLike
 from app.ui.keys import load_keymap
+from app.ui.safe import notify_safely
 from app.ui.screens.main import MainScreen
 from app.ui.session_diff import FileState, snapshot
 from app.ui.themes import (
@@ -119,7 +120,7 @@ class LockgateApp(App[int]):
             remember_theme(name)
         except Exception as exc:  # the choice still applies for this session
             self.call_from_thread(
-                self.notify, f"could not remember the theme: {exc}", severity="warning"
+                notify_safely, self, f"could not remember the theme: {exc}", severity="warning"
             )
 
     def _load_keys(self) -> None:
@@ -160,9 +161,9 @@ class LockgateApp(App[int]):
         self.main = MainScreen(self)
         self.push_screen(self.main)
         for problem in self.startup_problems:
-            self.notify(problem, severity="error", timeout=12)
+            notify_safely(self, problem, severity="error", timeout=12)
         for notice in getattr(self.session, "notices", ()) or ():
-            self.notify(str(notice), title="Session", timeout=12)
+            notify_safely(self, str(notice), title="Session", timeout=12)
         self._warm_up()
 
     def start_pipeline(self) -> None:
@@ -188,8 +189,8 @@ class LockgateApp(App[int]):
             await self.session.pipeline.run(self.link)
         except Exception as exc:
             self.agent_failed = True
-            self.notify(
-                f"The agent stopped: {exc}", title="Agent error", severity="error", timeout=20
+            notify_safely(
+                self, f"The agent stopped: {exc}", title="Agent error", severity="error", timeout=20
             )
             self.main.query_one("#header").set_agent("error", str(exc))  # type: ignore[attr-defined]
         finally:

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from textual.content import Content, Span
 
@@ -288,3 +289,40 @@ def safe_content(text: str, style: str = "") -> Content:
     safe = make_safe(text)
     content = safe.content()
     return content.stylize_before(style) if style else content
+
+
+def safe_line(text: str, style: str = "") -> Content:
+    """Untrusted text (an id, a path, a name) on one line, markers included."""
+    content = make_safe(text, keep_newlines=False).content()
+    return content.stylize_before(style) if style else content
+
+
+class _Notifier(Protocol):
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Literal["information", "warning", "error"] = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None: ...
+
+
+def notify_safely(
+    node: _Notifier,
+    message: str,
+    *,
+    title: str = "",
+    severity: Literal["information", "warning", "error"] = "information",
+    timeout: float | None = None,
+) -> None:
+    """A toast whose text may hold untrusted words (paths, ids, error messages): markers for
+    control characters, and no markup, so `[link=…]` in a file name stays text."""
+    node.notify(
+        make_safe(message).display,
+        title=make_safe(title, keep_newlines=False).display,
+        severity=severity,
+        timeout=timeout,
+        markup=False,
+    )

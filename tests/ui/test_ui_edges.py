@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from uikit import cmd, console, patch
 
-from app.core.model import Assessment, CommandAction, Level, ResultStatus
+from app.core.model import Assessment, CommandAction, Level, ResultStatus, Verdict, VerdictKind
 from app.core.pipeline import ActionState
 from app.ui.batch import plan_batch
 from app.ui.contract import State
@@ -138,3 +138,24 @@ def test_batch_plan_rules() -> None:
     assert not plan.ready
     plan = plan_batch(views, seen={"a", "b"})  # type: ignore[arg-type]
     assert plan.ready and plan.approve == ("a", "b")
+
+
+async def test_ids_and_messages_cannot_use_markup_or_controls(workspace: Path) -> None:
+    """Ids come from the agent link and error text from anywhere: neither may style the
+    console (Textual markup) nor reach the terminal raw."""
+    evil_id = "cmd-[bold red]x[/]\x1b[2J"
+    turn = "t[link=http://x]1"
+    async with console(workspace) as c:
+        c.link.turn(turn, [CommandAction("rm -rf build", turn_id=turn, id=evil_id)])
+        await c.until(lambda: c.state(evil_id) == ActionState.WAITING)
+        await c.select(evil_id)
+        text = c.text
+        assert "cmd-[bold red]x[/]␛[2J" in text
+        assert "turn t[link=http://x]1" in text
+        assert "\x1b" not in text
+        view = c.session.pipeline.view(evil_id)
+        c.session.pipeline.submit_verdict(Verdict(evil_id, VerdictKind.DENY))
+        assert not c.main._submit(view, VerdictKind.DENY, "n")  # not waiting any more
+        await c.pilot.pause(0.05)
+        messages = c.notes()
+        assert any("cmd-[bold red]x[/]␛[2J" in m and "not waiting" in m for m in messages), messages

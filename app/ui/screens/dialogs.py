@@ -15,7 +15,7 @@ from textual.widgets import Input, Static, TextArea
 
 from app.core.model import CommandAction
 from app.ui.contract import ViewLike
-from app.ui.safe import make_safe
+from app.ui.safe import make_safe, safe_line
 from app.ui.widgets.detail import command_content
 
 CONFIRM_WORD = "yes"
@@ -69,7 +69,9 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
                     Content("\n").join(Content("⚠ " + w) for w in warnings), id="dialog-warnings"
                 )
             yield Static(
-                f"{self.verb} {v.action.id}? Type {CONFIRM_WORD} and press Enter; Esc cancels.",
+                Content(f"{self.verb} ")
+                + safe_line(v.action.id)
+                + Content(f"? Type {CONFIRM_WORD} and press Enter; Esc cancels."),
                 id="dialog-prompt",
             )
             yield Input(placeholder=CONFIRM_WORD, id="dialog-input")
@@ -102,7 +104,9 @@ class FeedbackScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(
-                Content.styled(f"Deny {self.view.action.id} with feedback", "bold"),
+                Content.styled("Deny ", "bold")
+                + safe_line(self.view.action.id, "bold")
+                + Content.styled(" with feedback", "bold"),
                 id="dialog-title",
             )
             with VerticalScroll(id="dialog-text"):
@@ -142,7 +146,9 @@ class EditCommandScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(
-                Content.styled(f"Edit {self.view.action.id}, then approve", "bold"),
+                Content.styled("Edit ", "bold")
+                + safe_line(self.view.action.id, "bold")
+                + Content.styled(", then approve", "bold"),
                 id="dialog-title",
             )
             yield TextArea(self.original, id="edit-area", soft_wrap=True, show_line_numbers=False)

@@ -48,8 +48,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("lockgate — keys", "bold"), id="help-title")
             with VerticalScroll(id="help-body"):
                 yield Static(key_rows(self.bindings), id="help-keys")
-                yield Static(EXPLAIN, id="help-explain")
-            yield Static("Esc closes · ids go in [keys] of the user config", id="help-footer")
+                yield Static(Content(EXPLAIN), id="help-explain")
+            yield Static(
+                Content("Esc closes · binding ids go in [keys] of the user config"),
+                id="help-footer",
+            )
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -39,6 +39,7 @@ from app.ui.activity_watch import Attributor, rows_for, watch_workspace
 from app.ui.batch import is_critical, plan_batch
 from app.ui.bridge import Changed, ConsoleBridge, Drained
 from app.ui.contract import PipelineLike, State, ViewLike
+from app.ui.safe import notify_safely, safe_line
 from app.ui.screens.dialogs import (
     ConfirmCriticalScreen,
     EditCommandScreen,
@@ -246,8 +247,8 @@ class MainScreen(Screen[None]):
         views = [self._views[i] for i in ids if i in self._views]
         waiting = sum(1 for v in views if str(v.state) == State.WAITING)
         network = len(views) == 1 and isinstance(views[0].action, NetworkAction)
-        label = "network ask" if network else f"turn {turn_id}"
-        text = Content.styled(f"▌{label}", "bold $primary") + Content.styled(
+        label = Content("network ask") if network else Content("turn ") + safe_line(turn_id)
+        text = (Content("▌") + label).stylize_before("bold $primary") + Content.styled(
             f" · {len(ids)} action{'s' * (len(ids) != 1)}", "$text-muted"
         )
         if waiting:
@@ -352,7 +353,7 @@ class MainScreen(Screen[None]):
         try:
             self.pipeline.submit_verdict(Verdict(view.action.id, kind, key=key, **extra))  # type: ignore[arg-type]
         except PipelineError as exc:
-            self.notify(str(exc), title="Not submitted", severity="error")
+            notify_safely(self, str(exc), title="Not submitted", severity="error")
             return False
         return True
 
@@ -439,7 +440,7 @@ class MainScreen(Screen[None]):
     ) -> None:
         ok = await self.app.push_screen_wait(ConfirmCriticalScreen(view, verb))
         if not ok:
-            self.notify(f"{view.action.id} still waits.", severity="information")
+            notify_safely(self, f"{view.action.id} still waits.")
             return
         if edited is not None:
             self._submit(view, kind, key, edited=edited)
@@ -501,11 +502,13 @@ class MainScreen(Screen[None]):
                         subprocess.call, [*shlex.split(editor), str(path)]
                     )
             except Exception as exc:  # no terminal to hand over (headless), editor missing, ...
-                self.notify(f"cannot open an editor here: {exc}", severity="error")
+                notify_safely(self, f"cannot open an editor here: {exc}", severity="error")
                 return
             revised = path.read_text(encoding="utf-8", errors="replace")
         if code != 0:
-            self.notify(f"{editor} exited with {code}; nothing changed.", severity="warning")
+            notify_safely(
+                self, f"{editor} exited with {code}; nothing changed.", severity="warning"
+            )
             return
         if revised == original:
             self.notify("Patch unchanged; it still waits for a verdict.")
@@ -526,7 +529,8 @@ class MainScreen(Screen[None]):
     async def _undo(self) -> None:
         result = await self.pipeline.undo_last_patch()
         ok = result.status is ResultStatus.COMPLETED
-        self.notify(
+        notify_safely(
+            self,
             result.message or ("undone" if ok else "undo failed"),
             title="Undo" if ok else "Undo failed",
             severity="information" if ok else "error",

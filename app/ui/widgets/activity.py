@@ -36,7 +36,13 @@ class ActivityFeed(LinesView[ActivityRow]):
         if row.action_id is None:
             who = Content.styled("  ⚠ while nothing ran", "bold $text-warning")
             return Content.styled("⚠ ", "bold $text-warning") + verb + path + who
-        return Content("  ") + verb + path + Content.styled(f"  ← {row.action_id}", "$text-muted")
+        return (
+            Content("  ")
+            + verb
+            + path
+            + Content.styled("  ← ", "$text-muted")
+            + make_safe(row.action_id, keep_newlines=False).content().stylize_before("$text-muted")
+        )
 
     def add(self, rows: list[ActivityRow]) -> None:
         self.append_rows(rows)

@@ -19,7 +19,7 @@ from app.core.model import CommandAction, Level, NetworkAction, PatchAction, Res
 from app.ui.contract import ViewLike
 from app.ui.diff_model import parse_unified
 from app.ui.highlight import token_spans
-from app.ui.safe import make_safe
+from app.ui.safe import make_safe, safe_line
 from app.ui.widgets.diff_view import DiffView
 from app.ui.widgets.document import Block, DocumentView
 from app.ui.widgets.queue import badge, state_label
@@ -300,8 +300,9 @@ class DetailPane(Vertical):
 
 def _title(view: ViewLike) -> Content:
     action = view.action
-    return (
-        Content.styled(action.id, "bold")
-        + Content.styled(f"  turn {action.turn_id}  ", "$text-muted")
-        + state_label(view)
+    turn = (
+        Content.styled("  turn ", "$text-muted") + safe_line(action.turn_id, "$text-muted")
+        if action.turn_id
+        else Content("")
     )
+    return safe_line(action.id, "bold") + turn + Content("  ") + state_label(view)

@@ -25,13 +25,22 @@ class Block:
 
 
 def _wrap(content: Content, width: int, hang: int = 0) -> list[Content]:
+    """Fold each line at `width`. With `hang`, a line's first `hang` characters are a label
+    column: the rest wraps beside it and continuation lines start under it."""
+    width = max(4, width)
     hang = min(hang, width // 2)
-    width = max(4, width - hang)
     lines: list[Content] = []
     for line in content.split("\n", allow_blank=True):
-        wrapped = line.wrap(width, overflow="fold") or [Content("")]
-        lines.append(wrapped[0])
-        lines.extend(Content(" " * hang) + more for more in wrapped[1:])
+        if line.cell_length <= width:
+            lines.append(line)
+            continue
+        if hang and len(line.plain) > hang:
+            head, body = line[:hang], line[hang:]
+            wrapped = body.wrap(width - hang, overflow="fold") or [Content("")]
+            lines.append(head + wrapped[0])
+            lines.extend(Content(" " * hang) + more for more in wrapped[1:])
+            continue
+        lines.extend(line.wrap(width, overflow="fold") or [Content("")])
     return lines
 
 
