@@ -31,7 +31,6 @@ from app.ui.themes import (
     remember_theme,
     remembered_theme,
 )
-from app.ui.widgets.queue import QueueList
 
 
 class LockgateApp(App[int]):
@@ -124,12 +123,9 @@ class LockgateApp(App[int]):
             )
 
     def _load_keys(self) -> None:
-        ids = {
-            b.id
-            for b in (*MainScreen.BINDINGS, *QueueList.BINDINGS, *self.BINDINGS)
-            if isinstance(b, Binding) and b.id
-        }
-        keymap, problems = load_keymap(ids)
+        from app.ui.bindings import all_bindings
+
+        keymap, problems = load_keymap({b.id for b in all_bindings() if b.id})
         self.keymap = keymap
         if keymap:
             self.set_keymap(keymap)

@@ -551,12 +551,9 @@ class MainScreen(Screen[None]):
         self.app.push_screen(SessionDiffScreen(self.lockgate.snapshot, self.lockgate.workspace))
 
     def action_help(self) -> None:
-        bindings = [*self.BINDINGS, *QueueList.BINDINGS, *type(self.app).BINDINGS]
-        self.app.push_screen(
-            HelpScreen(
-                describe([b for b in bindings if isinstance(b, Binding)], self.lockgate.keymap)
-            )
-        )
+        from app.ui.bindings import all_bindings
+
+        self.app.push_screen(HelpScreen(describe(all_bindings(), self.lockgate.keymap)))
 
     def action_themes(self) -> None:
         self.app.search_themes()
