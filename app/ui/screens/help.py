@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -65,5 +66,11 @@ def describe(bindings: Sequence[Binding], keymap: dict[str, str]) -> list[tuple[
         if not b.id:
             continue
         keys = keymap.get(b.id, b.key)
-        rows.append((keys.replace("question_mark", "?"), b.description, b.id))
+        shown = ",".join(_show_key(k.strip()) for k in keys.split(","))
+        rows.append((shown, b.description, b.id))
     return rows
+
+
+def _show_key(key: str) -> str:
+    *modifiers, name = key.split("+")
+    return "+".join([*modifiers, format_key(name)])
