@@ -1945,9 +1945,7 @@ def h_sed(an: Analyzer, c: SimpleCommand) -> None:
         files = pos[1:]
     for s in scripts:
         code = s.value or ""
-        if re.search(
-            r"(^|[;\n}])\s*e(\s|$)|s(.).*\3.*\3[gpiImM0-9]*e[gpiImM0-9]*\s*($|[;}])", code
-        ):
+        if _sed_executes(code):
             an.add(K.OBFUSCATION, 60, "the sed script runs shell commands (GNU `e`)", s.span)
         m = re.search(r"(?:^|[;\n}]|\s)w\s+(\S+)", code)
         if m:
@@ -1957,6 +1955,49 @@ def h_sed(an: Analyzer, c: SimpleCommand) -> None:
             write_target(an, c, f, "edits")
         else:
             read_target(an, c, f)
+
+
+def _sed_executes(code: str) -> bool:
+    """GNU sed's `e` command, or an `s///e` substitution: both run shell commands. Read with a
+    small scanner (a regex with back-references backtracks badly on long scripts)."""
+    i = 0
+    n = len(code)
+    while i < n:
+        while i < n and code[i] in " \t\n;{}!":
+            i += 1
+        # an address: numbers, $, /regex/, ranges
+        while i < n and (code[i].isdigit() or code[i] in "$,~+"):
+            i += 1
+        if i < n and code[i] == "/":
+            j = code.find("/", i + 1)
+            i = n if j < 0 else j + 1
+            continue
+        if i >= n:
+            break
+        ch = code[i]
+        if ch == "e" and (i + 1 >= n or code[i + 1] in " \t\n;}"):
+            return True
+        if ch in "sy" and i + 1 < n:
+            delim = code[i + 1]
+            j = i + 2
+            seen = 0
+            while j < n and seen < 2:
+                if code[j] == "\\":
+                    j += 2
+                    continue
+                if code[j] == delim:
+                    seen += 1
+                j += 1
+            k = j
+            while k < n and code[k] not in ";\n}":
+                k += 1
+            if ch == "s" and "e" in code[j:k].split(" ", 1)[0]:
+                return True
+            i = k
+            continue
+        while i < n and code[i] not in ";\n":
+            i += 1
+    return False
 
 
 def h_dd(an: Analyzer, c: SimpleCommand) -> None:

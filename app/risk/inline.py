@@ -41,6 +41,10 @@ _CODE_FLAGS: dict[str, tuple[str, ...]] = {
 }
 
 
+MAX_CODE = 20_000
+"""Inline code longer than this is reviewed on its start only, and said so."""
+
+
 def _lang(name: str) -> str:
     if re.match(r"^(python|pypy)\d*(\.\d+)?$", name):
         return "python"
@@ -123,6 +127,15 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         return
     if code_words:
         for w in code_words:
+            if w.value is not None and len(w.value) > MAX_CODE:
+                an.add(
+                    K.OBFUSCATION,
+                    45,
+                    f"the inline {lang} code is {len(w.value)} characters "
+                    "long; only its start is reviewed",
+                    w.span,
+                )
+                w = Word(w.value[:MAX_CODE], w.text[:MAX_CODE], w.span, w.exact)
             if w.value is None:
                 an.add(
                     K.OBFUSCATION,
@@ -843,6 +856,14 @@ def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
         )
         return
     code = program.value
+    if len(code) > MAX_CODE:
+        an.add(
+            K.OBFUSCATION,
+            45,
+            f"the awk program is {len(code)} characters long; only its start is reviewed",
+            program.span,
+        )
+        code = code[:MAX_CODE]
     base = program.exact
 
     def sp(m: re.Match[str], group: str | int = 0) -> Span:

@@ -35,7 +35,7 @@ _SENDS = re.compile(
     r"|body\s*:|http\.Post|send\(|sendall\(|urlopen\([^)]*,"
 )
 _OBFUSCATED = re.compile(
-    r"(exec|eval|Function)\s*\(.*(b64decode|atob|base64|fromhex|decompress|"
+    r"(exec|eval|Function)\s*\([^\n]{0,300}?(b64decode|atob|base64|fromhex|decompress|"
     r"fromCharCode|unhexlify|rot13)",
     re.I,
 )
@@ -105,6 +105,10 @@ _NPM_HOOKS = re.compile(
     r"\"(?P<cmd>(?:[^\"\\]|\\.)*)\""
 )
 _NPM_SCRIPT = re.compile(r"^\s*\"(?P<name>[\w:.-]+)\"\s*:\s*\"(?P<cmd>(?:[^\"\\]|\\.)*)\"")
+
+
+MAX_SCAN_LINE = 4000
+"""Added lines longer than this are checked on their start only (and named as suspicious)."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,22 @@ class _PatchReader:
     # ------------------------------------------------------------------ content
 
     def _content(self, path: str, info: PathInfo, lines: list[_Located], span: Span) -> None:
+        if any(len(ln.text) > MAX_SCAN_LINE for ln in lines):
+            long = next(ln for ln in lines if len(ln.text) > MAX_SCAN_LINE)
+            self.add(
+                K.OBFUSCATION,
+                40,
+                f"adds a line of {len(long.text)} characters to "
+                f"{info.display}: too long to read, only its start is checked",
+                long.span,
+            )
+            lines = [
+                _Located(
+                    ln.text[:MAX_SCAN_LINE],
+                    (ln.span[0], min(ln.span[1], ln.span[0] + MAX_SCAN_LINE)),
+                )
+                for ln in lines
+            ]
         base = path.rsplit("/", 1)[-1]
         low = path.lower()
         block = "\n".join(ln.text for ln in lines)

@@ -18,6 +18,9 @@ from typing import Literal
 
 Ecosystem = Literal["pypi", "npm"]
 
+MAX_NAME = 100
+"""Longer names are not compared (and the neighbourhood search stays cheap)."""
+
 _AFFIXES_PRE = ("python-", "python3-", "py-", "py", "node-", "js-", "go-", "ruby-", "lib")
 _AFFIXES_SUF = (
     "-python",
@@ -188,8 +191,8 @@ class Popular:
 
     def _check(self, raw: str) -> Squat | None:
         n = normalize(raw, self.eco)
-        if not n or n in self.rank:
-            return None
+        if not n or n in self.rank or len(n) > MAX_NAME:
+            return None  # (over-long names cannot imitate a popular one closely)
         scope = ""
         base = n
         if self.eco == "npm" and n.startswith("@") and "/" in n:
@@ -235,7 +238,7 @@ class Popular:
             r = self.rank.get(pre + n)
             if r is not None and r <= self.TOP_FOR_AFFIXES and len(n) >= 4:
                 return Squat(raw, pre + n, f"drops '{pre}' from the popular '{pre + n}'", 70)
-        if len(n) >= 8:
+        if 8 <= len(n) <= 40:
             best = None
             for d in _deletes(n, 2):
                 for cand in self._idx2.get(d, "").split("\n") if d in self._idx2 else ():

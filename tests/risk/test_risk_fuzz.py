@@ -202,7 +202,11 @@ def test_pathological_inputs_stay_bounded() -> None:
         "nested": "echo " + "$(" * 200 + "x" + ")" * 200,
         "shells": "bash -c " * 300 + "ls",
         "quote": "echo '" + "a" * 100_000 + "'",
+        "sed": "sed -e '" + "s/a/b/" * 10_000 + "' f",
+        "perl": "perl -e '" + "`\"" * 5_000 + "'",
     }
+    blob = "*** Begin Patch\n*** Add File: a.js\n+" + "eval(" * 20_000 + "\n*** End Patch"
+    assert ENGINE.assess(PatchAction(blob, "t"), CTX).level >= Level.MEDIUM
     for name, text in cases.items():
         a = ENGINE.assess(CommandAction(text, "t"), CTX)
         assert 0 <= a.score <= 100, name
