@@ -176,6 +176,7 @@ class Policy:
         self._levels: OrderedDict[str, Level] = OrderedDict()  # last level decided, per action
         self._lock = threading.Lock()
         self._ctx = SessionContext(workspace=workspace)
+        self.persist_errors: list[str] = []
 
     # ------------------------------------------------------------------ subject
 
@@ -356,6 +357,15 @@ class Policy:
             )
 
     def _persist(self, rule: dict[str, Any]) -> None:
+        """Write an approve-always rule to the user config. A config that cannot be written
+        must not break the review session: the approval still holds for this session, and the
+        failure is kept in `persist_errors` for the console to show."""
+        try:
+            self._persist_now(rule)
+        except (ConfigError, OSError) as exc:
+            self.persist_errors.append(f"could not save the rule: {exc}")
+
+    def _persist_now(self, rule: dict[str, Any]) -> None:
         cfg = load_user_config(self.user_config_path)
         section = cfg.section("policy")
         existing = section.get("rule", [])

@@ -203,7 +203,7 @@ def test_pathological_inputs_stay_bounded() -> None:
         "shells": "bash -c " * 300 + "ls",
         "quote": "echo '" + "a" * 100_000 + "'",
         "sed": "sed -e '" + "s/a/b/" * 10_000 + "' f",
-        "perl": "perl -e '" + "`\"" * 5_000 + "'",
+        "perl": "perl -e '" + '`"' * 5_000 + "'",
     }
     blob = "*** Begin Patch\n*** Add File: a.js\n+" + "eval(" * 20_000 + "\n*** End Patch"
     assert ENGINE.assess(PatchAction(blob, "t"), CTX).level >= Level.MEDIUM

@@ -300,3 +300,18 @@ def test_user_can_disable_a_builtin_rule(ws: Path, engine: RiskEngine, tmp_path:
     pol = load_policy(ws, user_config=load_user_config(cfg), engine=engine)
     _, kind, _ = decide(pol, engine, ws, "git push origin main")
     assert kind == DecisionKind.ALLOW
+
+
+def test_unwritable_user_config_keeps_the_session_going(
+    ws: Path, engine: RiskEngine, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text("[policy]\n", encoding="utf-8")
+    pol = load_policy(ws, user_config=load_user_config(cfg), engine=engine)
+    cfg.write_text("this is = = not toml", encoding="utf-8")  # broken behind our back
+    action = CommandAction("npm install lodash", "t")
+    pol.decide(action, engine.assess(action, SessionContext(workspace=ws)))
+    pol.remember(action, Verdict(action.id, VerdictKind.APPROVE_ALWAYS))
+    assert pol.persist_errors and "could not save" in pol.persist_errors[0]
+    _, kind, rule = decide(pol, engine, ws, "npm install lodash")
+    assert kind == DecisionKind.ALLOW and rule == "session:approved"
