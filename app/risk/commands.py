@@ -5282,17 +5282,18 @@ def analyze_flows(an: Analyzer) -> None:
         if code_from_stdin:
             body_redirect = next((r for r in c.redirects if r.body is not None), None)
             if body_redirect is not None and not up:
-                an.fragment(
+                _run_code_text(
+                    an,
+                    c,
                     body_redirect.body or "",
                     body_redirect.body_offset,
                     body_redirect.span,
-                    c,
                     prefix=f"{code_from_stdin} reads: ",
                 )
                 if code_from_stdin not in SHELLS:
                     an.add(
                         K.RESOURCE,
-                        10,
+                        5,
                         f"feeds inline code to {code_from_stdin}",
                         body_redirect.span,
                     )
@@ -5351,6 +5352,37 @@ def analyze_flows(an: Analyzer) -> None:
         c = cmds[owner]
         inner = [i for s in w.subs for i in [s, *sc.nested(s)]]
         _judge_code_source(an, c, inner, w.span, c.name or "shell")
+
+
+def _run_code_text(
+    an: Analyzer,
+    runner: SimpleCommand,
+    text: str,
+    exact: int | None,
+    fallback: tuple[int, int],
+    *,
+    prefix: str,
+) -> None:
+    """Code handed to `runner` as text: shell code is parsed again as shell, other languages
+    go to the inline-code reader for that language."""
+    from app.risk.inline import analyze_code, analyze_python, lang_of
+
+    name = runner.name or ""
+    if name in SHELLS or name in ("source", ".", "eval", "xargs") or not name:
+        an.fragment(text, exact, fallback, runner, prefix=prefix)
+        return
+    lang = lang_of(name)
+    w = Word(text, text, fallback, exact)
+    before = len(an.findings)
+    if lang == "python":
+        analyze_python(an, runner, text, w)
+    elif lang in ("iex", "invoke-expression"):
+        an.add(K.OBFUSCATION, 60, "PowerShell evaluates text built by another command", fallback)
+    else:
+        analyze_code(an, runner, text, w, lang)
+    for k in range(before, len(an.findings)):
+        f = an.findings[k]
+        an.findings[k] = type(f)(f.category, f.score, prefix + f.reason, f.spans)
 
 
 def _reads_code_from_stdin(c: SimpleCommand) -> str:
@@ -5452,9 +5484,12 @@ def _judge_code_source(
             if body is not None:
                 texts.append((body.body or "", body.body_offset, body.span, s))
     if texts and len(texts) == len(sources):
-        for text, exact, sp, s in texts:
-            an.fragment(text, exact, sp, s, prefix=f"{runner} runs: ")
-        an.add(K.OBFUSCATION, 40, f"builds shell code as text and {how} {runner}", span)
+        for text, exact, sp, _s in texts:
+            _run_code_text(an, c, text, exact, sp, prefix=f"{runner} runs: ")
+        if all(s.name == "cat" for _t, _e, _sp, s in texts):
+            an.add(K.RESOURCE, 5, f"feeds a here-document to {runner}", span)
+        else:
+            an.add(K.OBFUSCATION, 40, f"builds code as text and {how} {runner}", span)
         return
     secrets = [d for i in sources for d in an.ci(cmds[i]).secrets]
     an.add(

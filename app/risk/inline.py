@@ -45,6 +45,11 @@ MAX_CODE = 20_000
 """Inline code longer than this is reviewed on its start only, and said so."""
 
 
+def lang_of(name: str) -> str:
+    """The language an interpreter's name stands for (python3.12 → python, nodejs → node)."""
+    return _lang(name)
+
+
 def _lang(name: str) -> str:
     if re.match(r"^(python|pypy)\d*(\.\d+)?$", name):
         return "python"
