@@ -97,6 +97,9 @@ class Analyzer:
         self.info: dict[int, CmdInfo] = {}
         self.cwds: dict[int, str | None] = {}
         self.climbed: set[int] = set()  # commands whose cwd was reached by `cd ..` out of it
+        # files this action writes with literal content (heredocs, echo): path -> (text, offset
+        # of text in the reviewed text when exact, span to point at)
+        self.written: dict[str, tuple[str, int | None, Span]] = {}
         self.functions = {name for name, _span, _body in self.script.functions}
         self.git_remotes: dict[str, str] = {}  # remotes this action adds: name -> URL
 

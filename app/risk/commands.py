@@ -1277,6 +1277,7 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
             read_target(an, c, r.target)
         elif r.op == ">&" and r.target is not None and r.target.value not in (None, "1", "2", "-"):
             write_target(an, c, r.target)
+    _remember_written(an, c)
     if c.keyword in ("assign", "declare", "unset", "test"):
         if c.keyword == "declare" or c.keyword == "unset":
             _declare(an, c)
@@ -1323,6 +1324,50 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
                 p = an.path(c, r.target.value)
                 an.facts.downloads.append(p.abs or p.raw)
     _generic(an, c)
+
+
+def _remember_written(an: Analyzer, c: SimpleCommand) -> None:
+    """`cat > run.sh <<EOF … EOF` or `echo '…' > run.sh`: keep the text, so running the file
+    later in the same action is judged by what it contains."""
+    name = c.name
+    text: tuple[str, int | None, tuple[int, int]] | None = None
+    files = [w for w in c.args if not (w.value or "-").startswith("-")]
+    if (name == "cat" and not files) or name == "tee":
+        body = next((r for r in c.redirects if r.body is not None), None)
+        if body is not None:
+            text = (body.body or "", body.body_offset, body.span)
+    elif name in ("echo", "printf") and c.args and all(w.value is not None for w in c.args):
+        vals = [w.value or "" for w in c.args if w.value not in ("-e", "-n", "-E")]
+        joined = " ".join(vals)
+        if name == "printf" or "-e" in [w.value for w in c.args]:
+            joined = joined.replace("\\n", "\n").replace("\\t", "\t")
+        exact = c.args[0].exact if len(c.args) == 1 and joined == c.args[0].value else None
+        text = (joined, exact, (c.args[0].span[0], c.args[-1].span[1]))
+    if text is None:
+        return
+    targets = [r.target for r in c.redirects if r.writes and r.target is not None]
+    if name == "tee":
+        targets += [w for w in c.args if not (w.value or "-").startswith("-")]
+    for t in targets:
+        if t.value is not None:
+            p = an.path(c, t.value)
+            an.written[p.abs or p.raw] = text
+
+
+def run_written(an: Analyzer, c: SimpleCommand, path: str, runner: str) -> bool:
+    """Judge a file this action wrote itself by its content; True if it was one."""
+    got = an.written.get(path)
+    if got is None:
+        return False
+    text, exact, span = got
+    shebang = text.split("\n", 1)[0] if text.startswith("#!") else ""
+    if runner in ("", "exec") and shebang:
+        runner = shebang.split("/")[-1].split()[-1] if "env " in shebang else shebang.split("/")[-1]
+    fake = SimpleCommand(
+        index=c.index, argv=(Word(runner or "sh", runner or "sh", c.span),), span=c.span
+    )
+    _run_code_text(an, fake, text, exact, span, prefix="the script it wrote runs: ")
+    return True
 
 
 def _handler(name: str) -> Handler | None:
@@ -1531,6 +1576,8 @@ def _local_program(an: Analyzer, c: SimpleCommand) -> None:
         an.add(
             K.SUPPLY_CHAIN, 90, f"runs {info.display}, which this action just downloaded", head.span
         )
+    elif run_written(an, c, info.abs or info.raw, ""):
+        an.add(K.RESOURCE, 5, f"runs {info.display}, which it has just written", head.span)
     elif info.where == "workspace":
         an.add(
             K.RESOURCE, 5, f"runs {info.display}, a program in the workspace (sandboxed)", head.span
@@ -5020,6 +5067,8 @@ def h_shell(an: Analyzer, c: SimpleCommand) -> None:
                 f"runs {info.display}, which this action just downloaded",
                 w.span,
             )
+        elif run_written(an, c, info.abs or info.raw, c.name or "sh"):
+            an.add(K.RESOURCE, 5, f"runs {info.display}, which it has just written", w.span)
         elif info.where == "workspace":
             an.add(K.RESOURCE, 5, f"runs the script {info.display} (sandboxed)", w.span)
         elif info.where == "tmp":

@@ -183,7 +183,11 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         return
     info = an.path(c, v)
     an.facts.runs.append(info.abs or info.raw)
-    if (info.abs or info.raw) in an.facts.downloads:
+    from app.risk.commands import run_written
+
+    if run_written(an, c, info.abs or info.raw, c.name or lang):
+        an.add(K.RESOURCE, 5, f"runs {info.display}, which it has just written", script.span)
+    elif (info.abs or info.raw) in an.facts.downloads:
         an.add(
             K.SUPPLY_CHAIN,
             90,
