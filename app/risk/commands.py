@@ -5246,8 +5246,8 @@ HANDLERS: dict[str, Handler] = {
     "bunzip2": lambda an, c: _decoder_flag(an, c, ()),
     "zstd": lambda an, c: _decoder_flag(an, c, ("-d", "--decompress", "-dc")),
     "rev": lambda an, c: setattr(an.ci(c), "decoder", True),
-    "printf": lambda an, c: _printf(an, c),
-    "echo": lambda an, c: None,
+    "printf": lambda an, c: _echo(an, c),
+    "echo": lambda an, c: _echo(an, c),
     "yes": lambda an, c: None,
     "sleep": lambda an, c: None,
 }
@@ -5290,8 +5290,32 @@ def _decoder_flag(an: Analyzer, c: SimpleCommand, flags: tuple[str, ...]) -> Non
             read_target(an, c, w)
 
 
-def _printf(an: Analyzer, c: SimpleCommand) -> None:
-    if c.args and re.search(r"\\x[0-9a-fA-F]{2}|\\[0-7]{3}", c.args[0].value or ""):
+def _echo(an: Analyzer, c: SimpleCommand) -> None:
+    """echo/printf: printing a secret-looking variable hands it to the agent; printf with
+    escapes is a decoder."""
+    name = c.name
+    for w in c.args:
+        m = re.search(
+            r"\$\{?(\w*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|"
+            r"PRIVATE_KEY|CREDENTIALS?)\w*)",
+            w.text,
+            re.I,
+        )
+        if m and w.dynamic:
+            an.ci(c).env_dump = True
+            an.add(
+                K.SECRETS,
+                65,
+                f"prints ${m.group(1)}, which looks like a secret: its "
+                "value would reach the agent and its model provider",
+                w.span,
+            )
+            break
+    if (
+        name == "printf"
+        and c.args
+        and re.search(r"\\x[0-9a-fA-F]{2}|\\[0-7]{3}", c.args[0].value or "")
+    ):
         an.ci(c).decoder = True
 
 
