@@ -144,6 +144,17 @@ class RiskEngine:
                     ((0, len(action.reviewed_text)),),
                 )
             ]
+        except Exception as exc:
+            # A bug here must never wave an action through: it is asked, with the reason.
+            findings = [
+                Finding(
+                    Category.OBFUSCATION,
+                    70,
+                    f"lockgate could not assess this action (internal error: "
+                    f"{type(exc).__name__}); review it by hand",
+                    ((0, len(action.reviewed_text)),),
+                )
+            ]
         return Assessment.from_findings(_clip(_dedupe(findings), len(action.reviewed_text)))
 
     # ------------------------------------------------------------------ analysis

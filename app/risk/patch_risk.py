@@ -177,7 +177,7 @@ class _PatchReader:
                 (0, len(self.text)),
             )
             return
-        except (ValueError, RecursionError, MemoryError) as exc:  # parser bug: fail closed
+        except Exception as exc:  # a parser bug must not stop the review: fail closed
             self.add(
                 K.OBFUSCATION,
                 50,

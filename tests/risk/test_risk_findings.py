@@ -237,3 +237,14 @@ def test_workspace_directly_in_tmp(engine: RiskEngine) -> None:
         assert level("mv src/app.py /tmp/") >= Level.MEDIUM
     finally:
         shutil.rmtree(ws)
+
+
+def test_internal_errors_fail_closed(monkeypatch: pytest.MonkeyPatch, ws: Path) -> None:
+    engine = RiskEngine(warm=False)
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(engine, "_command", boom)
+    a = engine.assess(CommandAction("ls", "t"), SessionContext(workspace=ws))
+    assert a.level == Level.HIGH and "could not assess" in a.reasons[0]
