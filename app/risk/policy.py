@@ -217,7 +217,15 @@ class Policy:
     # ------------------------------------------------------------------ decide
 
     def decide(self, action: Action, assessment: Assessment) -> Decision:
-        d = self._decide(action, assessment)
+        try:
+            d = self._decide(action, assessment)
+        except Exception as exc:  # a bug must never auto-approve: ask, and say why
+            d = Decision(
+                DecisionKind.ASK,
+                "risk:policy-error",
+                f"the policy could not decide ({type(exc).__name__}); review it by hand",
+                source="risk",
+            )
         with self._lock:
             self._levels[action.id] = assessment.level
             while len(self._levels) > 10_000:
