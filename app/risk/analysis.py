@@ -84,11 +84,13 @@ class Analyzer:
         cwd: str | None = None,
         depth: int = 0,
         script: Script | None = None,
+        allowed: tuple[str, ...] = (),
     ) -> None:
         self.text = text
         self.workspace = workspace
         self.home = home
         self.network = network
+        self.allowed = allowed  # the session's own network allow-list
         self.start_cwd = cwd if cwd is not None else workspace
         self.depth = depth
         self.script = script if script is not None else parse(text)
@@ -194,6 +196,7 @@ class Analyzer:
             workspace=self.workspace,
             home=self.home,
             network=self.network,
+            allowed=self.allowed,
             cwd=self.cwds.get(c.index, self.start_cwd),
             depth=self.depth + 1,
         )

@@ -18,6 +18,7 @@ from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.netutil import Target, host_of_scp, parse_target
 from app.risk.paths import resolve
+from app.risk.rules import domain_match
 from app.risk.shell import SHELLS, SimpleCommand, Word
 from app.risk.typosquat import Ecosystem, popular
 from app.risk.wrappers import find_matches
@@ -1631,6 +1632,9 @@ def _network_note(
     if an.network == "off":
         extra += "; the sandbox has no network, so it fails unless you allow it"
         score = max(36, score - 4)
+    elif any(domain_match(d, t.host) for d in an.allowed) and not t.ip_literal:
+        extra += " (on this session's network allow-list)"
+        score = 20
     an.add(K.NETWORK, score, f"{text}{extra}", w.span)
 
 

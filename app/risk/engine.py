@@ -170,11 +170,12 @@ class RiskEngine:
             cwd = ws
             if action.cwd:
                 cwd = posixpath.normpath(posixpath.join(ws, action.cwd))
-            key: tuple[object, ...] = ("cmd", action.command, ws, context.network, cwd)
+            allowed = context.allowed_domains if context.network == "allow" else ()
+            key: tuple[object, ...] = ("cmd", action.command, ws, context.network, cwd, allowed)
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
-            result = self._command(action.command, ws, context.network, cwd)
+            result = self._command(action.command, ws, context.network, cwd, allowed)
         elif isinstance(action, PatchAction):
             key = ("patch", action.patch, ws, context.network)
             hit = self._cache.get(key)
@@ -190,9 +191,13 @@ class RiskEngine:
         self._cache.put(key, result)
         return result
 
-    def _command(self, text: str, ws: str, network: str, cwd: str) -> Analysis:
+    def _command(
+        self, text: str, ws: str, network: str, cwd: str, allowed: tuple[str, ...] = ()
+    ) -> Analysis:
         findings: list[Finding] = []
-        an = Analyzer(text, workspace=ws, home=home_dir(), network=network, cwd=cwd)
+        an = Analyzer(
+            text, workspace=ws, home=home_dir(), network=network, cwd=cwd, allowed=allowed
+        )
         an.run()
         findings.extend(an.findings)
         findings.extend(deception.scan(text))
