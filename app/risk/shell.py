@@ -722,7 +722,14 @@ class _Extractor:
             dyn = False
             exp = False
             subs: list[int] = []
+            prev: int | None = None
             for c in node.children:
+                # tree-sitter leaves the newlines between string parts out of every node.
+                if prev is not None and c.start_byte > prev:
+                    gap = self.text[self.off.char(prev) : self.off.char(c.start_byte)]
+                    parts_v.append(gap)
+                    parts_t.append(gap)
+                prev = c.end_byte
                 if c.type in ('"', '$"'):
                     continue
                 if c.type == "string_content":
