@@ -1554,6 +1554,10 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
             read_target(an, c, Word(v, v, w.span), listing=listing)
 
 
+_VERBS_OUT = frozenset({"publish", "deploy", "release", "upload", "push", "ship", "unpublish"})
+_VERBS_INSTALL = frozenset({"install", "add", "-i", "-iA", "--install", "get"})
+
+
 def _unknown(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or "?"
     for w in c.args:
@@ -1561,6 +1565,16 @@ def _unknown(an: Analyzer, c: SimpleCommand) -> None:
         if t is not None and "://" in (w.value or ""):
             _network_note(an, c, t, f"`{q(name)}` contacts {t.host}", w, score=40)
             break
+    # A tool lockgate does not know, used the way publishing and installing tools are used.
+    verbs = [w for w in c.args[:3] if w.value is not None][:2]
+    out = next((w for w in verbs if w.value in _VERBS_OUT), None)
+    inst = next((w for w in verbs if w.value in _VERBS_INSTALL), None)
+    if out is not None:
+        an.ci(c).network = True
+        an.add(K.NETWORK, 45, f"`{q(name)} {out.value}` publishes or deploys something", out.span)
+    elif inst is not None and name not in ("git",):
+        an.ci(c).network = True
+        an.add(K.SUPPLY_CHAIN, 40, f"`{q(name)} {inst.value}` installs something", inst.span)
     an.add(
         K.RESOURCE,
         20,
@@ -4717,6 +4731,33 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
             runs=True,
         )
         return
+    if sub == "pkg" and rest and rest[0].value in ("set", "delete"):
+        for w in rest[1:]:
+            v = w.value or ""
+            key, _, value = v.partition("=")
+            if key.startswith("scripts."):
+                hook = key.split(".", 1)[1]
+                install = hook in (
+                    "preinstall",
+                    "install",
+                    "postinstall",
+                    "prepare",
+                    "prepublish",
+                    "prepublishOnly",
+                    "prepack",
+                )
+                an.add(
+                    K.SUPPLY_CHAIN,
+                    60 if install else 36,
+                    f"sets the npm script `{hook}`"
+                    + (": it runs on every install" if install else ""),
+                    w.span,
+                )
+                if value:
+                    an.fragment(value, None, w.span, c, prefix=f"the `{hook}` script runs: ")
+            else:
+                an.add(K.SUPPLY_CHAIN, 36, f"changes package.json ({short(key, 30)})", w.span)
+        return
     if sub in ("link",):
         an.add(
             K.OUTSIDE_WORKSPACE, 36, f"`{name} link` writes links into the global folder", c.span
@@ -4891,6 +4932,8 @@ def h_sys_pkg(an: Analyzer, c: SimpleCommand) -> None:
         elif any(v in ("-r", "-P", "--purge", "--remove", "-e", "--erase") for v in vals):
             an.add(K.DESTRUCTIVE, 55, f"`{name}` removes system packages", c.span)
         return
+    if name == "nix-env" and any(v in ("-i", "-iA", "--install") for v in vals):
+        sub = "install"
     if sub in (
         "install",
         "add",
