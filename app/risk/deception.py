@@ -118,7 +118,7 @@ def scan(
                     unicodedata.normalize("NFKD", ch).isascii() is False and _confusable(ch)
                     for ch in word
                 )
-                and re.search(r"[./@-]", word)
+                and re.search(r"[./@]", word)
             ):
                 out.append(
                     Finding(

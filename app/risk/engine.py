@@ -12,7 +12,7 @@ import posixpath
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.core.model import (
@@ -155,7 +155,11 @@ class RiskEngine:
                     ((0, len(action.reviewed_text)),),
                 )
             ]
-        return Assessment.from_findings(_clip(_dedupe(findings), len(action.reviewed_text)))
+        a = Assessment.from_findings(_clip(_dedupe(findings), len(action.reviewed_text)))
+        # Categories name what is worth a look; notes below "low" (a write inside the
+        # workspace, a test run) keep their reason but do not label the action.
+        worth = tuple(dict.fromkeys(f.category for f in a.findings if f.score >= 15))
+        return replace(a, categories=worth)
 
     # ------------------------------------------------------------------ analysis
 
