@@ -142,6 +142,7 @@ class MainScreen(Screen[None]):
         queue = self.query_one(QueueList)
         queue.border_title = "queue"
         queue.on_seen = self._seen_in_queue
+        queue.on_highlight = self._highlighted
         detail = self.query_one(DetailPane)
         detail.on_seen = self._seen_in_detail
         detail.lookup = self._view_or_none
@@ -294,8 +295,7 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ selection and seen
 
-    @on(QueueList.Highlighted)
-    def _highlighted(self, _: QueueList.Highlighted) -> None:
+    def _highlighted(self, _: int | None) -> None:
         self._show_highlighted()
         self._refresh_verdict_keys()
 

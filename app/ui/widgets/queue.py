@@ -156,6 +156,7 @@ class QueueList(LinesView[QueueRow]):
         self._cursor: int | None = None
         self.seen: set[str] = set()
         self.on_seen: Callable[[set[str]], None] | None = None
+        self.on_highlight: Callable[[int | None], None] | None = None
         self._index: dict[str, int] = {}
 
     # ------------------------------------------------------------------ rows
@@ -225,7 +226,11 @@ class QueueList(LinesView[QueueRow]):
                 self._strips.pop(i, None)
                 self.refresh_rows(i, i + 1)
         self.scroll_to_highlight()
-        self.post_message(self.Highlighted(index))
+        if self.on_highlight is not None:
+            # Directly, not by message: the detail pane follows the cursor in the same frame.
+            self.on_highlight(index)
+        else:
+            self.post_message(self.Highlighted(index))
 
     def _step(self, start: int, direction: int) -> int | None:
         i = start
