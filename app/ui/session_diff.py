@@ -16,7 +16,7 @@ from pathlib import Path
 
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-     "node_modules", ".venv", ".tox"}
+     "node_modules", ".venv", ".tox", ".lockgate"}
 )  # fmt: skip
 MAX_FILE = 1 << 20  # bytes of one file kept for the diff
 MAX_TOTAL = 64 << 20  # bytes kept in all; beyond it files are compared by hash only

@@ -26,6 +26,8 @@ def test_added_deleted_modified_binary_large(workspace: Path) -> None:
     (workspace / "blob.bin").write_bytes(b"\0\1\3")
     (workspace / "big.log").write_bytes(b"y" * (MAX_FILE + 1))
     (workspace / ".git" / "HEAD").write_text("other\n")
+    (workspace / ".lockgate").mkdir()  # lockgate's own undo journal is not the session's work
+    (workspace / ".lockgate" / "journal").write_text("x\n")
     os.chmod(workspace / "keep.txt", 0o600)
 
     d = diff_since(before, workspace)
@@ -39,6 +41,7 @@ def test_added_deleted_modified_binary_large(workspace: Path) -> None:
     assert "big.log: binary or large file changed" in notes
     assert "keep.txt: mode" in notes
     assert ".git" not in d.unified
+    assert ".lockgate" not in d.unified
 
 
 def test_nothing_changed(workspace: Path) -> None:
