@@ -159,3 +159,15 @@ async def test_ids_and_messages_cannot_use_markup_or_controls(workspace: Path) -
         await c.pilot.pause(0.05)
         messages = c.notes()
         assert any("cmd-[bold red]x[/]␛[2J" in m and "not waiting" in m for m in messages), messages
+
+
+async def test_a_very_long_output_line_is_shown_whole_in_bounded_rows(workspace: Path) -> None:
+    line = "".join(f"{i:05d}" for i in range(700))  # 3,500 characters, one line
+    async with console(workspace, outputs={"cat big": (line.encode() + b"\n", b"", 0)}) as c:
+        c.link.turn("t1", [cmd("cat big", n=1)])
+        await c.until(lambda: "completed, exit 0" in c.text)
+        rows = [r for r in c.main.query_one(OutputView).rows if r.kind == "stdout"]
+        assert [len(r.text) for r in rows] == [1000, 1000, 1000, 500]
+        assert [r.continued for r in rows] == [False, True, True, True]
+        assert "".join(r.text for r in rows) == line
+        assert "out↪" in c.text

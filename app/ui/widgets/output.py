@@ -19,6 +19,7 @@ from app.ui.safe import make_safe
 from app.ui.widgets.lines import LinesView, estimate_width
 
 MAX_ROWS = 20_000
+ROW_CHARS = 1_000  # a longer line is shown as several rows (↪), so no single row is huge
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,29 @@ class OutputRow:
     text: str
     action_id: str = ""
     failed: bool = False
+    continued: bool = False  # the rest of the line above
+
+
+def _rows(
+    stream: Literal["stdout", "stderr"], line: str, action_id: str, continued: bool = False
+) -> list[OutputRow]:
+    if len(line) <= ROW_CHARS:
+        return [OutputRow(stream, line, action_id, continued=continued)]
+    return [
+        OutputRow(stream, line[i : i + ROW_CHARS], action_id, continued=continued or i > 0)
+        for i in range(0, len(line), ROW_CHARS)
+    ]
 
 
 _GUTTER = {"stdout": ("out│ ", "$text-muted"), "stderr": ("err│ ", "$text-error")}
+_CONTINUED = {"stdout": ("out↪ ", "$text-muted"), "stderr": ("err↪ ", "$text-error")}
 
 
 class OutputView(LinesView[OutputRow]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(max_rows=MAX_ROWS, follow=True, id=id, classes=classes)
         self._decoders: dict[tuple[str, str], codecs.IncrementalDecoder] = {}
-        self._partial: dict[tuple[str, str], str] = {}
+        self._partial: dict[tuple[str, str], tuple[str, bool]] = {}
 
     def row_width(self, row: OutputRow) -> int:
         return estimate_width(row.text, 6)
@@ -47,7 +61,7 @@ class OutputView(LinesView[OutputRow]):
             return Content.styled("── ", style) + make_safe(row.text, keep_newlines=False).content(
                 ()
             ).stylize_before(style)
-        gutter, style = _GUTTER[row.kind]
+        gutter, style = (_CONTINUED if row.continued else _GUTTER)[row.kind]
         return Content.styled(gutter, style) + make_safe(row.text, keep_newlines=False).content()
 
     def started(self, action_id: str, ran: str) -> None:
@@ -60,20 +74,33 @@ class OutputView(LinesView[OutputRow]):
         if decoder is None:
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             self._decoders[key] = decoder
-        text = self._partial.pop(key, "") + decoder.decode(data)
+        pending = self._partial.pop(key, None)
+        text = (pending[0] if pending else "") + decoder.decode(data)
+        continued = pending[1] if pending else False
         lines = text.split("\n")
         tail = lines.pop()
+        rows: list[OutputRow] = []
+        for line in lines:
+            rows += _rows(stream, line, action_id, continued)
+            continued = False
+        if len(tail) > ROW_CHARS:
+            # A line that never ends (a progress bar, a flood without newlines) is shown as it
+            # comes, a row at a time, instead of piling up unseen.
+            cut = len(tail) - len(tail) % ROW_CHARS
+            rows += _rows(stream, tail[:cut], action_id, continued)
+            tail, continued = tail[cut:], True
         if tail:
-            self._partial[key] = tail
-        self.append_rows([OutputRow(stream, line, action_id) for line in lines])
+            self._partial[key] = (tail, continued)
+        self.append_rows(rows)
 
     def finished(self, action_id: str, summary: str, *, failed: bool) -> None:
         rows: list[OutputRow] = []
         for stream in ("stdout", "stderr"):
             key = (action_id, stream)
             decoder = self._decoders.pop(key, None)
-            rest = self._partial.pop(key, "") + (decoder.decode(b"", final=True) if decoder else "")
+            text, continued = self._partial.pop(key, ("", False))
+            rest = text + (decoder.decode(b"", final=True) if decoder else "")
             if rest:
-                rows.append(OutputRow(stream, rest, action_id))
+                rows += _rows(stream, rest, action_id, continued)
         rows.append(OutputRow("end", summary, action_id, failed=failed))
         self.append_rows(rows)
