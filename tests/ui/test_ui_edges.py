@@ -171,3 +171,26 @@ async def test_a_very_long_output_line_is_shown_whole_in_bounded_rows(workspace:
         assert [r.continued for r in rows] == [False, True, True, True]
         assert "".join(r.text for r in rows) == line
         assert "out↪" in c.text
+
+
+async def test_editing_a_hazardous_command_never_puts_raw_controls_in_the_text_box(
+    workspace: Path,
+) -> None:
+    from textual.widgets import TextArea
+
+    from app.ui.screens.dialogs import EditCommandScreen
+
+    evil = "echo hi\x1b]0;t\x07 \u202eok"
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd(evil, n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        area = c.app.screen.query_one(TextArea)
+        assert "\x1b" not in area.text and "\u202e" not in area.text
+        assert "␛]0;t␇" in area.text and "⟨RLO⟩" in area.text
+        assert "hidden or control characters" in c.text
+        await c.pilot.press("ctrl+s")
+        await c.until(lambda: bool(c.session.commands.ran))
+        assert c.session.commands.ran == [("cmd-t1-1", "echo hi␛]0;t␇ ⟨RLO⟩ok")]

@@ -142,6 +142,11 @@ class EditCommandScreen(ModalScreen[str | None]):
         self.view = view
         assert isinstance(view.action, CommandAction)
         self.original = view.action.command
+        safe = make_safe(self.original)
+        # A text box would hand hidden characters to the terminal as they are: a command holding
+        # any starts from its marked-up form, which is what the reviewer saw and now edits.
+        self.hazardous = safe.hazardous
+        self.start_text = safe.display if safe.hazardous else self.original
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -151,7 +156,16 @@ class EditCommandScreen(ModalScreen[str | None]):
                 + Content.styled(", then approve", "bold"),
                 id="dialog-title",
             )
-            yield TextArea(self.original, id="edit-area", soft_wrap=True, show_line_numbers=False)
+            if self.hazardous:
+                yield Static(
+                    Content(
+                        "⚠ This command held hidden or control characters. They are shown as "
+                        "markers (␛, ⟨RLO⟩, …) and the markers themselves are what will run "
+                        "unless you change them."
+                    ),
+                    id="dialog-warnings",
+                )
+            yield TextArea(self.start_text, id="edit-area", soft_wrap=True, show_line_numbers=False)
             yield Static(id="edit-preview")
             yield Static(
                 "ctrl+s approves the text above exactly as previewed; Esc cancels.",
@@ -159,7 +173,7 @@ class EditCommandScreen(ModalScreen[str | None]):
             )
 
     def on_mount(self) -> None:
-        self._preview(self.original)
+        self._preview(self.start_text)
         self.query_one(TextArea).focus()
 
     @on(TextArea.Changed, "#edit-area")
