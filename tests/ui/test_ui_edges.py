@@ -194,3 +194,31 @@ async def test_editing_a_hazardous_command_never_puts_raw_controls_in_the_text_b
         await c.pilot.press("ctrl+s")
         await c.until(lambda: bool(c.session.commands.ran))
         assert c.session.commands.ran == [("cmd-t1-1", "echo hi␛]0;t␇ ⟨RLO⟩ok")]
+
+
+async def test_switching_theme_recolours_what_is_already_drawn(workspace: Path) -> None:
+    """Rows are cached as drawn strips; a theme switch must not leave old colours behind."""
+    from app.ui.themes import builtin_theme_dir, load_theme_file
+
+    def backgrounds(c: object) -> set[str]:
+        """Backgrounds behind the text `rm -rf build` anywhere on screen (queue and detail)."""
+        from textual.app import App
+
+        assert isinstance(c, App)
+        found = set()
+        for strip in c.screen._compositor.render_strips():
+            for seg in strip:
+                colour = seg.style.bgcolor if seg.style else None
+                if seg.text.startswith("rm -rf build") and colour and colour.triplet:
+                    found.add(colour.triplet.hex)
+        return found
+
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd("rm -rf build", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        dark = load_theme_file(builtin_theme_dir() / "dark.toml").variables["risk-span"]
+        light = load_theme_file(builtin_theme_dir() / "light.toml").variables["risk-span"]
+        assert dark in backgrounds(c.app)
+        c.app.theme = "lockgate-light"
+        await c.until(lambda: light in backgrounds(c.app) and dark not in backgrounds(c.app))
