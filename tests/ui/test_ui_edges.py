@@ -222,3 +222,19 @@ async def test_switching_theme_recolours_what_is_already_drawn(workspace: Path) 
         assert dark in backgrounds(c.app)
         c.app.theme = "lockgate-light"
         await c.until(lambda: light in backgrounds(c.app) and dark not in backgrounds(c.app))
+
+
+async def test_quit_also_counts_approved_actions_not_run_yet(workspace: Path) -> None:
+    from app.ui.screens.dialogs import QuitScreen
+
+    async with console(workspace) as c:
+        # The safe `ls` is auto-approved but waits its turn behind the critical read.
+        c.link.turn("t1", [cmd("cat /etc/shadow", n=1), cmd("ls", n=2)])
+        await c.until(lambda: c.state("cmd-t1-2") == ActionState.AUTO_APPROVED)
+        await c.pilot.press("q")
+        await c.until(lambda: isinstance(c.app.screen, QuitScreen))
+        assert "1 action still wait for a verdict" in c.text
+        assert "1 approved action not finished yet" in c.text
+        await c.pilot.press("y")
+        await c.until(lambda: c.app.return_code is not None)
+        assert c.session.commands.ran == []

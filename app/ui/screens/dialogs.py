@@ -205,18 +205,27 @@ class QuitScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
     ]
 
-    def __init__(self, waiting: int) -> None:
+    def __init__(self, waiting: int, in_flight: int = 0) -> None:
         super().__init__()
         self.waiting = waiting
+        self.in_flight = in_flight
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Content.styled("Quit lockgate?", "bold"), id="dialog-title")
-            yield Static(
-                f"{self.waiting} action{'s' * (self.waiting != 1)} still wait for a verdict; "
-                "quitting cancels them (they never run).\n\ny quits · n stays",
-                id="dialog-prompt",
-            )
+            lines = []
+            if self.waiting:
+                lines.append(
+                    f"{self.waiting} action{'s' * (self.waiting != 1)} still wait for a verdict; "
+                    "quitting cancels them (they never run)."
+                )
+            if self.in_flight:
+                lines.append(
+                    f"{self.in_flight} approved action{'s' * (self.in_flight != 1)} "
+                    "not finished yet; quitting stops them."
+                )
+            lines.append("\ny quits · n stays")
+            yield Static(Content("\n".join(lines)), id="dialog-prompt")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

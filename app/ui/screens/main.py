@@ -59,6 +59,9 @@ if TYPE_CHECKING:
     from app.ui.app import LockgateApp
 
 VERDICT = Binding.Group("Verdict")
+_UNFINISHED = frozenset(
+    {State.PROPOSED, State.WAITING, State.APPROVED, State.AUTO_APPROVED, State.RUNNING}
+)
 VERDICT_ACTIONS = frozenset(
     {
         "approve",
@@ -560,14 +563,20 @@ class MainScreen(Screen[None]):
 
     def action_request_quit(self) -> None:
         waiting = len(self.pipeline.waiting())
-        if waiting:
-            self._ask_quit(waiting)
+        unfinished = sum(
+            1
+            for batch in self.pipeline.batches()
+            for a in batch.actions
+            if (v := self._view_or_none(a.id)) is not None and str(v.state) in _UNFINISHED
+        )
+        if waiting or unfinished:
+            self._ask_quit(waiting, unfinished - waiting)
         else:
             self.lockgate.shutdown()
 
     @work(exclusive=True, group="dialog", exit_on_error=False)
-    async def _ask_quit(self, waiting: int) -> None:
-        if await self.app.push_screen_wait(QuitScreen(waiting)):
+    async def _ask_quit(self, waiting: int, in_flight: int) -> None:
+        if await self.app.push_screen_wait(QuitScreen(waiting, in_flight)):
             self.lockgate.shutdown()
 
     # ------------------------------------------------------------------ file activity
