@@ -391,9 +391,17 @@ class MainScreen(Screen[None]):
                 queue.highlighted = index
                 queue.scroll_to_highlight(top=True)
             eligible = len(plan.unseen) + len(plan.approve)
+            row = queue.highlighted_row()
+            needs_detail = row is not None and not row.complete
+            how = (
+                "the selected one is only whole in the detail pane: read it to the end "
+                "(scroll it if it is long)"
+                if needs_detail
+                else "they are on screen now"
+            )
             self.notify(
                 f"{len(plan.unseen)} of {eligible} actions in this batch have not been on screen "
-                "yet; showing them now. Press a again once you have seen them.",
+                f"yet; {how}. Press a again once you have seen them.",
                 title="Not approved yet",
                 severity="warning",
             )
