@@ -25,11 +25,13 @@ from app.ui.safe import notify_safely
 from app.ui.screens.main import MainScreen
 from app.ui.session_diff import FileState, snapshot
 from app.ui.themes import (
+    builtin_theme_dir,
     choose_theme,
     fallback_variables,
     load_themes,
     remember_theme,
     remembered_theme,
+    user_theme_dir,
 )
 
 
@@ -64,6 +66,7 @@ class LockgateApp(App[int]):
         self.startup_problems: list[str] = []
         self._closing_down = False
         self.agent_failed = False
+        self._theme_stop: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ what the header shows
 
@@ -107,6 +110,29 @@ class LockgateApp(App[int]):
                 "Theme problem: " + "; ".join(problems) + f". Using theme {self.theme!r}."
             )
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    @work(exclusive=True, group="theme-files", exit_on_error=False)
+    async def _watch_theme_files(self) -> None:
+        """Edit a theme file and see it at once (Posting does the same): changed files are
+        reloaded, new ones registered, and a file that breaks gives one message while the last
+        good version stays in use."""
+        from watchfiles import awatch
+
+        dirs = list(self.theme_dirs or [builtin_theme_dir(), user_theme_dir()])
+        watched = [str(d) for d in dirs if d.is_dir()]
+        if not watched:
+            return
+        self._theme_stop = asyncio.Event()
+        async for _changes in awatch(*watched, debounce=200, stop_event=self._theme_stop):
+            found = load_themes(dirs)
+            for theme in found.themes:
+                self.register_theme(theme)
+            if found.errors:
+                notify_safely(
+                    self, "Theme problem: " + "; ".join(found.errors), severity="error", timeout=12
+                )
+            if self.theme in found.names():
+                self.refresh_css(animate=False)
 
     def _theme_changed(self, theme: object) -> None:
         name = getattr(theme, "name", None)
@@ -161,6 +187,8 @@ class LockgateApp(App[int]):
         for notice in getattr(self.session, "notices", ()) or ():
             notify_safely(self, str(notice), title="Session", timeout=12)
         self._warm_up()
+        if self.watch_files:
+            self._watch_theme_files()
 
     def start_pipeline(self) -> None:
         """Called by the main screen once it observes the pipeline, so no event is missed."""
@@ -203,6 +231,8 @@ class LockgateApp(App[int]):
     @work(exclusive=True, group="shutdown", exit_on_error=False)
     async def _close_down(self, code: int) -> None:
         self.main.stop_watching()
+        if self._theme_stop is not None:
+            self._theme_stop.set()
         try:
             await self.session.pipeline.cancel()
         finally:

@@ -238,3 +238,28 @@ async def test_quit_also_counts_approved_actions_not_run_yet(workspace: Path) ->
         await c.pilot.press("y")
         await c.until(lambda: c.app.return_code is not None)
         assert c.session.commands.ran == []
+
+
+async def test_theme_files_reload_while_the_console_runs(workspace: Path) -> None:
+    from app.core.config import config_dir
+    from app.ui.themes import builtin_theme_dir
+
+    themes = config_dir() / "themes"
+    themes.mkdir(parents=True)
+    good = (builtin_theme_dir() / "dark.toml").read_text().replace('"lockgate-dark"', '"mine"')
+    async with console(workspace, watch_files=True) as c:
+        await c.pilot.pause(0.4)  # the watchers are up
+        (themes / "mine.toml").write_text(good)
+        await c.until(lambda: "mine" in c.app.available_themes, timeout=5)
+        c.app.theme = "mine"
+        await c.pilot.pause(0.1)
+        (themes / "mine.toml").write_text(
+            good.replace('risk-high = "#f08a4b"', 'risk-high = "#123456"')
+        )
+        await c.until(lambda: c.app.theme_variables.get("risk-high") == "#123456", timeout=5)
+        (themes / "mine.toml").write_text("name = 'mine'\n[colors]\n")
+        await c.until(
+            lambda: any("mine.toml" in n and "primary" in n for n in c.notes()), timeout=5
+        )
+        assert c.app.theme == "mine"  # the last good version stays in use
+        assert c.app.theme_variables.get("risk-high") == "#123456"
