@@ -183,10 +183,11 @@ class _ProtectedPatchApprovals:
 def open_session(options: SessionOptions) -> Session:
     from app.execute.commands import SandboxCommandExecutor
     from app.execute.patches import WorkspacePatchExecutor
+    from app.execute.sandbox_config import sandbox_policy
     from app.risk.engine import RiskEngine
     from app.risk.policy import load_policy
     from app.risk.rules import PolicyError
-    from sandbox import Sandbox, SandboxError, SandboxPolicy
+    from sandbox import Sandbox, SandboxError
 
     ws = Path(options.workspace).expanduser()
     if not ws.is_dir():
@@ -245,13 +246,16 @@ def open_session(options: SessionOptions) -> Session:
                 raise SessionError(str(exc)) from None
         try:
             sandbox = Sandbox(
-                SandboxPolicy(
+                sandbox_policy(
+                    user_config.section("sandbox"),
                     workspace=ws,
                     network="proxy" if options.network == "allow" else "off",
                     allow_degraded=options.allow_degraded_sandbox,
                 )
             )
             sandbox.start()
+        except ConfigError as exc:
+            raise SessionError(str(exc)) from None
         except SandboxError as exc:
             raise SessionError(f"sandbox: {exc}") from None
         opened.append(sandbox)

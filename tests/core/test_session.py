@@ -166,3 +166,36 @@ async def test_protected_path_patch_is_asked_and_applies_once_approved(workspace
         assert view.verdict is not None and view.verdict.by == "human"  # it was asked
         assert res.status is ResultStatus.COMPLETED, res.message
     assert (workspace / ".git" / "hooks" / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
+
+
+@pytest.mark.sandbox
+async def test_user_config_hides_paths_and_adds_writable_roots(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """`[sandbox] hide` and `writable` in the user's own config shape the session's sandbox."""
+    from app.core.config import update_user_config
+
+    secret_dir = tmp_path / "secret-store"
+    secret_dir.mkdir()
+    (secret_dir / "token").write_text("s3cr3t\n")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    update_user_config("sandbox", {"hide": [str(secret_dir)], "writable": [str(cache)]})
+    session = _sandbox_or_skip(SessionOptions(workspace=workspace, headless=True))
+    async with session as s:
+        link = ScriptedLink([[cmd(f"cat {secret_dir}/token; echo rc=$?")]])
+        await s.pipeline.run(link)
+        res = link.results["t1"]
+        assert s.sandbox is not None
+        assert cache.resolve() in s.sandbox.policy.writable
+    assert res[0].status is ResultStatus.COMPLETED
+    assert b"s3cr3t" not in res[0].stdout and b"rc=0" not in res[0].stdout
+    assert (secret_dir / "token").read_text() == "s3cr3t\n"
+
+
+def test_bad_sandbox_config_is_one_line_error(workspace: Path) -> None:
+    from app.core.config import update_user_config
+
+    update_user_config("sandbox", {"hide": ["relative/path"]})
+    with pytest.raises(SessionError, match=r"\[sandbox\] hide"):
+        _sandbox_or_skip(SessionOptions(workspace=workspace, headless=True))

@@ -1,0 +1,52 @@
+"""The `[sandbox]` section of the user config → the session's SandboxPolicy.
+
+Only the user's own config may widen or narrow the sandbox; a project's `.lockgate.toml` and the
+agent never can (writable roots and hidden paths are the session's choice).
+
+    [sandbox]
+    hide = ["~/work/secrets", "~/.config/some-cli"]   # unreadable inside, on top of the defaults
+    writable = ["~/.cache/pip"]                        # extra writable roots
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from app.core.config import ConfigError
+from sandbox import SandboxPolicy
+from sandbox.policy import default_deny_read
+
+
+def _paths(section: Mapping[str, Any], key: str) -> tuple[Path, ...]:
+    value = section.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"[sandbox] {key} must be a list of paths")
+    out: list[Path] = []
+    for v in value:
+        p = Path(v).expanduser()
+        if not p.is_absolute():
+            raise ConfigError(f"[sandbox] {key}: {v!r} must be absolute (or start with ~)")
+        out.append(p)
+    return tuple(out)
+
+
+def sandbox_policy(
+    section: Mapping[str, Any],
+    *,
+    workspace: Path,
+    network: Literal["off", "proxy"],
+    allow_degraded: bool,
+) -> SandboxPolicy:
+    unknown = sorted(set(section) - {"hide", "writable"})
+    if unknown:
+        raise ConfigError(f"[sandbox] unknown setting(s): {', '.join(unknown)}")
+    writable = tuple(p for p in _paths(section, "writable") if p.is_dir())
+    return SandboxPolicy(
+        workspace=workspace,
+        writable=writable,
+        network=network,
+        deny_read=(*default_deny_read(), *_paths(section, "hide")),
+        allow_degraded=allow_degraded,
+    )
