@@ -154,7 +154,7 @@ def undo_last(workspace: Path) -> Applied:
     """Restore the pre-images of the last applied patch, if its files are as it left them."""
     with _Locked(workspace) as root_fd:
         _recover(root_fd, workspace)
-        store_fd = open_store(root_fd, create=False)
+        store_fd = open_store(workspace, create=False)
         if store_fd is None:
             raise PatchError("nothing to undo: no patch has been applied in this workspace")
         try:
@@ -227,7 +227,7 @@ def _transact(
     root_fd: int, root: Path, changes: Sequence[Change], patch_id: str, *, undoes: str | None
 ) -> Applied:
     created_plan = _missing_dirs(root_fd, changes)
-    store_fd = open_store(root_fd, create=True)
+    store_fd = open_store(root, create=True)
     assert store_fd is not None
     name = new_txn_name(patch_id)
     dirs = _Dirs(root_fd)
@@ -440,7 +440,7 @@ def _remove_dirs(root_fd: int, rels: Sequence[str]) -> None:
 
 
 def _recover(root_fd: int, root: Path) -> list[str]:
-    store_fd = open_store(root_fd, create=False)
+    store_fd = open_store(root, create=False)
     if store_fd is None:
         return []
     rolled: list[str] = []
@@ -522,7 +522,7 @@ def _finish_undo(root_fd: int, root: Path, store_fd: int, name: str) -> None:
 
 
 def _prune(root_fd: int, root: Path) -> None:
-    store_fd = open_store(root_fd, create=False)
+    store_fd = open_store(root, create=False)
     if store_fd is None:
         return
     try:

@@ -1,14 +1,17 @@
-"""Where the journal and undo pre-images live: `<workspace>/.lockgate/patches/<seq>-<id>/`.
+"""Where the journal and undo pre-images live: in lockgate's data directory, one store per
+workspace (`<data_dir>/patch-store/<hash of the workspace path>/patches/<seq>-<id>/`).
 
-Each applied patch is one directory holding `journal.json` (entries, state) and the pre-images
-`b0`, `b1`, … (hard links to the old inodes when the filesystem allows, else copies). The same
-directory serves crash recovery (state "applying") and undo (state "committed"). `.lockgate/` gets a
-`.gitignore` of `*` so none of it is ever committed by accident.
+Outside the workspace so that applying a patch leaves nothing in the tree but the patch's own
+changes (a conformance check compares the whole tree) and so that an agent's commands never reach
+the journal. Each applied patch is one directory holding `journal.json` (entries, state) and the
+pre-images `b0`, `b1`, … (hard links to the old inodes when both are on one filesystem, else
+copies). The same directory serves crash recovery (state "applying") and undo ("committed").
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -17,29 +20,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.config import data_dir
 from app.patch import trust
 from app.patch.errors import PatchError
-from app.patch.fsops import fsync_dir, lstat_at, open_dir, write_new_at
+from app.patch.fsops import fsync_dir, open_dir, write_new_at
 
-STORE_DIR = ".lockgate"
 PATCHES_DIR = "patches"
 JOURNAL = "journal.json"
 KEEP = 50
 
 
-def open_store(root_fd: int, *, create: bool) -> int | None:
-    """Descriptor of `.lockgate/patches` (created 0700 with its .gitignore when asked)."""
-    fd = open_dir(root_fd, [STORE_DIR], STORE_DIR, create=create)
-    if fd is None:
-        return None
+def store_path(root: Path) -> Path:
+    """The store of the workspace whose real path is `root` (the directory may not exist)."""
+    key = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]
+    return data_dir() / "patch-store" / key / PATCHES_DIR
+
+
+def open_store(root: Path, *, create: bool) -> int | None:
+    """Descriptor of the workspace's store (created 0700 when asked), never through a link."""
+    path = store_path(root)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         if create:
-            os.fchmod(fd, 0o700)
-            if lstat_at(fd, ".gitignore") is None:
-                write_new_at(fd, ".gitignore", b"*\n", 0o644)
-        return open_dir(fd, [PATCHES_DIR], f"{STORE_DIR}/{PATCHES_DIR}", create=create)
-    finally:
-        os.close(fd)
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(path, flags)
+    except FileNotFoundError:
+        if create:
+            raise PatchError(f"cannot create the patch store {path}") from None
+        return None
+    except OSError as exc:
+        raise PatchError(f"cannot open the patch store {path}: {exc.strerror}") from exc
 
 
 def new_txn_name(patch_id: str) -> str:

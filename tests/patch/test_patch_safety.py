@@ -14,6 +14,7 @@ from app.patch import PatchError, parse_patch
 from app.patch import apply as apply_mod
 from app.patch.apply import apply_plan
 from app.patch.plan import build_plan
+from app.patch.storage import store_path
 
 
 @pytest.fixture
@@ -229,14 +230,15 @@ def test_failure_mid_commit_rolls_back_exactly(
     with pytest.raises(PatchError, match="No space left"):
         apply_text(ws, text)
     # identical, inode numbers included: rollback renames the very old inodes back
-    assert (snapshot(ws, skip_store=True), snapshot(out)) == before
-    assert not list((ws / ".lockgate" / "patches").iterdir())
+    assert (snapshot(ws), snapshot(out)) == before
+    assert not list(store_path(ws).iterdir())
 
 
 def test_store_symlink_refused(trees: tuple[Path, Path]) -> None:
     ws, out = trees
-    os.symlink(out, ws / ".lockgate")
-    _refused(ws, out, v4a("*** Update File: a.txt\n@@\n-alpha\n+x"), "symlink")
+    store_path(ws).parent.mkdir(parents=True)
+    os.symlink(out, store_path(ws))
+    _refused(ws, out, v4a("*** Update File: a.txt\n@@\n-alpha\n+x"), "patch store")
 
 
 @pytest.mark.parametrize(

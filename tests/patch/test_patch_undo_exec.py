@@ -12,6 +12,7 @@ from app.core.model import PatchAction, ResultStatus
 from app.execute.patches import WorkspacePatchExecutor
 from app.patch import PatchError
 from app.patch.apply import undo_last
+from app.patch.storage import store_path
 
 
 @pytest.fixture
@@ -62,12 +63,15 @@ def test_undo_refuses_and_names_the_file_that_moved_on(ws: Path) -> None:
 def test_undo_without_history(ws: Path) -> None:
     with pytest.raises(PatchError, match="nothing to undo"):
         undo_last(ws)
-    assert not (ws / ".lockgate").exists()
+    assert not store_path(ws).exists()
 
 
-def test_store_is_gitignored(ws: Path) -> None:
-    apply_text(ws, PATCH)
-    assert (ws / ".lockgate" / ".gitignore").read_text() == "*\n"
+def test_store_lives_outside_the_workspace(ws: Path) -> None:
+    """Applying leaves nothing in the tree but the patch's own changes."""
+    before = {p.relative_to(ws) for p in ws.rglob("*")}
+    apply_text(ws, v4a("*** Update File: a.txt\n@@\n-one\n+1"))
+    assert {p.relative_to(ws) for p in ws.rglob("*")} == before
+    assert len(list(store_path(ws).glob("*/journal.json"))) == 1
 
 
 # --------------------------------------------------------------------------- executor port
@@ -218,8 +222,8 @@ def test_real_entry_point_exit_codes(ws: Path) -> None:
 
 
 def _forge(ws: Path, state: str) -> None:
-    """A journal an agent could write into .lockgate if its sandbox were degraded."""
-    txn = ws / ".lockgate" / "patches" / "00000000000000000001-forged"
+    """A journal lockgate did not write (its digest was never recorded)."""
+    txn = store_path(ws) / "00000000000000000001-forged"
     txn.mkdir(parents=True)
     (txn / "b0").write_text("#!/bin/sh\necho pwned\n")
     import hashlib
@@ -267,7 +271,7 @@ def test_forged_journal_is_not_undone(ws: Path) -> None:
 
 def test_tampered_pre_image_is_not_restored(ws: Path) -> None:
     apply_text(ws, v4a("*** Update File: a.txt\n@@\n-one\n+1"))
-    (backup,) = (ws / ".lockgate" / "patches").glob("*/b0")
+    (backup,) = store_path(ws).glob("*/b0")
     backup.unlink()
     backup.write_text("tampered\n")
     before = snapshot(ws)
