@@ -6,7 +6,9 @@ roots are fixed for the session, and a model-chosen cwd is only ever a cwd.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +31,24 @@ def _home() -> Path:
     return Path(os.environ.get("HOME") or os.path.expanduser("~"))
 
 
+def _homes() -> tuple[Path, ...]:
+    """$HOME and the account's home from the password database: a changed $HOME must not make
+    the real home (and the secrets in it) a workspace or readable."""
+    homes = [_home()]
+    with contextlib.suppress(KeyError, OSError):
+        homes.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+    return tuple(dict.fromkeys(h for h in homes if h.is_absolute()))
+
+
 def default_deny_read() -> tuple[Path, ...]:
     """Secret stores nothing in a sandbox should read, plus the console's own config (API keys)."""
-    home = _home()
+    paths: list[Path] = []
+    for home in _homes():
+        paths += _home_secrets(home)
+    return tuple(dict.fromkeys(paths))
+
+
+def _home_secrets(home: Path) -> list[Path]:
     xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
     paths = [
         home / ".ssh",
@@ -82,11 +99,9 @@ def default_deny_read() -> tuple[Path, ...]:
     own = os.environ.get("LOCKGATE_CONFIG_DIR")
     if own:
         paths.append(Path(own))
-    seen: list[Path] = []
-    for p in paths:
-        if p not in seen:
-            seen.append(p)
-    return tuple(seen)
+    if xdg != home / ".config":
+        paths.append(home / ".config" / "lockgate")
+    return paths
 
 
 # Names inside the workspace a command must not change: git's hooks and config (code that runs
@@ -94,6 +109,10 @@ def default_deny_read() -> tuple[Path, ...]:
 DEFAULT_PROTECTED: tuple[str, ...] = (
     ".git/hooks",
     ".git/config",
+    # git reads its config and hooks from the directory `commondir` names, and a
+    # `config.worktree` once worktree config is on: either would run programs like config does.
+    ".git/commondir",
+    ".git/config.worktree",
     ".lockgate*",
     ".codex",
     ".claude",
@@ -169,14 +188,14 @@ class SandboxPolicy:
         ws = Path(os.path.realpath(self.workspace))
         if not ws.is_dir():
             raise PolicyError(f"workspace {self.workspace} is not a directory")
-        home = Path(os.path.realpath(_home()))
-        _refuse_root("workspace", ws, home)
+        homes = tuple(Path(os.path.realpath(h)) for h in _homes())
+        _refuse_root("workspace", ws, homes)
         writable: list[Path] = []
         for w in self.writable:
             real = Path(os.path.realpath(w))
             if not real.is_dir():
                 raise PolicyError(f"writable root {w} is not a directory")
-            _refuse_root("writable root", real, home)
+            _refuse_root("writable root", real, homes)
             writable.append(real)
         if self.network not in ("off", "proxy"):
             raise PolicyError(f"unknown network mode {self.network!r}")
@@ -204,11 +223,12 @@ class SandboxPolicy:
         )
 
 
-def _refuse_root(what: str, path: Path, home: Path) -> None:
+def _refuse_root(what: str, path: Path, homes: tuple[Path, ...]) -> None:
     if path == Path("/"):
         raise PolicyError(f"{what} may not be / (the whole file system)")
-    if path == home or path in home.parents:
-        raise PolicyError(f"{what} {path} is the home directory or one of its parents")
+    for home in homes:
+        if path == home or path in home.parents:
+            raise PolicyError(f"{what} {path} is the home directory or one of its parents")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GLOB_CHARS = set("*?[")
+# Names inside any git directory that decide which programs git runs: hooks, config, and the
+# files that redirect config and hooks elsewhere (`commondir`) or add to them.
+GIT_PROTECTED = ("hooks", "config", "commondir", "config.worktree")
 
 # git config keys whose value is a program to run (or pulls in another file that could be).
 _DANGEROUS_GIT_KEY = re.compile(
@@ -87,10 +90,13 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                 if not os.path.lexists(hooks):
                     with contextlib.suppress(OSError):
                         os.mkdir(hooks, 0o755)
-                for name in ("hooks", "config"):
+                for name in GIT_PROTECTED:
                     path = os.path.join(sub, name)
-                    if os.path.lexists(path) and not os.path.islink(path):
-                        read_only.append(path)
+                    if os.path.lexists(path):
+                        if not os.path.islink(path):
+                            read_only.append(path)
+                    elif name != "hooks":
+                        absent.append(path)
         elif mark.kind == "file":
             read_only.append(git)  # a worktree's `.git` file: it names the real repository
         for pattern in patterns:
@@ -239,8 +245,27 @@ def _tame_new_repository(git: str, workspace: Path) -> list[str]:
     try:
         notes += _tame_hooks(gfd, git, workspace)
         notes += _tame_config(gfd, git, workspace)
+        notes += _drop_redirects(gfd, git, workspace)
     finally:
         os.close(gfd)
+    return notes
+
+
+def _drop_redirects(gfd: int, git: str, workspace: Path) -> list[str]:
+    """`commondir` sends git to another directory's config and hooks; `config.worktree` adds
+    config. A repository the command created keeps neither."""
+    notes = []
+    for name in ("commondir", "config.worktree"):
+        try:
+            st = os.lstat(name, dir_fd=gfd)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(name, dir_fd=gfd, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=gfd)
+        notes.append(f"removed {_rel(os.path.join(git, name), workspace)} (it redirects git)")
     return notes
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox.linux import limits, mounts
+from sandbox.linux import limits, mounts, unix_sockets
 from sandbox.linux.client import Zygote
 from sandbox.linux.protocol import Plan, Run, View, spare_request
 from sandbox.policy import Completed, SandboxError, SandboxPolicy
@@ -48,17 +48,14 @@ class LinuxBackend:
 
     def _plan(self) -> bytes:
         p = self.policy
-        writable = (str(p.workspace), *(str(w) for w in p.writable))
+        writable = self._writable()
         identity = tuple(_identity(w) for w in writable)
         # A writable tree replaced since the plan was made (rm -rf ws; mkdir ws) needs a new one.
         if self._plan_json is None or identity != self._identity:
             plan = Plan(
                 writable=writable,
                 identity=identity,
-                private=mounts.private_views(
-                    os.environ.get("XDG_RUNTIME_DIR"),
-                    None if p.private_views is None else [str(v) for v in p.private_views],
-                ),
+                private=self._private(),
                 tmp_size=p.tmp_size,
                 landlock_abi=self.landlock_abi,
                 seccomp=self.seccomp,
@@ -75,12 +72,23 @@ class LinuxBackend:
             self._identity = identity
         return self._plan_json
 
+    def _writable(self) -> tuple[str, ...]:
+        return (str(self.policy.workspace), *(str(w) for w in self.policy.writable))
+
+    def _private(self) -> tuple[str, ...]:
+        p = self.policy
+        return mounts.private_views(
+            os.environ.get("XDG_RUNTIME_DIR"),
+            None if p.private_views is None else [str(v) for v in p.private_views],
+        )
+
     def _view(self, prepared: Prepared) -> bytes:
         """The per-run part of the mount view, stamped with the identity of every path it
         covers: a spare made for another stamp is not used."""
         stamp: list[tuple[str, int, int]] = []
         deny: list[str] = []
-        for path in self._deny:
+        # Host services' unix sockets outside the private views are covered like secrets.
+        for path in (*self._deny, *unix_sockets.host_sockets(self._private(), self._writable())):
             try:
                 st = os.stat(path)
             except OSError:

@@ -165,6 +165,14 @@ def _dev(nodes: dict[str, int]) -> None:
     for name, fd in nodes.items():
         target = f"/dev/{name}"
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+        # Read-only binds: reads and writes of the device still work, but its inode is the
+        # host's, so chmod/chown/utime/xattr on it would change the host's /dev otherwise.
+        sc.mount_setattr(
+            fd,
+            "",
+            sc.AT_EMPTY_PATH,
+            sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NOEXEC,
+        )
         sc.move_mount(fd, target)
     for name, dest in DEV_LINKS.items():
         os.symlink(dest, f"/dev/{name}")
