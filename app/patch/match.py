@@ -100,9 +100,9 @@ class TextLines:
 
     @property
     def dominant(self) -> str:
-        crlf = sum(1 for e in self.eols if e == "\r\n")
-        lf = sum(1 for e in self.eols if e == "\n")
-        return "\r\n" if crlf > lf else "\n"
+        """The file's preferred line ending: its first one (as apply_patch, rustfmt and Ruff
+        decide), LF for a file without any."""
+        return next((e for e in self.eols if e), "\n")
 
 
 def split_text(text: str) -> TextLines:
@@ -173,7 +173,11 @@ def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
             elif hunk.old_start is not None:
                 at = max(cursor, min(len(lines), hunk.old_start + offset))
             else:
+                # apply_patch appends an unanchored pure addition at the end of the file and
+                # keeps searching later hunks from where it was: such a hunk may come first.
                 at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
+                edits.append((at, 0, [(t, dominant) for _, t in body]))
+                continue
             edits.append((at, 0, [(t, dominant) for _, t in body]))
             cursor = at
             if hunk.new_eof_no_newline:
@@ -202,7 +206,11 @@ def apply_hunks(path: str, text: str, hunks: Sequence[Hunk], fmt: str) -> str:
             final_newline = not hunk.new_eof_no_newline
     out: list[tuple[str, str]] = []
     prev = 0
-    for pos, length, new in edits:
+    for pos, length, new in sorted(edits, key=lambda e: e[0]):
+        if pos < prev:
+            if length:
+                raise PatchError(f"{path}: hunks overlap at line {pos + 1}")
+            pos = prev  # an end-of-file addition that a later hunk's block reaches past
         out.extend(zip(lines[prev:pos], src.eols[prev:pos], strict=True))
         out.extend(new)
         prev = pos + length

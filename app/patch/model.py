@@ -58,6 +58,9 @@ class FileChange:
     hunk that removes every line, which must match). update: `hunks` change the file in place,
     `move_to` renames it, `old_mode`/`new_mode` change its permission bits. `binary` marks a change
     the engine refuses to apply (its payload is not text it could show a reviewer).
+    `keep_eof_newline`: an update leaves a missing final newline missing (the Responses
+    `update_file` operation, as the Agents SDK's `apply_diff` does); V4A patches always end the
+    file with a newline, as `apply_patch` does.
     """
 
     path: str
@@ -68,6 +71,7 @@ class FileChange:
     binary: bool = False
     old_mode: int | None = None
     new_mode: int | None = None
+    keep_eof_newline: bool = False
 
     @property
     def added_lines(self) -> tuple[str, ...]:

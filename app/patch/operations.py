@@ -67,13 +67,17 @@ def parse_operation(obj: Any) -> FileChange:
             raise PatchError(
                 f"create_file {path}: unexpected {quote(lines.items[end])} in the diff"
             )
+        if content_lines and lines.items and lines.items[-1] == "+":
+            # apply_diff's create mode joins the lines with newlines, so a final lone "+" is
+            # how the diff says "ends with a newline"; every file we write ends with one anyway.
+            content_lines.pop()
         return FileChange(path=path, op="add", content="".join(x + "\n" for x in content_lines))
     hunks, end = parse_update_body(lines, 0, path)
     if end != len(lines.items):
         raise PatchError(f"update_file {path}: unexpected {quote(lines.items[end])} in the diff")
     if not hunks:
         raise PatchError(f"update_file {path}: the diff has no hunks")
-    return FileChange(path=path, op="update", hunks=tuple(hunks))
+    return FileChange(path=path, op="update", hunks=tuple(hunks), keep_eof_newline=True)
 
 
 __all__ = [

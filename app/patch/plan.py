@@ -118,13 +118,12 @@ def build_plan(
         replaced: set[str] = set()
         report: dict[str, list[str]] = {"A": [], "M": [], "D": []}
         for fc in parsed.files:
-            rel, dst = _apply_change(
+            _rel, dst = _apply_change(
                 fc, parsed.format, ws, overlay, approved, given_root, moves, replaced
             )
             letter = {"add": "A", "delete": "D", "update": "M"}[fc.op]
-            path = dst or rel
-            if path not in report[letter]:
-                report[letter].append(path)
+            # apply_patch's report: one line per section, the path as the patch wrote it.
+            report[letter].append((fc.move_to or fc.path).strip() if dst else fc.path.strip())
         plan = _finish(ws, overlay, moves, replaced)
         summary = tuple((letter, p) for letter in "AMD" for p in report[letter])
         return dataclasses.replace(plan, summary=summary)
@@ -172,7 +171,7 @@ def _apply_change(
     new_bytes = state.content
     if fc.hunks:
         text, bom = _decode(rel, state.content)
-        new_text = apply_hunks(rel, text, fc.hunks, fmt)
+        new_text = apply_hunks(rel, text, fc.hunks, "operation" if fc.keep_eof_newline else fmt)
         new_bytes = (("\ufeff" if bom else "") + new_text).encode("utf-8")
     mode = state.mode if state.mode is not None else default_file_mode()
     if fc.old_mode is not None and fc.new_mode is not None and fc.new_mode != fc.old_mode:
