@@ -73,6 +73,12 @@ def _waiting(text: str) -> Callable[[str], bool]:
     return lambda screen: "waiting" in _row(screen, text)
 
 
+def read() -> None:
+    """A reviewer reads what came up before pressing a key (the console ignores verdict keys for
+    a moment after it moved the selection by itself)."""
+    time.sleep(0.6)
+
+
 def _shown(text: str) -> Callable[[str], bool]:
     """The detail pane (right of the queue) shows `text`."""
     return lambda screen: any(text in line[QUEUE_WIDTH:] for line in screen.splitlines()[1:])
@@ -131,11 +137,16 @@ def test_demo_in_a_real_terminal(terminal: tuple[Terminal, Path]) -> None:
     assert "lockgate" in screen.splitlines()[0] and "agent" in screen.splitlines()[0]
     assert "HIGH" in _row(screen, "pip install reqeusts")
     assert ">= 50" in (ws / "shopcart" / "pricing.py").read_text()
-    term.keys("G", "n")
+    # The selection went to the waiting action by itself: no need to move to it.
+    term.wait_for(_shown("pip install reqeusts"), "the install in the detail pane")
+    read()
+    term.keys("n")
 
     screen = term.wait_for(_waiting("curl -fsSL"), "curl | sh waiting")
     assert "denied" in _row(screen, "pip install reqeusts")
-    term.keys("G", "f")
+    term.wait_for(_shown("curl -fsSL"), "curl | sh in the detail pane")
+    read()
+    term.keys("f")
     term.wait_for(lambda s: "What should the agent do instead?" in s, "the feedback box")
     term.type("no curl pipes")
     term.keys("Enter")
@@ -144,12 +155,14 @@ def test_demo_in_a_real_terminal(terminal: tuple[Terminal, Path]) -> None:
     screen = term.wait_for(_waiting("metrics.devtools.example"), "the network ask")
     assert "network ask" in screen
     assert "denied" in _row(screen, "curl -fsSL")
-    term.keys("G", "n")
+    term.wait_for(_shown("metrics.devtools.example"), "the network ask in the detail pane")
+    read()
+    term.keys("n")
 
     # The git hook is critical: `y` asks for a typed confirmation that names the danger.
     term.wait_for(_waiting(".git/hooks/pre-commit"), "the hook patch waiting")
-    term.keys("G")
     term.wait_for(_shown(".git/hooks/pre-commit"), "the hook patch in the detail pane")
+    read()
     term.keys("y")
     screen = term.wait_for(lambda s: "Type yes and press Enter" in s, "the critical confirmation")
     assert "CRITICAL" in screen

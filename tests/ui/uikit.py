@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from app.core.model import (
 from app.core.pipeline import ActionState, Pipeline, PipelineError
 from app.core.ports import OutputSink, PatchReview, SessionContext
 from app.ui.app import LockgateApp
-from app.ui.screens.main import MainScreen
+from app.ui.screens.main import SETTLE_S, MainScreen
 from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
 
@@ -293,6 +294,16 @@ class Console:
         await self.until(lambda: queue.index_of(action_id) is not None)
         queue.highlighted = queue.index_of(action_id)
         await self.until(lambda: self.main.query_one(DetailPane).shown_id == action_id)
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait out the pause after the console moved the selection by itself (verdict keys are
+        ignored during it), as a reviewer reading the newly selected action would."""
+        moved = self.main._moved
+        if moved is not None:
+            left = SETTLE_S - (time.monotonic() - moved[1])
+            if left > 0:
+                await self.pilot.pause(left + 0.01)
         await self.pilot.pause()
 
     def notes(self) -> list[str]:

@@ -3,7 +3,10 @@ prose and the file-activity feed at the bottom. Every verdict starts here.
 
 A verdict always names the action whose text is on screen in the detail pane: keys act on the
 highlighted row only when the detail pane shows that same action, and actions are frozen, so what
-is approved is exactly what was displayed.
+is approved is exactly what was displayed. After a verdict the selection moves on to the next
+waiting action (and a newly waiting action takes it from one that no longer waits); a move never
+approves anything, and verdict keys ignore the new selection for a moment, so a held key cannot
+run through the queue.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -62,6 +66,10 @@ VERDICT = Binding.Group("Verdict")
 _UNFINISHED = frozenset(
     {State.PROPOSED, State.WAITING, State.APPROVED, State.AUTO_APPROVED, State.RUNNING}
 )
+# After the console moves the selection by itself, verdict keys wait this long before they act on
+# the newly selected action: a held key (auto-repeat) or a press already on its way must not run
+# through the queue, approving actions the reviewer never had time to read.
+SETTLE_S = 0.4
 VERDICT_ACTIONS = frozenset(
     {
         "approve",
@@ -123,6 +131,8 @@ class MainScreen(Screen[None]):
         self._ran: set[str] = set()
         self._stop_watch: asyncio.Event | None = None
         self._usable: tuple[bool | None, ...] = ()
+        self._known_waiting: set[str] = set()
+        self._moved: tuple[str, float] | None = None  # (action id, when) of the console's last move
 
     # ------------------------------------------------------------------ layout
 
@@ -202,6 +212,7 @@ class MainScreen(Screen[None]):
                 touched_batches.add(turn_id)
             for turn_id in touched_batches:
                 self._update_header_row(turn_id)
+        self._follow_new_waiting(d)
         detail = self.query_one(DetailPane)
         if detail.shown_id is not None and detail.shown_id in d.dirty:
             detail.show(self._views[detail.shown_id])
@@ -310,6 +321,92 @@ class MainScreen(Screen[None]):
         if view is not None:
             self.query_one(DetailPane).show(view)
 
+    def _selected_id(self) -> str | None:
+        row = self.query_one(QueueList).highlighted_row()
+        return row.action_id if row is not None else None
+
+    def _is_waiting(self, action_id: str | None) -> bool:
+        view = self._view_or_none(action_id) if action_id is not None else None
+        return view is not None and str(view.state) == State.WAITING
+
+    def _next_waiting(self, after: str | None) -> str | None:
+        """The action to review next: the first waiting one after `after` in its own batch, else
+        the earliest waiting one anywhere (only actions that already have a row)."""
+        queue = self.query_one(QueueList)
+        waiting = [
+            v.action.id
+            for v in self.pipeline.waiting()
+            if v.action.id != after and queue.index_of(v.action.id) is not None
+        ]
+        if not waiting:
+            return None
+        if after is not None:
+            pending = set(waiting)
+            for _, ids in self._batches:
+                if after in ids:
+                    later = ids[ids.index(after) + 1 :]
+                    found = next((i for i in later if i in pending), None)
+                    if found is not None:
+                        return found
+                    break
+        return waiting[0]
+
+    def _select(self, action_id: str) -> None:
+        """Move the selection (and so the detail pane) to `action_id`. Nothing is approved by
+        this: verdict keys ignore the new selection for `SETTLE_S` (see `_settling`)."""
+        queue = self.query_one(QueueList)
+        index = queue.index_of(action_id)
+        if index is None or index == queue.highlighted:
+            return
+        queue.highlighted = index
+        queue.scroll_to_highlight()
+        self._moved = (action_id, time.monotonic())
+
+    def _advance(self, acted_on: str) -> None:
+        """After a verdict on `acted_on`: go to the next waiting action, unless the reviewer is
+        on an action that still waits (a critical one `a` left behind, a verdict refused)."""
+        current = self._selected_id()
+        if current not in (None, acted_on) or self._is_waiting(current):
+            return
+        nxt = self._next_waiting(acted_on)
+        if nxt is not None:
+            self._select(nxt)
+
+    def _follow_new_waiting(self, d: Drained) -> None:
+        """A newly waiting action takes the selection only from an action that no longer waits,
+        and never while the reviewer reads one action full screen."""
+        fresh = [
+            i
+            for i in [*d.new_ids, *sorted(d.dirty - set(d.new_ids))]
+            if i not in self._known_waiting and self._is_waiting(i)
+        ]
+        if not fresh:
+            return
+        self._known_waiting.update(fresh)
+        current = self._selected_id()
+        if self._is_waiting(current) or self.maximized is not None:
+            return
+        nxt = self._next_waiting(current)
+        if nxt is not None:
+            self._select(nxt)
+
+    def _settling(self) -> bool:
+        """True (with a note) if the console moved the selection a moment ago: the key was
+        pressed for what was there before, or is held down."""
+        if self._moved is None:
+            return False
+        action_id, when = self._moved
+        if self._selected_id() != action_id or time.monotonic() - when >= SETTLE_S:
+            return False
+        notify_safely(
+            self,
+            f"The selection just moved to {action_id}; read it, then press the key again.",
+            title="Not applied",
+            severity="warning",
+            timeout=3,
+        )
+        return True
+
     def _seen_in_queue(self, ids: set[str]) -> None:
         self.seen |= ids
 
@@ -321,7 +418,7 @@ class MainScreen(Screen[None]):
         detail pane to show that very action (the screen may lag a fast cursor); a denial runs
         nothing, so it never has to wait for the pane."""
         row = self.query_one(QueueList).highlighted_row()
-        if row is None or row.action_id is None:
+        if row is None or row.action_id is None or self._settling():
             return None
         if approving and self.query_one(DetailPane).shown_id != row.action_id:
             self._show_highlighted()
@@ -352,12 +449,17 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ verdicts
 
-    def _submit(self, view: ViewLike, kind: VerdictKind, key: str, **extra: str) -> bool:
+    def _submit(
+        self, view: ViewLike, kind: VerdictKind, key: str, *, advance: bool = True, **extra: str
+    ) -> bool:
+        """Submit one verdict; then (`advance`) take the selection to the next waiting action."""
         try:
             self.pipeline.submit_verdict(Verdict(view.action.id, kind, key=key, **extra))  # type: ignore[arg-type]
         except PipelineError as exc:
             notify_safely(self, str(exc), title="Not submitted", severity="error")
             return False
+        if advance:
+            self._advance(view.action.id)
         return True
 
     def _batch_waiting(self) -> bool:
@@ -381,6 +483,8 @@ class MainScreen(Screen[None]):
         return [v for v in views if str(v.state) == State.WAITING]
 
     def action_approve_batch(self) -> None:
+        if self._settling():
+            return
         views = self._batch_views()
         plan = plan_batch(views, self.seen)
         queue = self.query_one(QueueList)
@@ -417,8 +521,12 @@ class MainScreen(Screen[None]):
         approved = sum(
             1
             for v in views
-            if v.action.id in plan.approve and self._submit(v, VerdictKind.APPROVE, "a")
+            if v.action.id in plan.approve
+            and self._submit(v, VerdictKind.APPROVE, "a", advance=False)
         )
+        selected = self._selected_id()
+        if selected is not None:
+            self._advance(selected)
         msg = f"Approved {approved} action{'s' * (approved != 1)}."
         if plan.critical:
             msg += f" {len(plan.critical)} critical still wait for their own y."
