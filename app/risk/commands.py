@@ -19,7 +19,7 @@ from app.risk.analysis import Analyzer, short
 from app.risk.netutil import Target, host_of_scp, parse_target
 from app.risk.paths import resolve
 from app.risk.rules import domain_match
-from app.risk.shell import SHELLS, SimpleCommand, Word
+from app.risk.shell import SHELLS, SimpleCommand, Word, unescape
 from app.risk.typosquat import Ecosystem, popular
 from app.risk.wrappers import find_matches
 
@@ -1477,6 +1477,21 @@ _DANGER_VARS = {
 }
 
 
+_NODE_TUNING = re.compile(
+    r"--(max-old-space-size|max-semi-space-size|stack-size|max-http-header-size)=\d+|"
+    r"--(enable-source-maps|no-warnings|no-deprecation|trace-warnings|trace-deprecation|"
+    r"trace-uncaught|openssl-legacy-provider|experimental-vm-modules|"
+    r"heapsnapshot-near-heap-limit=\d+|unhandled-rejections=(strict|warn|throw|none)|"
+    r"dns-result-order=(ipv4first|verbatim))"
+)
+
+
+def _tuning_only(value: str) -> bool:
+    """NODE_OPTIONS that only tune the runtime (no --require/--import/--loader/--inspect)."""
+    parts = value.strip("'\"").split()
+    return bool(parts) and all(_NODE_TUNING.fullmatch(p) for p in parts)
+
+
 def _assignments(an: Analyzer, c: SimpleCommand) -> None:
     for name, w in c.assigns:
         key = name.upper() if name.lower() in ("http_proxy", "https_proxy", "all_proxy") else name
@@ -1515,6 +1530,8 @@ def _assignments(an: Analyzer, c: SimpleCommand) -> None:
             continue
         if key == "HISTFILE" and value not in ("/dev/null", ""):
             score = 30
+        if key == "NODE_OPTIONS" and _tuning_only(value):
+            continue  # memory limits and warning switches load no code
         if key == "IFS" and (c.keyword != "assign" or all(ch in " \t\n,:;|=/-" for ch in value)):
             continue  # `while IFS= read -r line` and plain separators are ordinary
         an.add(cat, score, text.format(v=q(value)), w.span)
@@ -1629,7 +1646,9 @@ def _network_note(
         an.add(K.SECRETS, 80, f"{text}{extra}", w.span)
         return
     if t.local:
-        an.add(K.NETWORK, 15, f"{text} (a service on this machine)", w.span)
+        # Inside the sandbox only the command's own servers answer on loopback, but outside
+        # it (degraded runs, approvals copied to a shell) this reaches the host's services.
+        an.add(K.NETWORK, 36, f"{text} (a service on this machine)", w.span)
         return
     if t.host.startswith("xn--") or ".xn--" in t.host:
         an.add(
@@ -1671,13 +1690,27 @@ def h_editor(an: Analyzer, c: SimpleCommand) -> None:
             write_target(an, c, w, f"opens in `{c.name}` (and may change)")
 
 
+_GREPS = frozenset({"grep", "egrep", "fgrep", "rg", "ag", "ack"})
+_SECRET_WORDS = re.compile(
+    r"pass(wd|word)?|secret|token|api.?key|credential|private.?key|BEGIN .*PRIVATE|"
+    r"AKIA|ghp_|xox[abp]-|sk-[a-z]",
+    re.I,
+)
+
+
 def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name
     if name in ("printenv", "env") and not [
         w for w in c.args if not (w.value or "-").startswith("-")
     ]:
         an.ci(c).env_dump = True
-        an.add(K.SECRETS, 20, "prints the environment variables, which may hold tokens", c.span)
+        an.add(
+            K.SECRETS,
+            36,
+            "prints every environment variable: tokens kept there would reach the agent "
+            "and its model provider",
+            c.span,
+        )
         return
     if name == "printenv":
         for w in c.args:
@@ -1691,13 +1724,8 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
                     w.span,
                 )
         return
-    if name in ("grep", "egrep", "fgrep", "rg", "ag", "ack") and any(
-        re.search(
-            r"pass(wd|word)?|secret|token|api.?key|credential|private.?key|BEGIN .*PRIVATE|"
-            r"AKIA|ghp_|xox[abp]-|sk-[a-z]",
-            w.value or "",
-            re.I,
-        )
+    if name in _GREPS and any(
+        _SECRET_WORDS.search(w.value or "")
         for w in c.args
     ):
         outside = [
@@ -1775,7 +1803,7 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
     if name in ("journalctl",) and any(
         (w.value or "").startswith(("--vacuum", "--rotate")) for w in c.args
     ):
-        an.add(K.OBFUSCATION, 55, "deletes system logs", c.span)
+        an.add(K.OBFUSCATION, 65, "deletes system logs, erasing the record of what ran", c.span)
     if (
         name == "ip"
         and len(c.args) >= 2
@@ -4549,6 +4577,12 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or "npm"
     args = list(c.args)
     opts, pos = split_args(args, _NPM_VALUES)
+    if name in ("npx", "pnpx", "bunx") and pos:
+        # npx's own options come before the tool's name; the ones after it are the tool's
+        # (`npx tsc -p tsconfig.json` is tsc's --project, not npx's --package).
+        first = pos[0].span[0]
+        opts, head_pos = split_args([w for w in args if w.span[0] < first], _NPM_VALUES)
+        pos = head_pos + [w for w in args if w.span[0] >= first]
     sub = pos[0].value if pos else ("install" if name == "yarn" and not args else "")
     if name == "yarn" and not pos and all((w.value or "").startswith("-") for w in args):
         sub = "install"
@@ -5427,6 +5461,19 @@ def analyze_flows(an: Analyzer) -> None:
             for w in procsubs:
                 inner = [i for s in w.subs for i in [s, *sc.nested(s)]]
                 _judge_code_source(an, c, inner, w.span, name)
+        # the environment filtered for secrets (env | grep -i token)
+        if up and name in _GREPS and any(an.ci(cmds[i]).env_dump for i in up):
+            pat = next((w for w in c.args if _SECRET_WORDS.search(w.value or "")), None)
+            if pat is not None:
+                info.env_dump = True
+                an.add(
+                    K.SECRETS,
+                    65,
+                    f"picks variables matching {q(pat)} out of the environment: "
+                    "their values would reach the agent and its model provider",
+                    pat.span,
+                    *(cmds[i].span for i in up),
+                )
         # senders fed by a pipe
         if info.sender is not None or (name in DOWNLOADERS and info.sender_label):
             _judge_send(an, c, up)
@@ -5629,6 +5676,11 @@ def _try_decode(an: Analyzer, c: SimpleCommand, sources: list[int]) -> None:
             continue
         for w in s.args:
             v = w.value or ""
+            if len(re.findall(r"\\(?:x[0-9a-fA-F]|[0-7]{3})", v)) >= 3:
+                plain = unescape(v)
+                if plain.isprintable() or "\n" in plain:
+                    an.fragment(plain, None, w.span, s, prefix="decoded payload: ")
+                continue
             if len(v) < 8 or not re.fullmatch(r"[A-Za-z0-9+/=\s]+", v):
                 continue
             try:

@@ -38,6 +38,26 @@ def _parser() -> Parser:
     return p
 
 
+
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{4}|0?[0-7]{1,3}|[abefnrtv\\])")
+_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r",
+                   "t": "\t", "v": "\v", "\\": "\\"}
+
+
+def unescape(text: str) -> str:
+    """The text printf (or echo -e) prints for `text`: hex, octal, \\u and letter escapes
+    decoded, so `printf '\\x72\\x6d'` is read as the `rm` it prints."""
+
+    def one(m: re.Match[str]) -> str:
+        e = m.group(1)
+        if e in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[e]
+        if e[0] in "xu":
+            return chr(int(e[1:], 16))
+        return chr(int(e, 8) & 0xFF)
+
+    return _ESCAPE.sub(one, text).replace("%%", "%")
+
 @dataclass(frozen=True)
 class Word:
     """One shell word after quote removal.
@@ -856,7 +876,10 @@ class _Extractor:
         words = [v for v in vals if v is not None and v not in ("-n", "-e", "-E")]
         if c.name == "printf" and len(words) != 1:
             return None
-        return " ".join(words).rstrip("\n")
+        out = " ".join(words)
+        if c.name == "printf" or "-e" in vals:
+            out = unescape(out)  # what the program prints, not how it was spelled
+        return out.rstrip("\n")
 
     # ------------------------------------------------------------------ emitting
 
