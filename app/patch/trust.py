@@ -1,10 +1,10 @@
 """Which journals lockgate itself wrote.
 
-The journal and pre-images live in the workspace (`.lockgate/`), where an agent's commands can
-reach if the sandbox is degraded or absent. Recovery and undo act on a journal with the console's
-own rights, so a forged journal could rename any file over any other. Before each journal write
-its SHA-256 is recorded outside the workspace, in lockgate's data directory; recovery and undo
-act only on journals whose exact bytes were recorded.
+The journal and pre-images live in lockgate's data directory, out of an agent's reach, but
+recovery and undo act on a journal with the console's own rights, so a planted or edited journal
+could rename any file over any other. Before each journal write its SHA-256 is recorded (a
+separate file per transaction); recovery and undo act only on journals whose exact bytes were
+recorded.
 """
 
 from __future__ import annotations

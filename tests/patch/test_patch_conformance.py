@@ -286,11 +286,7 @@ def test_conformance(tmp_path: Path, case: Case) -> None:
     assert r.stdout.startswith("Success. Updated the following files:\n")
     if case.report:
         assert r.stdout == "Success. Updated the following files:\n" + case.report + "\n"
-    got = {
-        rel: data
-        for rel, (kind, data, _m, _i) in snapshot(ws, skip_store=True).items()
-        if kind == "file"
-    }
+    got = {rel: data for rel, (kind, data, _m, _i) in snapshot(ws).items() if kind == "file"}
     want = {k: v.encode() if isinstance(v, str) else v for k, v in case.after.items()}
     assert got == want
     for d in case.dirs:
