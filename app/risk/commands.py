@@ -1724,10 +1724,7 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
                     w.span,
                 )
         return
-    if name in _GREPS and any(
-        _SECRET_WORDS.search(w.value or "")
-        for w in c.args
-    ):
+    if name in _GREPS and any(_SECRET_WORDS.search(w.value or "") for w in c.args):
         outside = [
             w
             for w in c.args

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -204,7 +205,10 @@ class RiskEngine:
         )
         an.run()
         findings.extend(an.findings)
-        findings.extend(deception.scan(text))
+        tricks = deception.scan(text)
+        findings.extend(tricks)
+        if tricks:
+            findings.extend(self._as_displayed(text, ws, network, cwd, allowed))
         for what, span in find_secrets(text):
             findings.append(
                 Finding(
@@ -222,6 +226,38 @@ class RiskEngine:
         if not text.strip():
             findings.append(Finding(Category.RESOURCE, 0, "runs nothing", ()))
         return Analysis(_dedupe(findings), an.facts, an.script)
+
+    def _as_displayed(
+        self, text: str, ws: str, network: str, cwd: str, allowed: tuple[str, ...]
+    ) -> list[Finding]:
+        """What the reviewer believes they read: look-alike spaces as spaces, invisible format
+        characters gone. `rm -rf<NBSP>~` looks like `rm -rf ~`, so it is judged as that too
+        (bash reads it differently, but the next edit or copy may not)."""
+        shown: list[str] = []
+        where: list[int] = []
+        for i, ch in enumerate(text):
+            cat = unicodedata.category(ch)
+            if cat == "Cf":
+                continue
+            shown.append(" " if cat == "Zs" else ch)
+            where.append(i)
+        view = "".join(shown)
+        if view == text or not view.strip():
+            return []
+        where.append(len(text))
+        an = Analyzer(
+            view, workspace=ws, home=home_dir(), network=network, cwd=cwd, allowed=allowed
+        )
+        an.run()
+        out: list[Finding] = []
+        for f in an.findings:
+            if f.score < 35:
+                continue
+            spans = tuple(
+                (where[s], where[e - 1] + 1) for s, e in f.spans if 0 <= s < e <= len(view)
+            )
+            out.append(replace(f, reason=f"as it reads on screen: {f.reason}", spans=spans))
+        return out
 
     def _patch(self, text: str, ws: str, network: str) -> Analysis:
         from app.risk.patch_risk import assess_patch

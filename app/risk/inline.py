@@ -353,6 +353,57 @@ def _exact_const(code: str, node: ast.AST, pos: _Pos) -> int | None:
     return start + 1
 
 
+ENV_NAME_RE = re.compile(
+    r"(?:environ\s*\[\s*|environ\.get\(\s*|getenv\(\s*|process\.env\[\s*|ENV\[\s*|"
+    r"ENV\.fetch\(\s*|\$_ENV\[\s*|\$ENV\{\s*)['\"]?(?P<n>[A-Za-z_]\w*)|"
+    r"process\.env\.(?P<n2>[A-Za-z_]\w*)|Deno\.env\.get\(\s*['\"](?P<n3>\w+)"
+)
+WHOLE_ENV_RE = re.compile(
+    r"environ\b(?!\s*\[|\.get\(|\.setdefault\(|\.pop\()|process\.env\b(?!\s*[.\[])|"
+    r"%ENV\b|\bENV\.to_h|getenv\(\)|\$_ENV\b(?!\[)"
+)
+SECRET_NAME_RE = re.compile(r"TOKEN|SECRET|PASS|API_?KEY|ACCESS_?KEY|PRIVATE|CRED|AUTH", re.I)
+# Home-relative spellings of secret stores: Path.home() / ".ssh/id_rsa", join(homedir(), ".aws", …)
+HOME_CODE_RE = re.compile(r"home\(\)|homedir\(\)|expanduser|\bHOME\b|USERPROFILE|Dir\.home")
+HOME_SECRET_RE = re.compile(
+    r"['\"](?P<s>\.(?:ssh|aws|gnupg|kube|docker|netrc|npmrc|pypirc|git-credentials|"
+    r"config/gh|config/gcloud|azure)[^'\"]*)['\"]"
+)
+
+
+def secret_env_and_home(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) -> None:
+    """Secrets code reaches without naming a secret file: environment variables named like
+    tokens, and secret stores spelled relative to the home directory. Either one in code that
+    also talks to the network is sending it out."""
+    names = [
+        n
+        for m in ENV_NAME_RE.finditer(code)
+        if (n := m.group("n") or m.group("n2") or m.group("n3")) and SECRET_NAME_RE.search(n)
+    ]
+    info = an.ci(c)
+    if HOME_CODE_RE.search(code):
+        for m in HOME_SECRET_RE.finditer(code):
+            p = an.path(c, "~/" + m.group("s"))
+            if p.secret and p.display not in info.secrets:
+                read_target(an, c, Word(p.raw, p.raw, w.span))
+    if names:
+        info.env_dump = True
+        shown = ", ".join(dict.fromkeys(names))
+        an.add(
+            K.SECRETS,
+            65,
+            f"{lang} reads {shown}, which looks like a secret: its value would reach the agent "
+            "and its model provider",
+            w.span,
+        )
+    whole = WHOLE_ENV_RE.search(code) is not None
+    if info.network and (names or info.secrets or whole):
+        what = ", ".join(dict.fromkeys([*names, *info.secrets])) or "your environment variables"
+        host = info.sender_label or (an.facts.hosts[-1] if an.facts.hosts else "the network")
+        an.add(K.EXFILTRATION, 92, f"{lang} sends {what} to {host}", w.span)
+        an.facts.sends_data.append(host)
+
+
 def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
     pos = _Pos(code, w.exact, w.span)
     try:
@@ -403,6 +454,7 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
             and not isinstance(getattr(node, "ctx", None), ast.Store)
         ):
             an.ci(c).env_dump = True
+    secret_env_and_home(an, c, code, w, "python")
 
 
 def _py_call(
@@ -744,6 +796,15 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
     )
     if dyn_exec:
         an.add(K.OBFUSCATION, 50, f"{lang} runs a command built at run time", sp(dyn_exec))
+    if _SOCKET_RE.search(code) and dyn_exec:
+        an.add(
+            K.PRIVILEGE,
+            90,
+            f"{lang} code opens a connection and runs commands built at run time: whoever is "
+            "on the other end can run anything (a reverse shell)",
+            w.span,
+        )
+        an.ci(c).network = True
     if _SOCKET_RE.search(code) and _SHELL_RE.search(code):
         an.add(
             K.PRIVILEGE,
@@ -813,6 +874,7 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
     if re.search(r"process\.env\b(?!\.)|%ENV\b|\bENV\.to_h|getenv\(\)|\$_ENV|\$env:", code):
         an.ci(c).env_dump = True
         an.add(K.SECRETS, 20, f"{lang} reads all environment variables", w.span)
+    secret_env_and_home(an, c, code, w, lang)
     if (
         not found_exec
         and re.search(r"\b(?:fork)\s*(?:\(\s*\))?\s*(?:while|until|;|\))", code)

@@ -15,7 +15,13 @@ from app.core.model import Category as K
 from app.core.model import Finding, Span
 from app.patch import FileChange, PatchError, parse_patch
 from app.risk.analysis import Analyzer, Facts, short
-from app.risk.inline import analyze_code
+from app.risk.inline import (
+    ENV_NAME_RE,
+    HOME_CODE_RE,
+    HOME_SECRET_RE,
+    SECRET_NAME_RE,
+    analyze_code,
+)
 from app.risk.netutil import parse_target
 from app.risk.paths import PathInfo, resolve
 from app.risk.shell import Script, SimpleCommand, Word
@@ -424,6 +430,17 @@ class _PatchReader:
                 p = resolve(raw, self.workspace, self.workspace, self.home)
                 if p.secret and p.display not in secrets:
                     secrets.append(p.display)
+            if HOME_CODE_RE.search(block):  # Path.home() / ".ssh/id_rsa"
+                for m in HOME_SECRET_RE.finditer(block):
+                    p = resolve("~/" + m.group("s"), self.workspace, self.workspace, self.home)
+                    if p.secret and p.display not in secrets:
+                        secrets.append(p.display)
+            env_secrets = [
+                n
+                for m in ENV_NAME_RE.finditer(block)
+                if (n := m.group("n") or m.group("n2") or m.group("n3"))
+                and SECRET_NAME_RE.search(n)
+            ]
             envs = re.search(
                 r"os\.environ\b(?!\.get\(['\"](?:HOME|PATH|DEBUG|PORT))|"
                 r"process\.env\b(?!\.)|os\.Environ\(\)",
@@ -436,6 +453,16 @@ class _PatchReader:
                     K.EXFILTRATION,
                     90,
                     f"adds code to {info.display} that sends {what} to {host}",
+                    *(ln.span for ln in net_lines[:3]),
+                )
+            elif env_secrets:
+                # Often an API client using its own key; still a secret leaving, so high.
+                self.add(
+                    K.EXFILTRATION,
+                    65,
+                    f"adds code to {info.display} that sends "
+                    f"{', '.join(dict.fromkeys(env_secrets))} (a secret from the environment) "
+                    f"to {host}",
                     *(ln.span for ln in net_lines[:3]),
                 )
             elif sends:

@@ -38,10 +38,18 @@ def _parser() -> Parser:
     return p
 
 
-
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{4}|0?[0-7]{1,3}|[abefnrtv\\])")
-_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r",
-                   "t": "\t", "v": "\v", "\\": "\\"}
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+}
 
 
 def unescape(text: str) -> str:
@@ -57,6 +65,7 @@ def unescape(text: str) -> str:
         return chr(int(e, 8) & 0xFF)
 
     return _ESCAPE.sub(one, text).replace("%%", "%")
+
 
 @dataclass(frozen=True)
 class Word:
