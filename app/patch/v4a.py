@@ -34,7 +34,9 @@ MOVE_RE = re.compile(r"^\*\*\* Move to:\s*(.*)$")
 SECTION_RE = re.compile(r"^\*\*\* (Add|Delete|Update) File:\s*(.*)$")
 UNIFIED_HEADER_RE = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
 HEREDOC_START_RE = re.compile(
-    r"^(?:(?:apply_patch|applypatch)\s*)?<<-?\s*(?P<q>['\"]?)(?P<tag>[A-Za-z_][A-Za-z0-9_]*)(?P=q)\s*$"
+    r"^(?:(?:cd\s+(?P<cd>'[^']*'|\"[^\"]*\"|[^\s'\"&;|<>]+)\s*&&\s*)?"
+    r"(?:apply_patch|applypatch)\s*)?"
+    r"<<-?\s*(?P<q>['\"]?)(?P<tag>[A-Za-z_][A-Za-z0-9_]*)(?P=q)\s*$"
 )
 FENCE_RE = re.compile(r"^(```|~~~)[\w+-]*\s*$")
 
@@ -65,21 +67,41 @@ def trim_blank(lines: list[str], first_no: int) -> PatchLines:
 
 
 def _unwrap(lines: PatchLines) -> PatchLines:
-    """Peel a heredoc wrapper or a Markdown fence (at most a few layers) off the patch."""
+    return _unwrap_with_dir(lines)[0]
+
+
+def _unwrap_with_dir(lines: PatchLines) -> tuple[PatchLines, str | None]:
+    """Peel a heredoc wrapper or a Markdown fence (at most a few layers) off the patch; also
+    returns the directory of a `cd DIR && apply_patch <<'EOF'` wrapper (paths are relative
+    to it, as when the shell runs that line)."""
+    cd: str | None = None
     for _ in range(3):
         items = lines.items
         if len(items) < 2 or items[0].strip() == BEGIN:
-            return lines
+            return lines, cd
         first, last = items[0].strip(), items[-1].strip()
         m = HEREDOC_START_RE.match(first)
         if m and last == m.group("tag"):
+            if m.group("cd") is not None:
+                if cd is not None:
+                    raise PatchError("invalid patch: more than one 'cd DIR &&' wrapper")
+                cd = m.group("cd").strip("'\"") if m.group("cd")[0] in "'\"" else m.group("cd")
+                if not cd.strip():
+                    raise PatchError("invalid patch: 'cd' to an empty directory name")
             lines = trim_blank(items[1:-1], lines.first_no + 1)
             continue
         if FENCE_RE.match(first) and last == first[:3]:
             lines = trim_blank(items[1:-1], lines.first_no + 1)
             continue
-        return lines
-    return lines
+        return lines, cd
+    return lines, cd
+
+
+def _under(cd: str | None, path: str) -> str:
+    """`path` as the shell would see it after `cd cd`: relative paths join the directory."""
+    if cd is None or path.startswith("/"):
+        return path
+    return cd.rstrip("/") + "/" + path
 
 
 def starts_like_v4a(text: str) -> bool:
@@ -98,7 +120,7 @@ def mentions_v4a(text: str) -> bool:
 
 
 def parse_v4a(text: str) -> ParsedPatch:
-    lines = _unwrap(trim_blank(split_patch_lines(text), 1))
+    lines, cd = _unwrap_with_dir(trim_blank(split_patch_lines(text), 1))
     items = lines.items
     if not items or items[0].strip() != BEGIN:
         raise PatchError("invalid patch: the first line must be '*** Begin Patch'")
@@ -126,9 +148,9 @@ def parse_v4a(text: str) -> ParsedPatch:
         if kind == "Add":
             content_lines, i = parse_add_body(body, i)
             content = "".join(line + "\n" for line in content_lines)
-            files.append(FileChange(path=path, op="add", content=content))
+            files.append(FileChange(path=_under(cd, path), op="add", content=content))
         elif kind == "Delete":
-            files.append(FileChange(path=path, op="delete"))
+            files.append(FileChange(path=_under(cd, path), op="delete"))
         else:
             move_to: str | None = None
             if i < n:
@@ -141,7 +163,14 @@ def parse_v4a(text: str) -> ParsedPatch:
             hunks, i = parse_update_body(body, i, path)
             if not hunks and move_to is None:
                 raise PatchError(f"line {body.no(i - 1)}: update of {path} has no hunks")
-            files.append(FileChange(path=path, op="update", move_to=move_to, hunks=tuple(hunks)))
+            files.append(
+                FileChange(
+                    path=_under(cd, path),
+                    op="update",
+                    move_to=_under(cd, move_to) if move_to is not None else None,
+                    hunks=tuple(hunks),
+                )
+            )
     return ParsedPatch(format="v4a", files=tuple(files))
 
 

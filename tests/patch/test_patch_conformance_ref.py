@@ -180,6 +180,15 @@ CASES = [
         {"a.txt": "y\n"},
     ),
     Case(
+        "heredoc_after_cd_resolves_paths_in_that_directory",
+        {"sub dir/a.txt": "x\n", "a.txt": "top\n"},
+        "cd 'sub dir' && apply_patch <<'EOF'\n"
+        + v4a("*** Update File: a.txt\n@@\n-x\n+y\n*** Add File: n.txt\n+n")
+        + "EOF\n",
+        {"a.txt": "top\n", "sub dir/a.txt": "y\n", "sub dir/n.txt": "n\n"},
+        "A sub dir/n.txt\nM sub dir/a.txt",
+    ),
+    Case(
         "json_create_file_final_lone_plus_is_the_final_newline",
         {},
         json.dumps({"type": "create_file", "path": "n.txt", "diff": "+hello\n+world\n+"}),
@@ -221,6 +230,20 @@ CASES = [
         "<<EOF\n*** Begin Patch\n*** Update File: a.txt\nEOF\n",
         None,
         error="last line must be '*** End Patch'",
+    ),
+    Case(
+        "heredoc_cd_out_of_the_workspace",
+        {"a.txt": "x\n"},
+        "cd .. && apply_patch <<'EOF'\n" + v4a("*** Add File: evil.txt\n+x") + "EOF\n",
+        None,
+        error="'..'",
+    ),
+    Case(
+        "heredoc_after_another_command",
+        {"a.txt": "x\n"},
+        "echo hi; apply_patch <<'EOF'\n" + v4a("*** Add File: b.txt\n+x") + "EOF\n",
+        None,
+        error="first line must be '*** Begin Patch'",
     ),
     Case(
         "text_after_end_patch",
