@@ -71,7 +71,8 @@ def parse_operation(obj: Any) -> FileChange:
             # apply_diff's create mode joins the lines with newlines, so a final lone "+" is
             # how the diff says "ends with a newline"; every file we write ends with one anyway.
             content_lines.pop()
-        return FileChange(path=path, op="add", content="".join(x + "\n" for x in content_lines))
+        eol = "\r\n" if "\r\n" in diff else "\n"  # apply_diff writes the diff's own line ends
+        return FileChange(path=path, op="add", content="".join(x + eol for x in content_lines))
     hunks, end = parse_update_body(lines, 0, path)
     if end != len(lines.items):
         raise PatchError(f"update_file {path}: unexpected {quote(lines.items[end])} in the diff")

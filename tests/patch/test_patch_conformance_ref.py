@@ -196,6 +196,13 @@ CASES = [
         "A n.txt",
     ),
     Case(
+        "json_create_file_with_crlf_diff_writes_crlf",
+        {},
+        json.dumps({"type": "create_file", "path": "w.txt", "diff": "+hello\r\n+world\r\n+"}),
+        {"w.txt": b"hello\r\nworld\r\n"},
+        "A w.txt",
+    ),
+    Case(
         "json_update_file_keeps_a_missing_final_newline",
         {"a.txt": "a\nb"},
         json.dumps({"type": "update_file", "path": "a.txt", "diff": "@@ a\n-b\n+c"}),
