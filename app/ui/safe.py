@@ -326,3 +326,10 @@ def notify_safely(
         timeout=timeout,
         markup=False,
     )
+
+
+def spaced(text: str, style: str) -> Content:
+    """`Content.styled(text, style)` with its leading spaces left unstyled. SVG viewers drop the
+    leading spaces of a styled run, so in screenshots the run would touch what precedes it."""
+    body = text.lstrip(" ")
+    return Content(" " * (len(text) - len(body))) + Content.styled(body, style)

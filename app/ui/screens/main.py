@@ -43,7 +43,7 @@ from app.ui.activity_watch import Attributor, rows_for, watch_workspace
 from app.ui.batch import is_critical, plan_batch
 from app.ui.bridge import Changed, ConsoleBridge, Drained
 from app.ui.contract import PipelineLike, State, ViewLike
-from app.ui.safe import notify_safely, safe_line
+from app.ui.safe import notify_safely, safe_line, spaced
 from app.ui.screens.dialogs import (
     ConfirmCriticalScreen,
     EditCommandScreen,
@@ -263,11 +263,11 @@ class MainScreen(Screen[None]):
         waiting = sum(1 for v in views if str(v.state) == State.WAITING)
         network = len(views) == 1 and isinstance(views[0].action, NetworkAction)
         label = Content("network ask") if network else Content("turn ") + safe_line(turn_id)
-        text = (Content("▌") + label).stylize_before("bold $primary") + Content.styled(
+        text = (Content("▌") + label).stylize_before("bold $primary") + spaced(
             f" · {len(ids)} action{'s' * (len(ids) != 1)}", "$text-muted"
         )
         if waiting:
-            text += Content.styled(f" · {waiting} waiting", "bold $text-warning")
+            text += spaced(f" · {waiting} waiting", "bold $text-warning")
         return text
 
     def _update_header_row(self, turn_id: str) -> None:

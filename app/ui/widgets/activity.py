@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from textual.content import Content
 
-from app.ui.safe import make_safe
+from app.ui.safe import make_safe, spaced
 from app.ui.widgets.lines import LinesView, estimate_width
 
 _VERB = {"added": "+", "modified": "~", "deleted": "−"}
@@ -34,13 +34,13 @@ class ActivityFeed(LinesView[ActivityRow]):
         verb = Content.styled(f"{_VERB.get(row.change, '?')} ", "bold")
         path = make_safe(row.path, keep_newlines=False).content()
         if row.action_id is None:
-            who = Content.styled("  ⚠ while nothing ran", "bold $text-warning")
+            who = spaced("  ⚠ while nothing ran", "bold $text-warning")
             return Content.styled("⚠ ", "bold $text-warning") + verb + path + who
         return (
             Content("  ")
             + verb
             + path
-            + Content.styled("  ← ", "$text-muted")
+            + spaced("  ← ", "$text-muted")
             + make_safe(row.action_id, keep_newlines=False).content().stylize_before("$text-muted")
         )
 

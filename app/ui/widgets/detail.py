@@ -19,7 +19,7 @@ from app.core.model import CommandAction, Level, NetworkAction, PatchAction, Res
 from app.ui.contract import ViewLike
 from app.ui.diff_model import parse_unified
 from app.ui.highlight import token_spans
-from app.ui.safe import make_safe, safe_line
+from app.ui.safe import make_safe, safe_line, spaced
 from app.ui.widgets.diff_view import DiffView
 from app.ui.widgets.document import Block, DocumentView
 from app.ui.widgets.queue import badge, state_label
@@ -58,7 +58,7 @@ def reasons_content(view: ViewLike) -> Content:
     if a.findings:
         for f in a.findings:
             lines.append(
-                Content.styled(f"  {f.score:>3} ", f"bold $risk-{_level_of(f.score)}")
+                spaced(f"  {f.score:>3} ", f"bold $risk-{_level_of(f.score)}")
                 + Content.styled(f"{f.category.value:<18}", "$text-muted")
                 + make_safe(f.reason, keep_newlines=False).content()
             )
@@ -260,9 +260,7 @@ class DetailPane(Vertical):
                     + Content.styled(f"+{added}", "bold $diff-added")
                     + Content(" ")
                     + Content.styled(f"−{removed}", "bold $diff-removed")
-                    + Content.styled(
-                        "   space: fold file · c: fold all · [ ]: files", "$text-muted"
-                    )
+                    + spaced("   space: fold file · c: fold all · [ ]: files", "$text-muted")
                 )
             )
         preface.append(Block(Content("")))
@@ -301,7 +299,7 @@ class DetailPane(Vertical):
 def _title(view: ViewLike) -> Content:
     action = view.action
     turn = (
-        Content.styled("  turn ", "$text-muted") + safe_line(action.turn_id, "$text-muted")
+        spaced("  turn ", "$text-muted") + safe_line(action.turn_id, "$text-muted")
         if action.turn_id
         else Content("")
     )

@@ -12,7 +12,7 @@ from textual.content import Content
 
 from app.ui.diff_model import DiffDocument, DiffRow
 from app.ui.highlight import token_spans
-from app.ui.safe import make_safe
+from app.ui.safe import make_safe, spaced
 from app.ui.widgets.document import Block, layout_blocks
 from app.ui.widgets.lines import LinesView
 
@@ -154,11 +154,11 @@ class DiffView(LinesView[ViewRow]):
             Content.styled(f"−{f.removed}", "bold $diff-removed"),
         ]
         if status:
-            parts.append(Content.styled(f"  {status}", "italic $warning"))
+            parts.append(spaced(f"  {status}", "italic $warning"))
         if f.language != "text":
-            parts.append(Content.styled(f"  {f.language}", "$text-muted"))
+            parts.append(spaced(f"  {f.language}", "$text-muted"))
         if index in self.collapsed:
-            parts.append(Content.styled(f"  ({len(f.rows)} lines folded)", "$text-muted"))
+            parts.append(spaced(f"  ({len(f.rows)} lines folded)", "$text-muted"))
         return Content("").join(parts)
 
     # ------------------------------------------------------------------ folding

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -17,12 +18,41 @@ from textual.widgets import Static
 
 from app.ui.safe import make_safe
 
+GAP = "   "  # between header items: plain spaces, never inside a styled label
+SESSION_WIDTH = 14
+MIN_WORKSPACE = 16
+MIN_AGENT = 12
+
+
+def elide_middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells, its middle replaced by "…": both ends of a path say
+    the most (where it lives, which project it is)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail = (width - 1) * 2 // 3
+    head = width - 1 - tail
+    return text[:head] + "…" + text[len(text) - tail :]
+
+
+def elide_end(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def short_session(name: str) -> str:
+    """The session id without its "session-" prefix, at most `SESSION_WIDTH` cells."""
+    if name.startswith("session-") and len(name) > len("session-"):
+        name = name[len("session-") :]
+    return elide_middle(name, SESSION_WIDTH)
+
 
 @dataclass(frozen=True)
 class SandboxSummary:
     text: str
     network: str
     degraded: tuple[str, ...]
+    short: str = ""  # `text` without its details, for a narrow header
 
 
 def _names(value: object) -> list[str]:
@@ -61,6 +91,7 @@ def summarise_sandbox(status: object) -> SandboxSummary:
         text = summary
     else:
         text = f"{len(layers)} layers" if len(layers) > 3 else ("+".join(layers) or "no layers")
+    short = text
     cap = _get(status, "process_cap")
     if isinstance(cap, str) and cap:
         text += f", cap {cap}"
@@ -74,7 +105,7 @@ def summarise_sandbox(status: object) -> SandboxSummary:
             f"sandbox layer {d} is missing" if " " not in str(d) else str(d)
             for d in _names(degraded_raw)
         )
-    return SandboxSummary(text, str(network) if network is not None else "?", degraded)
+    return SandboxSummary(text, str(network) if network is not None else "?", degraded, short)
 
 
 class ConsoleHeader(Vertical):
@@ -93,6 +124,9 @@ class ConsoleHeader(Vertical):
     def on_mount(self) -> None:
         self.redraw()
 
+    def on_resize(self, _: events.Resize) -> None:
+        self.redraw()
+
     def set_agent(self, state: str, detail: str = "") -> None:
         self.agent = f"{state} ({detail})" if detail else state
         self.redraw()
@@ -106,6 +140,55 @@ class ConsoleHeader(Vertical):
             self.extra_warnings = warnings
             self.redraw()
 
+    def _width(self) -> int:
+        # From the header's own size (known when it is resized), less the line's padding.
+        line = self.query_one("#header-line", Static)
+        return max(0, self.size.width - line.styles.gutter.width)
+
+    def line(self, width: int) -> Content:
+        """The header line for `width` cells (0: unknown, nothing shortened). Each item is a
+        muted label and its value, items apart by plain spaces. When the line is too long, the
+        workspace path gives up its middle first, then the sandbox its process-cap detail, the
+        agent's detail its end, the session id its middle, and the path more of its middle:
+        the sandbox layers and the network mode always stay in view."""
+
+        def safe(text: str) -> str:
+            return make_safe(text, keep_newlines=False).display
+
+        def item(label: str, value: str, style: str = "") -> Content:
+            return Content.styled(f"{label} ", "$text-muted") + Content.styled(value, style)
+
+        brand = Content.styled(" lockgate ", "bold reverse $primary")
+        path, agent = safe(self.workspace), safe(self.agent)
+        session = short_session(safe(self.session_name))
+        sandbox = safe(self.sandbox.text)
+
+        def build() -> Content:
+            items = [
+                item("workspace", path),
+                item("session", session),
+                item("agent", agent, "bold"),
+                item("sandbox", sandbox),
+                item("net", safe(self.sandbox.network), "bold"),
+            ]
+            return brand + Content(GAP) + Content(GAP).join(items)
+
+        def over() -> int:
+            return build().cell_length - width if width > 0 else 0
+
+        if over() > 0:
+            path = elide_middle(path, max(MIN_WORKSPACE, len(path) - over()))
+        if over() > 0 and self.sandbox.short:
+            sandbox = safe(self.sandbox.short)
+            path = elide_middle(safe(self.workspace), max(MIN_WORKSPACE, len(path) - over()))
+        if over() > 0:
+            agent = elide_end(agent, max(MIN_AGENT, len(agent) - over()))
+        if over() > 0:
+            session = elide_middle(session, max(8, len(session) - over()))
+        if over() > 0:
+            path = elide_middle(safe(self.workspace), max(8, len(path) - over()))
+        return build()
+
     @property
     def degraded(self) -> tuple[str, ...]:
         return self.sandbox.degraded + self.extra_warnings
@@ -113,20 +196,7 @@ class ConsoleHeader(Vertical):
     def redraw(self) -> None:
         if not self.is_mounted:
             return
-        parts = [
-            Content.styled(" lockgate ", "bold reverse $primary"),
-            Content.styled("  agent ", "$text-muted"),
-            make_safe(self.agent, keep_newlines=False).content().stylize_before("bold"),
-            Content.styled("  sandbox ", "$text-muted"),
-            make_safe(self.sandbox.text, keep_newlines=False).content(),
-            Content.styled("  net ", "$text-muted"),
-            Content(self.sandbox.network).stylize_before("bold"),
-            Content.styled("  session ", "$text-muted"),
-            make_safe(self.session_name, keep_newlines=False).content(),
-            Content.styled("  workspace ", "$text-muted"),
-            make_safe(self.workspace, keep_newlines=False).content(),
-        ]
-        self.query_one("#header-line", Static).update(Content("").join(parts))
+        self.query_one("#header-line", Static).update(self.line(self._width()))
         banner = self.query_one("#header-banner", Static)
         degraded = self.degraded
         banner.display = bool(degraded)

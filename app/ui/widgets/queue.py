@@ -20,7 +20,7 @@ from textual.strip import Strip
 
 from app.core.model import CommandAction, Level, NetworkAction, PatchAction
 from app.ui.contract import State, ViewLike
-from app.ui.safe import make_safe, one_line
+from app.ui.safe import make_safe, one_line, spaced
 from app.ui.widgets.lines import LinesView
 
 SUMMARY_LIMIT = 160
@@ -73,7 +73,7 @@ def summary(view: ViewLike) -> tuple[Content, bool]:
         safe, cut = one_line(action.command, SUMMARY_LIMIT)
         text = safe.content()
         if cut:
-            text = text + Content.styled(
+            text = text + spaced(
                 f" … (+{len(action.command) - SUMMARY_LIMIT} chars)", "italic $warning"
             )
         return text, not cut and not safe.hazardous
@@ -85,7 +85,7 @@ def summary(view: ViewLike) -> tuple[Content, bool]:
             added = sum(f[1] for f in review.files)
             removed = sum(f[2] for f in review.files)
             safe, _ = one_line(f"patch {names}{more}", SUMMARY_LIMIT)
-            return safe.content() + Content.styled(f"  +{added} −{removed}", "$text-muted"), False
+            return safe.content() + spaced(f"  +{added} −{removed}", "$text-muted"), False
         return Content("patch"), False
     assert isinstance(action, NetworkAction)
     line = f"{action.method} {action.scheme}://{action.host}:{action.port}"
