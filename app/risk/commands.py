@@ -104,6 +104,14 @@ def read_target(an: Analyzer, c: SimpleCommand, w: Word, *, listing: bool = Fals
     info = an.path(c, w.value)
     if info.abs:
         an.facts.reads.append(info.abs)
+    if info.secret is None and info.private and not listing:
+        an.add(
+            K.SECRETS,
+            40,
+            f"reads {info.display}, {info.private}: its contents would reach the agent "
+            "and its model provider",
+            w.span,
+        )
     if info.secret is None:
         if info.dev_tcp:
             an.add(
@@ -1550,6 +1558,31 @@ def _declare(an: Analyzer, c: SimpleCommand) -> None:
                 )
 
 
+# Programs that take a path without reading what is in it.
+_NAMES_ONLY = LISTING | frozenset(
+    [
+        "echo",
+        "printf",
+        "[[",
+        "mkdir",
+        "touch",
+        "cd",
+        "pushd",
+        "realpath",
+        "readlink",
+        "basename",
+        "dirname",
+        "which",
+        "type",
+        "command",
+        "export",
+        "ln",
+        "source",
+        ".",
+    ]
+)
+
+
 def _generic(an: Analyzer, c: SimpleCommand) -> None:
     """Secrets named in any argument: whatever the program, it is handed a secret."""
     info = an.ci(c)
@@ -1569,6 +1602,8 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
         if p.secret and p.display not in info.secrets:
             listing = c.name in LISTING
             read_target(an, c, Word(v, v, w.span), listing=listing)
+        elif p.private and p.secret is None and (c.name or "") not in _NAMES_ONLY:
+            read_target(an, c, Word(v, v, w.span))
 
 
 _VERBS_OUT = frozenset({"publish", "deploy", "release", "upload", "push", "ship", "unpublish"})
@@ -1704,6 +1739,20 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
         w for w in c.args if not (w.value or "-").startswith("-")
     ]:
         an.ci(c).env_dump = True
+        down = an.script.downstream(c.index)
+        filt = an.script.commands[down[0]] if down else None
+        if (
+            filt is not None
+            and filt.name in _GREPS
+            and not any(
+                (w.value or "").startswith("-") and "v" in (w.value or "") for w in filt.args
+            )
+            and not any(_SECRET_WORDS.search(w.value or "") for w in filt.args)
+        ):
+            # Filtered down to the variables a plain pattern names (a secret-looking pattern
+            # is judged at the grep).
+            an.add(K.SECRETS, 15, "prints the environment variables a pattern picks", c.span)
+            return
         an.add(
             K.SECRETS,
             36,

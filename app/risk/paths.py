@@ -73,6 +73,41 @@ _HOME_SECRETS: tuple[tuple[str, str], ...] = (
     (".my.cnf", "saved database passwords"),
 )
 
+# Not secrets as such, but files whose contents an agent rarely needs and that often hold
+# tokens or personal data: reading one is asked, not denied.
+_HOME_PRIVATE: tuple[tuple[str, str], ...] = (
+    (".bashrc", "your shell startup file (tokens are often exported there)"),
+    (".bash_profile", "your shell startup file (tokens are often exported there)"),
+    (".bash_aliases", "your shell startup file"),
+    (".profile", "your login startup file (tokens are often exported there)"),
+    (".zshrc", "your shell startup file (tokens are often exported there)"),
+    (".zshenv", "your shell startup file (tokens are often exported there)"),
+    (".zprofile", "your shell startup file (tokens are often exported there)"),
+    (".config/fish/*", "your shell configuration (tokens are often exported there)"),
+    (".gitconfig", "your git configuration (can hold tokens and credential helpers)"),
+    (".config/git/*", "your git configuration (can hold tokens and credential helpers)"),
+    (".config", "your applications' settings (many keep tokens there)"),
+    (".config/*", "your applications' settings (many keep tokens there)"),
+    (".local/share/*", "your applications' data"),
+    ("*history*", "a history file (often holds pasted secrets)"),
+    (".*hst", "a history file"),
+    (".viminfo", "your editor's history"),
+    ("Documents*", "your personal files"),
+    ("Desktop*", "your personal files"),
+    ("Downloads*", "your personal files"),
+    ("Pictures*", "your personal files"),
+    ("Library/Messages*", "your messages"),
+    ("Library/Mail*", "your mail"),
+)
+
+_ABS_PRIVATE: tuple[tuple[str, str], ...] = (
+    ("/etc/passwd", "the list of the machine's user accounts"),
+    ("/etc/group", "the list of the machine's user groups"),
+    ("/var/log/*", "system logs"),
+    ("/home/*", "another user's home directory"),
+    ("/Users/*", "another user's home directory"),
+)
+
 _ABS_SECRETS: tuple[tuple[str, str], ...] = (
     ("/etc/shadow", "the system password hashes"),
     ("/etc/gshadow", "the system password hashes"),
@@ -295,6 +330,7 @@ class PathInfo:
     display: str  # how to name it to a reviewer (~/… for home)
     secret: str | None = None
     persistence: str | None = None
+    private: str | None = None  # personal or token-prone, though not a known secret store
     protected: tuple[str, int] | None = None  # (what, score) for workspace files run by others
     broad: bool = False  # "/", home, a top-level system dir: deleting it is catastrophic
     raw_device: bool = False
@@ -408,6 +444,7 @@ def _classify(
     # Home first: for root, home is /root.
     secret = None
     persistence = None
+    private: str | None = None
     display = norm
     broad = False
     if home != "/" and (norm == home or norm.startswith(home + "/")):
@@ -416,6 +453,7 @@ def _classify(
         if not _NOT_SECRET.search(base_name):
             secret = _rel_match(rel, _HOME_SECRETS)
         persistence = _rel_match(rel, _HOME_PERSIST)
+        private = _rel_match(rel, _HOME_PRIVATE)
         globbase = _glob_base(rel)
         broad = (
             rel == ""
@@ -441,6 +479,7 @@ def _classify(
         if not _NOT_SECRET.search(base_name):
             secret = _rel_match(norm, _ABS_SECRETS)
         persistence = _rel_match(norm, _ABS_PERSIST)
+        private = _rel_match(norm, _ABS_PRIVATE)
         top = "/" + norm.strip("/").split("/", 1)[0] if norm != "/" else "/"
         globbase = _glob_base(norm)
         broad = (
@@ -461,7 +500,14 @@ def _classify(
         # A glob (`find ~ -name 'id_*'`) that would match a secret's name.
         secret = _glob_hits_secret(base_name)
     return PathInfo(
-        raw, norm, "outside", display, secret=secret, persistence=persistence, broad=broad
+        raw,
+        norm,
+        "outside",
+        display,
+        secret=secret,
+        persistence=persistence,
+        private=private,
+        broad=broad,
     )
 
 
