@@ -65,6 +65,14 @@ def scan(
             kind = "control"
         elif 0xD800 <= o <= 0xDFFF or unicodedata.category(ch) in ("Co", "Cn"):
             kind = "unassigned"
+        elif o >= 128:
+            cat = unicodedata.category(ch)
+            if cat == "Cf":
+                kind = "invisible"  # format characters the sets above do not name (tags, …)
+            elif cat == "Zs":
+                kind = "space"
+            elif cat in ("Zl", "Zp"):
+                kind = "linebreak"
         if kind:
             groups.setdefault(kind, []).append((i, ch))
     texts = {
@@ -80,6 +88,11 @@ def scan(
         "space": (
             50,
             "contains look-alike spaces ({names}): they are part of a word, not separators",
+        ),
+        "linebreak": (
+            60,
+            "contains Unicode line separators ({names}): a screen may break the line there, "
+            "bash does not",
         ),
         "cr": (65, "contains a carriage return: a terminal would hide the text before it"),
         "escape": (

@@ -239,7 +239,7 @@ class RiskEngine:
             cat = unicodedata.category(ch)
             if cat == "Cf":
                 continue
-            shown.append(" " if cat == "Zs" else ch)
+            shown.append(" " if cat == "Zs" else "\n" if cat in ("Zl", "Zp") else ch)
             where.append(i)
         view = "".join(shown)
         if view == text or not view.strip():
