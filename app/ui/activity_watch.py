@@ -3,11 +3,17 @@
 watchfiles reports changes in debounced batches (we ask for ~100 ms), so a batch can arrive
 just after the command that caused it finished; an action that ended within `grace_s` before the
 batch still gets the credit. Anything else is "nothing ran" and is flagged in the feed.
+
+lockgate's own bookkeeping is not workspace activity and is left out: the `.lockgate/` directory
+at the top of the workspace (the sandbox keeps commands from writing there), the patch engine's
+temporary and restore files while a patch is applied or undone (and only then).
+Anything else, `.lockgate.toml` included, is shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -20,6 +26,7 @@ from app.ui.widgets.activity import ActivityRow
 DEBOUNCE_MS = 100
 STEP_MS = 40
 
+UNDO = "undo"  # what the feed credits while the console undoes a patch
 _CHANGE = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
 
 
@@ -31,9 +38,16 @@ class Attributor:
     clock: Callable[[], float] = time.monotonic
     running: str | None = None
     _last: tuple[str, float] | None = field(default=None, repr=False)
+    _patching: set[str] = field(default_factory=set, repr=False)
 
-    def started(self, action_id: str) -> None:
+    def started(self, action_id: str, *, patching: bool = False) -> None:
+        """`patching`: the action is the patch engine's (a patch, an undo)."""
         self.running = action_id
+        if patching:
+            self._patching.add(action_id)
+
+    def patching(self, action_id: str | None) -> bool:
+        return action_id in self._patching
 
     def finished(self, action_id: str) -> None:
         if self.running == action_id:
@@ -48,8 +62,24 @@ class Attributor:
         return None
 
 
+_PATCH_TEMP = re.compile(r"\.lockgate-(?:tmp-[0-9a-f]{16}-\d+|restore-[0-9a-f]{12})")
+
+
+def is_lockgate_own(rel: str, patching: bool) -> bool:
+    """Whether a change at workspace-relative `rel` is lockgate's own bookkeeping rather than
+    something the agent (or anyone else) did; `patching`: the patch engine was at work."""
+    parts = rel.split("/")
+    if parts[0] == ".lockgate":
+        return True
+    return patching and _PATCH_TEMP.fullmatch(parts[-1]) is not None
+
+
 def rows_for(
-    changes: set[tuple[Change, str]], workspace: Path, action_id: str | None
+    changes: set[tuple[Change, str]],
+    workspace: Path,
+    action_id: str | None,
+    *,
+    patching: bool = False,
 ) -> list[ActivityRow]:
     rows = []
     added = {p for c, p in changes if c == Change.added}
@@ -59,9 +89,11 @@ def rows_for(
         if raw in transient:
             continue
         try:
-            rel = str(Path(raw).relative_to(workspace))
+            rel = Path(raw).relative_to(workspace).as_posix()
         except ValueError:
             rel = raw
+        if is_lockgate_own(rel, patching):
+            continue
         rows.append(ActivityRow(_CHANGE.get(change, "modified"), rel, action_id))
     return rows
 

@@ -39,7 +39,7 @@ from app.core.model import (
     VerdictKind,
 )
 from app.core.pipeline import PipelineError
-from app.ui.activity_watch import Attributor, rows_for, watch_workspace
+from app.ui.activity_watch import UNDO, Attributor, rows_for, watch_workspace
 from app.ui.batch import is_critical, plan_batch
 from app.ui.bridge import Changed, ConsoleBridge, Drained
 from app.ui.contract import PipelineLike, State, ViewLike
@@ -284,7 +284,9 @@ class MainScreen(Screen[None]):
         for item in d.output:
             if item[0] == "start":
                 self._ran.add(item[1])
-                self.attributor.started(item[1])
+                view = self._views.get(item[1])
+                patching = view is not None and isinstance(view.action, PatchAction)
+                self.attributor.started(item[1], patching=patching)
                 output.started(item[1], item[2])
             elif item[0] == "chunk":
                 output.feed(item[1], item[2], item[3])
@@ -646,7 +648,16 @@ class MainScreen(Screen[None]):
 
     @work(exclusive=True, group="undo", exit_on_error=False)
     async def _undo(self) -> None:
-        result = await self.pipeline.undo_last_patch()
+        # The files an undo restores are the console's doing: credit them to it, not to
+        # "nothing ran" (unless a command runs meanwhile, which keeps the credit).
+        mine = self.attributor.running is None
+        if mine:
+            self.attributor.started(UNDO, patching=True)
+        try:
+            result = await self.pipeline.undo_last_patch()
+        finally:
+            if mine:
+                self.attributor.finished(UNDO)
         ok = result.status is ResultStatus.COMPLETED
         notify_safely(
             self,
@@ -703,7 +714,10 @@ class MainScreen(Screen[None]):
         workspace = self.lockgate.workspace.resolve()
         feed = self.query_one(ActivityFeed)
         async for changes in watch_workspace(workspace, self._stop_watch):
-            feed.add(rows_for(changes, workspace, self.attributor.attribute()))
+            credit = self.attributor.attribute()
+            feed.add(
+                rows_for(changes, workspace, credit, patching=self.attributor.patching(credit))
+            )
             if feed.unattributed:
                 feed.add_class("-unattributed")
 

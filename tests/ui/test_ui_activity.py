@@ -1,0 +1,86 @@
+"""The file-activity feed shows what happened to the workspace, not lockgate's own bookkeeping:
+the `.lockgate/` directory and the patch engine's temporary files stay out, anything else that
+changes while nothing runs is flagged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from uikit import console, patch
+from watchfiles import Change
+
+from app.core.pipeline import ActionState
+from app.ui.activity_watch import rows_for
+from app.ui.widgets.activity import ActivityFeed
+
+
+def _changes(ws: Path, *rels: str) -> set[tuple[Change, str]]:
+    return {(Change.added, str(ws / r)) for r in rels}
+
+
+def test_lockgate_directory_is_never_activity(tmp_path: Path) -> None:
+    changes = _changes(
+        tmp_path,
+        ".lockgate",
+        ".lockgate/patches",
+        ".lockgate/patches/0179-patch-1/journal.json",
+        "src/app.py",
+        ".lockgate.toml",
+        "sub/.lockgate/x",
+    )
+    rows = rows_for(changes, tmp_path, None)
+    # `.lockgate.toml` is the project's policy: a change to it is anyone's but lockgate's.
+    assert sorted(r.path for r in rows) == [".lockgate.toml", "src/app.py", "sub/.lockgate/x"]
+    assert all(r.action_id is None for r in rows)
+
+
+def test_patch_temp_files_are_hidden_only_while_the_patch_engine_works(tmp_path: Path) -> None:
+    temp = "src/.lockgate-tmp-0123456789abcdef-0"
+    restore = "src/.lockgate-restore-0123456789ab"
+    changes = _changes(tmp_path, temp, restore, "src/app.py")
+    patching = rows_for(changes, tmp_path, "patch-1", patching=True)
+    assert [r.path for r in patching] == ["src/app.py"]
+    # The same names made by a command (or by no one) are shown like any other file.
+    command = rows_for(changes, tmp_path, "cmd-1")
+    assert sorted(r.path for r in command) == [restore, temp, "src/app.py"]
+    assert len(rows_for(changes, tmp_path, None)) == 3
+
+
+async def test_feed_leaves_out_lockgate_files_and_flags_the_rest(workspace: Path) -> None:
+    async with console(workspace, watch_files=True) as c:
+        await c.pilot.pause(0.3)  # the watcher is up
+        journal = workspace / ".lockgate" / "patches" / "0179-patch-x"
+        journal.mkdir(parents=True)
+        (journal / "journal.json").write_text("{}")
+        (workspace / "stray.txt").write_text("x")
+        feed = c.main.query_one(ActivityFeed)
+        await c.until(lambda: "stray.txt" in c.text)
+        await c.pilot.pause(0.3)  # any later batch with the journal in it has arrived too
+        assert "⚠ + stray.txt  ⚠ while nothing ran" in c.text
+        assert ".lockgate" not in c.text
+        assert [r.path for r in feed.rows] == ["stray.txt"]
+        assert feed.has_class("-unattributed")
+
+        # A patch's own change is credited to it; lockgate's files are still left out.
+        c.link.turn("t1", [patch("made.py=1\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        await c.pilot.press("y")
+        (journal / "journal.json").write_text('{"state": "committed"}')
+        await c.until(lambda: "made.py  ← patch-t1-1" in c.text)
+        assert ".lockgate" not in c.text
+
+
+async def test_undo_is_credited_to_the_console_not_flagged(workspace: Path) -> None:
+    async with console(workspace, watch_files=True) as c:
+        await c.pilot.pause(0.3)
+        c.link.turn("t1", [patch("made.py=1\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        await c.pilot.press("y")
+        await c.until(lambda: "made.py  ← patch-t1-1" in c.text)
+        await c.pilot.pause(0.7)  # past the grace period that still credits the patch
+        await c.pilot.press("u")
+        await c.until(lambda: not (workspace / "made.py").exists())
+        await c.until(lambda: "made.py  ← undo" in c.text)
+        assert "while nothing ran" not in c.text
