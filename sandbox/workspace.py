@@ -63,6 +63,7 @@ class Prepared:
     globs: tuple[tuple[str, str, tuple[str, ...]], ...]  # (root, pattern, names present)
     gits: tuple[GitMark, ...]
     modules: tuple[str, ...] = ()  # submodule git dirs (.git/modules/...) present at start
+    links: tuple[tuple[str, str], ...] = ()  # protected names that were symlinks: (path, target)
 
     @property
     def git_dir(self) -> str | None:
@@ -76,6 +77,23 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
     globs: list[tuple[str, str, tuple[str, ...]]] = []
     gits: list[GitMark] = []
     modules: list[str] = []
+    links: list[tuple[str, str]] = []
+    roots = [str(r) for r in (workspace, *others)]
+
+    def protect(path: str) -> None:
+        """An existing protected name: bound read-only; a symlink is put back by the guard if
+        the command changes it, and what it points to inside a writable tree is bound."""
+        if not os.path.islink(path):
+            read_only.append(path)
+            return
+        with contextlib.suppress(OSError):
+            links.append((path, os.readlink(path)))
+        real = os.path.realpath(path)
+        if os.path.lexists(real) and any(
+            real == r or real.startswith(r.rstrip("/") + "/") for r in roots
+        ):
+            read_only.append(real)
+
     for root_path in (workspace, *others):
         root = str(root_path)
         mark = _git_mark(root)
@@ -93,8 +111,7 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                 for name in GIT_PROTECTED:
                     path = os.path.join(sub, name)
                     if os.path.lexists(path):
-                        if not os.path.islink(path):
-                            read_only.append(path)
+                        protect(path)
                     elif name != "hooks":
                         absent.append(path)
         elif mark.kind == "file":
@@ -105,15 +122,15 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
             if GLOB_CHARS & set(pattern):
                 present = _matching(parent, name)
                 globs.append((root, pattern, tuple(present)))
-                read_only += [os.path.join(parent, n) for n in present]
+                for n in present:
+                    protect(os.path.join(parent, n))
                 continue
             path = os.path.join(root, pattern)
             if pattern == ".git/hooks" and mark.kind == "dir" and not os.path.lexists(path):
                 with contextlib.suppress(OSError):
                     os.mkdir(path, 0o755)
             if os.path.lexists(path):
-                if not os.path.islink(path):
-                    read_only.append(path)
+                protect(path)
             else:
                 absent.append(path)
     return Prepared(
@@ -123,6 +140,7 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         globs=tuple(globs),
         gits=tuple(gits),
         modules=tuple(modules),
+        links=tuple(dict.fromkeys(links)),
     )
 
 
@@ -186,11 +204,26 @@ def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
         now = _git_mark(mark.root)
         if mark.kind == "absent" and now.kind == "dir":
             new_repos.append(git)
+        elif mark.kind == "absent" and now.kind != "absent":
+            # a `.git` file or symlink names a repository elsewhere, whose config and hooks
+            # the reviewer's next git call would use
+            _remove(git)
+            notes.append(f"removed {_rel(git, workspace)} (a {now.kind} the command created)")
         elif mark.kind == "symlink" and (now.kind, now.target) != ("symlink", mark.target):
             _remove(git)
             with contextlib.suppress(OSError):
                 os.symlink(mark.target, git)
             notes.append(f"restored {_rel(git, workspace)} (a symlink the command replaced)")
+    for path, target in prep.links:
+        try:
+            same = os.readlink(path) == target
+        except OSError:
+            same = False
+        if not same:
+            _remove(path)
+            with contextlib.suppress(OSError):
+                os.symlink(target, path)
+            notes.append(f"restored {_rel(path, workspace)} (a symlink the command replaced)")
     for path in prep.absent:
         if any(path.startswith(g + os.sep) for g in new_repos):
             continue  # handled below: a fresh repository keeps its config
