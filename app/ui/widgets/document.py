@@ -2,7 +2,8 @@
 
 The detail pane changes every time the cursor moves; as one line-API widget it repaints without
 asking the whole screen to lay itself out again, and a command of any length costs only the lines
-on screen to draw. Text is folded at the width, never cut: a long word continues on the next line.
+on screen to draw. Text is folded at the width, never cut: a long word continues on the next line. A box (the text
+that will run) is folded without losing a character, spaces included.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from rich.cells import cell_len
 from textual.content import Content
 
 from app.ui.widgets.lines import LinesView
@@ -44,6 +46,45 @@ def _wrap(content: Content, width: int, hang: int = 0) -> list[Content]:
     return lines
 
 
+def fold_exact(line: Content, width: int) -> list[Content]:
+    """Fold one line at `width` cells keeping every character, so the pieces put together are
+    exactly the line: a break goes after the last space that fits (the space stays at the end of
+    its piece, never dropped), else inside the word or before the space. For what is approved: word wrapping would
+    swallow the spaces at its breaks."""
+    text = line.plain
+    width = max(2, width)
+    if cell_len(text) <= width:
+        return [line]
+    pieces: list[Content] = []
+    start, n = 0, len(text)
+    ascii_only = text.isascii()
+    while start < n:
+        if ascii_only:
+            end = min(n, start + width)
+        else:
+            end, cells = start, 0
+            while end < n and cells + (w := cell_len(text[end])) <= width:
+                cells += w
+                end += 1
+            end = max(end, start + 1)  # a character wider than the width still goes somewhere
+        if end < n:
+            # After the last space that fits, so the next piece does not start with a space.
+            space = text.rfind(" ", start, end)
+            if space >= start and not (space == start and text[end] == " "):
+                end = space + 1
+        pieces.append(line[start:end])
+        start = end
+    return pieces
+
+
+def _fold_lines(content: Content, width: int) -> list[Content]:
+    width = max(4, width)
+    out: list[Content] = []
+    for line in content.split("\n", allow_blank=True):
+        out.extend(fold_exact(line, width))
+    return out
+
+
 def layout_blocks(blocks: list[Block], width: int) -> list[Content]:
     out: list[Content] = []
     width = max(8, width)
@@ -60,7 +101,7 @@ def layout_blocks(blocks: list[Block], width: int) -> list[Content]:
             title = f" {block.title} " if block.title else ""
             top = "╭─" + title + "─" * max(0, width - 3 - len(title)) + "╮"
             out.append(Content.styled(top[:width], block.style))
-            for line in _wrap(block.content, inner):
+            for line in _fold_lines(block.content, inner):
                 pad = max(0, inner - line.cell_length)
                 out.append(
                     Content.styled("│ ", block.style)
