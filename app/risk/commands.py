@@ -20,7 +20,7 @@ from app.risk.netutil import Target, host_of_scp, parse_target
 from app.risk.paths import resolve
 from app.risk.rules import domain_match
 from app.risk.shell import SHELLS, SimpleCommand, Word, unescape
-from app.risk.typosquat import Ecosystem, popular
+from app.risk.typosquat import REGISTRY, Ecosystem, popular
 from app.risk.wrappers import find_matches
 
 UNKNOWN_TARGET = Target("", "unknown.invalid", "")
@@ -4330,7 +4330,7 @@ def _pkg_findings(
         name = m.group(0)
         if "==" in name:
             name = name.split("==", 1)[0]
-        if eco == "npm" and "@" in name[1:]:
+        if eco in ("npm", "crates") and "@" in name[1:]:
             name = name[0] + name[1:].split("@", 1)[0]
         if not name.isascii():
             continue  # deception.py names the look-alike characters
@@ -4338,7 +4338,7 @@ def _pkg_findings(
             continue
         pop = popular(eco)
         squat = pop.check(name)
-        reg = "PyPI" if eco == "pypi" else "npm"
+        reg = REGISTRY[eco]
         if squat is not None:
             an.add(
                 K.SUPPLY_CHAIN,
@@ -4889,7 +4889,8 @@ def h_cargo(an: Analyzer, c: SimpleCommand) -> None:
             w = opts.get(k)
             if w is not None:
                 an.add(K.SUPPLY_CHAIN, 55, f"cargo {sub} from {q(w)} instead of crates.io", w.span)
-        _pkg_findings(an, c, rest, None, f"cargo {sub}")
+        from_index = not any(k in opts for k in ("--git", "--path", "--registry", "--index"))
+        _pkg_findings(an, c, rest, "crates" if from_index else None, f"cargo {sub}")
         if not rest and sub == "install" and has(opts, "--path"):
             an.add(K.SUPPLY_CHAIN, 20, "installs the local crate", c.span)
         if sub == "install":

@@ -26,7 +26,7 @@ from app.risk.netutil import parse_target
 from app.risk.paths import PathInfo, resolve
 from app.risk.shell import Script, SimpleCommand, Word
 from app.risk.tokens import SECRET_PATTERNS as _SECRET_PATTERNS
-from app.risk.typosquat import Ecosystem, popular
+from app.risk.typosquat import REGISTRY, Ecosystem, popular
 
 _NET_CODE = re.compile(
     r"urlopen|urlretrieve|requests\.(get|post|put|patch|delete|request)|httpx\.|http\.client|"
@@ -577,6 +577,7 @@ class _PatchReader:
                 if m and m.group(1) not in _NPM_NON_DEP_KEYS:
                     deps.append((m.group(1), (ln.span[0] + m.start(1), ln.span[0] + m.end(1))))
             elif base in ("Cargo.toml",):
+                eco = "crates"
                 m = re.match(r"^\s*([A-Za-z0-9][\w-]*)\s*=\s*(\"[\^~<>=*\d]|\{)", t)
                 if m and m.group(1) not in ("version", "edition", "name", "rust-version"):
                     deps.append((m.group(1), (ln.span[0] + m.start(1), ln.span[0] + m.end(1))))
@@ -595,7 +596,7 @@ class _PatchReader:
             if eco is not None:
                 squat = popular(eco).check(name)
                 if squat is not None:
-                    reg = "PyPI" if eco == "pypi" else "npm"
+                    reg = REGISTRY[eco]
                     self.add(
                         K.SUPPLY_CHAIN,
                         squat.score,

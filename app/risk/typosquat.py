@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
-Ecosystem = Literal["pypi", "npm"]
+Ecosystem = Literal["pypi", "npm", "crates"]
 
 MAX_NAME = 100
 """Longer names are not compared (and the neighbourhood search stays cheap)."""
@@ -98,6 +98,8 @@ def normalize(name: str, eco: Ecosystem) -> str:
     n = name.strip().lower()
     if eco == "pypi":
         n = re.sub(r"[-_.]+", "-", n)
+    elif eco == "crates":
+        n = n.replace("_", "-")  # crates.io treats `-` and `_` as the same name
     return n
 
 
@@ -222,6 +224,8 @@ class Popular:
                             best = (rk, cand, _how(n, cand))
             if best is not None:
                 return Squat(raw, best[1], best[2], 75)
+        if self.eco == "crates":
+            return None  # a short hand-kept list: affix and combo games would flag real crates
         for pre in _AFFIXES_PRE:
             if n.startswith(pre) and len(n) - len(pre) >= 3:
                 core = n[len(pre) :].lstrip("-_.")
@@ -293,6 +297,13 @@ def _load(filename: str) -> list[str]:
     return out
 
 
+_FILES: dict[str, str] = {
+    "pypi": "pypi-top.tsv",
+    "npm": "npm-top.tsv",
+    "crates": "crates-top.tsv",
+}
+REGISTRY: dict[str, str] = {"pypi": "PyPI", "npm": "npm", "crates": "crates.io"}
+
 _cache: dict[str, Popular] = {}
 _cache_lock = threading.Lock()
 
@@ -301,6 +312,6 @@ def popular(eco: Ecosystem) -> Popular:
     with _cache_lock:
         p = _cache.get(eco)
         if p is None:
-            p = Popular(_load("pypi-top.tsv" if eco == "pypi" else "npm-top.tsv"), eco)
+            p = Popular(_load(_FILES[eco]), eco)
             _cache[eco] = p
         return p
