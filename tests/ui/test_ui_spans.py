@@ -60,10 +60,10 @@ def test_highlighting_and_folding_keep_every_character(
         assert all(cell_len(p.plain) <= width or len(p.plain) == 1 for p in pieces)
     # In the detail box: each row is a piece, then padding to the box's width.
     box = layout_blocks([Block(content, kind="box", style="$primary", title="t")], width + 4)
-    pieces = [p.plain for line in lines for p in fold_exact(line, width)]
+    shown = [p.plain for line in lines for p in fold_exact(line, width)]
     inner = _box_inner(box)
-    assert len(inner) == len(pieces)
-    for row, piece in zip(inner, pieces, strict=True):
+    assert len(inner) == len(shown)
+    for row, piece in zip(inner, shown, strict=True):
         assert row.startswith(piece) and row[len(piece) :].strip() == ""
 
 
