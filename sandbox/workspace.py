@@ -33,16 +33,20 @@ GLOB_CHARS = set("*?[")
 # files that redirect config and hooks elsewhere (`commondir`) or add to them.
 GIT_PROTECTED = ("hooks", "config", "commondir", "config.worktree")
 
-# git config keys whose value is a program to run (or pulls in another file that could be).
-_DANGEROUS_GIT_KEY = re.compile(
-    r"^\s*(hookspath|fsmonitor|sshcommand|pager|editor|askpass|gitproxy|textconv|driver|"
-    r"helper|program|uploadpack|receivepack|clean|smudge|process|command|path|cmd|tool|"
-    r"worktree|gitdir|templatedir|excludesfile|attributesfile)\s*=",
-    re.IGNORECASE,
-)
-_BANG_VALUE = re.compile(r"=\s*!")
-_SECTION = re.compile(r"^\s*\[([^\]\s\"]+)")
-_DANGEROUS_SECTIONS = {"include", "includeif", "filter", "credential", "alias", "diff", "merge"}
+# What a repository the command created from nothing may keep in its config: an allow-list by
+# section and key (git has too many keys that run programs — pager.<cmd>, interactive.diffFilter,
+# core.alternateRefsCommand, remote.<name>.uploadpack … — for a deny-list to stay complete).
+_SAFE_GIT_KEYS: dict[str, frozenset[str]] = {
+    "core": frozenset({"repositoryformatversion", "filemode", "bare", "logallrefupdates",
+                       "ignorecase", "precomposeunicode", "symlinks", "autocrlf", "eol",
+                       "safecrlf", "quotepath", "compression", "bigfilethreshold"}),
+    "remote": frozenset({"url", "pushurl", "fetch", "push", "mirror", "tagopt", "prune"}),
+    "branch": frozenset({"remote", "merge", "rebase", "pushremote", "description"}),
+    "user": frozenset({"name", "email"}),
+    "init": frozenset({"defaultbranch"}),
+    "extensions": frozenset({"objectformat", "refstorage"}),
+}  # fmt: skip
+_KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(=|$)")
 
 
 @dataclass(frozen=True)
@@ -202,8 +206,8 @@ def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
     for mark in prep.gits:
         git = os.path.join(mark.root, ".git")
         now = _git_mark(mark.root)
-        if mark.kind == "absent" and now.kind == "dir":
-            new_repos.append(git)
+        if now.kind == "dir" and (mark.kind == "absent" or now.ident != mark.ident):
+            new_repos.append(git)  # made from nothing, or put where the old one was
         elif mark.kind == "absent" and now.kind != "absent":
             # a `.git` file or symlink names a repository elsewhere, whose config and hooks
             # the reviewer's next git call would use
@@ -342,21 +346,7 @@ def _tame_config(gfd: int, git: str, workspace: Path) -> list[str]:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             return []
         lines = f.read(1 << 20).decode("utf-8", errors="replace").splitlines(keepends=True)
-    kept: list[str] = []
-    dropped = 0
-    section = ""
-    for line in lines:
-        m = _SECTION.match(line)
-        if m:
-            section = m.group(1).lower()
-        if (
-            section in _DANGEROUS_SECTIONS
-            or (not m and _DANGEROUS_GIT_KEY.match(line))
-            or (not m and _BANG_VALUE.search(line))
-        ):
-            dropped += 1
-            continue
-        kept.append(line)
+    kept, dropped = _safe_config_lines(lines)
     if not dropped:
         return []
     tmp = f"config.lockgate-{uuid.uuid4().hex}"
@@ -364,4 +354,49 @@ def _tame_config(gfd: int, git: str, workspace: Path) -> list[str]:
     with os.fdopen(out, "w", encoding="utf-8") as f:
         f.write("".join(kept))
     os.replace(tmp, "config", src_dir_fd=gfd, dst_dir_fd=gfd)
-    return [f"dropped {dropped} line(s) from {rel} that would run programs"]
+    return [f"dropped {dropped} line(s) from {rel} that could run programs"]
+
+
+def _safe_config_lines(lines: list[str]) -> tuple[list[str], int]:
+    """The lines of a git config that stay (allow-listed section and key), and how many went.
+    A section header may carry a key on the same line; a value continued with a backslash is
+    dropped with its continuation lines."""
+    kept: list[str] = []
+    dropped = 0
+    section = ""
+    continued = False
+    for line in lines:
+        body = line.strip()
+        if continued:
+            dropped += 1
+            continued = body.endswith("\\")
+            continue
+        if body.endswith("\\"):
+            dropped += 1
+            continued = True
+            continue
+        if not body or body[0] in "#;":
+            kept.append(line)
+            continue
+        rest = body
+        if body.startswith("["):
+            end = body.find("]")
+            if end < 0:
+                dropped += 1
+                section = ""
+                continue
+            header = body[1:end].strip()
+            section = re.split(r"[\s.\"]", header, maxsplit=1)[0].lower()
+            rest = body[end + 1 :].strip()
+            if section not in _SAFE_GIT_KEYS:
+                dropped += 1
+                continue
+            kept.append(body[: end + 1] + "\n")
+            if not rest or rest[0] in "#;":
+                continue
+        m = _KEY.match(rest)
+        if m and m.group(1).lower() in _SAFE_GIT_KEYS.get(section, frozenset()):
+            kept.append(line if rest is body else rest + "\n")
+        else:
+            dropped += 1
+    return kept, dropped

@@ -74,8 +74,11 @@ def build_static(
             )
             os.makedirs(path, exist_ok=True)  # only ever inside a fresh tmpfs view
             sc.move_mount(fd, path)
-        for path, fd in trees:
-            os.makedirs(path, exist_ok=True)  # only ever inside a fresh tmpfs view
+        # Shallow trees first: a writable tree inside another (the workspace inside a writable
+        # parent) then sits on top as a mount point, which cannot be renamed or replaced, so
+        # its protected names cannot be moved away with it.
+        for path, fd in sorted(trees, key=lambda t: t[0].rstrip("/").count("/")):
+            os.makedirs(path, exist_ok=True)  # only in a fresh tmpfs view or a writable tree
             sc.move_mount(fd, path)
     finally:
         for _, fd in (*trees, *ro_trees):

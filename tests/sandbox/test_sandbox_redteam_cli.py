@@ -712,13 +712,13 @@ def _quote(s: str) -> str:
 def test_timeout_kills_setsid_and_double_forked(runner: Runner, area: Area) -> None:
     tag = f"lockgate-rt-{os.getpid()}-{area.root.name}"
     late = area.ws / "late"
-    script = (f"setsid sh -c '(sleep 2; echo late > {late}) &' & "
+    script = (f"setsid sh -c '(sleep 1; echo late > {late}) &' & "
               f"(setsid {PY} -c 'import time; time.sleep(60)' {tag} &) ; sleep 30")  # fmt: skip
     t0 = time.monotonic()
     r = runner.run(area, "sh", "-c", script, opts=("--timeout", "1"))
     assert r.returncode == 124 and time.monotonic() - t0 < 10
     assert len(r.stderr.decode().strip().splitlines()) == 1
-    time.sleep(2.5)
+    time.sleep(1.5)
     assert not late.exists()
     left = subprocess.run(["pgrep", "-f", tag], capture_output=True)
     assert left.stdout == b""
@@ -726,7 +726,7 @@ def test_timeout_kills_setsid_and_double_forked(runner: Runner, area: Area) -> N
 
 def test_fork_bomb_and_flood_stay_bounded(runner: Runner, area: Area) -> None:
     before = len([p for p in os.listdir("/proc") if p.isdigit()])
-    r = runner.run(area, "bash", "-c", "f(){ f | f & }; f; sleep 3", opts=("--timeout", "15"))
+    r = runner.run(area, "bash", "-c", "f(){ f | f & }; f; sleep 1", opts=("--timeout", "15"))
     assert r.returncode in (0, 124)
     time.sleep(0.5)
     after = len([p for p in os.listdir("/proc") if p.isdigit()])
@@ -800,3 +800,41 @@ def test_cwd_outside_the_workspace_is_only_a_cwd(runner: Runner, area: Area) -> 
     assert r.returncode == 0 and r.stdout.decode().strip() == str(area.ws)
     assert _snapshot(area.vis) == before
     assert (area.ws / "rel.txt").exists()
+
+
+def test_a_writable_parent_cannot_move_the_workspace_away(runner: Runner, area: Area) -> None:
+    ws = area.ws
+    assert _git(ws, "init", "-q", uid=area.uid).returncode == 0
+    ident = os.stat(ws / ".git").st_ino, os.stat(ws).st_ino
+    script = (
+        "cd .. && mv ws ws-old; mv ws/.git git-old; "
+        "mkdir -p ws2/.git/hooks && echo pwn > ws2/.git/hooks/pre-commit && mv ws2 ws; "
+        "echo fine > beside.txt"
+    )
+    r = runner.run(area, "sh", "-c", script, opts=("--writable", str(area.root)), cwd=ws)
+    assert r.returncode == 0, r.stderr
+    assert (area.root / "beside.txt").read_text() == "fine\n"  # the parent is writable
+    assert (os.stat(ws / ".git").st_ino, os.stat(ws).st_ino) == ident
+    assert not (area.root / "ws-old").exists()  # (git-old: at most a copy, via EXDEV)
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_a_repository_made_inside_keeps_only_safe_config(runner: Runner, area: Area) -> None:
+    marker = area.outer / "PWNED"
+    script = (
+        "git init -q && git config pager.log 'touch {m}; less' && "
+        "git config interactive.diffFilter 'touch {m}' && "
+        "git config remote.origin.uploadpack 'touch {m}' && "
+        "git config remote.origin.url https://example.invalid/x.git && "
+        "printf '[core] fsmonitor = \"touch {m}\"\\n[alias]\\n\\tst = !touch {m}\\n' >> .git/config && "
+        ": > a && git add a && git -c user.name=t -c user.email=t@t commit -qm inside && echo ok"
+    ).replace("{m}", str(marker))
+    r = runner.run(area, "sh", "-c", script, cwd=area.ws, extra_env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stderr
+    config = (area.ws / ".git" / "config").read_text()
+    for needle in ("pager", "diffFilter", "uploadpack", "fsmonitor", "alias", str(marker)):
+        assert needle not in config, (needle, config)
+    assert "url = https://example.invalid/x.git" in config
+    assert _git(area.ws, "log", "--format=%s", uid=area.uid).stdout == b"inside\n"
+    _git(area.ws, "status", uid=area.uid)
+    assert not marker.exists()
