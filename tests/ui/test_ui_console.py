@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from textual.command import CommandPalette
+from textual.widgets import Static
 from uikit import cmd, console, patch
 
 from app.core.model import Action, NetworkAction, ResultStatus, VerdictKind
@@ -131,7 +132,7 @@ async def test_a_approves_the_batch_but_never_the_critical_one(workspace: Path) 
     async with console(workspace) as c:
         c.link.turn("t1", MIXED)
         await c.until(lambda: c.state("cmd-t1-4") == ActionState.WAITING)
-        await c.pilot.pause(0.1)
+        await c.settle()
         await c.pilot.press("a")
         await c.until(lambda: c.state("cmd-t1-3") != ActionState.WAITING)
         assert c.state("cmd-t1-4") == ActionState.WAITING
@@ -145,7 +146,7 @@ async def test_a_on_a_batch_bigger_than_the_screen_shows_the_unseen_first(worksp
     async with console(workspace, size=(120, 30)) as c:
         c.link.turn("t1", actions)
         await c.until(lambda: c.state("cmd-t1-40") == ActionState.WAITING)
-        await c.pilot.pause(0.1)
+        await c.settle()
         await c.pilot.press("a")
         await c.pilot.pause(0.1)
         assert c.session.commands.ran == []
@@ -176,13 +177,29 @@ async def test_critical_needs_y_and_typed_yes(workspace: Path) -> None:
         await c.select("cmd-t1-1")
         await c.pilot.press("y")
         await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
-        assert "CRITICAL" in c.text and "secrets" in c.text
-        assert "reads the system's password hashes" in c.text
+        # The title names the danger in plain words, once.
+        title = c.app.screen.query_one("#dialog-title", Static).visual
+        assert str(title) == "CRITICAL 95 — reads the system's password hashes"
+        assert "CRITICAL 95 — reads the system's password hashes" in c.text
+        assert "CRITICAL: CRITICAL" not in c.text and "risk: secrets" in c.text
         await c.pilot.press("y", "enter")  # a second y is not a confirmation
         await c.pilot.pause(0.05)
         assert c.state("cmd-t1-1") == ActionState.WAITING
         await c.pilot.press(*"yes", "enter")
         await c.until(lambda: c.session.commands.ran == [("cmd-t1-1", "cat /etc/shadow")])
+
+
+async def test_critical_confirmation_lists_the_other_reasons(workspace: Path) -> None:
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd("cat /etc/shadow; rm -rf build", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("y")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
+        assert "CRITICAL 100 — reads the system's password hashes" in c.text
+        assert "• deletes a directory tree recursively" in c.text
+        assert "• reads the system's password hashes" not in c.text
+        await c.pilot.press("escape")
 
 
 async def test_critical_confirmation_cancelled_by_escape(workspace: Path) -> None:

@@ -163,8 +163,9 @@ def test_snapshot_network_ask(snap_compare: SnapCompare, ws: Path) -> None:
 
 def test_snapshot_critical_confirmation(snap_compare: SnapCompare, ws: Path) -> None:
     """`y` on the CRITICAL action opens the second confirmation, framed in the critical colour:
-    it names the danger (`CRITICAL 95 — secrets`), lists the reason, shows the command with the
-    risky span, and asks to type `yes`. The detail behind is framed in the critical colour too."""
+    its title names the danger once, in plain words (`CRITICAL 95 — reads the system's password
+    hashes`), then the risk categories (`risk: secrets`) and any further reasons, the command with
+    the risky span, and asks to type `yes`. The detail behind is framed in the critical colour."""
     app, session, link = _app(ws)
 
     async def run_before(pilot: Pilot[int]) -> None:

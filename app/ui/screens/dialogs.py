@@ -22,11 +22,17 @@ CONFIRM_WORD = "yes"
 
 
 def danger_words(view: ViewLike) -> str:
+    """The danger in plain words: level and score, then the weightiest reason (reasons come
+    sorted by score), e.g. "CRITICAL 100 — downloads a script from … and runs it"."""
     a = view.assessment
     if a is None:
-        return "not assessed"
-    cats = ", ".join(c.value for c in a.categories) or a.level.value
-    return f"{a.level.value.upper()} {a.score} — {cats}"
+        return "not assessed yet"
+    what = (
+        a.reasons[0]
+        if a.reasons
+        else (", ".join(c.value for c in a.categories) or "no reason given")
+    )
+    return f"{a.level.value.upper()} {a.score} — {what}"
 
 
 class ConfirmCriticalScreen(ModalScreen[bool]):
@@ -47,15 +53,24 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         v = self.view
         with Vertical(id="dialog"):
-            yield Static(Content.styled(f"CRITICAL: {danger_words(v)}", "bold"), id="dialog-title")
-            reasons = v.assessment.reasons if v.assessment else ()
             yield Static(
-                Content("\n").join(
-                    Content("• ") + make_safe(r, keep_newlines=False).content() for r in reasons
-                )
-                or Content("no reasons given"),
-                id="dialog-reasons",
+                make_safe(danger_words(v), keep_newlines=False).content().stylize_before("bold"),
+                id="dialog-title",
             )
+            a = v.assessment
+            more = [
+                Content("• ") + make_safe(r, keep_newlines=False).content()
+                for r in (a.reasons[1:] if a else ())
+            ]
+            if a is not None and a.categories:
+                more.insert(
+                    0,
+                    Content.styled(
+                        "risk: " + ", ".join(c.value for c in a.categories), "$text-muted"
+                    ),
+                )
+            if more:
+                yield Static(Content("\n").join(more), id="dialog-reasons")
             spans = v.assessment.spans if v.assessment else ()
             if isinstance(v.action, CommandAction):
                 text, warnings = command_content(v.action.command, spans)
