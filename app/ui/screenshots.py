@@ -8,7 +8,9 @@ is taken once the state it shows has really been reached.
 from __future__ import annotations
 
 import asyncio
+import html
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -53,6 +55,30 @@ SCRIPT = {
 }
 
 
+_TEXT = re.compile(
+    r'(<text [^>]*?x=")([0-9.]+)("[^>]*?textLength=")([0-9.]+)("[^>]*>)((?:&#160;)+)([^<]*)</text>'
+)
+
+
+def tidy_svg(svg: str) -> str:
+    """Move the leading spaces of each text run into its position. Textual writes them as
+    `&#160;`, and some SVG renderers (librsvg, so GNOME's viewers) drop them and squeeze the run,
+    so "dist && git" shows as "dist &&git"; the run's x and length say the same thing exactly."""
+
+    def fix(m: re.Match[str]) -> str:
+        lead = m.group(6).count("&#160;")
+        rest = m.group(7)
+        cells = lead + len(html.unescape(rest))
+        if not rest or cells == 0:
+            return m.group(0)
+        cell = float(m.group(4)) / cells
+        x = float(m.group(2)) + lead * cell
+        length = float(m.group(4)) - lead * cell
+        return f"{m.group(1)}{x:g}{m.group(3)}{length:g}{m.group(5)}{rest}</text>"
+
+    return _TEXT.sub(fix, svg)
+
+
 class Shots:
     def __init__(self, out: Path) -> None:
         self.out = out
@@ -60,7 +86,8 @@ class Shots:
 
     def take(self, pilot: Pilot[int], name: str) -> None:
         path = self.out / f"{name}.svg"
-        path.write_text(pilot.app.export_screenshot(title=f"lockgate — {name}"), encoding="utf-8")
+        svg = pilot.app.export_screenshot(title=f"lockgate — {name}")
+        path.write_text(tidy_svg(svg), encoding="utf-8")
         self.taken.append(path)
 
 
