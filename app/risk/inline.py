@@ -397,6 +397,19 @@ def secret_env_and_home(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang
             w.span,
         )
     whole = WHOLE_ENV_RE.search(code) is not None
+    picked = re.search(
+        r"['\"][^'\"\n]{0,20}(KEY|TOKEN|SECRET|PASS|CRED)[^'\"\n]{0,20}['\"]", code, re.I
+    )
+    if whole and picked and not names:
+        info.env_dump = True
+        names = [picked.group(0).strip("'\"")]
+        an.add(
+            K.SECRETS,
+            65,
+            f"{lang} picks variables matching {picked.group(0)} out of the environment: their "
+            "values would reach the agent and its model provider",
+            w.span,
+        )
     if info.network and (names or info.secrets or whole):
         what = ", ".join(dict.fromkeys([*names, *info.secrets])) or "your environment variables"
         host = info.sender_label or (an.facts.hosts[-1] if an.facts.hosts else "the network")
@@ -439,6 +452,14 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
         )
         an.ci(c).network = True
         return
+    if re.search(r"\bpty\.spawn\s*\(", code):
+        an.add(
+            K.PRIVILEGE,
+            40,
+            "python starts an interactive shell on a pseudo-terminal (how reverse shells "
+            "are upgraded); with no one typing it waits forever",
+            w.span,
+        )
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             _py_call(an, c, code, node, pos, w, aliases)
@@ -855,12 +876,12 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
             )
     dyn_rm = re.search(
         r"(?:\.(?:rmSync|rm|rmdirSync|rmdir|unlinkSync|unlink)|FileUtils\.rm_r?f?|"
-        r"rmtree|Remove-Item)\s*\(\s*(?P<arg>[^'\"\s)][^;]{0,80})",
+        r"rmtree|Remove-Item|\bunlink\b(?=\s*\(?\s*glob))\s*\(?\s*(?P<arg>[^'\"\s)][^;]{0,80})",
         code,
     )
     if dyn_rm:
         if re.search(r"homedir|HOME|USERPROFILE|Dir\.home|expanduser", dyn_rm.group("arg")):
-            an.add(K.DESTRUCTIVE, 95, f"{lang} deletes your home directory", sp(dyn_rm))
+            an.add(K.DESTRUCTIVE, 95, f"{lang} deletes files in your home directory", sp(dyn_rm))
         else:
             an.add(K.DESTRUCTIVE, 50, f"{lang} deletes a path computed at run time", sp(dyn_rm))
     for m in _DELETE_RE.finditer(code):

@@ -766,7 +766,15 @@ class _Extractor:
                     parts_v.append(s)
                     parts_t.append(s)
                     continue
+                # tree-sitter also folds the spaces before an expansion into its `$` token
+                # ("$x $y" → `$x`, ` $y`): they are part of the string.
+                src = self._src(c)
+                lead = src[: len(src) - len(src.lstrip())]
                 cv, ct, ce, cs = self._eval(c, fr)
+                if lead:
+                    parts_v.append(lead)
+                    if not ct.startswith(lead):
+                        parts_t.append(lead)
                 exp = exp or ce or cv is None
                 subs.extend(cs)
                 parts_t.append(ct)

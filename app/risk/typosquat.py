@@ -200,11 +200,14 @@ class Popular:
         if self.eco == "npm" and n.startswith("@") and "/" in n:
             scope, base = n.split("/", 1)
             # A scoped name imitating a popular unscoped one is a known trick, `@types` aside.
-            if scope == "@types" or base not in self.rank or len(base) < 4:
+            if scope != "@types" and base in self.rank and len(base) >= 4:
+                return Squat(
+                    raw, base, f"puts the popular '{base}' under an unrelated scope {scope}", 55
+                )
+            if len(base) < 4:
                 return None
-            return Squat(
-                raw, base, f"puts the popular '{base}' under an unrelated scope {scope}", 55
-            )
+            # Otherwise: a near miss of a popular scoped name (`@typescript-eslint/parserr`),
+            # checked below like any other name.
         self._build()
         assert self._idx1 is not None and self._idx2 is not None and self._flat is not None
         flat = re.sub(r"[-_.]", "", n)
