@@ -148,8 +148,8 @@ class ConsoleHeader(Vertical):
     def line(self, width: int) -> Content:
         """The header line for `width` cells (0: unknown, nothing shortened). Each item is a
         muted label and its value, items apart by plain spaces. When the line is too long, the
-        workspace path gives up its middle first, then the sandbox its process-cap detail, the
-        agent's detail its end, the session id its middle, and the path more of its middle:
+        workspace path gives up its middle first, then the agent's detail its end, the sandbox
+        its process-cap detail, the session id its middle, and the path more of its middle:
         the sandbox layers and the network mode always stay in view."""
 
         def safe(text: str) -> str:
@@ -178,11 +178,11 @@ class ConsoleHeader(Vertical):
 
         if over() > 0:
             path = elide_middle(path, max(MIN_WORKSPACE, len(path) - over()))
-        if over() > 0 and self.sandbox.short:
-            sandbox = safe(self.sandbox.short)
-            path = elide_middle(safe(self.workspace), max(MIN_WORKSPACE, len(path) - over()))
         if over() > 0:
             agent = elide_end(agent, max(MIN_AGENT, len(agent) - over()))
+        if over() > 0 and self.sandbox.short:
+            sandbox = safe(self.sandbox.short)  # and what that frees goes back to the agent
+            agent = elide_end(safe(self.agent), max(MIN_AGENT, len(agent) - over()))
         if over() > 0:
             session = elide_middle(session, max(8, len(session) - over()))
         if over() > 0:
