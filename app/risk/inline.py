@@ -209,6 +209,22 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
                     c.span,
                 )
                 return
+        after = [w.value for w in args[args.index(script) + 1 :]]
+        stem = base.rsplit(".", 1)[0].lower()
+        verb = next((x for x in after if x in ("serve", "runserver", "server", "start-server")), "")
+        if stem in ("server", "serve", "devserver", "dev-server") or verb:
+            what = (
+                f"`{info.display} {verb}`, which starts"
+                if verb
+                else f"{info.display}, which by its name starts"
+            )
+            an.add(
+                K.NETWORK,
+                36,
+                f"runs {what} a server that listens and keeps running",
+                script.span,
+            )
+            return
         an.add(K.RESOURCE, 5, f"runs {info.display}, project code (sandboxed)", script.span)
     elif info.where == "tmp":
         an.add(K.RESOURCE, 35, f"runs {info.display} from a temporary directory", script.span)
