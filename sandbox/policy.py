@@ -95,6 +95,7 @@ def _home_secrets(home: Path) -> list[Path]:
         Path("/etc/shadow"),
         Path("/etc/gshadow"),
         Path("/etc/ssh"),
+        Path("/etc/ssl/private"),
     ]
     own = os.environ.get("LOCKGATE_CONFIG_DIR")
     if own:
@@ -122,6 +123,15 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
     ".aider*",
     ".gemini",
     ".windsurf",
+    # more agents' and editors' settings that start programs when the project is opened
+    ".mcp.json",
+    ".roo",
+    ".kiro",
+    ".clinerules",
+    ".amazonq",
+    ".zed",
+    ".idea",
+    ".devcontainer",
 )
 
 # Environment variables a command inherits from the console; everything else (API keys, tokens,

@@ -158,19 +158,23 @@ class Sandbox:
         full_env = self._env(workdir, env, proxy_socket)
         prep = prepare(self.policy.workspace, self.policy.protected, self.policy.writable)
         started = time.monotonic()
-        completed = impl.run(
-            list(argv),
-            cwd=workdir,
-            env=full_env,
-            timeout=timeout,
-            stdin=stdin,
-            max_output=max_output,
-            on_output=on_output,
-            cancel=cancel,
-            proxy_socket=proxy_socket or self.policy.proxy_socket,
-            prepared=prep,
-        )
-        notes = guard(self.policy.workspace, prep)
+        try:
+            completed = impl.run(
+                list(argv),
+                cwd=workdir,
+                env=full_env,
+                timeout=timeout,
+                stdin=stdin,
+                max_output=max_output,
+                on_output=on_output,
+                cancel=cancel,
+                proxy_socket=proxy_socket or self.policy.proxy_socket,
+                prepared=prep,
+            )
+        finally:
+            # also when the run ends in an error or an interrupt: whatever the command created
+            # before that must not outlive it
+            notes = guard(self.policy.workspace, prep)
         self._prewarm(impl)
         return Completed(
             exit_code=completed.exit_code,

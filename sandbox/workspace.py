@@ -68,6 +68,7 @@ class Prepared:
     gits: tuple[GitMark, ...]
     modules: tuple[str, ...] = ()  # submodule git dirs (.git/modules/...) present at start
     links: tuple[tuple[str, str], ...] = ()  # protected names that were symlinks: (path, target)
+    worktrees: tuple[str, ...] = ()  # linked worktrees' git dirs (.git/worktrees/...) at start
 
     @property
     def git_dir(self) -> str | None:
@@ -82,6 +83,7 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
     gits: list[GitMark] = []
     modules: list[str] = []
     links: list[tuple[str, str]] = []
+    worktrees: list[str] = []
     roots = [str(r) for r in (workspace, *others)]
 
     def protect(path: str) -> None:
@@ -118,6 +120,16 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                         protect(path)
                     elif name != "hooks":
                         absent.append(path)
+            # linked worktrees' git dirs: `commondir` and `config.worktree` there decide which
+            # config and hooks git uses in that worktree (wherever it is checked out)
+            for wt in worktree_git_dirs(git):
+                worktrees.append(wt)
+                for name in ("commondir", "config.worktree"):
+                    path = os.path.join(wt, name)
+                    if os.path.lexists(path):
+                        protect(path)
+                    else:
+                        absent.append(path)
         elif mark.kind == "file":
             read_only.append(git)  # a worktree's `.git` file: it names the real repository
         for pattern in patterns:
@@ -145,7 +157,19 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         gits=tuple(gits),
         modules=tuple(modules),
         links=tuple(dict.fromkeys(links)),
+        worktrees=tuple(worktrees),
     )
+
+
+def worktree_git_dirs(git: str) -> list[str]:
+    """<git>/worktrees/<name> directories, without following symlinks."""
+    top = os.path.join(git, "worktrees")
+    if not os.path.isdir(top) or os.path.islink(top):
+        return []
+    try:
+        return sorted(e.path for e in os.scandir(top) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
 
 
 def submodule_git_dirs(git: str, depth: int = 6) -> list[str]:
@@ -252,7 +276,40 @@ def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
         for sub in submodule_git_dirs(git):
             if sub not in known:  # a submodule repository the command made: same treatment
                 notes += _tame_new_repository(sub, workspace)
+        for wt in worktree_git_dirs(git):
+            if wt not in prep.worktrees:  # a worktree the command added (`git worktree add`)
+                notes += _tame_new_worktree(wt, workspace)
     return tuple(notes)
+
+
+def _tame_new_worktree(wt: str, workspace: Path) -> list[str]:
+    """A new worktree's `commondir` must name its own repository (git writes `../..`); any
+    other value, and any `config.worktree`, would hand git someone else's config and hooks."""
+    notes: list[str] = []
+    try:
+        wfd = os.open(wt, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return notes
+    try:
+        try:
+            fd = os.open("commondir", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=wfd)
+            with os.fdopen(fd, "rb") as f:
+                ok = stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read(64).strip() == b"../.."
+        except OSError:
+            ok = not os.path.lexists(os.path.join(wt, "commondir"))
+        names = ["config.worktree"] if ok else ["commondir", "config.worktree"]
+        for name in names:
+            with contextlib.suppress(OSError):
+                st = os.lstat(name, dir_fd=wfd)
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(name, dir_fd=wfd, ignore_errors=True)
+                else:
+                    os.unlink(name, dir_fd=wfd)
+                rel = _rel(os.path.join(wt, name), workspace)
+                notes.append(f"removed {rel} (it redirects git)")
+    finally:
+        os.close(wfd)
+    return notes
 
 
 def _rel(path: str, workspace: Path) -> str:

@@ -58,8 +58,13 @@ def build_static(
             if os.path.exists(f"/dev/{name}"):
                 dev_nodes[name] = sc.open_tree(sc.AT_FDCWD, f"/dev/{name}", clone)
         stash = detached_empties()
+        # nodev too: a device node elsewhere (a chroot, a container's tree) must not give
+        # the command the raw disk; the few devices it gets are bound into /dev below.
         sc.mount_setattr(
-            sc.AT_FDCWD, "/", sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID
+            sc.AT_FDCWD,
+            "/",
+            sc.AT_RECURSIVE,
+            sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV,
         )
         for path in private:
             if os.path.isdir(path) and not os.path.islink(path):
@@ -78,6 +83,12 @@ def build_static(
         # parent) then sits on top as a mount point, which cannot be renamed or replaced, so
         # its protected names cannot be moved away with it.
         for path, fd in sorted(trees, key=lambda t: t[0].rstrip("/").count("/")):
+            sc.mount_setattr(
+                fd,
+                "",
+                sc.AT_EMPTY_PATH | sc.AT_RECURSIVE,
+                sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV,
+            )
             os.makedirs(path, exist_ok=True)  # only in a fresh tmpfs view or a writable tree
             sc.move_mount(fd, path)
     finally:

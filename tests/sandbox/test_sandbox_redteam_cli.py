@@ -712,13 +712,13 @@ def _quote(s: str) -> str:
 def test_timeout_kills_setsid_and_double_forked(runner: Runner, area: Area) -> None:
     tag = f"lockgate-rt-{os.getpid()}-{area.root.name}"
     late = area.ws / "late"
-    script = (f"setsid sh -c '(sleep 1; echo late > {late}) &' & "
+    script = (f"setsid sh -c '(sleep 2; echo late > {late}) &' & "
               f"(setsid {PY} -c 'import time; time.sleep(60)' {tag} &) ; sleep 30")  # fmt: skip
     t0 = time.monotonic()
     r = runner.run(area, "sh", "-c", script, opts=("--timeout", "1"))
     assert r.returncode == 124 and time.monotonic() - t0 < 10
     assert len(r.stderr.decode().strip().splitlines()) == 1
-    time.sleep(1.5)
+    time.sleep(2)
     assert not late.exists()
     left = subprocess.run(["pgrep", "-f", tag], capture_output=True)
     assert left.stdout == b""
@@ -838,3 +838,42 @@ def test_a_repository_made_inside_keeps_only_safe_config(runner: Runner, area: A
     assert _git(area.ws, "log", "--format=%s", uid=area.uid).stdout == b"inside\n"
     _git(area.ws, "status", uid=area.uid)
     assert not marker.exists()
+
+
+def test_device_nodes_outside_the_sandbox_dev_are_dead(runner: Runner, area: Area) -> None:
+    """A device node in the workspace or elsewhere on the host (a chroot, a container's tree)
+    opens to nothing: only the sandbox's own /dev nodes work."""
+    nodes = [area.ws / "memlike", area.vis / "memlike"]
+    for node in nodes:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 5))  # /dev/zero's numbers
+    script = (
+        "import sys\n"
+        "for p in sys.argv[1:] + ['/dev/zero']:\n"
+        "    try:\n"
+        "        open(p, 'rb').read(1); print(p, 'OPENED')\n"
+        "    except OSError as e:\n"
+        "        print(p, 'denied', e.errno)\n"
+    )
+    r = runner.run(area, PY, "-c", script, *map(str, nodes))
+    lines = r.stdout.decode().splitlines()
+    assert [line.split()[1] for line in lines] == ["denied", "denied", "OPENED"], lines
+
+
+def test_linked_worktrees_cannot_be_redirected(runner: Runner, area: Area) -> None:
+    ws, outside = area.ws, area.outer / "linked"
+    assert _git(ws, "init", "-q", uid=area.uid).returncode == 0
+    assert _git(ws, "commit", "-q", "--allow-empty", "-m", "first", uid=area.uid).returncode == 0
+    for path in (area.outer,):
+        os.chown(path, area.uid, area.uid)
+    assert _git(ws, "worktree", "add", "-q", str(outside), uid=area.uid).returncode == 0
+    linked = ws / ".git" / "worktrees" / "linked"
+    script = (
+        "echo ../../evil > .git/worktrees/linked/commondir; "
+        "echo '[core]' > .git/worktrees/linked/config.worktree; "
+        "git worktree add -q inner && echo ../../evil > .git/worktrees/inner/commondir; exit 0"
+    )
+    r = runner.run(area, "sh", "-c", script, cwd=ws, extra_env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert (linked / "commondir").read_text().strip() == "../.."
+    assert not (linked / "config.worktree").exists()
+    assert not (ws / ".git" / "worktrees" / "inner" / "commondir").exists()
