@@ -21,6 +21,7 @@ from app.ui.safe import make_safe
 GAP = "   "  # between header items: plain spaces, never inside a styled label
 SESSION_WIDTH = 14
 MIN_WORKSPACE = 16
+WORKSPACE_ROOM = 32  # what the path keeps before anything else gives up room
 MIN_AGENT = 12
 
 
@@ -148,9 +149,10 @@ class ConsoleHeader(Vertical):
     def line(self, width: int) -> Content:
         """The header line for `width` cells (0: unknown, nothing shortened). Each item is a
         muted label and its value, items apart by plain spaces. When the line is too long, the
-        workspace path gives up its middle first, then the agent's detail its end, the sandbox
-        its process-cap detail, the session id its middle, and the path more of its middle:
-        the sandbox layers and the network mode always stay in view."""
+        first of these that fits is used, the path taking whatever room is left: the path down
+        to 32 cells; the sandbox without its process cap and the agent's detail cut; the path
+        down to 16; the session id down to 8; the path down to 8. The sandbox layers and the
+        network mode always stay in view."""
 
         def safe(text: str) -> str:
             return make_safe(text, keep_newlines=False).display
@@ -160,10 +162,11 @@ class ConsoleHeader(Vertical):
 
         brand = Content.styled(" lockgate ", "bold reverse $primary")
         path, agent = safe(self.workspace), safe(self.agent)
+        state = agent.split(" (", 1)[0]
         session = short_session(safe(self.session_name))
-        sandbox = safe(self.sandbox.text)
+        sandbox, short = safe(self.sandbox.text), safe(self.sandbox.short or self.sandbox.text)
 
-        def build() -> Content:
+        def build(path: str, agent: str, sandbox: str, session: str) -> Content:
             items = [
                 item("workspace", path),
                 item("session", session),
@@ -173,21 +176,25 @@ class ConsoleHeader(Vertical):
             ]
             return brand + Content(GAP) + Content(GAP).join(items)
 
-        def over() -> int:
-            return build().cell_length - width if width > 0 else 0
-
-        if over() > 0:
-            path = elide_middle(path, max(MIN_WORKSPACE, len(path) - over()))
-        if over() > 0:
-            agent = elide_end(agent, max(MIN_AGENT, len(agent) - over()))
-        if over() > 0 and self.sandbox.short:
-            sandbox = safe(self.sandbox.short)  # and what that frees goes back to the agent
-            agent = elide_end(safe(self.agent), max(MIN_AGENT, len(agent) - over()))
-        if over() > 0:
-            session = elide_middle(session, max(8, len(session) - over()))
-        if over() > 0:
-            path = elide_middle(safe(self.workspace), max(8, len(path) - over()))
-        return build()
+        line = build(path, agent, sandbox, session)
+        if width <= 0 or line.cell_length <= width:
+            return line
+        tiny = elide_middle(session, 8)
+        choices = (  # (path at least, sandbox, agent at least, session)
+            (min(len(path), WORKSPACE_ROOM), sandbox, len(agent), session),
+            (min(len(path), WORKSPACE_ROOM), short, len(state), session),
+            (MIN_WORKSPACE, short, len(state), session),
+            (MIN_WORKSPACE, short, len(state), tiny),
+            (8, short, len(state), tiny),
+        )
+        for path_min, box, agent_min, sess in choices:
+            others = build("", "", box, sess).cell_length
+            agent_room = width - others - path_min
+            if agent_room < agent_min:
+                continue
+            shown = elide_end(agent, agent_room)
+            return build(elide_middle(path, width - others - len(shown)), shown, box, sess)
+        return build(elide_middle(path, 8), state, short, tiny)
 
     @property
     def degraded(self) -> tuple[str, ...]:
