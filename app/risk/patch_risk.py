@@ -28,6 +28,18 @@ from app.risk.shell import Script, SimpleCommand, Word
 from app.risk.tokens import SECRET_PATTERNS as _SECRET_PATTERNS
 from app.risk.typosquat import REGISTRY, Ecosystem, popular
 
+# Calls that start programs, in the languages agents usually edit.
+_RUNS_COMMANDS = re.compile(
+    r"child_process|\bexecSync\b|\bexec(?:File)?\s*\(|\bspawn(?:Sync)?\s*\(|subprocess|"
+    r"os\.system|os\.popen|Command::new|exec\.Command|Runtime\.getRuntime|ProcessBuilder|"
+    r"\bsystem\s*\(|\bpopen\s*\(|shell_exec|Process\.Start"
+)
+# A string literal that reads as a shell command line: a known program, then arguments.
+_SHELLISH_LITERAL = re.compile(
+    r"(['\"`])(?P<cmd>(?:curl|wget|rm|nc|ncat|bash|sh|zsh|chmod|chown|dd|mkfs\S*|sudo|eval|"
+    r"base64|python3?|node|perl|scp|rsync|ssh|crontab|git|tar|cat)\s[^'\"`\n]*?)(?<!\\)\1"
+)
+
 _NET_CODE = re.compile(
     r"urlopen|urlretrieve|requests\.(get|post|put|patch|delete|request)|httpx\.|http\.client|"
     r"\bfetch\s*\(|axios|XMLHttpRequest|http\.request|https\.request|net\.connect|"
@@ -137,6 +149,7 @@ class _PatchReader:
         self.home = home
         self.cursor = 0
         self.dummy = _dummy()
+        self._removed = ""  # the lines the file change being read removes
 
     def add(self, cat: K, score: int, reason: str, *spans: Span) -> None:
         self.an.add(cat, score, reason, *spans)
@@ -266,6 +279,7 @@ class _PatchReader:
                 span,
             )
         target = fc.target
+        self._removed = "\n".join(fc.removed_lines)
         lines = self.added(fc, span[1])
         if not lines:
             return
@@ -411,8 +425,23 @@ class _PatchReader:
                 exact = ln.span[0] + m.start("cmd") if "\\" not in m.group("cmd") else None
                 self._fragment(cmd, exact, ln.span, "the install hook runs: ")
 
+    def _was_there(self, line: str) -> bool:
+        """True when the network call on this added line, and every host it names, were already
+        on the lines the same change removes."""
+        removed = self._removed
+        calls = [m.group(0) for m in _NET_CODE.finditer(line)]
+        hosts = re.findall(r"[a-z][a-z0-9+.-]*://[^\s'\"`)/]+", line, re.I)
+        return bool(calls) and all(c in removed for c in calls) and all(h in removed for h in hosts)
+
     def _code_scan(self, lines: list[_Located], info: PathInfo, lang: str, *, deep: bool) -> None:
         block = "\n".join(ln.text for ln in lines)
+        if not deep and _RUNS_COMMANDS.search(block):
+            # App code that starts programs: the command strings it adds are shell to review.
+            for ln in lines:
+                for m in _SHELLISH_LITERAL.finditer(ln.text):
+                    cmd = m.group("cmd")
+                    exact = ln.span[0] + m.start("cmd") if "\\" not in cmd else None
+                    self._fragment(cmd, exact, ln.span, f"code added to {info.display} runs: ")
         if deep:
             # Install-time code: read it like inline code on a command line.
             for ln in lines:
@@ -463,6 +492,14 @@ class _PatchReader:
                     f"adds code to {info.display} that sends "
                     f"{', '.join(dict.fromkeys(env_secrets))} (a secret from the environment) "
                     f"to {host}",
+                    *(ln.span for ln in net_lines[:3]),
+                )
+            elif all(self._was_there(ln.text) for ln in net_lines):
+                # The same call to the same hosts was there before: an edit, not a new channel.
+                self.add(
+                    K.NETWORK,
+                    10,
+                    f"changes code in {info.display} that already contacted {host}",
                     *(ln.span for ln in net_lines[:3]),
                 )
             elif sends:

@@ -21,7 +21,17 @@ SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"://[^/\s:@'\"]+:[^/\s@'\"]{6,}@[\w.-]+", "a password inside a URL"),
     (r"\bnpm_[A-Za-z0-9]{36}", "an npm token"),
     (r"\bpypi-[A-Za-z0-9_-]{40,}", "a PyPI token"),
+    (r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}", "a Stripe secret key"),
+    (r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", "a SendGrid API key"),
     (r"\b(?:SG|sk_live|rk_live)\.[A-Za-z0-9_-]{20,}", "an API key"),
+    (
+        # .env / ini / YAML style: SECRET_NAME=value with a token-like value filling the line
+        r"(?m)^[ \t+]*(?:export[ \t]+)?(?i:[\w.-]*(?:secret|password|passwd|token|api[_-]?key|"
+        r"private[_-]?key|access[_-]?key)[\w.-]*)[ \t]*[:=][ \t]*"
+        r"(?!(?i:[\w.-]*(?:example|placeholder|changeme|your|xxxx|dummy|fake|redacted)))"
+        r"[A-Za-z0-9/+_.=-]{12,}[ \t]*$",
+        "a hard-coded password or key",
+    ),
     (
         r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)\b\s*[:=]\s*"
         r"['\"][^'\"\s]{8,}['\"]",
