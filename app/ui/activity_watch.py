@@ -80,21 +80,41 @@ def rows_for(
     action_id: str | None,
     *,
     patching: bool = False,
+    known: set[str] | None = None,
 ) -> list[ActivityRow]:
+    """Feed rows for one batch of changes. `known` (kept up to date here): the paths that exist
+    as far as the feed knows, so a file replaced by a rename (how editors and the patch engine
+    write) shows as modified, not added, and one removed and written again in one batch too."""
     rows = []
     added = {p for c, p in changes if c == Change.added}
     deleted = {p for c, p in changes if c == Change.deleted}
-    transient = added & deleted  # created and removed within one batch: a temp file, no change
+    both = added & deleted
+    seen: set[str] = set()
     for change, raw in sorted(changes, key=lambda c: c[1]):
-        if raw in transient:
+        if raw in seen:
             continue
+        seen.add(raw)
         try:
             rel = Path(raw).relative_to(workspace).as_posix()
         except ValueError:
             rel = raw
+        existed = known is not None and rel in known
+        if raw in both:
+            if not existed:
+                continue  # created and removed within one batch: a temp file, no change
+            what = "modified"
+        else:
+            what = _CHANGE.get(change, "modified")
+            if what == "added" and existed:
+                what = "modified"
+        if known is not None:
+            if what == "deleted":
+                known.discard(rel)
+            else:
+                known.add(rel)
         if is_lockgate_own(rel, patching):
             continue
-        rows.append(ActivityRow(_CHANGE.get(change, "modified"), rel, action_id))
+        rows.append(ActivityRow(what, rel, action_id))
     return rows
 
 

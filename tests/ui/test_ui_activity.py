@@ -84,3 +84,35 @@ async def test_undo_is_credited_to_the_console_not_flagged(workspace: Path) -> N
         await c.until(lambda: not (workspace / "made.py").exists())
         await c.until(lambda: "made.py  ← undo" in c.text)
         assert "while nothing ran" not in c.text
+
+
+def test_a_file_replaced_by_a_rename_is_modified_not_added(tmp_path: Path) -> None:
+    known = {"shopcart/pricing.py"}
+    target = str(tmp_path / "shopcart/pricing.py")
+    temp = str(tmp_path / "shopcart/.lockgate-tmp-0123456789abcdef-0")
+    # The patch engine's write: its temp file appears, then is renamed over the target.
+    first = rows_for({(Change.added, temp)}, tmp_path, "patch-1", patching=True, known=known)
+    second = rows_for(
+        {(Change.deleted, temp), (Change.added, target)},
+        tmp_path,
+        "patch-1",
+        patching=True,
+        known=known,
+    )
+    assert first == []
+    assert [(r.change, r.path) for r in second] == [("modified", "shopcart/pricing.py")]
+
+
+def test_removed_and_written_again_in_one_batch(tmp_path: Path) -> None:
+    known = {"a.txt"}
+    changes = {(Change.deleted, str(tmp_path / "a.txt")), (Change.added, str(tmp_path / "a.txt"))}
+    assert [(r.change, r.path) for r in rows_for(changes, tmp_path, None, known=known)] == [
+        ("modified", "a.txt")
+    ]
+    # A file that did not exist and came and went within the batch is no change at all.
+    temp = {(Change.added, str(tmp_path / "t")), (Change.deleted, str(tmp_path / "t"))}
+    assert rows_for(temp, tmp_path, None, known=known) == []
+    # A deletion is remembered: the file written again later is new.
+    rows_for({(Change.deleted, str(tmp_path / "a.txt"))}, tmp_path, None, known=known)
+    again = rows_for({(Change.added, str(tmp_path / "a.txt"))}, tmp_path, None, known=known)
+    assert [r.change for r in again] == ["added"]

@@ -713,11 +713,16 @@ class MainScreen(Screen[None]):
         self._stop_watch = asyncio.Event()
         workspace = self.lockgate.workspace.resolve()
         feed = self.query_one(ActivityFeed)
+        known: set[str] = set()
+        seeded = False
         async for changes in watch_workspace(workspace, self._stop_watch):
+            if not seeded and self.lockgate.snapshot is not None:
+                # What existed when the session began (the snapshot is taken in the background).
+                known |= set(self.lockgate.snapshot)
+                seeded = True
             credit = self.attributor.attribute()
-            feed.add(
-                rows_for(changes, workspace, credit, patching=self.attributor.patching(credit))
-            )
+            patching = self.attributor.patching(credit)
+            feed.add(rows_for(changes, workspace, credit, patching=patching, known=known))
             if feed.unattributed:
                 feed.add_class("-unattributed")
 
