@@ -200,12 +200,15 @@ class SandboxPolicy:
             raise PolicyError(f"workspace {self.workspace} is not a directory")
         homes = tuple(Path(os.path.realpath(h)) for h in _homes())
         _refuse_root("workspace", ws, homes)
+        hidden = tuple(Path(os.path.realpath(d)) for d in self.deny_read)
+        _refuse_hidden("workspace", ws, hidden)
         writable: list[Path] = []
         for w in self.writable:
             real = Path(os.path.realpath(w))
             if not real.is_dir():
                 raise PolicyError(f"writable root {w} is not a directory")
             _refuse_root("writable root", real, homes)
+            _refuse_hidden("writable root", real, hidden)
             writable.append(real)
         if self.network not in ("off", "proxy"):
             raise PolicyError(f"unknown network mode {self.network!r}")
@@ -239,6 +242,12 @@ def _refuse_root(what: str, path: Path, homes: tuple[Path, ...]) -> None:
     for home in homes:
         if path == home or path in home.parents:
             raise PolicyError(f"{what} {path} is the home directory or one of its parents")
+
+
+def _refuse_hidden(what: str, path: Path, hidden: tuple[Path, ...]) -> None:
+    for secret in hidden:
+        if path == secret or secret in path.parents:
+            raise PolicyError(f"{what} {path} is inside {secret}, which the sandbox hides")
 
 
 @dataclass(frozen=True)

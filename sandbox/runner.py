@@ -148,7 +148,7 @@ class Sandbox:
         cannot be set up (the command then never ran)."""
         if not argv:
             raise SandboxError("nothing to run: empty command")
-        if timeout is not None and timeout <= 0:
+        if timeout is not None and not timeout > 0:  # NaN too
             raise SandboxError("timeout must be positive")
         self.start()
         impl = self._impl

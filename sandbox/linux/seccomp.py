@@ -37,6 +37,17 @@ SOCK_TYPE_MASK = 0xF
 IPPROTO_TCP = 6
 TIOCSTI = 0x5412
 TIOCLINUX = 0x541C
+S_ISUID_ISGID = 0o6000
+# Calls that set a file's mode, and the index of the mode argument. A setuid or setgid bit on a
+# file in the workspace would survive the run: with the console running as root, the command's
+# uid is host root's, so such a file would be a setuid-root program on the host.
+MODE_ARG: dict[str, dict[str, int]] = {
+    "x86_64": {"chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2, "open": 2, "openat": 3,
+               "creat": 1, "mknod": 1, "mknodat": 2},
+    "aarch64": {"fchmod": 1, "fchmodat": 2, "fchmodat2": 2, "openat": 3, "mknodat": 2},
+}  # fmt: skip
+# openat2 carries its mode inside a struct a filter cannot read: ENOSYS, so callers fall back.
+ENOSYS_CALLS = ("clone3", "openat2")
 # personality values Docker's default profile allows: PER_LINUX, PER_LINUX32, UNAME26 variants
 # and the query value 0xffffffff.
 PERSONALITY_ALLOWED = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
@@ -111,6 +122,8 @@ DENIED = [
 SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {
         "socket": 41, "socketpair": 53, "ioctl": 16, "clone": 56, "clone3": 435,
+        "openat2": 437, "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "open": 2,
+        "openat": 257, "creat": 85, "mknod": 133, "mknodat": 259,
         "personality": 135, "io_uring_setup": 425, "io_uring_enter": 426,
         "io_uring_register": 427, "ptrace": 101, "process_vm_readv": 310,
         "process_vm_writev": 311, "process_madvise": 440, "pidfd_getfd": 438, "bpf": 321,
@@ -130,6 +143,8 @@ SYSCALLS: dict[str, dict[str, int]] = {
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "ioctl": 29, "clone": 220, "clone3": 435,
+        "openat2": 437, "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "openat": 56,
+        "mknodat": 33,
         "personality": 92, "io_uring_setup": 425, "io_uring_enter": 426,
         "io_uring_register": 427, "ptrace": 117, "process_vm_readv": 270,
         "process_vm_writev": 271, "process_madvise": 440, "pidfd_getfd": 438, "bpf": 280,
@@ -178,9 +193,11 @@ def program(machine: str = syscalls.MACHINE, *, allow_inet_stream: bool = False)
         Insn(_JEQ_K, "socketpair", 0, table["socketpair"]),
         Insn(_JEQ_K, "ioctl", 0, table["ioctl"]),
         Insn(_JEQ_K, "clone", 0, table["clone"]),
-        Insn(_JEQ_K, "enosys", 0, table["clone3"]),
+        *(Insn(_JEQ_K, "enosys", 0, table[name]) for name in ENOSYS_CALLS),
         Insn(_JEQ_K, "personality", 0, table["personality"]),
     ]
+    modes = sorted(MODE_ARG[machine].items(), key=lambda kv: kv[1])
+    p += [Insn(_JEQ_K, f"mode{index}", 0, table[name]) for name, index in modes]
     p += [Insn(_JEQ_K, "eperm", 0, table[name]) for name in DENIED if name in table]
     p += [Insn(_RET_K, k=RET_ALLOW)]
 
@@ -208,9 +225,10 @@ def program(machine: str = syscalls.MACHINE, *, allow_inet_stream: bool = False)
         "clone",
         _ld_arg_low(0),
         Insn(_JSET_K, "eperm", "allow", _low32(syscalls.CLONE_NS_FLAGS)),
-        "personality",
-        _ld_arg_low(0),
     ]
+    for index in sorted({i for _, i in modes}):  # mode_t is 32 bits: the low word is all
+        p += [f"mode{index}", _ld_arg_low(index), Insn(_JSET_K, "eperm", "allow", S_ISUID_ISGID)]
+    p += ["personality", _ld_arg_low(0)]
     p += [Insn(_JEQ_K, "allow", 0, v) for v in PERSONALITY_ALLOWED]
     p += [
         Insn(_RET_K, k=RET_ERRNO | errno.EPERM),

@@ -315,6 +315,9 @@ for dev in ("/dev/null", "/dev/zero", "/dev/tty", "/dev/random"):
 attempt("devnull_write", lambda: open("/dev/null", "w").write("ok"))
 attempt("tmpfile", lambda: open("/tmp/scratch", "w").write("ok"))
 attempt("wsfile", lambda: open("inws.txt", "w").write("ok"))
+attempt("setuid", lambda: os.chmod("inws.txt", 0o4755))
+attempt("setgid", lambda: os.fchmod(os.open("inws.txt", os.O_RDONLY), 0o2755))
+attempt("setuid_creat", lambda: os.close(os.open("suid", os.O_CREAT | os.O_WRONLY, 0o4755)))
 """
 
 # names whose attempt must succeed (the sandbox is usable); every other attempt must fail
@@ -334,6 +337,10 @@ def test_writes_outside_the_workspace_leave_the_host_unchanged(runner: Runner, a
     assert done <= WRITES_ALLOWED, done - WRITES_ALLOWED
     assert {"devnull_write", "tmpfile", "wsfile"} <= done
     assert (area.ws / "inws.txt").read_text() == "ok"
+    # no setuid/setgid file left in the workspace: with the console as root it would be a
+    # setuid-root program on the host
+    for path in area.ws.iterdir():
+        assert not os.lstat(path).st_mode & 0o6000, path
     assert not (area.root.parent / "scratch").exists()
 
 
@@ -782,6 +789,10 @@ def test_refused_places(runner: Runner, area: Area) -> None:
         ("--workspace", str(area.ws / "missing")),
         ("--workspace", str(area.ws), "--writable", "/"),
         ("--workspace", str(area.ws), "--writable", home),
+        ("--workspace", str(area.home / ".ssh")),  # a hidden secret store
+        ("--workspace", str(area.ws), "--writable", str(area.home / ".config" / "lockgate")),
+        ("--workspace", str(area.ws), "--timeout", "nan"),
+        ("--workspace", str(area.ws), "--timeout", "0"),
     ]
     if os.path.isdir(real_home):
         cases.append(("--workspace", real_home))  # the real home, whatever $HOME says
