@@ -132,6 +132,16 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                         absent.append(path)
         elif mark.kind == "file":
             read_only.append(git)  # a worktree's `.git` file: it names the real repository
+            # …which may lie inside a writable tree, with its hooks and config
+            for real in _pointed_git_dirs(git):
+                if any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots):
+                    git_dirs.append(real)  # a mount point: it cannot be moved or replaced
+                    for name in GIT_PROTECTED:
+                        path = os.path.join(real, name)
+                        if os.path.lexists(path):
+                            protect(path)
+                        elif name != "hooks":
+                            absent.append(path)
         for pattern in patterns:
             parent_rel, _, name = pattern.rpartition("/")
             parent = os.path.join(root, parent_rel) if parent_rel else root
@@ -159,6 +169,27 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         links=tuple(dict.fromkeys(links)),
         worktrees=tuple(worktrees),
     )
+
+
+def _pointed_git_dirs(git_file: str) -> list[str]:
+    """The git directory a `.git` file names (`gitdir: …`) and, for a linked worktree, the
+    common directory its `commondir` names; resolved, existing directories only."""
+    try:
+        with open(git_file, "rb") as f:
+            text = f.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    if not text.startswith("gitdir:"):
+        return []
+    first = text.splitlines()[0][len("gitdir:") :].strip()
+    gitdir = os.path.realpath(os.path.join(os.path.dirname(git_file), first))
+    out = [gitdir] if os.path.isdir(gitdir) else []
+    with contextlib.suppress(OSError), open(os.path.join(gitdir, "commondir"), "rb") as f:
+        common = f.read(4096).decode("utf-8", errors="replace").strip()
+        real = os.path.realpath(os.path.join(gitdir, common))
+        if os.path.isdir(real) and real not in out:
+            out.append(real)
+    return out
 
 
 def worktree_git_dirs(git: str) -> list[str]:
@@ -230,7 +261,9 @@ def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
     for mark in prep.gits:
         git = os.path.join(mark.root, ".git")
         now = _git_mark(mark.root)
-        if now.kind == "dir" and (mark.kind == "absent" or now.ident != mark.ident):
+        if now.kind == "dir" and (
+            mark.kind == "absent" or (mark.kind == "dir" and now.ident != mark.ident)
+        ):
             new_repos.append(git)  # made from nothing, or put where the old one was
         elif mark.kind == "absent" and now.kind != "absent":
             # a `.git` file or symlink names a repository elsewhere, whose config and hooks

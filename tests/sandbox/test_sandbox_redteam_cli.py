@@ -888,3 +888,24 @@ def test_linked_worktrees_cannot_be_redirected(runner: Runner, area: Area) -> No
     assert (linked / "commondir").read_text().strip() == "../.."
     assert not (linked / "config.worktree").exists()
     assert not (ws / ".git" / "worktrees" / "inner" / "commondir").exists()
+
+
+def test_a_git_dir_named_by_a_git_file_inside_the_workspace(runner: Runner, area: Area) -> None:
+    ws = area.ws
+    assert (
+        _git(ws, "init", "-q", f"--separate-git-dir={ws / '.repo'}", uid=area.uid).returncode == 0
+    )
+    repo = ws / ".repo"
+    config = (repo / "config").read_bytes()
+    script = (
+        "echo pwn > .repo/hooks/pre-commit; echo '[core]' >> .repo/config; "
+        "echo ../elsewhere > .repo/commondir; "
+        "mv .repo .repo-old; mkdir -p .repo/hooks && echo pwn > .repo/hooks/post-checkout; exit 0"
+    )
+    r = runner.run(area, "sh", "-c", script, cwd=ws)
+    assert r.returncode == 0, r.stderr
+    assert (repo / "config").read_bytes() == config
+    assert (
+        sorted(p.name for p in (repo / "hooks").iterdir() if not p.name.endswith(".sample")) == []
+    )
+    assert not (repo / "commondir").exists() and not (ws / ".repo-old").exists()
