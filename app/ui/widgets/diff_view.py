@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.strip import Strip
 
 from app.ui.diff_model import DiffDocument, DiffRow
 from app.ui.highlight import token_spans
@@ -46,7 +49,19 @@ ViewRow = FileHeader | DiffRow | Preface
 
 
 class DiffView(LinesView[ViewRow]):
-    """`space` folds the file at the top of the view; `c` folds or unfolds them all."""
+    """`space` folds the file at the top of the view; `c` folds or unfolds them all.
+
+    A line longer than the view ends in a `›` at the right edge (and starts with `‹` once the
+    view is scrolled sideways): what is not on screen is never silently cut off.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"diff-view--more"}
+    DEFAULT_CSS = """
+    DiffView > .diff-view--more {
+        color: $text-warning;
+        text-style: bold reverse;
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_file", "Fold file", id="diff-fold-file"),
@@ -61,6 +76,30 @@ class DiffView(LinesView[ViewRow]):
         self.collapsed: set[int] = set()
         self.preface: list[Block] = []
         self._laid_width = 0
+
+    # ------------------------------------------------------------------ drawing
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self._line_width
+        full = self._strips.get(index)
+        if full is None or width < 4:
+            return strip
+        right = full.cell_length > scroll_x + width
+        left = scroll_x > 0 and full.cell_length > 0
+        if not (right or left):
+            return strip
+        style: Style = self.get_component_rich_style("diff-view--more")
+        parts: list[Strip] = []
+        start, end = (1 if left else 0), (width - 1 if right else width)
+        if left:
+            parts.append(Strip([Segment("‹", style)], 1))
+        parts.append(strip.crop(start, end))
+        if right:
+            parts.append(Strip([Segment("›", style)], 1))
+        return Strip.join(parts).apply_offsets(scroll_x, index)
 
     # ------------------------------------------------------------------ content
 

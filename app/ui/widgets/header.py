@@ -152,7 +152,7 @@ class ConsoleHeader(Vertical):
         first of these that fits is used, the path taking whatever room is left: the path down
         to 32 cells; the sandbox without its process cap and the agent's detail cut; the path
         down to 16; the session id down to 8; the path down to 8. The sandbox layers and the
-        network mode always stay in view."""
+        network mode always stay in view, and so does the reason of an agent error."""
 
         def safe(text: str) -> str:
             return make_safe(text, keep_newlines=False).display
@@ -162,7 +162,8 @@ class ConsoleHeader(Vertical):
 
         brand = Content.styled(" lockgate ", "bold reverse $primary")
         path, agent = safe(self.workspace), safe(self.agent)
-        state = agent.split(" (", 1)[0]
+        # An agent error's detail (why it stopped) is kept whole: the path gives way instead.
+        state = agent if self.agent.startswith("error") else agent.split(" (", 1)[0]
         session = short_session(safe(self.session_name))
         sandbox, short = safe(self.sandbox.text), safe(self.sandbox.short or self.sandbox.text)
 
