@@ -220,11 +220,24 @@ class Script:
 # --------------------------------------------------------------------------- byte/char offsets
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 class _Offsets:
     """tree-sitter counts UTF-8 bytes; reviewers' spans index Python strings."""
 
     def __init__(self, text: str) -> None:
         self.data = text.encode("utf-8", "surrogatepass")
+        # What the parser is given. tree-sitter-bash 0.25's scanner reads out of bounds on some
+        # characters outside the BMP (`{` then U+FFFFF segfaults the process), so every
+        # non-ASCII character is handed over as as many `a` bytes as it has in UTF-8: still a
+        # word character for bash, same byte offsets, and node text is always sliced from the
+        # real string.
+        self.parse_data = self.data
+        if len(self.data) != len(text):
+            self.parse_data = _NON_ASCII.sub(
+                lambda m: "a" * len(m.group(0).encode("utf-8", "surrogatepass")), text
+            ).encode("ascii")
         if len(self.data) == len(text):
             self.table: list[int] | None = None
         else:
@@ -389,7 +402,7 @@ class _Extractor:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> None:
-        tree = _parser().parse(self.off.data)
+        tree = _parser().parse(self.off.parse_data)
         root = tree.root_node
         if root.has_error:
             self._collect_errors(root)
