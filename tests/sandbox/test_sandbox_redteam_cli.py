@@ -719,13 +719,13 @@ def _quote(s: str) -> str:
 def test_timeout_kills_setsid_and_double_forked(runner: Runner, area: Area) -> None:
     tag = f"lockgate-rt-{os.getpid()}-{area.root.name}"
     late = area.ws / "late"
-    script = (f"setsid sh -c '(sleep 2; echo late > {late}) &' & "
+    script = (f"setsid sh -c '(sleep 1.5; echo late > {late}) &' & "
               f"(setsid {PY} -c 'import time; time.sleep(60)' {tag} &) ; sleep 30")  # fmt: skip
     t0 = time.monotonic()
-    r = runner.run(area, "sh", "-c", script, opts=("--timeout", "1"))
+    r = runner.run(area, "sh", "-c", script, opts=("--timeout", "0.5"))
     assert r.returncode == 124 and time.monotonic() - t0 < 10
     assert len(r.stderr.decode().strip().splitlines()) == 1
-    time.sleep(2)
+    time.sleep(1.5)
     assert not late.exists()
     left = subprocess.run(["pgrep", "-f", tag], capture_output=True)
     assert left.stdout == b""
@@ -771,7 +771,7 @@ def test_exit_status_contract_and_byte_exact_streams(runner: Runner, area: Area)
            "sys.stderr.buffer.write(d[::-1])"  # fmt: skip
     r = runner.run(area, PY, "-c", emit, opts=("--stdin",), stdin=payload)
     assert (r.returncode, r.stdout, r.stderr) == (0, payload, payload[::-1])
-    big = os.urandom(1 << 20) * 3
+    big = os.urandom(1 << 20) + os.urandom(1 << 10)
     r = runner.run(area, PY, "-c", emit, opts=("--stdin", "--max-output", str(8 << 20)),
                    stdin=big)  # fmt: skip
     assert r.stdout == big and r.stderr == big[::-1]
