@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from uikit import Console, cmd, console
 
 from app.core.model import NetworkAction
@@ -42,25 +41,32 @@ async def shows(c: Console, action_id: str, state: str = "waiting") -> None:
     assert detail_title(c).strip() in c.text
 
 
+async def decided(c: Console, action_id: str) -> None:
+    await c.until(lambda: c.state(action_id) != ActionState.WAITING)
+
+
 async def three_waiting(c: Console) -> None:
     c.link.turn("t1", THREE)
     await c.until(lambda: c.state("cmd-t1-3") == ActionState.WAITING)
     await c.select("cmd-t1-1")
 
 
-@pytest.mark.parametrize("key", ["y", "n", "s", "A"])
-async def test_a_verdict_moves_to_the_next_waiting_action_without_approving_it(
-    workspace: Path, key: str
+async def test_each_verdict_moves_to_the_next_waiting_action_without_approving_it(
+    workspace: Path,
 ) -> None:
+    actions = [cmd(f"rm -rf build{i}", n=i) for i in range(1, 6)]
     async with console(workspace) as c:
-        await three_waiting(c)
-        await c.pilot.press(key)
-        await c.until(lambda: c.state("cmd-t1-1") != ActionState.WAITING)
-        await shows(c, "cmd-t1-2")
-        await c.pilot.pause(0.1)
-        assert c.state("cmd-t1-2") == ActionState.WAITING
-        assert c.state("cmd-t1-3") == ActionState.WAITING
-        assert all(a == "cmd-t1-1" for a, _ in c.session.commands.ran)
+        c.link.turn("t1", actions)
+        await c.until(lambda: c.state("cmd-t1-5") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        for n, key in enumerate(["y", "n", "s", "A"], 1):
+            await c.pilot.press(key)
+            await decided(c, f"cmd-t1-{n}")
+            await shows(c, f"cmd-t1-{n + 1}")
+            await c.pilot.pause(0.05)
+            assert all(c.state(f"cmd-t1-{m}") == ActionState.WAITING for m in range(n + 1, 6))
+            await c.settle()
+        assert all(a != "cmd-t1-5" for a, _ in c.session.commands.ran)
 
 
 async def test_a_held_key_does_not_run_through_the_queue(workspace: Path) -> None:

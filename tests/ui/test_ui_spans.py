@@ -42,7 +42,7 @@ def _box_inner(lines: list[Content]) -> list[str]:
     return [line.plain[2:-2] for line in lines[1:-1]]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(command=commands, pairs=raw_spans, width=st.integers(4, 70))
 def test_highlighting_and_folding_keep_every_character(
     command: str, pairs: list[tuple[int, int]], width: int
