@@ -62,7 +62,9 @@ class GitMark:
 @dataclass(frozen=True)
 class Prepared:
     read_only: tuple[str, ...]  # existing protected paths: bound read-only
-    git_dirs: tuple[str, ...]  # <root>/.git directories: become mount points
+    # become mount points: <root>/.git directories, and the directories a protected symlink or
+    # `.git` file leads through inside a writable tree
+    git_dirs: tuple[str, ...]
     absent: tuple[str, ...]  # exact protected paths missing at start
     globs: tuple[tuple[str, str, tuple[str, ...]], ...]  # (root, pattern, names present)
     gits: tuple[GitMark, ...]
@@ -95,10 +97,24 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         with contextlib.suppress(OSError):
             links.append((path, os.readlink(path)))
         real = os.path.realpath(path)
-        if os.path.lexists(real) and any(
-            real == r or real.startswith(r.rstrip("/") + "/") for r in roots
-        ):
+        if os.path.lexists(real) and pin(real):
             read_only.append(real)
+
+    def pin(real: str) -> bool:
+        """Make every directory from a writable root down to `real` a mount point, so none of
+        them can be renamed and replaced by one the command prepared (which the symlink or
+        `.git` file would then name). False when `real` is in no writable tree."""
+        for r in roots:
+            base = r.rstrip("/")
+            if real != r and not real.startswith(base + "/"):
+                continue
+            parts = os.path.relpath(real, r).split(os.sep)
+            for i in range(1, len(parts)):  # the ancestors; `real` itself is bound by the caller
+                d = os.path.join(r, *parts[:i])
+                if os.path.isdir(d) and not os.path.islink(d) and d not in git_dirs:
+                    git_dirs.append(d)
+            return True
+        return False
 
     for root_path in (workspace, *others):
         root = str(root_path)
@@ -130,11 +146,18 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                         protect(path)
                     else:
                         absent.append(path)
+        elif mark.kind == "symlink":
+            # the repository a `.git` symlink names, when it lies in a writable tree, becomes
+            # a mount point (cannot be moved away and replaced); the protected names below
+            # are reached through the symlink
+            real = os.path.realpath(git)
+            if os.path.isdir(real) and pin(real):
+                git_dirs.append(real)
         elif mark.kind == "file":
             read_only.append(git)  # a worktree's `.git` file: it names the real repository
             # …which may lie inside a writable tree, with its hooks and config
             for real in _pointed_git_dirs(git):
-                if any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots):
+                if pin(real):
                     git_dirs.append(real)  # a mount point: it cannot be moved or replaced
                     for name in GIT_PROTECTED:
                         path = os.path.join(real, name)

@@ -909,3 +909,30 @@ def test_a_git_dir_named_by_a_git_file_inside_the_workspace(runner: Runner, area
         sorted(p.name for p in (repo / "hooks").iterdir() if not p.name.endswith(".sample")) == []
     )
     assert not (repo / "commondir").exists() and not (ws / ".repo-old").exists()
+
+
+def test_a_git_symlink_target_cannot_be_swapped(runner: Runner, area: Area) -> None:
+    """`.git -> repos/main.git` and `.claude -> shared/claude`: neither the targets nor the
+    directories leading to them can be renamed and replaced by ones the command prepared."""
+    ws = area.ws
+    assert _git(ws, "init", "-q", uid=area.uid).returncode == 0
+    (ws / "repos").mkdir()
+    (ws / "shared" / "claude").mkdir(parents=True)
+    os.rename(ws / ".git", ws / "repos" / "main.git")
+    os.symlink("repos/main.git", ws / ".git")
+    os.symlink("shared/claude", ws / ".claude")
+    for path in [ws, *ws.rglob("*")]:
+        os.chown(path, area.uid, area.uid, follow_symlinks=False)
+    idents = [os.stat(ws / p).st_ino for p in ("repos", "repos/main.git", "shared/claude")]
+    script = (
+        "mv repos r2; mv repos/main.git repos/x; mv shared s2; "
+        "mkdir -p repos/main.git/hooks shared/claude; "
+        "echo pwn > repos/main.git/hooks/pre-commit; echo pwn > shared/claude/settings.json; "
+        "git -c user.name=t -c user.email=t@t commit -q --allow-empty -m inside && echo COMMITTED"
+    )
+    r = runner.run(area, "sh", "-c", script, cwd=ws, extra_env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0 and b"COMMITTED" in r.stdout, r.stderr
+    assert [os.stat(ws / p).st_ino for p in ("repos", "repos/main.git", "shared/claude")] == idents
+    assert sorted(os.listdir(ws)) == [".claude", ".git", "repos", "shared"]
+    assert not (ws / "repos" / "main.git" / "hooks" / "pre-commit").exists()
+    assert os.listdir(ws / "shared" / "claude") == []
