@@ -102,6 +102,7 @@ class Analyzer:
         # files this action writes with literal content (heredocs, echo): path -> (text, offset
         # of text in the reviewed text when exact, span to point at)
         self.written: dict[str, tuple[str, int | None, Span]] = {}
+        self.decoded: set[str] = set()  # files this action filled with decoded (hidden) text
         self.functions = {name for name, _span, _body in self.script.functions}
         self.git_remotes: dict[str, str] = {}  # remotes this action adds: name -> URL
 

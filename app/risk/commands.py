@@ -1326,6 +1326,14 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
     else:
         h(an, c)
     info = an.ci(c)
+    if info.decoder or any(
+        an.ci(an.script.commands[i]).decoder for i in an.script.upstream(c.index)
+    ):
+        # `echo … | base64 -d > x.py`: whatever runs x.py next runs hidden text.
+        for r in c.redirects:
+            if r.writes and r.target is not None and r.target.value is not None:
+                p = an.path(c, r.target.value)
+                an.decoded.add(p.abs or p.raw)
     if info.download is not None:
         # `curl URL > s.sh`: the download lands in a file that may be run next.
         for r in c.redirects:
@@ -1365,6 +1373,14 @@ def _remember_written(an: Analyzer, c: SimpleCommand) -> None:
 
 def run_written(an: Analyzer, c: SimpleCommand, path: str, runner: str) -> bool:
     """Judge a file this action wrote itself by its content; True if it was one."""
+    if path in an.decoded:
+        an.add(
+            K.OBFUSCATION,
+            90,
+            f"runs {an.path(c, path).display}, which this action just decoded from hidden text",
+            c.span,
+        )
+        return True
     got = an.written.get(path)
     if got is None:
         return False
@@ -4106,6 +4122,19 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         return
     if sub in _GIT_LOCAL:
         an.add(K.DESTRUCTIVE, 8, f"git {sub}: changes the repository in the workspace", sub_w.span)
+        return
+    if sub.startswith("credential") and any(
+        w.value in ("fill", "get") for w in c.args if w.span[0] > sub_w.span[0]
+    ):
+        an.ci(c).secrets.append("saved git credentials")
+        an.facts.reads_secrets.append("saved git credentials")
+        an.add(
+            K.SECRETS,
+            80,
+            "asks git's credential helper for a saved password or token: it would reach the "
+            "agent and its model provider",
+            c.span,
+        )
         return
     an.add(K.RESOURCE, 20, f"runs `git {sub}`, a git command lockgate has no rule for", sub_w.span)
 
