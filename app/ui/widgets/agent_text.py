@@ -25,6 +25,11 @@ class AgentView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(id="agent-text")
 
+    def on_mount(self) -> None:
+        # Textual keeps an anchored view at the bottom as it grows (also while a dialog covers
+        # the screen, when sizes are stale) and lets go once the reviewer scrolls up.
+        self.anchor()
+
     def add(self, pieces: list[tuple[str, str]]) -> None:
         for kind, text in pieces:
             if self._pieces and self._pieces[-1][0] == kind:
@@ -40,7 +45,6 @@ class AgentView(VerticalScroll):
                 self._pieces.pop(0)
             else:
                 self._pieces[0] = (kind, text[drop:])
-        at_end = self.scroll_y >= self.max_scroll_y
         out = Content("").join(
             make_safe(text)
             .content()
@@ -50,8 +54,6 @@ class AgentView(VerticalScroll):
             for kind, text in self._pieces
         )
         self.query_one("#agent-text", Static).update(out)
-        if at_end:
-            self.call_after_refresh(self.scroll_end, animate=False)
 
     @property
     def text(self) -> str:
