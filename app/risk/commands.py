@@ -1861,6 +1861,8 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
                     f"runs {info.display}, which this action just downloaded, in the current shell",
                     w.span,
                 )
+            elif run_written(an, c, info.abs or info.raw, "source"):
+                pass  # judged by what the action wrote there
             elif info.where not in ("workspace",):
                 an.add(K.RESOURCE, 10, f"runs {info.display} in the current shell", w.span)
     if name == "trap" and c.args and c.args[0].value:
@@ -5158,6 +5160,9 @@ def h_python(an: Analyzer, c: SimpleCommand) -> None:
             rest = args[k + 2 :]
             if mod == "pip":
                 h_pip(an, c, rest)
+                return
+            if any(x.value in ("-h", "--help", "--version") for x in rest):
+                an.add(K.RESOURCE, 5, f"prints the help of {mod}", c.span)
                 return
             if mod in (
                 "http.server",

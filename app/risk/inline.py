@@ -382,7 +382,7 @@ SECRET_NAME_RE = re.compile(r"TOKEN|SECRET|PASS|API_?KEY|ACCESS_?KEY|PRIVATE|CRE
 # Home-relative spellings of secret stores: Path.home() / ".ssh/id_rsa", join(homedir(), ".aws", …)
 HOME_CODE_RE = re.compile(r"home\(\)|homedir\(\)|expanduser|\bHOME\b|USERPROFILE|Dir\.home")
 HOME_SECRET_RE = re.compile(
-    r"['\"](?P<s>\.(?:ssh|aws|gnupg|kube|docker|netrc|npmrc|pypirc|git-credentials|"
+    r"['\"](?:\$ENV\{['\"]?HOME['\"]?\}/|\$\{?HOME\}?/|~/)?(?P<s>\.(?:ssh|aws|gnupg|kube|docker|netrc|npmrc|pypirc|git-credentials|"
     r"config/gh|config/gcloud|azure)[^'\"]*)['\"]"
 )
 
