@@ -71,6 +71,9 @@ class Prepared:
     modules: tuple[str, ...] = ()  # submodule git dirs (.git/modules/...) present at start
     links: tuple[tuple[str, str], ...] = ()  # protected names that were symlinks: (path, target)
     worktrees: tuple[str, ...] = ()  # linked worktrees' git dirs (.git/worktrees/...) at start
+    # git directories in a writable tree, and the symlinks and special files in them at start
+    repos: tuple[str, ...] = ()
+    specials: frozenset[str] = frozenset()
 
     @property
     def git_dir(self) -> str | None:
@@ -86,6 +89,7 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
     modules: list[str] = []
     links: list[tuple[str, str]] = []
     worktrees: list[str] = []
+    repos: list[str] = []
     roots = [str(r) for r in (workspace, *others)]
 
     def protect(path: str) -> None:
@@ -123,6 +127,7 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         git = os.path.join(root, ".git")
         if mark.kind == "dir":
             git_dirs.append(git)
+            repos.append(git)
             # submodules keep their own hooks and config under .git/modules/<name>/
             for sub in submodule_git_dirs(git):
                 modules.append(sub)
@@ -153,12 +158,14 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
             real = os.path.realpath(git)
             if os.path.isdir(real) and pin(real):
                 git_dirs.append(real)
+                repos.append(real)
         elif mark.kind == "file":
             read_only.append(git)  # a worktree's `.git` file: it names the real repository
             # …which may lie inside a writable tree, with its hooks and config
             for real in _pointed_git_dirs(git):
                 if pin(real):
                     git_dirs.append(real)  # a mount point: it cannot be moved or replaced
+                    repos.append(real)
                     for name in GIT_PROTECTED:
                         path = os.path.join(real, name)
                         if os.path.lexists(path):
@@ -191,7 +198,39 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         modules=tuple(modules),
         links=tuple(dict.fromkeys(links)),
         worktrees=tuple(worktrees),
+        repos=tuple(repos),
+        specials=frozenset(p for r in repos for p in special_entries(r)),
     )
+
+
+# Inside objects/ only these directories themselves are checked, not the many files below.
+_OBJECT_FANOUT = re.compile(r"^([0-9a-f]{2}|pack)$")
+
+
+def special_entries(git: str) -> list[str]:
+    """Symlinks, FIFOs, sockets and devices inside a git directory. Git itself makes only
+    files and directories there; a symlink a command leaves (`logs/HEAD -> ~/.bashrc`) would
+    have the reviewer's next git call write through it, and a FIFO would hang it."""
+    out: list[str] = []
+    stack = [git]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        in_objects = d == os.path.join(git, "objects")
+        for e in entries:
+            try:
+                mode = e.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode):
+                if not (in_objects and _OBJECT_FANOUT.match(e.name)):
+                    stack.append(e.path)
+            elif not stat.S_ISREG(mode):
+                out.append(e.path)
+    return out
 
 
 def _pointed_git_dirs(git_file: str) -> list[str]:
@@ -324,6 +363,13 @@ def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
                 notes.append(f"removed {_rel(path, workspace)} (protected; created by the command)")
     for git in new_repos:
         notes += _tame_new_repository(git, workspace)
+    for repo in prep.repos:
+        if not os.path.isdir(repo) or os.path.islink(repo):
+            continue
+        for path in special_entries(repo):
+            if path not in prep.specials:
+                _remove(path)
+                notes.append(f"removed {_rel(path, workspace)} (not a plain file; git makes none)")
     known = set(prep.modules)
     for mark in prep.gits:
         git = os.path.join(mark.root, ".git")
@@ -396,6 +442,9 @@ def _tame_new_repository(git: str, workspace: Path) -> list[str]:
         notes += _tame_hooks(gfd, git, workspace)
         notes += _tame_config(gfd, git, workspace)
         notes += _drop_redirects(gfd, git, workspace)
+        for path in special_entries(git):
+            _remove(path)
+            notes.append(f"removed {_rel(path, workspace)} (not a plain file; git makes none)")
     finally:
         os.close(gfd)
     return notes

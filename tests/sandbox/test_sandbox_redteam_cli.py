@@ -936,3 +936,22 @@ def test_a_git_symlink_target_cannot_be_swapped(runner: Runner, area: Area) -> N
     assert sorted(os.listdir(ws)) == [".claude", ".git", "repos", "shared"]
     assert not (ws / "repos" / "main.git" / "hooks" / "pre-commit").exists()
     assert os.listdir(ws / "shared" / "claude") == []
+
+
+def test_links_and_fifos_planted_in_git_are_removed(runner: Runner, area: Area) -> None:
+    """`logs/HEAD -> ~/.bashrc` would have the reviewer's next commit append a reflog line
+    (with branch names the command chose) to their shell's startup file."""
+    ws, bashrc = area.ws, area.home / ".bashrc"
+    assert _git(ws, "init", "-q", uid=area.uid).returncode == 0
+    assert _git(ws, "commit", "-q", "--allow-empty", "-m", "first", uid=area.uid).returncode == 0
+    before = bashrc.read_bytes()
+    script = (
+        f"rm -f .git/logs/HEAD && ln -s {bashrc} .git/logs/HEAD && "
+        f"ln -s {bashrc} .git/objects/ab && mkfifo .git/ORIG_HEAD && echo planted"
+    )
+    r = runner.run(area, "sh", "-c", script, cwd=ws)
+    assert r.stdout == b"planted\n", r.stderr
+    for rel in ("logs/HEAD", "objects/ab", "ORIG_HEAD"):
+        assert not os.path.lexists(ws / ".git" / rel), rel
+    assert _git(ws, "commit", "-q", "--allow-empty", "-m", "host", uid=area.uid).returncode == 0
+    assert bashrc.read_bytes() == before
