@@ -17,7 +17,7 @@ from collections.abc import Callable
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.netutil import Target, host_of_scp, parse_target
-from app.risk.paths import resolve
+from app.risk.paths import PathInfo, resolve
 from app.risk.rules import domain_match
 from app.risk.shell import SHELLS, SimpleCommand, Word, unescape
 from app.risk.typosquat import REGISTRY, Ecosystem, popular
@@ -2412,9 +2412,15 @@ def h_find(an: Analyzer, c: SimpleCommand) -> None:
             else:
                 delete_target(an, c, r, recursive=True, verb="deletes every file it finds under")
     if not any(v in ("-exec", "-execdir", "-ok", "-okdir", "-delete") for v in vals):
+        starts: list[PathInfo] = []
+        for w in c.args:
+            if (w.value or "-").startswith(("-", "(", "!")):
+                break
+            starts.append(an.path(c, w.value or "."))
+        from_outside = any(r.where not in ("workspace", "tmp") for r in starts)
         for pattern in find_matches(c.argv):
             p = an.path(c, pattern)
-            if p.secret and p.where == "outside":
+            if p.secret and (p.where == "outside" or from_outside):
                 an.ci(c).seen.update(w.span for w in c.args)
                 an.add(
                     K.SECRETS,

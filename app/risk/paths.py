@@ -393,6 +393,26 @@ def resolve(
     return _classify(raw, norm, workspace, home, climbed)
 
 
+def _home_config(norm: str, ws: str, home: str) -> bool:
+    """A workspace that is the home directory (or holds it) does not make the home's own
+    files workspace files: ~ itself, its dotfiles and dot-directories, and its secret stores
+    keep what they are (lockgate started from ~ must still see `>> ~/.bashrc`)."""
+    h = home.rstrip("/") or "/"
+    if h == "/" or not (h == ws or h.startswith(ws + "/")):
+        return False
+    if norm == h:
+        return True
+    if not norm.startswith(h + "/"):
+        return False
+    rel = norm[len(h) + 1 :]
+    return (
+        rel.startswith(".")
+        or _rel_match(rel, _HOME_SECRETS) is not None
+        or _rel_match(rel, _HOME_PERSIST) is not None
+        or _rel_match(rel, _HOME_PRIVATE) is not None
+    )
+
+
 def _classify(
     raw: str, norm: str | None, workspace: str, home: str, climbed: bool = False
 ) -> PathInfo:
@@ -403,7 +423,7 @@ def _classify(
         return PathInfo(raw, None, "unknown", raw, secret=secret)
     ws = workspace.rstrip("/") or "/"
     base_name = norm.rsplit("/", 1)[-1]
-    if ws != "/" and (norm == ws or norm.startswith(ws + "/")):
+    if ws != "/" and (norm == ws or norm.startswith(ws + "/")) and not _home_config(norm, ws, home):
         rel = "" if norm == ws else norm[len(ws) + 1 :]
         protected = None
         for pat, what, score in _PROTECTED:
@@ -411,8 +431,11 @@ def _classify(
                 protected = (what, score)
                 break
         secret = None if _NOT_SECRET.search(base_name) else _rel_match(base_name, _NAME_SECRETS)
+        if secret is None and any(ch in base_name for ch in "*?[") and base_name[0] not in "*?[":
+            secret = _glob_hits_secret(base_name)  # `find . -name 'id_*'`, not `*.json`
         display = rel or "."
-        ws_broad = rel in ("", "*", ".*") or (_glob_base(rel) == "" and rel.startswith("*"))
+        # `*`, `.*`, `*/`: everything; `*.log` is only the files it names.
+        ws_broad = rel in ("", "*", ".*") or (_glob_base(rel) == "" and rel.strip("*./") == "")
         return PathInfo(
             raw, norm, "workspace", display, secret=secret, protected=protected, broad=ws_broad
         )
