@@ -193,7 +193,7 @@ async def bench_big_diff(workspace: Path, lines: int = 10_000) -> float:
             first_paint.append(time.perf_counter())
         return strip
 
-    DiffView.render_line = render_line  # type: ignore[method-assign,assignment]
+    DiffView.render_line = render_line  # type: ignore[method-assign]
     try:
         app = LockgateApp(session, link, watch_files=False, snapshot_workspace=False)
         async with app.run_test(size=SIZE) as pilot:

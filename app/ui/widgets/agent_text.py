@@ -17,6 +17,14 @@ KEEP = 8_000
 
 
 class AgentView(VerticalScroll):
+    # At least as tall as the pane, so a short text sits at the top (an anchored view would
+    # otherwise align it to the bottom).
+    DEFAULT_CSS = """
+    AgentView > #agent-text {
+        min-height: 100%;
+    }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._pieces: list[tuple[str, str]] = []  # (kind, text)
