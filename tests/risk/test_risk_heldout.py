@@ -149,3 +149,23 @@ def test_one_very_long_line_and_single_json(ws: Path) -> None:
     )
     one = json.loads(p.stdout)
     assert set(one) == KEYS and one["level"] in ("high", "critical")
+
+
+def test_started_from_the_home_directory(ws: Path) -> None:
+    """`lockgate risk` run from ~ (the workspace is the home directory): the home's own
+    dotfiles, secret stores and ~ itself must not count as workspace files."""
+    items = [it for it in corpus("heldout_commands.jsonl") if it["label"] == "dangerous"]
+    raw = "".join(json.dumps({"command": it["command"]}) + "\n" for it in items).encode()
+    p = subprocess.run(
+        [sys.executable, "-m", "app", "risk", "--jsonl"],
+        input=raw,
+        capture_output=True,
+        timeout=120,
+        cwd=ws,
+        env={**os.environ, "HOME": str(ws)},
+        check=False,
+    )
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    answers = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    problems = judge_stream(items, answers)
+    assert not problems, "\n".join(problems)
