@@ -239,6 +239,9 @@ class SandboxPolicy:
 def _refuse_root(what: str, path: Path, homes: tuple[Path, ...]) -> None:
     if path == Path("/"):
         raise PolicyError(f"{what} may not be / (the whole file system)")
+    for kernel_fs in (Path("/proc"), Path("/sys"), Path("/dev")):
+        if path == kernel_fs or kernel_fs in path.parents:
+            raise PolicyError(f"{what} {path} is in {kernel_fs}, the kernel's own files")
     for home in homes:
         if path == home or path in home.parents:
             raise PolicyError(f"{what} {path} is the home directory or one of its parents")
