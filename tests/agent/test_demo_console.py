@@ -19,7 +19,7 @@ from app.core.verify import verify_log
 from app.session import Session, SessionOptions, open_session
 from app.ui.app import LockgateApp
 from app.ui.screens.dialogs import FeedbackScreen
-from app.ui.screens.main import MainScreen
+from app.ui.screens.main import SETTLE_S, MainScreen
 from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
 
@@ -69,6 +69,8 @@ async def test_demo_in_the_console(tmp_path: Path) -> None:
                     await until(functools.partial(_listed, queue, view.action.id))
                     queue.highlighted = queue.index_of(view.action.id)
                     await until(functools.partial(_shown, main, view.action.id))
+                    # keys ignore a selection the console just moved for SETTLE_S
+                    await pilot.pause(SETTLE_S + 0.1)
                     action = view.action
                     if isinstance(action, CommandAction) and action.command.startswith(
                         "pip install"

@@ -22,7 +22,7 @@ from app.core.ports import SessionContext
 from app.core.state import ActionState
 from app.ui.app import LockgateApp
 from app.ui.screens.dialogs import EditCommandScreen, FeedbackScreen
-from app.ui.screens.main import MainScreen
+from app.ui.screens.main import SETTLE_S, MainScreen
 from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
 
@@ -62,7 +62,9 @@ class Run:
         await self.until(lambda: queue.index_of(action_id) is not None)  # the row may lag
         queue.highlighted = queue.index_of(action_id)
         await self.until(lambda: main.query_one(DetailPane).shown_id == action_id)
-        await self.pilot.pause()
+        # The console may have moved the selection here itself; verdict keys wait out SETTLE_S
+        # after such a move (a held key must not approve what just appeared), as a reader would.
+        await self.pilot.pause(SETTLE_S + 0.1)
 
 
 @asynccontextmanager
