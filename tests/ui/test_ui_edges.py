@@ -234,7 +234,7 @@ async def test_quit_also_counts_approved_actions_not_run_yet(workspace: Path) ->
         await c.until(lambda: c.state("cmd-t1-2") == ActionState.AUTO_APPROVED)
         await c.pilot.press("q")
         await c.until(lambda: isinstance(c.app.screen, QuitScreen))
-        assert "1 action still wait for a verdict" in c.text
+        assert "1 action still waits for a verdict" in c.text
         assert "1 approved action not finished yet" in c.text
         await c.pilot.press("y")
         await c.until(lambda: c.app.return_code is not None)

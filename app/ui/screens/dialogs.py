@@ -231,7 +231,8 @@ class QuitScreen(ModalScreen[bool]):
             lines = []
             if self.waiting:
                 lines.append(
-                    f"{self.waiting} action{'s' * (self.waiting != 1)} still wait for a verdict; "
+                    f"{self.waiting} action{'s' * (self.waiting != 1)} still "
+                    f"wait{'s' * (self.waiting == 1)} for a verdict; "
                     "quitting cancels them (they never run)."
                 )
             if self.in_flight:
