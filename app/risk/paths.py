@@ -452,8 +452,10 @@ def _classify(
         # An ancestor of the workspace: acting on it acts on the workspace and its neighbours.
         return PathInfo(raw, norm, "outside", _home_display(norm, home), broad=True)
     ws_parent = posixpath.dirname(ws)
+    # Home before temp: with HOME under /tmp (CI runners, containers) ~/.ssh is still ~/.ssh.
+    in_home = home not in ("/", *_TMP_ROOTS) and within(norm, home)
     for t in _TMP_ROOTS:
-        if not (norm == t or norm.startswith(t + "/")):
+        if in_home or not (norm == t or norm.startswith(t + "/")):
             continue
         # A workspace nested inside a temp dir (/tmp/job/…/ws): the tree it sits in is
         # someone's files, not scratch. A workspace directly in the temp dir (/tmp/ws) leaves
