@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from app.core.edits import edit_diff
 from app.core.events import (
     ActionAssessed,
     ActionDecided,
@@ -560,8 +561,15 @@ class Pipeline:
 
     def _give_verdict(self, entry: _Entry, verdict: Verdict) -> None:
         entry.verdict = verdict
+        record: dict[str, Any] = {"verdict": verdict}
+        if verdict.kind is VerdictKind.EDIT and isinstance(entry.action, CommandAction):
+            # What was proposed and how the reviewer changed it, beside what will run.
+            record["edit"] = {
+                "proposed": entry.action.command,
+                "diff": edit_diff(entry.action.command, verdict.edited or ""),
+            }
         try:
-            self._record("verdict", {"verdict": verdict})
+            self._record("verdict", record)
         except _AuditFailed as exc:
             entry.audit_error = str(exc)
         self._emit(VerdictGiven(verdict))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from app.core.audit import AuditLog
 from app.core.events import AgentEvent, AgentStatus, AgentText, Proposed, TurnEnded
 from app.core.model import (
     Action,
@@ -224,7 +225,10 @@ class UiSession:
 
 
 def make_session(
-    workspace: Path, *, outputs: dict[str, tuple[bytes, bytes, int]] | None = None
+    workspace: Path,
+    *,
+    outputs: dict[str, tuple[bytes, bytes, int]] | None = None,
+    audit: AuditLog | None = None,
 ) -> UiSession:
     commands = RecordingCommands(outputs)
     patches = FilePatches(workspace)
@@ -235,6 +239,7 @@ def make_session(
         policy=policy,
         commands=commands,
         patches=patches,
+        audit=audit,
     )
     return UiSession(pipeline, workspace, commands, patches, policy)
 
@@ -318,8 +323,9 @@ async def console(
     outputs: dict[str, tuple[bytes, bytes, int]] | None = None,
     sandbox_status: object = None,
     watch_files: bool = False,
+    audit: AuditLog | None = None,
 ) -> AsyncIterator[Console]:
-    session = make_session(workspace, outputs=outputs)
+    session = make_session(workspace, outputs=outputs, audit=audit)
     if sandbox_status is not None:
         session.sandbox_status = sandbox_status
     link = QueueLink()

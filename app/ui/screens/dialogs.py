@@ -16,7 +16,7 @@ from textual.widgets import Input, Static, TextArea
 from app.core.model import CommandAction
 from app.ui.contract import ViewLike
 from app.ui.safe import make_safe, safe_line
-from app.ui.widgets.detail import command_content
+from app.ui.widgets.detail import command_content, edit_diff_content
 
 CONFIRM_WORD = "yes"
 
@@ -37,7 +37,10 @@ def danger_words(view: ViewLike) -> str:
 
 class ConfirmCriticalScreen(ModalScreen[bool]):
     """A critical action needs more than one key: the reviewer reads what the danger is and types
-    `yes`. Anything else, or Esc, leaves the action waiting."""
+    `yes`. Anything else, or Esc, leaves the action waiting.
+
+    After an edit (`edited`), the text shown is the edited command — exactly what will run — with
+    the diff from the proposed one beneath it; the reasons are still the proposed command's."""
 
     CSS_PATH = "dialogs.tcss"
     AUTO_FOCUS = "#dialog-input"
@@ -45,10 +48,11 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", id="confirm-cancel")
     ]
 
-    def __init__(self, view: ViewLike, verb: str) -> None:
+    def __init__(self, view: ViewLike, verb: str, edited: str | None = None) -> None:
         super().__init__(classes="-critical")
         self.view = view
         self.verb = verb
+        self.edited = edited
 
     def compose(self) -> ComposeResult:
         v = self.view
@@ -72,13 +76,25 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
             if more:
                 yield Static(Content("\n").join(more), id="dialog-reasons")
             spans = v.assessment.spans if v.assessment else ()
-            if isinstance(v.action, CommandAction):
+            if isinstance(v.action, CommandAction) and self.edited is not None:
+                text, warnings = command_content(self.edited, ())
+                yield Static(
+                    Content.styled(f"will run ({len(self.edited)} chars):", "$text-muted"),
+                    id="dialog-will-run",
+                )
+            elif isinstance(v.action, CommandAction):
                 text, warnings = command_content(v.action.command, spans)
             else:
                 safe = make_safe(v.action.reviewed_text)
                 text, warnings = safe.content(), list(safe.warnings)
             with VerticalScroll(id="dialog-text"):
                 yield Static(text)
+            if isinstance(v.action, CommandAction) and self.edited is not None:
+                yield Static(
+                    Content.styled("edit: proposed → edited\n", "$text-muted")
+                    + edit_diff_content(v.action.command, self.edited),
+                    id="dialog-diff",
+                )
             if warnings:
                 yield Static(
                     Content("\n").join(Content("⚠ " + w) for w in warnings), id="dialog-warnings"

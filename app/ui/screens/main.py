@@ -599,7 +599,9 @@ class MainScreen(Screen[None]):
         if edited is None:
             return
         if view.assessment is not None and view.assessment.level is Level.CRITICAL:
-            ok = await self.app.push_screen_wait(ConfirmCriticalScreen(view, "Run the edited"))
+            ok = await self.app.push_screen_wait(
+                ConfirmCriticalScreen(view, "Run the edited", edited=edited)
+            )
             if not ok:
                 return
         self._submit(view, VerdictKind.EDIT, "e", edited=edited)

@@ -15,7 +15,15 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from app.core.model import CommandAction, Level, NetworkAction, PatchAction, ResultStatus
+from app.core.edits import edit_diff
+from app.core.model import (
+    CommandAction,
+    Level,
+    NetworkAction,
+    PatchAction,
+    ResultStatus,
+    VerdictKind,
+)
 from app.ui.contract import ViewLike
 from app.ui.diff_model import parse_unified
 from app.ui.highlight import token_spans
@@ -33,6 +41,41 @@ def command_content(command: str, spans: tuple[tuple[int, int], ...]) -> tuple[C
     styled = token_spans(command, "bash")
     styled += [(s, e, RISK_SPAN_STYLE) for s, e in spans]
     return safe.content(styled), list(safe.warnings)
+
+
+def edit_diff_content(original: str, edited: str) -> Content:
+    """The diff from the proposed command to the edited one, as the audit log records it
+    (`app.core.edits.edit_diff`): removed lines red, added lines green, every character
+    through the display-safety markers."""
+    lines: list[Content] = []
+    for line in edit_diff(original, edited).splitlines():
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        sign, body = line[:1], make_safe(line[1:], keep_newlines=False).content()
+        if sign == "-":
+            lines.append(
+                Content.styled("− ", "bold $diff-removed") + body.stylize_before("$diff-removed")
+            )
+        elif sign == "+":
+            lines.append(
+                Content.styled("+ ", "bold $diff-added") + body.stylize_before("$diff-added")
+            )
+        else:
+            lines.append(Content("  ") + body)
+    return Content("\n").join(lines)
+
+
+def edited_command(view: ViewLike) -> str | None:
+    """The text that runs instead of the proposed command, if the reviewer edited it."""
+    v = view.verdict
+    if (
+        v is not None
+        and v.kind is VerdictKind.EDIT
+        and v.edited is not None
+        and isinstance(view.action, CommandAction)
+    ):
+        return v.edited
+    return None
 
 
 def _line(label: str, value: Content | str, style: str = "") -> Content:
@@ -184,10 +227,15 @@ class DetailPane(Vertical):
         blocks: list[Block] = [Block(_title(view)), Block(Content(""))]
         spans = view.assessment.spans if view.assessment else ()
         meta: list[Content] = []
+        edited = edited_command(view)
         if isinstance(action, CommandAction):
-            content, warnings = command_content(action.command, spans)
-            lines = action.command.count("\n") + 1
-            box_title = f"command · {len(action.command)} chars · {lines} line{'s' * (lines != 1)}"
+            # After an edit the box holds what runs: the edited text (the engine's spans point
+            # into the proposed one, so none are drawn); the diff below says what changed.
+            text = edited if edited is not None else action.command
+            content, warnings = command_content(text, () if edited is not None else spans)
+            lines = text.count("\n") + 1
+            what = "will run (edited)" if edited is not None else "command"
+            box_title = f"{what} · {len(text)} chars · {lines} line{'s' * (lines != 1)}"
             if action.cwd:
                 meta.append(_line("cwd", action.cwd))
             if action.timeout_s:
@@ -219,6 +267,9 @@ class DetailPane(Vertical):
             blocks.append(Block(Content("")))
         border = "$risk-critical" if critical else ("$warning" if warnings else "$primary")
         blocks.append(Block(content, kind="box", style=border, title=box_title))
+        if edited is not None and isinstance(action, CommandAction):
+            blocks.append(Block(Content.styled("edit: proposed → edited", "$text-muted")))
+            blocks.append(Block(edit_diff_content(action.command, edited)))
         if meta:
             blocks.append(Block(Content("\n").join(meta), hang=LABEL))
         blocks += [

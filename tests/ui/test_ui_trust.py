@@ -1,0 +1,52 @@
+"""The console a reviewer can trust (issue 18): what is approved is what runs, every change is in
+the final review, every pane is reachable from the keyboard. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.widgets import Static
+from uikit import cmd, console
+
+from app.core.audit import AuditLog, read_records
+from app.core.pipeline import ActionState
+from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen
+from app.ui.screens.main import MainScreen
+from app.ui.widgets.detail import DetailPane
+
+
+async def test_critical_edit_confirmation_shows_what_will_run_and_the_diff(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """#18.2: `e` on a critical command, add arguments, ctrl+s: the "type yes" dialog shows the
+    edited text (not the proposed one) and the diff; so do the detail pane and the audit log."""
+    audit = AuditLog.create(workspace, path=tmp_path / "audit.jsonl", session_id="s")
+    async with console(workspace, audit=audit) as c:
+        c.link.turn("t1", [cmd("cat /etc/shadow", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.press("end", *" | head -1", "ctrl+s")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
+        dialog = c.app.screen
+        shown = str(dialog.query_one("#dialog-text Static", Static).visual)
+        assert shown == "cat /etc/shadow | head -1"
+        diff = str(dialog.query_one("#dialog-diff", Static).visual)
+        assert "− cat /etc/shadow\n" in diff and "+ cat /etc/shadow | head -1" in diff
+        assert "Run the edited cmd-t1-1?" in c.text
+        await c.pilot.press(*"yes", "enter")
+        await c.until(lambda: bool(c.session.commands.ran))
+        assert c.session.commands.ran == [("cmd-t1-1", "cat /etc/shadow | head -1")]
+        await c.until(lambda: isinstance(c.app.screen, MainScreen))
+        detail = c.main.query_one(DetailPane)
+        await c.until(lambda: "will run (edited)" in detail.text)
+        assert "│ cat /etc/shadow | head -1" in detail.text
+        assert "− cat /etc/shadow" in detail.text and "+ cat /etc/shadow | head -1" in detail.text
+        audit.close()
+    verdicts = [r for _, r in read_records(tmp_path / "audit.jsonl") if r["kind"] == "verdict"]
+    data = verdicts[0]["data"]
+    assert data["verdict"]["edited"] == "cat /etc/shadow | head -1"
+    assert data["edit"]["proposed"] == "cat /etc/shadow"
+    assert "-cat /etc/shadow\n+cat /etc/shadow | head -1" in data["edit"]["diff"], json.dumps(data)
