@@ -21,7 +21,7 @@ from app.core.config import ConfigError, load_user_config
 from app.core.events import ActionProposed, PipelineEvent, VerdictGiven
 from app.core.model import PatchAction
 from app.core.pipeline import Pipeline
-from app.core.ports import Observer, SessionContext
+from app.core.ports import CommandExecutor, Observer, PatchExecutor, SessionContext
 from app.core.resume import (
     Journal,
     ResumeCandidate,
@@ -64,6 +64,11 @@ class SessionOptions:
     network_presets: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # keys the session knows (kept out of the audit log)
     observers: Sequence[Observer] = field(default=())
+    # Links whose requests are not all "run this" (ACP permission requests, file reads) wrap
+    # the session's executors: they get the real ones and return what the pipeline calls.
+    wrap_executors: (
+        Callable[[CommandExecutor, PatchExecutor], tuple[CommandExecutor, PatchExecutor]] | None
+    ) = None
 
 
 class Session:
@@ -278,12 +283,16 @@ def open_session(options: SessionOptions) -> Session:
         # when a reviewer is there to answer; headless, they are refused.
         patches = WorkspacePatchExecutor(ws, ask_for_protected=not options.headless)
         observers = [*options.observers, _ProtectedPatchApprovals(patches)]
+        commands: CommandExecutor = SandboxCommandExecutor(sandbox, ws, network=gate)
+        patch_port: PatchExecutor = patches
+        if options.wrap_executors is not None:
+            commands, patch_port = options.wrap_executors(commands, patches)
         pipeline = Pipeline(
             context=context,
             risk=risk,
             policy=policy,
-            commands=SandboxCommandExecutor(sandbox, ws, network=gate),
-            patches=patches,
+            commands=commands,
+            patches=patch_port,
             observers=observers,
             audit=journal.audit,
         )
