@@ -19,7 +19,8 @@ MAX_HEADERS = 200
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?\r\n\Z")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n\x00]*)?\r\n\Z")
+_DIGITS = re.compile(r"[0-9]{1,18}\Z")
 _HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -32,6 +33,11 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+# What a `Connection` header may never remove: the proxy framed the message (and checked the
+# Host) by these, so the server must see them too, or it reads the bytes differently.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "host"})
+# Headers that ask a server to act as if the request had another method.
+METHOD_OVERRIDES = ("x-http-method-override", "x-http-method", "x-method-override")
 
 
 class HttpError(Exception):
@@ -182,18 +188,20 @@ def response_framing(head: ResponseHead, request_method: str) -> Framing:
 
 
 def _content_length(values: list[str], status: int) -> int:
-    if len(values) != 1 or not values[0].isdigit() or len(values[0]) > 18:
+    # ASCII digits only: str.isdigit() also accepts '¹' and other digits int() then rejects
+    if len(values) != 1 or _DIGITS.match(values[0]) is None:
         raise HttpError(status, "malformed or repeated Content-Length")
     return int(values[0])
 
 
 def forward_headers(headers: Headers) -> list[tuple[str, str]]:
-    """Drop hop-by-hop headers, including those the Connection header lists."""
+    """Drop hop-by-hop headers, including those the Connection header lists, except the ones
+    that frame the message or name its host (those the proxy acted on must reach the server)."""
     listed = {
         token.strip().lower()
         for v in header_values(headers, "connection")
         for token in v.split(",")
-    }
+    } - _FRAMING
     return [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP and k.lower() not in listed]
 
 
@@ -245,7 +253,7 @@ async def relay_chunked(
 ) -> None:
     """Pass a chunked body through unchanged while parsing it, so its end is known exactly."""
     while True:
-        line = await reader.readuntil(b"\r\n")
+        line = await _read_line(reader, status)
         m = _CHUNK_SIZE.match(line)
         if m is None:
             raise HttpError(status, "malformed chunk size line")
@@ -261,16 +269,33 @@ async def relay_chunked(
         writer.write(crlf)
         count.n += 2
         await writer.drain()
-    # trailers, then the blank line
+    # trailers, then the blank line; a trailer line is held to the rules of a header line (a
+    # bare CR or LF inside one is a line break to some servers: a request of its own)
     while True:
-        line = await reader.readuntil(b"\r\n")
-        if line != b"\r\n" and (line[:1] in (b" ", b"\t") or b":" not in line):
-            raise HttpError(status, "malformed trailer")
+        line = await _read_line(reader, status)
+        if line != b"\r\n" and not _good_trailer(line[:-2]):
+            raise HttpError(status, f"malformed trailer line {line[:40]!r}")
         writer.write(line)
         count.n += len(line)
         if line == b"\r\n":
             break
     await writer.drain()
+
+
+async def _read_line(reader: asyncio.StreamReader, status: int) -> bytes:
+    try:
+        return await reader.readuntil(b"\r\n")
+    except asyncio.LimitOverrunError:
+        raise HttpError(status, "chunk size or trailer line too long") from None
+
+
+def _good_trailer(line: bytes) -> bool:
+    if line[:1] in (b" ", b"\t") or b"\r" in line or b"\n" in line or b"\x00" in line:
+        return False
+    name, sep, value = line.partition(b":")
+    if not sep or _TOKEN.match(name) is None:
+        return False
+    return not any(b < 0x20 and b != 0x09 for b in value) and b"\x7f" not in value
 
 
 async def relay_body(

@@ -35,7 +35,9 @@ from sandbox.net.addresses import IPAddress, address_refusal
 from sandbox.net.host import Host, HostError, canonical_host, parse_authority
 from sandbox.net.http1 import (
     HEAD_LIMIT,
+    METHOD_OVERRIDES,
     ByteCount,
+    Framing,
     HttpError,
     RequestHead,
     forward_headers,
@@ -123,6 +125,19 @@ class RequestRecord:
 
 
 RecordSink = Callable[[RequestRecord], None]
+
+
+class _RelayError(Exception):
+    """A request past the gate that could not be completed; `rule` names why."""
+
+    def __init__(
+        self, status: int, verdict: Literal["allowed", "denied"], rule: str, reason: str
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.verdict = verdict
+        self.rule = rule
+        self.reason = reason
 
 
 class _Denied(Exception):
@@ -317,6 +332,7 @@ class AllowListProxy:
         method: str,
         scheme: Literal["http", "https"],
         has_body: bool | None,
+        overrides: tuple[tuple[str, str], ...] = (),
     ) -> tuple[str, list[IPAddress]]:
         """Rules, ask, resolve, address check. Returns (rule, addresses) or raises _Denied."""
         if self._record_failed:
@@ -328,7 +344,7 @@ class AllowListProxy:
         if match.verdict is RuleVerdict.DENY:
             raise _Denied(403, match.rule, match.reason)
         if has_body is not None:
-            limit = rules.check_request(method, has_body)
+            limit = rules.check_request(method, has_body, overrides)
             if limit is not None:
                 raise _Denied(403, limit.rule, limit.reason)
         if match.verdict is RuleVerdict.UNKNOWN:
@@ -587,7 +603,9 @@ class AllowListProxy:
             except HttpError as exc:
                 raise _Denied(exc.status, "http-syntax", exc.message) from None
             has_body = framing[0] == "chunked" or (framing[0] == "length" and framing[1] > 0)
-            rule, addresses = await self._gate(listener, host, port, head.method, "http", has_body)
+            rule, addresses = await self._gate(
+                listener, host, port, head.method, "http", has_body, method_overrides(head)
+            )
             up_reader, up_writer, addr = await self._connect(host, addresses, port)
             address = str(addr)
         except _Denied as d:
@@ -605,29 +623,19 @@ class AllowListProxy:
                 started=started,
             )
             return
+        verdict: Literal["allowed", "denied"] = "allowed"
         reason = ""
         sent: list[int] = []  # the status of the final response head, once it went out
         try:
-            headers = forward_headers(head.headers)
-            if not head.values("host"):
-                headers.insert(0, ("Host", _host_header(host, port)))
-            headers.append(("Connection", "close"))
-            out = render_head(f"{head.method} {path} {head.version}", headers)
-            up_writer.write(out)
-            up.n += len(out)
-            body = asyncio.ensure_future(relay_body(reader, up_writer, framing, up, 400))
-            try:
-                await self._respond(head, up_reader, up_writer, reader, writer, down, sent)
-            finally:
-                if not body.done():
-                    body.cancel()
-                with contextlib.suppress(BaseException):
-                    await body
-        except HttpError as exc:
-            reason = exc.message
+            await self._exchange(
+                head, path, host, port, framing, (reader, writer), (up_reader, up_writer),
+                up, down, sent,
+            )  # fmt: skip
+        except _RelayError as exc:
+            verdict, rule, reason = exc.verdict, exc.rule, exc.reason
             if not sent and not writer.is_closing():
                 # nothing of the response went out yet: the client gets a clear error instead
-                await self._refuse(writer, exc.status, "upstream", exc.message)
+                await self._refuse(writer, exc.status, exc.rule, exc.reason)
                 sent.append(exc.status)
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             reason = f"connection ended early: {type(exc).__name__}"
@@ -641,7 +649,7 @@ class AllowListProxy:
                 "http",
                 host_text,
                 port,
-                "allowed",
+                verdict,
                 rule,
                 reason,
                 sent[0] if sent else 0,
@@ -650,6 +658,59 @@ class AllowListProxy:
                 down.n,
                 started,
             )
+
+    async def _exchange(
+        self,
+        head: RequestHead,
+        path: str,
+        host: Host,
+        port: int,
+        framing: Framing,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        up: ByteCount,
+        down: ByteCount,
+        sent: list[int],
+    ) -> None:
+        """One request already past the gate: its head and body to the server, the response
+        back. Every failure becomes a `_RelayError` naming its rule (400 for the client's bytes,
+        502 for the server's or the proxy's own), so the client and the audit log learn why."""
+        reader, writer = client
+        up_reader, up_writer = upstream
+        try:
+            headers = forward_headers(head.headers)
+            if not head.values("host"):
+                headers.insert(0, ("Host", _host_header(host, port)))
+            headers.append(("Connection", "close"))
+            out = render_head(f"{head.method} {path} {head.version}", headers)
+            up_writer.write(out)
+            up.n += len(out)
+            body = asyncio.ensure_future(relay_body(reader, up_writer, framing, up, 400))
+            respond = asyncio.ensure_future(
+                self._respond(head, up_reader, up_writer, reader, writer, down, sent)
+            )
+            try:
+                await asyncio.wait({body, respond}, return_when=asyncio.FIRST_COMPLETED)
+                if body.done() and not respond.done():
+                    body.result()  # a malformed request body ends the exchange here
+                await respond
+            finally:
+                for task in (body, respond):
+                    if not task.done():
+                        task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+        except HttpError as exc:
+            if exc.status == 400:
+                raise _RelayError(400, "denied", "http-syntax", exc.message) from None
+            raise _RelayError(exc.status, "allowed", "upstream", exc.message) from None
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug here still answers the client and is recorded
+            log.exception("proxy relay failed")
+            raise _RelayError(
+                502, "allowed", "internal", f"proxy error: {type(exc).__name__}: {exc}"
+            ) from None
 
     async def _respond(
         self,
@@ -823,6 +884,11 @@ def _split_absolute(target: str) -> tuple[str, str]:
     if not path.startswith("/"):
         path = "/" + path
     return authority, path
+
+
+def method_overrides(head: RequestHead) -> tuple[tuple[str, str], ...]:
+    """Headers that ask the server for another method (`X-HTTP-Method-Override: DELETE`)."""
+    return tuple((k, v) for k, v in head.headers if k.lower() in METHOD_OVERRIDES)
 
 
 def _host_header(host: Host, port: int) -> str:

@@ -202,18 +202,38 @@ class NetworkRules:
                 return RuleMatch(RuleVerdict.ALLOW, f"allow-domain {p}")
         return RuleMatch(RuleVerdict.UNKNOWN, "no-rule", f"no rule covers {host}")
 
-    def check_request(self, method: str, has_body: bool) -> RuleMatch | None:
-        """Plain HTTP only: the method and body limits. None when the request may go on."""
-        if self.methods is not None and method not in self.methods:
+    def check_request(
+        self, method: str, has_body: bool, overrides: Iterable[tuple[str, str]] = ()
+    ) -> RuleMatch | None:
+        """The method and body limits. None when the request may go on. `overrides` are
+        (header, value) pairs such as `X-HTTP-Method-Override: DELETE`: many servers act on
+        them as on the method itself, so they are held to the same limits."""
+        overrides = tuple(overrides)
+        if self.methods is not None:
             allowed = ", ".join(sorted(self.methods))
-            return RuleMatch(
-                RuleVerdict.DENY,
-                "allow-method",
-                f"method {method} is not an allowed plain-HTTP method ({allowed})",
-            )
+            if method not in self.methods:
+                return RuleMatch(
+                    RuleVerdict.DENY,
+                    "allow-method",
+                    f"method {method} is not an allowed HTTP method ({allowed})",
+                )
+            for name, value in overrides:
+                if value.strip().upper() not in self.methods:
+                    return RuleMatch(
+                        RuleVerdict.DENY,
+                        "allow-method",
+                        f"{name}: {value.strip()[:20]} asks for a method that is not allowed "
+                        f"({allowed})",
+                    )
         if self.read_only and has_body:
             return RuleMatch(
                 RuleVerdict.DENY, "read-only-http", "read-only mode: requests may not carry a body"
+            )
+        if self.read_only and overrides:
+            return RuleMatch(
+                RuleVerdict.DENY,
+                "read-only-http",
+                f"read-only mode: {overrides[0][0]} would have the server use another method",
             )
         return None
 
