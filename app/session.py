@@ -21,7 +21,13 @@ from app.core.config import ConfigError, load_user_config
 from app.core.events import ActionProposed, PipelineEvent, VerdictGiven
 from app.core.model import PatchAction
 from app.core.pipeline import Pipeline
-from app.core.ports import CommandExecutor, Observer, PatchExecutor, SessionContext
+from app.core.ports import (
+    CommandExecutor,
+    Observer,
+    PatchExecutor,
+    PolicyEngine,
+    SessionContext,
+)
 from app.core.resume import (
     Journal,
     ResumeCandidate,
@@ -69,6 +75,8 @@ class SessionOptions:
     wrap_executors: (
         Callable[[CommandExecutor, PatchExecutor], tuple[CommandExecutor, PatchExecutor]] | None
     ) = None
+    # ... and may tighten its policy for items whose text the risk engine cannot judge.
+    wrap_policy: Callable[[PolicyEngine], PolicyEngine] | None = None
 
 
 class Session:
@@ -287,10 +295,13 @@ def open_session(options: SessionOptions) -> Session:
         patch_port: PatchExecutor = patches
         if options.wrap_executors is not None:
             commands, patch_port = options.wrap_executors(commands, patches)
+        policy_port: PolicyEngine = policy
+        if options.wrap_policy is not None:
+            policy_port = options.wrap_policy(policy)
         pipeline = Pipeline(
             context=context,
             risk=risk,
-            policy=policy,
+            policy=policy_port,
             commands=commands,
             patches=patch_port,
             observers=observers,
