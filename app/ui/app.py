@@ -52,8 +52,12 @@ class LockgateApp(App[int]):
         watch_files: bool = True,
         snapshot_workspace: bool = True,
         theme_dirs: Sequence[Path] | None = None,
+        outside_roots: Sequence[Path] = (),
     ) -> None:
+        """`outside_roots`: directories outside the workspace approved commands may write (the
+        sandbox's writable roots); the session diff covers them too."""
         super().__init__()
+        self.outside_roots = tuple(outside_roots)
         self.session = session
         self.link = link
         self.workspace = Path(session.workspace)
@@ -208,7 +212,7 @@ class LockgateApp(App[int]):
     async def _run_pipeline(self) -> None:
         if self.snapshot_workspace:
             # Before the first action can run: the session diff starts from here.
-            self.snapshot = await asyncio.to_thread(snapshot, self.workspace)
+            self.snapshot = await asyncio.to_thread(snapshot, self.workspace, self.outside_roots)
         try:
             await self.session.pipeline.run(self.link)
         except Exception as exc:
@@ -245,7 +249,7 @@ class LockgateApp(App[int]):
         self.shutdown(130)
 
 
-def run_console(session: SessionLike, link: AgentLink) -> int:
-    app = LockgateApp(session, link)
+def run_console(session: SessionLike, link: AgentLink, outside_roots: Sequence[Path] = ()) -> int:
+    app = LockgateApp(session, link, outside_roots=outside_roots)
     app.run()
     return app.return_code if app.return_code is not None else 0

@@ -341,7 +341,7 @@ async def test_d_shows_the_session_diff(workspace: Path) -> None:
         await c.until(lambda: (workspace / "b.py").exists())
         await c.pilot.press("d")
         await c.until(lambda: isinstance(c.app.screen, SessionDiffScreen))
-        await c.until(lambda: "1 file changed" in c.text)
+        await c.until(lambda: "1 change " in c.text)
         assert "b.py" in c.text and "+y = 2" in c.text and "new file" in c.text
         await c.pilot.press("escape")
         await c.until(lambda: isinstance(c.app.screen, MainScreen))

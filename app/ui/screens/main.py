@@ -680,7 +680,25 @@ class MainScreen(Screen[None]):
         detail.focus_content()
 
     def action_session_diff(self) -> None:
-        self.app.push_screen(SessionDiffScreen(self.lockgate.snapshot, self.lockgate.workspace))
+        self.app.push_screen(
+            SessionDiffScreen(
+                self.lockgate.snapshot,
+                self.lockgate.workspace,
+                outside=self.lockgate.outside_roots,
+                touched=self._touched_outside(),
+            )
+        )
+
+    def _touched_outside(self) -> list[tuple[str, str]]:
+        """(path, action id) of files outside the workspace that approved actions reported."""
+        workspace = self.lockgate.workspace.resolve()
+        out: list[tuple[str, str]] = []
+        for view in self._all_views():
+            for name in view.result.files_changed if view.result is not None else ():
+                path = (workspace / name).resolve()
+                if not path.is_relative_to(workspace):
+                    out.append((str(path), view.action.id))
+        return out
 
     def action_help(self) -> None:
         from app.ui.bindings import all_bindings

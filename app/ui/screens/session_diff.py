@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,9 +14,38 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.ui.diff_model import parse_unified
-from app.ui.safe import make_safe
-from app.ui.session_diff import FileState, SessionDiff, diff_since
+from app.ui.safe import make_safe, spaced
+from app.ui.session_diff import SessionDiff, Snapshot, diff_since
 from app.ui.widgets.diff_view import DiffView
+
+
+def summary_content(result: SessionDiff) -> Content:
+    """The head of the review: how many files, then every dangerous change (first, marked),
+    then what cannot be shown line by line."""
+    if result.empty:
+        return Content("Nothing changed in the workspace since the session began.")
+    changed = {p for p, _, _ in result.files} | {f.path for f in result.dangerous}
+    count = len(changed) + len(result.notes)
+    added = sum(a for _, a, _ in result.files)
+    removed = sum(r for _, _, r in result.files)
+    lines = [
+        Content.styled(f"{count} change{'s' * (count != 1)}  ", "bold")
+        + Content.styled(f"+{added}", "bold $diff-added")
+        + Content(" ")
+        + Content.styled(f"−{removed}", "bold $diff-removed")
+    ]
+    if result.dangerous:
+        n = len(result.dangerous)
+        lines[0] += spaced(f"  ⚠ {n} dangerous", "bold $text-error")
+    for flag in result.dangerous:
+        lines.append(
+            Content.styled("⚠ ", "bold $text-error")
+            + make_safe(flag.path, keep_newlines=False).content().stylize_before("bold")
+            + Content(f" {flag.what} — ")
+            + Content.styled(flag.why, "bold $text-error")
+        )
+    lines += [make_safe(n, keep_newlines=False).content() for n in result.notes]
+    return Content("\n").join(lines)
 
 
 class SessionDiffScreen(Screen[None]):
@@ -25,10 +55,19 @@ class SessionDiffScreen(Screen[None]):
         Binding("r", "refresh_diff", "Refresh", id="session-diff-refresh"),
     ]
 
-    def __init__(self, before: dict[str, FileState] | None, workspace: Path) -> None:
+    def __init__(
+        self,
+        before: Snapshot | None,
+        workspace: Path,
+        *,
+        outside: Sequence[Path] = (),
+        touched: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__()
         self.before = before
         self.workspace = workspace
+        self.outside = tuple(outside)
+        self.touched = tuple(touched)
         self.result: SessionDiff | None = None
 
     def compose(self) -> ComposeResult:
@@ -50,30 +89,17 @@ class SessionDiffScreen(Screen[None]):
         self._diff_worker(self.before)
 
     @work(thread=True, exclusive=True, group="session-diff", exit_on_error=False)
-    def _diff_worker(self, before: dict[str, FileState]) -> None:
-        result = diff_since(before, self.workspace)
+    def _diff_worker(self, before: Snapshot) -> None:
+        result = diff_since(before, self.workspace, self.outside, self.touched)
         self.app.call_from_thread(self._show, result)
 
     def _show(self, result: SessionDiff) -> None:
         self.result = result
         summary = self.query_one("#session-diff-summary", Static)
-        if result.empty:
-            summary.update("Nothing changed in the workspace since the session began.")
-        else:
-            added = sum(a for _, a, _ in result.files)
-            removed = sum(r for _, _, r in result.files)
-            head = (
-                Content.styled(
-                    f"{len(result.files)} file{'s' * (len(result.files) != 1)} changed  ", "bold"
-                )
-                + Content.styled(f"+{added}", "bold $diff-added")
-                + Content(" ")
-                + Content.styled(f"−{removed}", "bold $diff-removed")
-            )
-            notes = [make_safe(n, keep_newlines=False).content() for n in result.notes]
-            summary.update(Content("\n").join([head, *notes]))
+        summary.update(summary_content(result))
         self.query_one(DiffView).show(
-            parse_unified(result.unified, {p: (a, r) for p, a, r in result.files})
+            parse_unified(result.unified, {p: (a, r) for p, a, r in result.files}),
+            flags=result.flags,
         )
 
     def action_close(self) -> None:

@@ -75,6 +75,7 @@ class DiffView(LinesView[ViewRow]):
         self.document = DiffDocument(files=())
         self.collapsed: set[int] = set()
         self.preface: list[Block] = []
+        self.flags: dict[str, str] = {}  # path → why it is dangerous: marked in its header
         self._laid_width = 0
 
     # ------------------------------------------------------------------ drawing
@@ -109,8 +110,10 @@ class DiffView(LinesView[ViewRow]):
         *,
         collapsed: set[int] | None = None,
         preface: list[Block] | None = None,
+        flags: dict[str, str] | None = None,
     ) -> None:
         self.document = document
+        self.flags = dict(flags or {})
         self.collapsed = set(collapsed or ())
         self.preface = list(preface or [])
         self._rebuild(keep_file=None)
@@ -184,8 +187,10 @@ class DiffView(LinesView[ViewRow]):
         f = self.document.files[index]
         fold = "▸" if index in self.collapsed else "▾"
         status = _STATUS_WORD.get(f.status, "")
+        why = self.flags.get(f.path)
         parts = [
             Content.styled(f"{fold} ", "bold $accent"),
+            *([Content.styled("⚠ DANGEROUS ", "bold $text-error")] if why else []),
             make_safe(f.path, keep_newlines=False).content().stylize_before("bold"),
             Content("  "),
             Content.styled(f"+{f.added}", "bold $diff-added"),
@@ -193,7 +198,9 @@ class DiffView(LinesView[ViewRow]):
             Content.styled(f"−{f.removed}", "bold $diff-removed"),
         ]
         if status:
-            parts.append(spaced(f"  {status}", "italic $warning"))
+            parts.append(spaced(f"  {status}", "italic $text-warning"))
+        if why:
+            parts.append(spaced(f"  {why}", "bold $text-error"))
         if f.language != "text":
             parts.append(spaced(f"  {f.language}", "$text-muted"))
         if index in self.collapsed:
