@@ -45,6 +45,7 @@ _RULE_OPTIONS = (
     "read_only_http",
     "preset",
     "allow_address",
+    "allow_url",
 )
 
 
@@ -108,6 +109,16 @@ def network_options(f: F) -> F:
             "defined as [network.presets.NAME] in the user config. Repeatable.",
         ),
         click.option(
+            "--allow-url",
+            "allow_url",
+            multiple=True,
+            metavar="'METHOD URL'",
+            help="Allow only these URLs on the URL's host, e.g. "
+            "'GET https://api.github.com/repos/ORG/*' (method or *, scheme, exact host, path; "
+            "a trailing * makes the path a prefix). Repeatable. HTTPS URL rules turn TLS "
+            "inspection on.",
+        ),
+        click.option(
             "--allow-address",
             "allow_address",
             multiple=True,
@@ -151,6 +162,7 @@ def network_choice(params: dict[str, Any]) -> NetworkChoice:
             methods=values["allow_method"] or (),
             read_only=bool(values["read_only_http"]),
             addresses=values["allow_address"] or (),
+            urls=values["allow_url"] or (),
         )
     except (RuleError, ConfigError) as exc:
         raise UserError(str(exc)) from None

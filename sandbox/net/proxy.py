@@ -333,6 +333,7 @@ class AllowListProxy:
         scheme: Literal["http", "https"],
         has_body: bool | None,
         overrides: tuple[tuple[str, str], ...] = (),
+        path: str | None = None,
     ) -> tuple[str, list[IPAddress]]:
         """Rules, ask, resolve, address check. Returns (rule, addresses) or raises _Denied."""
         if self._record_failed:
@@ -345,6 +346,10 @@ class AllowListProxy:
             raise _Denied(403, match.rule, match.reason)
         if has_body is not None:
             limit = rules.check_request(method, has_body, overrides)
+            if limit is not None:
+                raise _Denied(403, limit.rule, limit.reason)
+        if path is not None:
+            limit = rules.check_url(method, scheme, host, port, path)
             if limit is not None:
                 raise _Denied(403, limit.rule, limit.reason)
         if match.verdict is RuleVerdict.UNKNOWN:
@@ -604,7 +609,7 @@ class AllowListProxy:
                 raise _Denied(exc.status, "http-syntax", exc.message) from None
             has_body = framing[0] == "chunked" or (framing[0] == "length" and framing[1] > 0)
             rule, addresses = await self._gate(
-                listener, host, port, head.method, "http", has_body, method_overrides(head)
+                listener, host, port, head.method, "http", has_body, method_overrides(head), path
             )
             up_reader, up_writer, addr = await self._connect(host, addresses, port)
             address = str(addr)

@@ -1,11 +1,12 @@
-"""Network rules: which hosts, ports and plain-HTTP methods a sandboxed command may use.
+"""Network rules: which hosts, ports, HTTP methods and URLs a sandboxed command may use.
 
 Matching is on canonical hosts only (see `host.py`), whole names, never substrings:
 `example.com` matches exactly that name; `*.example.com` matches names under it but not
 `example.com` itself. A deny pattern wins over every allow; a wildcard deny (`*.evil.com`) also
 covers the bare name. IP addresses and look-alike names pass only a rule that names them
-exactly, never a wildcard. Methods and read-only mode apply to plain HTTP only: HTTPS is an
-opaque tunnel and lockgate does no TLS interception, so it cannot see methods inside it.
+exactly, never a wildcard. Methods, read-only mode and URL rules (`GET https://host/path/*`)
+apply to plain HTTP and to HTTPS the proxy inspects (`inspect_tls`); a domain exempt from
+inspection is an opaque tunnel, where only the host and port can be checked.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from sandbox.net.addresses import IPAddress, IPNetwork, parse_network
-from sandbox.net.host import Host, HostError, canonical_host
+from sandbox.net.host import Host, HostError, canonical_host, parse_authority
 
 DEFAULT_PORTS = frozenset({80, 443})
 _METHOD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -78,6 +79,89 @@ class DomainPattern:
         return f"*.{self.host.name}" if self.wildcard else self.host.authority
 
 
+_SCHEME_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class UrlRule:
+    """`GET https://api.github.com/repos/ORG/*`: a method (or `*` / none for any), a scheme, one
+    exact host (and port), and a path: exact, or a prefix when it ends in `*`. Once any URL rule
+    names a host, requests to that host must match one of them."""
+
+    method: str | None
+    scheme: Literal["http", "https"]
+    host: Host
+    port: int
+    path: str
+    prefix: bool
+
+    @classmethod
+    def parse(cls, text: str) -> UrlRule:
+        words = text.split()
+        if len(words) == 2:
+            method_text, url = words
+        elif len(words) == 1:
+            method_text, url = "*", words[0]
+        else:
+            raise RuleError(f"URL rule {text!r}: write 'METHOD scheme://host/path[*]'")
+        method = None if method_text == "*" else parse_method(method_text)
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in _SCHEME_PORTS:
+            raise RuleError(f"URL rule {text!r}: the URL must start with http:// or https://")
+        scheme_l: Literal["http", "https"] = "https" if scheme.lower() == "https" else "http"
+        authority, slash, path = rest.partition("/")
+        path = slash + path if slash else "/"
+        if "*" in authority:
+            raise RuleError(f"URL rule {text!r}: the host must be exact (no wildcards)")
+        try:
+            host, port = parse_authority(authority, _SCHEME_PORTS[scheme_l])
+        except HostError as exc:
+            raise RuleError(f"URL rule {text!r}: {exc}") from None
+        prefix = path.endswith("*")
+        if prefix:
+            path = path[:-1]
+        if "*" in path or "?" in path or "#" in path:
+            raise RuleError(
+                f"URL rule {text!r}: only a trailing '*' is allowed in the path (no query)"
+            )
+        if url_path_problem(path) is not None:
+            raise RuleError(f"URL rule {text!r}: {url_path_problem(path)}")
+        return cls(method, scheme_l, host, port, path, prefix)
+
+    def matches(self, method: str, scheme: str, host: Host, port: int, path: str) -> bool:
+        if (self.method is not None and method != self.method) or scheme != self.scheme:
+            return False
+        if host.name != self.host.name or host.kind != self.host.kind or port != self.port:
+            return False
+        bare = path.split("?", 1)[0]
+        return bare.startswith(self.path) if self.prefix else bare == self.path
+
+    def __str__(self) -> str:
+        default = _SCHEME_PORTS[self.scheme]
+        where = self.host.authority if self.port == default else f"{self.host}:{self.port}"
+        star = "*" if self.prefix else ""
+        return f"{self.method or '*'} {self.scheme}://{where}{self.path}{star}"
+
+
+def url_path_problem(path: str) -> str | None:
+    """Why a request path cannot be judged by URL rules, or None. Servers normalise dot segments
+    and decode escapes before routing, so `/repos/ORG/../other` or `/repos/ORG%2f..%2fother`
+    would reach what a prefix rule never allowed: such paths are refused, never guessed at."""
+    bare = path.split("?", 1)[0]
+    if not bare.startswith("/"):
+        return "the path must start with '/'"
+    low = bare.lower()
+    for bad in ("%2e", "%2f", "%5c", "%25", "%00", "\\"):
+        if bad in low:
+            return f"the path holds {bad!r} (encoded dot, slash, backslash or percent)"
+    for segment in bare.split("/"):
+        if segment.split(";", 1)[0] in (".", ".."):
+            return "the path holds a '.' or '..' segment"
+    if "//" in bare:
+        return "the path holds an empty segment ('//')"
+    return None
+
+
 def _patterns(values: Iterable[str]) -> tuple[DomainPattern, ...]:
     out: list[DomainPattern] = []
     for v in values:
@@ -116,6 +200,10 @@ class NetworkRules:
     methods: frozenset[str] | None = None
     read_only: bool = False
     addresses: tuple[IPNetwork, ...] = field(default=())
+    urls: tuple[UrlRule, ...] = ()
+    # TLS inspection: True on, False off, None (default) on exactly when HTTPS limits need it
+    inspect_tls: bool | None = None
+    no_inspect: tuple[DomainPattern, ...] = ()  # exempt from inspection: opaque tunnels
 
     @classmethod
     def build(
@@ -127,8 +215,12 @@ class NetworkRules:
         methods: Iterable[str] = (),
         read_only: bool = False,
         addresses: Iterable[str] = (),
+        urls: Iterable[str] = (),
+        inspect_tls: bool | None = None,
+        no_inspect: Iterable[str] = (),
     ) -> NetworkRules:
         """From user text; raises RuleError naming the first bad entry."""
+        url_rules = tuple(dict.fromkeys(UrlRule.parse(u) for u in urls))
         method_set = frozenset(parse_method(m) for m in methods)
         nets: list[IPNetwork] = []
         for a in addresses:
@@ -139,10 +231,13 @@ class NetworkRules:
         return cls(
             allow=_patterns(allow),
             deny=_patterns(deny),
-            ports=DEFAULT_PORTS | {parse_port(p) for p in ports},
+            ports=DEFAULT_PORTS | {parse_port(p) for p in ports} | {u.port for u in url_rules},
             methods=method_set or None,
             read_only=read_only,
             addresses=tuple(nets),
+            urls=url_rules,
+            inspect_tls=inspect_tls,
+            no_inspect=_patterns(no_inspect),
         )
 
     def combine(self, other: NetworkRules) -> NetworkRules:
@@ -161,6 +256,10 @@ class NetworkRules:
             methods=methods,
             read_only=self.read_only or other.read_only,
             addresses=tuple(dict.fromkeys(self.addresses + other.addresses)),
+            urls=tuple(dict.fromkeys(self.urls + other.urls)),
+            # the later (more specific: the command line after the config) choice wins
+            inspect_tls=self.inspect_tls if other.inspect_tls is None else other.inspect_tls,
+            no_inspect=_dedupe(self.no_inspect + other.no_inspect),
         )
 
     def allowing(self, host: Host) -> NetworkRules:
@@ -185,6 +284,9 @@ class NetworkRules:
         for p in self.allow:
             if not p.wildcard and p.matches(host):
                 return RuleMatch(RuleVerdict.ALLOW, f"allow-domain {p}")
+        for u in self.urls:
+            if u.host.name == host.name and u.host.kind == host.kind and u.port == port:
+                return RuleMatch(RuleVerdict.ALLOW, f"allow-url {u}")
         if host.is_ip:
             return RuleMatch(
                 RuleVerdict.DENY,
@@ -237,6 +339,56 @@ class NetworkRules:
             )
         return None
 
+    def check_url(
+        self, method: str, scheme: str, host: Host, port: int, path: str
+    ) -> RuleMatch | None:
+        """URL rules: None when no URL rule names this host (or one matches); else a denial."""
+        named = [u for u in self.urls if u.host.name == host.name and u.host.kind == host.kind]
+        if not named:
+            return None
+        problem = url_path_problem(path)
+        if problem is not None:
+            return RuleMatch(RuleVerdict.DENY, "allow-url", f"{host} has URL rules and {problem}")
+        if any(u.matches(method, scheme, host, port, path) for u in named):
+            return None
+        listed = "; ".join(str(u) for u in named[:3])
+        return RuleMatch(
+            RuleVerdict.DENY,
+            "allow-url",
+            f"{method} {scheme}://{host}{path.split('?', 1)[0][:200]} matches no URL rule "
+            f"for {host} ({listed})",
+        )
+
+    def https_limits(self, host: Host) -> str:
+        """What limits requests inside an HTTPS tunnel to `host` ("" for none): those need TLS
+        inspection to be enforced."""
+        limits: list[str] = []
+        if self.methods is not None:
+            limits.append("--allow-method")
+        if self.read_only:
+            limits.append("--read-only-http")
+        if any(u.scheme == "https" and u.host.name == host.name for u in self.urls):
+            limits.append("--allow-url")
+        return ", ".join(limits)
+
+    @property
+    def inspection_wanted(self) -> bool:
+        """Whether the session should inspect TLS: asked for, or implied by a limit on HTTPS."""
+        if self.inspect_tls is not None:
+            return self.inspect_tls
+        return (
+            self.methods is not None
+            or self.read_only
+            or any(u.scheme == "https" for u in self.urls)
+        )
+
+    def inspect_exempt(self, host: Host) -> DomainPattern | None:
+        """The `inspect = false` rule that exempts `host`, if any."""
+        for p in self.no_inspect:
+            if p.matches(host, widen_to_bare=p.wildcard):
+                return p
+        return None
+
     def address_networks(self, host: Host) -> tuple[IPNetwork, ...]:
         """The special address ranges this request may reach: the rules' named ranges, plus the
         address itself when the request is to an IP literal that an exact rule allows."""
@@ -252,9 +404,15 @@ class NetworkRules:
             parts.append("deny " + ", ".join(str(p) for p in self.deny))
         parts.append("ports " + ", ".join(str(p) for p in sorted(self.ports)))
         if self.methods is not None:
-            parts.append("plain-HTTP methods " + ", ".join(sorted(self.methods)))
+            parts.append("methods " + ", ".join(sorted(self.methods)))
         if self.read_only:
             parts.append("read-only")
+        if self.urls:
+            parts.append("URLs " + ", ".join(str(u) for u in self.urls))
+        if self.inspection_wanted:
+            parts.append("TLS inspected")
+        if self.no_inspect:
+            parts.append("not inspected " + ", ".join(str(p) for p in self.no_inspect))
         if self.addresses:
             parts.append("addresses " + ", ".join(str(a) for a in self.addresses))
         return "; ".join(parts)
@@ -299,6 +457,8 @@ _TABLE_KEYS = frozenset(
         "allow_methods",
         "read_only",
         "allow_addresses",
+        "allow_urls",
+        "inspect_tls",
     }
 )
 
@@ -312,12 +472,16 @@ def _str_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
 
 def rules_from_table(table: Mapping[str, Any], where: str) -> NetworkRules:
     """A TOML table (`[network]` or `[network.presets.NAME]`) → rules. `where` names it in errors."""
-    unknown = sorted(k for k in table if k not in _TABLE_KEYS and k != "presets")
+    unknown = sorted(k for k in table if k not in _TABLE_KEYS and k not in ("presets", "domains"))
     if unknown:
         raise RuleError(f"{where}: unknown key {unknown[0]!r}")
     read_only = table.get("read_only", False)
     if not isinstance(read_only, bool):
         raise RuleError(f"{where}: read_only must be true or false")
+    inspect_tls = table.get("inspect_tls")
+    if inspect_tls is not None and not isinstance(inspect_tls, bool):
+        raise RuleError(f"{where}: inspect_tls must be true or false")
+    no_inspect = _domain_settings(table.get("domains", {}), where)
     try:
         return NetworkRules.build(
             allow=_str_list(table, "allow_domains", where),
@@ -326,9 +490,28 @@ def rules_from_table(table: Mapping[str, Any], where: str) -> NetworkRules:
             methods=_str_list(table, "allow_methods", where),
             read_only=read_only,
             addresses=_str_list(table, "allow_addresses", where),
+            urls=_str_list(table, "allow_urls", where),
+            inspect_tls=inspect_tls,
+            no_inspect=no_inspect,
         )
     except RuleError as exc:
         raise RuleError(f"{where}: {exc}") from None
+
+
+def _domain_settings(domains: Any, where: str) -> list[str]:
+    """`[network.domains."pinned.example.com"] inspect = false` → the exempt domains."""
+    if not isinstance(domains, Mapping):
+        raise RuleError(f"{where}: domains must be a table of per-domain tables")
+    exempt: list[str] = []
+    for name, settings in domains.items():
+        if not isinstance(settings, Mapping) or set(settings) - {"inspect"}:
+            raise RuleError(f"{where}: domains.{name!r} may only set inspect = true/false")
+        inspect = settings.get("inspect", True)
+        if not isinstance(inspect, bool):
+            raise RuleError(f"{where}: domains.{name!r}.inspect must be true or false")
+        if not inspect:
+            exempt.append(str(name))
+    return exempt
 
 
 def preset_names(user_presets: Mapping[str, Any]) -> list[str]:
