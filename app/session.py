@@ -35,6 +35,7 @@ from app.core.resume import (
     begin,
     discard,
     find_resumable,
+    seed,
 )
 
 if TYPE_CHECKING:
@@ -311,7 +312,7 @@ def open_session(options: SessionOptions) -> Session:
             gate.attach(pipeline)
         notices: list[str] = []
         if journal.recovered:
-            pipeline.seed(journal.recovered)
+            seed(pipeline, journal.recovered)
             assert options.resume is not None
             notices.append(
                 f"resumed session {journal.session_id}: {options.resume.recovery.summary()}"

@@ -35,12 +35,28 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from app.core.chain import GENESIS, HEAD_SUFFIX, canonical, record_hash
 from app.core.config import data_dir
 from app.core.model import new_id
+from app.core.verify import verify_log
 
-GENESIS = "0" * 64
+__all__ = [
+    "GENESIS",
+    "HEAD_SUFFIX",
+    "AuditError",
+    "AuditLog",
+    "Redactor",
+    "audit_dir",
+    "canonical",
+    "hash_workspace_files",
+    "list_logs",
+    "read_records",
+    "record_hash",
+    "sha256_file",
+    "to_jsonable",
+]
+
 REDACTED = "[redacted]"
-HEAD_SUFFIX = ".head"
 HASH_LIMIT = 64 << 20  # larger files are not hashed on the event loop (their size is noted)
 HEAD_SIZE = 128  # fixed, so the head is rewritten in place with one pwrite
 
@@ -57,18 +73,6 @@ _SECRET_SHAPES = re.compile(
 
 class AuditError(Exception):
     """The log cannot be opened or written; the message names the file."""
-
-
-def canonical(obj: Mapping[str, Any]) -> str:
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 of the record's canonical form without its own `hash` field."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical(body).encode("ascii")).hexdigest()
 
 
 def audit_dir() -> Path:
@@ -252,8 +256,6 @@ class AuditLog:
         size = os.fstat(self._fd).st_size
         if size == 0:
             return
-        from app.core.verify import verify_log
-
         report = verify_log(self.path)
         bad = [p for p in report.problems if "incomplete last record" not in p.message]
         if bad:

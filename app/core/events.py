@@ -6,8 +6,9 @@ Observers (the console, the audit log) watch; they never steer. Steering goes th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from app.core.model import Action, Assessment, Decision, Result, Verdict
 from app.core.state import ActionState
@@ -45,7 +46,22 @@ class AgentStatus:
     detail: str = ""
 
 
-AgentEvent = Proposed | TurnEnded | AgentText | AgentStatus
+@dataclass(frozen=True)
+class AgentCheckpoint:
+    """What a link needs to pick its conversation up again after a crash, sent before it proposes
+    a turn (or answers one without proposing anything). The pipeline writes it to the audit log
+    as an `agent-state` record; after a crash `app.core.resume` hands every such record back so
+    a new link of the same `api` can rebuild the conversation and propose `turn_id` again.
+
+    `state` is the link's own JSON-able table; the core never reads inside it.
+    """
+
+    api: str
+    turn_id: str
+    state: Mapping[str, Any]
+
+
+AgentEvent = Proposed | TurnEnded | AgentText | AgentStatus | AgentCheckpoint
 
 
 # --------------------------------------------------------------------------- pipeline -> observers

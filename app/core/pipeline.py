@@ -29,6 +29,7 @@ from app.core.events import (
     ActionDecided,
     ActionProposed,
     ActionStateChanged,
+    AgentCheckpoint,
     AgentEventSeen,
     AgentStatus,
     AgentText,
@@ -41,6 +42,7 @@ from app.core.events import (
     TurnEnded,
     VerdictGiven,
 )
+from app.core.hosts import names_host
 from app.core.model import (
     Action,
     Assessment,
@@ -67,11 +69,11 @@ from app.core.ports import (
     RiskEngine,
     SessionContext,
 )
+from app.core.resume import Judge, SettledTurn
 from app.core.state import ActionState, ActionView
 
 if TYPE_CHECKING:
     from app.core.audit import AuditLog
-    from app.core.resume import RecoveredTurn
 
 __all__ = ["ActionState", "ActionView", "Pipeline", "PipelineError"]
 
@@ -79,6 +81,10 @@ log = logging.getLogger(__name__)
 
 CRITICAL_RULE = "core:critical-always-asked"
 HEADLESS_RULE = "core:headless"
+APPROVED_HOST_RULE = "core:approved-command-host"
+"""A network ask for a host the reviewer saw in the command they approved, from that command's
+own run: allowed for that run without asking again."""
+EXPIRED_KEY = "expired"
 
 
 class PipelineError(Exception):
@@ -87,6 +93,25 @@ class PipelineError(Exception):
 
 class _AuditFailed(Exception):
     pass
+
+
+@dataclass
+class StreamDigest:
+    """What a running command streamed, for the audit record: bytes seen and their hash, per
+    stream (the result keeps only head and tail; these cover everything)."""
+
+    stdout: Any = field(default_factory=hashlib.sha256)
+    stderr: Any = field(default_factory=hashlib.sha256)
+    stdout_n: int = 0
+    stderr_n: int = 0
+
+    def take(self, stream: Literal["stdout", "stderr"], data: bytes) -> None:
+        if stream == "stdout":
+            self.stdout.update(data)
+            self.stdout_n += len(data)
+        else:
+            self.stderr.update(data)
+            self.stderr_n += len(data)
 
 
 @dataclass
@@ -104,7 +129,7 @@ class _Entry:
     recovered: bool = False
     audit_error: str = ""
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    streamed: dict[str, Any] = field(default_factory=dict)
+    streamed: StreamDigest | None = None  # set when a command starts
 
     def view(self) -> ActionView:
         return ActionView(
@@ -121,6 +146,10 @@ class _Entry:
 
 @dataclass
 class _Turn:
+    """One batch. A recovered turn (from a killed session) is held open (`ended` False) until the
+    restored agent link claims it by proposing its actions again, or until no link will: then
+    its results go nowhere and the turn is closed."""
+
     turn_id: str
     kind: Literal["agent", "network", "recovered"]
     link: AgentLink | None = None
@@ -163,6 +192,7 @@ class Pipeline:
         self._emitting = False
         self._pending_events: collections.deque[PipelineEvent] = collections.deque()
         self._recovered_pending: list[_Turn] = []
+        self._runs = 0  # `run()` calls in progress: while one is, recovered turns stay claimable
 
     # ------------------------------------------------------------------ public API
 
@@ -170,35 +200,57 @@ class Pipeline:
         self._observers.append(observer)
 
     async def run(self, link: AgentLink) -> None:
-        """Consume `link.events()` until it ends. Returns when every ended turn got its results."""
+        """Consume `link.events()` until it ends. Returns when every ended turn got its results.
+
+        A restored link (after a crash) first proposes its interrupted turn again under the same
+        ids: that claims the recovered turn, whose verdicts and results then go to the link.
+        """
         self._start_recovered()
+        self._runs += 1
         try:
             async for event in link.events():
                 if isinstance(event, Proposed):
                     self._propose(event.action, link)
                 elif isinstance(event, TurnEnded):
                     turn = self._agent_turn(event.turn_id, link)
-                    if turn.kind != "agent" or turn.task is None:
+                    if turn.link is not link or turn.task is None:
                         log.error("agent ended turn %s, which is not its own", event.turn_id)
                         continue
                     turn.ended = True
                     turn.changed.set()
                     # The link waits for these results before it yields anything else.
                     await turn.task
+                elif isinstance(event, AgentCheckpoint):
+                    self._record_soft(
+                        "agent-state",
+                        {"api": event.api, "turn_id": event.turn_id, "state": dict(event.state)},
+                    )
                 elif isinstance(event, AgentText | AgentStatus):
                     self._emit(AgentEventSeen(event))
         finally:
+            self._runs -= 1
             # The agent is gone: whatever it proposed and never closed cannot be answered.
             for turn in self._turns:
-                if turn.kind == "agent" and not turn.ended:
-                    turn.ended = True
-                    turn.link = None
+                if turn.link is not link or turn.ended:
+                    continue
+                turn.ended = True
+                turn.link = None
+                if turn.kind == "agent":
                     self._cancel_turn(turn, "the agent stopped before the turn ended")
+                else:
+                    turn.changed.set()  # recovered: still reviewable, its results go nowhere
+            if not self._runs:
+                self._release_recovered()
 
     def submit_verdict(self, verdict: Verdict) -> None:
         entry = self._entries.get(verdict.action_id)
         if entry is None:
             raise PipelineError(f"no action {verdict.action_id!r}")
+        if entry.verdict is not None and entry.verdict.key == EXPIRED_KEY:
+            raise PipelineError(
+                f"the network ask {verdict.action_id} expired ({entry.verdict.feedback}); "
+                "a verdict cannot reach it now"
+            )
         if entry.state is not ActionState.WAITING:
             raise PipelineError(f"action {verdict.action_id} is {entry.state}, not waiting")
         if verdict.kind is VerdictKind.EDIT:
@@ -237,7 +289,9 @@ class Pipeline:
 
     async def ask_network(self, action: NetworkAction, timeout_s: float = 120.0) -> Verdict:
         """A sandboxed program wants an unlisted host. Decided by policy, else asked as its own
-        batch; no answer within `timeout_s` is a denial, and so is headless mode."""
+        batch; no answer within `timeout_s` is a denial, and so is headless mode. The ask lives
+        only as long as the run of the program that made it: when that run ends (or the request
+        goes away) a still-open ask expires."""
         self._start_recovered()
         if action.id in self._entries:
             raise PipelineError(f"duplicate action id {action.id}")
@@ -259,6 +313,9 @@ class Pipeline:
                             feedback=f"no verdict within {timeout_s:g} s",
                         ),
                     )
+            except asyncio.CancelledError:
+                self._expire(entry, "the request that asked went away")
+                raise
         verdict = entry.verdict
         if verdict is None:  # cancelled before anyone answered
             verdict = Verdict(action.id, VerdictKind.DENY, by="policy", feedback="cancelled")
@@ -270,6 +327,24 @@ class Pipeline:
                 ),
             )
         return verdict
+
+    def _expire(self, entry: _Entry, why: str) -> None:
+        """A network ask whose program is gone: nobody can use a verdict any more."""
+        if entry.verdict is None and entry.result is None:
+            self._give_verdict(
+                entry,
+                Verdict(
+                    entry.action.id, VerdictKind.DENY, by="policy", key=EXPIRED_KEY, feedback=why
+                ),
+            )
+
+    def _expire_asks_of(self, action_id: str, why: str) -> None:
+        for turn in self._turns:
+            if turn.kind != "network":
+                continue
+            for e in turn.entries:
+                if isinstance(e.action, NetworkAction) and e.action.parent_action_id == action_id:
+                    self._expire(e, why)
 
     async def undo_last_patch(self) -> Result:
         """Undo the most recent applied patch; waits for whatever runs to finish first."""
@@ -312,114 +387,94 @@ class Pipeline:
             await asyncio.wait({task})
 
     async def drain(self) -> None:
-        """Wait until every turn so far has all its results (recovered turns included)."""
+        """Wait until every turn so far has all its results (recovered turns included). Without
+        a `run()` in progress no agent can claim a recovered turn any more, so they close."""
         self._start_recovered()
+        if not self._runs:
+            self._release_recovered()
         while True:
             tasks = [t.task for t in self._turns if t.task is not None and not t.task.done()]
             if not tasks:
                 return
             await asyncio.wait(tasks)
 
-    def seed(self, turns: Iterable[RecoveredTurn]) -> None:
-        """Install what a killed session left behind (see `app.core.resume`).
+    @property
+    def judge(self) -> Judge:
+        """The review a fresh proposal gets, for `app.core.resume.settle`."""
+        return Judge(review=self._review, assess=self._assess, decide=self._decide)
 
-        Finished actions come back as they ended, interrupted ones as INTERRUPTED (never run
-        again), and everything that had not started waits for a fresh human verdict.
-        """
+    def restore(self, turns: Iterable[SettledTurn]) -> None:
+        """Install turns a killed session left behind, as `app.core.resume.seed` settled them
+        (writing the audit records of what was decided now)."""
         if self._entries:
-            raise PipelineError("seed() must come before any proposal")
-        for rt in turns:
+            raise PipelineError("a killed session's turns must come before any proposal")
+        for st in turns:
             turn = _Turn(
-                turn_id=rt.turn_id, kind="recovered", ended=True, results_sent=rt.results_sent
+                turn_id=st.turn_id,
+                kind="recovered",
+                ended=st.results_sent,
+                results_sent=st.results_sent,
             )
             self._turns.append(turn)
-            for ra in rt.actions:
-                entry = _Entry(action=ra.action, turn=turn, recovered=True)
-                entry.assessment = ra.assessment
-                entry.decision = ra.decision
-                self._entries[ra.action.id] = entry
+            self._turn_by_id.setdefault(st.turn_id, turn)
+            for sa in st.actions:
+                entry = _Entry(
+                    action=sa.action,
+                    turn=turn,
+                    state=sa.state,
+                    assessment=sa.assessment,
+                    decision=sa.decision,
+                    verdict=sa.verdict,
+                    result=sa.result,
+                    review=sa.review,
+                    recovered=True,
+                )
+                self._entries[sa.action.id] = entry
                 turn.entries.append(entry)
-                if ra.result is not None:
-                    entry.verdict = ra.verdict
-                    entry.result = ra.result
-                    entry.state = ra.state
-                    continue
-                if ra.unrecoverable:
-                    entry.result = Result(
-                        ra.action.id,
-                        ResultStatus.FAILED,
-                        message=ra.unrecoverable,
-                        call_id=getattr(ra.action, "call_id", ""),
-                    )
-                    self._record_soft("result", {"result": entry.result})
-                    entry.state = ActionState.FAILED
-                    continue
-                if isinstance(ra.action, PatchAction):
-                    review = self._review(ra.action)
-                    entry.review = review
-                    if not review.ok:
-                        entry.result = Result(
-                            ra.action.id,
-                            ResultStatus.FAILED,
-                            message=review.error or "patch cannot apply",
-                            call_id=ra.action.call_id,
-                        )
-                        self._record_soft("result", {"result": entry.result})
-                        entry.state = ActionState.FAILED
-                        continue
-                if entry.assessment is None:  # killed before it was assessed: assess it now
-                    earlier = tuple(e.action for e in turn.entries[:-1])
-                    entry.assessment = self._assess(ra.action, earlier)
-                    self._record_soft(
-                        "assessment", {"action_id": ra.action.id, "assessment": entry.assessment}
-                    )
-                if entry.decision is None:
-                    entry.decision = self._decide(ra.action, entry.assessment)
-                    self._record_soft(
-                        "decision", {"action_id": ra.action.id, "decision": entry.decision}
-                    )
-                if entry.decision.kind is DecisionKind.DENY:
-                    # Denied before the crash could record the verdict: denied it stays.
-                    entry.verdict = Verdict(
-                        ra.action.id,
-                        VerdictKind.DENY,
-                        by="policy",
-                        key=entry.decision.rule,
-                        feedback=entry.decision.reason,
-                    )
-                    entry.result = Result(
-                        ra.action.id,
-                        ResultStatus.DENIED,
-                        message=f"denied by policy ({entry.decision.rule}): {entry.decision.reason}",
-                        feedback=entry.decision.reason,
-                        call_id=getattr(ra.action, "call_id", ""),
-                    )
-                    self._record_soft("verdict", {"verdict": entry.verdict})
-                    self._record_soft("result", {"result": entry.result})
-                    entry.state = ActionState.DENIED
-                    continue
-                if self.context.headless:
-                    # Nobody can confirm it again; it never runs unconfirmed.
-                    entry.verdict = Verdict(
-                        ra.action.id,
-                        VerdictKind.DENY,
-                        by="policy",
-                        key=HEADLESS_RULE,
-                        feedback="headless mode: a recovered action needs a human to confirm it",
-                    )
-                    entry.result = Result(
-                        ra.action.id,
-                        ResultStatus.DENIED,
-                        message="denied: headless mode cannot confirm an action recovered after a crash",
-                        call_id=getattr(ra.action, "call_id", ""),
-                    )
-                    self._record_soft("verdict", {"verdict": entry.verdict})
-                    self._record_soft("result", {"result": entry.result})
-                    entry.state = ActionState.DENIED
-                    continue
-                entry.state = ActionState.WAITING
-            if not turn.results_sent:
+                for kind, data in sa.records:
+                    self._record_soft(kind, data)
+            if not st.results_sent:
                 self._recovered_pending.append(turn)
+
+    def _release_recovered(self) -> None:
+        """No link will claim the recovered turns still open: close them when they settle."""
+        for turn in self._turns:
+            if turn.kind == "recovered" and turn.link is None and not turn.ended:
+                turn.ended = True
+                turn.changed.set()
+
+    def _claim(self, entry: _Entry, action: Action, link: AgentLink) -> bool:
+        """A restored link proposes an action of a recovered turn again: the turn becomes the
+        link's, and its results (those of the killed session included) go to the link."""
+        turn = entry.turn
+        if turn.kind != "recovered" or (turn.link is not None and turn.link is not link):
+            return False
+        if turn.link is None and turn.ended and not turn.results_sent:
+            return False  # released: nobody was going to claim it
+        if not _same_proposal(entry.action, action):
+            log.error("the restored agent proposed %s differently than the log has it", action.id)
+            self._emit(
+                AgentEventSeen(
+                    AgentStatus(
+                        "error",
+                        f"the resumed conversation does not match the audit log ({action.id}); "
+                        "the agent was stopped",
+                    )
+                )
+            )
+            asyncio.get_running_loop().create_task(link.cancel())
+            return True
+        if turn.link is None:
+            turn.link = link
+            turn.ended = False
+            turn.results_sent = False
+            if turn in self._recovered_pending:
+                self._recovered_pending.remove(turn)
+            if turn.task is None or turn.task.done():
+                turn.task = asyncio.get_running_loop().create_task(
+                    self._drive(turn), name=f"lockgate-resumed-{turn.turn_id}"
+                )
+        return True
 
     # ------------------------------------------------------------------ proposals
 
@@ -435,10 +490,17 @@ class Pipeline:
         return turn
 
     def _propose(self, action: Action, link: AgentLink) -> None:
-        if action.id in self._entries:
-            log.error("agent proposed a duplicate action id %s; ignored", action.id)
+        known = self._entries.get(action.id)
+        if known is not None:
+            if not self._claim(known, action, link):
+                log.error("agent proposed a duplicate action id %s; ignored", action.id)
             return
         turn = self._agent_turn(action.turn_id, link)
+        if turn.kind == "recovered" and turn.link is link and not turn.ended:
+            # Part of the interrupted turn that the killed session never recorded: reviewed anew.
+            self._admit(action, turn)
+            turn.changed.set()
+            return
         if turn.ended or turn.kind != "agent":
             # A turn cannot grow after it was answered; show it, never run it.
             orphan = _Turn(turn_id=f"{action.turn_id}+late", kind="network", ended=True)
@@ -547,6 +609,14 @@ class Pipeline:
                 reason=f"critical actions are always asked (policy said allow by {decision.rule})",
                 source="risk",
             )
+        if decision.kind is DecisionKind.ASK and isinstance(action, NetworkAction):
+            approver = self._host_approver(action)
+            if approver:
+                decision = Decision(
+                    DecisionKind.ALLOW,
+                    rule=APPROVED_HOST_RULE,
+                    reason=f"the reviewer approved {approver}, which names this host",
+                )
         if self.context.headless and decision.kind is DecisionKind.ASK:
             why = decision.reason or f"rule {decision.rule} asks a human"
             decision = Decision(
@@ -556,6 +626,20 @@ class Pipeline:
                 source="headless",
             )
         return decision
+
+    def _host_approver(self, action: NetworkAction) -> str:
+        """The command whose run asks, if a human approved it and its text names this host on this
+        port (the reviewer saw the host there); '' otherwise."""
+        parent = self._entries.get(action.parent_action_id)
+        if parent is None or not isinstance(parent.action, CommandAction):
+            return ""
+        verdict = parent.verdict
+        if verdict is None or verdict.by != "human" or not verdict.kind.approves:
+            return ""
+        text = verdict.edited if verdict.kind is VerdictKind.EDIT and verdict.edited else ""
+        if names_host(text or parent.action.command, action.host, action.port):
+            return parent.action.id
+        return ""
 
     # ------------------------------------------------------------------ verdicts
 
@@ -584,6 +668,8 @@ class Pipeline:
                 message = f"denied by policy ({entry.decision.rule})"
             if verdict.key == "timeout":
                 message = "denied: no verdict in time"
+            if verdict.key == EXPIRED_KEY:
+                message, reason = f"expired: {verdict.feedback}", ""
             if reason:
                 message = f"{message}: {reason}"
             self._finish(
@@ -690,12 +776,7 @@ class Pipeline:
                 return
             self._set_state(entry, ActionState.RUNNING)
             self._emit(ExecutionStarted(action.id, ran))
-            entry.streamed = {
-                "stdout": hashlib.sha256(),
-                "stderr": hashlib.sha256(),
-                "stdout_n": 0,
-                "stderr_n": 0,
-            }
+            entry.streamed = StreamDigest()
             task = asyncio.get_running_loop().create_task(self._call_executor(entry, ran))
             self._running, self._exec_task = entry, task
             try:
@@ -715,6 +796,8 @@ class Pipeline:
                 result = Result(action.id, ResultStatus.FAILED, message=f"could not run: {exc}")
             else:
                 result = task.result()
+            if isinstance(action, CommandAction):
+                self._expire_asks_of(action.id, f"the command that asked ({action.id}) has ended")
             result = self._normalise(entry, result, ran, verdict)
             post: dict[str, Any] = {}
             if isinstance(action, PatchAction) and entry.review is not None:
@@ -730,10 +813,11 @@ class Pipeline:
     async def _call_executor(self, entry: _Entry, ran: str) -> Result:
         action = entry.action
         if isinstance(action, CommandAction):
+            digest = entry.streamed
+            assert digest is not None
 
             def sink(stream: Literal["stdout", "stderr"], data: bytes) -> None:
-                entry.streamed[stream].update(data)
-                entry.streamed[f"{stream}_n"] += len(data)
+                digest.take(stream, data)
                 self._emit(OutputChunk(action.id, stream, data))
 
             return await self._commands.run(action, ran, sink)
@@ -772,10 +856,10 @@ class Pipeline:
             "stderr_total": result.stderr_total,
             "stdout_kept_sha256": hashlib.sha256(result.stdout).hexdigest(),
             "stderr_kept_sha256": hashlib.sha256(result.stderr).hexdigest(),
-            "stdout_streamed": s.get("stdout_n", 0),
-            "stderr_streamed": s.get("stderr_n", 0),
-            "stdout_streamed_sha256": s["stdout"].hexdigest() if "stdout" in s else None,
-            "stderr_streamed_sha256": s["stderr"].hexdigest() if "stderr" in s else None,
+            "stdout_streamed": s.stdout_n if s else 0,
+            "stderr_streamed": s.stderr_n if s else 0,
+            "stdout_streamed_sha256": s.stdout.hexdigest() if s else None,
+            "stderr_streamed_sha256": s.stderr.hexdigest() if s else None,
         }
 
     def _hash_files(self, files: Sequence[tuple[str, int, int]]) -> dict[str, str | None]:
@@ -870,6 +954,20 @@ class Pipeline:
                         log.exception("observer %r failed on %s", observer, type(ev).__name__)
         finally:
             self._emitting = False
+
+
+def _same_proposal(recorded: Action, proposed: Action) -> bool:
+    """A restored link's proposal is the one the log recorded (kind, turn, text, call)."""
+    return (
+        type(recorded) is type(proposed)
+        and recorded.turn_id == proposed.turn_id
+        and recorded.reviewed_text == proposed.reviewed_text
+        and _call_id(recorded) == _call_id(proposed)
+    )
+
+
+def _call_id(action: Action) -> str:
+    return action.call_id if isinstance(action, CommandAction | PatchAction) else ""
 
 
 def _state_for(result: Result) -> ActionState:

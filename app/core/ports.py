@@ -20,6 +20,20 @@ from app.core.model import (
     Result,
     Verdict,
 )
+from app.core.patch_review import PatchReview
+
+__all__ = [
+    "AgentLink",
+    "CommandExecutor",
+    "NetworkAsker",
+    "Observer",
+    "OutputSink",
+    "PatchExecutor",
+    "PatchReview",
+    "PolicyEngine",
+    "RiskEngine",
+    "SessionContext",
+]
 
 
 @dataclass(frozen=True)
@@ -80,18 +94,6 @@ class PatchExecutor(Protocol):
     async def apply(self, action: PatchAction, review: PatchReview) -> Result: ...
 
     async def undo_last(self) -> Result: ...
-
-
-@dataclass(frozen=True)
-class PatchReview:
-    """What the reviewer is shown for a patch, and what apply will hold it to."""
-
-    action_id: str
-    ok: bool
-    unified_diff: str  # the one rendering shown to the reviewer
-    files: tuple[tuple[str, int, int], ...] = ()  # (path, added lines, removed lines)
-    error: str = ""  # why it cannot apply (then ok is False)
-    token: object = None  # the patch engine's own parsed plan + hashes; opaque to everyone else
 
 
 class NetworkAsker(Protocol):

@@ -11,7 +11,14 @@ killed; `find_resumable` offers it, `recover` rebuilds its actions from the log,
   is never run again either;
 * everything that had not started comes back WAITING for a fresh human verdict, even if it had
   been approved (the world changed under it: a crash happened);
-* the resumed session appends to the same log, so its chain and its history stay one.
+* the resumed session appends to the same log, so its chain and its history stay one;
+* the agent's side of the conversation comes back too: each live link writes an `agent-state`
+  record (an `AgentCheckpoint`) before it proposes a turn, so a restored link can propose that
+  turn again under the same ids; the pipeline then hands it the recovered turn, and the
+  verdicts and results of the recovered actions go to the agent (`Recovery.conversation`).
+
+`settle` decides what each recovered action becomes (the one place that does); `seed` installs
+the outcome in a pipeline.
 
 Resuming refuses a log whose chain is broken (apart from a half-written last line, which the
 log itself cuts and notes): a tampered log must not bring commands back for approval.
@@ -25,10 +32,10 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.audit import AuditLog, read_records
 from app.core.config import data_dir
@@ -48,8 +55,12 @@ from app.core.model import (
     Verdict,
     VerdictKind,
 )
+from app.core.patch_review import PatchReview
 from app.core.state import ActionState
 from app.core.verify import verify_log
+
+if TYPE_CHECKING:
+    from app.core.pipeline import Pipeline
 
 INTERRUPTED_MESSAGE = (
     "interrupted: lockgate stopped while this was running; it may have done part of its work "
@@ -84,10 +95,13 @@ class RecoveredTurn:
 
 @dataclass(frozen=True)
 class Recovery:
-    """What a killed session's log says, ready for `Pipeline.seed`."""
+    """What a killed session's log says, ready for `seed`."""
 
     session_id: str
     turns: tuple[RecoveredTurn, ...]
+    # every `agent-state` record's data ({"api", "turn_id", "state"}), oldest first: what an
+    # agent link needs to rebuild the conversation (see `AgentCheckpoint`)
+    conversation: tuple[Mapping[str, Any], ...] = ()
 
     def count(self, *states: ActionState) -> int:
         return sum(1 for t in self.turns for a in t.actions if a.state in states)
@@ -198,7 +212,7 @@ def _action(d: dict[str, Any]) -> Action:
         raise ValueError("an action must be a table")
     names = {f for f in cls.__dataclass_fields__ if f != "kind"}
     action = cls(**{k: v for k, v in d.items() if k in names})
-    texts = [action.id, action.turn_id, action.reviewed_text, getattr(action, "call_id", "")]
+    texts = [action.id, action.turn_id, action.reviewed_text, _call_id(action)]
     if isinstance(action, CommandAction):
         texts.append(action.cwd or "")
     if not all(isinstance(t, str) for t in texts):
@@ -239,6 +253,7 @@ def recover(path: Path) -> Recovery:
     turn_order: list[str] = []
     turn_actions: dict[str, list[str]] = {}
     closed: set[str] = set()
+    conversation: list[Mapping[str, Any]] = []
     for _, rec in read_records(path):
         session_id = session_id or str(rec.get("session", ""))
         kind = rec.get("kind")
@@ -270,6 +285,10 @@ def recover(path: Path) -> Recovery:
                     accs[r.action_id].result = r
             elif kind in ("results-sent", "turn-closed"):
                 closed.add(str(d.get("turn_id")))
+            elif kind == "agent-state":
+                if not isinstance(d.get("state"), dict) or not isinstance(d.get("api"), str):
+                    raise ValueError("an agent-state record needs `api` and a `state` table")
+                conversation.append(d)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise ResumeError(
                 f"{path}: record {rec.get('seq')} cannot be read back ({exc})"
@@ -279,12 +298,12 @@ def recover(path: Path) -> Recovery:
     for turn_id in turn_order:
         actions = tuple(_recovered(accs[aid]) for aid in turn_actions[turn_id])
         turns.append(RecoveredTurn(turn_id, actions, results_sent=turn_id in closed))
-    return Recovery(session_id, tuple(turns))
+    return Recovery(session_id, tuple(turns), tuple(conversation))
 
 
 def _recovered(acc: _Acc) -> RecoveredAction:
     a = acc.action
-    call_id = getattr(a, "call_id", "")
+    call_id = _call_id(a)
     common: dict[str, Any] = {"assessment": acc.assessment, "decision": acc.decision}
     if acc.result is not None:
         r = acc.result
@@ -317,6 +336,140 @@ def _recovered(acc: _Acc) -> RecoveredAction:
     if acc.redacted:
         return RecoveredAction(a, ActionState.FAILED, unrecoverable=REDACTED_MESSAGE, **common)
     return RecoveredAction(a, ActionState.WAITING, **common)
+
+
+# --------------------------------------------------------------------------- settling, seeding
+
+
+@dataclass(frozen=True)
+class Judge:
+    """The review a fresh proposal gets, lent by the pipeline, so a recovered action that was
+    never assessed or decided gets exactly the same treatment."""
+
+    review: Callable[[PatchAction], PatchReview]
+    assess: Callable[[Action, tuple[Action, ...]], Assessment]
+    decide: Callable[[Action, Assessment], Decision]
+
+
+Record = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SettledAction:
+    """What a recovered action comes back as, and the audit records saying what was decided now
+    (the records of the killed session already say the rest)."""
+
+    action: Action
+    state: ActionState
+    assessment: Assessment | None = None
+    decision: Decision | None = None
+    verdict: Verdict | None = None
+    result: Result | None = None
+    review: PatchReview | None = None
+    records: tuple[Record, ...] = ()
+
+
+@dataclass(frozen=True)
+class SettledTurn:
+    turn_id: str
+    actions: tuple[SettledAction, ...]
+    results_sent: bool = False
+
+
+HEADLESS_RECOVERED = "headless mode: a recovered action needs a human to confirm it"
+
+
+def settle(
+    turns: Iterable[RecoveredTurn], judge: Judge, *, headless: bool
+) -> tuple[SettledTurn, ...]:
+    """Decide what every recovered action becomes: finished ones stay as they ended, ones that
+    cannot come back fail, a policy denial stands, and whatever else had not started waits for
+    a fresh human verdict (headless: is denied, as nobody can confirm it)."""
+    out: list[SettledTurn] = []
+    for rt in turns:
+        settled: list[SettledAction] = []
+        for ra in rt.actions:
+            earlier = tuple(s.action for s in settled)
+            settled.append(_settle_one(ra, earlier, judge, headless=headless))
+        out.append(SettledTurn(rt.turn_id, tuple(settled), rt.results_sent))
+    return tuple(out)
+
+
+def _settle_one(
+    ra: RecoveredAction, earlier: tuple[Action, ...], judge: Judge, *, headless: bool
+) -> SettledAction:
+    a = ra.action
+    if ra.result is not None:
+        return SettledAction(a, ra.state, ra.assessment, ra.decision, ra.verdict, ra.result)
+    if ra.unrecoverable:
+        return _failed(a, ra.assessment, ra.decision, ra.unrecoverable)
+    review: PatchReview | None = None
+    records: list[Record] = []
+    if isinstance(a, PatchAction):
+        review = judge.review(a)
+        if not review.ok:
+            return _failed(a, ra.assessment, ra.decision, review.error or "patch cannot apply")
+    assessment = ra.assessment
+    if assessment is None:  # killed before it was assessed: assess it now
+        assessment = judge.assess(a, earlier)
+        records.append(("assessment", {"action_id": a.id, "assessment": assessment}))
+    decision = ra.decision
+    if decision is None:
+        decision = judge.decide(a, assessment)
+        records.append(("decision", {"action_id": a.id, "decision": decision}))
+    denial: tuple[str, str, str] | None = None
+    if decision.kind is DecisionKind.DENY:
+        # Denied before the crash could record the verdict: denied it stays.
+        denial = (
+            decision.rule,
+            decision.reason,
+            f"denied by policy ({decision.rule}): {decision.reason}",
+        )
+    elif headless:
+        # Nobody can confirm it again; it never runs unconfirmed.
+        denial = (
+            "core:headless",
+            HEADLESS_RECOVERED,
+            "denied: headless mode cannot confirm an action recovered after a crash",
+        )
+    if denial is None:
+        return SettledAction(
+            a, ActionState.WAITING, assessment, decision, review=review, records=tuple(records)
+        )
+    rule, feedback, message = denial
+    verdict = Verdict(a.id, VerdictKind.DENY, by="policy", key=rule, feedback=feedback)
+    result = Result(
+        a.id, ResultStatus.DENIED, message=message, feedback=feedback, call_id=_call_id(a)
+    )
+    records += [("verdict", {"verdict": verdict}), ("result", {"result": result})]
+    return SettledAction(
+        a, ActionState.DENIED, assessment, decision, verdict, result, review, tuple(records)
+    )
+
+
+def _failed(
+    a: Action, assessment: Assessment | None, decision: Decision | None, why: str
+) -> SettledAction:
+    result = Result(a.id, ResultStatus.FAILED, message=why, call_id=_call_id(a))
+    return SettledAction(
+        a,
+        ActionState.FAILED,
+        assessment,
+        decision,
+        result=result,
+        records=(("result", {"result": result}),),
+    )
+
+
+def _call_id(a: Action) -> str:
+    return a.call_id if isinstance(a, CommandAction | PatchAction) else ""
+
+
+def seed(pipeline: Pipeline, turns: Sequence[RecoveredTurn]) -> None:
+    """Install what a killed session left behind in `pipeline` (before any proposal): finished
+    actions as they ended, interrupted ones as INTERRUPTED (never run again), everything that had
+    not started waiting for a fresh human verdict."""
+    pipeline.restore(settle(turns, pipeline.judge, headless=pipeline.context.headless))
 
 
 # --------------------------------------------------------------------------- the session index

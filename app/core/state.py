@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from app.core.model import Action, Assessment, Decision, Result, Verdict
-
-if TYPE_CHECKING:
-    from app.core.ports import PatchReview
+from app.core.patch_review import PatchReview
 
 
 class ActionState(enum.StrEnum):

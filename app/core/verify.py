@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.audit import GENESIS, HEAD_SUFFIX, canonical, record_hash
+from app.core.chain import GENESIS, HEAD_SUFFIX, canonical, record_hash
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -36,7 +36,7 @@ from app.core.model import (
 )
 from app.core.pipeline import ActionState, Pipeline
 from app.core.ports import OutputSink, SessionContext
-from app.core.resume import Journal, begin, find_resumable
+from app.core.resume import Journal, begin, find_resumable, seed
 
 
 def _append(path: Path, line: str) -> None:
@@ -164,7 +164,7 @@ async def main(ws: Path, mode: str) -> None:
     if os.environ.get("CRASH_AFTER"):
         crash_after(journal.audit, int(os.environ["CRASH_AFTER"]))
     p = build(ws, journal)
-    p.seed(journal.recovered)
+    seed(p, journal.recovered)
     before = states(p)
     human = Human(p)
     for view in p.waiting():  # seeded actions wait without an event: the console lists them

@@ -15,7 +15,7 @@ from app.core.events import AgentEvent, Proposed
 from app.core.model import Result, ResultStatus, Verdict, VerdictKind
 from app.core.pipeline import ActionState, Pipeline, PipelineError
 from app.core.ports import SessionContext
-from app.core.resume import INTERRUPTED_MESSAGE, RecoveredAction, RecoveredTurn
+from app.core.resume import INTERRUPTED_MESSAGE, RecoveredAction, RecoveredTurn, seed
 
 
 def pipeline(workspace: Path, *, headless: bool = False) -> tuple[Pipeline, RecordingCommands]:
@@ -58,7 +58,7 @@ def recovered_turn() -> tuple[RecoveredTurn, list[str]]:
 async def test_recovered_pending_waits_then_runs_once(workspace: Path) -> None:
     p, commands = pipeline(workspace)
     rt, (done, broke, pending) = recovered_turn()
-    p.seed([rt])
+    seed(p, [rt])
     assert [v.action.id for v in p.waiting()] == [pending]
     assert p.view(done).recovered and p.view(broke).state is ActionState.INTERRUPTED
     with pytest.raises(PipelineError):
@@ -77,7 +77,7 @@ async def test_recovered_pending_waits_then_runs_once(workspace: Path) -> None:
 async def test_seed_in_headless_denies_what_needs_a_human(workspace: Path) -> None:
     p, commands = pipeline(workspace, headless=True)
     rt, (_, _, pending) = recovered_turn()
-    p.seed([rt])
+    seed(p, [rt])
     await asyncio.wait_for(p.drain(), 5)
     assert p.view(pending).state is ActionState.DENIED
     assert commands.ran == []
@@ -87,13 +87,13 @@ async def test_seed_after_proposals_is_refused(workspace: Path) -> None:
     p, _ = pipeline(workspace)
     await p.run(ScriptedLink([[cmd("echo x")]]))
     with pytest.raises(PipelineError):
-        p.seed([])
+        seed(p, [])
 
 
 async def test_cancel_reaches_recovered_turns(workspace: Path) -> None:
     p, commands = pipeline(workspace)
     rt, (_, _, pending) = recovered_turn()
-    p.seed([rt])
+    seed(p, [rt])
     await p.cancel()
     await asyncio.wait_for(p.drain(), 5)
     v = p.view(pending)
@@ -140,7 +140,7 @@ async def test_recovered_without_assessment_is_assessed_and_policy_denial_stands
 ) -> None:
     p, commands = pipeline(workspace)
     plain, denied = cmd("echo plain", turn="old"), cmd("POLICY-DENY curl", turn="old")
-    p.seed(
+    seed(p, 
         [
             RecoveredTurn(
                 "old",
