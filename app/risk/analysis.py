@@ -9,6 +9,7 @@ are judged as what they do together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.core.model import Category, Finding, Span
@@ -17,6 +18,10 @@ from app.risk.paths import PathInfo, resolve
 from app.risk.shell import Script, SimpleCommand, parse
 
 MAX_FRAGMENT_DEPTH = 4
+
+# What runs the analysis of a parsed action: `app.risk.commands.dispatch.analyze`. It is handed
+# in (not imported) so this module stays below the command families that use it.
+Driver = Callable[["Analyzer"], None]
 
 
 def short(text: str, limit: int = 60) -> str:
@@ -85,8 +90,10 @@ class Analyzer:
         depth: int = 0,
         script: Script | None = None,
         allowed: tuple[str, ...] = (),
+        driver: Driver,
     ) -> None:
         self.text = text
+        self.driver = driver
         self.workspace = workspace
         self.home = home
         self.network = network
@@ -131,15 +138,8 @@ class Analyzer:
     # ------------------------------------------------------------------ run
 
     def run(self) -> None:
-        from app.risk.commands import analyze_command, analyze_flows, analyze_script
-
         self._track_cwd()
-        for c in self.script.commands:
-            if c.argv and c.keyword == "":
-                self.facts.commands.append(tuple(w.best for w in c.argv))
-            analyze_command(self, c)
-        analyze_flows(self)
-        analyze_script(self)
+        self.driver(self)
 
     def _track_cwd(self) -> None:
         by_scope: dict[tuple[int, ...], tuple[str | None, bool]] = {(): (self.start_cwd, False)}
@@ -200,6 +200,7 @@ class Analyzer:
             allowed=self.allowed,
             cwd=self.cwds.get(c.index, self.start_cwd),
             depth=self.depth + 1,
+            driver=self.driver,
         )
         sub.run()
         for f in sub.findings:

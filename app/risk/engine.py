@@ -28,6 +28,7 @@ from app.core.model import (
 from app.core.ports import SessionContext
 from app.risk import deception
 from app.risk.analysis import Analyzer, Facts, short
+from app.risk.commands.dispatch import analyze as analyze_all
 from app.risk.netutil import parse_target
 from app.risk.paths import home_dir
 from app.risk.shell import Script
@@ -201,7 +202,13 @@ class RiskEngine:
     ) -> Analysis:
         findings: list[Finding] = []
         an = Analyzer(
-            text, workspace=ws, home=home_dir(), network=network, cwd=cwd, allowed=allowed
+            text,
+            workspace=ws,
+            home=home_dir(),
+            network=network,
+            cwd=cwd,
+            allowed=allowed,
+            driver=analyze_all,
         )
         an.run()
         findings.extend(an.findings)
@@ -246,7 +253,13 @@ class RiskEngine:
             return []
         where.append(len(text))
         an = Analyzer(
-            view, workspace=ws, home=home_dir(), network=network, cwd=cwd, allowed=allowed
+            view,
+            workspace=ws,
+            home=home_dir(),
+            network=network,
+            cwd=cwd,
+            allowed=allowed,
+            driver=analyze_all,
         )
         an.run()
         out: list[Finding] = []

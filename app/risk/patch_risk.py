@@ -15,7 +15,8 @@ from app.core.model import Category as K
 from app.core.model import Finding, Span
 from app.patch import FileChange, PatchError, parse_patch
 from app.risk.analysis import Analyzer, Facts, short
-from app.risk.inline import (
+from app.risk.commands.dispatch import analyze as analyze_all
+from app.risk.commands.inline import (
     ENV_NAME_RE,
     HOME_CODE_RE,
     HOME_SECRET_RE,
@@ -143,7 +144,12 @@ class _PatchReader:
     def __init__(self, text: str, workspace: str, home: str, network: str) -> None:
         self.text = text
         self.an = Analyzer(
-            text, workspace=workspace, home=home, network=network, script=Script(text, ())
+            text,
+            workspace=workspace,
+            home=home,
+            network=network,
+            script=Script(text, ()),
+            driver=analyze_all,
         )
         self.workspace = workspace
         self.home = home

@@ -17,6 +17,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from app.core.model import Span
+from app.risk.word import Word
 from app.risk.wrappers import SHELLS, find_exec, peel_wrapper, shell_script_word
 
 MAX_DEPTH = 6
@@ -65,31 +66,6 @@ def unescape(text: str) -> str:
         return chr(int(e, 8) & 0xFF)
 
     return _ESCAPE.sub(one, text).replace("%%", "%")
-
-
-@dataclass(frozen=True)
-class Word:
-    """One shell word after quote removal.
-
-    `value` is None when part of the word is only known at run time (an unknown variable, a
-    command substitution); `text` then keeps those parts as written so reasons can quote them.
-    """
-
-    value: str | None
-    text: str
-    span: Span
-    exact: int | None = None  # source index of value[0] when value maps 1:1 onto the source
-    subs: tuple[int, ...] = ()  # commands whose output is spliced into this word
-    expanded: bool = False  # some part came from a variable or a substitution
-    procsub: str = ""  # "<" or ">" when the whole word is a process substitution
-
-    @property
-    def dynamic(self) -> bool:
-        return self.value is None
-
-    @property
-    def best(self) -> str:
-        return self.value if self.value is not None else self.text
 
 
 @dataclass(frozen=True)

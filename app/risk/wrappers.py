@@ -8,10 +8,8 @@ mistaken for a program called `5`.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from app.risk.shell import Word
+from app.risk.word import Word
 
 SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash", "mksh", "yash", "fish", "rbash"})
 
@@ -348,8 +346,6 @@ def find_roots(argv: tuple[Word, ...]) -> list[Word]:
 
 def shell_script_word(name: str, argv: tuple[Word, ...]) -> tuple[Word, str] | None:
     """Shell code handed to another shell as a string, and how it was handed over."""
-    from app.risk.shell import Word
-
     if name in SHELLS or (name == "busybox" and len(argv) > 1 and argv[1].value in SHELLS):
         start = 2 if name == "busybox" else 1
         has_c = False

@@ -17,9 +17,9 @@ import shlex
 from app.core.model import Category as K
 from app.core.model import Span
 from app.risk.analysis import Analyzer, short
-from app.risk.commands import delete_target, read_target, write_target
+from app.risk.commands.effects import delete_target, read_target, write_target
 from app.risk.netutil import parse_target
-from app.risk.shell import SimpleCommand, Word
+from app.risk.shell import SHELLS, SimpleCommand, Word
 
 _CODE_FLAGS: dict[str, tuple[str, ...]] = {
     "python": ("-c",),
@@ -183,8 +183,6 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         return
     info = an.path(c, v)
     an.facts.runs.append(info.abs or info.raw)
-    from app.risk.commands import run_written
-
     if run_written(an, c, info.abs or info.raw, c.name or lang):
         an.add(K.RESOURCE, 5, f"runs {info.display}, which it has just written", script.span)
     elif (info.abs or info.raw) in an.facts.downloads:
@@ -997,3 +995,59 @@ def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
     if "/inet/" in code:
         an.add(K.NETWORK, 70, "awk opens a network connection (/inet)", program.span)
         an.ci(c).network = True
+
+
+# --------------------------------------------------------------------------- code as text
+
+
+def run_written(an: Analyzer, c: SimpleCommand, path: str, runner: str) -> bool:
+    """Judge a file this action wrote itself by its content; True if it was one."""
+    if path in an.decoded:
+        an.add(
+            K.OBFUSCATION,
+            90,
+            f"runs {an.path(c, path).display}, which this action just decoded from hidden text",
+            c.span,
+        )
+        return True
+    got = an.written.get(path)
+    if got is None:
+        return False
+    text, exact, span = got
+    shebang = text.split("\n", 1)[0] if text.startswith("#!") else ""
+    if runner in ("", "exec") and shebang:
+        runner = shebang.split("/")[-1].split()[-1] if "env " in shebang else shebang.split("/")[-1]
+    fake = SimpleCommand(
+        index=c.index, argv=(Word(runner or "sh", runner or "sh", c.span),), span=c.span
+    )
+    _run_code_text(an, fake, text, exact, span, prefix="the script it wrote runs: ")
+    return True
+
+
+def _run_code_text(
+    an: Analyzer,
+    runner: SimpleCommand,
+    text: str,
+    exact: int | None,
+    fallback: tuple[int, int],
+    *,
+    prefix: str,
+) -> None:
+    """Code handed to `runner` as text: shell code is parsed again as shell, other languages
+    go to the inline-code reader for that language."""
+    name = runner.name or ""
+    if name in SHELLS or name in ("source", ".", "eval", "xargs") or not name:
+        an.fragment(text, exact, fallback, runner, prefix=prefix)
+        return
+    lang = lang_of(name)
+    w = Word(text, text, fallback, exact)
+    before = len(an.findings)
+    if lang == "python":
+        analyze_python(an, runner, text, w)
+    elif lang in ("iex", "invoke-expression"):
+        an.add(K.OBFUSCATION, 60, "PowerShell evaluates text built by another command", fallback)
+    else:
+        analyze_code(an, runner, text, w, lang)
+    for k in range(before, len(an.findings)):
+        f = an.findings[k]
+        an.findings[k] = type(f)(f.category, f.score, prefix + f.reason, f.spans)

@@ -1,0 +1,224 @@
+"""What an argument does to a path or a host, shared by every family: reading a file (and
+whether it is a secret), writing one (outside the workspace, persistence, protected files),
+deleting one, and contacting a host.
+"""
+
+from __future__ import annotations
+
+from app.core.model import Category as K
+from app.risk.analysis import Analyzer
+from app.risk.commands.args import INTERPRETERS, q
+from app.risk.netutil import Target, parse_target
+from app.risk.paths import resolve
+from app.risk.rules import domain_match
+from app.risk.shell import SHELLS, SimpleCommand, Word
+
+
+def read_target(an: Analyzer, c: SimpleCommand, w: Word, *, listing: bool = False) -> None:
+    an.ci(c).seen.add(w.span)
+    if w.value is None:
+        return
+    info = an.path(c, w.value)
+    if info.abs:
+        an.facts.reads.append(info.abs)
+    if info.secret is None and info.private and not listing:
+        an.add(
+            K.SECRETS,
+            40,
+            f"reads {info.display}, {info.private}: its contents would reach the agent "
+            "and its model provider",
+            w.span,
+        )
+    if info.secret is None:
+        if info.dev_tcp:
+            an.add(
+                K.NETWORK,
+                65,
+                f"reads from a raw network connection to {info.dev_tcp[0]}:"
+                f"{info.dev_tcp[1]} through /dev/tcp",
+                w.span,
+            )
+        return
+    an.ci(c).secrets.append(info.display)
+    an.facts.reads_secrets.append(info.display)
+    if listing:
+        an.add(K.SECRETS, 20, f"looks at {info.display} ({info.secret}) without reading it", w.span)
+    elif info.where == "workspace":
+        an.add(
+            K.SECRETS,
+            30 if info.secret == "a key or certificate file" else 60,
+            f"reads {info.display}, {info.secret}: its contents would reach "
+            "the agent and its model provider",
+            w.span,
+        )
+    else:
+        an.add(
+            K.SECRETS,
+            70,
+            f"reads {info.display}, {info.secret}: its contents would reach "
+            "the agent and its model provider",
+            w.span,
+        )
+
+
+def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") -> None:
+    an.ci(c).seen.add(w.span)
+    if w.value is None:
+        an.add(
+            K.OUTSIDE_WORKSPACE, 40, f"{verb} a path known only at run time ({q(w.text)})", w.span
+        )
+        return
+    info = an.path(c, w.value)
+    an.facts.writes.append(info.abs or info.raw)
+    d = info.display
+    if info.dev_tcp:
+        host, port = info.dev_tcp
+        an.ci(c).sender = parse_target(host) or None
+        an.ci(c).sender_label = f"{host}:{port}"
+        an.facts.sends_data.append(host)
+        if c.name in SHELLS or c.name in INTERPRETERS:
+            an.add(
+                K.PRIVILEGE,
+                95,
+                f"connects {c.name} to {host}:{port} through /dev/tcp: a remote shell",
+                w.span,
+            )
+            return
+        an.add(
+            K.NETWORK,
+            70,
+            f"opens a raw network connection to {host}:{port} through bash's /dev/tcp",
+            w.span,
+        )
+        return
+    if info.raw_device:
+        an.add(K.DESTRUCTIVE, 95, f"{verb} the raw device {d}: destroys the data on it", w.span)
+        return
+    if info.where == "device":
+        return
+    if info.where == "workspace":
+        if info.protected:
+            what, score = info.protected
+            cat = K.PERSISTENCE if score >= 60 else K.SUPPLY_CHAIN
+            an.add(cat, score, f"{verb} {d}, {what}", w.span)
+        else:
+            an.add(K.DESTRUCTIVE, 3, f"{verb} {d} inside the workspace", w.span)
+        return
+    if info.where == "tmp":
+        an.add(K.DESTRUCTIVE, 5, f"{verb} {d} (temporary files)", w.span)
+        return
+    if info.where == "outside" and not info.persistence and ".." in w.value.split("/"):
+        # `../../../etc/cron.d/x`: climbing out of the workspace with `..` is aiming somewhere.
+        aimed = "/" + "/".join(p for p in w.value.split("/") if p not in ("..", ".", ""))
+        target = resolve(aimed, "/", an.workspace, an.home)
+        if target.persistence:
+            an.add(
+                K.PERSISTENCE,
+                80,
+                f"{verb} {d}, climbing out of the workspace with `..`, aiming at {aimed} "
+                f"({target.persistence})",
+                w.span,
+            )
+            return
+    if info.where == "unknown":
+        an.add(K.OUTSIDE_WORKSPACE, 40, f"{verb} {d} in a directory known only at run time", w.span)
+        return
+    if info.persistence:
+        score = 90 if any(k in d for k in ("authorized_keys", "sudoers", "ld.so.preload")) else 80
+        an.add(
+            K.PERSISTENCE,
+            score,
+            f"{verb} {d}, {info.persistence}: what it adds runs later, outside the sandbox",
+            w.span,
+        )
+        return
+    if info.secret:
+        an.add(K.DESTRUCTIVE, 75, f"{verb} {d}, {info.secret}", w.span)
+        return
+    an.add(K.OUTSIDE_WORKSPACE, 65, f"{verb} {d}, outside the workspace", w.span)
+
+
+def delete_target(
+    an: Analyzer, c: SimpleCommand, w: Word, *, recursive: bool, verb: str = "deletes"
+) -> None:
+    tail = " and everything under it" if recursive else ""
+    an.ci(c).seen.add(w.span)
+    if w.value is None:
+        an.add(
+            K.DESTRUCTIVE,
+            60 if recursive else 50,
+            f"{verb} {q(w.text)}{tail}, a path known only at run time",
+            w.span,
+        )
+        return
+    info = an.path(c, w.value)
+    an.facts.writes.append(info.abs or info.raw)
+    d = info.display
+    if info.raw_device:
+        an.add(K.DESTRUCTIVE, 95, f"{verb} the raw device {d}: destroys the data on it", w.span)
+        return
+    if info.where == "workspace":
+        if info.broad:
+            an.add(K.DESTRUCTIVE, 70, f"{verb} everything in the workspace", w.span)
+        elif info.protected and info.protected[1] >= 60:
+            an.add(K.DESTRUCTIVE, 65, f"{verb} {d}, {info.protected[0]}", w.span)
+        else:
+            an.add(K.DESTRUCTIVE, 40, f"{verb} {d}{tail} inside the workspace", w.span)
+        return
+    if info.where == "tmp":
+        an.add(
+            K.DESTRUCTIVE, 40 if info.broad else 10, f"{verb} {d}{tail} (temporary files)", w.span
+        )
+        return
+    if info.where == "device":
+        return
+    if info.where == "unknown":
+        an.add(K.DESTRUCTIVE, 50, f"{verb} {d}{tail} in a directory known only at run time", w.span)
+        return
+    if info.broad:
+        score = 95 if recursive or "*" in d else 80
+        an.add(K.DESTRUCTIVE, score, f"{verb} {d}{tail}: a whole system or home directory", w.span)
+        return
+    if info.secret or info.persistence:
+        an.add(K.DESTRUCTIVE, 75, f"{verb} {d}, {info.secret or info.persistence}", w.span)
+        return
+    an.add(
+        K.DESTRUCTIVE, 75 if recursive else 70, f"{verb} {d}{tail}, outside the workspace", w.span
+    )
+
+
+def _network_note(
+    an: Analyzer, c: SimpleCommand, t: Target, text: str, w: Word, *, score: int
+) -> None:
+    an.ci(c).network = True
+    an.facts.hosts.append(t.host)
+    extra = ""
+    if t.metadata:
+        score = max(score, 80)
+        extra = " (the cloud metadata service: it hands out credentials)"
+        an.add(K.SECRETS, 80, f"{text}{extra}", w.span)
+        return
+    if t.local:
+        # Inside the sandbox only the command's own servers answer on loopback, but outside
+        # it (degraded runs, approvals copied to a shell) this reaches the host's services.
+        an.add(K.NETWORK, 36, f"{text} (a service on this machine)", w.span)
+        return
+    if t.host.startswith("xn--") or ".xn--" in t.host:
+        an.add(
+            K.OBFUSCATION,
+            65,
+            f"{t.host} is an internationalised (punycode) name that can imitate a familiar one",
+            w.span,
+        )
+    if t.ip_literal:
+        score += 10
+        extra = " (a bare IP address, not a named host)"
+    elif t.scheme == "http":
+        extra = " over plain http"
+    if an.network == "off":
+        extra += "; the sandbox has no network, so it fails unless you allow it"
+        score = max(36, score - 4)
+    elif any(domain_match(d, t.host) for d in an.allowed) and not t.ip_literal:
+        extra += " (on this session's network allow-list)"
+        score = 20
+    an.add(K.NETWORK, score, f"{text}{extra}", w.span)

@@ -1,0 +1,211 @@
+"""What applies to every command whatever its program: variable assignments that change how
+programs behave, secret paths in any argument, and programs lockgate has no rule for.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.core.model import Category as K
+from app.risk.analysis import Analyzer
+from app.risk.commands.args import q
+from app.risk.commands.effects import _network_note, read_target
+from app.risk.commands.files import LISTING
+from app.risk.netutil import parse_target
+from app.risk.shell import SimpleCommand, Word
+
+_DANGER_VARS = {
+    "LD_PRELOAD": (K.PRIVILEGE, 75, "loads {v} into every program started afterwards"),
+    "LD_AUDIT": (K.PRIVILEGE, 75, "loads {v} into every program started afterwards"),
+    "LD_LIBRARY_PATH": (K.PRIVILEGE, 45, "makes programs load libraries from {v} first"),
+    "DYLD_INSERT_LIBRARIES": (K.PRIVILEGE, 75, "loads {v} into every program started afterwards"),
+    "DYLD_LIBRARY_PATH": (K.PRIVILEGE, 45, "makes programs load libraries from {v} first"),
+    "PROMPT_COMMAND": (K.PERSISTENCE, 65, "runs `{v}` before every prompt"),
+    "BASH_ENV": (K.PERSISTENCE, 65, "makes every bash script first run {v}"),
+    "ENV": (K.PERSISTENCE, 50, "makes every sh started afterwards first run {v}"),
+    "PYTHONSTARTUP": (K.PERSISTENCE, 40, "makes interactive Python run {v} first"),
+    "PERL5OPT": (K.PERSISTENCE, 55, "injects options ({v}) into every Perl program"),
+    "NODE_OPTIONS": (K.PERSISTENCE, 45, "injects options ({v}) into every Node program"),
+    "GIT_SSH_COMMAND": (K.PERSISTENCE, 60, "makes git run `{v}` for every SSH connection"),
+    "GIT_ASKPASS": (K.SECRETS, 60, "makes git hand passwords to {v}"),
+    "SSH_ASKPASS": (K.SECRETS, 60, "makes ssh hand passwords to {v}"),
+    "GIT_EXEC_PATH": (K.PERSISTENCE, 60, "makes git run its helpers from {v}"),
+    "PAGER": (K.PERSISTENCE, 20, "makes tools run `{v}` as a pager"),
+    "EDITOR": (K.PERSISTENCE, 20, "makes tools run `{v}` as an editor"),
+    "HISTFILE": (K.OBFUSCATION, 60, "changes where shell history goes ({v}), hiding what ran"),
+    "IFS": (
+        K.OBFUSCATION,
+        60,
+        "changes IFS to {v}: how bash splits words, which can hide what a command is",
+    ),
+    "HISTSIZE": (K.OBFUSCATION, 30, "changes how much shell history is kept ({v})"),
+    "HISTFILESIZE": (K.OBFUSCATION, 30, "changes how much shell history is kept ({v})"),
+    "HISTCONTROL": (K.OBFUSCATION, 20, "changes what shell history records ({v})"),
+    "HTTP_PROXY": (K.NETWORK, 40, "sends web traffic through the proxy {v}"),
+    "HTTPS_PROXY": (K.NETWORK, 40, "sends web traffic through the proxy {v}"),
+    "ALL_PROXY": (K.NETWORK, 40, "sends network traffic through the proxy {v}"),
+    "PIP_INDEX_URL": (K.SUPPLY_CHAIN, 70, "makes pip install packages from {v}"),
+    "PIP_EXTRA_INDEX_URL": (K.SUPPLY_CHAIN, 70, "makes pip also look for packages at {v}"),
+    "NPM_CONFIG_REGISTRY": (K.SUPPLY_CHAIN, 70, "makes npm install packages from {v}"),
+    "UV_INDEX_URL": (K.SUPPLY_CHAIN, 70, "makes uv install packages from {v}"),
+    "PYTHONPATH": (K.PERSISTENCE, 10, "makes Python import modules from {v} first"),
+}
+
+
+_NODE_TUNING = re.compile(
+    r"--(max-old-space-size|max-semi-space-size|stack-size|max-http-header-size)=\d+|"
+    r"--(enable-source-maps|no-warnings|no-deprecation|trace-warnings|trace-deprecation|"
+    r"trace-uncaught|openssl-legacy-provider|experimental-vm-modules|"
+    r"heapsnapshot-near-heap-limit=\d+|unhandled-rejections=(strict|warn|throw|none)|"
+    r"dns-result-order=(ipv4first|verbatim))"
+)
+
+
+def _tuning_only(value: str) -> bool:
+    """NODE_OPTIONS that only tune the runtime (no --require/--import/--loader/--inspect)."""
+    parts = value.strip("'\"").split()
+    return bool(parts) and all(_NODE_TUNING.fullmatch(p) for p in parts)
+
+
+def _assignments(an: Analyzer, c: SimpleCommand) -> None:
+    for name, w in c.assigns:
+        key = name.upper() if name.lower() in ("http_proxy", "https_proxy", "all_proxy") else name
+        value = w.best
+        if "=" in value and c.keyword != "assign" and value.split("=", 1)[0] == name:
+            value = value.split("=", 1)[1]
+        if key == "PATH":
+            first = value.split(":", 1)[0]
+            if first and first not in ("$PATH", "${PATH}"):
+                info = an.path(c, first)
+                if (
+                    info.where in ("tmp", "unknown")
+                    or (info.where == "outside" and not info.abs)
+                    or first in (".", "")
+                    or (
+                        info.where == "outside"
+                        and info.display.startswith("~") is False
+                        and not (info.abs or "").startswith(
+                            ("/usr", "/bin", "/opt", "/sbin", "/nix")
+                        )
+                    )
+                ):
+                    an.add(
+                        K.PRIVILEGE,
+                        60,
+                        f"puts {q(first)} first on PATH, so programs found "
+                        "there replace the usual ones",
+                        w.span,
+                    )
+            continue
+        spec = _DANGER_VARS.get(key)
+        if spec is None:
+            continue
+        cat, score, text = spec
+        if key in ("HISTSIZE", "HISTFILESIZE") and value not in ("0", ""):
+            continue
+        if key == "HISTFILE" and value not in ("/dev/null", ""):
+            score = 30
+        if key == "NODE_OPTIONS" and _tuning_only(value):
+            continue  # memory limits and warning switches load no code
+        if key == "IFS" and (c.keyword != "assign" or all(ch in " \t\n,:;|=/-" for ch in value)):
+            continue  # `while IFS= read -r line` and plain separators are ordinary
+        an.add(cat, score, text.format(v=q(value)), w.span)
+
+
+def _declare(an: Analyzer, c: SimpleCommand) -> None:
+    name = c.name
+    if name == "unset" or (name == "export" and any(w.value == "-n" for w in c.args)):
+        for w in c.args:
+            if w.value and w.value.startswith("HIST"):
+                an.add(
+                    K.OBFUSCATION,
+                    60,
+                    f"unsets {w.value}, so the shell stops recording history",
+                    w.span,
+                )
+
+
+# Programs that take a path without reading what is in it.
+_NAMES_ONLY = LISTING | frozenset(
+    [
+        "echo",
+        "printf",
+        "[[",
+        "mkdir",
+        "touch",
+        "cd",
+        "pushd",
+        "realpath",
+        "readlink",
+        "basename",
+        "dirname",
+        "which",
+        "type",
+        "command",
+        "export",
+        "ln",
+        "source",
+        ".",
+    ]
+)
+
+
+_PROC_ENVIRON = re.compile(r"^/proc/[^/\s]+/environ$")
+
+
+def _generic(an: Analyzer, c: SimpleCommand) -> None:
+    """Secrets named in any argument: whatever the program, it is handed a secret."""
+    info = an.ci(c)
+    for w in c.args:
+        v = w.value
+        if w.span in info.seen:
+            continue
+        if v is None and _PROC_ENVIRON.search(w.text):
+            # /proc/$$/environ, /proc/$PID/environ: whichever process, it is its secrets
+            read_target(an, c, Word("/proc/self/environ", w.text, w.span))
+            continue
+        if not v or (v.startswith("-") and "=" not in v):
+            continue
+        if "=" in v and v.startswith("-"):
+            v = v.split("=", 1)[1]
+        if "@" in v and v.startswith("@"):
+            v = v[1:]
+        if not (v.startswith(("/", "~", ".")) or "/" in v or "." in v):
+            continue
+        p = an.path(c, v)
+        if p.secret and p.display not in info.secrets:
+            listing = c.name in LISTING
+            read_target(an, c, Word(v, v, w.span), listing=listing)
+        elif p.private and p.secret is None and (c.name or "") not in _NAMES_ONLY:
+            read_target(an, c, Word(v, v, w.span))
+
+
+_VERBS_OUT = frozenset({"publish", "deploy", "release", "upload", "push", "ship", "unpublish"})
+
+
+_VERBS_INSTALL = frozenset({"install", "add", "-i", "-iA", "--install", "get"})
+
+
+def _unknown(an: Analyzer, c: SimpleCommand) -> None:
+    name = c.name or "?"
+    for w in c.args:
+        t = parse_target(w.value or "")
+        if t is not None and "://" in (w.value or ""):
+            _network_note(an, c, t, f"`{q(name)}` contacts {t.host}", w, score=40)
+            break
+    # A tool lockgate does not know, used the way publishing and installing tools are used.
+    verbs = [w for w in c.args[:3] if w.value is not None][:2]
+    out = next((w for w in verbs if w.value in _VERBS_OUT), None)
+    inst = next((w for w in verbs if w.value in _VERBS_INSTALL), None)
+    if out is not None:
+        an.ci(c).network = True
+        an.add(K.NETWORK, 45, f"`{q(name)} {out.value}` publishes or deploys something", out.span)
+    elif inst is not None and name not in ("git",):
+        an.ci(c).network = True
+        an.add(K.SUPPLY_CHAIN, 40, f"`{q(name)} {inst.value}` installs something", inst.span)
+    an.add(
+        K.RESOURCE,
+        20,
+        f"runs `{q(name)}`, a program lockgate has no rule for (sandboxed)",
+        c.argv[0].span,
+    )
