@@ -77,3 +77,67 @@ async def test_session_diff_shows_the_approved_hook_first_and_marked(workspace: 
         assert "⚠ .git/hooks/pre-commit changed — git internals" in text
         assert text.index("⚠ DANGEROUS .git/hooks/pre-commit") < text.index("▾ a.py")
         assert "+rm -rf ~" in text
+
+
+async def test_tab_and_shift_tab_go_round_every_pane(workspace: Path) -> None:
+    """#18.4: Tab visits the queue, the detail, the output, the agent and the files panes."""
+    async with console(workspace, size=(100, 30)) as c:
+        c.link.turn("t1", [cmd("rm -rf build", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        visited = []
+        for _ in range(5):
+            await c.pilot.press("tab")
+            focused = c.app.focused
+            visited.append(focused.id if focused is not None else None)
+        assert visited == ["command-detail", "output", "agent", "activity", "queue"]
+        await c.pilot.press("shift+tab")
+        assert c.app.focused is not None and c.app.focused.id == "activity"
+
+
+async def test_a_unlocks_from_the_keyboard_alone_at_100x30(workspace: Path) -> None:
+    """#18.4: a long command only whole in the detail pane: Tab into it, End, and `a` works —
+    no mouse wheel needed."""
+    long = "rm -rf build && " + " ".join(f"--flag-{i}=value" for i in range(60))
+    async with console(workspace, size=(100, 30)) as c:
+        c.link.turn("t1", [cmd(long, n=1), cmd("rm -rf dist", n=2)])
+        await c.until(lambda: c.state("cmd-t1-2") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("a")
+        await c.pilot.pause(0.05)
+        assert c.session.commands.ran == []
+        assert any("have not been on screen" in n for n in c.notes())
+        await c.pilot.press("tab", "end")
+        await c.pilot.pause(0.1)
+        await c.pilot.press("a")
+        await c.until(lambda: len(c.session.commands.ran) == 2)
+
+
+async def test_enter_expanding_the_whole_action_counts_as_seen(workspace: Path) -> None:
+    """#18.4: "seen" is the whole item displayed by any means: expanding it with enter so it
+    fits is as good as scrolling."""
+    long = "rm -rf build && " + " ".join(f"--flag-{i}=v" for i in range(30))
+    async with console(workspace, size=(100, 30)) as c:
+        c.link.turn("t1", [cmd(long, n=1), cmd("rm -rf dist", n=2)])
+        await c.until(lambda: c.state("cmd-t1-2") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.pause(0.1)
+        assert "cmd-t1-1" not in c.main.seen  # taller than the pane
+        await c.pilot.press("enter")
+        await c.until(lambda: "cmd-t1-1" in c.main.seen)
+
+
+async def test_o_shows_the_selected_actions_own_output(workspace: Path) -> None:
+    """#18.4: an older action's output is reachable from the keyboard: `o` on it."""
+    outputs = {f"echo {i}": (f"line from {i}\n".encode() * 20, b"", 0) for i in range(1, 4)}
+    async with console(workspace, size=(100, 30), outputs=outputs) as c:
+        c.link.turn("t1", [cmd(f"echo {i}", n=i) for i in range(1, 4)])
+        await c.until(lambda: "t1" in c.link.results)
+        await c.until(lambda: "cmd-t1-3 completed" in c.text)
+        assert "line from 1" not in c.text
+        await c.select("cmd-t1-1")
+        await c.pilot.press("o")
+        await c.pilot.pause(0.05)
+        assert "── cmd-t1-1 runs: echo 1" in c.text and "out│ line from 1" in c.text
+        await c.pilot.press("o")
+        await c.pilot.pause(0.05)
+        assert c.main.maximized is None

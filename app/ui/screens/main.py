@@ -109,8 +109,13 @@ class MainScreen(Screen[None]):
         Binding("u", "undo_patch", "Undo patch", id="undo-patch"),
         Binding("enter", "expand", "Expand", id="expand"),
         Binding("d", "session_diff", "Session diff", id="session-diff"),
-        Binding("tab", "focus_next", "Next pane", id="focus-next", show=False),
-        Binding("shift+tab", "focus_previous", "Previous pane", id="focus-previous", show=False),
+        Binding("o", "show_output", "Output", id="show-output"),
+        # The app's actions: a screen action of that name does not exist, and a binding to a
+        # missing action silently does nothing (as Tab did).
+        Binding("tab", "app.focus_next", "Next pane", id="focus-next", show=False),
+        Binding(
+            "shift+tab", "app.focus_previous", "Previous pane", id="focus-previous", show=False
+        ),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("t", "themes", "Theme", id="themes"),
         Binding("q", "request_quit", "Quit", id="quit", priority=True),
@@ -678,6 +683,28 @@ class MainScreen(Screen[None]):
         # arrows scroll the command or the diff; the verdict keys still act on what it shows.
         self.maximized = detail
         detail.focus_content()
+
+    def action_show_output(self) -> None:
+        """The selected action's own output, full screen, from its first line: readable from
+        the keyboard however long ago it ran. `o` again (or Esc) goes back."""
+        output = self.query_one(OutputView)
+        if self.maximized is output:
+            self.minimize()
+            self.query_one(QueueList).focus()
+            return
+        action_id = self._selected_id()
+        if action_id is None:
+            self.notify("Select an action first.", severity="warning")
+            return
+        if not output.show_action(action_id):
+            view = self._view_or_none(action_id)
+            why = "has not run" if view is None or view.result is None else "printed nothing"
+            if view is not None and str(view.state) == State.RUNNING:
+                why = "has printed nothing yet"
+            self.notify(f"{action_id} {why}: no output to show.", severity="warning")
+            return
+        self.maximized = output
+        output.focus()
 
     def action_session_diff(self) -> None:
         self.app.push_screen(

@@ -185,6 +185,11 @@ class DetailPane(Vertical):
         self.watch(self.query_one(CommandDetail), "scroll_y", self._check_seen, init=False)
         self.watch(self.query_one(DiffView), "scroll_y", self._check_seen, init=False)
 
+    def on_resize(self) -> None:
+        # Expanding the pane (enter) or a bigger terminal can bring the whole text on screen:
+        # that is seeing it, as much as scrolling to its end is.
+        self.call_after_refresh(self._check_seen)
+
     def _switch(self, which: str) -> None:
         # Only toggle what changes: a display change costs a layout, a repaint does not.
         for widget_id in ("detail-empty", "command-detail", "patch-diff"):

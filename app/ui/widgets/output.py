@@ -64,6 +64,16 @@ class OutputView(LinesView[OutputRow]):
         gutter, style = (_CONTINUED if row.continued else _GUTTER)[row.kind]
         return Content.styled(gutter, style) + make_safe(row.text, keep_newlines=False).content()
 
+    def show_action(self, action_id: str) -> bool:
+        """Scroll to where `action_id`'s output starts (its most recent run); False if it has
+        no rows here."""
+        for index in range(len(self.rows) - 1, -1, -1):
+            row = self.rows[index]
+            if row.action_id == action_id and row.kind == "start":
+                self.scroll_to(y=index, animate=False, immediate=True)
+                return True
+        return False
+
     def started(self, action_id: str, ran: str) -> None:
         self.append_rows([OutputRow("start", f"{action_id} runs: {ran}", action_id)])
 
