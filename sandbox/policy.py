@@ -159,6 +159,39 @@ DEFAULT_ENV_ALLOW: tuple[str, ...] = (
 )
 
 
+# Directories in a home that a build needs to read (compilers, interpreters, package caches):
+# only these, when they exist, show through the hidden home, read-only.
+TOOLCHAIN_DIRS: tuple[str, ...] = (
+    ".pyenv",
+    ".cargo/bin",
+    ".cargo/registry",
+    ".rustup",
+    ".nvm",
+    ".local/bin",
+    ".local/lib/python*",
+    ".local/share/uv/python",
+    "go/pkg/mod",
+    ".m2",
+)
+
+
+def home_dirs() -> tuple[Path, ...]:
+    """The homes a command may not read: $HOME and the account's home from passwd."""
+    return _homes()
+
+
+def default_toolchains() -> tuple[Path, ...]:
+    """The toolchain directories that exist in the homes (see TOOLCHAIN_DIRS)."""
+    out: list[Path] = []
+    for home in _homes():
+        for rel in TOOLCHAIN_DIRS:
+            if "*" in rel:
+                out += sorted(p for p in home.glob(rel) if p.is_dir())
+            elif (home / rel).is_dir():
+                out.append(home / rel)
+    return tuple(dict.fromkeys(out))
+
+
 def default_readable() -> tuple[Path, ...]:
     """The console's own interpreter and environment stay readable even when they live under a
     private view (a venv in /tmp): tools the session set up (pytest, pip) keep working inside."""
@@ -184,7 +217,8 @@ class SandboxPolicy:
     # Directories that get a fresh, empty, private tmpfs (host services keep unix sockets there).
     # None: /tmp, /run, /var/run, /var/tmp and $XDG_RUNTIME_DIR.
     private_views: tuple[Path, ...] | None = None
-    # Read-only trees re-exposed inside the private views (only those under one need it).
+    # Extra read-only roots (directories or files): granted by Landlock and, under a hidden
+    # home or a private view, re-exposed there by a read-only bind.
     readable: tuple[Path, ...] = field(default_factory=default_readable)
     # limits
     max_processes: int = 512
@@ -192,6 +226,10 @@ class SandboxPolicy:
     max_file_size: int = 8 << 30
     max_open_files: int = 4096
     tmp_size: int = 1 << 30
+    # Reads are an allow-list: these homes are hidden (None: $HOME and the passwd home) and only
+    # the toolchain directories and `readable` roots show through them.
+    homes: tuple[Path, ...] | None = None
+    toolchains: tuple[Path, ...] = field(default_factory=default_toolchains)
 
     def checked(self) -> SandboxPolicy:
         """Resolve paths and refuse unsafe roots; returns the policy the sandbox really uses."""
@@ -216,6 +254,28 @@ class SandboxPolicy:
             raise PolicyError(f"proxy port {self.proxy_port} out of range")
         if self.max_processes < 2:
             raise PolicyError("max_processes must be at least 2")
+        hidden_homes = tuple(
+            dict.fromkeys(
+                Path(os.path.realpath(h))
+                for h in (_homes() if self.homes is None else self.homes)
+                if Path(h).is_absolute() and os.path.realpath(h) != "/"
+            )
+        )
+        readable: list[Path] = []
+        for r in self.readable:
+            real = Path(os.path.realpath(r))
+            if not real.exists():
+                continue
+            _refuse_root("readable root", real, (*homes, *hidden_homes))
+            _refuse_hidden("readable root", real, hidden)
+            readable.append(real)
+        toolchains = tuple(
+            dict.fromkeys(
+                Path(os.path.realpath(t))
+                for t in self.toolchains
+                if os.path.isdir(t) and os.path.realpath(t) != "/"
+            )
+        )
         return SandboxPolicy(
             workspace=ws,
             writable=tuple(writable),
@@ -227,12 +287,14 @@ class SandboxPolicy:
             env_allow=self.env_allow,
             allow_degraded=self.allow_degraded,
             private_views=self.private_views,
-            readable=tuple(Path(os.path.realpath(r)) for r in self.readable if os.path.isdir(r)),
+            readable=tuple(dict.fromkeys(readable)),
             max_processes=self.max_processes,
             cpu_seconds=self.cpu_seconds,
             max_file_size=self.max_file_size,
             max_open_files=self.max_open_files,
             tmp_size=self.tmp_size,
+            homes=hidden_homes,
+            toolchains=toolchains,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from sandbox.linux.client import Zygote
 from sandbox.linux.protocol import Plan, Run, View, spare_request
 from sandbox.policy import Completed, SandboxError, SandboxPolicy
 from sandbox.probe import REQUIRED_LANDLOCK_ABI, KernelSupport
+from sandbox.visible import ReadSet, read_set
 from sandbox.workspace import Prepared
 
 
@@ -29,6 +31,8 @@ class LinuxBackend:
         self._plan_json: bytes | None = None
         self._identity: tuple[tuple[int, int], ...] = ()
         self._deny = tuple(str(d) for d in policy.deny_read)
+        self._homes = tuple(str(h) for h in policy.homes or ())
+        self._reads: ReadSet | None = None
 
     def zygote_probe(self) -> dict[str, Any]:
         return self.zygote.probe()
@@ -50,7 +54,11 @@ class LinuxBackend:
         p = self.policy
         writable = self._writable()
         identity = tuple(_identity(w) for w in writable)
-        # A writable tree replaced since the plan was made (rm -rf ws; mkdir ws) needs a new one.
+        # A writable tree replaced since the plan was made (rm -rf ws; mkdir ws) needs a new one,
+        # and so does a change in a directory the read allow-list had to split.
+        if self._reads is None or not self._reads.fresh():
+            self._reads = self.reads()
+            self._plan_json = None
         if self._plan_json is None or identity != self._identity:
             plan = Plan(
                 writable=writable,
@@ -66,11 +74,24 @@ class LinuxBackend:
                 max_open_files=p.max_open_files,
                 network=p.network,
                 proxy_port=p.proxy_port,
-                readable=tuple(str(r) for r in p.readable),
+                readable=tuple(str(r) for r in (*p.readable, *p.toolchains)),
+                hidden=self._homes,
+                read_rules=self._reads.rules,
             )
             self._plan_json = json.dumps(plan.to_json(), sort_keys=True).encode()
             self._identity = identity
         return self._plan_json
+
+    def reads(self) -> ReadSet:
+        """The read allow-list for this policy, as the file system is now."""
+        p = self.policy
+        return read_set(
+            homes=self._homes,
+            deny=self._deny,
+            extra=(*(str(r) for r in p.readable), *(str(t) for t in p.toolchains)),
+            views=self._private(),
+            root_only=os.geteuid() == 0,
+        )
 
     def _writable(self) -> tuple[str, ...]:
         return (str(self.policy.workspace), *(str(w) for w in self.policy.writable))
@@ -90,7 +111,12 @@ class LinuxBackend:
         # Host services' unix sockets outside the private views are covered like secrets.
         for path in (*self._deny, *unix_sockets.host_sockets(self._private(), self._writable())):
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    # a store that is a symlink (stow, chezmoi): hidden at its target, which
+                    # is what a read would reach; a mount cannot sit on a symlink
+                    path = os.path.realpath(path)
+                    st = os.stat(path)
             except OSError:
                 continue
             deny.append(path)

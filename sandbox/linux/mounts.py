@@ -35,24 +35,34 @@ def under_private(path: str, private: Sequence[str]) -> bool:
 
 
 def build_static(
-    writable: Sequence[str], private: Sequence[str], tmp_size: int, readable: Sequence[str] = ()
+    writable: Sequence[str],
+    private: Sequence[str],
+    tmp_size: int,
+    readable: Sequence[str] = (),
+    hidden: Sequence[str] = (),
 ) -> int:
     """The part of the view that is the same for every command of a Sandbox. Runs in the
     supervisor right after unshare (it has CAP_SYS_ADMIN in the new user namespace). Returns a
-    descriptor of the detached tmpfs of empties that `apply_run` hides secrets with."""
+    descriptor of the detached tmpfs of empties that `apply_run` hides secrets with.
+
+    `hidden` (the homes) get an empty view, read-only once the readable and writable trees
+    inside them are back: a directory-level cover, so no file in a home can be renamed out from
+    under it."""
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
     clone = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC
     trees = [(p, sc.open_tree(sc.AT_FDCWD, p, clone | sc.AT_RECURSIVE)) for p in writable]
-    # Read-only trees that a private view would hide (the console's venv under /tmp), unless a
-    # writable tree already brings them back.
+    covers = [*private, *hidden]
+    # Read-only trees that a private or hidden view would cover (the console's venv under /tmp,
+    # a toolchain in the home), unless a writable tree already brings them back.
     ro_trees = [
         (p, sc.open_tree(sc.AT_FDCWD, p, clone | sc.AT_RECURSIVE))
         for p in readable
-        if under_private(p, private)
-        and os.path.isdir(p)
+        if under_private(p, covers)
+        and os.path.exists(p)
         and not any(p == w or p.startswith(w.rstrip("/") + "/") for w in writable)
     ]
     dev_nodes = {}
+    late: list[str] = []
     try:
         for name in DEV_NODES:
             if os.path.exists(f"/dev/{name}"):
@@ -69,6 +79,15 @@ def build_static(
         for path in private:
             if os.path.isdir(path) and not os.path.islink(path):
                 _tmpfs(path, tmp_size if path == "/tmp" else 64 << 20, "1777")
+        shown: list[str] = []
+        for path in hidden:
+            if not os.path.isdir(path) or os.path.islink(path) or under_private(path, private):
+                continue  # gone, or already under a fresh private view
+            if under_private(path, writable):
+                late.append(path)  # a home inside a writable tree: covered after it
+                continue
+            _tmpfs(path, 1 << 20, "0755")
+            shown.append(path)
         _dev(dev_nodes)
         for path, fd in ro_trees:
             sc.mount_setattr(
@@ -77,7 +96,7 @@ def build_static(
                 sc.AT_EMPTY_PATH | sc.AT_RECURSIVE,
                 sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV,
             )
-            os.makedirs(path, exist_ok=True)  # only ever inside a fresh tmpfs view
+            _mountpoint(path, fd)  # only ever inside a fresh tmpfs view
             sc.move_mount(fd, path)
         # Shallow trees first: a writable tree inside another (the workspace inside a writable
         # parent) then sits on top as a mount point, which cannot be renamed or replaced, so
@@ -91,12 +110,27 @@ def build_static(
             )
             os.makedirs(path, exist_ok=True)  # only in a fresh tmpfs view or a writable tree
             sc.move_mount(fd, path)
+        for path in late:
+            _tmpfs(path, 1 << 20, "0755")
+            shown.append(path)
+        for path in shown:  # the homes: nothing may be written into the empty view
+            sc.mount_setattr(sc.AT_FDCWD, path, 0, sc.MOUNT_ATTR_RDONLY)
     finally:
         for _, fd in (*trees, *ro_trees):
             os.close(fd)
         for fd in dev_nodes.values():
             os.close(fd)
     return stash
+
+
+def _mountpoint(path: str, fd: int) -> None:
+    """An empty directory or file at `path` to attach the tree behind `fd` to."""
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.makedirs(path, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.lexists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
 
 
 def apply_run(
@@ -138,9 +172,14 @@ def detached_empties() -> int:
 
 
 def _hide(path: str, stash: int) -> None:
+    """Cover one secret with an empty one of its kind. The console passes resolved paths (a
+    store that is a symlink is hidden at its target); a symlink here is left alone: a mount
+    cannot sit on one, and the read allow-list keeps its target out anyway."""
     try:
-        st = os.stat(path)  # follows a symlink: the target is what would be read
+        st = os.lstat(path)
     except OSError:
+        return
+    if stat.S_ISLNK(st.st_mode):
         return
     source = EMPTY_DIR if stat.S_ISDIR(st.st_mode) else EMPTY_FILE
     fd = sc.open_tree(stash, source, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)

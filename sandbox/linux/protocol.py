@@ -37,7 +37,9 @@ class Plan:
     max_open_files: int
     network: str = "off"
     proxy_port: int = 3128
-    readable: tuple[str, ...] = ()  # read-only trees under a private view (resolved)
+    readable: tuple[str, ...] = ()  # read-only roots (resolved): re-exposed under hidden views
+    hidden: tuple[str, ...] = ()  # homes: an empty read-only view, the readable roots shown
+    read_rules: tuple[str, ...] = ()  # Landlock read grants (sandbox.visible); empty: none
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,7 +50,8 @@ class Plan:
         data["writable"] = tuple(data["writable"])
         data["identity"] = tuple(tuple(i) for i in data["identity"])
         data["private"] = tuple(data["private"])
-        data["readable"] = tuple(data.get("readable", ()))
+        for key in ("readable", "hidden", "read_rules"):
+            data[key] = tuple(data.get(key, ()))
         return cls(**data)
 
 

@@ -74,7 +74,9 @@ def spare_main(plan: Plan, view: View, reply: socket.socket, cgroup: str | None)
         namespaces.enter(os.getuid(), os.getgid())
         if plan.process_cap == limits.RLIMIT:
             limits.apply_nproc(plan.max_processes + 2)
-        stash = mounts.build_static(plan.writable, plan.private, plan.tmp_size, plan.readable)
+        stash = mounts.build_static(
+            plan.writable, plan.private, plan.tmp_size, plan.readable, plan.hidden
+        )
         mounts.apply_run(stash, view.git_dirs, view.read_only, view.deny)
         os.close(stash)
         if plan.network == "proxy":
@@ -305,7 +307,8 @@ def _landlock_rules(plan: Plan) -> list[landlock.PathRule]:
     abi = plan.landlock_abi
     rw = landlock.writable_rights(abi)
     dev = landlock.READ_FILE | landlock.WRITE_FILE | landlock.IOCTL_DEV | landlock.TRUNCATE
-    rules = [landlock.PathRule("/", landlock.READ)]
+    # reads by allow-list (sandbox.visible): never "/" as a whole
+    rules = [landlock.PathRule(p, landlock.READ) for p in plan.read_rules]
     rules += [landlock.PathRule(p, rw) for p in plan.writable]
     scratch = [p for p in ("/tmp", "/var/tmp") if p in plan.private]
     rules += [landlock.PathRule(p, rw) for p in (*scratch, "/dev/shm")]
