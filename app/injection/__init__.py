@@ -1,0 +1,1 @@
+"""Prompt-injection defences: the output scanner and the session's untrusted-content tracking."""
