@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import os
 import socket
+import ssl
 import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sandbox.net.addresses import IPAddress, address_refusal
+from sandbox.net.ca import Inspection
 from sandbox.net.host import Host, HostError, canonical_host, parse_authority
 from sandbox.net.http1 import (
     HEAD_LIMIT,
@@ -195,6 +197,7 @@ class AllowListProxy:
         max_connections: int = 256,
         max_asks_per_run: int = 20,
         max_pending_asks: int = 4,
+        inspection: Inspection | None = None,
     ) -> None:
         # The resolver can be replaced here and only here: tests map their names to loopback.
         # No environment variable or config file reaches it.
@@ -212,6 +215,9 @@ class AllowListProxy:
         self.max_pending_asks = max_pending_asks
         self._open: dict[int, _Listener] = {}
         self._record_failed = ""
+        # TLS inspection (None: HTTPS is tunnelled, and a CONNECT whose limits would need
+        # inspection is refused)
+        self._inspection = inspection
 
     # ----------------------------------------------------------------------- rules
 
@@ -463,15 +469,40 @@ class AllowListProxy:
         return addresses
 
     async def _connect(
-        self, host: Host, addresses: list[IPAddress], port: int
+        self,
+        host: Host,
+        addresses: list[IPAddress],
+        port: int,
+        tls: ssl.SSLContext | None = None,
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, IPAddress]:
+        """Connect to the first address that answers; with `tls`, also do TLS with the server
+        and verify its certificate for `host` (a failure there is final, never retried)."""
         last: Exception | None = None
         for addr in addresses:
             try:
-                r, w = await asyncio.wait_for(
-                    asyncio.open_connection(str(addr), port, limit=HEAD_LIMIT),
-                    self.connect_timeout_s,
-                )
+                if tls is None:
+                    conn = asyncio.open_connection(str(addr), port, limit=HEAD_LIMIT)
+                else:
+                    conn = asyncio.open_connection(
+                        str(addr),
+                        port,
+                        limit=HEAD_LIMIT,
+                        ssl=tls,
+                        server_hostname=host.name,
+                        ssl_handshake_timeout=self.connect_timeout_s,
+                    )
+                r, w = await asyncio.wait_for(conn, self.connect_timeout_s)
+            except ssl.SSLCertVerificationError as exc:
+                raise _Denied(
+                    502,
+                    "upstream-tls",
+                    f"{host}:{port} has a certificate that failed verification: "
+                    f"{exc.verify_message or exc}",
+                ) from None
+            except ssl.SSLError as exc:
+                raise _Denied(
+                    502, "upstream-tls", f"TLS with {host}:{port} failed: {exc.reason or exc}"
+                ) from None
             except (OSError, TimeoutError) as exc:
                 last = exc
                 continue
@@ -500,7 +531,9 @@ class AllowListProxy:
             host_text = host.authority
             self._check_host_header(head, host, port, port_optional=True)
             rule, addresses = await self._gate(listener, host, port, "CONNECT", "https", None)
-            up_reader, up_writer, addr = await self._connect(host, addresses, port)
+            inspect = self._tunnel_mode(host)
+            tls = self._inspection.upstream if inspect and self._inspection else None
+            up_reader, up_writer, addr = await self._connect(host, addresses, port, tls)
             address = str(addr)
         except _Denied as d:
             await self._refuse(writer, d.status, d.rule, d.reason)
@@ -516,6 +549,12 @@ class AllowListProxy:
                 d.status,
                 started=started,
             )
+            return
+        if inspect:
+            await self._inspect(
+                listener, host, port, rule, address, (reader, writer), (up_reader, up_writer),
+                started,
+            )  # fmt: skip
             return
         verdict: Literal["allowed", "denied"] = "allowed"
         reason = ""
@@ -557,6 +596,119 @@ class AllowListProxy:
                 rule,
                 reason,
                 200,
+                address,
+                up.n,
+                down.n,
+                started,
+            )
+
+    def _tunnel_mode(self, host: Host) -> bool:
+        """Whether a CONNECT to `host` is inspected (True) or an opaque tunnel (False); refuses
+        one whose limits could not hold in an opaque tunnel."""
+        rules = self._rules
+        if rules.inspect_exempt(host) is not None:
+            return False  # said so at start: limits cannot apply to this domain
+        if rules.inspection_wanted:
+            if self._inspection is None:
+                raise _Denied(
+                    403,
+                    "inspect-tls-required",
+                    f"HTTPS to {host} must be inspected, but TLS inspection is not set up here",
+                )
+            return True
+        limits = rules.https_limits(host)
+        if limits:
+            raise _Denied(
+                403,
+                "inspect-tls-required",
+                f"{limits} cannot hold inside HTTPS to {host} without TLS inspection: enable it "
+                f"with --inspect-tls or [network] inspect_tls = true, or exempt the domain with "
+                f'[network.domains."{host}"] inspect = false',
+            )
+        return False
+
+    async def _inspect(
+        self,
+        listener: _Listener,
+        host: Host,
+        port: int,
+        rule: str,
+        address: str,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        started: float,
+    ) -> None:
+        """An allowed CONNECT the proxy inspects: TLS with the client under a leaf of the session
+        CA, then one request, judged like plain HTTP (method, body, URL rules, Host), relayed to
+        the server over TLS the proxy verified. One request per tunnel (`Connection: close`)."""
+        assert self._inspection is not None
+        reader, writer = client
+        up_writer = upstream[1]
+        up, down = ByteCount(), ByteCount()
+        method = "CONNECT"
+        verdict: Literal["allowed", "denied"] = "allowed"
+        reason = ""
+        sent: list[int] = []
+        try:
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+            ctx = self._inspection.ca.server_context(host.name, host.kind)
+            try:
+                await writer.start_tls(ctx, ssl_handshake_timeout=self.head_timeout_s)
+            except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
+                verdict, rule, reason = "denied", *_client_tls_failure(host, exc)
+                return
+            try:
+                raw = await asyncio.wait_for(read_head(reader), self.head_timeout_s)
+            except (asyncio.IncompleteReadError, ConnectionError, OSError, TimeoutError):
+                reason = "the client sent no request"
+                return
+            try:
+                try:
+                    head = parse_request_head(raw)
+                    method = head.method
+                    path = _origin_path(head.target, host, port)
+                    framing = request_framing(head)
+                except HttpError as exc:
+                    raise _Denied(exc.status, "http-syntax", exc.message) from None
+                self._check_host_header(head, host, port, port_optional=True)
+                has_body = framing[0] == "chunked" or (framing[0] == "length" and framing[1] > 0)
+                rules = self._rules
+                limit = rules.check_request(method, has_body, method_overrides(head))
+                limit = limit or rules.check_url(method, "https", host, port, path)
+                if limit is not None:
+                    raise _Denied(403, limit.rule, limit.reason)
+            except _Denied as d:
+                verdict, rule, reason = "denied", d.rule, d.reason
+                await self._refuse(writer, d.status, d.rule, d.reason)
+                sent.append(d.status)
+                return
+            try:
+                await self._exchange(
+                    head, path, host, port, framing, client, upstream, up, down, sent,
+                    kernel=False,
+                )  # fmt: skip
+            except _RelayError as exc:
+                verdict, rule, reason = exc.verdict, exc.rule, exc.reason
+                if not sent and not writer.is_closing():
+                    await self._refuse(writer, exc.status, exc.rule, exc.reason)
+                    sent.append(exc.status)
+            except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+                reason = f"connection ended early: {type(exc).__name__}"
+        finally:
+            up_writer.close()
+            with contextlib.suppress(Exception):
+                await up_writer.wait_closed()
+            self._emit(
+                listener,
+                method,
+                "https",
+                host.authority,
+                port,
+                verdict,
+                rule,
+                reason,
+                sent[0] if sent else (200 if method == "CONNECT" else 0),
                 address,
                 up.n,
                 down.n,
@@ -676,6 +828,8 @@ class AllowListProxy:
         up: ByteCount,
         down: ByteCount,
         sent: list[int],
+        *,
+        kernel: bool = True,
     ) -> None:
         """One request already past the gate: its head and body to the server, the response
         back. Every failure becomes a `_RelayError` naming its rule (400 for the client's bytes,
@@ -692,7 +846,7 @@ class AllowListProxy:
             up.n += len(out)
             body = asyncio.ensure_future(relay_body(reader, up_writer, framing, up, 400))
             respond = asyncio.ensure_future(
-                self._respond(head, up_reader, up_writer, reader, writer, down, sent)
+                self._respond(head, up_reader, up_writer, reader, writer, down, sent, kernel)
             )
             try:
                 await asyncio.wait({body, respond}, return_when=asyncio.FIRST_COMPLETED)
@@ -726,9 +880,11 @@ class AllowListProxy:
         writer: asyncio.StreamWriter,
         down: ByteCount,
         sent: list[int],
+        kernel: bool = True,
     ) -> None:
         """Pass the response back (interim 1xx responses first); `sent` gets the final status
-        the moment its head is written, after which errors can only cut the body short."""
+        the moment its head is written, after which errors can only cut the body short.
+        `kernel=False` when either side is TLS the proxy terminates (no splice(2) there)."""
         while True:
             try:
                 raw = await read_head(up_reader)
@@ -751,7 +907,7 @@ class AllowListProxy:
             down.n += len(out)
             sent.append(resp.status)
             kind, length = framing
-            if kind == "eof" or (kind == "length" and length > SPLICE_MIN):
+            if kernel and (kind == "eof" or (kind == "length" and length > SPLICE_MIN)):
                 # The bulk of a download: straight from transport to transport.
                 counts = [0, 0]
                 try:
@@ -889,6 +1045,39 @@ def _split_absolute(target: str) -> tuple[str, str]:
     if not path.startswith("/"):
         path = "/" + path
     return authority, path
+
+
+def _origin_path(target: str, host: Host, port: int) -> str:
+    """The path of a request inside an inspected tunnel: origin form (`/path?q`), or an absolute
+    https URL naming the tunnel's own host."""
+    if target.startswith("/"):
+        if "#" in target:
+            raise HttpError(400, "fragment in request target")
+        return target
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme.lower() == "https":
+        authority, slash, path = rest.partition("/")
+        try:
+            t_host, t_port = parse_authority(authority, 443)
+        except HostError as exc:
+            raise HttpError(400, f"request target: {exc}") from None
+        if t_host != host or t_port != port:
+            raise HttpError(400, f"request target {target[:100]!r} is not the tunnel's host")
+        return _origin_path("/" + path, host, port) if slash else "/"
+    raise HttpError(400, "a request inside a tunnel needs a path ('/…') or an https:// URL")
+
+
+def _client_tls_failure(host: Host, exc: BaseException) -> tuple[str, str]:
+    """(rule, one-line reason) for a client that would not finish TLS with the proxy."""
+    detail = getattr(exc, "reason", None) or type(exc).__name__
+    if isinstance(exc, ssl.SSLError) and "ALERT" in str(detail).upper():
+        return (
+            "tls-client-refused",
+            f"the client refused lockgate's certificate for {host} ({detail}): it pins "
+            f"certificates or ignores the sandbox's CA bundle (SSL_CERT_FILE); to let it "
+            f'through uninspected, set [network.domains."{host}"] inspect = false',
+        )
+    return ("tls-required", f"TLS with the client for {host} failed: {detail}")
 
 
 def method_overrides(head: RequestHead) -> tuple[tuple[str, str], ...]:
