@@ -11,6 +11,7 @@ from watchfiles import Change
 
 from app.core.pipeline import ActionState
 from app.ui.activity_watch import rows_for
+from app.ui.screens.dialogs import ConfirmScreen
 from app.ui.widgets.activity import ActivityFeed
 
 
@@ -81,6 +82,8 @@ async def test_undo_is_credited_to_the_console_not_flagged(workspace: Path) -> N
         await c.until(lambda: "made.py  ← patch-t1-1" in c.text)
         await c.pilot.pause(0.7)  # past the grace period that still credits the patch
         await c.pilot.press("u")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmScreen))
+        await c.pilot.press("y")
         await c.until(lambda: not (workspace / "made.py").exists())
         await c.until(lambda: "made.py  ← undo" in c.text)
         assert "while nothing ran" not in c.text

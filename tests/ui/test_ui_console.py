@@ -14,6 +14,7 @@ from app.core.model import Action, NetworkAction, ResultStatus, VerdictKind
 from app.core.pipeline import ActionState
 from app.ui.screens.dialogs import (
     ConfirmCriticalScreen,
+    ConfirmScreen,
     EditCommandScreen,
     FeedbackScreen,
     QuitScreen,
@@ -226,6 +227,8 @@ async def test_u_undoes_the_last_patch(workspace: Path) -> None:
         await c.pilot.press("y")
         await c.until(lambda: (workspace / "a.py").read_text() == "x = 2\n")
         await c.pilot.press("u")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmScreen))
+        await c.pilot.press("y")
         await c.until(lambda: (workspace / "a.py").read_text() == "x = 1\n")
         await c.until(lambda: any("undid patch-t1-1" in n for n in c.notes()))
 

@@ -11,7 +11,7 @@ from uikit import cmd, console, patch
 
 from app.core.audit import AuditLog, read_records
 from app.core.pipeline import ActionState
-from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen
+from app.ui.screens.dialogs import ConfirmCriticalScreen, ConfirmScreen, EditCommandScreen
 from app.ui.screens.main import MainScreen
 from app.ui.screens.session_diff import SessionDiffScreen
 from app.ui.widgets.detail import DetailPane
@@ -141,3 +141,31 @@ async def test_o_shows_the_selected_actions_own_output(workspace: Path) -> None:
         await c.pilot.press("o")
         await c.pilot.pause(0.05)
         assert c.main.maximized is None
+
+
+async def test_u_names_the_patch_it_undoes_confirms_and_the_row_says_undone(
+    workspace: Path,
+) -> None:
+    """#18.7: `u` says which patch it will undo (the last applied, whatever is selected), asks,
+    and afterwards that patch's row reads "undone", not "done"."""
+    async with console(workspace) as c:
+        c.link.turn("t1", [patch("a.py=1\n", n=1), patch("b.py=2\n", n=2)])
+        for n in (1, 2):
+            await c.until(lambda n=n: c.state(f"patch-t1-{n}") == ActionState.WAITING)
+            await c.select(f"patch-t1-{n}")
+            await c.pilot.press("y")
+        await c.until(lambda: (workspace / "b.py").exists())
+        await c.select("patch-t1-1")
+        await c.pilot.press("u")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmScreen))
+        question = str(c.app.screen.query_one("#dialog-text-plain", Static).visual)
+        assert "u undoes patch-t1-2, the last one applied, not the selected patch-t1-1" in question
+        await c.pilot.press("n")
+        await c.until(lambda: isinstance(c.app.screen, MainScreen))
+        assert (workspace / "b.py").exists()
+        await c.pilot.press("u")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmScreen))
+        await c.pilot.press("y")
+        await c.until(lambda: not (workspace / "b.py").exists())
+        await c.until(lambda: "undone    ± patch b.py" in c.text)
+        assert (workspace / "a.py").exists()

@@ -261,3 +261,29 @@ class QuitScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question about something that cannot be taken back lightly (undoing a patch)."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm-yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm-no"),
+    ]
+
+    def __init__(self, title: str, question: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(
+                make_safe(self.title_text).content().stylize_before("bold"), id="dialog-title"
+            )
+            yield Static(make_safe(self.question).content(), id="dialog-text-plain")
+            yield Static("y yes · n no", id="dialog-prompt")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)

@@ -46,6 +46,7 @@ from app.ui.contract import PipelineLike, State, ViewLike
 from app.ui.safe import notify_safely, safe_line, spaced
 from app.ui.screens.dialogs import (
     ConfirmCriticalScreen,
+    ConfirmScreen,
     EditCommandScreen,
     FeedbackScreen,
     QuitScreen,
@@ -128,6 +129,7 @@ class MainScreen(Screen[None]):
         self.bridge = ConsoleBridge(self)
         self.attributor = Attributor()
         self.seen: set[str] = set()
+        self.undone: frozenset[str] = frozenset()  # patches the reviewer undid with `u`
         self._views: dict[str, ViewLike] = {}
         self._prompts: dict[str, tuple[Content, bool]] = {}
         self._row_of: dict[str, int] = {}
@@ -201,7 +203,7 @@ class MainScreen(Screen[None]):
             if view is None:
                 continue
             self._views[action_id] = view
-            self._prompts[action_id] = action_prompt(view)
+            self._prompts[action_id] = action_prompt(view, undone=action_id in self.undone)
         appended = self._rebuild_rows() if d.new_ids else True
         if appended:
             touched_batches: set[str] = set()
@@ -253,7 +255,7 @@ class MainScreen(Screen[None]):
                 if action_id not in self._prompts:
                     view = self.pipeline.view(action_id)
                     self._views[action_id] = view
-                    self._prompts[action_id] = action_prompt(view)
+                    self._prompts[action_id] = action_prompt(view, undone=action_id in self.undone)
                 prompt, complete = self._prompts[action_id]
                 self._row_of[action_id] = len(rows)
                 rows.append((RowInfo(action_id, batch.turn_id, complete), prompt))
@@ -650,11 +652,42 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ other keys
 
+    def _undo_target(self) -> ViewLike | None:
+        """The patch `u` would undo: the patch engine undoes the most recently applied one, so
+        the last patch of this session that was applied and not undone yet."""
+        applied = [
+            v
+            for v in self._all_views()
+            if isinstance(v.action, PatchAction)
+            and str(v.state) == State.DONE
+            and v.action.id not in self.undone
+        ]
+        return applied[-1] if applied else None
+
     def action_undo_patch(self) -> None:
-        self._undo()
+        target = self._undo_target()
+        if target is None:
+            self.notify("No patch of this session is applied: nothing to undo.", severity="warning")
+            return
+        selected = self._selected_id()
+        question = f"Undo {target.action.id} and restore the files it changed?"
+        view = self._view_or_none(selected) if selected is not None else None
+        if (
+            view is not None
+            and isinstance(view.action, PatchAction)
+            and selected != target.action.id
+        ):
+            question = (
+                f"Patches are undone last first: u undoes {target.action.id}, the last one "
+                f"applied, not the selected {selected}. " + question
+            )
+        self._confirm_undo(target.action.id, question)
 
     @work(exclusive=True, group="undo", exit_on_error=False)
-    async def _undo(self) -> None:
+    async def _confirm_undo(self, action_id: str, question: str) -> None:
+        if not await self.app.push_screen_wait(ConfirmScreen("Undo patch", question)):
+            notify_safely(self, f"{action_id} stays applied.")
+            return
         # The files an undo restores are the console's doing: credit them to it, not to
         # "nothing ran" (unless a command runs meanwhile, which keeps the credit).
         mine = self.attributor.running is None
@@ -666,9 +699,15 @@ class MainScreen(Screen[None]):
             if mine:
                 self.attributor.finished(UNDO)
         ok = result.status is ResultStatus.COMPLETED
+        if ok:
+            self.undone = self.undone | {action_id}
+            detail = self.query_one(DetailPane)
+            detail.undone = self.undone
+            self._apply(Drained(dirty={action_id}))
         notify_safely(
             self,
-            result.message or ("undone" if ok else "undo failed"),
+            (f"{action_id} undone. " if ok else "")
+            + (result.message or ("" if ok else "undo failed")),
             title="Undo" if ok else "Undo failed",
             severity="information" if ok else "error",
         )

@@ -173,6 +173,7 @@ class DetailPane(Vertical):
         self._shown_review: object = None
         self.on_seen: Callable[[str], None] | None = None
         self.lookup: Callable[[str], ViewLike | None] = lambda _id: None
+        self.undone: frozenset[str] = frozenset()  # patches the reviewer undid
 
     def compose(self) -> ComposeResult:
         yield Static("Nothing to review yet.", id="detail-empty")
@@ -229,7 +230,7 @@ class DetailPane(Vertical):
     def _show_command_like(self, view: ViewLike, same: bool) -> None:
         action = view.action
         critical = view.assessment is not None and view.assessment.level is Level.CRITICAL
-        blocks: list[Block] = [Block(_title(view)), Block(Content(""))]
+        blocks: list[Block] = [Block(_title(view, self.undone)), Block(Content(""))]
         spans = view.assessment.spans if view.assessment else ()
         meta: list[Content] = []
         edited = edited_command(view)
@@ -290,7 +291,7 @@ class DetailPane(Vertical):
     def _show_patch(self, view: ViewLike, same: bool) -> None:
         review = view.review
         preface = [
-            Block(_title(view)),
+            Block(_title(view, self.undone)),
             Block(reasons_content(view), hang=REASON_HANG),
             Block(outcome_content(view), hang=LABEL),
         ]
@@ -352,11 +353,12 @@ class DetailPane(Vertical):
             self.on_seen(self.shown_id)
 
 
-def _title(view: ViewLike) -> Content:
+def _title(view: ViewLike, undone: frozenset[str] = frozenset()) -> Content:
     action = view.action
     turn = (
         spaced("  turn ", "$text-muted") + safe_line(action.turn_id, "$text-muted")
         if action.turn_id
         else Content("")
     )
-    return safe_line(action.id, "bold") + turn + Content("  ") + state_label(view)
+    label = state_label(view, undone=action.id in undone)
+    return safe_line(action.id, "bold") + turn + Content("  ") + label

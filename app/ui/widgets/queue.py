@@ -56,7 +56,10 @@ def badge(view: ViewLike) -> Content:
     return Content.styled(f" {label} ", f"bold reverse $risk-{a.level.value}")
 
 
-def state_label(view: ViewLike) -> Content:
+def state_label(view: ViewLike, *, undone: bool = False) -> Content:
+    """The state word; `undone`: a patch the reviewer undid (the pipeline still says done)."""
+    if undone:
+        return Content.styled(f"{'undone':<9}", "bold $text-warning")
     state = str(view.state)
     word = _STATE_WORD.get(state, state)
     if state == State.DONE and view.result is not None and view.result.exit_code not in (None, 0):
@@ -95,7 +98,7 @@ def summary(view: ViewLike) -> tuple[Content, bool]:
     return safe.content(), not cut and not safe.hazardous
 
 
-def action_prompt(view: ViewLike) -> tuple[Content, bool]:
+def action_prompt(view: ViewLike, *, undone: bool = False) -> tuple[Content, bool]:
     body, complete = summary(view)
     mark = _KIND_MARK.get(view.action.kind, "?")
     warn = ""
@@ -105,7 +108,7 @@ def action_prompt(view: ViewLike) -> tuple[Content, bool]:
     parts = [
         badge(view),
         Content(" "),
-        state_label(view),
+        state_label(view, undone=undone),
         Content(" "),
         Content.styled(f"{mark} ", "$text-muted"),
     ]
