@@ -58,12 +58,16 @@ class Sandbox:
         *,
         kernel: KernelSupport | None = None,
         prewarm: bool = True,
+        in_process: bool = False,
     ) -> None:
         """`prewarm=False` for one-shot use (`lockgate sandbox run`): no spare sandboxes are
-        made ahead of time, the one command makes its own."""
+        made ahead of time, the one command makes its own. `in_process=True` (Linux, a
+        single-threaded caller only): this process forks the sandboxes itself, with the
+        zygote's own code, instead of starting a zygote process (sandbox/linux/oneshot.py)."""
         self.policy = policy.checked()
         self._kernel = kernel
         self._prewarm_enabled = prewarm
+        self._in_process = in_process
         self._impl: _Backend | None = None
         self._lock = threading.Lock()
 
@@ -89,7 +93,12 @@ class Sandbox:
             elif sys.platform.startswith("linux"):
                 from sandbox.linux.backend import LinuxBackend
 
-                backend = LinuxBackend(self.policy)
+                backend_cls: type[LinuxBackend] = LinuxBackend
+                if self._in_process:
+                    from sandbox.linux.oneshot import OneShotBackend
+
+                    backend_cls = OneShotBackend
+                backend = backend_cls(self.policy)
                 try:
                     if self._kernel is None:
                         self._kernel = KernelSupport.from_probe(backend.zygote_probe())
@@ -192,6 +201,8 @@ class Sandbox:
     def _prewarm(self, impl: _Backend) -> None:
         """Spares for the next command, made for the workspace as it is now. Best effort: a
         failure here shows (as an error) when a command really needs a sandbox."""
+        if not self._prewarm_enabled:
+            return
         with contextlib.suppress(SandboxError):
             impl.prewarm(
                 prepare(self.policy.workspace, self.policy.protected, self.policy.writable)

@@ -9,7 +9,7 @@ import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sandbox.linux import limits, mounts, unix_sockets
 from sandbox.linux.client import Zygote
@@ -21,9 +21,12 @@ from sandbox.workspace import Prepared
 
 
 class LinuxBackend:
+    # what forks the sandboxes: a zygote process (the one-shot CLI forks them itself)
+    zygote_class: ClassVar[type[Zygote]] = Zygote
+
     def __init__(self, policy: SandboxPolicy) -> None:
         self.policy = policy
-        self.zygote = Zygote()
+        self.zygote = self.zygote_class()
         self.zygote.start()
         self.landlock_abi = 0
         self.seccomp = False

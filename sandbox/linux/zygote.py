@@ -33,7 +33,9 @@ def bootstrap_argv(python: str) -> list[str]:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket | None) -> None:
+        """`control` is None when a single-threaded program runs the zygote's requests itself
+        (sandbox/linux/oneshot.py)."""
         self.control = control
         base = limits.pids_cgroup_base()
         self.cgroups: limits.CgroupPool | None = None
@@ -44,6 +46,7 @@ class Zygote:
                 self.cgroups = None  # supervisors then refuse: the plan asked for a cgroup
 
     def serve(self) -> None:
+        assert self.control is not None
         while True:
             try:
                 msg, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE, 4)
@@ -53,18 +56,30 @@ class Zygote:
                 break
             if not msg:
                 break
-            try:
-                if fds:
-                    self.dispatch(msg, fds[0])
-            except Exception as exc:  # a bad request or a failed fork must not end the zygote
-                if fds:
-                    _answer(fds[0], json.dumps({"error": f"sandbox setup failed: {exc}"}).encode())
-            finally:
-                for f in fds:
-                    with contextlib.suppress(OSError):
-                        os.close(f)
+            self.handle(msg, fds)
         if self.cgroups is not None:
             self.cgroups.close()
+
+    def handle(self, msg: bytes, fds: list[int]) -> None:
+        """One request; its descriptors (this process's own copies) are closed afterwards."""
+        try:
+            if fds:
+                self.dispatch(msg, fds[0])
+        except Exception as exc:  # a bad request or a failed fork must not end the zygote
+            if fds:
+                _answer(fds[0], json.dumps({"error": f"sandbox setup failed: {exc}"}).encode())
+        finally:
+            for f in fds:
+                with contextlib.suppress(OSError):
+                    os.close(f)
+
+    def process_cap(self, found: str | None) -> str | None:
+        """The cap the supervisors will really get: a pool this zygote could set up."""
+        if self.cgroups is not None:
+            return limits.CGROUP
+        if found == limits.CGROUP:
+            return limits.SUPERVISOR
+        return found
 
     def dispatch(self, msg: bytes, reply_fd: int) -> None:
         if msg.startswith(b"spare\n"):
@@ -74,11 +89,7 @@ class Zygote:
         data = json.loads(msg)
         if data.get("op") == "probe":
             found = probe_kernel.probe()
-            # the cap the supervisors will really get: a pool this zygote could set up
-            if self.cgroups is not None:
-                found["process_cap"] = limits.CGROUP
-            elif found.get("process_cap") == limits.CGROUP:
-                found["process_cap"] = limits.SUPERVISOR
+            found["process_cap"] = self.process_cap(found.get("process_cap"))
             _answer(reply_fd, json.dumps(found).encode())
             return
         raise ValueError(f"unknown request {data.get('op')!r}")
@@ -90,7 +101,8 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             try:
-                self.control.close()
+                if self.control is not None:
+                    self.control.close()
                 supervisor.spare_main(plan, view, socket.socket(fileno=os.dup(reply_fd)), cgroup)
             finally:
                 os._exit(0)
