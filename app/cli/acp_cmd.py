@@ -187,6 +187,8 @@ def cli(
         argv = argv[1:]
     if not argv:
         raise UserError("no agent command: lockgate acp [OPTIONS] -- AGENT_COMMAND [ARG…]")
+    if "/" in argv[0]:  # the agent starts in the workspace: a path relative to here must hold
+        argv[0] = os.path.abspath(argv[0])
     if allow_domains and network != "allow":
         raise UserError("--allow-domain needs --network allow")
     if agent_unjailed and (agent_domains or agent_env_names or agent_reads):

@@ -510,8 +510,8 @@ class AcpLink(LinkBase):
                 kinds = ("allow_always", "allow_once")
         else:
             kinds = ("reject_once", "reject_always")
-            if result.feedback:
-                self._notes.append(f"About {title!r}: {result.feedback}")
+            if verdict is not None and verdict.kind is VerdictKind.DENY_FEEDBACK:
+                self._notes.append(f"About {title!r}: {verdict.feedback or result.feedback}")
         chosen = _pick(options, kinds)
         self.summary.append(f"permission {_short(title)}: {chosen.kind if chosen else 'cancelled'}")
         if chosen is None:
