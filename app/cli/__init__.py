@@ -25,6 +25,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "risk": ("app.cli.risk_cmd", "Score commands and patches the way the console does."),
     "patch": ("app.cli.patch_cmd", "Check, apply and undo V4A or unified patches in a workspace."),
     "log": ("app.cli.log_cmd", "Show, verify and export audit logs."),
+    "serve": ("app.cli.serve_cmd", "Open the console as the reviewer for agents with hooks."),
+    "hook": (
+        "app.cli.hook_cmd",
+        "The hook agents run before each tool call (claude, gemini, codex).",
+    ),
     "acp": ("app.cli.acp_cmd", "Review any ACP agent (Gemini CLI, Codex, Claude Code …), jailed."),
     "scan": ("app.cli.scan_cmd", "Look for prompt injection in a tool output (exit 1 if found)."),
 }

@@ -1,0 +1,126 @@
+"""`lockgate hook AGENT --policy-only`: the same decision path as the console, headless, in
+this process, for CI where nobody watches a console.
+
+The safe reading of "policy alone": whatever the policy would ask a human is **denied**, with
+the policy's reason (never `ask`: an agent's own prompt would put the decision back with
+whoever runs it, possibly auto-approving). Approved shell commands are still rewritten into
+`lockgate sandbox run`. Each agent session gets one audit log (`<data dir>/audit/hooks/`),
+appended to by every call of that session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from app.hooks.wire import Answer, Request
+
+LOCK_WAIT_S = 3.0
+
+
+def workspace_for(event: dict[str, Any], given: str | None) -> Path:
+    for candidate in (
+        given,
+        os.environ.get("CLAUDE_PROJECT_DIR"),
+        os.environ.get("GEMINI_PROJECT_DIR"),
+        event.get("cwd") if isinstance(event.get("cwd"), str) else None,
+    ):
+        if candidate and os.path.isdir(candidate):
+            return Path(os.path.realpath(candidate))
+    return Path(os.path.realpath(os.getcwd()))
+
+
+def decide(
+    agent: str,
+    event: dict[str, Any],
+    *,
+    workspace: str | None = None,
+    timeout_s: float = 600.0,
+    launcher: tuple[str, ...] | None = None,
+) -> Answer:
+    """One decision, policy only. Any failure to set up denies (with the reason)."""
+    try:
+        return asyncio.run(_decide(agent, event, workspace_for(event, workspace), timeout_s,
+                                   launcher))  # fmt: skip
+    except Exception as exc:
+        return Answer("deny", f"lockgate --policy-only could not decide ({exc}); denied")
+
+
+async def _decide(
+    agent: str,
+    event: dict[str, Any],
+    ws: Path,
+    timeout_s: float,
+    launcher: tuple[str, ...] | None,
+) -> Answer:
+    from app.core.config import load_user_config
+    from app.core.pipeline import Pipeline
+    from app.core.ports import SessionContext
+    from app.execute.patches import WorkspacePatchExecutor
+    from app.hooks.handoff import HandOffCommands, HandOffPatches, HookPolicy
+    from app.hooks.serve import default_launcher
+    from app.hooks.service import HookLink, HookService, SandboxSpec
+    from app.risk.engine import RiskEngine
+    from app.risk.policy import load_policy
+
+    context = SessionContext(workspace=ws, headless=True)
+    risk = RiskEngine()
+    policy = load_policy(ws, user_config=load_user_config(), headless=True, engine=risk)
+    commands = HandOffCommands()
+    audit = _open_audit(agent, event, ws)
+    try:
+        link = HookLink()
+        pipeline = Pipeline(
+            context=context,
+            risk=risk,
+            policy=HookPolicy(policy),
+            commands=commands,
+            patches=HandOffPatches(WorkspacePatchExecutor(ws, ask_for_protected=False)),
+            observers=[link],
+            audit=audit,
+        )
+        service = HookService(
+            pipeline,
+            link,
+            commands,
+            workspace=ws,
+            spec=SandboxSpec(launcher or default_launcher(), ws, timeout_s=timeout_s),
+            audit=audit,
+        )
+        running = asyncio.ensure_future(pipeline.run(link))
+        try:
+            return await service.handle(Request("", agent, event, 30.0))
+        finally:
+            await link.cancel()
+            await running
+    finally:
+        audit.close(clean=False)
+
+
+def _open_audit(agent: str, event: dict[str, Any], ws: Path) -> Any:
+    """This agent session's log, continued; another call of the same session holding it makes
+    this one wait a little (parallel tool calls)."""
+    from app.core.audit import AuditError, AuditLog, audit_dir
+
+    sid = str(event.get("session_id") or "unknown")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", sid)[:80] or "unknown"
+    path = audit_dir() / "hooks" / f"{agent}-{safe}.jsonl"
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            log = AuditLog(path, session_id=f"hook-{agent}-{safe}", workspace=ws)
+            break
+        except AuditError as exc:
+            if "another lockgate session" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    if log.records == 0:
+        log.write(
+            "session-start",
+            {"workspace": str(ws), "pid": os.getpid(), "resumed_from": None, "agent": agent},
+        )
+    return log

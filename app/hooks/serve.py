@@ -1,0 +1,97 @@
+"""Wiring for `lockgate serve`: a session whose executors hand approved actions back to the
+agents (see `handoff.py`), a socket, and the service answering hook requests from it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from app.hooks.handoff import HandOffCommands, HandOffPatches, HookPolicy
+from app.hooks.server import Listener, ServeLink
+from app.hooks.service import HookService, SandboxSpec
+
+SECRET_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+def default_launcher() -> tuple[str, ...]:
+    """How a rewritten command calls lockgate: this very `lockgate` executable by absolute
+    path (never whatever `lockgate` the agent's PATH finds first)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) == "lockgate" and os.access(argv0, os.X_OK):
+        return (os.path.abspath(argv0),)
+    found = shutil.which("lockgate")
+    if found:
+        return (os.path.abspath(found),)
+    return (sys.executable, "-m", "app")
+
+
+@dataclass
+class Served:
+    session: Any  # app.session.Session
+    link: ServeLink
+    listener: Listener
+
+
+def open_served(
+    workspace: Path,
+    *,
+    network: Literal["off", "allow"] = "off",
+    allowed_domains: tuple[str, ...] = (),
+    network_args: tuple[str, ...] = (),
+    rules: Any = None,
+    timeout_s: float = 600.0,
+    audit_path: Path | None = None,
+    launcher: Sequence[str] | None = None,
+    observers: Sequence[Any] = (),
+    headless: bool = False,
+) -> Served:
+    """Bind the socket (refusing a second serve of the workspace), open the session, wire the
+    service. Raises ServeError or SessionError with a one-line message."""
+    from app.session import SessionOptions, open_session
+
+    ws = Path(os.path.realpath(workspace))
+    listener = Listener(ws)
+    try:
+        link = ServeLink(listener)
+        commands = HandOffCommands()
+
+        def wrap_executors(_commands: Any, patches: Any) -> tuple[Any, Any]:
+            return commands, HandOffPatches(patches)
+
+        session = open_session(
+            SessionOptions(
+                workspace=ws,
+                network=network,
+                allowed_domains=allowed_domains,
+                audit_path=audit_path,
+                headless=headless,
+                secrets=tuple(v for k in SECRET_ENV if (v := os.environ.get(k, "").strip())),
+                observers=(link, *observers),
+                wrap_executors=wrap_executors,
+                wrap_policy=HookPolicy,
+            )
+        )
+    except BaseException:
+        listener.close()
+        raise
+    link.service = HookService(
+        session.pipeline,
+        link,
+        commands,
+        workspace=session.workspace,
+        spec=SandboxSpec(
+            tuple(launcher or default_launcher()),
+            session.workspace,
+            timeout_s=timeout_s,
+            network_args=network_args,
+        ),
+        rules=rules,
+        audit=session.audit,
+        token=listener.token,
+    )
+    return Served(session, link, listener)

@@ -1,0 +1,168 @@
+"""`lockgate serve`'s socket: bound (mode 0600, in the 0700 runtime dir) before the console
+starts, so its path can be printed and a second serve of the same workspace is refused; served
+on the console's own event loop once the pipeline starts reading the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from app.core.events import AgentEvent
+from app.hooks.endpoint import (
+    Endpoint,
+    EndpointError,
+    endpoint_paths,
+    load_endpoint,
+    runtime_dir,
+    write_private_file,
+)
+from app.hooks.service import HookLink, HookService
+from app.hooks.wire import MAX_LINE, Answer, Request, WireError
+
+
+class ServeError(Exception):
+    """The socket cannot be set up; one line."""
+
+
+class Listener:
+    """The bound socket plus the token and endpoint files; `close()` removes all three."""
+
+    def __init__(self, workspace: Path) -> None:
+        try:
+            rdir = runtime_dir(create=True)
+        except EndpointError as exc:
+            raise ServeError(str(exc)) from None
+        self.workspace = workspace
+        self.endpoint_file, self.socket_path, self.token_file = endpoint_paths(rdir, str(workspace))
+        self._refuse_if_served()
+        self.token = secrets.token_urlsafe(32)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.socket_path)
+            sock.bind(self.socket_path)
+            os.chmod(self.socket_path, 0o600)
+            sock.listen(64)
+        except OSError as exc:
+            sock.close()
+            raise ServeError(f"socket {self.socket_path}: {exc.strerror}") from None
+        finally:
+            os.umask(old)
+        sock.setblocking(False)
+        self.sock: socket.socket | None = sock
+        write_private_file(self.token_file, self.token + "\n")
+        self.endpoint = Endpoint(str(workspace), self.socket_path, self.token_file, os.getpid())
+        write_private_file(self.endpoint_file, self.endpoint.to_json() + "\n")
+
+    def _refuse_if_served(self) -> None:
+        if not os.path.lexists(self.endpoint_file):
+            return
+        try:
+            other = load_endpoint(self.endpoint_file)
+        except EndpointError:
+            return  # unreadable leftovers are replaced
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(0.5)
+        try:
+            probe.connect(other.socket)
+        except OSError:
+            return  # stale: its serve is gone
+        finally:
+            probe.close()
+        raise ServeError(
+            f"{self.workspace} is already being served (pid {other.pid}, socket {other.socket})"
+        )
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        for path in (self.endpoint_file, self.token_file, self.socket_path):
+            with contextlib.suppress(OSError):
+                # Remove only what is still ours (a later serve may have replaced them).
+                if path == self.endpoint_file and load_endpoint(path).pid != os.getpid():
+                    continue
+                os.unlink(path)
+
+
+class ServeLink(HookLink):
+    """The console's link under `lockgate serve`: serves the socket while the pipeline reads it."""
+
+    def __init__(self, listener: Listener) -> None:
+        super().__init__()
+        self.listener = listener
+        self.service: HookService | None = None  # set by the serve command once wired
+        self.connections = 0
+
+    async def events(self) -> AsyncIterator[AgentEvent]:
+        sock = self.listener.sock
+        if sock is None or self.service is None:
+            raise RuntimeError("serve link used without a socket and a service")
+        server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_LINE + 1)
+        self.status("waiting", f"serving hooks on {self.listener.socket_path}")
+        try:
+            async for event in super().events():
+                yield event
+        finally:
+            server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+            self.listener.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            answer = await self._answer(reader, writer)
+            writer.write(answer.to_line())
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+        except Exception:  # one bad connection must never take the console down
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Answer:
+        if not _same_user(writer):
+            return Answer("deny", "lockgate: another user's process may not ask this console")
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), 10.0)
+            request = Request.from_line(line)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            return Answer("deny", "lockgate: the hook request was cut short; denied")
+        except WireError as exc:
+            return Answer("deny", f"lockgate: {exc}; denied")
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            with contextlib.suppress(Exception):
+                await reader.read(1)  # the client sends nothing more: data or EOF = it left
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            assert self.service is not None
+            return await self.service.handle(request, gone)
+        finally:
+            watcher.cancel()
+
+
+def _same_user(writer: asyncio.StreamWriter) -> bool:
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return False
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return bool(uid == os.getuid())
