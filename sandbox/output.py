@@ -36,3 +36,60 @@ class HeadTail:
         if self.total <= self.limit:
             return bytes(self.head + tail)
         return bytes(self.head) + bytes(tail)
+
+
+# --------------------------------------------------------------------------- terminal safety
+
+# What a terminal would act on or hide, shown as a visible marker instead (the console does the
+# same with app/ui/safe.py; the sandbox may not import app/, so this is its stdlib twin for
+# `lockgate sandbox run` and for the guard's notes).
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u180e\u00ad\u2028\u2029"
+
+
+def _marker(ch: str) -> str | None:
+    code = ord(ch)
+    if ch == "\x1b":
+        return "␛"
+    if ch == "\r":
+        return "␍"
+    if code < 0x20 and ch not in "\n\t":
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "␡"
+    if 0x80 <= code <= 0x9F or ch in _BIDI or ch in _INVISIBLE or 0xE0000 <= code <= 0xE007F:
+        return f"⟨U+{code:04X}⟩"
+    return None
+
+
+def escape_text(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` with escape sequences, control characters (newlines too unless kept), bidi
+    controls and invisible characters replaced by visible markers: a name can never make a
+    printed line read as something else."""
+    if text.isascii() and text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        if ch == "\n" and keep_newlines:
+            out.append(ch)
+            continue
+        if ch == "\n":
+            out.append("⏎")
+            continue
+        m = _marker(ch)
+        out.append(ch if m is None else m)
+    return "".join(out)
+
+
+class TerminalEscaper:
+    """Turns a byte stream into text safe for a terminal, chunk by chunk: UTF-8 sequences split
+    across chunks are kept whole, bytes that are not UTF-8 show as \\xNN."""
+
+    def __init__(self) -> None:
+        import codecs
+
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="backslashreplace")
+
+    def feed(self, chunk: bytes, *, final: bool = False) -> bytes:
+        text = self._decoder.decode(chunk, final)
+        return escape_text(text, keep_newlines=True).encode("utf-8")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 WHOLE = frozenset({"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "proc", "sys",
                    "dev", "snap", "nix"})  # fmt: skip
 DEPTHS = {"etc": 6, "var": 3}
-DEFAULT_DEPTH = 2
+DEFAULT_DEPTH = 3
 # A bound on the entries the scan reads (a huge tree is granted past it rather than stall).
 MAX_ENTRIES = 20000
 

@@ -17,7 +17,7 @@ import click
 from app.cli.network_options import network_options, run_with_network
 from app.core.config import config_dir
 from sandbox import SandboxError, SandboxPolicy, probe
-from sandbox.policy import default_deny_read
+from sandbox.policy import default_deny_read, default_readable
 
 SETUP_FAILED = 125
 
@@ -37,20 +37,68 @@ def check(as_json: bool) -> None:
     except SandboxError as exc:
         click.echo(f"lockgate: {exc}", err=True)
         sys.exit(1)
+    reads = _reads() if support.platform == "linux" else {}
     if as_json:
-        click.echo(json.dumps(support.to_dict(), indent=2, sort_keys=True))
+        data = support.to_dict()
+        data["reads"] = reads
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
         for layer in support.layers():
             mark = "ok " if layer.ok else ("-- " if not layer.required else "NO ")
             tail = "" if layer.ok or not layer.degradable else "  (skippable with --allow-degraded)"
-            click.echo(f"{mark} {layer.name:<16} {layer.detail}{tail}")
+            # "ok" is already the mark: only a detail that says more is printed
+            detail = "" if layer.detail == "ok" else layer.detail
+            click.echo(f"{mark} {layer.name:<16} {detail}{tail}".rstrip())
         if support.process_cap:
             click.echo(f"process cap: {_CAP_WORDS.get(support.process_cap, support.process_cap)}")
+        if reads:
+            _print_reads(reads)
         if support.can_run():
             click.echo("sandbox: can run")
         else:
             click.echo(support.refusal())
     sys.exit(0 if support.can_run() else 1)
+
+
+def _reads() -> dict[str, Any]:
+    """What a command of `lockgate sandbox run` (no --readable) may read: the allow-list."""
+    import os
+
+    from sandbox.linux.mounts import private_views
+    from sandbox.policy import default_toolchains, home_dirs
+    from sandbox.visible import read_set
+
+    homes = [str(h) for h in home_dirs()]
+    shown = [str(p) for p in (*default_readable(), *default_toolchains())]
+    found = read_set(
+        homes=homes,
+        deny=[str(p) for p in (*default_deny_read(), config_dir())],
+        extra=shown,
+        views=private_views(os.environ.get("XDG_RUNTIME_DIR")),
+        root_only=os.geteuid() == 0,
+    )
+    return {
+        "hidden_homes": homes,
+        "shown_read_only": list(dict.fromkeys(shown)),
+        "owner_only_left_out": list(found.excluded),
+        "rules": len(found.rules),
+    }
+
+
+def _print_reads(reads: dict[str, Any]) -> None:
+    from sandbox.output import escape_text
+
+    def names(paths: list[str]) -> str:
+        return ", ".join(escape_text(p) for p in paths) or "none"
+
+    click.echo("reads: an allow-list (Landlock rules: %d)" % reads["rules"])
+    click.echo(f"  hidden (home): {names(reads['hidden_homes'])}")
+    click.echo(f"  shown read-only: {names(reads['shown_read_only'])}")
+    left = reads["owner_only_left_out"]
+    if left:
+        more = f" and {len(left) - 8} more" if len(left) > 8 else ""
+        click.echo(f"  owner-only entries left out: {names(left[:8])}{more}")
+    click.echo("  add more with --readable PATH or [sandbox] readable = [...]")
 
 
 _CAP_WORDS = {
@@ -72,6 +120,7 @@ class RunOptions:
     allow_degraded: bool
     argv: tuple[str, ...]
     extra: dict[str, Any] = field(default_factory=dict)
+    readable: tuple[Path, ...] = ()
 
     def policy(self) -> SandboxPolicy:
         deny = (*default_deny_read(), config_dir())
@@ -80,6 +129,7 @@ class RunOptions:
             writable=self.writable,
             allow_degraded=self.allow_degraded,
             deny_read=tuple(dict.fromkeys(deny)),
+            readable=(*default_readable(), *self.readable),
         )
 
 
@@ -99,6 +149,14 @@ class RunOptions:
     type=click.Path(path_type=Path),
     metavar="DIR",
     help="Another writable directory. Repeatable.",
+)
+@click.option(
+    "--readable",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Another read-only root (a directory or a file), e.g. a cache in the home, which is "
+    "otherwise hidden. Repeatable.",
 )
 @click.option("--timeout", type=float, metavar="S", help="Kill the command after S seconds.")
 @click.option(
@@ -122,6 +180,7 @@ def run(**params: Any) -> None:
     opts = RunOptions(
         workspace=params.pop("workspace"),
         writable=tuple(params.pop("writable")),
+        readable=tuple(params.pop("readable")),
         timeout=params.pop("timeout"),
         max_output=params.pop("max_output"),
         use_stdin=params.pop("use_stdin"),

@@ -6,6 +6,8 @@ agent never can (writable roots and hidden paths are the session's choice).
     [sandbox]
     hide = ["~/work/secrets", "~/.config/some-cli"]   # unreadable inside, on top of the defaults
     writable = ["~/.cache/pip"]                        # extra writable roots
+    readable = ["~/.cache/go-build"]                   # extra read-only roots (the home is
+                                                       # hidden but for its toolchain dirs)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Literal
 
 from app.core.config import ConfigError
 from sandbox import SandboxPolicy
-from sandbox.policy import default_deny_read
+from sandbox.policy import default_deny_read, default_readable
 
 
 def _paths(section: Mapping[str, Any], key: str) -> tuple[Path, ...]:
@@ -39,7 +41,7 @@ def sandbox_policy(
     network: Literal["off", "proxy"],
     allow_degraded: bool,
 ) -> SandboxPolicy:
-    unknown = sorted(set(section) - {"hide", "writable"})
+    unknown = sorted(set(section) - {"hide", "writable", "readable"})
     if unknown:
         raise ConfigError(f"[sandbox] unknown setting(s): {', '.join(unknown)}")
     writable = tuple(p for p in _paths(section, "writable") if p.is_dir())
@@ -48,5 +50,6 @@ def sandbox_policy(
         writable=writable,
         network=network,
         deny_read=(*default_deny_read(), *_paths(section, "hide")),
+        readable=(*default_readable(), *_paths(section, "readable")),
         allow_degraded=allow_degraded,
     )

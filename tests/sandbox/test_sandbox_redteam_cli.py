@@ -218,7 +218,10 @@ def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
     if request.param == "root":
         if os.geteuid() != 0:
             pytest.skip("the root half needs root")
-        yield Runner("root", (sys.executable, "-m", "app"), base_env)
+        # PYTHONPATH passes through so the same cases can be run against an older tree
+        # (to show that a case failed before its fix)
+        extra = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+        yield Runner("root", (sys.executable, "-m", "app"), {**base_env, **extra})
         return
     python = _system_python()
     if python is None:
