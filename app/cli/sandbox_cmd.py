@@ -91,7 +91,7 @@ def _print_reads(reads: dict[str, Any]) -> None:
     def names(paths: list[str]) -> str:
         return ", ".join(escape_text(p) for p in paths) or "none"
 
-    click.echo("reads: an allow-list (Landlock rules: %d)" % reads["rules"])
+    click.echo(f"reads: an allow-list (Landlock rules: {reads['rules']})")
     click.echo(f"  hidden (home): {names(reads['hidden_homes'])}")
     click.echo(f"  shown read-only: {names(reads['shown_read_only'])}")
     left = reads["owner_only_left_out"]

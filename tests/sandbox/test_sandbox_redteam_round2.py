@@ -19,14 +19,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_sandbox_redteam_cli import (  # noqa: F401  (fixtures)
+from test_sandbox_redteam_cli import (
     PY,
     Area,
     Runner,
-    _git,
-    area,
-    runner,
 )
+from test_sandbox_redteam_cli import area as area_fixture  # noqa: F401  (fixture "area")
+from test_sandbox_redteam_cli import runner as runner_fixture  # noqa: F401  (fixture "runner")
 
 pytestmark = pytest.mark.sandbox
 
