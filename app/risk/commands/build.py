@@ -7,6 +7,7 @@ from __future__ import annotations
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer
 from app.risk.commands.args import PUBLISH_WORDS
+from app.risk.commands.databases import migration_task
 from app.risk.commands.registry import Family, Handler
 from app.risk.shell import SimpleCommand
 
@@ -215,6 +216,9 @@ def h_build(an: Analyzer, c: SimpleCommand) -> None:
         )
         if dry:
             an.add(K.RESOURCE, 5, f"`{name}` only prints what it would run", c.argv[0].span)
+            return
+        targets = [w for w in c.args if not (w.value or "-").startswith("-")]
+        if targets and migration_task(an, c, name, targets):
             return
         for w in c.args:
             v = w.value or ""

@@ -216,8 +216,6 @@ READ_ONLY = frozenset(
         "mlr",
         "xsv",
         "qsv",
-        "sqlite3",
-        "duckdb",
         "pandoc",
         "glow",
         "mdcat",

@@ -17,6 +17,7 @@ import shlex
 from app.core.model import Category as K
 from app.core.model import Span
 from app.risk.analysis import Analyzer, short
+from app.risk.commands.databases import migration_task
 from app.risk.commands.effects import delete_target, read_target, write_target
 from app.risk.netutil import parse_target
 from app.risk.shell import SHELLS, SimpleCommand, Word
@@ -239,6 +240,8 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
 
 def _django(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
     sub = rest[0].value if rest else ""
+    if rest and migration_task(an, c, "manage.py", rest):
+        return
     if sub in (
         "migrate",
         "flush",

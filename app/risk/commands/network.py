@@ -9,6 +9,7 @@ import re
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import UNKNOWN_TARGET, has, q, split_args, val
+from app.risk.commands.databases import migration_task
 from app.risk.commands.effects import _network_note, read_target, write_target
 from app.risk.commands.registry import Family, Handler
 from app.risk.netutil import Target, parse_target
@@ -571,12 +572,16 @@ def h_sniffer(an: Analyzer, c: SimpleCommand) -> None:
 def h_server(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     if name in ("rails",) and not any(w.value in ("s", "server") for w in c.args):
+        if migration_task(an, c, name, list(c.args)):
+            return
         if any((w.value or "").startswith("db:") for w in c.args):
             an.add(K.DESTRUCTIVE, 40, "changes the database (rails db task)", c.span)
         else:
             an.add(K.RESOURCE, 5, "runs a rails task", c.span)
         return
     if name == "flask" and not any(w.value == "run" for w in c.args):
+        if migration_task(an, c, name, list(c.args)):
+            return
         if any((w.value or "").startswith("db") for w in c.args):
             an.add(K.DESTRUCTIVE, 40, "changes the database (flask db)", c.span)
         return

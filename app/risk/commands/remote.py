@@ -246,11 +246,52 @@ def _remote_effects(
             an.add(f.category, f.score, f"on {host}: {reason}", span)
 
 
+# Platform CLIs that print a project's secrets: (program, the words that do it).
+_SECRET_DUMPS = (
+    ("railway", ("variables",)),
+    ("railway", ("vars",)),
+    ("heroku", ("config",)),
+    ("heroku", ("config:get",)),
+    ("vercel", ("env", "pull")),
+    ("netlify", ("env:list",)),
+    ("netlify", ("env:get",)),
+    ("render", ("env",)),
+    ("flyctl", ("ssh", "console")),
+)
+
+
 def h_cloud(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     an.ci(c).network = True
     vals = [w.value or "" for w in c.args if not (w.value or "").startswith("-")]
     words = " ".join(vals[:4]).lower()
+    flags = [w.value or "" for w in c.args if (w.value or "").startswith("-")]
+    for prog, sub in _SECRET_DUMPS:
+        if name == prog and tuple(vals[: len(sub)]) == sub and not (
+            {"set", "unset", "--set", "delete"} & set(vals[len(sub) : len(sub) + 1])
+        ):
+            an.ci(c).secrets.append(f"{name} variables")
+            an.facts.reads_secrets.append(f"{name} variables")
+            an.add(
+                K.SECRETS,
+                70,
+                f"`{name} {' '.join(sub)}` prints the project's secrets (API keys, database "
+                "passwords): they would reach the agent and its model provider",
+                c.span,
+            )
+            return
+    if name == "supabase" and vals[:2] == ["db", "reset"]:
+        remote = any(f in ("--linked", "--db-url") or f.startswith("--db-url=") for f in flags)
+        an.add(
+            K.DESTRUCTIVE,
+            80 if remote else 45,
+            "`supabase db reset --linked` wipes the linked remote database and replays the "
+            "migrations; its data is gone"
+            if remote
+            else "`supabase db reset` wipes the local development database",
+            c.span,
+        )
+        return
     if name in ("op", "bw", "lpass", "vault", "doppler", "infisical") and re.search(
         r"\b(read|get|show|export|run|kv|item|secrets?|download|login|unlock)\b", words
     ):
