@@ -267,8 +267,10 @@ def h_cloud(an: Analyzer, c: SimpleCommand) -> None:
     words = " ".join(vals[:4]).lower()
     flags = [w.value or "" for w in c.args if (w.value or "").startswith("-")]
     for prog, sub in _SECRET_DUMPS:
-        if name == prog and tuple(vals[: len(sub)]) == sub and not (
-            {"set", "unset", "--set", "delete"} & set(vals[len(sub) : len(sub) + 1])
+        if (
+            name == prog
+            and tuple(vals[: len(sub)]) == sub
+            and not ({"set", "unset", "--set", "delete"} & set(vals[len(sub) : len(sub) + 1]))
         ):
             an.ci(c).secrets.append(f"{name} variables")
             an.facts.reads_secrets.append(f"{name} variables")
