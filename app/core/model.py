@@ -134,6 +134,9 @@ class NetworkAction:
     scheme: Literal["http", "https"] = "https"
     program: str = ""  # what asked, e.g. "pip"
     parent_action_id: str = ""  # the command that was running
+    # Every action has one, so no caller has to ask which kind it holds: a network ask comes
+    # from a sandboxed program, not from a tool call, so it is always "".
+    call_id: str = ""
     created_at: float = field(default_factory=time.time)
     kind: Literal["network"] = "network"
 
