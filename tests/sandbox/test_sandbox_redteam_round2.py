@@ -19,15 +19,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+import test_sandbox_redteam_cli as rt
 from test_sandbox_redteam_cli import (
     PY,
     Area,
     Runner,
 )
-from test_sandbox_redteam_cli import area as area_fixture  # noqa: F401  (fixture "area")
-from test_sandbox_redteam_cli import runner as runner_fixture  # noqa: F401  (fixture "runner")
 
 pytestmark = pytest.mark.sandbox
+# the CLI runners (root, uid 65534) and the test areas of the first red-team suite
+runner = rt.runner
+area = rt.area
 
 
 def _own(area: Area, *tops: Path) -> None:
