@@ -91,6 +91,8 @@ class SandboxCommandExecutor:
                 on_output=sink,
                 cancel=cancel,
                 proxy_socket=proxy_socket,
+                # the CA bundle variables when the session inspects HTTPS
+                env=getattr(self.network, "sandbox_env", None) if proxy_socket else None,
             )
         )
         try:

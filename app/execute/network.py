@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
+import secrets
 import shlex
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.audit import AuditLog
+from app.core.config import data_dir
 from app.core.model import CommandAction, NetworkAction, Verdict, VerdictKind
 from app.core.pipeline import Pipeline
 from sandbox.net import (
@@ -31,7 +35,9 @@ from sandbox.net import (
     preset_rules,
     rules_from_table,
 )
+from sandbox.net.ca import CaError, Inspection, SessionCA, system_roots, upstream_context
 from sandbox.net.proxy import Resolver
+from sandbox.policy import SandboxPolicy
 
 ASK_TIMEOUT_S = 120.0
 
@@ -136,12 +142,84 @@ def record_fields(rec: RequestRecord) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class NetworkExtra:
+    """Network options from the command line beyond domains and presets (`lockgate run`,
+    `demo` and `acp` take the same ones as `sandbox run`): more rules, and the extra root the
+    proxy trusts for upstream servers (`--upstream-ca`)."""
+
+    rules: NetworkRules | None = None
+    upstream_ca: Path | None = None
+
+
+class TlsSetup:
+    """A session's TLS inspection: a fresh CA whose key lives in the console's data directory
+    (hidden from the sandbox, 0600), and a bundle directory (system roots + that CA) that only
+    the sandbox is told to trust, through `env`. `close()` deletes both."""
+
+    def __init__(self, upstream_ca: Path | None = None) -> None:
+        key_dir = data_dir() / "tls" / f"session-{os.getpid()}-{secrets.token_hex(6)}"
+        bundle_dir = Path(tempfile.mkdtemp(prefix="lockgate-ca-"))
+        try:
+            ca = SessionCA.create(key_dir, bundle_dir, system_roots())
+            self.inspection = Inspection(ca, upstream_context(upstream_ca))
+        except BaseException:
+            shutil.rmtree(key_dir, ignore_errors=True)
+            shutil.rmtree(bundle_dir, ignore_errors=True)
+            raise
+        self.key_dir = key_dir
+        self.bundle_dir = bundle_dir
+        self.env = ca.files.sandbox_env()
+
+    def with_bundle(self, policy: SandboxPolicy) -> SandboxPolicy:
+        """The sandbox policy with the bundle directory readable (read-only) inside."""
+        return dataclasses.replace(policy, readable=(*policy.readable, self.bundle_dir))
+
+    def close(self) -> None:
+        shutil.rmtree(self.key_dir, ignore_errors=True)
+        shutil.rmtree(self.bundle_dir, ignore_errors=True)
+
+
+def open_inspection(rules: NetworkRules, upstream_ca: Path | None = None) -> TlsSetup | None:
+    """The TLS setup the rules need (None when they need none). Raises RuleError (one line)."""
+    if not rules.inspection_wanted:
+        if upstream_ca is not None:
+            raise RuleError("--upstream-ca is only used with TLS inspection (--inspect-tls)")
+        return None
+    try:
+        return TlsSetup(upstream_ca)
+    except CaError as exc:
+        raise RuleError(f"TLS inspection: {exc}") from None
+    except OSError as exc:
+        raise RuleError(f"TLS inspection: cannot write the session CA: {exc}") from None
+
+
+def network_notes(rules: NetworkRules) -> list[str]:
+    """What a session says at start about HTTPS: inspected or not, and which limits cannot hold
+    for domains exempt from inspection."""
+    notes: list[str] = []
+    if rules.inspection_wanted:
+        notes.append(
+            "network: HTTPS to allowed hosts is inspected (a session CA only the sandbox "
+            "trusts), so method, read-only and URL limits hold for HTTPS too"
+        )
+    limited = rules.methods is not None or rules.read_only or rules.urls
+    for p in rules.no_inspect:
+        if limited:
+            notes.append(
+                f"network: {p} is not inspected (inspect = false): it is CONNECT-only, and "
+                "method, read-only and URL limits cannot apply to it"
+            )
+    return notes
+
+
 def session_rules(
     section: Mapping[str, Any],
     *,
     allowed_domains: tuple[str, ...] = (),
     presets: tuple[str, ...] = (),
     where: str = "config",
+    extra: NetworkExtra | None = None,
 ) -> NetworkRules:
     """Rules for a session: the user config's `[network]` table (allow_domains, deny_domains,
     allow_ports, allow_methods, read_only, allow_addresses and `presets.NAME` tables), the named
@@ -154,6 +232,8 @@ def session_rules(
         rules = rules.combine(preset_rules(name, user_presets, where))
     if allowed_domains:
         rules = rules.combine(NetworkRules.build(allow=allowed_domains))
+    if extra is not None and extra.rules is not None:
+        rules = rules.combine(extra.rules)
     return rules
 
 
@@ -173,9 +253,11 @@ class NetworkGate:
         audit: AuditLog | None = None,
         ask_timeout_s: float = ASK_TIMEOUT_S,
         resolver: Resolver | None = None,
+        tls: TlsSetup | None = None,
     ) -> None:
         """`resolver` is for tests only (mapping test names to loopback); the session never
-        passes one, and nothing else can change how names resolve."""
+        passes one, and nothing else can change how names resolve. `tls`: the session's TLS
+        inspection, closed with the gate."""
         asker = PipelineAsker(pipeline, timeout_s=ask_timeout_s) if pipeline is not None else None
         self.proxy = AllowListProxy(
             rules,
@@ -184,7 +266,10 @@ class NetworkGate:
             # the pipeline's own timeout answers first and records the denial
             ask_timeout_s=ask_timeout_s + 5.0,
             resolver=resolver,
+            inspection=tls.inspection if tls is not None else None,
         )
+        self.tls = tls
+        self.notes = network_notes(rules)
         self._dir = Path(tempfile.mkdtemp(prefix="lockgate-net-"))
         os.chmod(self._dir, 0o700)
         self._n = 0
@@ -198,6 +283,17 @@ class NetworkGate:
     @property
     def socket_dir(self) -> Path:
         return self._dir
+
+    @property
+    def sandbox_env(self) -> dict[str, str]:
+        """Variables every sandboxed command gets: the CA bundle, when HTTPS is inspected."""
+        return dict(self.tls.env) if self.tls is not None else {}
+
+    def discard(self) -> None:
+        """Synchronous clean-up (the sockets close with their commands)."""
+        shutil.rmtree(self._dir, ignore_errors=True)
+        if self.tls is not None:
+            self.tls.close()
 
     @contextlib.asynccontextmanager
     async def socket_for(
@@ -222,4 +318,4 @@ class NetworkGate:
 
     async def close(self) -> None:
         await self.proxy.close()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self.discard()
