@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from app.agent.errors import redact
-from app.core.events import AgentEvent, AgentStatus, Proposed, TurnEnded
+from app.core.events import AgentCheckpoint, AgentEvent, AgentStatus, Proposed, TurnEnded
 from app.core.model import Action, Result, new_id
 
 
@@ -103,6 +104,11 @@ class LinkBase:
     def new_turn_id(self) -> str:
         return new_id("turn")
 
+    def _checkpoint(self, api: str, turn_id: str, state: Mapping[str, Any]) -> None:
+        """Hand the pipeline what a restored link needs to take this turn up again after a
+        crash (written to the audit log before the turn's proposals)."""
+        self._emit(AgentCheckpoint(api, turn_id, dict(state)))
+
     async def _turn(self, turn_id: str, actions: Sequence[Action]) -> tuple[Result, ...]:
         """Propose `actions` as one turn and wait for their results, in proposal order."""
         loop = asyncio.get_running_loop()
@@ -131,3 +137,38 @@ class LinkBase:
             self._emit(AgentStatus("error", detail))
         finally:
             self._queue.put_nowait(_END)
+
+
+class ResumeMismatch(ValueError):
+    """A killed session's conversation cannot be taken up by this link (another API, or records
+    that do not fit together); the message says why in one line."""
+
+
+A = TypeVar("A", bound=Action)
+
+
+def with_ids(actions: Sequence[A], ids: Sequence[str]) -> list[A]:
+    """The actions a restored link plans again, under the ids the killed session gave them (so
+    the pipeline recognises the turn it recovered from the audit log)."""
+    if len(actions) != len(ids) or not all(isinstance(i, str) and i for i in ids):
+        raise ResumeMismatch(
+            f"the interrupted turn had {len(ids)} action(s) but its model output plans "
+            f"{len(actions)}; cannot resume the conversation"
+        )
+    return [dataclasses.replace(a, id=i) for a, i in zip(actions, ids, strict=True)]
+
+
+def checkpoints(conversation: Sequence[Mapping[str, Any]], api: str) -> list[Mapping[str, Any]]:
+    """The `agent-state` records of a killed session, checked to belong to `api`."""
+    if not conversation:
+        return []
+    others = {str(c.get("api")) for c in conversation if c.get("api") != api}
+    if others:
+        raise ResumeMismatch(
+            f"the interrupted session talked to the {' / '.join(sorted(others))} API; resume it "
+            f"with --api {sorted(others)[0]}"
+        )
+    for c in conversation:
+        if not isinstance(c.get("state"), Mapping) or not isinstance(c.get("turn_id"), str):
+            raise ResumeMismatch("an agent-state record of the interrupted session is malformed")
+    return list(conversation)

@@ -10,14 +10,21 @@ stream that breaks off before anything useful arrived is retried.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
-from app.agent.base import MAX_ACTIONS_PER_TURN, LinkBase
+from app.agent.base import (
+    MAX_ACTIONS_PER_TURN,
+    LinkBase,
+    ResumeMismatch,
+    checkpoints,
+    with_ids,
+)
 from app.agent.errors import Backoff, StreamCut, StreamFailed
 from app.agent.outputs import command_text, patch_text
 from app.agent.prompt import system_prompt
@@ -82,6 +89,7 @@ APPLY_PATCH_TOOL: dict[str, Any] = {
 }
 
 TOOLS = [SHELL_TOOL, APPLY_PATCH_TOOL]
+API = "chat"
 
 
 # --------------------------------------------------------------------------- stream parsing
@@ -330,6 +338,60 @@ def _render(slot: _Slot, results: dict[str, Result]) -> str:
     return "\n\n".join(parts)
 
 
+# --------------------------------------------------------------------------- resuming
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A killed session's conversation: its messages after the system prompt (which is written
+    anew from the session), the last assistant message's calls being answered next."""
+
+    messages: tuple[dict[str, Any], ...]
+    turn_id: str
+    calls: tuple[_Call, ...]
+    truncated: bool
+    length_cut: bool
+    action_ids: tuple[str, ...]
+
+    @classmethod
+    def from_checkpoints(cls, conversation: Sequence[Mapping[str, Any]]) -> Resumed | None:
+        records = checkpoints(conversation, API)
+        if not records:
+            return None
+        messages: list[dict[str, Any]] = []
+        try:
+            for rec in records:
+                state = rec["state"]
+                messages += [_table(m) for m in state["sent"]]
+                messages.append(_table(state["assistant"]))
+            last, turn_id = records[-1]["state"], str(records[-1]["turn_id"])
+            calls = tuple(
+                _Call(n, str(c["id"]), str(c["function"]["name"]), str(c["function"]["arguments"]))
+                for n, c in enumerate(_table(last["assistant"]).get("tool_calls") or ())
+            )
+            ids = last["action_ids"]
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise TypeError("action_ids")
+            return cls(
+                tuple(messages),
+                turn_id,
+                calls,
+                bool(last.get("truncated")),
+                bool(last.get("length_cut")),
+                tuple(ids),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ResumeMismatch(
+                f"the interrupted session's conversation cannot be read back ({exc})"
+            ) from None
+
+
+def _table(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("a message is not a table")
+    return value
+
+
 # --------------------------------------------------------------------------- the link
 
 
@@ -345,8 +407,12 @@ class ChatLink(LinkBase):
         api_key: str = "",
         backoff: Backoff | None = None,
         max_turns: int = 200,
+        resume: Sequence[Mapping[str, Any]] = (),
     ) -> None:
+        """`resume`: the `agent-state` records of a killed session (`Recovery.conversation`);
+        the link then takes that conversation up instead of starting on `task`."""
         super().__init__(secrets=(api_key,))
+        self._resumed = Resumed.from_checkpoints(resume)
         self.task = task
         self.client = client
         self.context = context
@@ -365,49 +431,80 @@ class ChatLink(LinkBase):
         )
 
     async def _run(self) -> None:
+        resumed = self._resumed
+        saved = 1  # messages already in a checkpoint (the system prompt is never stored)
+        if resumed is not None:
+            self.messages = [self.messages[0], *resumed.messages]
+            saved = len(self.messages)
         for _ in range(self.max_turns):
-            self._status("thinking", self.model)
-            try:
-                parser = await self._transport.stream(
-                    lambda: self.client.chat.completions.with_streaming_response.create(
-                        model=self.model,
-                        messages=self.messages,  # type: ignore[arg-type]
-                        tools=TOOLS,  # type: ignore[arg-type]
-                        stream=True,
-                    ),
-                    lambda: ChatParser(self._emit),
+            if resumed is None:
+                self._status("thinking", self.model)
+                try:
+                    parser = await self._transport.stream(
+                        lambda: self.client.chat.completions.with_streaming_response.create(
+                            model=self.model,
+                            messages=self.messages,  # type: ignore[arg-type]
+                            tools=TOOLS,  # type: ignore[arg-type]
+                            stream=True,
+                        ),
+                        lambda: ChatParser(self._emit),
+                    )
+                except LinkFatal:
+                    return
+                calls = parser.ordered_calls()
+                message: dict[str, Any] = {"role": "assistant", "content": parser.content or None}
+                if calls:
+                    message["tool_calls"] = [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments},
+                        }
+                        for c in calls
+                    ]
+                self.messages.append(message)
+                if not calls:
+                    reason = parser.finish_reason
+                    self._status(
+                        "done", "" if reason in (None, "stop") else f"the model stopped ({reason})"
+                    )
+                    return
+                turn_id = self.new_turn_id()
+                truncated, length_cut = parser.truncated, parser.finish_reason == "length"
+                slots = _capped(
+                    [
+                        _plan_call(c, turn_id, truncated=truncated, length_cut=length_cut)
+                        for c in calls
+                    ]
                 )
-            except LinkFatal:
-                return
-            calls = parser.ordered_calls()
-            message: dict[str, Any] = {"role": "assistant", "content": parser.content or None}
-            if calls:
-                message["tool_calls"] = [
-                    {
-                        "id": c.id,
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": c.arguments},
-                    }
-                    for c in calls
-                ]
-            self.messages.append(message)
-            if not calls:
-                reason = parser.finish_reason
-                self._status(
-                    "done", "" if reason in (None, "stop") else f"the model stopped ({reason})"
-                )
-                return
-            turn_id = self.new_turn_id()
-            slots = [
-                _plan_call(
-                    c,
+                self._checkpoint(
+                    API,
                     turn_id,
-                    truncated=parser.truncated,
-                    length_cut=parser.finish_reason == "length",
+                    {
+                        "sent": self.messages[saved:-1],
+                        "assistant": message,
+                        "truncated": truncated,
+                        "length_cut": length_cut,
+                        "action_ids": [a.id for s in slots for a in s.actions],
+                    },
                 )
-                for c in calls
-            ]
-            slots = _capped(slots)
+                saved = len(self.messages)
+            else:
+                # Taken up after a crash: answer the last message's calls, under the same ids.
+                turn_id = resumed.turn_id
+                slots = _capped(
+                    [
+                        _plan_call(
+                            c,
+                            turn_id,
+                            truncated=resumed.truncated,
+                            length_cut=resumed.length_cut,
+                        )
+                        for c in resumed.calls
+                    ]
+                )
+                slots = _renamed(slots, resumed.action_ids)
+                resumed = None
             actions = [a for s in slots for a in s.actions]
             results: dict[str, Result] = {}
             if actions:
@@ -422,3 +519,8 @@ class ChatLink(LinkBase):
                     }
                 )
         self._status("error", f"stopped after {self.max_turns} model turns")
+
+
+def _renamed(slots: list[_Slot], ids: Sequence[str]) -> list[_Slot]:
+    renamed = iter(with_ids([a for s in slots for a in s.actions], ids))
+    return [dataclasses.replace(s, actions=tuple(next(renamed) for _ in s.actions)) for s in slots]

@@ -16,16 +16,23 @@ ever shown to the reviewer.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
-from app.agent.base import MAX_ACTIONS_PER_TURN, LinkBase
+from app.agent.base import (
+    MAX_ACTIONS_PER_TURN,
+    LinkBase,
+    ResumeMismatch,
+    checkpoints,
+    with_ids,
+)
 from app.agent.errors import Backoff, Failure, StreamCut, StreamFailed
 from app.agent.outputs import patch_output, shell_output
 from app.agent.prompt import system_prompt
@@ -36,6 +43,7 @@ from app.core.model import Action, CommandAction, PatchAction, Result
 from app.core.ports import SessionContext
 
 TOOLS: list[dict[str, Any]] = [{"type": "shell"}, {"type": "apply_patch"}]
+API = "responses"
 
 _V4A_HEADERS = (
     "*** Begin Patch",
@@ -395,6 +403,61 @@ def _render(slots: Sequence[_Slot], results: dict[str, Result]) -> list[dict[str
     return out
 
 
+# --------------------------------------------------------------------------- resuming
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A killed session's conversation, rebuilt from its checkpoints: everything said so far, and
+    the last response, whose calls are answered next (turn `turn_id`, actions `action_ids`)."""
+
+    history: tuple[dict[str, Any], ...]
+    response_id: str | None
+    replay: bool
+    turn_id: str
+    output: tuple[dict[str, Any], ...]
+    action_ids: tuple[str, ...]
+
+    @classmethod
+    def from_checkpoints(cls, conversation: Sequence[Mapping[str, Any]]) -> Resumed | None:
+        """Each checkpoint holds what its request sent and what the response said; together they
+        are the whole conversation. ResumeMismatch when they cannot be read back."""
+        records = checkpoints(conversation, API)
+        if not records:
+            return None
+        history: list[dict[str, Any]] = []
+        try:
+            for rec in records:
+                state = rec["state"]
+                history += [_item(i) for i in state["sent"]]
+                history += [_item(i) for i in state["output"]]
+            last, turn_id = records[-1]["state"], str(records[-1]["turn_id"])
+            response_id = last.get("response_id")
+            ids = last["action_ids"]
+            if response_id is not None and not isinstance(response_id, str):
+                raise TypeError("response_id")
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise TypeError("action_ids")
+            return cls(
+                tuple(history),
+                response_id,
+                bool(last.get("replay")),
+                turn_id,
+                tuple(_item(i) for i in last["output"]),
+                tuple(ids),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ResumeMismatch(
+                f"the interrupted session's conversation cannot be read back ({exc})"
+            ) from None
+
+
+def _item(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("an input item is not a table")
+    return value
+
+
 # --------------------------------------------------------------------------- the link
 
 
@@ -411,8 +474,12 @@ class ResponsesLink(LinkBase):
         backoff: Backoff | None = None,
         max_turns: int = 200,
         reasoning_summary: bool = True,
+        resume: Sequence[Mapping[str, Any]] = (),
     ) -> None:
+        """`resume`: the `agent-state` records of a killed session (`Recovery.conversation`);
+        the link then takes that conversation up instead of starting on `task`."""
         super().__init__(secrets=(api_key,))
+        self._resumed = Resumed.from_checkpoints(resume)
         self.task = task
         self.client = client
         self.context = context
@@ -424,6 +491,7 @@ class ResponsesLink(LinkBase):
         # conversation is sent each turn, reasoning included in its encrypted form.
         self._history: list[dict[str, Any]] = []
         self._replay = False
+        self._sent_previous = False
         self._transport = Transport(
             model=model,
             base_url=base_url,
@@ -444,6 +512,7 @@ class ResponsesLink(LinkBase):
             body["include"] = ["reasoning.encrypted_content"]
         elif previous:
             body["previous_response_id"] = previous
+        self._sent_previous = bool(previous) and not self._replay
         if self._reasoning:
             body["reasoning"] = {"summary": "auto"}
         return body
@@ -456,11 +525,17 @@ class ResponsesLink(LinkBase):
         )
 
     def _adjust(self, failure: Failure) -> bool:
-        if failure.kind != "bad-request":
+        if failure.kind not in ("bad-request", "model"):  # 404 is classified as "model"
             return False
         message = failure.message.lower()
-        # A server that keeps no responses: send the whole conversation instead of a reference.
-        if not self._replay and ("previous_response" in message or "previous response" in message):
+        # A server that keeps no responses, or no longer has this one (a session resumed after a
+        # crash, say): send the whole conversation instead of a reference.
+        names_previous = "previous_response" in message or "previous response" in message
+        if (
+            not self._replay
+            and self._sent_previous
+            and (names_previous or failure.status_code == 404)
+        ):
             self._replay = True
             return True
         # Models without reasoning reject the summary parameter; ask once more without it.
@@ -473,27 +548,49 @@ class ResponsesLink(LinkBase):
         inputs: list[dict[str, Any]] = [{"role": "user", "content": self.task}]
         self._history = list(inputs)
         previous: str | None = None
+        resumed = self._resumed
+        if resumed is not None:
+            self._history = list(resumed.history)
+            previous, self._replay = resumed.response_id, resumed.replay
         for _ in range(self.max_turns):
-            self._status("thinking", self.model)
-            try:
-                parser = await self._transport.stream(
-                    functools.partial(self._start, inputs, previous),
-                    lambda: ResponseParser(self._emit),
-                    adjust=self._adjust,
+            if resumed is None:
+                self._status("thinking", self.model)
+                try:
+                    parser = await self._transport.stream(
+                        functools.partial(self._start, inputs, previous),
+                        lambda: ResponseParser(self._emit),
+                        adjust=self._adjust,
+                    )
+                except LinkFatal:
+                    return
+                previous = parser.response_id
+                output = [_as_input(item) for item in parser.items()]
+                self._history.extend(output)
+                turn_id = self.new_turn_id()
+                slots = _plan(output, turn_id)
+                if not slots:
+                    reason = parser.incomplete_reason
+                    self._status("done", f"the model stopped ({reason})" if reason else "")
+                    return
+                if previous is None and not self._replay:
+                    self._status("error", "the server sent tool calls without a response id")
+                    return
+                self._checkpoint(
+                    API,
+                    turn_id,
+                    {
+                        "sent": inputs,
+                        "output": output,
+                        "response_id": previous,
+                        "replay": self._replay,
+                        "action_ids": [a.id for s in slots for a in s.actions],
+                    },
                 )
-            except LinkFatal:
-                return
-            previous = parser.response_id
-            self._history.extend(_as_input(item) for item in parser.items())
-            turn_id = self.new_turn_id()
-            slots = _plan(parser.items(), turn_id)
-            if not slots:
-                reason = parser.incomplete_reason
-                self._status("done", f"the model stopped ({reason})" if reason else "")
-                return
-            if previous is None and not self._replay:
-                self._status("error", "the server sent tool calls without a response id")
-                return
+            else:
+                # Taken up after a crash: answer the last response's calls, under the same ids.
+                turn_id = resumed.turn_id
+                slots = _renamed(_plan(resumed.output, turn_id), resumed.action_ids)
+                resumed = None
             actions = [a for s in slots for a in s.actions]
             results: dict[str, Result] = {}
             if actions:
@@ -502,6 +599,11 @@ class ResponsesLink(LinkBase):
             inputs = _render(slots, results)
             self._history.extend(inputs)
         self._status("error", f"stopped after {self.max_turns} model turns")
+
+
+def _renamed(slots: list[_Slot], ids: Sequence[str]) -> list[_Slot]:
+    renamed = iter(with_ids([a for s in slots for a in s.actions], ids))
+    return [dataclasses.replace(s, actions=tuple(next(renamed) for _ in s.actions)) for s in slots]
 
 
 _OUTPUT_ONLY_KEYS = frozenset({"created_by"})

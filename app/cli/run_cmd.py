@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 
@@ -256,8 +257,11 @@ def build_link(
     base_url: str | None,
     context: Any,
     retries: int = 5,
+    conversation: Sequence[Mapping[str, Any]] = (),
 ) -> AgentLink:
-    """The live link for `lockgate run`; UserError for a missing key or a bad URL."""
+    """The live link for `lockgate run`; UserError for a missing key or a bad URL, or for a
+    killed session's `conversation` (its `agent-state` records) this link cannot take up."""
+    from app.agent.base import ResumeMismatch
     from app.agent.chat import ChatLink
     from app.agent.errors import Backoff, MissingKeyError
     from app.agent.responses import ResponsesLink
@@ -270,8 +274,19 @@ def build_link(
     except MissingKeyError as exc:
         raise UserError(str(exc)) from None
     backoff = Backoff(attempts=retries)
-    if api == "chat":
-        return ChatLink(
+    try:
+        if api == "chat":
+            return ChatLink(
+                task,
+                client=client,
+                context=context,
+                model=model,
+                base_url=url,
+                api_key=key,
+                backoff=backoff,
+                resume=conversation,
+            )
+        return ResponsesLink(
             task,
             client=client,
             context=context,
@@ -279,16 +294,10 @@ def build_link(
             base_url=url,
             api_key=key,
             backoff=backoff,
+            resume=conversation,
         )
-    return ResponsesLink(
-        task,
-        client=client,
-        context=context,
-        model=model,
-        base_url=url,
-        api_key=key,
-        backoff=backoff,
-    )
+    except ResumeMismatch as exc:
+        raise UserError(str(exc)) from None
 
 
 @click.command("run")
@@ -384,8 +393,19 @@ def cli(
     context = SessionContext(
         workspace=ws, network=network, allowed_domains=allow_domains, headless=headless
     )
+    from app.session import find_resumable
+
+    resume = _ask_resume(find_resumable(ws), interactive=not headless)
+    # A resumed session takes the agent's conversation up where it was killed (the task given
+    # now is not sent again): the link is rebuilt from the log's agent-state records.
     link = build_link(
-        task, api=api, model=chosen, base_url=base_url, context=context, retries=max_retries
+        task,
+        api=api,
+        model=chosen,
+        base_url=base_url,
+        context=context,
+        retries=max_retries,
+        conversation=resume.recovery.conversation if resume is not None else (),
     )
     session = _open(
         workspace=ws,
@@ -394,7 +414,7 @@ def cli(
         allowed_domains=allow_domains,
         audit=Path(audit) if audit else None,
         secrets=tuple(k for k in (os.environ.get("OPENAI_API_KEY", "").strip(),) if k),
-        offer_resume=True,
+        resume=resume,
     )
     with session:
         code = play(session, link, headless=headless)
@@ -409,14 +429,11 @@ def _open(
     allowed_domains: tuple[str, ...],
     audit: Path | None,
     secrets: tuple[str, ...] = (),
-    offer_resume: bool = False,
+    resume: ResumeCandidate | None = None,
 ) -> Session:
     """The session (config, risk, policy, sandbox, executors, audit log, pipeline)."""
-    from app.session import SessionError, SessionOptions, find_resumable, open_session
+    from app.session import SessionError, SessionOptions, open_session
 
-    resume = None
-    if offer_resume:
-        resume = _ask_resume(find_resumable(workspace), interactive=not headless)
     try:
         return open_session(
             SessionOptions(

@@ -11,6 +11,12 @@ Every record is written with one `write(2)` on an O_APPEND descriptor before `wr
 records a verdict and an execution start, durably, *before* it runs the action, so after a
 crash the log says at least as much as really happened.
 
+Beside the log, `<log>.kept` holds what the log must not but a resumed session needs: the agent
+link's conversation checkpoints and each command's kept output (head and tail). Its entries are
+vouched for by the chain — a checkpoint's hash is in the log's `agent-state` record, an output's
+hash is the `*_kept_sha256` of its `execution-end` record — so recovery takes back only entries
+the log confirms.
+
 The chain makes tampering evident to anyone who cannot rewrite the whole file; it is not a
 signature (a local attacker who can write the file can also recompute every hash).
 
@@ -50,6 +56,7 @@ __all__ = [
     "canonical",
     "hash_workspace_files",
     "list_logs",
+    "read_kept",
     "read_records",
     "record_hash",
     "sha256_file",
@@ -57,6 +64,7 @@ __all__ = [
 ]
 
 REDACTED = "[redacted]"
+KEPT_SUFFIX = ".kept"
 HASH_LIMIT = 64 << 20  # larger files are not hashed on the event loop (their size is noted)
 HEAD_SIZE = 128  # fixed, so the head is rewritten in place with one pwrite
 
@@ -382,6 +390,26 @@ class AuditLog:
             },
         )
 
+    def keep(self, kind: str, data: Mapping[str, Any], *, redact: bool = True) -> str:
+        """Append one entry to `<log>.kept`; returns the SHA-256 of its line, for a log record to
+        vouch for it. `redact=False` keeps bytes whose digest the log already holds exact."""
+        body = to_jsonable(dict(data))
+        if redact:
+            body = self._redactor.value(body)
+        line = canonical({"kind": kind, "data": body}) + "\n"
+        raw = line.encode("ascii")
+        path = self.path.with_name(self.path.name + KEPT_SUFFIX)
+        with self._lock:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+                try:
+                    _write_all(fd, raw)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise AuditError(f"{path}: cannot write: {exc.strerror}") from exc
+        return hashlib.sha256(raw).hexdigest()
+
     def close(self, *, clean: bool = True) -> None:
         with self._lock:
             if self._fd is None:
@@ -425,6 +453,26 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             if isinstance(rec, dict):
                 yield lineno, rec
+
+
+def read_kept(log_path: Path) -> dict[str, dict[str, Any]]:
+    """The entries beside a log (see `AuditLog.keep`) by the SHA-256 of their line; unreadable
+    lines are left out (nothing vouches for them)."""
+    path = Path(log_path).with_name(Path(log_path).name + KEPT_SUFFIX)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        fh = path.open("rb")
+    except OSError:
+        return out
+    with fh:
+        for raw in fh:
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("data"), dict):
+                out[hashlib.sha256(raw).hexdigest()] = entry
+    return out
 
 
 def list_logs(directory: Path | None = None) -> list[Path]:

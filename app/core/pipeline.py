@@ -14,6 +14,7 @@ auto-approved whatever the policy says; headless turns every ask into a denial.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import dataclasses
@@ -221,10 +222,7 @@ class Pipeline:
                     # The link waits for these results before it yields anything else.
                     await turn.task
                 elif isinstance(event, AgentCheckpoint):
-                    self._record_soft(
-                        "agent-state",
-                        {"api": event.api, "turn_id": event.turn_id, "state": dict(event.state)},
-                    )
+                    self._checkpoint(event)
                 elif isinstance(event, AgentText | AgentStatus):
                     self._emit(AgentEventSeen(event))
         finally:
@@ -804,6 +802,7 @@ class Pipeline:
                 paths = [f[0] for f in entry.review.files]
                 paths += [p for p in result.files_changed if p not in paths]
                 post = {"post": self._hash_paths(paths)}
+            self._keep_output(result)
             self._record_soft(
                 "execution-end",
                 {"result": result, "digest": self._digest(entry, result), **post},
@@ -917,6 +916,36 @@ class Pipeline:
         self._emit(ActionStateChanged(entry.action.id, state))
 
     # ------------------------------------------------------------------ audit and observers
+
+    def _checkpoint(self, event: AgentCheckpoint) -> None:
+        """The conversation goes beside the log, its hash into it (see `AuditLog.keep`)."""
+        if self._audit is None or self._audit_failed:
+            return
+        try:
+            sha = self._audit.keep("agent-state", {"state": dict(event.state)})
+        except Exception as exc:
+            log.error("cannot keep the agent's checkpoint: %s", exc)
+            return  # a resume would start the agent over; nothing unsafe
+        self._record_soft(
+            "agent-state", {"api": event.api, "turn_id": event.turn_id, "sha256": sha}
+        )
+
+    def _keep_output(self, result: Result) -> None:
+        """A command's kept output, for a resumed agent (the log holds only its digest)."""
+        if self._audit is None or self._audit_failed or not (result.stdout or result.stderr):
+            return
+        try:
+            self._audit.keep(
+                "output",
+                {
+                    "action_id": result.action_id,
+                    "stdout": base64.b64encode(result.stdout).decode("ascii"),
+                    "stderr": base64.b64encode(result.stderr).decode("ascii"),
+                },
+                redact=False,
+            )
+        except Exception as exc:
+            log.error("cannot keep the output of %s: %s", result.action_id, exc)
 
     def _record(self, kind: str, data: dict[str, Any], *, sync: bool = True) -> None:
         """Write one audit record (fsynced unless `sync` is off); raises `_AuditFailed` (and stays

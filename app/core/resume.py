@@ -26,7 +26,9 @@ log itself cuts and notes): a tampered log must not bring commands back for appr
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.audit import AuditLog, read_records
+from app.core.audit import AuditLog, read_kept, read_records
 from app.core.config import data_dir
 from app.core.model import (
     Action,
@@ -254,6 +256,13 @@ def recover(path: Path) -> Recovery:
     turn_actions: dict[str, list[str]] = {}
     closed: set[str] = set()
     conversation: list[Mapping[str, Any]] = []
+    kept = read_kept(path)
+    outputs = {
+        str(e["data"].get("action_id")): e["data"]
+        for e in kept.values()
+        if e.get("kind") == "output"
+    }
+    lost = False
     for _, rec in read_records(path):
         session_id = session_id or str(rec.get("session", ""))
         kind = rec.get("kind")
@@ -281,14 +290,20 @@ def recover(path: Path) -> Recovery:
                 accs[d["action_id"]].started = str(d.get("ran", ""))
             elif kind in ("execution-end", "result"):
                 r = _result(d["result"])
+                if kind == "execution-end":
+                    r = _with_output(r, d.get("digest"), outputs.get(r.action_id))
                 if r.action_id in accs:
                     accs[r.action_id].result = r
             elif kind in ("results-sent", "turn-closed"):
                 closed.add(str(d.get("turn_id")))
             elif kind == "agent-state":
-                if not isinstance(d.get("state"), dict) or not isinstance(d.get("api"), str):
-                    raise ValueError("an agent-state record needs `api` and a `state` table")
-                conversation.append(d)
+                entry = kept.get(str(d.get("sha256")))
+                if entry is None or entry.get("kind") != "agent-state":
+                    lost = True  # the checkpoint beside the log is gone or altered
+                    continue
+                conversation.append(
+                    {"api": str(d["api"]), "turn_id": str(d["turn_id"]), **entry["data"]}
+                )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise ResumeError(
                 f"{path}: record {rec.get('seq')} cannot be read back ({exc})"
@@ -298,7 +313,25 @@ def recover(path: Path) -> Recovery:
     for turn_id in turn_order:
         actions = tuple(_recovered(accs[aid]) for aid in turn_actions[turn_id])
         turns.append(RecoveredTurn(turn_id, actions, results_sent=turn_id in closed))
-    return Recovery(session_id, tuple(turns), tuple(conversation))
+    # A conversation with a hole cannot be continued; the actions still come back.
+    return Recovery(session_id, tuple(turns), () if lost else tuple(conversation))
+
+
+def _with_output(r: Result, digest: object, kept: Mapping[str, Any] | None) -> Result:
+    """The recorded result with the output kept beside the log, if the log's digest vouches for
+    it (otherwise the result stays without output, as the log alone has it)."""
+    if kept is None or not isinstance(digest, dict):
+        return r
+    try:
+        out = base64.b64decode(str(kept.get("stdout", "")), validate=True)
+        err = base64.b64decode(str(kept.get("stderr", "")), validate=True)
+    except ValueError:
+        return r
+    if hashlib.sha256(out).hexdigest() != digest.get("stdout_kept_sha256"):
+        return r
+    if hashlib.sha256(err).hexdigest() != digest.get("stderr_kept_sha256"):
+        return r
+    return dataclasses.replace(r, stdout=out, stderr=err)
 
 
 def _recovered(acc: _Acc) -> RecoveredAction:
