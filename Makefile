@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench screenshots clean
+.PHONY: demo test lint typecheck unit bench screenshots clean agents
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "lockgate: no python3 (>= 3.11) found on PATH" >&2; exit 1; }
@@ -23,7 +23,19 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+# Third-party agents the end-to-end tests drive, pinned, from npm into the git-ignored .agents/
+# (one package per line; a failed install only makes those tests skip, with the reason).
+AGENT_PKGS := \
+	@anthropic-ai/claude-code@2.1.332
+
+agents:
+	@command -v npm >/dev/null 2>&1 || { echo "agents: npm not found; agent end-to-end tests will be skipped" >&2; exit 0; }; \
+	test "$$(cat .agents/.installed 2>/dev/null)" = "$(strip $(AGENT_PKGS))" && exit 0; \
+	npm install --no-audit --no-fund --loglevel=error --prefix .agents $(AGENT_PKGS) \
+	&& echo "$(strip $(AGENT_PKGS))" > .agents/.installed \
+	|| echo "agents: npm install failed; agent end-to-end tests will be skipped" >&2
+
+unit: $(STAMP) agents
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
 
 test: lint unit
