@@ -19,7 +19,14 @@ import click
 
 from app.cli import UserError
 from app.core.config import ConfigError, load_user_config
-from app.execute.network import program_of, session_rules
+from app.execute.network import (
+    NetworkExtra,
+    TlsSetup,
+    network_notes,
+    open_inspection,
+    program_of,
+    session_rules,
+)
 from sandbox.net import (
     AllowListProxy,
     NetworkRules,
@@ -37,8 +44,9 @@ NETWORK_HELP = (
     "of the user config). No console is attached to `sandbox run`, so requests to hosts no "
     "rule allows are denied with a 403 that names the rule."
 )
-_RULE_OPTIONS = (
-    "allow_domain",
+# The rule options every session-starting command takes (`sandbox run`, `run`, `demo`, `acp`);
+# `--network` and `--allow-domain` come with `network_options` or the command's own.
+_EXTRA_OPTIONS = (
     "deny_domain",
     "allow_method",
     "allow_port",
@@ -46,12 +54,103 @@ _RULE_OPTIONS = (
     "preset",
     "allow_address",
     "allow_url",
+    "inspect_tls",
+    "no_inspect_domain",
+    "upstream_ca",
 )
+_RULE_OPTIONS = ("allow_domain", *_EXTRA_OPTIONS)
+
+
+def _rule_option_list() -> list[Callable[[F], F]]:
+    return [
+        click.option(
+            "--deny-domain",
+            "deny_domain",
+            multiple=True,
+            metavar="D",
+            help="Deny host D or *.D (the wildcard also covers D itself); deny wins over allow. "
+            "Repeatable.",
+        ),
+        click.option(
+            "--allow-method",
+            "allow_method",
+            multiple=True,
+            metavar="M",
+            help="Allow HTTP method M (e.g. GET); once given, other methods are refused, for "
+            "plain HTTP and (TLS inspection turns on by itself) for HTTPS. Repeatable.",
+        ),
+        click.option(
+            "--allow-port",
+            "allow_port",
+            multiple=True,
+            metavar="P",
+            help="Also allow port P (80 and 443 are always allowed). Repeatable.",
+        ),
+        click.option(
+            "--read-only-http",
+            "read_only_http",
+            is_flag=True,
+            help="Refuse requests that carry a body or a method-override header, for plain "
+            "HTTP and (TLS inspection turns on by itself) for HTTPS.",
+        ),
+        click.option(
+            "--preset",
+            "preset",
+            multiple=True,
+            metavar="NAME",
+            help="Add a named rule set: built-in pypi, npm, github, crates, go, docs, or one "
+            "defined as [network.presets.NAME] in the user config. Repeatable.",
+        ),
+        click.option(
+            "--allow-address",
+            "allow_address",
+            multiple=True,
+            metavar="CIDR",
+            help="Let allowed names resolve into this special range (loopback, private, "
+            "link-local are refused otherwise), e.g. 10.0.0.0/8. Repeatable.",
+        ),
+        click.option(
+            "--allow-url",
+            "allow_url",
+            multiple=True,
+            metavar="'METHOD URL'",
+            help="Allow only these URLs on the URL's host, e.g. "
+            "'GET https://api.github.com/repos/ORG/*' (method or *, scheme, exact host, path; "
+            "a trailing * makes the path a prefix). Repeatable. HTTPS URL rules turn TLS "
+            "inspection on.",
+        ),
+        click.option(
+            "--inspect-tls/--no-inspect-tls",
+            "inspect_tls",
+            default=None,
+            help="Inspect HTTPS to allowed hosts with a per-session CA that only the sandbox "
+            "trusts, so method, read-only and URL limits hold inside HTTPS. On by itself with "
+            "--read-only-http, --allow-method or an https --allow-url; with --no-inspect-tls "
+            "such limits make HTTPS tunnels fail with a 403 saying so.",
+        ),
+        click.option(
+            "--no-inspect-domain",
+            "no_inspect_domain",
+            multiple=True,
+            metavar="D",
+            help="Never inspect HTTPS to D or *.D (clients that pin certificates): an opaque "
+            "tunnel where method, read-only and URL limits cannot apply. Repeatable.",
+        ),
+        click.option(
+            "--upstream-ca",
+            "upstream_ca",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            metavar="FILE",
+            help="With TLS inspection: also trust this root (PEM) for the real servers, e.g. a "
+            "corporate CA; the system roots are always checked too.",
+        ),
+    ]
 
 
 def network_options(f: F) -> F:
-    """Adds --network, --allow-domain, --deny-domain, --allow-method, --allow-port,
-    --read-only-http, --preset and --allow-address to a click command."""
+    """Adds --network, --allow-domain and every rule option (see `network_rule_options`) to a
+    click command (`sandbox run`)."""
     options = [
         click.option(
             "--network",
@@ -69,73 +168,63 @@ def network_options(f: F) -> F:
             "Repeatable. Host names are compared whole after canonicalisation; IP addresses "
             "are refused unless named exactly.",
         ),
-        click.option(
-            "--deny-domain",
-            "deny_domain",
-            multiple=True,
-            metavar="D",
-            help="Deny host D or *.D (the wildcard also covers D itself); deny wins over allow. "
-            "Repeatable.",
-        ),
-        click.option(
-            "--allow-method",
-            "allow_method",
-            multiple=True,
-            metavar="M",
-            help="Allow plain-HTTP method M (e.g. GET); once given, other methods are refused. "
-            "Repeatable. HTTPS is tunnelled, not decrypted: method limits on HTTPS would need "
-            "TLS interception, which lockgate does not do.",
-        ),
-        click.option(
-            "--allow-port",
-            "allow_port",
-            multiple=True,
-            metavar="P",
-            help="Also allow port P (80 and 443 are always allowed). Repeatable.",
-        ),
-        click.option(
-            "--read-only-http",
-            "read_only_http",
-            is_flag=True,
-            help="Refuse plain-HTTP requests that carry a body. Like --allow-method, this "
-            "cannot apply inside HTTPS (no TLS interception).",
-        ),
-        click.option(
-            "--preset",
-            "preset",
-            multiple=True,
-            metavar="NAME",
-            help="Add a named rule set: built-in pypi, npm, github, crates, go, docs, or one "
-            "defined as [network.presets.NAME] in the user config. Repeatable.",
-        ),
-        click.option(
-            "--allow-url",
-            "allow_url",
-            multiple=True,
-            metavar="'METHOD URL'",
-            help="Allow only these URLs on the URL's host, e.g. "
-            "'GET https://api.github.com/repos/ORG/*' (method or *, scheme, exact host, path; "
-            "a trailing * makes the path a prefix). Repeatable. HTTPS URL rules turn TLS "
-            "inspection on.",
-        ),
-        click.option(
-            "--allow-address",
-            "allow_address",
-            multiple=True,
-            metavar="CIDR",
-            help="Let allowed names resolve into this special range (loopback, private, "
-            "link-local are refused otherwise), e.g. 10.0.0.0/8. Repeatable.",
-        ),
+        *_rule_option_list(),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
+def network_rule_options(f: F) -> F:
+    """Adds --deny-domain, --allow-method, --allow-port, --read-only-http, --preset,
+    --allow-address, --allow-url, --inspect-tls, --no-inspect-domain and --upstream-ca to a
+    command that has its own --network and --allow-domain (`run`, `demo`, `acp`). Turn them
+    into `SessionOptions.network_extra` with `network_extra(params, network)`."""
+    for option in reversed(_rule_option_list()):
+        f = option(f)
+    return f
+
+
+def _extra_rules(values: dict[str, Any]) -> NetworkRules:
+    return NetworkRules.build(
+        deny=values.get("deny_domain") or (),
+        ports=values.get("allow_port") or (),
+        methods=values.get("allow_method") or (),
+        read_only=bool(values.get("read_only_http")),
+        addresses=values.get("allow_address") or (),
+        urls=values.get("allow_url") or (),
+        inspect_tls=values.get("inspect_tls"),
+        no_inspect=values.get("no_inspect_domain") or (),
+    )
+
+
+def network_extra(params: dict[str, Any], network: str) -> NetworkExtra | None:
+    """The rule options (popped from `params`) → `SessionOptions.network_extra`, or None when
+    none was given. Presets are given as rules here. Raises UserError (one line)."""
+    values = {k: params.pop(k, None) for k in _EXTRA_OPTIONS}
+    given = [k for k, v in values.items() if v not in (None, False, ())]
+    if not given:
+        return None
+    if network != "allow":
+        raise UserError(f"--{given[0].replace('_', '-')} needs --network allow")
+    try:
+        rules = _extra_rules(values)
+        presets = tuple(values.get("preset") or ())
+        if presets:
+            config = load_user_config()
+            rules = session_rules(
+                config.section("network"), presets=presets, where=str(config.path)
+            ).combine(rules)
+    except (RuleError, ConfigError) as exc:
+        raise UserError(str(exc)) from None
+    return NetworkExtra(rules=rules, upstream_ca=values.get("upstream_ca"))
+
+
 @dataclass(frozen=True)
 class NetworkChoice:
     mode: str  # "off" | "allow"
     rules: NetworkRules | None
+    upstream_ca: Path | None = None
 
 
 def network_choice(params: dict[str, Any]) -> NetworkChoice:
@@ -143,7 +232,7 @@ def network_choice(params: dict[str, Any]) -> NetworkChoice:
     mode = str(params.pop("network", "off") or "off")
     values = {k: params.pop(k, None) for k in _RULE_OPTIONS}
     if mode == "off":
-        given = [k for k, v in values.items() if v]
+        given = [k for k, v in values.items() if v not in (None, False, ())]
         if given:
             flag = "--" + given[0].replace("_", "-")
             raise UserError(f"{flag} needs --network allow")
@@ -156,17 +245,10 @@ def network_choice(params: dict[str, Any]) -> NetworkChoice:
             presets=tuple(values["preset"] or ()),
             where=str(config.path),
         )
-        extra = NetworkRules.build(
-            deny=values["deny_domain"] or (),
-            ports=values["allow_port"] or (),
-            methods=values["allow_method"] or (),
-            read_only=bool(values["read_only_http"]),
-            addresses=values["allow_address"] or (),
-            urls=values["allow_url"] or (),
-        )
+        extra = _extra_rules(values)
     except (RuleError, ConfigError) as exc:
         raise UserError(str(exc)) from None
-    return NetworkChoice("allow", rules.combine(extra))
+    return NetworkChoice("allow", rules.combine(extra), values.get("upstream_ca"))
 
 
 def _note_denial(rec: RequestRecord) -> None:
@@ -180,11 +262,25 @@ def _note_denial(rec: RequestRecord) -> None:
 
 
 class CommandProxy:
-    """The proxy for one `sandbox run`: a private socket directory, a background loop, and a
-    note on stderr for every refused request. Enter it after the sandbox has started."""
+    """The proxy for one `sandbox run`: a private socket directory, a background loop, a note
+    on stderr for every refused request, and the TLS inspection the rules need (`tls`)."""
 
-    def __init__(self, rules: NetworkRules, command: list[str]) -> None:
-        self._proxy = AllowListProxy(rules, asker=None, record=_note_denial)
+    def __init__(
+        self, rules: NetworkRules, command: list[str], upstream_ca: Path | None = None
+    ) -> None:
+        try:
+            self.tls: TlsSetup | None = open_inspection(rules, upstream_ca)
+        except RuleError as exc:
+            raise UserError(str(exc)) from None
+        for note in network_notes(rules):
+            if "not inspected" in note:
+                click.echo(f"lockgate: {note}", err=True)
+        self._proxy = AllowListProxy(
+            rules,
+            asker=None,
+            record=_note_denial,
+            inspection=self.tls.inspection if self.tls is not None else None,
+        )
         self._thread = ProxyThread(self._proxy)
         self._command = command
         self._dir = Path(tempfile.mkdtemp(prefix="lockgate-net-"))
@@ -214,6 +310,8 @@ class CommandProxy:
             self._thread.stop()
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
+            if self.tls is not None:
+                self.tls.close()
 
 
 def run_with_network(opts: Any, execute: Callable[..., int]) -> int:
@@ -225,6 +323,14 @@ def run_with_network(opts: Any, execute: Callable[..., int]) -> int:
     choice = network_choice(dict(opts.extra))
     if choice.rules is None:
         return execute(opts)
-    with CommandProxy(choice.rules, list(opts.argv)) as socket_path:
+    proxy = CommandProxy(choice.rules, list(opts.argv), choice.upstream_ca)
+    with proxy as socket_path:
         policy = dataclasses.replace(opts.policy(), network="proxy", proxy_socket=socket_path)
-        return execute(opts, policy=policy, proxy_socket=socket_path)
+        if proxy.tls is None:
+            return execute(opts, policy=policy, proxy_socket=socket_path)
+        return execute(
+            opts,
+            policy=proxy.tls.with_bundle(policy),
+            proxy_socket=socket_path,
+            env=dict(proxy.tls.env),
+        )

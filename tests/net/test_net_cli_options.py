@@ -113,5 +113,41 @@ def test_help_says_what_https_cannot_do() -> None:
     ):  # fmt: skip
         assert flag in out
     flat = " ".join(out.split())
-    assert "TLS interception, which lockgate does not do" in flat
+    assert "for HTTPS" in flat and "--inspect-tls" in flat and "--allow-url" in flat
     assert "requests to hosts no rule allows are denied" in flat
+
+
+def test_rule_options_for_session_commands() -> None:
+    """`run`, `demo` and `acp` take the same rule options; they become a NetworkExtra."""
+    from app.cli.network_options import network_extra, network_rule_options
+
+    seen: dict[str, Any] = {}
+
+    @click.command()
+    @network_rule_options
+    def cmd(**params: Any) -> None:
+        seen.update(params)
+
+    runner = CliRunner()
+    out = runner.invoke(cmd, ["--help"], terminal_width=200).output
+    for flag in ("--deny-domain", "--allow-method", "--allow-port", "--read-only-http",
+                 "--preset", "--allow-address", "--allow-url", "--inspect-tls",
+                 "--no-inspect-domain", "--upstream-ca"):  # fmt: skip
+        assert flag in out, flag
+    assert "--network" not in out.replace("--network allow", "")
+    result = runner.invoke(
+        cmd, ["--read-only-http", "--allow-port", "8080", "--preset", "pypi", "--allow-url",
+              "GET https://api.github.com/repos/ORG/*"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    params = dict(seen)
+    extra = network_extra(params, "allow")
+    assert params == {}
+    assert extra is not None and extra.rules is not None
+    assert extra.rules.read_only and 8080 in extra.rules.ports and extra.rules.inspection_wanted
+    assert "pypi.org" in {str(p) for p in extra.rules.allow}
+    assert network_extra({"deny_domain": ()}, "off") is None
+    with pytest.raises(UserError, match="--read-only-http needs --network allow"):
+        network_extra({"read_only_http": True}, "off")
+    with pytest.raises(UserError, match="URL rule"):
+        network_extra({"allow_url": ("GET ftp://x/",)}, "allow")
