@@ -1,15 +1,21 @@
 """The `lockgate` command. Subcommands live one module each and are imported only when used,
 so `lockgate risk` never pays for Textual and `lockgate --help` stays fast.
+
+Commands other programs call once per action (`lockgate sandbox run` from an agent's hook, the
+hook itself) may also register a *fast path* in `FAST_PATHS`: a function that handles exactly
+the arguments it fully understands, without importing click (~20 ms of a cold start), and
+declines everything else (help, errors, rare options), which click then handles as always.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-import click
-
-from app import __version__
+if TYPE_CHECKING:
+    from app.cli.group import LazyGroup, UserError, cli
 
 # name -> (module, one-line help). Each module defines a click command or group called `cli`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -34,61 +40,49 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("app.cli.scan_cmd", "Look for prompt injection in a tool output (exit 1 if found)."),
 }
 
-
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = SUBCOMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        module = importlib.import_module(entry[0])
-        command: click.Command = module.cli
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Help text from the table, so listing commands imports none of them.
-        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="lockgate")
-def cli() -> None:
-    """lockgate: review what a code-executing AI agent proposes, and run what you approve
-    inside an OS sandbox."""
-
-
-class UserError(click.ClickException):
-    """A mistake the user can fix; printed as one line, exit 2."""
-
-    exit_code = 2
-
-    def show(self, file: object = None) -> None:
-        click.echo(f"lockgate: {self.format_message()}", err=True)
+# argv prefix -> "module:function". The function gets the arguments after the prefix and
+# returns the exit status, or None to decline: it must accept only what the click command
+# would run the same way (same options, same meaning), and leave help and every error to click.
+FAST_PATHS: dict[tuple[str, ...], str] = {
+    ("sandbox", "run"): "app.cli.sandbox_fast:run",
+}
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        rv = cli.main(args=argv, prog_name="lockgate", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("lockgate: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        if isinstance(exc, UserError):
-            exc.show()
-        else:
-            click.echo(f"lockgate: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("lockgate: interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(141)
-    # In non-standalone mode click returns the code of `ctx.exit(n)` / `Exit(n)` instead of exiting.
-    if isinstance(rv, int) and rv != 0:
-        sys.exit(rv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    fast = _fast_path(args)
+    if fast is not None:
+        try:
+            status = fast()
+        except KeyboardInterrupt:
+            sys.stderr.write("lockgate: interrupted\n")
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(141)
+        if status is not None:
+            sys.exit(status)
+    from app.cli.group import run
+
+    run(argv)
+
+
+def _fast_path(args: list[str]) -> Callable[[], int | None] | None:
+    for prefix, target in FAST_PATHS.items():
+        if tuple(args[: len(prefix)]) == prefix:
+            module, _, name = target.partition(":")
+            fn: Callable[[list[str]], int | None] = getattr(importlib.import_module(module), name)
+            rest = args[len(prefix) :]
+            return lambda: fn(rest)
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    # `from app.cli import UserError` (every subcommand module) loads the click side on demand
+    if name in ("LazyGroup", "UserError", "cli"):
+        from app.cli import group
+
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["FAST_PATHS", "SUBCOMMANDS", "LazyGroup", "UserError", "cli", "main"]

@@ -1,4 +1,5 @@
-"""`lockgate sandbox check|run`: what the kernel gives the sandbox, and one command run in it.
+"""`lockgate sandbox check|run`: what the kernel gives the sandbox, and one command run in it
+(the run itself is in `sandbox_exec`, shared with the fast path `sandbox_fast`).
 
 Exit status of `run`: the command's own; 124 on timeout; 128+N when killed by signal N; 125 with
 a one-line reason on stderr when the sandbox cannot be set up (the command never ran).
@@ -8,18 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 
 from app.cli.network_options import network_options, run_with_network
+from app.cli.sandbox_exec import SETUP_FAILED, RunOptions, execute
 from app.core.config import config_dir
-from sandbox import SandboxError, SandboxPolicy, probe
+from sandbox import SandboxError, probe
 from sandbox.policy import default_deny_read, default_readable
-
-SETUP_FAILED = 125
 
 
 @click.group(name="sandbox")
@@ -108,31 +107,6 @@ _CAP_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """What `sandbox run` was asked; option groups (e.g. the network's) add to `extra`."""
-
-    workspace: Path
-    writable: tuple[Path, ...]
-    timeout: float | None
-    max_output: int
-    use_stdin: bool
-    allow_degraded: bool
-    argv: tuple[str, ...]
-    extra: dict[str, Any] = field(default_factory=dict)
-    readable: tuple[Path, ...] = ()
-
-    def policy(self) -> SandboxPolicy:
-        deny = (*default_deny_read(), config_dir())
-        return SandboxPolicy(
-            workspace=self.workspace,
-            writable=self.writable,
-            allow_degraded=self.allow_degraded,
-            deny_read=tuple(dict.fromkeys(deny)),
-            readable=(*default_readable(), *self.readable),
-        )
-
-
 @cli.command(
     "run",
     context_settings={"allow_interspersed_args": False},
@@ -191,79 +165,4 @@ def run(**params: Any) -> None:
     sys.exit(run_with_network(opts, execute))
 
 
-def execute(opts: RunOptions, policy: SandboxPolicy | None = None, **run_kw: Any) -> int:
-    """Run and pass the output through; returns the exit status for `lockgate sandbox run`."""
-    from sandbox import Sandbox
-
-    if opts.timeout is not None and opts.timeout <= 0:
-        return _refuse("--timeout must be positive")
-    stdin = sys.stdin.buffer.read() if opts.use_stdin else None
-    out = _Passthrough(sys.stdout.buffer, opts.max_output)
-    err = _Passthrough(sys.stderr.buffer, opts.max_output)
-    try:
-        with Sandbox(policy or opts.policy(), prewarm=False) as sb:
-            done = sb.run(
-                list(opts.argv),
-                timeout=opts.timeout,
-                stdin=stdin,
-                max_output=opts.max_output,
-                on_output=lambda name, chunk: (out if name == "stdout" else err).live(chunk),
-                **run_kw,
-            )
-    except SandboxError as exc:
-        return _refuse(str(exc))
-    out.finish(done.stdout, done.stdout_total)
-    err.finish(done.stderr, done.stderr_total)
-    for note in done.guard:
-        click.echo(f"lockgate: sandbox guard: {note}", err=True)
-    if done.timed_out:
-        click.echo(
-            f"lockgate: timed out after {opts.timeout:g}s; every process was killed", err=True
-        )
-    return done.shell_status
-
-
-def _refuse(reason: str) -> int:
-    line = " ".join(reason.split())
-    if not line.startswith("sandbox"):
-        line = f"sandbox: {line}"
-    click.echo(f"lockgate: {line}", err=True)
-    return SETUP_FAILED
-
-
-class _Passthrough:
-    """Streams the first half of the budget live; at the end writes the rest that was kept
-    (everything, or the tail after a note saying how much was left out)."""
-
-    def __init__(self, sink: BinaryIO, limit: int) -> None:
-        self.sink = sink
-        self.head = limit // 2
-        self.limit = limit
-        self.written = 0
-
-    def live(self, chunk: bytes) -> None:
-        room = self.head - self.written
-        if room <= 0:
-            return
-        part = chunk[:room]
-        self._write(part)
-
-    def finish(self, kept: bytes, total: int) -> None:
-        rest = kept[self.written :]
-        if total > self.limit:
-            omitted = total - len(kept)
-            click.echo(f"lockgate: output cut: {omitted} bytes left out of {total}", err=True)
-        self._write(rest)
-
-    def _write(self, data: bytes) -> None:
-        if not data:
-            return
-        try:
-            self.sink.write(data)
-            self.sink.flush()
-        except BrokenPipeError:
-            pass
-        self.written += len(data)
-
-
-__all__ = ["RunOptions", "cli", "execute"]
+__all__ = ["SETUP_FAILED", "RunOptions", "cli", "execute"]

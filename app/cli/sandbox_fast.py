@@ -1,0 +1,103 @@
+"""The fast path of `lockgate sandbox run` (see `app.cli.FAST_PATHS`): what agents' hooks call
+for every approved command, so its cold start is the agent's waiting time.
+
+It reads exactly the options `sandbox_cmd.run` defines, with click's rules (`--opt value` and
+`--opt=value`, the last of a repeated single option wins, options end at `--` or at the first
+argument that is not one), and declines anything else: help, errors, `--allow-degraded`, any
+network option but `--network off`, an option it does not know. Declined arguments go to click.
+Both paths then run `sandbox_exec.execute` with the same `RunOptions`; this one forks the sandbox
+in-process (the same setup code as the zygote's, see sandbox/linux/oneshot.py), which is only
+possible because nothing here starts a thread. tests/oneshot checks both parse alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.cli.sandbox_exec import RunOptions
+
+# the options of `sandbox run` this path reads; tests/oneshot fails when the click command has
+# one that is not in the two sets below (declined on purpose) or here
+VALUE_OPTIONS = frozenset(
+    {"--workspace", "--writable", "--readable", "--timeout", "--max-output", "--network"}
+)
+FLAG_OPTIONS = frozenset({"--stdin"})
+# options of the click command this path leaves to click
+DECLINED_OPTIONS = frozenset(
+    {
+        "--allow-degraded",  # a degraded sandbox is rare: the zygote path runs it
+        "--help",
+    }
+)
+
+
+def parse(args: list[str]) -> RunOptions | None:
+    """The `RunOptions` click would build for `sandbox run ARGS`, or None to leave it to click."""
+    values: dict[str, list[str]] = {}
+    stdin = False
+    argv: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            argv = args[i + 1 :]
+            break
+        if not arg.startswith("-") or arg == "-":
+            argv = args[i:]
+            break
+        name, eq, value = arg.partition("=")
+        if name in VALUE_OPTIONS:
+            if not eq:
+                if i + 1 >= len(args):
+                    return None
+                i += 1
+                value = args[i]
+            values.setdefault(name, []).append(value)
+        elif name in FLAG_OPTIONS and not eq:
+            stdin = True
+        else:
+            return None
+        i += 1
+    if not argv or "--workspace" not in values:
+        return None
+    if any(v == "" for vs in values.values() for v in vs):
+        return None
+    if values.get("--network", ["off"])[-1] != "off":
+        return None
+    try:
+        timeout = float(values["--timeout"][-1]) if "--timeout" in values else None
+        max_output = int(values["--max-output"][-1]) if "--max-output" in values else 1 << 20
+    except ValueError:
+        return None
+    if max_output < 0:
+        return None
+    from app.cli.sandbox_exec import RunOptions
+
+    return RunOptions(
+        workspace=Path(values["--workspace"][-1]),
+        writable=tuple(Path(v) for v in values.get("--writable", ())),
+        readable=tuple(Path(v) for v in values.get("--readable", ())),
+        timeout=timeout,
+        max_output=max_output,
+        use_stdin=stdin,
+        allow_degraded=False,
+        argv=tuple(argv),
+    )
+
+
+def run(args: list[str]) -> int | None:
+    """`lockgate sandbox run ARGS`, or None when click should handle them."""
+    if not sys.platform.startswith("linux"):
+        return None
+    opts = parse(args)
+    if opts is None:
+        return None
+    from app.cli.sandbox_exec import execute
+    from sandbox.linux.oneshot import single_threaded
+
+    # A second thread (none is ever started here) would make the in-process fork unsafe: the
+    # zygote path then runs it, with the same isolation.
+    return execute(opts, in_process=single_threaded())
