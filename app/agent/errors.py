@@ -8,6 +8,7 @@ so the console never looks frozen. Nothing that leaves this module may contain t
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import re
 import socket
@@ -196,6 +197,13 @@ def classify(
         return Failure("timeout", f"no answer from {where} in time", True)
     if isinstance(exc, openai.APIConnectionError):
         reason = _connection_reason(exc)
+        if reason == "connection refused" and _loopback(base_url):
+            # Nothing listens on this machine's port: waiting will not start a server.
+            return Failure(
+                "connect",
+                f"cannot connect to {where}: connection refused (is the server running?)",
+                False,
+            )
         return Failure("connect", f"cannot connect to {where}: {reason}", True)
     if isinstance(exc, StreamFailed):
         retry = exc.code in (None, "", "server_error", "rate_limit_exceeded", "overloaded")
@@ -211,6 +219,20 @@ def classify(
     return Failure(
         "unknown", redact(_one_line(f"{type(exc).__name__}: {exc}"), secrets) or "error", False
     )
+
+
+def _loopback(url: str) -> bool:
+    """Whether the URL names this machine (a refused port there is not a passing outage)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _connection_reason(exc: BaseException) -> str:

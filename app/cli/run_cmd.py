@@ -211,13 +211,38 @@ async def run_headless(
     return EXIT_CANCELLED if stopping else exit_code(transcript.final)
 
 
-def play(session: Session, link: AgentLink, *, headless: bool, out: TextIO | None = None) -> int:
-    """Run a session with the console, or headless; returns the exit code."""
-    if headless:
-        return asyncio.run(_headless_in_session(session, link, out))
-    from app.ui import run_console
+class LastStatus:
+    """Remembers the agent's last status, so an error can be repeated on stderr at exit (the
+    console's screen is gone by then)."""
 
-    return run_console(session, link)
+    def __init__(self) -> None:
+        self.final: AgentStatus | None = None
+
+    def notify(self, event: PipelineEvent) -> None:
+        if isinstance(event, AgentEventSeen) and isinstance(event.event, AgentStatus):
+            self.final = event.event
+
+
+def play(session: Session, link: AgentLink, *, headless: bool, out: TextIO | None = None) -> int:
+    """Run a session with the console, or headless; returns the exit code. An agent that stopped
+    on an error says why on stderr as the program exits."""
+    last = LastStatus()
+    session.pipeline.add_observer(last)
+    if headless:
+        code = asyncio.run(_headless_in_session(session, link, out))
+    else:
+        from app.ui import run_console
+
+        code = run_console(session, link)
+    final = last.final
+    if code == EXIT_AGENT_ERROR:
+        why = final.detail if final is not None and final.state == "error" else ""
+        print(
+            terminal_safe(f"lockgate: the agent stopped on an error: {why or 'no reason given'}"),
+            file=sys.stderr,
+            flush=True,
+        )
+    return code
 
 
 async def _headless_in_session(session: Session, link: AgentLink, out: TextIO | None) -> int:

@@ -24,7 +24,7 @@ from app.agent.errors import Backoff
 from app.agent.outputs import DENIED_EXIT
 from app.agent.responses import ResponsesLink
 from app.agent.transport import make_client
-from app.core.events import Proposed, TurnEnded
+from app.core.events import AgentStatus, Proposed, TurnEnded
 from app.core.model import Action, CommandAction, PatchAction, Result, ResultStatus
 from app.core.ports import SessionContext
 
@@ -416,7 +416,11 @@ async def test_connection_refused_names_the_base_url() -> None:
     events = await drive(link, ok())
     final = last_status(events)
     assert final.state == "error"
-    assert final.detail == f"cannot connect to http://127.0.0.1:{port}/v1: connection refused"
+    assert final.detail == (
+        f"cannot connect to http://127.0.0.1:{port}/v1: connection refused (is the server running?)"
+    )
+    # nobody listens on this machine's port: no backoff, the error at once (#18.16)
+    assert not [e for e in events if isinstance(e, AgentStatus) and e.state == "retrying"]
 
 
 async def test_reasoning_parameter_dropped_when_the_model_rejects_it(server: FakeOpenAI) -> None:
