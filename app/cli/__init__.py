@@ -45,6 +45,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # would run the same way (same options, same meaning), and leave help and every error to click.
 FAST_PATHS: dict[tuple[str, ...], str] = {
     ("sandbox", "run"): "app.cli.sandbox_fast:run",
+    ("hook", "claude"): "app.hooks.fast:claude",
+    ("hook", "gemini"): "app.hooks.fast:gemini",
+    ("hook", "codex"): "app.hooks.fast:codex",
 }
 
 

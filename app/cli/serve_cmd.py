@@ -23,6 +23,7 @@ _PASS_ON = (  # network options handed on, word for word, to every rewritten `sa
     ("preset", "--preset"),
     ("allow_address", "--allow-address"),
     ("allow_url", "--allow-url"),
+    ("no_inspect_domain", "--no-inspect-domain"),
 )
 
 
@@ -35,6 +36,10 @@ def sandbox_network_args(params: dict[str, Any]) -> tuple[str, ...]:
             args += [flag, str(value)]
     if params.get("read_only_http"):
         args.append("--read-only-http")
+    if params.get("inspect_tls") is not None:
+        args.append("--inspect-tls" if params["inspect_tls"] else "--no-inspect-tls")
+    if params.get("upstream_ca"):
+        args += ["--upstream-ca", str(Path(params["upstream_ca"]).resolve())]
     return tuple(args)
 
 
