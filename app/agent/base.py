@@ -116,7 +116,8 @@ class LinkBase:
         self._pending = turn
         # The status goes first: the pipeline reads nothing after TurnEnded until the turn is
         # answered, so a status sent after it would arrive too late to mean anything.
-        self._status("waiting", f"{len(turn.actions)} action(s) proposed")
+        n = len(turn.actions)
+        self._status("waiting", f"{n} action proposed" if n == 1 else f"{n} actions proposed")
         for action in turn.actions:
             self._emit(Proposed(action))
         self._emit(TurnEnded(turn_id))
@@ -152,7 +153,7 @@ def with_ids(actions: Sequence[A], ids: Sequence[str]) -> list[A]:
     the pipeline recognises the turn it recovered from the audit log)."""
     if len(actions) != len(ids) or not all(isinstance(i, str) and i for i in ids):
         raise ResumeMismatch(
-            f"the interrupted turn had {len(ids)} action(s) but its model output plans "
+            f"the interrupted turn had {len(ids)} actions recorded but its model output plans "
             f"{len(actions)}; cannot resume the conversation"
         )
     return [dataclasses.replace(a, id=i) for a, i in zip(actions, ids, strict=True)]

@@ -30,6 +30,11 @@ def _resolve(path: str | None, last: bool) -> Path:
     return logs[-1]
 
 
+def plural(n: int, word: str) -> str:
+    """'1 record', '2 records': counts read as words, not as 'record(s)'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _dict(value: Any) -> dict[str, Any]:
     """A log is input: a field that should be a table but is not reads as an empty one."""
     return value if isinstance(value, dict) else {}
@@ -117,7 +122,7 @@ def summarise(rec: dict[str, Any]) -> str:
             bits.append(_one_line(r["message"], 60))
         return " ".join(bits)
     if kind in ("results-sent", "turn-closed"):
-        return f"{d.get('turn_id')}: {len(_strs(d.get('action_ids')))} result(s)"
+        return f"{d.get('turn_id')}: {plural(len(_strs(d.get('action_ids'))), 'result')}"
     if kind == "network":
         verdict = "allowed" if d.get("allowed") else "refused"
         return f"{verdict} {d.get('method')} {d.get('scheme')}://{d.get('host')}:{d.get('port')} {d.get('rule') or ''}".rstrip()
@@ -133,7 +138,7 @@ def summarise(rec: dict[str, Any]) -> str:
 
 def _status_line(report: VerifyReport) -> str:
     if report.ok:
-        return f"ok: {report.records} records"
+        return f"ok: {plural(report.records, 'record')}"
     first = report.first
     return f"{report.path}: {first}" if first else "broken"
 
@@ -144,22 +149,24 @@ def cli() -> None:
 
 
 @cli.command("verify")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def verify_cmd(path: Path) -> None:
-    """Check the hash chain: exit 0 if intact, 1 with the first bad line if not."""
-    if not path.exists():
-        raise UserError(f"{path}: no such audit log")
-    report = verify_log(path)
+@click.argument("path", required=False)
+@click.option("--last", is_flag=True, help="The most recent session's log (the default).")
+def verify_cmd(path: str | None, last: bool) -> None:
+    """Check the hash chain of PATH (default: the most recent session's log): exit 0 if intact,
+    1 with the first bad line if not."""
+    log = _resolve(path, last)
+    report = verify_log(log)
     if report.ok:
         note = "" if report.head_checked else " (no head file: the end of the log is unvouched)"
-        click.echo(f"ok: {report.records} records{note}")
+        named = "" if path else terminal_safe(f" in {log}")
+        click.echo(f"ok: {plural(report.records, 'record')}{named}{note}")
         return
     first = report.first
     assert first is not None
-    click.echo(terminal_safe(f"{path}: {first}"), err=True)
+    click.echo(terminal_safe(f"{log}: {first}"), err=True)
     extra = len(report.problems) - 1
     if extra:
-        click.echo(f"({extra} more problem(s) after it)", err=True)
+        click.echo(f"({extra} more {'problem' if extra == 1 else 'problems'} after it)", err=True)
     # app.cli.main runs click with standalone_mode=False, which swallows click's Exit codes
     sys.exit(1)
 

@@ -128,8 +128,7 @@ class Transcript:
             label = self._labels.get(r.action_id, r.action_id)
             if r.status is ResultStatus.COMPLETED:
                 if self._kinds.get(r.action_id) == "patch":
-                    done = "; ".join(r.message.splitlines()) or ", ".join(r.files_changed)
-                    self._line(f"  [patch] applied: {done}")
+                    self._line(f"  [patch] applied: {patch_files(r.message, r.files_changed)}")
                 else:
                     self._line(f"  [{label}] exit {r.exit_code} ({r.duration_s:.2f} s)")
             elif r.status is ResultStatus.DENIED:
@@ -156,6 +155,15 @@ class Transcript:
             ]
         for ln in shown:
             self._line(f"  │ {ln}")
+
+
+def patch_files(message: str, files: Sequence[str] = ()) -> str:
+    """'A test_hello.py, M app.py' from the patch engine's report ("Success. Updated the
+    following files:" and one `A/M/D path` line each), for a one-line transcript entry."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    if lines and lines[0].endswith("the following files:"):
+        lines = lines[1:]
+    return ", ".join(lines) or ", ".join(files) or "no files"
 
 
 def _short(command: str, limit: int = 40) -> str:

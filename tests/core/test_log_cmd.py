@@ -75,6 +75,28 @@ def test_verify_reports_first_bad_line(session_log: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_verify_without_a_path_checks_the_last_log(session_log: Path) -> None:
+    """Every run ends with "check it with `lockgate log verify`": that must work as written
+    (#18.18), and say which log it checked."""
+    r = lockgate("verify")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok: ") and f"in {session_log}" in r.stdout
+    assert "record(s)" not in r.stdout
+    lines = session_log.read_text().splitlines(keepends=True)
+    k = next(i for i, ln in enumerate(lines) if '"proposal"' in ln and "echo hello" in ln)
+    lines[k] = lines[k].replace("echo hello", "echo HELLO")
+    lines[k + 1] = lines[k + 1].replace('"seq":', '"seq": ')  # a second problem after it
+    session_log.write_text("".join(lines))
+    r = lockgate("verify")
+    assert r.returncode == 1 and f"{session_log}: line {k + 1}:" in r.stderr
+    assert "problem(s)" not in r.stderr
+
+
+def test_verify_with_no_logs_yet_is_a_one_line_error() -> None:
+    r = lockgate("verify")
+    assert r.returncode == 2 and r.stderr.startswith("lockgate: no audit logs yet")
+
+
 def test_verify_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     r = lockgate("verify", str(tmp_path / "nope.jsonl"))
     assert r.returncode == 2
