@@ -8,7 +8,6 @@ layers, an audit path that cannot be written) become one-line `SessionError`s.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,8 @@ from app.core.resume import (
 )
 
 if TYPE_CHECKING:
-    from app.execute.network import NetworkGate
+    from app.execute.network import NetworkExtra, NetworkGate, TlsSetup
+    from app.injection.taint import TaintTracker
     from sandbox import Sandbox, SandboxStatus
 
 __all__ = [
@@ -69,6 +69,7 @@ class SessionOptions:
     policy_file: Path | None = None
     resume: ResumeCandidate | None = None  # from `find_resumable(workspace)`, if the user said so
     network_presets: tuple[str, ...] = ()
+    network_extra: NetworkExtra | None = None  # the sandbox run network options, from the CLI
     secrets: tuple[str, ...] = ()  # keys the session knows (kept out of the audit log)
     observers: Sequence[Observer] = field(default=())
     # Links whose requests are not all "run this" (ACP permission requests, file reads) wrap
@@ -100,6 +101,7 @@ class Session:
         self.sandbox = sandbox
         self.gate = gate
         self.notices = notices  # things the console should say once at start
+        self.taint: TaintTracker | None = None  # untrusted content in the agent's context
         self._closed = False
 
     @property
@@ -133,7 +135,7 @@ class Session:
             return
         self._closed = True
         if self.gate is not None:
-            shutil.rmtree(self.gate.socket_dir, ignore_errors=True)
+            self.gate.discard()
         self._close_rest()
 
     async def aclose(self) -> None:
@@ -198,6 +200,8 @@ def open_session(options: SessionOptions) -> Session:
     from app.execute.commands import SandboxCommandExecutor
     from app.execute.patches import WorkspacePatchExecutor
     from app.execute.sandbox_config import sandbox_policy
+    from app.injection.executor import ScanningCommandExecutor
+    from app.injection.taint import TaintObserver, TaintPolicy
     from app.risk.engine import RiskEngine
     from app.risk.policy import load_policy
     from app.risk.rules import PolicyError
@@ -246,8 +250,9 @@ def open_session(options: SessionOptions) -> Session:
     opened: list[Any] = []  # what to close if a later step fails
     try:
         rules = None
+        tls: TlsSetup | None = None
         if options.network == "allow":
-            from app.execute.network import session_rules
+            from app.execute.network import open_inspection, session_rules
             from sandbox.net import RuleError
 
             try:
@@ -255,18 +260,22 @@ def open_session(options: SessionOptions) -> Session:
                     user_config.section("network"),
                     allowed_domains=tuple(options.allowed_domains),
                     presets=tuple(options.network_presets),
+                    extra=options.network_extra,
                 )
+                extra = options.network_extra
+                tls = open_inspection(rules, extra.upstream_ca if extra else None)
             except (RuleError, ConfigError) as exc:
                 raise SessionError(str(exc)) from None
+            if tls is not None:
+                opened.append(tls)
         try:
-            sandbox = Sandbox(
-                sandbox_policy(
-                    user_config.section("sandbox"),
-                    workspace=ws,
-                    network="proxy" if options.network == "allow" else "off",
-                    allow_degraded=options.allow_degraded_sandbox,
-                )
+            sandbox_pol = sandbox_policy(
+                user_config.section("sandbox"),
+                workspace=ws,
+                network="proxy" if options.network == "allow" else "off",
+                allow_degraded=options.allow_degraded_sandbox,
             )
+            sandbox = Sandbox(tls.with_bundle(sandbox_pol) if tls is not None else sandbox_pol)
             sandbox.start()
         except ConfigError as exc:
             raise SessionError(str(exc)) from None
@@ -287,7 +296,7 @@ def open_session(options: SessionOptions) -> Session:
         if rules is not None:
             from app.execute.network import NetworkGate
 
-            gate = NetworkGate(rules, audit=journal.audit)
+            gate = NetworkGate(rules, audit=journal.audit, tls=tls)
         # Protected paths (.git/hooks, agent configs …) are asked about, never silently refused,
         # when a reviewer is there to answer; headless, they are refused.
         patches = WorkspacePatchExecutor(ws, ask_for_protected=not options.headless)
@@ -299,6 +308,11 @@ def open_session(options: SessionOptions) -> Session:
         policy_port: PolicyEngine = policy
         if options.wrap_policy is not None:
             policy_port = options.wrap_policy(policy)
+        # Outermost: untrusted content tracking sees every result and tightens every decision.
+        taint = _taint_tracker(user_config.section("taint"), ws, options, journal.audit)
+        commands = ScanningCommandExecutor(commands, taint, headless=options.headless)
+        policy_port = TaintPolicy(policy_port, taint, headless=options.headless)
+        observers.append(TaintObserver(taint))
         pipeline = Pipeline(
             context=context,
             risk=risk,
@@ -326,7 +340,9 @@ def open_session(options: SessionOptions) -> Session:
         status = sandbox.status()
         if status.degraded:
             notices.append("sandbox degraded: missing " + ", ".join(status.degraded))
-        return Session(
+        if gate is not None:
+            notices.extend(gate.notes)
+        session = Session(
             pipeline=pipeline,
             workspace=ws,
             journal=journal,
@@ -334,11 +350,27 @@ def open_session(options: SessionOptions) -> Session:
             gate=gate,
             notices=tuple(notices),
         )
+        session.taint = taint
+        return session
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
                 thing.close()
         raise
+
+
+def _taint_tracker(
+    config: dict[str, Any], ws: Path, options: SessionOptions, audit: Any
+) -> TaintTracker:
+    """`[taint] trusted = ["docs.example.com"]`: sources whose content is the user's own."""
+    from app.injection.taint import TaintTracker
+
+    trusted = config.get("trusted", [])
+    if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
+        raise SessionError("config [taint] trusted: expected a list of domain names")
+    return TaintTracker(
+        ws, trusted_domains=trusted, network_on=options.network == "allow", audit=audit
+    )
 
 
 def describe_candidate(candidate: ResumeCandidate) -> str:
