@@ -23,7 +23,7 @@ from typing import Any
 from app.core.audit import AuditLog
 from app.core.config import data_dir
 from app.core.model import CommandAction, NetworkAction, Verdict, VerdictKind
-from app.core.pipeline import Pipeline
+from app.core.pipeline import APPROVED_HOST_RULE, Pipeline
 from sandbox.net import (
     AllowListProxy,
     AskAnswer,
@@ -47,6 +47,8 @@ def answer_for(verdict: Verdict) -> AskAnswer:
     (a rule already covers the host) holds for the session, so the same host is not put in the
     queue again for every request; an edit makes no sense for a host and counts as a denial."""
     kind = verdict.kind
+    if kind.approves and verdict.key == APPROVED_HOST_RULE:
+        return AskAnswer.ONCE  # the approved command's own host: for its run only
     if kind is VerdictKind.APPROVE_ALWAYS:
         return AskAnswer.ALWAYS
     if kind is VerdictKind.APPROVE_SESSION:
@@ -88,6 +90,8 @@ class PipelineAsker:
         self._pipeline = pipeline
         self._loop = loop
         self.timeout_s = timeout_s
+        # (command's action id, host, port) its approval already covers for that run
+        self._run_hosts: set[tuple[str, str, int]] = set()
 
     async def __call__(self, request: AskRequest) -> AskAnswer:
         ctx = request.context
@@ -100,12 +104,19 @@ class PipelineAsker:
             program=ctx.program or program_of(ctx.command),
             parent_action_id=ctx.action_id,
         )
+        key = (ctx.action_id, request.host, request.port)
+        if key in self._run_hosts:
+            # The approved command's own host again in the same run: no new row for each request
+            # (the proxy still records every one in the audit log).
+            return AskAnswer.ONCE
         coro = self._pipeline.ask_network(action, self.timeout_s)
         running = asyncio.get_running_loop()
         if self._loop is None or self._loop is running:
             verdict = await coro
         else:
             verdict = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+        if verdict.kind.approves and verdict.key == APPROVED_HOST_RULE:
+            self._run_hosts.add(key)
         return answer_for(verdict)
 
 
