@@ -151,6 +151,83 @@ class _Denied(Exception):
 
 
 @dataclass
+class _Opened:
+    """A tunnel past the gate, its upstream connected (with verified TLS when inspected)."""
+
+    host: Host
+    port: int
+    rule: str
+    address: str
+    mode: Literal["tunnel", "inspect", "plain"]
+    up_reader: asyncio.StreamReader
+    up_writer: asyncio.StreamWriter
+
+
+@dataclass
+class _TunnelState:
+    """What one tunnel's record will say; filled in as it goes."""
+
+    method: str
+    rule: str
+    verdict: Literal["allowed", "denied"] = "allowed"
+    reason: str = ""
+    sent: list[int] = field(default_factory=list)
+    up: ByteCount = field(default_factory=ByteCount)
+    down: ByteCount = field(default_factory=ByteCount)
+
+
+class _SocksError(Exception):
+    def __init__(self, reply: int, rule: str, reason: str) -> None:
+        super().__init__(reason)
+        self.reply = reply
+        self.rule = rule
+        self.reason = reason
+
+
+# HTTP status of a refusal → SOCKS5 reply code (2: not allowed by ruleset, 1: general failure,
+# 4: host unreachable)
+_SOCKS_REPLY = {400: 0x01, 403: 0x02, 502: 0x04, 503: 0x01, 504: 0x04}
+
+
+def _socks_reply(code: int) -> bytes:
+    return bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0])
+
+
+async def _socks_handshake(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[str, int]:
+    """The greeting (the version byte is already read) and the request → (host text, port)."""
+    n = (await reader.readexactly(1))[0]
+    methods = await reader.readexactly(n)
+    if 0x00 not in methods:
+        writer.write(b"\x05\xff")
+        await writer.drain()
+        raise _SocksError(0xFF, "socks", "the client offered no 'no authentication' method")
+    writer.write(b"\x05\x00")
+    await writer.drain()
+    ver, cmd, rsv, atyp = await reader.readexactly(4)
+    if ver != 5 or rsv != 0:
+        raise _SocksError(0x01, "socks", "malformed SOCKS5 request")
+    if atyp == 1:
+        text = str(ipaddress.IPv4Address(await reader.readexactly(4)))
+    elif atyp == 4:
+        text = "[" + str(ipaddress.IPv6Address(await reader.readexactly(16))) + "]"
+    elif atyp == 3:
+        raw = await reader.readexactly((await reader.readexactly(1))[0])
+        if not raw or any(b <= 0x20 or b >= 0x7F for b in raw):
+            raise _SocksError(0x02, "host-syntax", "SOCKS host name is not printable ASCII")
+        text = raw.decode("ascii")
+    else:
+        raise _SocksError(0x08, "socks", f"unknown SOCKS5 address type {atyp}")
+    port = int.from_bytes(await reader.readexactly(2), "big")
+    if cmd != 1:
+        raise _SocksError(0x07, "socks", "only SOCKS5 CONNECT is supported (no BIND, no UDP)")
+    if port == 0:
+        raise _SocksError(0x02, "allow-port", "port 0")
+    return text, port
+
+
+@dataclass
 class _Listener:
     path: Path
     context: RunContext
@@ -218,6 +295,9 @@ class AllowListProxy:
         # TLS inspection (None: HTTPS is tunnelled, and a CONNECT whose limits would need
         # inspection is refused)
         self._inspection = inspection
+        # SOCKS5 targets on these ports carry plain HTTP (judged request by request); on any
+        # other port a SOCKS tunnel must carry TLS, like CONNECT. Tests add their server's port.
+        self.socks_plain_ports: frozenset[int] = frozenset({80})
 
     # ----------------------------------------------------------------------- rules
 
@@ -298,7 +378,11 @@ class AllowListProxy:
     ) -> None:
         try:
             try:
-                raw = await asyncio.wait_for(read_head(reader), self.head_timeout_s)
+                first = await asyncio.wait_for(reader.readexactly(1), self.head_timeout_s)
+                if first == b"\x05":  # SOCKS5's version byte; no HTTP method starts with it
+                    await self._socks(listener, reader, writer)
+                    return
+                raw = first + await asyncio.wait_for(read_head(reader), self.head_timeout_s)
             except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                 return
             except HttpError as exc:
@@ -521,8 +605,6 @@ class AllowListProxy:
         started = time.time()
         target = head.target
         host_text, port = target, 0
-        up, down = ByteCount(), ByteCount()
-        address = ""
         try:
             try:
                 host, port = parse_authority(head.target, None)
@@ -530,77 +612,114 @@ class AllowListProxy:
                 raise _Denied(403, "host-syntax", f"CONNECT target {target!r}: {exc}") from None
             host_text = host.authority
             self._check_host_header(head, host, port, port_optional=True)
-            rule, addresses = await self._gate(listener, host, port, "CONNECT", "https", None)
-            inspect = self._tunnel_mode(host)
-            tls = self._inspection.upstream if inspect and self._inspection else None
-            up_reader, up_writer, addr = await self._connect(host, addresses, port, tls)
-            address = str(addr)
+            opened = await self._open_tunnel(listener, host, port, "CONNECT", tls_only=True)
         except _Denied as d:
             await self._refuse(writer, d.status, d.rule, d.reason)
             self._emit(
-                listener,
-                "CONNECT",
-                "https",
-                host_text,
-                port,
-                "denied",
-                d.rule,
-                d.reason,
-                d.status,
-                started=started,
-            )
-            return
-        if inspect:
-            await self._inspect(
-                listener, host, port, rule, address, (reader, writer), (up_reader, up_writer),
-                started,
+                listener, "CONNECT", "https", host_text, port, "denied", d.rule, d.reason,
+                d.status, started=started,
             )  # fmt: skip
             return
-        verdict: Literal["allowed", "denied"] = "allowed"
-        reason = ""
+        await self._relay_opened(
+            listener, opened, (reader, writer), b"HTTP/1.1 200 Connection established\r\n\r\n",
+            "CONNECT", started,
+        )  # fmt: skip
+
+    async def _open_tunnel(
+        self, listener: _Listener, host: Host, port: int, label: str, *, tls_only: bool
+    ) -> _Opened:
+        """The gate for a tunnel (CONNECT, or SOCKS), then the upstream connection: verified
+        TLS when the tunnel will be inspected. `tls_only=False` (SOCKS to port 80): plain HTTP."""
+        scheme: Literal["http", "https"] = "https" if tls_only else "http"
+        rule, addresses = await self._gate(listener, host, port, label, scheme, None)
+        mode: Literal["tunnel", "inspect", "plain"] = "plain"
+        if tls_only:
+            mode = "inspect" if self._tunnel_mode(host) else "tunnel"
+        tls = self._inspection.upstream if mode == "inspect" and self._inspection else None
+        up_reader, up_writer, addr = await self._connect(host, addresses, port, tls)
+        return _Opened(host, port, rule, str(addr), mode, up_reader, up_writer)
+
+    async def _relay_opened(
+        self,
+        listener: _Listener,
+        opened: _Opened,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        reply: bytes,
+        label: str,
+        started: float,
+    ) -> None:
+        """Tell the client the tunnel is open (`reply`), then serve it by its mode, and write
+        its one record."""
+        writer = client[1]
+        host, port = opened.host, opened.port
+        upstream = (opened.up_reader, opened.up_writer)
+        st = _TunnelState(label, opened.rule)
         try:
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            writer.write(reply)
             await writer.drain()
-            try:
-                hello = await asyncio.wait_for(read_client_hello(reader), self.head_timeout_s)
-            except (TlsError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                verdict, rule = "denied", "tls-required"
-                reason = f"tunnel closed: {exc or 'no ClientHello'}"
+            if opened.mode == "tunnel":
+                await self._opaque(host, client, upstream, st)
                 return
-            if hello.server_name is not None:
+            if opened.mode == "inspect":
+                assert self._inspection is not None
+                ctx = self._inspection.ca.server_context(host.name, host.kind)
                 try:
-                    sni = canonical_host(hello.server_name)
-                except HostError as exc:
-                    sni = None
-                    reason = f"TLS server name {hello.server_name!r}: {exc}"
-                if sni is None or sni.name != host.name:
-                    verdict, rule = "denied", "sni-mismatch"
-                    reason = reason or (
-                        f"TLS server name {hello.server_name!r} is not the CONNECT host {host}"
-                    )
+                    await writer.start_tls(ctx, ssl_handshake_timeout=self.head_timeout_s)
+                except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
+                    st.verdict, st.rule, st.reason = "denied", *_client_tls_failure(host, exc)
                     return
-            up_writer.write(hello.raw)
-            up.n += len(hello.raw)
-            await self._splice(reader, writer, up_reader, up_writer, up, down)
+            await self._one_request(host, port, client, upstream, st, opened.mode == "inspect")
         finally:
-            up_writer.close()
+            opened.up_writer.close()
             with contextlib.suppress(Exception):
-                await up_writer.wait_closed()
+                await opened.up_writer.wait_closed()
             self._emit(
                 listener,
-                "CONNECT",
-                "https",
-                host_text,
+                st.method,
+                "http" if opened.mode == "plain" else "https",
+                host.authority,
                 port,
-                verdict,
-                rule,
-                reason,
-                200,
-                address,
-                up.n,
-                down.n,
+                st.verdict,
+                st.rule,
+                st.reason,
+                st.sent[0] if st.sent else (200 if st.method == label else 0),
+                opened.address,
+                st.up.n,
+                st.down.n,
                 started,
             )
+
+    async def _opaque(
+        self,
+        host: Host,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        st: _TunnelState,
+    ) -> None:
+        """An uninspected tunnel: it must open with a TLS ClientHello for the tunnel's host."""
+        reader, writer = client
+        up_reader, up_writer = upstream
+        try:
+            hello = await asyncio.wait_for(read_client_hello(reader), self.head_timeout_s)
+        except (TlsError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            st.verdict, st.rule = "denied", "tls-required"
+            st.reason = f"tunnel closed: {exc or 'no ClientHello'}"
+            return
+        if hello.server_name is not None:
+            try:
+                sni = canonical_host(hello.server_name)
+            except HostError as exc:
+                sni = None
+                st.reason = f"TLS server name {hello.server_name!r}: {exc}"
+            if sni is None or sni.name != host.name:
+                st.verdict, st.rule = "denied", "sni-mismatch"
+                st.reason = st.reason or (
+                    f"TLS server name {hello.server_name!r} is not the tunnel's host {host}"
+                )
+                return
+        up_writer.write(hello.raw)
+        st.up.n += len(hello.raw)
+        await self._splice(reader, writer, up_reader, up_writer, st.up, st.down)
 
     def _tunnel_mode(self, host: Host) -> bool:
         """Whether a CONNECT to `host` is inspected (True) or an opaque tunnel (False); refuses
@@ -627,93 +746,107 @@ class AllowListProxy:
             )
         return False
 
-    async def _inspect(
+    async def _one_request(
         self,
-        listener: _Listener,
         host: Host,
         port: int,
-        rule: str,
-        address: str,
         client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        started: float,
+        st: _TunnelState,
+        tls: bool,
     ) -> None:
-        """An allowed CONNECT the proxy inspects: TLS with the client under a leaf of the session
-        CA, then one request, judged like plain HTTP (method, body, URL rules, Host), relayed to
-        the server over TLS the proxy verified. One request per tunnel (`Connection: close`)."""
-        assert self._inspection is not None
+        """One request inside an opened tunnel (inspected TLS, or SOCKS plain HTTP), judged like
+        a plain-HTTP request: Host header, method, body, URL rules. `Connection: close`."""
         reader, writer = client
-        up_writer = upstream[1]
-        up, down = ByteCount(), ByteCount()
-        method = "CONNECT"
-        verdict: Literal["allowed", "denied"] = "allowed"
-        reason = ""
-        sent: list[int] = []
+        scheme: Literal["http", "https"] = "https" if tls else "http"
         try:
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            await writer.drain()
-            ctx = self._inspection.ca.server_context(host.name, host.kind)
+            raw = await asyncio.wait_for(read_head(reader), self.head_timeout_s)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, TimeoutError):
+            st.reason = "the client sent no request"
+            return
+        except HttpError as exc:
+            raw = b""
+            st.verdict, st.rule, st.reason = "denied", "http-syntax", exc.message
+        try:
+            if not raw:
+                raise _Denied(431, "http-syntax", st.reason)
             try:
-                await writer.start_tls(ctx, ssl_handshake_timeout=self.head_timeout_s)
-            except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
-                verdict, rule, reason = "denied", *_client_tls_failure(host, exc)
-                return
+                head = parse_request_head(raw)
+                st.method = head.method
+                path = _origin_path(head.target, host, port, scheme)
+                framing = request_framing(head)
+            except HttpError as exc:
+                raise _Denied(exc.status, "http-syntax", exc.message) from None
+            self._check_host_header(head, host, port, port_optional=True)
+            has_body = framing[0] == "chunked" or (framing[0] == "length" and framing[1] > 0)
+            rules = self._rules
+            limit = rules.check_request(st.method, has_body, method_overrides(head))
+            limit = limit or rules.check_url(st.method, scheme, host, port, path)
+            if limit is not None:
+                raise _Denied(403, limit.rule, limit.reason)
+        except _Denied as d:
+            st.verdict, st.rule, st.reason = "denied", d.rule, d.reason
+            await self._refuse(writer, d.status, d.rule, d.reason)
+            st.sent.append(d.status)
+            return
+        try:
+            await self._exchange(
+                head, path, host, port, framing, client, upstream, st.up, st.down, st.sent,
+                kernel=not tls,
+            )  # fmt: skip
+        except _RelayError as exc:
+            st.verdict, st.rule, st.reason = exc.verdict, exc.rule, exc.reason
+            if not st.sent and not writer.is_closing():
+                await self._refuse(writer, exc.status, exc.rule, exc.reason)
+                st.sent.append(exc.status)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+            st.reason = f"connection ended early: {type(exc).__name__}"
+
+    # ----------------------------------------------------------------------- SOCKS5
+
+    async def _socks(
+        self, listener: _Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """SOCKS5 (RFC 1928) on the same socket, for tools that speak only SOCKS
+        (`ALL_PROXY=socks5h://127.0.0.1:3128`): no authentication, CONNECT only, and the same
+        gate as CONNECT. Names are resolved here, by the proxy, after the rules said yes; an
+        address the client resolved itself passes only a rule naming it. Port 80 carries plain
+        HTTP (judged request by request, see `socks_plain_ports`); every other port must carry
+        TLS, as with CONNECT."""
+        started = time.time()
+        host_text, port = "", 0
+        try:
             try:
-                raw = await asyncio.wait_for(read_head(reader), self.head_timeout_s)
+                target = await asyncio.wait_for(_socks_handshake(reader, writer), 30.0)
+            except _SocksError as exc:
+                raise _Denied(exc.reply, exc.rule, exc.reason) from None
             except (asyncio.IncompleteReadError, ConnectionError, OSError, TimeoutError):
-                reason = "the client sent no request"
                 return
+            text, port = target
+            host_text = text
             try:
-                try:
-                    head = parse_request_head(raw)
-                    method = head.method
-                    path = _origin_path(head.target, host, port)
-                    framing = request_framing(head)
-                except HttpError as exc:
-                    raise _Denied(exc.status, "http-syntax", exc.message) from None
-                self._check_host_header(head, host, port, port_optional=True)
-                has_body = framing[0] == "chunked" or (framing[0] == "length" and framing[1] > 0)
-                rules = self._rules
-                limit = rules.check_request(method, has_body, method_overrides(head))
-                limit = limit or rules.check_url(method, "https", host, port, path)
-                if limit is not None:
-                    raise _Denied(403, limit.rule, limit.reason)
-            except _Denied as d:
-                verdict, rule, reason = "denied", d.rule, d.reason
-                await self._refuse(writer, d.status, d.rule, d.reason)
-                sent.append(d.status)
-                return
-            try:
-                await self._exchange(
-                    head, path, host, port, framing, client, upstream, up, down, sent,
-                    kernel=False,
-                )  # fmt: skip
-            except _RelayError as exc:
-                verdict, rule, reason = exc.verdict, exc.rule, exc.reason
-                if not sent and not writer.is_closing():
-                    await self._refuse(writer, exc.status, exc.rule, exc.reason)
-                    sent.append(exc.status)
-            except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
-                reason = f"connection ended early: {type(exc).__name__}"
-        finally:
-            up_writer.close()
-            with contextlib.suppress(Exception):
-                await up_writer.wait_closed()
-            self._emit(
-                listener,
-                method,
-                "https",
-                host.authority,
-                port,
-                verdict,
-                rule,
-                reason,
-                sent[0] if sent else (200 if method == "CONNECT" else 0),
-                address,
-                up.n,
-                down.n,
-                started,
+                host = canonical_host(text)
+            except HostError as exc:
+                raise _Denied(0x02, "host-syntax", f"SOCKS target {text[:100]!r}: {exc}") from None
+            host_text = host.authority
+            opened = await self._open_tunnel(
+                listener, host, port, "SOCKS", tls_only=port not in self.socks_plain_ports
             )
+        except _Denied as d:
+            code = d.status if d.status < 0x10 else _SOCKS_REPLY.get(d.status, 0x02)
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.write(_socks_reply(code))
+                await writer.drain()
+            self._emit(
+                listener, "SOCKS", "http" if port in self.socks_plain_ports else "https",
+                host_text, port,
+                "denied", d.rule, d.reason, d.status if d.status >= 0x10 else 403,
+                started=started,
+            )  # fmt: skip
+            return
+        await self._relay_opened(
+            listener, opened, (reader, writer), _socks_reply(0x00), "SOCKS", started
+        )
 
     async def _splice(
         self,
@@ -1047,24 +1180,24 @@ def _split_absolute(target: str) -> tuple[str, str]:
     return authority, path
 
 
-def _origin_path(target: str, host: Host, port: int) -> str:
-    """The path of a request inside an inspected tunnel: origin form (`/path?q`), or an absolute
-    https URL naming the tunnel's own host."""
+def _origin_path(target: str, host: Host, port: int, scheme: str = "https") -> str:
+    """The path of a request inside a tunnel: origin form (`/path?q`), or an absolute URL of
+    the tunnel's scheme naming the tunnel's own host."""
     if target.startswith("/"):
         if "#" in target:
             raise HttpError(400, "fragment in request target")
         return target
-    scheme, sep, rest = target.partition("://")
-    if sep and scheme.lower() == "https":
+    t_scheme, sep, rest = target.partition("://")
+    if sep and t_scheme.lower() == scheme:
         authority, slash, path = rest.partition("/")
         try:
-            t_host, t_port = parse_authority(authority, 443)
+            t_host, t_port = parse_authority(authority, 443 if scheme == "https" else 80)
         except HostError as exc:
             raise HttpError(400, f"request target: {exc}") from None
         if t_host != host or t_port != port:
             raise HttpError(400, f"request target {target[:100]!r} is not the tunnel's host")
-        return _origin_path("/" + path, host, port) if slash else "/"
-    raise HttpError(400, "a request inside a tunnel needs a path ('/…') or an https:// URL")
+        return _origin_path("/" + path, host, port, scheme) if slash else "/"
+    raise HttpError(400, f"a request inside a tunnel needs a path ('/…') or a {scheme}:// URL")
 
 
 def _client_tls_failure(host: Host, exc: BaseException) -> tuple[str, str]:

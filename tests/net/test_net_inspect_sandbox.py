@@ -50,6 +50,13 @@ if curl:
     r = subprocess.run([curl, "-sS", "-m", "20", f"https://allowed.test:{port}/curl"],
                        capture_output=True, text=True)
     out["curl"] = [r.returncode, r.stdout[:200], r.stderr[:200]]
+    socks = "socks5h://" + os.environ["HTTP_PROXY"].split("://", 1)[1]
+    r = subprocess.run([curl, "-sS", "-m", "20", "-x", socks, f"https://allowed.test:{port}/socks"],
+                       capture_output=True, text=True)
+    out["curl_socks"] = [r.returncode, r.stdout[:200], r.stderr[:200]]
+    r = subprocess.run([curl, "-sS", "-m", "20", "-x", socks, "-d", "x",
+                        f"https://allowed.test:{port}/socks"], capture_output=True, text=True)
+    out["curl_socks_post"] = [r.returncode, r.stdout[:300], r.stderr[:200]]
 print(json.dumps(out))
 """
 
@@ -122,6 +129,9 @@ def test_inspected_https_inside_the_sandbox(
     )
     if "curl" in out:
         assert out["curl"][0] == 0 and "hello GET /curl" in out["curl"][1], out["curl"]
+        # the same through SOCKS5, names resolved by the proxy
+        assert out["curl_socks"][0] == 0 and "hello GET /socks" in out["curl_socks"][1], out
+        assert "rule: read-only-http" in out["curl_socks_post"][1], out
     posts = [rec for rec in records if rec.method == "POST"]
     assert posts and posts[0].rule == "read-only-http" and posts[0].scheme == "https"
     # the CA lived only for the session, and the host never trusted it
