@@ -1,0 +1,163 @@
+"""The hook round trip, as an agent pays it: `lockgate hook claude` started as a process with
+a PreToolUse event on stdin, answered by a running `lockgate serve` (an auto-approved Bash
+command: client start + socket + assess + decide + audit + answer), and with `--policy-only`
+(no console: the whole decision in the hook process). Goals (#19): ≤ 50 ms and ≤ 150 ms.
+
+Also: the console-down denial, the server's own share (the same request from inside this
+process, no process start), and Python's bare start for scale. Touches only temp dirs and a
+private unix socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+LOCKGATE = str(BIN / "lockgate")
+RUNS = int(os.environ.get("BENCH_HOOK_RUNS", "20"))
+
+
+def event(ws: Path, command: str = "ls -la") -> bytes:
+    return json.dumps(
+        {
+            "session_id": "bench-session",
+            "transcript_path": "/tmp/bench.jsonl",
+            "cwd": str(ws),
+            "permission_mode": "default",
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": command, "description": "list"},
+            "tool_use_id": "toolu_bench",
+        }
+    ).encode()
+
+
+def timed(argv: list[str], stdin: bytes, env: dict[str, str], runs: int) -> list[float]:
+    out: list[float] = []
+    for i in range(runs + 2):
+        start = time.perf_counter()
+        done = subprocess.run(argv, input=stdin, capture_output=True, env=env, check=False)
+        took = (time.perf_counter() - start) * 1000
+        if done.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(argv)} failed: {done.stderr.decode()[-400:]}")
+        if i >= 2:  # two warm-up runs (page cache, pyc)
+            out.append(took)
+    return out
+
+
+def show(label: str, ms: list[float], goal: float | None = None) -> None:
+    mean = statistics.fmean(ms)
+    sd = statistics.stdev(ms) if len(ms) > 1 else 0.0
+    tail = f"   goal ≤ {goal:g} ms: {'met' if mean <= goal else 'NOT met'}" if goal else ""
+    print(
+        f"  {label:<46} mean {mean:6.1f} ms ± {sd:4.1f}  "
+        f"min {min(ms):6.1f}  median {statistics.median(ms):6.1f}  (n={len(ms)}){tail}"
+    )
+
+
+def decision(out: bytes) -> str:
+    return str(json.loads(out)["hookSpecificOutput"]["permissionDecision"])
+
+
+def main() -> None:
+    base = Path(tempfile.mkdtemp(prefix="lg-bench-hook-", dir="/tmp"))
+    ws = base / "ws"
+    ws.mkdir()
+    rdir = base / "run"
+    rdir.mkdir(mode=0o700)
+    env = dict(os.environ)
+    env.update(
+        LOCKGATE_RUNTIME_DIR=str(rdir),
+        LOCKGATE_CONFIG_DIR=str(base / "config"),
+        LOCKGATE_DATA_DIR=str(base / "data"),
+    )
+    serve = subprocess.Popen(
+        [LOCKGATE, "serve", "--headless", "-w", str(ws)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.suffix == ".json" for p in rdir.iterdir()):
+            if serve.poll() is not None or time.monotonic() > deadline:
+                err = serve.stderr.read().decode() if serve.stderr else ""
+                raise SystemExit(f"bench: lockgate serve did not start: {err[-400:]}")
+            time.sleep(0.05)
+        ev = event(ws)
+        first = subprocess.run(
+            [LOCKGATE, "hook", "claude"], input=ev, capture_output=True, env=env, check=True
+        )
+        assert decision(first.stdout) == "allow", first.stdout
+        print(f"hook round trip ({RUNS} runs each, after 2 warm-ups)")
+        show(
+            "python3 -I -S -c pass (for scale)",
+            timed([sys.executable, "-I", "-S", "-c", "pass"], b"", env, RUNS),
+        )
+        show(
+            "python3 -c pass (with site, for scale)",
+            timed([sys.executable, "-c", "pass"], b"", env, RUNS),
+        )
+        show(
+            "lockgate hook claude → serve (auto-approved Bash)",
+            timed([LOCKGATE, "hook", "claude"], ev, env, RUNS),
+            50,
+        )
+        show(
+            "lockgate hook claude --policy-only",
+            timed([LOCKGATE, "hook", "claude", "--policy-only"], ev, env, max(5, RUNS // 2)),
+            150,
+        )
+        down = dict(env, LOCKGATE_RUNTIME_DIR=str(base / "nothing-here"))
+        show(
+            "lockgate hook claude, console down (deny)",
+            timed([LOCKGATE, "hook", "claude"], ev, down, RUNS),
+        )
+        show("server share: one request, in-process client", in_process(rdir, ev, RUNS * 5))
+    finally:
+        serve.terminate()
+        try:
+            serve.wait(10)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def in_process(rdir: Path, ev: bytes, runs: int) -> list[float]:
+    """socket + assess + decide + audit + answer, without any process start."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from app.hooks.endpoint import load_endpoint
+    from app.hooks.wire import request_line
+
+    ep_file = next(p for p in rdir.iterdir() if p.suffix == ".json")
+    ep = load_endpoint(str(ep_file))
+    line = request_line(ep.token(), "claude", json.loads(ev), 30.0)
+    out: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(ep.socket)
+        s.sendall(line)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        out.append((time.perf_counter() - start) * 1000)
+        assert b'"allow"' in buf, buf
+    return out
+
+
+if __name__ == "__main__":
+    main()
