@@ -88,13 +88,17 @@ class LinuxBackend:
     def reads(self) -> ReadSet:
         """The read allow-list for this policy, as the file system is now."""
         p = self.policy
-        return read_set(
+        return self._read_set(
             homes=self._homes,
             deny=self._deny,
             extra=(*(str(r) for r in p.readable), *(str(t) for t in p.toolchains)),
             views=self._private(),
             root_only=os.geteuid() == 0,
         )
+
+    def _read_set(self, **kw: Any) -> ReadSet:
+        """`visible.read_set`; the one-shot backend keeps it across processes (oneshot.py)."""
+        return read_set(**kw)
 
     def _writable(self) -> tuple[str, ...]:
         return (str(self.policy.workspace), *(str(w) for w in self.policy.writable))

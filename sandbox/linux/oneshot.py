@@ -9,7 +9,8 @@ capabilities) the zygote process would. Nothing of the setup is copied here, so 
 of the zygote path applies to this one as it is written.
 
 What it saves (measured by bench/oneshot.py): a `python -I -S` start and the sandbox imports in a
-second process, and the full kernel probe (a child that tries every namespace, the mount API, a
+second process, the read allow-list scan (kept in a hidden store between runs while it is fresh,
+see readcache.py), and the full kernel probe (a child that tries every namespace, the mount API, a
 fresh /proc and a seccomp filter). Instead the plan is made from what costs one syscall to learn
 (Landlock ABI, architecture, the process cap this process can set up), and the real setup is the
 probe: a layer the kernel lacks makes the setup fail and the command never runs; only then is
@@ -27,8 +28,10 @@ from sandbox.linux import syscalls as sc
 from sandbox.linux.backend import LinuxBackend
 from sandbox.linux.client import Spare
 from sandbox.linux.client import Zygote as ZygoteClient
-from sandbox.policy import SandboxError, SandboxUnavailable
+from sandbox.linux.readcache import cached_read_set
+from sandbox.policy import SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.probe import KernelSupport
+from sandbox.visible import ReadSet
 
 # layers the real setup tries (and fails on, closed) before the command is sent
 _TRIED_BY_SETUP = ("user", "mount", "pid", "net", "ipc", "uts", "mount_api", "proc", "seccomp")
@@ -122,6 +125,34 @@ class OneShotBackend(LinuxBackend):
     """The Linux backend with the sandboxes forked by this process (see the module doc)."""
 
     zygote_class = InProcessZygote
+
+    def _read_set(self, **kw: Any) -> ReadSet:
+        """The read allow-list, kept between runs in a hidden store (sandbox/linux/readcache.py)."""
+        directory = cache_dir(self.policy)
+        if directory is None:
+            return super()._read_set(**kw)
+        return cached_read_set(directory, super()._read_set, **kw)
+
+
+def cache_dir(policy: SandboxPolicy) -> str | None:
+    """lockgate's data directory (where `default_deny_read` says it is), when this policy hides
+    it and no writable root of it lies around it; else None (no cache)."""
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    base = os.environ.get("LOCKGATE_DATA_DIR") or os.path.join(home, ".local", "share", "lockgate")
+    path = os.path.realpath(os.path.join(base, "oneshot"))
+    if not os.path.isabs(path):
+        return None
+    hidden = [os.path.realpath(p) for p in policy.deny_read]
+    if not any(_inside(path, h) for h in hidden):
+        return None
+    writable = [os.path.realpath(p) for p in (policy.workspace, *policy.writable)]
+    if any(_inside(path, w) or _inside(w, path) for w in writable):
+        return None
+    return path
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def _require_single_thread() -> None:
