@@ -88,14 +88,14 @@ class CgroupPool:
         for fd in self.owners.values():
             if fd is None:
                 continue
-            while not _exited(fd) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            # woken by the exit itself (a pidfd reads as ready then), not by a polling tick
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
             os.close(fd)
-        for _ in range(50):
+        for attempt in range(50):
             _sweep(self.dir)
             if not os.path.exists(self.dir):
                 return
-            time.sleep(0.02)
+            time.sleep(0.001 if attempt < 5 else 0.02)
 
 
 def _sweep(top: str) -> None:
