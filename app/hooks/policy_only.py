@@ -68,8 +68,14 @@ async def _decide(
     from app.risk.policy import load_policy
 
     context = SessionContext(workspace=ws, headless=True)
-    risk = RiskEngine()
-    policy = load_policy(ws, user_config=load_user_config(), headless=True, engine=risk)
+    # One decision per process: no warm-up of indexes this call may never need, and the
+    # built-in rules' examples are the test suite's to check; the user's and the project's
+    # own rules are still checked (a broken one denies, with its error).
+    risk = RiskEngine(warm=False)
+    policy = load_policy(
+        ws, user_config=load_user_config(), headless=True, engine=risk, check=False
+    )
+    _check_own_rules(policy)
     commands = HandOffCommands()
     audit = _open_audit(agent, event, ws)
     try:
@@ -99,6 +105,18 @@ async def _decide(
             await running
     finally:
         audit.close(clean=False)
+
+
+def _check_own_rules(policy: Any) -> None:
+    from app.core.model import CommandAction
+    from app.risk.rules import check_examples
+
+    def subject(text: str) -> Any:
+        return policy.subject(CommandAction(text, "example"))
+
+    for layer in policy.layers:
+        if layer.source != "default":
+            check_examples(layer.rules, subject, layer.where)
 
 
 def _open_audit(agent: str, event: dict[str, Any], ws: Path) -> Any:
