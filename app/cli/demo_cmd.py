@@ -11,10 +11,12 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from app.cli import UserError
+from app.cli.network_options import network_extra, network_rule_options
 
 
 @click.command("demo")
@@ -56,6 +58,7 @@ from app.cli import UserError
     is_flag=True,
     help="Keep the temporary demo workspace afterwards (its path is printed).",
 )
+@network_rule_options
 def cli(
     script_path: str | None,
     workspace: str | None,
@@ -63,6 +66,7 @@ def cli(
     pace: float | None,
     keep_workspace: bool,
     print_script: bool,
+    **network_params: Any,
 ) -> None:
     """Open the console on the embedded demo session (no key, no network)."""
     from app.agent.demo_setup import DemoSetupError, prepare_demo_workspace
@@ -77,6 +81,7 @@ def cli(
         script = load_script(Path(script_path) if script_path else bundled_script())
     except ScriptError as exc:
         raise UserError(str(exc)) from None
+    extra = network_extra(network_params, script.network, 'a script with network = "allow"')
 
     temporary: Path | None = None
     if workspace is not None:
@@ -98,6 +103,7 @@ def cli(
             network=script.network,
             allowed_domains=script.allow_domains,
             audit=None,
+            network_extra=extra,
         )
         with session:
             code = play(session, link, headless=headless)

@@ -1,6 +1,8 @@
-"""The network options of `lockgate sandbox run`, and the proxy that serves one command run.
+"""The network options of `lockgate sandbox run` (and of `run`, `demo`, `acp`), and the proxy
+that serves one `sandbox run`.
 
-Kept apart from `sandbox_cmd.py` so that command only adds a decorator and a `with` block.
+Kept apart from the commands so each only adds a decorator. The session machinery
+(`app.execute.network`) is imported when options are used, not when a command's help is shown.
 """
 
 from __future__ import annotations
@@ -13,20 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from app.cli import UserError
 from app.core.config import ConfigError, load_user_config
-from app.execute.network import (
-    NetworkExtra,
-    TlsSetup,
-    network_notes,
-    open_inspection,
-    program_of,
-    session_rules,
-)
 from sandbox.net import (
     AllowListProxy,
     NetworkRules,
@@ -35,6 +29,9 @@ from sandbox.net import (
     RuleError,
     RunContext,
 )
+
+if TYPE_CHECKING:
+    from app.execute.network import NetworkExtra, TlsSetup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -198,15 +195,20 @@ def _extra_rules(values: dict[str, Any]) -> NetworkRules:
     )
 
 
-def network_extra(params: dict[str, Any], network: str) -> NetworkExtra | None:
+def network_extra(
+    params: dict[str, Any], network: str, needs: str = "--network allow"
+) -> NetworkExtra | None:
     """The rule options (popped from `params`) → `SessionOptions.network_extra`, or None when
-    none was given. Presets are given as rules here. Raises UserError (one line)."""
+    none was given. Presets are given as rules here. Raises UserError (one line); `needs` says
+    how the network is turned on for this command."""
+    from app.execute.network import NetworkExtra, session_rules
+
     values = {k: params.pop(k, None) for k in _EXTRA_OPTIONS}
     given = [k for k, v in values.items() if v not in (None, False, ())]
     if not given:
         return None
     if network != "allow":
-        raise UserError(f"--{given[0].replace('_', '-')} needs --network allow")
+        raise UserError(f"--{given[0].replace('_', '-')} needs {needs}")
     try:
         rules = _extra_rules(values)
         presets = tuple(values.get("preset") or ())
@@ -229,6 +231,8 @@ class NetworkChoice:
 
 def network_choice(params: dict[str, Any]) -> NetworkChoice:
     """The network options (pops them from `params`) → what to run with. Raises UserError."""
+    from app.execute.network import session_rules
+
     mode = str(params.pop("network", "off") or "off")
     values = {k: params.pop(k, None) for k in _RULE_OPTIONS}
     if mode == "off":
@@ -268,6 +272,8 @@ class CommandProxy:
     def __init__(
         self, rules: NetworkRules, command: list[str], upstream_ca: Path | None = None
     ) -> None:
+        from app.execute.network import network_notes, open_inspection
+
         try:
             self.tls: TlsSetup | None = open_inspection(rules, upstream_ca)
         except RuleError as exc:
@@ -288,6 +294,8 @@ class CommandProxy:
         self.socket_path = self._dir / "proxy.sock"
 
     def __enter__(self) -> Path:
+        from app.execute.network import program_of
+
         text = " ".join(self._command)
         self._thread.start()
         try:

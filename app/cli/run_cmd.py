@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 import click
 
 from app.cli import UserError
+from app.cli.network_options import network_extra, network_rule_options
 from app.core.events import (
     ActionDecided,
     ActionProposed,
@@ -39,6 +40,7 @@ from app.core.ports import AgentLink, Observer
 from app.patch.display import terminal_safe
 
 if TYPE_CHECKING:
+    from app.execute.network import NetworkExtra
     from app.session import ResumeCandidate, Session
 
 EXIT_OK, EXIT_AGENT_ERROR, EXIT_CANCELLED = 0, 1, 130
@@ -382,6 +384,7 @@ def build_link(
     metavar="D",
     help="Allow domain D (repeatable; needs --network allow).",
 )
+@network_rule_options
 @click.option(
     "--audit",
     "audit",
@@ -409,6 +412,7 @@ def cli(
     audit: str | None,
     max_retries: int,
     task: str,
+    **network_params: Any,
 ) -> None:
     """Run a live agent on TASK, under review.
 
@@ -419,6 +423,7 @@ def cli(
         raise UserError("the task is empty")
     if allow_domains and network != "allow":
         raise UserError("--allow-domain needs --network allow")
+    extra = network_extra(network_params, network)
     ws = _workspace(workspace)
     chosen = model or os.environ.get("LOCKGATE_MODEL") or DEFAULT_MODEL
     from app.core.ports import SessionContext
@@ -448,6 +453,7 @@ def cli(
         audit=Path(audit) if audit else None,
         secrets=tuple(k for k in (os.environ.get("OPENAI_API_KEY", "").strip(),) if k),
         resume=resume,
+        network_extra=extra,
     )
     with session:
         code = play(session, link, headless=headless)
@@ -463,6 +469,7 @@ def _open(
     audit: Path | None,
     secrets: tuple[str, ...] = (),
     resume: ResumeCandidate | None = None,
+    network_extra: NetworkExtra | None = None,
 ) -> Session:
     """The session (config, risk, policy, sandbox, executors, audit log, pipeline)."""
     from app.session import SessionError, SessionOptions, open_session
@@ -477,6 +484,7 @@ def _open(
                 audit_path=audit,
                 secrets=secrets,
                 resume=resume,
+                network_extra=network_extra,
             )
         )
     except SessionError as exc:
