@@ -52,6 +52,7 @@ from app.core.model import (
     CommandAction,
     Decision,
     DecisionKind,
+    Finding,
     Level,
     NetworkAction,
     PatchAction,
@@ -279,6 +280,58 @@ class Pipeline:
 
     def waiting(self) -> list[ActionView]:
         return [e.view() for t in self._turns for e in t.entries if e.state is ActionState.WAITING]
+
+    def add_findings(self, action_id: str, findings: Sequence[Finding], *, source: str) -> bool:
+        """Findings that arrive after the action was assessed (a registry lookup, a monitor's
+        second opinion). They can only raise: the score, the level and the decision move up,
+        never down. Applied while the action waits for a human; afterwards they are recorded
+        and shown, but what already ran or was denied stays as it is. Returns whether the
+        action's decision could still change."""
+        entry = self._entries.get(action_id)
+        if entry is None or entry.assessment is None or not findings:
+            return False
+        old = entry.assessment
+        score = max([old.score, *(f.score for f in findings)])
+        merged = Assessment(
+            score=score,
+            level=max(old.level, Level.from_score(score)),
+            categories=tuple(dict.fromkeys([*old.categories, *(f.category for f in findings)])),
+            reasons=tuple(dict.fromkeys([*old.reasons, *(f.reason for f in findings)])),
+            spans=tuple(dict.fromkeys([*old.spans, *(sp for f in findings for sp in f.spans)])),
+            findings=(*old.findings, *findings),
+        )
+        entry.assessment = merged
+        self._record_soft(
+            "late-findings", {"action_id": action_id, "source": source, "assessment": merged}
+        )
+        self._emit(ActionAssessed(action_id, merged))
+        if entry.state is not ActionState.WAITING:
+            return False
+        decision = self._decide(entry.action, merged)
+        if decision.kind is DecisionKind.ALLOW:
+            # A later, higher score never turns an ask into an allow.
+            return True
+        late = "; ".join(f.reason for f in findings)
+        if late not in decision.reason:
+            why = f"{decision.reason}; {late}" if decision.reason else late
+            decision = dataclasses.replace(decision, reason=why)
+        entry.decision = decision
+        self._record_soft("decision", {"action_id": action_id, "decision": decision})
+        self._emit(ActionDecided(action_id, decision))
+        if decision.kind is DecisionKind.DENY:
+            self._give_verdict(
+                entry,
+                Verdict(
+                    action_id,
+                    VerdictKind.DENY,
+                    by="policy",
+                    key=decision.rule,
+                    feedback=decision.reason,
+                ),
+            )
+        else:
+            self._set_state(entry, ActionState.WAITING)
+        return True
 
     @property
     def audit_failure(self) -> str:
@@ -677,7 +730,7 @@ class Pipeline:
                     ResultStatus.DENIED,
                     message=message,
                     feedback=verdict.feedback,
-                    call_id=getattr(entry.action, "call_id", ""),
+                    call_id=entry.action.call_id,
                 ),
             )
         entry.wakeup.set()
@@ -843,7 +896,7 @@ class Pipeline:
             action_id=action.id,
             status=status,
             ran=ran if did_run else None,
-            call_id=getattr(action, "call_id", ""),
+            call_id=action.call_id,
             message=message,
         )
 
@@ -876,7 +929,7 @@ class Pipeline:
             entry.action.id,
             ResultStatus.FAILED,
             message=message,
-            call_id=getattr(entry.action, "call_id", ""),
+            call_id=entry.action.call_id,
         )
 
     def _not_recorded_message(self) -> str:
@@ -898,7 +951,7 @@ class Pipeline:
                     entry.action.id,
                     ResultStatus.CANCELLED,
                     message=f"{why}; it never ran",
-                    call_id=getattr(entry.action, "call_id", ""),
+                    call_id=entry.action.call_id,
                 ),
             )
         entry.wakeup.set()
@@ -991,12 +1044,8 @@ def _same_proposal(recorded: Action, proposed: Action) -> bool:
         type(recorded) is type(proposed)
         and recorded.turn_id == proposed.turn_id
         and recorded.reviewed_text == proposed.reviewed_text
-        and _call_id(recorded) == _call_id(proposed)
+        and recorded.call_id == proposed.call_id
     )
-
-
-def _call_id(action: Action) -> str:
-    return action.call_id if isinstance(action, CommandAction | PatchAction) else ""
 
 
 def _state_for(result: Result) -> ActionState:
