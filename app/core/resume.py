@@ -214,7 +214,7 @@ def _action(d: dict[str, Any]) -> Action:
         raise ValueError("an action must be a table")
     names = {f for f in cls.__dataclass_fields__ if f != "kind"}
     action = cls(**{k: v for k, v in d.items() if k in names})
-    texts = [action.id, action.turn_id, action.reviewed_text, _call_id(action)]
+    texts = [action.id, action.turn_id, action.reviewed_text, action.call_id]
     if isinstance(action, CommandAction):
         texts.append(action.cwd or "")
     if not all(isinstance(t, str) for t in texts):
@@ -336,7 +336,7 @@ def _with_output(r: Result, digest: object, kept: Mapping[str, Any] | None) -> R
 
 def _recovered(acc: _Acc) -> RecoveredAction:
     a = acc.action
-    call_id = _call_id(a)
+    call_id = a.call_id
     common: dict[str, Any] = {"assessment": acc.assessment, "decision": acc.decision}
     if acc.result is not None:
         r = acc.result
@@ -472,7 +472,7 @@ def _settle_one(
     rule, feedback, message = denial
     verdict = Verdict(a.id, VerdictKind.DENY, by="policy", key=rule, feedback=feedback)
     result = Result(
-        a.id, ResultStatus.DENIED, message=message, feedback=feedback, call_id=_call_id(a)
+        a.id, ResultStatus.DENIED, message=message, feedback=feedback, call_id=a.call_id
     )
     records += [("verdict", {"verdict": verdict}), ("result", {"result": result})]
     return SettledAction(
@@ -483,7 +483,7 @@ def _settle_one(
 def _failed(
     a: Action, assessment: Assessment | None, decision: Decision | None, why: str
 ) -> SettledAction:
-    result = Result(a.id, ResultStatus.FAILED, message=why, call_id=_call_id(a))
+    result = Result(a.id, ResultStatus.FAILED, message=why, call_id=a.call_id)
     return SettledAction(
         a,
         ActionState.FAILED,
@@ -492,10 +492,6 @@ def _failed(
         result=result,
         records=(("result", {"result": result}),),
     )
-
-
-def _call_id(a: Action) -> str:
-    return a.call_id if isinstance(a, CommandAction | PatchAction) else ""
 
 
 def seed(pipeline: Pipeline, turns: Sequence[RecoveredTurn]) -> None:
