@@ -179,3 +179,59 @@ def test_safe_bash_runs_inside_the_sandbox_and_denials_reach_the_model(
     finally:
         if host_dir.exists():
             host_dir.rmdir()
+
+
+async def test_risky_commands_wait_for_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's verdicts, given with keys in the real console while `claude -p` waits."""
+    import asyncio
+
+    from consolekit import console
+
+    from app.ui.screens.dialogs import FeedbackScreen
+
+    claude = claude_or_skip()
+    p = project(tmp_path)
+    (p.workspace / "build").mkdir()
+    (p.workspace / "build" / "old.o").write_text("x")
+    async with console(p.workspace, monkeypatch) as c:
+        p.env.update(c.env)
+        install_hook(p)
+        with FakeAnthropic() as fake:
+            fake.reply(
+                Turn("Cleaning.", (ToolUse("Bash", {"command": "rm -rf build"}, "toolu_rm"),)),
+                Turn(
+                    "Pushing.",
+                    (ToolUse("Bash", {"command": "git push origin main"}, "toolu_push"),),
+                ),
+                Turn("Done."),
+            )
+            proc = await asyncio.create_subprocess_exec(
+                str(claude), "-p", "Tidy up.", "--output-format", "stream-json", "--verbose",
+                cwd=p.workspace, env={**p.env, "ANTHROPIC_BASE_URL": fake.base_url},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            done = asyncio.ensure_future(proc.communicate())
+            await c.until(lambda: len(c.waiting()) == 1, timeout=60)
+            (rm_id,) = c.waiting()
+            await asyncio.sleep(0.5)
+            assert not done.done()  # Claude Code waits for the reviewer
+            assert (p.workspace / "build").is_dir()
+            await c.select(rm_id)
+            await c.pilot.press("y")
+            await c.until(lambda: len(c.waiting()) == 1 and c.waiting() != [rm_id], timeout=60)
+            (push_id,) = c.waiting()
+            await c.select(push_id)
+            await c.pilot.press("f")
+            await c.until(lambda: isinstance(c.app.screen, FeedbackScreen))
+            await c.pilot.press(*"open a pull request instead", "enter")
+            _out, err = await asyncio.wait_for(done, 90)
+            assert proc.returncode == 0, err.decode()[-2000:]
+            results = results_by_tool(fake)
+    assert not (p.workspace / "build").exists()  # approved: it ran (in the sandbox)
+    assert not results["toolu_rm"].get("is_error")
+    push = results["toolu_push"]
+    assert push.get("is_error") is True
+    assert "open a pull request instead" in result_text(push)
+    assert c.served.session.pipeline.view(push_id).action.turn_id.startswith("claude:")
