@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,12 @@ class AcpLink(LinkBase):
         label: str = "agent",
     ) -> None:
         super().__init__(secrets=secrets)
+        # The SDK logs what it cannot handle (an unknown notification, a failed handler) with
+        # tracebacks; with no handler configured Python would print them over the console.
+        # Each such problem is already answered on the wire or shown as one line here.
+        root = logging.getLogger()
+        if not root.handlers:
+            root.addHandler(logging.NullHandler())
         self._prompt = prompt
         self._spawn = spawn
         self.workspace = workspace
@@ -309,24 +316,24 @@ class AcpLink(LinkBase):
         for note in found.notes:
             if note not in self.summary:
                 self.summary.append(f"overlay: {note}")
-        actions: list[Action] = []
-        patch: PatchAction | None = None
-        if found.changes:
-            patch = PatchAction(
-                patch=unified_all(found.changes),
+        # One patch per file, proposed together: each is judged and decided on its own.
+        patches = [
+            PatchAction(
+                patch=unified(change),
                 turn_id=self.new_turn_id(),
                 format="unified",
                 justification=f"what the agent changed in its copy-on-write workspace ({when})",
                 call_id="acp-overlay",
             )
-            actions.append(patch)
-        actions.extend(with_)
+            for change in found.changes
+        ]
+        actions: list[Action] = [*patches, *with_]
         if not actions:
             return ()
         results = await self._submit(actions)
-        if patch is not None:
-            await self._settle_overlay(found.changes, results[0])
-        return results[1:] if patch is not None else results
+        for change, result in zip(found.changes, results, strict=False):
+            await self._settle_overlay([change], result)
+        return results[len(patches) :]
 
     async def _settle_overlay(self, changes: list[FileChange], result: Result) -> None:
         assert self.overlay is not None
@@ -631,7 +638,7 @@ def _refusal(result: Result) -> str:
         text = "the reviewer denied it"
         if result.message:
             text = f"denied: {result.message}"
-        if result.feedback:
+        if result.feedback and result.feedback not in result.message:
             text += f"; the reviewer says: {result.feedback}"
         return text
     if result.status is ResultStatus.COMPLETED:

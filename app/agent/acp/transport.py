@@ -75,6 +75,7 @@ class NdjsonTransport:
                 if skipping:
                     self._report_long(skipping + len(line))
                     skipping = 0
+                    scan = 0
                     continue
                 return line
             scan = len(self._buf)

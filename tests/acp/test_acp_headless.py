@@ -1,0 +1,130 @@
+"""`lockgate acp --headless` against the scripted ACP agent, jailed (the default): every client
+method, the hostile ones, the overlay review, and an agent that misbehaves."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.acp.conftest import run_acp
+
+pytestmark = pytest.mark.sandbox
+
+
+def test_every_client_method_maps_to_a_reviewed_action(gitws: Path) -> None:
+    ran = run_acp(gitws, "basic")
+    r = ran.results
+    assert ran.code == 0, ran.stderr
+    assert r["mode"] == "full-access"  # a jailed agent trusts the jail
+    assert r["caps"] == "True,True,True"
+    assert r["cwd"] == str(gitws)
+    assert json.loads(r["read"]) == "two\nthree\n"  # line/limit honoured
+    assert (gitws / "src" / "new.py").read_text() == "print('hi')\n"  # through the patch engine
+    assert r["write-done"] == "True"  # and in the agent's own view
+    assert r["terminal-exit"] == "3"
+    assert json.loads(r["terminal-out"]) == "out-42\nerr\n"
+    assert r["terminal-truncated"] == "False"
+    assert r["kill-exit"] == "None,SIGKILL"
+    assert r["kill-out"] == "100,True"  # byte limit: the last 100 bytes, flagged
+    assert r["permission"] == "yes"  # `ls -la` is safe: policy allows once
+    assert r["permission-opaque"] == "no"  # a fetch lockgate cannot judge: never auto-allowed
+    assert r["unknown"] == "-32601"  # method not found, as the spec says
+    assert "the agent's turn ended: end_turn" in ran.stderr
+    assert "thinking: pondering" in ran.stdout and "[x] read" in ran.stdout
+
+
+def test_hostile_agent_reaches_nothing_real(gitws: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    bashrc = Path.home() / ".bashrc"
+    before = bashrc.read_bytes() if bashrc.exists() else None
+    hooks = sorted(p.name for p in (gitws / ".git" / "hooks").iterdir())
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    hits: list[int] = []
+
+    def serve() -> None:
+        server.settimeout(30)
+        try:
+            conn, _ = server.accept()
+            hits.append(1)
+            conn.close()
+        except OSError:
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    port = server.getsockname()[1]
+    try:
+        ran = run_acp(gitws, "hostile", f"SECRET={secret}", f"BASHRC={bashrc}",
+                      f"LOOPBACK_PORT={port}")  # fmt: skip
+    finally:
+        server.close()
+    r = ran.results
+    assert ran.code == 0, ran.stderr
+    assert r["hook-write"].startswith("error")  # fs/write into .git/hooks: refused
+    assert "ssh-read" in r and r["ssh-read"].startswith("error")  # no key handed over
+    assert r["curl-sh"].startswith("error") and "critical" in r["curl-sh"]
+    assert r["direct-hook"].startswith("refused")  # its own process: read-only in the jail
+    assert r["loopback"].startswith("failed")  # no network of its own
+    assert not hits
+    assert sorted(p.name for p in (gitws / ".git" / "hooks").iterdir()) == hooks
+    assert (bashrc.read_bytes() if bashrc.exists() else None) == before
+    assert "-----BEGIN" not in ran.stdout
+    # its direct write to src/direct.py landed in the overlay and came back as a reviewed patch
+    assert "overlay: applied src/direct.py" in ran.stderr
+    assert (gitws / "src" / "direct.py").read_text() == "x = 0\necho pwned\n"
+
+
+def test_overlay_changes_reviewed_file_by_file_and_denied_ones_rolled_back(gitws: Path) -> None:
+    ran = run_acp(gitws, "direct")
+    r = ran.results
+    assert ran.code == 0, ran.stderr
+    assert not (gitws / ".github").exists()  # a CI step that pipes curl into sh: denied
+    assert r["ci-now"] == "False"  # … and rolled back in the agent's view
+    assert (gitws / "src" / "direct.py").read_text() == "x = 1\n"  # safe edits applied
+    # deleting a file is asked about (medium): headless denies it, the agent's copy comes back
+    assert (gitws / "notes.txt").read_text() == "one\ntwo\nthree\nfour\n"
+    assert "rolled back notes.txt" in ran.stderr
+    follow = json.loads(r["follow-up"])
+    assert ".github/workflows/ci.yml" in follow and "undone" in follow  # the agent is told
+
+
+def test_garbage_and_a_100_mb_line_are_one_line_each(gitws: Path) -> None:
+    ran = run_acp(gitws, "garbage", "BIG_MB=100")
+    assert ran.code == 0, ran.stderr
+    assert ran.results["garbage"] == "sent"
+    assert "malformed JSON-RPC" in ran.stderr
+    assert "sent a 105 MB line (over 32 MB); dropped" in ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+
+
+def test_a_crashing_agent_is_one_line_and_a_nonzero_exit(gitws: Path) -> None:
+    ran = run_acp(gitws, "crash")
+    assert ran.code == 1
+    assert "simulated crash" in ran.stdout  # its last stderr line says why
+    assert "Traceback" not in ran.stdout + ran.stderr
+
+
+def test_refusal_is_not_end_turn(gitws: Path) -> None:
+    ran = run_acp(gitws, "refuse")
+    assert ran.code == 1
+    assert "ended: refusal" in ran.stderr
+
+
+def test_flood_of_updates(gitws: Path) -> None:
+    ran = run_acp(gitws, "flood", "CHUNKS=10000")
+    assert ran.code == 0, ran.stderr
+    assert ran.results["flood"] == "10000"
+    assert "c9999" in ran.stdout
+
+
+def test_usage_mistakes_are_one_line(gitws: Path) -> None:
+    ran = run_acp(gitws, "basic", options=("--agent-unjailed", "--agent-env", "X"))
+    assert ran.code == 2 and ran.stderr.count("\n") == 1
