@@ -199,7 +199,7 @@ def _read_command(call: ToolCall, workspace: Path) -> str | None:
     def where(p: str | None) -> str:
         return p if p is not None else base
 
-    q = shlex.quote
+    q = _quote_path
     if name in _READ[agent]:
         path = _path_arg(args, "file_path", "absolute_path", "notebook_path", "path")
         if path is None:
@@ -216,18 +216,26 @@ def _read_command(call: ToolCall, workspace: Path) -> str | None:
             raise MappingError(f"{name} without a pattern")
         path = where(_path_arg(args, "path", "dir_path"))
         include = _path_arg(args, "glob", "include")
-        inc = f" --include={q(include)}" if include else ""
-        return f"grep -rn{inc} -e {q(pattern)} -- {q(path)}"
+        inc = f" --include={shlex.quote(include)}" if include else ""
+        return f"grep -rn{inc} -e {shlex.quote(pattern)} -- {q(path)}"
     if name in _GLOB[agent]:
         pattern = args.get("pattern")
         if not isinstance(pattern, str):
             raise MappingError(f"{name} without a pattern")
         path = where(_path_arg(args, "path", "dir_path"))
-        return f"find {q(path)} -path {q(pattern)}"
+        return f"find {q(path)} -path {shlex.quote(pattern)}"
     if name in _LS[agent]:
         path = where(_path_arg(args, "path", "dir_path"))
         return f"ls -la -- {q(path)}"
     return None
+
+
+def _quote_path(path: str) -> str:
+    """Quoted for the shell, but a leading `~/` stays a home path (the tools expand it too)."""
+    if path == "~" or path.startswith("~/"):
+        rest = path[2:]
+        return "~/" + shlex.quote(rest) if rest else "~"
+    return shlex.quote(path)
 
 
 _URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)

@@ -1,0 +1,304 @@
+"""The hook's parts on their own: the wire (strict), each agent's output format, tool call →
+action mapping, the sandbox rewrite, the settings merge of --install, the runtime dir checks
+and the fast path's option reading."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from hookkit import claude_event, codex_event, gemini_event
+
+from app.core.model import CommandAction, NetworkAction, PatchAction
+from app.hooks import fast
+from app.hooks.client import render
+from app.hooks.endpoint import EndpointError, find_endpoint, read_private_file, runtime_dir
+from app.hooks.install import InstallError, hook_command, plan_install
+from app.hooks.mapping import MappingError, ToolCall, map_call
+from app.hooks.service import SandboxSpec
+from app.hooks.wire import Answer, Request, WireError, request_line
+
+# --------------------------------------------------------------------------- wire
+
+
+def test_answers_round_trip_and_anything_else_is_refused() -> None:
+    a = Answer("allow", "ok", {"command": "x"}, "cmd-1")
+    b = Answer.from_line(a.to_line())
+    assert (b.decision, b.reason, b.updated_input, b.action_id) == (
+        "allow",
+        "ok",
+        {"command": "x"},
+        "cmd-1",
+    )
+    for bad in (
+        b"[]",
+        b'{"v": 2, "decision": "allow"}',
+        b'{"v": 1, "decision": "maybe"}',
+        b'{"v": 1, "decision": "allow", "reason": 3}',
+        b'{"v": 1, "decision": "allow", "updated_input": "rm -rf /"}',
+        b'{"v": 1, "decision": "ask", "updated_input": {}}',
+    ):
+        with pytest.raises(WireError):
+            Answer.from_line(bad)
+
+
+def test_requests_are_checked() -> None:
+    r = Request.from_line(request_line("t", "claude", {"tool_name": "Bash"}, 5))
+    assert (r.token, r.agent, r.wait_s) == ("t", "claude", 5.0)
+    for bad in (b"{}", b'{"v":1,"token":"t","agent":"claude","event":[],"wait_s":1}',
+                b'{"v":1,"token":"t","agent":"claude","event":{},"wait_s":0}'):  # fmt: skip
+        with pytest.raises(WireError):
+            Request.from_line(bad)
+
+
+# --------------------------------------------------------------------------- output formats
+
+
+def test_claude_output_format() -> None:
+    out = json.loads(render("claude", Answer("allow", "ok", {"command": "c"})))
+    assert out == {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "allow",
+            "permissionDecisionReason": "ok",
+            "updatedInput": {"command": "c"},
+        }
+    }
+    deny = json.loads(render("claude", Answer("deny", "no")))["hookSpecificOutput"]
+    assert deny["permissionDecision"] == "deny" and "updatedInput" not in deny
+
+
+def test_gemini_output_format() -> None:
+    out = json.loads(render("gemini", Answer("allow", "ok", {"command": "c"})))
+    assert out == {
+        "decision": "allow",
+        "reason": "ok",
+        "hookSpecificOutput": {"hookEventName": "BeforeTool", "tool_input": {"command": "c"}},
+    }
+    assert json.loads(render("gemini", Answer("ask", "?")))["decision"] == "deny"  # no ask there
+
+
+def test_codex_output_format() -> None:
+    assert render("codex", Answer("allow", "ok")) == ""  # allow without rewrite: no opinion
+    deny = json.loads(render("codex", Answer("deny", "")))["hookSpecificOutput"]
+    assert deny["permissionDecision"] == "deny" and deny["permissionDecisionReason"]
+    ask = json.loads(render("codex", Answer("ask", "why")))["hookSpecificOutput"]
+    assert ask["permissionDecision"] == "deny"  # Codex refuses `ask`
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def mapped(agent: str, event: dict[str, object], ws: Path):  # type: ignore[no-untyped-def]
+    return map_call(ToolCall.from_event(agent, event), workspace=ws, turn_id="claude:x")
+
+
+def test_edits_become_diffs_of_the_current_file(workspace: Path) -> None:
+    f = workspace / "a.py"
+    f.write_text("x = 1\nx = 1\n")
+    ev = claude_event(
+        "Edit", {"file_path": str(f), "old_string": "x = 1", "new_string": "y"}, workspace
+    )
+    m = mapped("claude", ev, workspace)
+    assert m.kind == "refuse" and "ambiguous" in m.reason  # Claude's Edit would fail the same way
+    ev["tool_input"]["replace_all"] = True  # type: ignore[index]
+    (action,) = mapped("claude", ev, workspace).actions
+    assert isinstance(action, PatchAction) and action.format == "unified"
+    assert "-x = 1\n-x = 1\n+y\n+y\n" in action.patch
+    multi = claude_event(
+        "MultiEdit",
+        {"file_path": str(f), "edits": [{"old_string": "x = 1\nx", "new_string": "z"},
+                                        {"old_string": "z = 1", "new_string": "w = 2"}]},
+        workspace,
+    )  # fmt: skip
+    (action,) = mapped("claude", multi, workspace).actions
+    assert "+w = 2" in action.reviewed_text  # the edits apply in order
+    new = claude_event("Write", {"file_path": "sub/new.txt", "content": "hi"}, workspace)
+    (action,) = mapped("claude", new, workspace).actions
+    assert (
+        "--- /dev/null" in action.reviewed_text
+        and "\\ No newline at end of file" in action.reviewed_text
+    )
+
+
+def test_edits_that_cannot_be_reviewed_are_refused(workspace: Path, tmp_path: Path) -> None:
+    (workspace / "bin").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(MappingError, match="not UTF-8"):
+        mapped(
+            "claude",
+            claude_event("Write", {"file_path": str(workspace / "bin"), "content": ""}, workspace),
+            workspace,
+        )
+    (workspace / "out").symlink_to(tmp_path)
+    link = claude_event(
+        "Write", {"file_path": str(workspace / "out" / "x"), "content": "x"}, workspace
+    )
+    assert mapped("claude", link, workspace).kind == "refuse"  # through a symlink, out of bounds
+
+
+def test_reads_become_the_equivalent_command(workspace: Path) -> None:
+    cases = {
+        ("claude", "Read"): ({"file_path": "/etc/shadow"}, "cat -- /etc/shadow"),
+        ("claude", "Grep"): (
+            {"pattern": "a b", "path": "/x", "glob": "*.py"},
+            "grep -rn --include='*.py' -e 'a b' -- /x",
+        ),
+        ("claude", "Glob"): ({"pattern": "**/.env", "path": "/"}, "find / -path '**/.env'"),
+        ("gemini", "read_file"): ({"file_path": "~/.ssh/id_rsa"}, "cat -- ~/.ssh/id_rsa"),
+        ("gemini", "list_directory"): ({"dir_path": "/root"}, "ls -la -- /root"),
+    }
+    for (agent, tool), (args, command) in cases.items():
+        event = (
+            claude_event(tool, args, workspace)
+            if agent == "claude"
+            else gemini_event(tool, args, workspace)
+        )
+        m = mapped(agent, event, workspace)
+        assert m.kind == "read"
+        (action,) = m.actions
+        assert isinstance(action, CommandAction) and action.command == command
+
+
+def test_web_fetch_and_mcp(workspace: Path) -> None:
+    m = mapped(
+        "claude", claude_event("WebFetch", {"url": "http://h.example:8080/x"}, workspace), workspace
+    )
+    (action,) = m.actions
+    assert isinstance(action, NetworkAction)
+    assert (action.host, action.port, action.scheme) == ("h.example", 8080, "http")
+    g = mapped(
+        "gemini",
+        gemini_event(
+            "web_fetch", {"prompt": "see https://a.example/ and http://b.example/x"}, workspace
+        ),
+        workspace,
+    )
+    assert [a.host for a in g.actions] == ["a.example", "b.example"]  # type: ignore[union-attr]
+    with pytest.raises(MappingError):
+        mapped(
+            "claude", claude_event("WebFetch", {"url": "file:///etc/passwd"}, workspace), workspace
+        )
+    tool = mapped(
+        "claude", claude_event("mcp__db__query", {"sql": "drop table t"}, workspace), workspace
+    )
+    (action,) = tool.actions
+    assert tool.kind == "tool" and action.id.startswith("tool-")
+    assert shlex.split(action.reviewed_text) == ["mcp__db__query", '{"sql": "drop table t"}']
+
+
+def test_codex_mapping(workspace: Path) -> None:
+    shell = mapped(
+        "codex", codex_event("Bash", {"command": ["git", "status"]}, workspace), workspace
+    )
+    assert shell.kind == "command" and shell.actions[0].reviewed_text == "git status"
+    patch = "*** Begin Patch\n*** Add File: a.txt\n+x\n*** End Patch\n"
+    m = mapped("codex", codex_event("apply_patch", {"command": patch}, workspace), workspace)
+    assert m.kind == "patch" and m.actions[0].reviewed_text == patch
+
+
+# --------------------------------------------------------------------------- the sandbox rewrite
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo 'a b' \"$HOME\"",
+        'x=$(id); echo "$x" # c',
+        "printf '%s\\n' \"it's\"\nexit 3",
+        "a\\\\b; echo é\t✓",
+    ],
+)
+def test_the_rewrite_hands_bash_the_exact_text(workspace: Path, command: str) -> None:
+    spec = SandboxSpec(("/opt/lg bin/lockgate",), workspace, 600, ("--network", "allow"))
+    wrapped = spec.wrap(command, cwd=None, timeout_s=30)
+    words = shlex.split(wrapped)
+    assert words[:6] == [
+        "/opt/lg bin/lockgate",
+        "sandbox",
+        "run",
+        "--workspace",
+        str(workspace),
+        "--timeout",
+    ]
+    assert words[6] == "30" and words[7:9] == ["--network", "allow"]
+    assert words[-3:] == ["bash", "-c", command]
+    # and a real shell (Claude Code runs it with bash) hands over the same words
+    echoed = subprocess.run(
+        ["bash", "-c", wrapped.replace("'/opt/lg bin/lockgate'", "printf '%s\\0'", 1)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    assert echoed.stdout.split(b"\0")[-2].decode() == command
+
+
+def test_timeout_is_the_shorter_of_the_agents_and_the_sessions(workspace: Path) -> None:
+    spec = SandboxSpec(("lockgate",), workspace, 100)
+    assert shlex.split(spec.wrap("ls", cwd=None, timeout_s=None))[6] == "100"
+    assert shlex.split(spec.wrap("ls", cwd=None, timeout_s=500))[6] == "100"
+
+
+# --------------------------------------------------------------------------- --install
+
+
+def test_install_merges_and_never_clobbers(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    path.parent.mkdir()
+    other = {"matcher": "Bash", "hooks": [{"type": "command", "command": "mine.sh"}]}
+    path.write_text(
+        json.dumps({"permissions": {"allow": ["Bash(ls)"]}, "hooks": {"PreToolUse": [other]}})
+    )
+    command = hook_command(("/x/lockgate",), "claude")
+    assert command == "/x/lockgate hook claude || exit 2"
+    plan = plan_install("claude", path, command)
+    after = json.loads(plan.after)
+    assert after["permissions"] == {"allow": ["Bash(ls)"]}
+    assert after["hooks"]["PreToolUse"][0] == other
+    assert after["hooks"]["PreToolUse"][1] == {
+        "matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": 600}],
+    }  # fmt: skip
+    assert "+" in plan.diff() and "mine.sh" not in plan.diff().replace(" ", "").split("+")[-1]
+    path.write_text(plan.after)
+    assert not plan_install("claude", path, command).changes  # twice = once
+    path.write_text("{ not json")
+    with pytest.raises(InstallError, match="never overwrites"):
+        plan_install("claude", path, command)
+
+
+def test_gemini_install_entry(tmp_path: Path) -> None:
+    plan = plan_install(
+        "gemini", tmp_path / "settings.json", "lg hook gemini --timeout 590 || exit 2"
+    )
+    (group,) = json.loads(plan.after)["hooks"]["BeforeTool"]
+    assert group["matcher"] == ".*"
+    assert group["hooks"][0]["timeout"] == 600_000  # milliseconds
+
+
+# --------------------------------------------------------------------------- runtime dir, fast path
+
+
+def test_runtime_dir_must_be_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rdir = tmp_path / "run"
+    rdir.mkdir(mode=0o755)
+    os.chmod(rdir, 0o755)
+    monkeypatch.setenv("LOCKGATE_RUNTIME_DIR", str(rdir))
+    with pytest.raises(EndpointError, match="open to other users"):
+        runtime_dir()
+    with pytest.raises(EndpointError):
+        find_endpoint(str(tmp_path))  # the hook then denies with this reason
+    loose = tmp_path / "token"
+    loose.write_text("t")
+    os.chmod(loose, 0o644)
+    with pytest.raises(EndpointError, match="not a private file"):
+        read_private_file(str(loose))
+
+
+def test_fast_path_takes_only_what_it_understands() -> None:
+    assert fast._wait([]) is None
+    assert fast._wait(["--timeout", "5"]) == 5.0
+    assert fast._wait(["--timeout=2.5"]) == 2.5
+    for declined in (["--policy-only"], ["--install"], ["--help"], ["--timeout", "x"],
+                     ["--timeout", "0"], ["--timeout", "nan"], ["-w", "d"]):  # fmt: skip
+        assert fast._wait(declined) is False
