@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from app.core.audit import AuditLog, read_kept, read_records
 from app.core.config import data_dir
@@ -58,11 +58,9 @@ from app.core.model import (
     VerdictKind,
 )
 from app.core.patch_review import PatchReview
+from app.core.ports import SessionContext
 from app.core.state import ActionState
 from app.core.verify import verify_log
-
-if TYPE_CHECKING:
-    from app.core.pipeline import Pipeline
 
 INTERRUPTED_MESSAGE = (
     "interrupted: lockgate stopped while this was running; it may have done part of its work "
@@ -494,7 +492,20 @@ def _failed(
     )
 
 
-def seed(pipeline: Pipeline, turns: Sequence[RecoveredTurn]) -> None:
+class Restorable(Protocol):
+    """What `seed` needs of a pipeline (named here so this module never imports the pipeline,
+    which imports it)."""
+
+    @property
+    def context(self) -> SessionContext: ...
+
+    @property
+    def judge(self) -> Judge: ...
+
+    def restore(self, turns: Iterable[SettledTurn]) -> None: ...
+
+
+def seed(pipeline: Restorable, turns: Sequence[RecoveredTurn]) -> None:
     """Install what a killed session left behind in `pipeline` (before any proposal): finished
     actions as they ended, interrupted ones as INTERRUPTED (never run again), everything that had
     not started waiting for a fresh human verdict."""
