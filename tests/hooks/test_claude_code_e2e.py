@@ -118,7 +118,9 @@ def test_safe_bash_runs_inside_the_sandbox_and_denials_reach_the_model(
     host_dir = REPO / "tests" / "hooks" / f".escape-{uuid.uuid4().hex[:8]}"  # a real, non-tmp dir
     # A project script: the risk engine rates running it low (it is sandboxed), so the policy
     # approves it; what the script does is the sandbox's business.
+    sock = next(Path(s.rdir).glob("*.sock"))  # the console's own socket: out of reach inside
     (p.workspace / "probe.sh").write_text(
+        f"[ -e {sock} ] && echo SOCKET-VISIBLE || echo socket-hidden\n"
         "echo inside > in_ws.txt\n"
         f"echo x > {outside} && echo ESCAPED-TMP\n"
         f"mkdir {host_dir} && echo ESCAPED-HOST\n"
@@ -159,6 +161,7 @@ def test_safe_bash_runs_inside_the_sandbox_and_denials_reach_the_model(
         assert "key=none" in out  # Claude Code's API key never reaches the sandboxed command
         assert not outside.exists()  # the write beside the workspace never reached the host
         assert "ESCAPED-HOST" not in out and not host_dir.exists()
+        assert "socket-hidden" in out  # a sandboxed command cannot ask the console itself
         assert "Read-only file system" in out or "Permission denied" in out
         # Write: reviewed as a diff (in the audit log), written by Claude Code itself
         assert (p.workspace / "hello.py").read_text() == "print('hi')\n"
