@@ -330,6 +330,8 @@ class Completed:
     stdout_total: int = 0
     stderr_total: int = 0
     guard: tuple[str, ...] = ()  # protected paths the command created and the guard removed
+    # what the guard could not do (a protected name may have survived): shown loudly
+    guard_failures: tuple[str, ...] = ()
 
     @property
     def truncated(self) -> bool:

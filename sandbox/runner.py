@@ -23,7 +23,7 @@ from typing import Protocol
 
 from sandbox.policy import Completed, PolicyError, SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.probe import KernelSupport, Layer
-from sandbox.workspace import Prepared, guard, prepare
+from sandbox.workspace import GuardReport, Prepared, guard_run, prepare
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -167,6 +167,7 @@ class Sandbox:
         full_env = self._env(workdir, env, proxy_socket)
         prep = prepare(self.policy.workspace, self.policy.protected, self.policy.writable)
         started = time.monotonic()
+        report = GuardReport()
         try:
             completed = impl.run(
                 list(argv),
@@ -183,7 +184,7 @@ class Sandbox:
         finally:
             # also when the run ends in an error or an interrupt: whatever the command created
             # before that must not outlive it
-            notes = guard(self.policy.workspace, prep)
+            report = guard_run(self.policy.workspace, prep)
         self._prewarm(impl)
         return Completed(
             exit_code=completed.exit_code,
@@ -195,7 +196,8 @@ class Sandbox:
             signal=completed.signal,
             stdout_total=completed.stdout_total,
             stderr_total=completed.stderr_total,
-            guard=completed.guard + notes,
+            guard=completed.guard + report.notes,
+            guard_failures=completed.guard_failures + report.failures,
         )
 
     def _prewarm(self, impl: _Backend) -> None:

@@ -22,11 +22,14 @@ import contextlib
 import fnmatch
 import os
 import re
-import shutil
 import stat
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sandbox.output import escape_text
+from sandbox.safefs import O_DIR, Beneath, GuardError, open_beneath, remove_at, walk
 
 GLOB_CHARS = set("*?[")
 # Names inside any git directory that decide which programs git runs: hooks, config, and the
@@ -207,30 +210,30 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
 _OBJECT_FANOUT = re.compile(r"^([0-9a-f]{2}|pack)$")
 
 
+def _in_objects(path: list[str]) -> bool:
+    """Inside objects/ only the fan-out directories themselves are looked at, not the many
+    files below them."""
+    return len(path) == 2 and path[0] == "objects" and bool(_OBJECT_FANOUT.match(path[1]))
+
+
 def special_entries(git: str) -> list[str]:
     """Symlinks, FIFOs, sockets and devices inside a git directory. Git itself makes only
     files and directories there; a symlink a command leaves (`logs/HEAD -> ~/.bashrc`) would
     have the reviewer's next git call write through it, and a FIFO would hang it."""
-    out: list[str] = []
-    stack = [git]
-    while stack:
-        d = stack.pop()
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        in_objects = d == os.path.join(git, "objects")
-        for e in entries:
-            try:
-                mode = e.stat(follow_symlinks=False).st_mode
-            except OSError:
-                continue
-            if stat.S_ISDIR(mode):
-                if not (in_objects and _OBJECT_FANOUT.match(e.name)):
-                    stack.append(e.path)
-            elif not stat.S_ISREG(mode):
-                out.append(e.path)
-    return out
+    try:
+        base = os.open(git, O_DIR)
+    except OSError:
+        return []
+    try:
+        return [
+            os.path.join(git, *path, name)
+            for _, path, name, st in walk(base, "", _in_objects)
+            if not stat.S_ISREG(st.st_mode)
+        ]
+    except (OSError, GuardError):
+        return []
+    finally:
+        os.close(base)
 
 
 def _pointed_git_dirs(git_file: str) -> list[str]:
@@ -316,11 +319,101 @@ def _matching(parent: str, name_pattern: str) -> list[str]:
     return sorted(n for n in names if fnmatch.fnmatchcase(n, name_pattern))
 
 
+@dataclass(frozen=True)
+class GuardReport:
+    """What the guard changed (`notes`) and what it could not do (`failures`): a failure
+    means a protected name may have survived the run, so it is shown as loudly as can be."""
+
+    notes: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
 def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
-    """Undo protected names the command created. Returns one line per thing it changed."""
-    notes: list[str] = []
-    new_repos: list[str] = []
-    for mark in prep.gits:
+    """Undo protected names the command created. Returns one line per thing it changed, and
+    one `FAILED: …` line per thing it could not do (see guard_run for them apart)."""
+    report = guard_run(workspace, prep)
+    return report.notes + tuple(f"FAILED: {f}" for f in report.failures)
+
+
+def guard_run(workspace: Path, prep: Prepared) -> GuardReport:
+    g = _Guard(workspace, prep)
+    try:
+        g.run()
+    finally:
+        g.close()
+    return GuardReport(tuple(g.notes), tuple(g.failures))
+
+
+class _Guard:
+    """One pass after a run. Every operation goes through a root's descriptor (sandbox.safefs),
+    and each item is its own step: one that fails is reported and the rest still runs."""
+
+    def __init__(self, workspace: Path, prep: Prepared) -> None:
+        self.ws = workspace
+        self.prep = prep
+        self.notes: list[str] = []
+        self.failures: list[str] = []
+        self.roots: list[Beneath] = []
+        for root in dict.fromkeys(m.root for m in prep.gits):
+            try:
+                self.roots.append(Beneath(root))
+            except OSError as exc:
+                self.failures.append(f"cannot open {self.show(root)}: {exc.strerror}")
+        self.roots.sort(key=lambda b: len(b.root), reverse=True)  # the deepest root first
+
+    def close(self) -> None:
+        for b in self.roots:
+            b.close()
+
+    def show(self, path: str) -> str:
+        return escape_text(_rel(path, self.ws))
+
+    def locate(self, path: str) -> tuple[Beneath, str] | None:
+        for b in self.roots:
+            rel = b.rel(path)
+            if rel is not None:
+                return b, rel
+        return None
+
+    def step(self, what: str, fn: Callable[..., object], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # any failure is reported, and the next step still runs
+            self.failures.append(f"{what}: {escape_text(str(exc))}")
+
+    def remove(self, path: str, why: str) -> None:
+        found = self.locate(path)
+        if found is None:
+            raise GuardError(f"{self.show(path)} is outside every writable tree")
+        b, rel = found
+        if b.remove(rel):
+            self.notes.append(f"removed {self.show(path)} ({why})")
+
+    def lexists(self, path: str) -> bool:
+        found = self.locate(path)
+        return found is not None and found[0].lstat(found[1]) is not None
+
+    def run(self) -> None:
+        new_repos: list[str] = []
+        for mark in self.prep.gits:
+            self.step(f"checking {self.show(mark.root)}/.git", self._git, mark, new_repos)
+        for path, target in self.prep.links:
+            self.step(f"restoring {self.show(path)}", self._link, path, target)
+        for path in self.prep.absent:
+            if any(path.startswith(g + os.sep) for g in new_repos):
+                continue  # handled below: a fresh repository keeps its config
+            if self.lexists(path):
+                self.step(f"removing {self.show(path)}", self._created, path)
+        for root, pattern, present in self.prep.globs:
+            self.step(f"checking {escape_text(pattern)}", self._glob, root, pattern, present)
+        for git in new_repos:
+            self.step(f"taming {self.show(git)}", self._tame_repository, git)
+        for repo in self.prep.repos:
+            self.step(f"sweeping {self.show(repo)}", self._sweep, repo)
+        for mark in self.prep.gits:
+            self.step(f"checking {self.show(mark.root)}/.git", self._subrepos, mark)
+
+    def _git(self, mark: GitMark, new_repos: list[str]) -> None:
         git = os.path.join(mark.root, ".git")
         now = _git_mark(mark.root)
         if now.kind == "dir" and (
@@ -330,193 +423,221 @@ def guard(workspace: Path, prep: Prepared) -> tuple[str, ...]:
         elif mark.kind == "absent" and now.kind != "absent":
             # a `.git` file or symlink names a repository elsewhere, whose config and hooks
             # the reviewer's next git call would use
-            _remove(git)
-            notes.append(f"removed {_rel(git, workspace)} (a {now.kind} the command created)")
+            self.remove(git, f"a {now.kind} the command created")
         elif mark.kind == "symlink" and (now.kind, now.target) != ("symlink", mark.target):
-            _remove(git)
-            with contextlib.suppress(OSError):
-                os.symlink(mark.target, git)
-            notes.append(f"restored {_rel(git, workspace)} (a symlink the command replaced)")
-    for path, target in prep.links:
-        try:
-            same = os.readlink(path) == target
-        except OSError:
-            same = False
-        if not same:
-            _remove(path)
-            with contextlib.suppress(OSError):
-                os.symlink(target, path)
-            notes.append(f"restored {_rel(path, workspace)} (a symlink the command replaced)")
-    for path in prep.absent:
-        if any(path.startswith(g + os.sep) for g in new_repos):
-            continue  # handled below: a fresh repository keeps its config
-        if os.path.lexists(path):
-            _remove(path)
-            notes.append(f"removed {_rel(path, workspace)} (protected; created by the command)")
-    for root, pattern, present in prep.globs:
+            self._put_back(git, mark.target)
+
+    def _link(self, path: str, target: str) -> None:
+        found = self.locate(path)
+        if found is None:
+            return
+        b, rel = found
+        if b.readlink(rel) != target:
+            self._put_back(path, target)
+
+    def _put_back(self, path: str, target: str) -> None:
+        found = self.locate(path)
+        if found is None:
+            raise GuardError(f"{self.show(path)} is outside every writable tree")
+        b, rel = found
+        b.remove(rel)
+        b.symlink(target, rel)
+        if b.readlink(rel) != target:
+            raise GuardError(f"{self.show(path)} could not be put back")
+        self.notes.append(f"restored {self.show(path)} (a symlink the command replaced)")
+
+    def _glob(self, root: str, pattern: str, present: tuple[str, ...]) -> None:
         parent_rel, _, name = pattern.rpartition("/")
         parent = os.path.join(root, parent_rel) if parent_rel else root
-        for n in _matching(parent, name):
-            if n not in present:
+        found = self.locate(parent)
+        if found is None:
+            return
+        b, rel = found
+        for n in sorted(b.listdir(rel)):
+            if fnmatch.fnmatchcase(n, name) and n not in present:
                 path = os.path.join(parent, n)
-                _remove(path)
-                notes.append(f"removed {_rel(path, workspace)} (protected; created by the command)")
-    for git in new_repos:
-        notes += _tame_new_repository(git, workspace)
-    for repo in prep.repos:
-        if not os.path.isdir(repo) or os.path.islink(repo):
-            continue
-        for path in special_entries(repo):
-            if path not in prep.specials:
-                _remove(path)
-                notes.append(f"removed {_rel(path, workspace)} (not a plain file; git makes none)")
-    known = set(prep.modules)
-    for mark in prep.gits:
+                self.step(f"removing {self.show(path)}", self._created, path)
+
+    def _created(self, path: str) -> None:
+        self.remove(path, "protected; created by the command")
+
+    def _sweep(self, repo: str) -> None:
+        """Symlinks, FIFOs and other special files that were not there before the run."""
+        found = self.locate(repo)
+        if found is None:
+            return
+        b, rel = found
+        st = b.lstat(rel) if rel else os.lstat(b.root)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            return
+        for dfd, path, name, est in walk(b.fd, rel, _in_objects):
+            full = os.path.join(repo, *path, name)
+            if stat.S_ISREG(est.st_mode) or full in self.prep.specials:
+                continue
+            _unlink_verified(dfd, name, full)
+            self.notes.append(f"removed {self.show(full)} (not a plain file; git makes none)")
+
+    def _subrepos(self, mark: GitMark) -> None:
         git = os.path.join(mark.root, ".git")
-        if mark.kind != "dir" or not os.path.isdir(git) or os.path.islink(git):
-            continue
+        found = self.locate(git)
+        if mark.kind != "dir" or found is None:
+            return
+        st = found[0].lstat(found[1])
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            return
         for sub in submodule_git_dirs(git):
-            if sub not in known:  # a submodule repository the command made: same treatment
-                notes += _tame_new_repository(sub, workspace)
+            if sub not in self.prep.modules:  # a submodule repository the command made
+                self.step(f"taming {self.show(sub)}", self._tame_repository, sub)
         for wt in worktree_git_dirs(git):
-            if wt not in prep.worktrees:  # a worktree the command added (`git worktree add`)
-                notes += _tame_new_worktree(wt, workspace)
-    return tuple(notes)
+            if wt not in self.prep.worktrees:  # a worktree the command added
+                self.step(f"taming {self.show(wt)}", self._tame_worktree, wt)
 
+    def _open(self, path: str) -> int:
+        found = self.locate(path)
+        if found is None:
+            raise GuardError(f"{self.show(path)} is outside every writable tree")
+        return open_beneath(found[0].fd, found[1])
 
-def _tame_new_worktree(wt: str, workspace: Path) -> list[str]:
-    """A new worktree's `commondir` must name its own repository (git writes `../..`); any
-    other value, and any `config.worktree`, would hand git someone else's config and hooks."""
-    notes: list[str] = []
-    try:
-        wfd = os.open(wt, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return notes
-    try:
+    def _tame_worktree(self, wt: str) -> None:
+        """A new worktree's `commondir` must name its own repository (git writes `../..`); any
+        other value, and any `config.worktree`, would hand git someone else's config and
+        hooks."""
+        wfd = self._open(wt)
         try:
-            fd = os.open("commondir", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=wfd)
-            with os.fdopen(fd, "rb") as f:
-                ok = stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read(64).strip() == b"../.."
+            try:
+                fd = open_beneath(wfd, "commondir", os.O_RDONLY | os.O_CLOEXEC)
+                with os.fdopen(fd, "rb") as f:
+                    ok = (
+                        stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+                        and f.read(64).strip() == b"../.."
+                    )
+            except OSError:
+                ok = _absent_at(wfd, "commondir")
+            for name in ["config.worktree"] if ok else ["commondir", "config.worktree"]:
+                if _remove_verified(wfd, name, os.path.join(wt, name)):
+                    self.notes.append(
+                        f"removed {self.show(os.path.join(wt, name))} (it redirects git)"
+                    )
+        finally:
+            os.close(wfd)
+
+    def _tame_repository(self, git: str) -> None:
+        """A repository the command created: no hooks but samples, safe config only, no
+        redirects, no special files."""
+        gfd = self._open(git)
+        try:
+            self.step(f"taming {self.show(git)}/hooks", self._tame_hooks, gfd, git)
+            self.step(f"taming {self.show(git)}/config", self._tame_config, gfd, git)
+            for name in ("commondir", "config.worktree"):
+                full = os.path.join(git, name)
+                if _remove_verified(gfd, name, full):
+                    self.notes.append(f"removed {self.show(full)} (it redirects git)")
+            for dfd, path, name, st in walk(gfd, "", _in_objects):
+                if not stat.S_ISREG(st.st_mode):
+                    full = os.path.join(git, *path, name)
+                    _unlink_verified(dfd, name, full)
+                    self.notes.append(
+                        f"removed {self.show(full)} (not a plain file; git makes none)"
+                    )
+        finally:
+            os.close(gfd)
+
+    def _tame_hooks(self, gfd: int, git: str) -> None:
+        rel = self.show(os.path.join(git, "hooks"))
+        try:
+            st = os.lstat("hooks", dir_fd=gfd)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            _remove_verified(gfd, "hooks", os.path.join(git, "hooks"))
+            self.notes.append(f"removed {rel} (not a directory)")
+            return
+        hfd = open_beneath(gfd, "hooks")
+        try:
+            for entry in sorted(os.listdir(hfd)):
+                if entry.endswith(".sample"):
+                    est = os.lstat(entry, dir_fd=hfd)
+                    if stat.S_ISREG(est.st_mode):
+                        continue
+                _remove_verified(hfd, entry, os.path.join(git, "hooks", entry))
+                self.notes.append(
+                    f"removed {rel}/{escape_text(entry)} (a hook in a repository the command "
+                    "created)"
+                )
+        finally:
+            os.close(hfd)
+
+    def _tame_config(self, gfd: int, git: str) -> None:
+        rel = self.show(os.path.join(git, "config"))
+        try:
+            fd = open_beneath(gfd, "config", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            ok = not os.path.lexists(os.path.join(wt, "commondir"))
-        names = ["config.worktree"] if ok else ["commondir", "config.worktree"]
-        for name in names:
-            with contextlib.suppress(OSError):
-                st = os.lstat(name, dir_fd=wfd)
-                if stat.S_ISDIR(st.st_mode):
-                    shutil.rmtree(name, dir_fd=wfd, ignore_errors=True)
-                else:
-                    os.unlink(name, dir_fd=wfd)
-                rel = _rel(os.path.join(wt, name), workspace)
-                notes.append(f"removed {rel} (it redirects git)")
-    finally:
-        os.close(wfd)
-    return notes
+            st = _lstat_at(gfd, "config")
+            if st is not None:  # a symlink, or something else it cannot read
+                _remove_verified(gfd, "config", os.path.join(git, "config"))
+                self.notes.append(f"removed {rel} (not a plain file)")
+            return
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return
+            raw = f.read(MAX_CONFIG + 1)
+        if len(raw) > MAX_CONFIG:
+            # more than the tamer reads whole: hostile (git would read the rest); none of it stays
+            _write_config(gfd, _MINIMAL_CONFIG)
+            self.notes.append(f"replaced {rel} (larger than {MAX_CONFIG} bytes) with a minimal one")
+            return
+        kept, dropped = _safe_config_lines(raw.decode("utf-8", errors="replace").splitlines(True))
+        if dropped:
+            _write_config(gfd, "".join(kept))
+            self.notes.append(f"dropped {dropped} line(s) from {rel} that could run programs")
+
+
+MAX_CONFIG = 1 << 20
+_MINIMAL_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+
+
+def _write_config(gfd: int, text: str) -> None:
+    tmp = f"config.lockgate-{uuid.uuid4().hex}"
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                  dir_fd=gfd)  # fmt: skip
+    with os.fdopen(out, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, "config", src_dir_fd=gfd, dst_dir_fd=gfd)
+
+
+def _lstat_at(dirfd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.lstat(name, dir_fd=dirfd)
+    except OSError:
+        return None
+
+
+def _absent_at(dirfd: int, name: str) -> bool:
+    return _lstat_at(dirfd, name) is None
+
+
+def _remove_verified(dirfd: int, name: str, full: str) -> bool:
+    """Remove `name` (a tree too) below `dirfd`; False when it was not there."""
+    if _absent_at(dirfd, name):
+        return False
+    remove_at(dirfd, name)
+    if not _absent_at(dirfd, name):
+        raise GuardError(f"{escape_text(full)} is still there after removing it")
+    return True
+
+
+def _unlink_verified(dirfd: int, name: str, full: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dirfd)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise GuardError(f"cannot remove {escape_text(full)}: {exc.strerror}") from exc
 
 
 def _rel(path: str, workspace: Path) -> str:
     rel = os.path.relpath(path, workspace)
     return path if rel.startswith("..") else rel
-
-
-def _remove(path: str) -> None:
-    """Remove without following symlinks (rmtree works on descriptors on Linux)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-
-def _tame_new_repository(git: str, workspace: Path) -> list[str]:
-    notes: list[str] = []
-    try:
-        gfd = os.open(git, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return notes
-    try:
-        notes += _tame_hooks(gfd, git, workspace)
-        notes += _tame_config(gfd, git, workspace)
-        notes += _drop_redirects(gfd, git, workspace)
-        for path in special_entries(git):
-            _remove(path)
-            notes.append(f"removed {_rel(path, workspace)} (not a plain file; git makes none)")
-    finally:
-        os.close(gfd)
-    return notes
-
-
-def _drop_redirects(gfd: int, git: str, workspace: Path) -> list[str]:
-    """`commondir` sends git to another directory's config and hooks; `config.worktree` adds
-    config. A repository the command created keeps neither."""
-    notes = []
-    for name in ("commondir", "config.worktree"):
-        try:
-            st = os.lstat(name, dir_fd=gfd)
-        except OSError:
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(name, dir_fd=gfd, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=gfd)
-        notes.append(f"removed {_rel(os.path.join(git, name), workspace)} (it redirects git)")
-    return notes
-
-
-def _tame_hooks(gfd: int, git: str, workspace: Path) -> list[str]:
-    rel = _rel(os.path.join(git, "hooks"), workspace)
-    try:
-        st = os.lstat("hooks", dir_fd=gfd)
-    except OSError:
-        return []
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink("hooks", dir_fd=gfd)
-        return [f"removed {rel} (not a directory)"]
-    notes = []
-    hfd = os.open("hooks", os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=gfd)
-    try:
-        for entry in os.listdir(hfd):
-            if entry.endswith(".sample"):
-                continue
-            est = os.lstat(entry, dir_fd=hfd)
-            if stat.S_ISDIR(est.st_mode):
-                shutil.rmtree(entry, dir_fd=hfd, ignore_errors=True)
-            else:
-                os.unlink(entry, dir_fd=hfd)
-            notes.append(f"removed {rel}/{entry} (a hook in a repository the command created)")
-    finally:
-        os.close(hfd)
-    return notes
-
-
-def _tame_config(gfd: int, git: str, workspace: Path) -> list[str]:
-    rel = _rel(os.path.join(git, "config"), workspace)
-    try:
-        fd = os.open("config", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=gfd)
-    except OSError:
-        with contextlib.suppress(OSError):
-            if stat.S_ISLNK(os.lstat("config", dir_fd=gfd).st_mode):
-                os.unlink("config", dir_fd=gfd)
-                return [f"removed {rel} (a symlink)"]
-        return []
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return []
-        lines = f.read(1 << 20).decode("utf-8", errors="replace").splitlines(keepends=True)
-    kept, dropped = _safe_config_lines(lines)
-    if not dropped:
-        return []
-    tmp = f"config.lockgate-{uuid.uuid4().hex}"
-    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=gfd)
-    with os.fdopen(out, "w", encoding="utf-8") as f:
-        f.write("".join(kept))
-    os.replace(tmp, "config", src_dir_fd=gfd, dst_dir_fd=gfd)
-    return [f"dropped {dropped} line(s) from {rel} that could run programs"]
 
 
 def _safe_config_lines(lines: list[str]) -> tuple[list[str], int]:

@@ -77,6 +77,8 @@ def execute(
     err.finish(done.stderr, done.stderr_total)
     for note in done.guard:
         say(f"lockgate: sandbox guard: {note}")
+    for failure in done.guard_failures:  # a protected name may have survived: say it loudly
+        say(f"lockgate: SANDBOX GUARD FAILED: {failure}")
     if done.timed_out:
         say(f"lockgate: timed out after {opts.timeout:g}s; every process was killed")
     return done.shell_status

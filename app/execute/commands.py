@@ -127,7 +127,8 @@ class SandboxCommandExecutor:
 
 
 def _result(action: CommandAction, command: str, done: Completed, timeout: float | None) -> Result:
-    notes: list[str] = []
+    # a guard failure leads: a protected name (a hook, an agent config) may have survived
+    notes: list[str] = [f"SANDBOX GUARD FAILED: {f}" for f in done.guard_failures]
     if done.timed_out:
         status = ResultStatus.TIMED_OUT
         notes.append(f"timed out after {timeout:g}s; every process was killed")

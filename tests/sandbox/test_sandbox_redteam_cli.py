@@ -139,6 +139,7 @@ def _make_area(uid: int) -> Area:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     cfg = home / ".config" / "lockgate"
+    (home / ".local" / "share" / "lockgate").mkdir(parents=True)
     area.env = {
         "HOME": str(home),
         "LOCKGATE_CONFIG_DIR": str(cfg),
@@ -161,6 +162,10 @@ def _snapshot(root: Path, skip: Path | None = None) -> dict[str, tuple[Any, ...]
     for dirpath, dirnames, filenames in os.walk(root):
         if skip is not None and Path(dirpath) == skip.parent:
             dirnames[:] = [d for d in dirnames if Path(dirpath, d) != skip]
+        if dirpath.endswith("/home/.local/share"):
+            # the console's own data dir (LOCKGATE_DATA_DIR): the console (not the command)
+            # may keep state there, e.g. the one-shot read allow-list cache
+            dirnames[:] = [d for d in dirnames if d != "lockgate"]
         for name in ["", *dirnames, *filenames]:
             p = os.path.join(dirpath, name) if name else dirpath
             st = os.lstat(p)

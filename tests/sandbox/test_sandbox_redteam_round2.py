@@ -24,6 +24,7 @@ from test_sandbox_redteam_cli import (
     PY,
     Area,
     Runner,
+    _git,
 )
 
 pytestmark = pytest.mark.sandbox
@@ -123,3 +124,62 @@ def test_check_lists_what_is_visible(runner: Runner, area: Area) -> None:
     # issue #18.18: the mark says "ok" once, the detail only when it says more
     assert re.search(r"^ok +user namespace$", text, re.M), text
     assert not re.search(r"user namespace +ok", text), text
+
+
+# --------------------------------------------------------------------------- 4. the guard
+
+TURN_GUARD = r"""
+import os, sys
+# a protected name holding a tree 1,500 levels deep (used to end the guard in RecursionError)
+os.mkdir(".codex")
+fd = os.open(".codex", os.O_RDONLY)
+for _ in range(1500):
+    os.mkdir("d", dir_fd=fd)
+    nfd = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+os.close(os.open("deepest", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+os.close(fd)
+# …and, after it, the names that used to survive
+os.makedirs(".claude", exist_ok=True)
+open(".claude/settings.json", "w").write('{"hooks": "pwn"}')
+os.makedirs(".vscode/x", exist_ok=True)
+open(".vscode/tasks.json", "w").write("pwn")
+open(".lockgate.toml", "w").write("pwn")
+open(".mcp.json", "w").write("pwn")
+# a read-only directory the guard must still empty
+os.makedirs(".cursor/rules/deep")
+open(".cursor/rules/deep/x.mdc", "w").write("pwn")
+os.chmod(".cursor/rules/deep", 0o555)
+os.chmod(".cursor/rules", 0o555)
+os.chmod(".cursor", 0o555)
+# a name that would make the guard's own note lie
+open(".lockgate\x1b[2K\r\x1b[32mall clean\x1b[0m", "w").write("pwn")
+# a planted symlink where the submodules were: the guard must not follow it out
+os.rename(".git/modules", ".git/modules-old")
+os.symlink(sys.argv[1], ".git/modules")
+print("planted")
+"""
+
+
+def test_the_guard_cannot_be_turned(runner: Runner, area: Area) -> None:
+    """Root 4: a deep tree, a chmod 555 tree, escape sequences in a name and a symlink planted
+    at .git/modules: every protected name goes, nothing outside the workspace is touched, and
+    the notes print no raw escape."""
+    ws = area.ws
+    assert _git(ws, "init", "-q", uid=area.uid).returncode == 0
+    sub = ws / ".git" / "modules" / "sub"
+    sub.mkdir(parents=True)
+    (sub / "HEAD").write_text("ref: refs/heads/main\n")  # a submodule's git dir, no config yet
+    victim = area.vis / "victim-modules"
+    _write(victim / "sub" / "config" / "keep.txt", "host data", 0o644)
+    _own(area, ws, victim)
+    r = runner.run(area, PY, "-c", TURN_GUARD, str(victim), cwd=ws, timeout=120)
+    assert r.returncode == 0 and r.stdout == b"planted\n", r.stderr
+    assert (victim / "sub" / "config" / "keep.txt").read_text() == "host data"
+    left = sorted(os.listdir(ws))
+    assert left == [".git"], left
+    assert b"\x1b" not in r.stderr and b"\r" not in r.stderr, r.stderr
+    assert b"FAILED" not in r.stderr, r.stderr
+    assert b"removed .codex" in r.stderr and b"removed .cursor" in r.stderr, r.stderr
+    assert "␛" in r.stderr.decode(), r.stderr  # the name is shown, its escapes spelled out
