@@ -4,16 +4,22 @@ prefix games (`python-dateutils`, `lodash-js`), and combosquats (`requests-utils
 The popular lists ship with the package (PyPI's 15,000 most downloaded projects, npm packages
 with more than 100,000 downloads a month). A name on the list is taken as itself; a name near
 one it is not on is what a typosquatter registers.
+
+There is no prebuilt neighbourhood index: one-edit look-alikes are found by trying every
+string one edit away from the name asked about (a few hundred set lookups), two-edit ones by
+comparing against the short list of top names that rule covers, with cheap filters before the
+distance. Loading a list is a few C-level passes over its text, so a one-shot `lockgate risk`
+pays milliseconds, the same whatever the lists hold (a deletion index of every popular name took
+1.7 s to build, in every process).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Literal
 
 Ecosystem = Literal["pypi", "npm", "crates"]
@@ -94,6 +100,9 @@ class Squat:
     score: int
 
 
+_NO_SEPARATORS = str.maketrans("", "", "-_.")
+
+
 def normalize(name: str, eco: Ecosystem) -> str:
     n = name.strip().lower()
     if eco == "pypi":
@@ -101,6 +110,19 @@ def normalize(name: str, eco: Ecosystem) -> str:
     elif eco == "crates":
         n = n.replace("_", "-")  # crates.io treats `-` and `_` as the same name
     return n
+
+
+def _normalize_all(names: list[str], eco: Ecosystem) -> list[str]:
+    """`normalize` of each name, in a few passes over the joined text (the same result: the
+    names hold no line breaks, and every step works character by character)."""
+    if any("\n" in n for n in names):
+        return [normalize(n, eco) for n in names]
+    text = "\n".join(n.strip() for n in names).lower()
+    if eco == "pypi":
+        text = re.sub(r"[-_.]+", "-", text)
+    elif eco == "crates":
+        text = text.replace("_", "-")
+    return text.split("\n") if names else []
 
 
 def _dl(a: str, b: str, limit: int) -> int:
@@ -140,7 +162,7 @@ def _deletes(s: str, depth: int) -> set[str]:
 
 
 class Popular:
-    """A ranked list of popular names with fast near-miss lookup (deletion-neighbourhood index)."""
+    """A ranked list of popular names with fast near-miss lookup."""
 
     TOP_FOR_TWO_EDITS = 2000
     TOP_FOR_AFFIXES = 8000
@@ -148,17 +170,18 @@ class Popular:
 
     def __init__(self, names: list[str], eco: Ecosystem) -> None:
         self.eco = eco
-        self.rank: dict[str, int] = {}
-        for i, n in enumerate(names):
-            self.rank.setdefault(normalize(n, eco), i + 1)
+        normed = _normalize_all(names, eco)
+        # the first occurrence's rank, in rank order (C-level passes, not a Python loop)
+        first = dict(zip(reversed(normed), range(len(normed), 0, -1), strict=True))
+        self.rank: dict[str, int] = {n: first[n] for n in dict.fromkeys(normed)}
         self._lock = threading.Lock()
-        self._idx1: dict[str, str] | None = None
-        self._idx2: dict[str, str] | None = None
         self._flat: dict[str, str] | None = None
+        self._alphabet: str | None = None
+        self._two: list[tuple[str, frozenset[str]]] | None = None
 
     def warm(self) -> None:
-        """Build the index in the background so the first install check does not stall."""
-        if self._idx1 is None:
+        """Prepare the lookups in the background so the first install check does not wait."""
+        if self._flat is None:
             threading.Thread(target=self._build, name=f"typosquat-{self.eco}", daemon=True).start()
 
     def __contains__(self, name: str) -> bool:
@@ -166,27 +189,65 @@ class Popular:
 
     def _build(self) -> None:
         with self._lock:
-            if self._idx1 is not None:
+            if self._flat is not None:
                 return
-            idx1: defaultdict[str, list[str]] = defaultdict(list)
-            idx2: defaultdict[str, list[str]] = defaultdict(list)
-            flat: dict[str, str] = {}
-            for n, r in self.rank.items():
-                if len(n) >= 4:
-                    idx1[n].append(n)
-                    for i in range(len(n)):
-                        idx1[n[:i] + n[i + 1 :]].append(n)
-                if r <= self.TOP_FOR_TWO_EDITS and 7 <= len(n) <= 16:
-                    for d in _deletes(n, 2):
-                        idx2[d].append(n)
-                key = n.replace("-", "").replace("_", "").replace(".", "")
-                if key not in flat or self.rank[flat[key]] > r:
-                    flat[key] = n
-            # Values joined into plain strings: a dict of str to str is not tracked by the garbage
-            # collector, so a million index entries cost nothing at each collection.
-            self._idx2 = {k: "\n".join(v) for k, v in idx2.items()}
+            names = list(self.rank)  # in rank order
+            # separators dropped, best rank kept: the reversed pairs let the best one win
+            stripped = "\n".join(names).translate(_NO_SEPARATORS).split("\n")
+            flat = dict(zip(reversed(stripped), reversed(names), strict=True))
+            self._alphabet = "".join(sorted(set("".join(names))))
+            self._two = [
+                (n, frozenset(n))
+                for n in names[: self.TOP_FOR_TWO_EDITS]
+                if self.rank[n] <= self.TOP_FOR_TWO_EDITS and 7 <= len(n) <= 16
+            ]
             self._flat = flat
-            self._idx1 = {k: "\n".join(v) for k, v in idx1.items()}
+
+    def _one_edit(self, n: str) -> list[str]:
+        """Popular names one insertion, deletion, substitution or swap of neighbours away."""
+        assert self._alphabet is not None
+        rank = self.rank
+        found: set[str] = set()
+        for i in range(len(n) + 1):
+            head, tail = n[:i], n[i:]
+            if tail:
+                cand = head + tail[1:]  # deletion
+                if cand in rank:
+                    found.add(cand)
+                if len(tail) > 1:
+                    cand = head + tail[1] + tail[0] + tail[2:]  # swap
+                    if cand in rank:
+                        found.add(cand)
+            for c in self._alphabet:
+                cand = head + c + tail  # insertion
+                if cand in rank:
+                    found.add(cand)
+                if tail and c != tail[0]:
+                    cand = head + c + tail[1:]  # substitution
+                    if cand in rank:
+                        found.add(cand)
+        found.discard(n)
+        return sorted(found, key=rank.__getitem__)
+
+    def _two_edits(self, n: str) -> str | None:
+        """The best-ranked name of the two-edit list within two edits of `n` that shares a
+        two-deletion variant with it (what a deletion index of depth two finds)."""
+        assert self._two is not None
+        chars = frozenset(n)
+        mine: set[str] | None = None
+        for cand, cand_chars in self._two:  # in rank order: the first hit is the best
+            if abs(len(cand) - len(n)) > 2 or cand == n:
+                continue
+            # each edit brings in at most one new character and drops at most one
+            if len(chars - cand_chars) > 2 or len(cand_chars - chars) > 2:
+                continue
+            if _dl(n, cand, 2) > 2:
+                continue
+            if mine is None:
+                mine = _deletes(n, 2)
+            if not mine.isdisjoint(_deletes(cand, 2)):
+                return cand
+        return None
 
     def check(self, raw: str) -> Squat | None:
         return _check_cached(self, raw)
@@ -209,24 +270,17 @@ class Popular:
             # Otherwise: a near miss of a popular scoped name (`@typescript-eslint/parserr`),
             # checked below like any other name.
         self._build()
-        assert self._idx1 is not None and self._idx2 is not None and self._flat is not None
-        flat = re.sub(r"[-_.]", "", n)
+        assert self._flat is not None
+        flat = n.translate(_NO_SEPARATORS)
         hit = self._flat.get(flat)
         if hit and hit != n:
             return Squat(raw, hit, f"differs from the popular '{hit}' only in separators", 75)
         if len(n) >= 4:
-            best: tuple[int, str, str] | None = None
-            for d in _deletes(n, 1):
-                for cand in self._idx1.get(d, "").split("\n") if d in self._idx1 else ():
-                    if cand == n or len(cand) < 4:
-                        continue
-                    dist = _dl(n, cand, 1)
-                    if dist == 1 and (len(n) >= 5 or _how(n, cand).startswith("swaps")):
-                        rk = self.rank[cand]
-                        if best is None or rk < best[0]:
-                            best = (rk, cand, _how(n, cand))
-            if best is not None:
-                return Squat(raw, best[1], best[2], 75)
+            for cand in self._one_edit(n):  # best rank first
+                if len(cand) < 4 or _dl(n, cand, 1) != 1:
+                    continue
+                if len(n) >= 5 or _how(n, cand).startswith("swaps"):
+                    return Squat(raw, cand, _how(n, cand), 75)
         if self.eco == "crates":
             return None  # a short hand-kept list: affix and combo games would flag real crates
         for pre in _AFFIXES_PRE:
@@ -246,17 +300,9 @@ class Popular:
             if r is not None and r <= self.TOP_FOR_AFFIXES and len(n) >= 4:
                 return Squat(raw, pre + n, f"drops '{pre}' from the popular '{pre + n}'", 70)
         if 8 <= len(n) <= 40:
-            best = None
-            for d in _deletes(n, 2):
-                for cand in self._idx2.get(d, "").split("\n") if d in self._idx2 else ():
-                    if cand == n:
-                        continue
-                    if _dl(n, cand, 2) <= 2:
-                        rk = self.rank[cand]
-                        if best is None or rk < best[0]:
-                            best = (rk, cand, "is two edits away from")
-            if best is not None:
-                return Squat(raw, best[1], f"is two edits away from the popular '{best[1]}'", 65)
+            two = self._two_edits(n)
+            if two is not None:
+                return Squat(raw, two, f"is two edits away from the popular '{two}'", 65)
         parts = re.split(r"[-_.]", n)
         if len(parts) >= 2:
             for i in range(1, len(parts)):
@@ -291,13 +337,13 @@ def _check_cached(pop: Popular, raw: str) -> Squat | None:
 
 
 def _load(filename: str) -> list[str]:
-    text = resources.files("app.risk").joinpath("data", filename).read_text(encoding="utf-8")
-    out: list[str] = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        out.append(line.split("\t", 1)[0].strip())
-    return out
+    with open(os.path.join(os.path.dirname(__file__), "data", filename), encoding="utf-8") as f:
+        text = f.read()
+    return [
+        line.split("\t", 1)[0].strip()
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    ]
 
 
 _FILES: dict[str, str] = {
