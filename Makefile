@@ -27,7 +27,8 @@ lint: $(STAMP)
 # (one package per line; a failed install only makes those tests skip, with the reason).
 AGENT_PKGS := \
 	@anthropic-ai/claude-code@2.1.332 \
-	@zed-industries/codex-acp@0.16.0
+	@zed-industries/codex-acp@0.16.0 \
+	@openai/codex@0.171.0
 
 agents:
 	@command -v npm >/dev/null 2>&1 || { echo "agents: npm not found; agent end-to-end tests will be skipped" >&2; exit 0; }; \
