@@ -121,11 +121,6 @@ def _install(
     from app.hooks.install import InstallError, hook_command, plan_install, settings_path, write
     from app.hooks.serve import default_launcher
 
-    if agent == "codex":
-        raise UserError(
-            "--install does not edit Codex's config: add the hook by hand (docs/hooks.md, "
-            '"Codex"), since Codex also needs its codex_hooks feature turned on'
-        )
     ws = Path(workspace) if workspace else Path.cwd()
     if scope == "project" and not ws.is_dir():
         raise UserError(f"workspace {ws}: not a directory")

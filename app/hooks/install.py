@@ -44,8 +44,16 @@ class Plan:
 
 
 def settings_path(agent: str, scope: Scope, workspace: Path, home: Path) -> Path:
+    """Claude Code: `.claude/settings.json`; Gemini CLI: `.gemini/settings.json`; Codex:
+    `.codex/hooks.json` (user scope: `$CODEX_HOME/hooks.json`, default `~/.codex`)."""
+    if agent == "codex" and scope == "user" and os.environ.get("CODEX_HOME"):
+        return Path(os.environ["CODEX_HOME"]) / "hooks.json"
     root = workspace if scope == "project" else home
-    name = {"claude": ".claude/settings.json", "gemini": ".gemini/settings.json"}.get(agent)
+    name = {
+        "claude": ".claude/settings.json",
+        "gemini": ".gemini/settings.json",
+        "codex": ".codex/hooks.json",
+    }.get(agent)
     if name is None:
         raise InstallError(f"--install does not know {agent}'s settings file")
     return root / name
@@ -81,7 +89,7 @@ def plan_install(agent: str, path: Path, command: str) -> Plan:
     hooks = data.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise InstallError(f'{path}: its "hooks" is not an object')
-    event = "PreToolUse" if agent == "claude" else "BeforeTool"
+    event = "BeforeTool" if agent == "gemini" else "PreToolUse"
     groups = hooks.setdefault(event, [])
     if not isinstance(groups, list):
         raise InstallError(f"{path}: its hooks.{event} is not a list")
@@ -94,6 +102,9 @@ def plan_install(agent: str, path: Path, command: str) -> Plan:
     if agent == "claude":
         entry["timeout"] = HOOK_TIMEOUT_S
         groups.append({"matcher": "*", "hooks": [entry]})
+    elif agent == "codex":
+        entry["timeout"] = HOOK_TIMEOUT_S  # seconds; no matcher: every tool
+        groups.append({"hooks": [entry]})
     else:
         entry["name"] = "lockgate"
         entry["timeout"] = HOOK_TIMEOUT_S * 1000  # Gemini CLI counts milliseconds

@@ -302,3 +302,19 @@ def test_fast_path_takes_only_what_it_understands() -> None:
     for declined in (["--policy-only"], ["--install"], ["--help"], ["--timeout", "x"],
                      ["--timeout", "0"], ["--timeout", "nan"], ["-w", "d"]):  # fmt: skip
         assert fast._wait(declined) is False
+
+
+def test_codex_install_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.hooks.install import settings_path
+
+    assert (
+        settings_path("codex", "project", tmp_path, tmp_path / "h")
+        == tmp_path / ".codex/hooks.json"
+    )
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "ch"))
+    assert settings_path("codex", "user", tmp_path, tmp_path / "h") == tmp_path / "ch/hooks.json"
+    plan = plan_install("codex", tmp_path / "hooks.json", "lg hook codex || exit 2")
+    (group,) = json.loads(plan.after)["hooks"]["PreToolUse"]
+    assert group == {
+        "hooks": [{"type": "command", "command": "lg hook codex || exit 2", "timeout": 600}]
+    }
