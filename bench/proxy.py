@@ -1,10 +1,13 @@
 """Throughput and added latency of lockgate's network proxy on loopback.
 
 A 10 MB download straight from a loopback HTTP(S) server, and the same download through the
-proxy (plain-HTTP forwarding and a CONNECT tunnel with TLS end to end), interleaved, several
-rounds; then small requests for the latency the proxy adds. Upstream server, proxy and client
-each run in their own process, as they would (server elsewhere, proxy in the console, client in
-the sandbox). Goal: through the proxy ≥ 50 % of direct throughput.
+proxy (plain-HTTP forwarding, a CONNECT tunnel with TLS end to end, and an inspected tunnel: TLS
+terminated by the proxy with a session-CA leaf and a second, verified TLS to the server),
+interleaved, several rounds; then small requests for the latency the proxy adds, and the
+handshake latency of HTTPS requests (direct, tunnelled, inspected; and the first inspected
+request to a host, which mints its leaf). Upstream server, proxy and client each run in their
+own process, as they would (server elsewhere, proxy in the console, client in the sandbox).
+Goal: through the proxy ≥ 50 % of direct throughput (inspected HTTPS included).
 
     .venv/bin/python bench/proxy.py [--rounds 5] [--size-mb 10] [--small 200]
 """
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sandbox.net import AllowListProxy, NetworkRules, RunContext
 
 NAME = "bench.test"
+FRESH = [f"fresh{i}.bench.test" for i in range(20)]  # hosts seen once: their leaf is minted
 
 
 # --------------------------------------------------------------------------- upstream server
@@ -72,14 +76,30 @@ def _upstream(port_out: mp.connection.Connection, tls: tuple[str, str] | None) -
     asyncio.run(main())
 
 
-def _proxy(sock_path: str, ports: list[int], ready: mp.connection.Connection) -> None:
+def _proxy(
+    sock_path: str,
+    ports: list[int],
+    ready: mp.connection.Connection,
+    inspect: tuple[str, str] | None = None,
+) -> None:
+    """The proxy; with `inspect` = (CA directory, upstream root file) it inspects HTTPS."""
+
     async def resolver(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]
 
     async def main() -> None:
-        rules = NetworkRules.build(allow=[NAME], ports=ports, addresses=["127.0.0.0/8"])
+        rules = NetworkRules.build(
+            allow=[NAME, *FRESH], ports=ports, addresses=["127.0.0.0/8"], inspect_tls=bool(inspect)
+        )
+        inspection = None
+        if inspect is not None:
+            from sandbox.net.ca import Inspection, SessionCA, upstream_context
+
+            d = Path(inspect[0])
+            ca = SessionCA.create(d / "keys", d / "bundle")
+            inspection = Inspection(ca, upstream_context(Path(inspect[1])))
         # The injected resolver maps the bench name to loopback (constructor-only, as in tests).
-        proxy = AllowListProxy(rules, resolver=resolver)
+        proxy = AllowListProxy(rules, resolver=resolver, inspection=inspection)
         await proxy.listen(Path(sock_path), RunContext(command="bench"))
         ready.send(True)
         await asyncio.Event().wait()
@@ -115,7 +135,7 @@ def direct(port: int, path: str, tls: ssl.SSLContext | None) -> int:
     return n
 
 
-def via_proxy(sock: str, port: int, path: str, tls: ssl.SSLContext | None) -> int:
+def via_proxy(sock: str, port: int, path: str, tls: ssl.SSLContext | None, name: str = NAME) -> int:
     s: socket.socket | ssl.SSLSocket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock)
     if tls is None:
@@ -125,14 +145,14 @@ def via_proxy(sock: str, port: int, path: str, tls: ssl.SSLContext | None) -> in
         n = _read_response(s)
         s.close()
         return n
-    s.sendall(f"CONNECT {NAME}:{port} HTTP/1.1\r\nHost: {NAME}:{port}\r\n\r\n".encode())
+    s.sendall(f"CONNECT {name}:{port} HTTP/1.1\r\nHost: {name}:{port}\r\n\r\n".encode())
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         head += s.recv(1)
     if b" 200 " not in head.split(b"\r\n", 1)[0]:
         raise SystemExit(f"proxy refused the bench tunnel: {head!r}")
-    t = tls.wrap_socket(s, server_hostname=NAME)
-    t.sendall(f"GET {path} HTTP/1.1\r\nHost: {NAME}:{port}\r\n\r\n".encode())
+    t = tls.wrap_socket(s, server_hostname=name)
+    t.sendall(f"GET {path} HTTP/1.1\r\nHost: {name}:{port}\r\n\r\n".encode())
     n = _read_response(t)
     t.close()
     return n
@@ -191,6 +211,42 @@ def _through_sandbox(sock: str, port: int, size: int, rounds: int, tmp: Path) ->
     print(f"  through the sandbox bridge (plain HTTP, timed inside the sandbox) {mbs:8.1f} MB/s")
 
 
+def _handshakes(
+    port: int,
+    sock: str,
+    isock: str,
+    client_tls: ssl.SSLContext,
+    inspected_tls: ssl.SSLContext | None,
+    count: int,
+) -> None:
+    """Small HTTPS requests, one connection (and TLS handshake) each: what inspection adds."""
+    n = max(20, count // 4)
+    rows: list[tuple[str, list[float]]] = [
+        ("direct", [_timed(lambda: direct(port, "/small", client_tls))[0] for _ in range(n)]),
+        (
+            "CONNECT tunnel",
+            [_timed(lambda: via_proxy(sock, port, "/small", client_tls))[0] for _ in range(n)],
+        ),
+    ]
+    if inspected_tls is not None:
+        tls = inspected_tls
+        rows.append(
+            (
+                "inspected",
+                [_timed(lambda: via_proxy(isock, port, "/small", tls))[0] for _ in range(n)],
+            )
+        )
+        fresh = [_timed(lambda h=h: via_proxy(isock, port, "/small", tls, h))[0] for h in FRESH]
+        rows.append(("inspected, new host", fresh))
+    base = statistics.median(rows[0][1])
+    for label, times in rows:
+        med = statistics.median(times)
+        print(
+            f"  HTTPS request with handshake, {label:20s} p50 {med * 1e3:7.3f} ms"
+            f"  p95 {_pct(times, 0.95) * 1e3:7.3f} ms  added p50 {(med - base) * 1e3:7.3f} ms"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -208,7 +264,7 @@ def main() -> int:
                     "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(tmp / "k.pem"),
                     "-out", str(tmp / "c.pem"), "-days", "1", "-subj", f"/CN={NAME}",
-                    "-addext", f"subjectAltName=DNS:{NAME}",
+                    "-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in [NAME, *FRESH]),
                 ],
                 check=True,
                 capture_output=True,
@@ -232,14 +288,37 @@ def main() -> int:
         a.recv()
 
         client_tls = None
+        inspected_tls = None
+        isock = str(tmp / "inspect.sock")
         if tls_files:
             client_tls = ssl.create_default_context(cafile=tls_files[0])
+            try:
+                import cryptography  # noqa: F401
+            except ImportError:
+                print("  (inspected HTTPS skipped: the cryptography package is not installed)")
+            else:
+                a, b = ctx.Pipe()
+                inspect = (str(tmp / "ca"), tls_files[0])
+                p = ctx.Process(
+                    target=_proxy, args=(isock, list(ports.values()), b, inspect), daemon=True
+                )
+                p.start()
+                procs.append(p)
+                a.recv()
+                bundle = tmp / "ca" / "bundle" / "ca-bundle.pem"
+                inspected_tls = ssl.create_default_context(cafile=str(bundle))
 
         size = args.size_mb << 20
         big = f"/big/{size}"
         print(f"lockgate proxy bench: {args.size_mb} MB download, {args.rounds} rounds, loopback")
         ok = True
-        for scheme, port in ports.items():
+        runs: list[tuple[str, str, str, ssl.SSLContext | None]] = [
+            (scheme, sock, scheme, client_tls if scheme == "https" else None) for scheme in ports
+        ]
+        if inspected_tls is not None:
+            runs.append(("https", isock, "inspected", inspected_tls))
+        for scheme, via, kind, ptls in runs:
+            port = ports[scheme]
             tls = client_tls if scheme == "https" else None
             d_times: list[float] = []
             p_times: list[float] = []
@@ -247,7 +326,7 @@ def main() -> int:
                 dt, n = _timed(partial(direct, port, big, tls))
                 assert n >= size, n
                 d_times.append(dt)
-                pt, n = _timed(partial(via_proxy, sock, port, big, tls))
+                pt, n = _timed(partial(via_proxy, via, port, big, ptls))
                 assert n >= size, n
                 p_times.append(pt)
             d_mbs = size / statistics.median(d_times) / 1e6
@@ -255,7 +334,11 @@ def main() -> int:
             ratio = p_mbs / d_mbs
             best = min(d_times) / min(p_times)  # less sensitive to other load on the machine
             ok = ok and ratio >= 0.5
-            label = "plain HTTP (forward)" if scheme == "http" else "HTTPS (CONNECT tunnel)"
+            label = {
+                "http": "plain HTTP (forward)",
+                "https": "HTTPS (CONNECT tunnel)",
+                "inspected": "HTTPS (inspected)",
+            }[kind]
             print(
                 f"  {label:24s} direct {d_mbs:8.1f} MB/s   via proxy {p_mbs:8.1f} MB/s   "
                 f"ratio {ratio:5.2f} (best-of {best:4.2f})  (goal >= 0.50)"
@@ -272,6 +355,8 @@ def main() -> int:
             f"   via proxy p50 {pm:6.3f} ms p95 {_pct(p_lat, 0.95) * 1e3:6.3f} ms"
             f"   added p50 {pm - dm:6.3f} ms"
         )
+        if client_tls is not None:
+            _handshakes(ports["https"], sock, isock, client_tls, inspected_tls, args.small)
         print("  goal met" if ok else "  goal NOT met")
         _through_sandbox(sock, ports["http"], size, args.rounds, tmp)
         return 0

@@ -408,9 +408,7 @@ class AllowListProxy:
         except Exception:  # a bug must not take the proxy down; it does end this connection
             log.exception("proxy connection failed")
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            await _close(writer)
 
     # ----------------------------------------------------------------------- the gate
 
@@ -670,9 +668,12 @@ class AllowListProxy:
                     return
             await self._one_request(host, port, client, upstream, st, opened.mode == "inspect")
         finally:
-            opened.up_writer.close()
-            with contextlib.suppress(Exception):
-                await opened.up_writer.wait_closed()
+            if opened.mode == "inspect":
+                # the exchange is over (one request per tunnel); a TLS close would wait for
+                # a close_notify the server may never send
+                opened.up_writer.transport.abort()
+            else:
+                await _close(opened.up_writer)
             self._emit(
                 listener,
                 st.method,
@@ -1040,7 +1041,7 @@ class AllowListProxy:
             down.n += len(out)
             sent.append(resp.status)
             kind, length = framing
-            if kernel and (kind == "eof" or (kind == "length" and length > SPLICE_MIN)):
+            if kind == "eof" or (kind == "length" and length > SPLICE_MIN):
                 # The bulk of a download: straight from transport to transport.
                 counts = [0, 0]
                 try:
@@ -1050,6 +1051,7 @@ class AllowListProxy:
                         counts,
                         modes=("length" if kind == "length" else "eof", "off"),
                         lengths=(length, 0),
+                        kernel=kernel,
                     )
                 finally:
                     down.n += counts[0]
@@ -1178,6 +1180,18 @@ def _split_absolute(target: str) -> tuple[str, str]:
     if not path.startswith("/"):
         path = "/" + path
     return authority, path
+
+
+async def _close(writer: asyncio.StreamWriter, timeout_s: float = 5.0) -> None:
+    """Close a connection and wait for it, but not for long: a TLS close waits for the peer's
+    close_notify, which a server keeping its connection alive may never send."""
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), timeout_s)
+    except TimeoutError:
+        writer.transport.abort()
+    except Exception:
+        pass
 
 
 def _origin_path(target: str, host: Host, port: int, scheme: str = "https") -> str:
