@@ -356,7 +356,12 @@ def _jail(
         )
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    policy = dataclasses.replace(policy, writable=(*policy.writable, home))
+    # In the jail the overlay review is the gate for every file the agent writes (the patch
+    # engine asks about agent config dirs like .codex and .claude); the sandbox's read-only binds
+    # over those names would only stop the agent writing its own state in its private home.
+    # Git's hooks and config, and lockgate's own files, stay read-only even in the overlay.
+    keep = tuple(p for p in policy.protected if p.startswith((".git/", ".lockgate")))
+    policy = dataclasses.replace(policy, writable=(*policy.writable, home), protected=keep)
     state_root.mkdir(parents=True, exist_ok=True)
     state = state_root / f"jail-{uuid.uuid4().hex[:12]}"
     state.mkdir(mode=0o700)
