@@ -33,7 +33,7 @@ def test_refused_base_url_fails_fast_in_the_console_and_q_says_why(tmp_path: Pat
     ws = tmp_path / "ws"
     ws.mkdir()
     port = free_port()
-    err, rc = tmp_path / "stderr.txt", tmp_path / "rc.txt"
+    rc = tmp_path / "rc.txt"
     lockgate = shlex.join(
         [
             sys.executable,
@@ -47,7 +47,8 @@ def test_refused_base_url_fails_fast_in_the_console_and_q_says_why(tmp_path: Pat
             "say hi",
         ]
     )
-    script = f"cd {shlex.quote(str(REPO))} && {lockgate} 2>{err}; echo $? >{rc}"
+    # Textual draws on stderr, so the message is read back from the terminal after the exit.
+    script = f"cd {shlex.quote(str(REPO))} && {lockgate}; echo $? >{rc}; sleep 60"
     name = f"lg-{uuid.uuid4().hex[:8]}"
     tmux = ["tmux", "-L", name, "-f", "/dev/null"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TMUX"))}
@@ -73,10 +74,11 @@ def test_refused_base_url_fails_fast_in_the_console_and_q_says_why(tmp_path: Pat
                 f"q did not quit; the terminal:\n{_screen(tmux, name)}"
             )
             time.sleep(0.2)
+        after = " ".join(_screen(tmux, name).split())
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
     assert rc.read_text().strip() == "1"
     assert (
         f"lockgate: the agent stopped on an error: cannot connect to http://127.0.0.1:{port}/v1: "
-        "connection refused" in err.read_text()
+        "connection refused" in after
     )
