@@ -110,6 +110,10 @@ class SandboxCommandExecutor:
                 message=f"the sandbox refused to run it: {exc}",
                 call_id=action.call_id,
             )
+        # what the proxy refused that the command's own tools explain badly (a client that
+        # pins certificates fails TLS inspection with a bare "certificate verify failed")
+        for note in getattr(self.network, "pop_notes", lambda _id: [])(action.id):
+            on_output("stderr", f"lockgate: {note}\n".encode())
         return _result(action, command, done, timeout)
 
     def _cwd(self, requested: str | None) -> Path:

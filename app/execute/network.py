@@ -40,6 +40,8 @@ from sandbox.net.proxy import Resolver
 from sandbox.policy import SandboxPolicy
 
 ASK_TIMEOUT_S = 120.0
+# refusals whose reason is added to the command's output (see NetworkGate.pop_notes)
+NOTED_RULES = frozenset({"tls-client-refused", "upstream-tls"})
 
 
 def answer_for(verdict: Verdict) -> AskAnswer:
@@ -270,10 +272,12 @@ class NetworkGate:
         passes one, and nothing else can change how names resolve. `tls`: the session's TLS
         inspection, closed with the gate."""
         asker = PipelineAsker(pipeline, timeout_s=ask_timeout_s) if pipeline is not None else None
+        self._audit = AuditRecorder(audit) if audit is not None else None
+        self._notes: dict[str, list[str]] = {}
         self.proxy = AllowListProxy(
             rules,
             asker=asker,
-            record=AuditRecorder(audit) if audit is not None else None,
+            record=self._record,
             # the pipeline's own timeout answers first and records the denial
             ask_timeout_s=ask_timeout_s + 5.0,
             resolver=resolver,
@@ -294,6 +298,19 @@ class NetworkGate:
     @property
     def socket_dir(self) -> Path:
         return self._dir
+
+    def _record(self, rec: RequestRecord) -> None:
+        if rec.rule in NOTED_RULES and rec.action_id:
+            notes = self._notes.setdefault(rec.action_id, [])
+            if len(notes) < 5:
+                notes.append(f"network: {rec.reason}")
+        if self._audit is not None:
+            self._audit(rec)
+
+    def pop_notes(self, action_id: str) -> list[str]:
+        """Lines for a command's output about refusals its own tools explain badly (a client
+        that rejected the session CA's certificate says only "certificate verify failed")."""
+        return self._notes.pop(action_id, [])
 
     @property
     def sandbox_env(self) -> dict[str, str]:

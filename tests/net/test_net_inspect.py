@@ -321,3 +321,43 @@ def test_plain_http_inside_inspected_tunnel_is_refused(
         assert not recv_all(s).startswith(b"HTTP/1.1 200")
     rec = p.wait_records()[-1]
     assert rec.verdict == "denied" and rec.method == "CONNECT"
+
+
+async def test_gate_notes_a_client_that_refused_the_session_ca(
+    https_upstream: UpstreamServer, tls_cert: Cert
+) -> None:
+    """In a session the reason reaches the command's output (the console shows it), since the
+    client itself only says "certificate verify failed"."""
+    import asyncio
+
+    from netkit import RecordingResolver
+
+    from app.core.model import CommandAction
+    from app.execute.network import NetworkGate, TlsSetup
+
+    port = https_upstream.port
+    tls = TlsSetup(upstream_ca=tls_cert.cert)
+    gate = NetworkGate(
+        loopback_rules(port, inspect_tls=True), resolver=RecordingResolver(), tls=tls
+    )
+    assert set(gate.sandbox_env) >= {"SSL_CERT_FILE", "PIP_CERT", "NODE_EXTRA_CA_CERTS"}
+    action = CommandAction(command="curl https://allowed.test", turn_id="t1")
+    pinned = ssl.create_default_context(cafile=str(tls_cert.cert))
+    try:
+        async with gate.socket_for(action) as path:
+
+            def client() -> None:
+                with pytest.raises(ssl.SSLCertVerificationError):
+                    connect_tls(path, f"allowed.test:{port}", pinned, "allowed.test")
+
+            await asyncio.to_thread(client)
+            for _ in range(100):
+                if gate._notes:
+                    break
+                await asyncio.sleep(0.02)
+        (note,) = gate.pop_notes(action.id)
+        assert note.startswith("network: the client refused lockgate's certificate")
+        assert gate.pop_notes(action.id) == []
+    finally:
+        await gate.close()
+    assert not tls.key_dir.exists() and not tls.bundle_dir.exists()
