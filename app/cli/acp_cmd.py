@@ -21,7 +21,8 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -205,7 +206,6 @@ def cli(
     if not ws.is_dir():
         raise UserError(f"workspace {ws}: not a directory")
     ws = ws.resolve()
-    rules = agent_rules(agent_domains) if agent_domains else None
     code = _run(
         ws,
         argv,
@@ -213,7 +213,6 @@ def cli(
         headless=headless,
         network=network,
         allow_domains=allow_domains,
-        agent_rules_=rules,
         agent_domains=agent_domains,
         agent_env_names=agent_env_names,
         agent_reads=tuple(Path(p).expanduser() for p in agent_reads),
@@ -223,21 +222,38 @@ def cli(
     sys.exit(code)
 
 
-def _run(
+@dataclass
+class AcpRun:
+    """One `lockgate acp` session, opened: what the console (or the headless runner) needs, and
+    everything to close after it. Tests build it the same way the command does."""
+
+    session: Session
+    view: AcpSessionView
+    link: AcpLink
+    cleanup: list[Callable[[], object]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for fn in reversed(self.cleanup):
+            with contextlib.suppress(Exception):
+                fn()
+        self.cleanup.clear()
+
+
+def open_acp(
     ws: Path,
     argv: list[str],
     *,
     prompt: str,
-    headless: bool,
-    network: Literal["off", "allow"],
-    allow_domains: tuple[str, ...],
-    agent_rules_: Any,
+    headless: bool = False,
+    network: Literal["off", "allow"] = "off",
+    allow_domains: tuple[str, ...] = (),
     agent_domains: tuple[str, ...] = (),
-    agent_env_names: tuple[str, ...],
-    agent_reads: tuple[Path, ...],
-    unjailed: bool,
-    audit: Path | None,
-) -> int:
+    agent_env_names: tuple[str, ...] = (),
+    agent_reads: tuple[Path, ...] = (),
+    unjailed: bool = False,
+    audit: Path | None = None,
+) -> AcpRun:
+    """Open the session, build the jail (or refuse in one line, as a UserError) and the link."""
     from app.agent.acp.executors import AcpCommands, AcpPatches, AcpPolicy, VerdictRecorder
     from app.agent.acp.items import AcpItems
     from app.agent.acp.link import AcpLink, Overlay
@@ -245,8 +261,9 @@ def _run(
     from app.core.config import ConfigError, data_dir, load_user_config
     from app.session import SessionError, SessionOptions, open_session
 
+    rules = agent_rules(agent_domains) if agent_domains else None
     items = AcpItems()
-    cleanup: list[Any] = []
+    cleanup: list[Callable[[], object]] = []
     try:
         try:
             session = open_session(
@@ -275,12 +292,12 @@ def _run(
                 user_config = load_user_config()
             except ConfigError as exc:
                 raise UserError(str(exc)) from None
-            jail, _home, spawn = _jail(
+            jail, spawn = _jail(
                 ws,
                 argv,
                 user_config=user_config,
                 state_root=data_dir() / "acp",
-                rules=agent_rules_,
+                rules=rules,
                 env_names=agent_env_names,
                 reads=agent_reads,
                 audit=session.audit,
@@ -303,16 +320,25 @@ def _run(
             jailed=not unjailed,
             agent_network=("to " + ", ".join(agent_domains)) if agent_domains else "off",
         )
-        if headless:
-            return asyncio.run(_headless(session, link, unjailed=unjailed))
-        from app.ui import run_console
-
-        run_console(view, link)
-        return EXIT_OK if link.stop_reason == "end_turn" else EXIT_NOT_END_TURN
-    finally:
+    except BaseException:
         for fn in reversed(cleanup):
             with contextlib.suppress(Exception):
                 fn()
+        raise
+    return AcpRun(session, view, link, cleanup)
+
+
+def _run(ws: Path, argv: list[str], *, headless: bool, unjailed: bool, **kw: Any) -> int:
+    run = open_acp(ws, argv, headless=headless, unjailed=unjailed, **kw)
+    try:
+        if headless:
+            return asyncio.run(_headless(run.session, run.link, unjailed=unjailed))
+        from app.ui import run_console
+
+        run_console(run.view, run.link)
+        return EXIT_OK if run.link.stop_reason == "end_turn" else EXIT_NOT_END_TURN
+    finally:
+        run.close()
 
 
 def _jail(
@@ -326,8 +352,8 @@ def _jail(
     reads: tuple[Path, ...],
     audit: Any,
     cleanup: list[Any],
-) -> tuple[Any, Path, Any]:
-    """Build the jail (or refuse in one line) and return it, the agent's home, and a spawner."""
+) -> tuple[Any, Any]:
+    """Build the jail (or refuse in one line) and return it and the agent's spawner."""
     import dataclasses
 
     from app.agent.acp.jailed import agent_home, spawn_jailed
@@ -386,7 +412,7 @@ def _jail(
             proxy_socket = path
         return await spawn_jailed(jail, argv, env=env, proxy_socket=proxy_socket)
 
-    return jail, home, spawn
+    return jail, spawn
 
 
 async def _headless(session: Session, link: AcpLink, *, unjailed: bool) -> int:
