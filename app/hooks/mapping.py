@@ -126,6 +126,18 @@ def map_call(call: ToolCall, *, workspace: Path, turn_id: str) -> Mapped:
             command = shlex.join(command)
         if not isinstance(command, str) or not command.strip():
             raise MappingError(f"{name} without a command")
+        where = args.get("dir_path") or args.get("workdir")  # Gemini CLI, Codex
+        if isinstance(where, str) and where:
+            target = os.path.join(call.cwd or str(workspace), where)
+            real = Path(os.path.realpath(target))
+            if real != workspace and workspace not in real.parents:
+                return Mapped(
+                    "refuse",
+                    reason=f"lockgate: {name} in {where} is outside the workspace {workspace}; "
+                    "denied",
+                    label=name,
+                )
+            cwd = _cwd(str(real), workspace)
         desc = args.get("description")
         justification = f"{why}" + (f": {desc}" if isinstance(desc, str) and desc else "")
         action = CommandAction(

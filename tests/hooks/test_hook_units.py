@@ -318,3 +318,22 @@ def test_codex_install_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert group == {
         "hooks": [{"type": "command", "command": "lg hook codex || exit 2", "timeout": 600}]
     }
+
+
+def test_gemini_shell_directory_is_the_commands_cwd(workspace: Path) -> None:
+    (workspace / "sub").mkdir()
+    m = mapped(
+        "gemini",
+        gemini_event(
+            "run_shell_command", {"command": "rm -rf build", "dir_path": "sub"}, workspace
+        ),
+        workspace,
+    )
+    (action,) = m.actions
+    assert isinstance(action, CommandAction) and action.cwd == "sub"
+    out = mapped(
+        "gemini",
+        gemini_event("run_shell_command", {"command": "ls", "dir_path": "/etc"}, workspace),
+        workspace,
+    )
+    assert out.kind == "refuse" and "outside the workspace" in out.reason
