@@ -60,6 +60,8 @@ class Facts:
     downloads: list[str] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # absolute paths of programs/scripts run
     commands: list[tuple[str, ...]] = field(default_factory=list)  # argv of each command run
+    # The verdict read the live file system (git's account of a deletion): not to be cached.
+    volatile: bool = False
 
     def merge(self, other: Facts) -> None:
         for name in (
@@ -76,6 +78,7 @@ class Facts:
             for item in getattr(other, name):
                 if item not in mine:
                     mine.append(item)
+        self.volatile = self.volatile or other.volatile
 
 
 class Analyzer:

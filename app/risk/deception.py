@@ -21,6 +21,38 @@ _SPACES = set(
 _WORD = re.compile(r"[^\s'\"`;|&<>()$=,:/\\]+")
 
 
+_NO_LOOKALIKES = frozenset(
+    {
+        "CJK",
+        "HIRAGANA",
+        "KATAKANA",
+        "KATAKANA-HIRAGANA",
+        "HALFWIDTH",
+        "HANGUL",
+        "BOPOMOFO",
+        "ARABIC",
+        "HEBREW",
+        "THAI",
+        "LAO",
+        "DEVANAGARI",
+        "BENGALI",
+        "GURMUKHI",
+        "GUJARATI",
+        "TAMIL",
+        "TELUGU",
+        "KANNADA",
+        "MALAYALAM",
+        "SINHALA",
+        "TIBETAN",
+        "MYANMAR",
+        "KHMER",
+        "ETHIOPIC",
+        "GEORGIAN",
+        "YI",
+    }
+)
+
+
 def _script(ch: str) -> str | None:
     if not ch.isalpha():
         return None
@@ -112,7 +144,9 @@ def scan(
             word = m.group(0)
             if word.isascii():
                 continue
-            scripts = {s for s in (_script(ch) for ch in word) if s}
+            # Scripts with no letters that pass for Latin ones (CJK, kana, Hangul, Arabic, …)
+            # are a name in another language, not a disguise.
+            scripts = {s for s in (_script(ch) for ch in word) if s and s not in _NO_LOOKALIKES}
             if len(scripts) > 1 and "LATIN" in scripts:
                 odd = [ch for ch in word if _script(ch) not in (None, "LATIN")]
                 out.append(

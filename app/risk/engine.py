@@ -194,7 +194,8 @@ class RiskEngine:
             if hit is not None:
                 return hit
             result = self._network(action)
-        self._cache.put(key, result)
+        if not result.facts.volatile:  # what git can restore changes with every edit
+            self._cache.put(key, result)
         return result
 
     def _command(

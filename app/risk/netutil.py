@@ -38,6 +38,14 @@ class Target:
         return True
 
     @property
+    def port(self) -> int | None:
+        """The port the URL names, if any (`localhost:2375`, `http://[::1]:6443/`)."""
+        m = re.search(
+            r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:[^/@]*@)?(\[[^\]]*\]|[^/:?#]*):(\d+)", self.url
+        )
+        return int(m.group(2)) if m else None
+
+    @property
     def metadata(self) -> bool:
         return self.host in ("169.254.169.254", "metadata.google.internal", "fd00:ec2::254")
 

@@ -120,6 +120,8 @@ _ABS_SECRETS: tuple[tuple[str, str], ...] = (
     ("/proc/*/environ", "another process's environment (tokens)"),
 )
 
+ENV_FILE = "an environment file (API keys)"
+
 _NAME_SECRETS: tuple[tuple[str, str], ...] = (
     ("id_rsa", "a private SSH key"),
     ("id_dsa", "a private SSH key"),
@@ -132,9 +134,9 @@ _NAME_SECRETS: tuple[tuple[str, str], ...] = (
     ("*.jks", "a key store"),
     ("*.keystore", "a key store"),
     ("*.kdbx", "a password database"),
-    (".env", "an environment file (API keys)"),
-    (".env.*", "an environment file (API keys)"),
-    ("*.env", "an environment file (API keys)"),
+    (".env", ENV_FILE),
+    (".env.*", ENV_FILE),
+    ("*.env", ENV_FILE),
     ("credentials", "a credentials file"),
     ("credentials.json", "a credentials file"),
     ("service-account*.json", "a cloud service-account key"),

@@ -123,3 +123,13 @@ PUBLISH_WORDS = re.compile(
     r"production|install|uninstall|destroy|teardown|nuke|clean-all|"
     r"db[-_:]?(migrate|reset|drop|seed)|migrate|rollback)([-_:].*)?$"
 )
+
+
+_SERVER_NAME = re.compile(r"(^|[-_.])(server|serve|devserver|dev-server)([-_.]|$)", re.I)
+
+
+def server_script(path: str) -> bool:
+    """A script whose name says it starts a server (`src/server.ts`, `dev-server.js`)."""
+    base = path.rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return bool(stem) and "." in base and bool(_SERVER_NAME.search(stem))

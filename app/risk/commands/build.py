@@ -6,13 +6,87 @@ from __future__ import annotations
 
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer
-from app.risk.commands.args import PUBLISH_WORDS
+from app.risk.commands.args import PUBLISH_WORDS, server_script
 from app.risk.commands.databases import migration_task
 from app.risk.commands.registry import Family, Handler
-from app.risk.shell import SimpleCommand
+from app.risk.shell import SimpleCommand, Word
 
 BUILD_TOOLS = frozenset(
     [
+        "next",
+        "nuxt",
+        "nuxi",
+        "astro",
+        "remix",
+        "svelte-kit",
+        "storybook",
+        "webpack-dev-server",
+        "ng",
+        "vue-cli-service",
+        "gatsby",
+        "expo",
+        "react-scripts",
+        "docusaurus",
+        "json-server",
+        "nodemon",
+        "ts-node-dev",
+        "browser-sync",
+        "rubocop",
+        "standardrb",
+        "mix",
+        "zig",
+        "rebar3",
+        "dune",
+        "stack",
+        "cabal",
+        "elm",
+        "tsup",
+        "babel",
+        "tailwindcss",
+        "sass",
+        "c8",
+        "nyc",
+        "actionlint",
+        "clang-format",
+        "clang-tidy",
+        "cppcheck",
+        "lein",
+        "clj",
+        "kotlin",
+        "xcodebuild",
+        "flutter",
+        "dart",
+        "bats",
+        "ansible-lint",
+        "sqlfluff",
+        "watchexec",
+        "entr",
+        "concurrently",
+        "wait-on",
+        "cross-env",
+        "dotenv",
+        "air",
+        "reflex",
+        "artisan",
+        "oxlint",
+        "dprint",
+        "knip",
+        "depcheck",
+        "markdownlint",
+        "markdownlint-cli2",
+        "commitlint",
+        "lint-staged",
+        "semantic-release-dry",
+        "vue-tsc",
+        "svelte-check",
+        "ava",
+        "tap",
+        "karma",
+        "cucumber-js",
+        "behave",
+        "robot",
+        "locust",
+        "k6",
         "pytest",
         "py.test",
         "tox",
@@ -192,8 +266,65 @@ NPX_LOCAL_TOOLS = frozenset(
 )
 
 
+# Tools that start a development server (it listens and keeps running) with these
+# subcommands; "" = with no subcommand at all, "*" = whatever the arguments.
+_DEV_SERVERS: dict[str, frozenset[str]] = {
+    "next": frozenset({"dev", "start"}),
+    "vite": frozenset({"", "dev", "serve", "preview"}),
+    "nuxt": frozenset({"dev", "preview", "start"}),
+    "nuxi": frozenset({"dev", "preview", "start"}),
+    "astro": frozenset({"dev", "preview"}),
+    "remix": frozenset({"dev"}),
+    "svelte-kit": frozenset({"dev", "preview"}),
+    "storybook": frozenset({"dev", "start"}),
+    "webpack": frozenset({"serve"}),
+    "webpack-dev-server": frozenset({"*"}),
+    "ng": frozenset({"serve", "s"}),
+    "vue-cli-service": frozenset({"serve"}),
+    "gatsby": frozenset({"develop", "serve"}),
+    "expo": frozenset({"start"}),
+    "react-scripts": frozenset({"start"}),
+    "parcel": frozenset({"", "serve"}),
+    "docusaurus": frozenset({"start", "serve"}),
+    "json-server": frozenset({"*"}),
+    "nodemon": frozenset({"*"}),
+    "ts-node-dev": frozenset({"*"}),
+    "browser-sync": frozenset({"*"}),
+    "artisan": frozenset({"serve"}),
+    "air": frozenset({"*"}),
+    "reflex": frozenset({"run"}),
+    "tsx": frozenset({"watch"}),
+    "locust": frozenset({"*"}),
+}
+
+
+def dev_server(name: str, args: tuple[Word, ...] | list[Word]) -> bool:
+    """True when `name args` starts a development server (or a watcher that keeps running)."""
+    subs = _DEV_SERVERS.get(name)
+    vals = [w.value or "" for w in args]
+    if subs is None:
+        return False
+    first = next((v for v in vals if not v.startswith("-")), "")
+    if "*" in subs or first in subs:
+        return True
+    return "--watch" in vals or "--serve" in vals
+
+
 def h_build(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
+    if dev_server(name, c.args) or (
+        name in ("tsx", "ts-node", "ts-node-esm", "bun", "deno")
+        and any(server_script(w.value or "") for w in c.args[:3])
+    ):
+        an.ci(c).network = True
+        an.add(
+            K.NETWORK,
+            40,
+            f"`{name}` starts a development server (or watcher) that listens and keeps "
+            "running after the action is reported done",
+            c.span,
+        )
+        return
     if name in (
         "make",
         "gmake",

@@ -23,6 +23,7 @@ MIGRATORS = frozenset(
         "knex",
         "sequelize",
         "prisma",
+        "drizzle-kit",
         "typeorm",
         "goose",
         "migrate",
@@ -371,10 +372,34 @@ def migration_task(an: Analyzer, c: SimpleCommand, tool: str, words: list[Word])
     return False
 
 
+# Subcommands that read or write only the project's schema files, never a database.
+_SCHEMA_FILES_ONLY = frozenset(
+    {
+        ("prisma", "generate"),
+        ("prisma", "format"),
+        ("prisma", "validate"),
+        ("prisma", "version"),
+        ("prisma", "init"),
+        ("drizzle-kit", "generate"),
+        ("drizzle-kit", "check"),
+        ("sqlx", "prepare"),
+        ("alembic", "revision"),
+        ("diesel", "setup"),
+    }
+)
+
+
 def h_migrator(an: Analyzer, c: SimpleCommand) -> None:
     name = c.name or ""
     vals = " ".join(w.value or "" for w in c.args).lower()
     if migration_task(an, c, name, list(c.args)):
+        return
+    words = [w.value or "" for w in c.args if not (w.value or "-").startswith("-")]
+    if words[:1] and (name, words[0]) in _SCHEMA_FILES_ONLY:
+        an.add(K.RESOURCE, 5, f"`{name} {words[0]}` works on the schema files only", c.span)
+        return
+    if words[1:2] == ["status"] and words[0] in ("migrate", "migration", "migrations"):
+        an.add(K.RESOURCE, 15, f"`{name}` inspects the database schema", c.span)
         return
     if name in ("pg_dump", "pg_dumpall", "mysqldump", "mongodump"):
         an.ci(c).reads_data = True

@@ -6,10 +6,11 @@ deleting one, and contacting a host.
 from __future__ import annotations
 
 from app.core.model import Category as K
+from app.risk import gitstate
 from app.risk.analysis import Analyzer
 from app.risk.commands.args import INTERPRETERS, q
 from app.risk.netutil import Target, parse_target
-from app.risk.paths import resolve
+from app.risk.paths import ENV_FILE, resolve
 from app.risk.rules import domain_match
 from app.risk.shell import SHELLS, SimpleCommand, Word
 
@@ -101,6 +102,14 @@ def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") 
             what, score = info.protected
             cat = K.PERSISTENCE if score >= 60 else K.SUPPLY_CHAIN
             an.add(cat, score, f"{verb} {d}, {what}", w.span)
+        elif info.secret == ENV_FILE:
+            an.add(
+                K.SECRETS,
+                40,
+                f"{verb} {d}, the project's environment file: the app takes its settings and "
+                "credentials from it",
+                w.span,
+            )
         else:
             an.add(K.DESTRUCTIVE, 3, f"{verb} {d} inside the workspace", w.span)
         return
@@ -138,6 +147,90 @@ def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") 
     an.add(K.OUTSIDE_WORKSPACE, 65, f"{verb} {d}, outside the workspace", w.span)
 
 
+# Generated output and caches: deleting them loses nothing the next build does not make again.
+# Strong names count at any depth; the ambiguous ones (a `build/` may be sources) only as the
+# deleted path itself, and git's account, when there is one, wins over the name.
+_GENERATED_ANYWHERE = frozenset(
+    {
+        "node_modules",
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".next",
+        ".nuxt",
+        ".svelte-kit",
+        ".turbo",
+        ".parcel-cache",
+        ".vite",
+        ".angular",
+        ".expo",
+        ".docusaurus",
+        ".cache",
+        ".tox",
+        ".nox",
+        ".gradle",
+        ".nyc_output",
+        ".eggs",
+        ".webpack",
+        ".sass-cache",
+        ".dart_tool",
+        "storybook-static",
+    }
+)
+_GENERATED_NAMES = frozenset(
+    {"dist", "build", "out", "target", "coverage", "htmlcov", ".coverage", "_build"}
+)
+
+
+def generated(rel: str) -> bool:
+    """A workspace-relative path that is build output or a cache by its name."""
+    parts = [p for p in rel.strip("/").split("/") if p and p != "**"]
+    if not parts:
+        return False
+    last = parts[-1]
+    if last.endswith((".egg-info", ".pyc")) or last in _GENERATED_NAMES:
+        return True
+    if parts[0] in _GENERATED_NAMES and parts[0] not in ("build", "out"):  # target/debug
+        return True
+    return any(p in _GENERATED_ANYWHERE for p in parts)
+
+
+def _reversibility(an: Analyzer, abs_path: str | None, display: str) -> tuple[int, str]:
+    """The score of deleting a workspace path and the words that say why, from git's account
+    of it: ignored (generated output, caches) loses nothing, tracked and unmodified git
+    restores, modified or untracked is lost. Without git nothing is known: the usual ask."""
+    if abs_path is None:
+        return 40, ""
+    if any(ch in abs_path for ch in "*?["):
+        # A glob: git's account of one name does not cover what it matches, except names
+        # that are generated output wherever they are (`**/__pycache__`, `*.egg-info`).
+        if gitstate.has_git(an.workspace) and generated(display):
+            return 5, ": build output or a cache, made again by the next build"
+        return 40, ""
+    an.facts.volatile = True
+    lost = gitstate.loss(an.workspace, abs_path)
+    if lost is None:
+        if gitstate.has_git(an.workspace) and generated(display):
+            return 5, ": build output or a cache git does not track, made again by the next build"
+        return 40, ""
+    if lost.ignored:
+        return 5, ": git ignores it (generated output or a cache), nothing worth keeping is lost"
+    if lost.dirty or lost.untracked:
+        parts = []
+        if lost.dirty:
+            parts.append(f"{_n(lost.dirty, 'file')} modified since the last commit")
+        if lost.untracked:
+            parts.append(f"{_n(lost.untracked, 'untracked file')} git cannot restore")
+        return 45, " — " + " and ".join(parts)
+    return 20, f" — {_n(lost.tracked_clean, 'tracked, unmodified file')}: git can restore them"
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}s"
+
+
 def delete_target(
     an: Analyzer, c: SimpleCommand, w: Word, *, recursive: bool, verb: str = "deletes"
 ) -> None:
@@ -163,7 +256,8 @@ def delete_target(
         elif info.protected and info.protected[1] >= 60:
             an.add(K.DESTRUCTIVE, 65, f"{verb} {d}, {info.protected[0]}", w.span)
         else:
-            an.add(K.DESTRUCTIVE, 40, f"{verb} {d}{tail} inside the workspace", w.span)
+            score, why = _reversibility(an, info.abs, d)
+            an.add(K.DESTRUCTIVE, score, f"{verb} {d}{tail} inside the workspace{why}", w.span)
         return
     if info.where == "tmp":
         an.add(
@@ -187,6 +281,23 @@ def delete_target(
     )
 
 
+# Loopback ports whose service controls the machine or its containers.
+CONTROL_PORTS = {
+    2375: "the Docker API",
+    2376: "the Docker API",
+    2379: "etcd",
+    6443: "the Kubernetes API",
+    10250: "the kubelet",
+    8500: "Consul",
+    4646: "Nomad",
+    9222: "a browser's remote debugging port",
+    5555: "adb",
+    631: "CUPS",
+    6379: "Redis",
+    11211: "memcached",
+}
+
+
 def _network_note(
     an: Analyzer, c: SimpleCommand, t: Target, text: str, w: Word, *, score: int
 ) -> None:
@@ -199,9 +310,19 @@ def _network_note(
         an.add(K.SECRETS, 80, f"{text}{extra}", w.span)
         return
     if t.local:
-        # Inside the sandbox only the command's own servers answer on loopback, but outside
-        # it (degraded runs, approvals copied to a shell) this reaches the host's services.
-        an.add(K.NETWORK, 36, f"{text} (a service on this machine)", w.span)
+        # Inside the sandbox only the command's own servers answer on loopback (the dev server
+        # the agent just started). Ports of machine-wide control services stay asked: outside
+        # the sandbox (degraded runs, approvals copied to a shell) they hand over the machine.
+        port = t.port or 0
+        if port in CONTROL_PORTS:
+            an.add(
+                K.PRIVILEGE,
+                60,
+                f"{text} (port {port}: {CONTROL_PORTS[port]} on this machine)",
+                w.span,
+            )
+        else:
+            an.add(K.NETWORK, 10, f"{text} (a service on this machine)", w.span)
         return
     if t.host.startswith("xn--") or ".xn--" in t.host:
         an.add(

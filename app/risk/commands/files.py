@@ -8,11 +8,12 @@ import re
 
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
-from app.risk.commands.args import has, q, split_args, val
-from app.risk.commands.effects import delete_target, read_target, write_target
+from app.risk.commands.args import PUBLISH_WORDS, has, q, split_args, val
+from app.risk.commands.effects import _network_note, delete_target, read_target, write_target
 from app.risk.commands.inline import run_written
 from app.risk.commands.registry import Family, Handler
 from app.risk.commands.sysadmin import h_kernel
+from app.risk.netutil import parse_target
 from app.risk.paths import PathInfo
 from app.risk.shell import SimpleCommand, Word
 from app.risk.wrappers import find_matches
@@ -61,6 +62,10 @@ READ_ONLY = frozenset(
         "fmt",
         "nl",
         "sort",
+        "split",
+        "csplit",
+        "fzf",
+        "sk",
         "od",
         "hexdump",
         "xxd",
@@ -311,6 +316,11 @@ LOCAL_EDITORS = frozenset(
         "emacs",
         "code",
         "subl",
+        "cursor",
+        "zed",
+        "windsurf",
+        "open",
+        "xdg-open",
         "micro",
         "ed",
         "ex",
@@ -325,19 +335,34 @@ LOCAL_EDITORS = frozenset(
 )
 
 
+_GUI_EDITORS = frozenset({"code", "subl", "cursor", "zed", "gedit", "kate", "idea", "windsurf"})
+
+
 def h_editor(an: Analyzer, c: SimpleCommand) -> None:
-    an.add(
-        K.RESOURCE,
-        36,
-        f"opens the interactive editor `{c.name}`: with no terminal it waits forever",
-        c.argv[0].span,
-    )
+    if c.name in ("open", "xdg-open"):
+        for w in c.args:
+            t = parse_target(w.value or "") if "://" in (w.value or "") else None
+            if t is not None:
+                _network_note(an, c, t, f"opens {short(t.url, 60)} in the browser", w, score=36)
+            elif w.value and not w.value.startswith("-"):
+                read_target(an, c, w)
+        an.add(K.RESOURCE, 10, f"opens files or links for the user (`{c.name}`)", c.span)
+        return
+    if c.name in _GUI_EDITORS:
+        an.add(K.RESOURCE, 10, f"opens files in the editor `{c.name}` for the user", c.span)
+    else:
+        an.add(
+            K.RESOURCE,
+            36,
+            f"opens the interactive editor `{c.name}`: with no terminal it waits forever",
+            c.argv[0].span,
+        )
     for w in c.args:
         if w.value and not w.value.startswith(("-", "+")):
             write_target(an, c, w, f"opens in `{c.name}` (and may change)")
 
 
-_GREPS = frozenset({"grep", "egrep", "fgrep", "rg", "ag", "ack"})
+GREPS = frozenset({"grep", "egrep", "fgrep", "rg", "ag", "ack"})
 
 
 _SECRET_WORDS = re.compile(
@@ -357,7 +382,7 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
         filt = an.script.commands[down[0]] if down else None
         if (
             filt is not None
-            and filt.name in _GREPS
+            and filt.name in GREPS
             and not any(
                 (w.value or "").startswith("-") and "v" in (w.value or "") for w in filt.args
             )
@@ -387,7 +412,7 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
                     w.span,
                 )
         return
-    if name in _GREPS and any(_SECRET_WORDS.search(w.value or "") for w in c.args):
+    if name in GREPS and any(_SECRET_WORDS.search(w.value or "") for w in c.args):
         outside = [
             w
             for w in c.args
@@ -549,6 +574,14 @@ def h_touch(an: Analyzer, c: SimpleCommand) -> None:
         "mknod": "creates",
     }.get(c.name or "", "writes")
     for w in pos:
+        if c.name == "mkdir" and w.value is not None:
+            info = an.path(c, w.value)
+            if info.where == "workspace" and not info.broad:
+                an.ci(c).seen.add(w.span)
+                an.facts.writes.append(info.abs or info.raw)
+                # An empty directory runs nothing; what is later written into it is judged then.
+                an.add(K.DESTRUCTIVE, 3, f"creates the directory {info.display}", w.span)
+                continue
         write_target(an, c, w, verb)
     if c.name == "truncate":
         for w in pos:
@@ -807,7 +840,12 @@ def h_chmod(an: Analyzer, c: SimpleCommand) -> None:
             elif world:
                 an.add(K.PRIVILEGE, 40, f"makes {info.display} writable by anyone", w.span)
             elif addx:
-                an.add(K.PRIVILEGE, 35, f"makes {info.display} executable", w.span)
+                # One workspace script made runnable runs only when something runs it,
+                # sandboxed; a whole tree, a glob, or a release script is worth a look.
+                base = (w.value or "").rsplit("/", 1)[-1]
+                one = not recursive and not any(ch in (w.value or "") for ch in "*?[")
+                plain = one and not PUBLISH_WORDS.match(base.split(".", 1)[0])
+                an.add(K.PRIVILEGE, 10 if plain else 35, f"makes {info.display} executable", w.span)
             else:
                 an.add(K.PRIVILEGE, 15, f"changes permissions of {info.display}", w.span)
 

@@ -12,7 +12,7 @@ from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import _PY, INTERPRETERS, q
 from app.risk.commands.effects import delete_target, read_target
-from app.risk.commands.files import _GREPS, _SECRET_VAR, _SECRET_WORDS, DELETE_FREE_READERS
+from app.risk.commands.files import _SECRET_VAR, _SECRET_WORDS, DELETE_FREE_READERS, GREPS
 from app.risk.commands.inline import _run_code_text
 from app.risk.commands.network import DOWNLOADERS
 from app.risk.shell import SHELLS, SimpleCommand, Word, unescape
@@ -59,7 +59,7 @@ def analyze_flows(an: Analyzer) -> None:
                 inner = [i for s in w.subs for i in [s, *sc.nested(s)]]
                 _judge_code_source(an, c, inner, w.span, name)
         # the environment filtered for secrets (env | grep -i token)
-        if up and name in _GREPS and any(an.ci(cmds[i]).env_dump for i in up):
+        if up and name in GREPS and any(an.ci(cmds[i]).env_dump for i in up):
             pat = next((w for w in c.args if _SECRET_WORDS.search(w.value or "")), None)
             if pat is not None:
                 info.env_dump = True

@@ -10,7 +10,7 @@ from app.core.model import Category as K
 from app.risk.analysis import Analyzer
 from app.risk.commands.args import q
 from app.risk.commands.effects import _network_note, read_target
-from app.risk.commands.files import LISTING
+from app.risk.commands.files import GREPS, LISTING
 from app.risk.netutil import parse_target
 from app.risk.shell import SimpleCommand, Word
 
@@ -67,8 +67,48 @@ def _tuning_only(value: str) -> bool:
     return bool(parts) and all(_NODE_TUNING.fullmatch(p) for p in parts)
 
 
+# Variables that turn off certificate checks: whoever sits on the path can then feed the
+# program anything (code, packages, answers). name -> the values that turn checks off.
+_TLS_OFF = {
+    "NODE_TLS_REJECT_UNAUTHORIZED": ("0",),
+    "PYTHONHTTPSVERIFY": ("0",),
+    "GIT_SSL_NO_VERIFY": ("1", "true", "yes", "on"),
+    "CURL_CA_BUNDLE": ("",),
+    "REQUESTS_CA_BUNDLE": ("",),
+    "SSL_CERT_FILE": ("", "/dev/null"),
+    "NODE_NO_VERIFY_SSL": ("1", "true"),
+    "npm_config_strict_ssl": ("false", "0"),
+    "NPM_CONFIG_STRICT_SSL": ("false", "0"),
+    "PIP_TRUSTED_HOST": None,  # any value: pip stops checking that host
+    "UV_INSECURE_HOST": None,
+    "GOINSECURE": None,
+    "GONOSUMDB": None,
+    "GOFLAGS": ("-insecure",),
+}
+
+
+def tls_off(name: str, value: str) -> bool:
+    """True when assigning `value` to `name` turns certificate or checksum checks off."""
+    values = _TLS_OFF.get(name, ())
+    if values is None:
+        return value != ""
+    return value.strip("'\"").lower() in values
+
+
 def _assignments(an: Analyzer, c: SimpleCommand) -> None:
     for name, w in c.assigns:
+        tls_value = w.best
+        if "=" in tls_value and tls_value.split("=", 1)[0] == name:
+            tls_value = tls_value.split("=", 1)[1]
+        if name in _TLS_OFF and w.value is not None and tls_off(name, tls_value):
+            an.add(
+                K.NETWORK,
+                45,
+                f"{name}={q(tls_value)} turns off certificate checks: anyone on the network path "
+                "can feed the program what they like",
+                w.span,
+            )
+            continue
         key = name.upper() if name.lower() in ("http_proxy", "https_proxy", "all_proxy") else name
         value = w.best
         if "=" in value and c.keyword != "assign" and value.split("=", 1)[0] == name:
@@ -153,9 +193,49 @@ _NAMES_ONLY = LISTING | frozenset(
 _PROC_ENVIRON = re.compile(r"^/proc/[^/\s]+/environ$")
 
 
+_PATTERN_OPTS = frozenset({"-e", "--regexp", "-f", "--file"})
+
+
+def _data_words(c: SimpleCommand) -> set[tuple[int, int]]:
+    """Spans of arguments that are data, not paths: what echo/printf print, a grep's pattern."""
+    name = c.name or ""
+    if name in ("echo", "printf"):
+        return {w.span for w in c.args}
+    if name in GREPS:
+        out: set[tuple[int, int]] = set()
+        args = list(c.args)
+        explicit = False
+        for k, w in enumerate(args):
+            if w.value in ("-e", "--regexp") and k + 1 < len(args):
+                out.add(args[k + 1].span)
+                explicit = True
+            elif (w.value or "").startswith(("--regexp=", "-e")) and w.value != "-e":
+                out.add(w.span)
+                explicit = True
+            elif w.value in ("-f", "--file"):
+                explicit = True
+        if not explicit:
+            skip = False
+            for w in args:
+                v = w.value or ""
+                if skip:
+                    skip = False
+                    continue
+                if v in ("-m", "-A", "-B", "-C", "--max-count", "-t", "-g", "--type", "--glob"):
+                    skip = True
+                    continue
+                if v.startswith("-") and v != "-":
+                    continue
+                out.add(w.span)
+                break
+        return out
+    return set()
+
+
 def _generic(an: Analyzer, c: SimpleCommand) -> None:
     """Secrets named in any argument: whatever the program, it is handed a secret."""
     info = an.ci(c)
+    data = _data_words(c)
     for w in c.args:
         v = w.value
         if w.span in info.seen:
@@ -172,6 +252,12 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
             v = v[1:]
         if not (v.startswith(("/", "~", ".")) or "/" in v or "." in v):
             continue
+        if w.span in data or (
+            any(ch.isspace() for ch in v) and "/" not in v.split()[0] and v[0] not in "~."
+        ):
+            continue  # a pattern or a string handed to the program ("cat .env"), not a path
+        if v.startswith("~") and w.text[:1] in ("'", '"'):
+            continue  # a quoted ~ is not expanded: the program gets the text "~/…"
         p = an.path(c, v)
         if p.secret and p.display not in info.secrets:
             listing = c.name in LISTING
@@ -179,6 +265,32 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
         elif p.private and p.secret is None and (c.name or "") not in _NAMES_ONLY:
             read_target(an, c, Word(v, v, w.span))
 
+
+AGENT_CLIS = frozenset(
+    {
+        "claude",
+        "codex",
+        "aider",
+        "gemini",
+        "cursor-agent",
+        "opencode",
+        "goose",
+        "amp",
+        "openhands",
+        "sweagent",
+        "mini",
+        "mini-swe-agent",
+        "qwen",
+        "crush",
+        "cline",
+        "copilot",
+        "devin",
+        "plandex",
+        "continue",
+        "q",
+        "kiro",
+    }
+)
 
 _VERBS_OUT = frozenset({"publish", "deploy", "release", "upload", "push", "ship", "unpublish"})
 
@@ -203,9 +315,24 @@ def _unknown(an: Analyzer, c: SimpleCommand) -> None:
     elif inst is not None and name not in ("git",):
         an.ci(c).network = True
         an.add(K.SUPPLY_CHAIN, 40, f"`{q(name)} {inst.value}` installs something", inst.span)
+    if name in AGENT_CLIS:
+        an.ci(c).network = True
+        an.add(
+            K.PRIVILEGE,
+            50,
+            f"starts `{q(name)}`, another coding agent: it decides and runs its own commands, "
+            "which lockgate does not see one by one",
+            c.argv[0].span,
+        )
+        return
+    if [w.value for w in c.args] in (["--help"], ["-h"], ["--version"], ["-V"], ["help"]):
+        an.add(K.RESOURCE, 15, f"asks `{q(name)}` for its help or version", c.argv[0].span)
+        return
+    # What a program without a rule does cannot be said, so it is not waved through.
     an.add(
         K.RESOURCE,
-        20,
-        f"runs `{q(name)}`, a program lockgate has no rule for (sandboxed)",
+        36,
+        f"runs `{q(name)}`, a program lockgate has no rule for: what it does cannot be "
+        "reviewed (sandboxed)",
         c.argv[0].span,
     )

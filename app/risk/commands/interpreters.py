@@ -84,7 +84,12 @@ def h_python(an: Analyzer, c: SimpleCommand) -> None:
                         break
                 return
             if mod in ("ensurepip",):
-                an.add(K.SUPPLY_CHAIN, 20, "installs pip", c.span)
+                an.add(
+                    K.SUPPLY_CHAIN,
+                    40,
+                    "installs pip into this Python (outside the workspace unless it is a venv)",
+                    c.span,
+                )
                 return
             if mod in ("twine",) and rest and rest[0].value == "upload":
                 an.add(K.EXFILTRATION, 55, "publishes the package to PyPI", c.span)

@@ -10,7 +10,7 @@ from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import UNKNOWN_TARGET, has, q, split_args, val
 from app.risk.commands.databases import migration_task
-from app.risk.commands.effects import _network_note, read_target, write_target
+from app.risk.commands.effects import CONTROL_PORTS, _network_note, read_target, write_target
 from app.risk.commands.registry import Family, Handler
 from app.risk.netutil import Target, parse_target
 from app.risk.shell import SimpleCommand, Word
@@ -346,6 +346,8 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
             break
     if target is None and urls and urls[0].value:
         guess = urls[0].value.split("/", 1)[0].split("@")[-1].split(":", 1)[0] or urls[0].value
+        if re.match(r"^:\d", urls[0].value):
+            guess = "localhost"  # httpie's `http :8000/path`
         target = Target(urls[0].value, guess.lower(), "")
     host_word = urls[0] if urls else c.argv[0]
     host = target.host if target else "a host known only at run time"
@@ -429,7 +431,13 @@ def h_download(an: Analyzer, c: SimpleCommand) -> None:
         an.facts.sends_data.append(host)
         if target is not None:
             an.facts.hosts.append(target.host)
-        an.add(K.EXFILTRATION, 60, f"sends data to {host}", *[w.span for w in sends])
+        local = target is not None and target.local and (target.port or 0) not in CONTROL_PORTS
+        an.add(
+            K.EXFILTRATION,
+            15 if local else 60,
+            f"sends data to {host}" + (" (a service on this machine)" if local else ""),
+            *[w.span for w in sends],
+        )
     if target is not None:
         what = "downloads " + short(target.url, 70) if not sends else f"contacts {target.host}"
         _network_note(an, c, target, what, host_word, score=42)
@@ -566,6 +574,16 @@ def h_scanner(an: Analyzer, c: SimpleCommand) -> None:
 
 
 def h_sniffer(an: Analyzer, c: SimpleCommand) -> None:
+    vals = [w.value or "" for w in c.args]
+    reading = [k for k, v in enumerate(vals) if v == "-r" or (v.startswith("-r") and len(v) > 2)]
+    live = any(v in ("-i", "--interface") or v.startswith("-i") for v in vals)
+    if reading and not live:
+        # `tshark -r file.pcap`: reads a saved capture, listens to nothing.
+        k = reading[0]
+        if vals[k] == "-r" and k + 1 < len(c.args):
+            read_target(an, c, c.args[k + 1])
+        an.add(K.RESOURCE, 5, f"`{c.name}` reads a saved capture file", c.span)
+        return
     an.add(K.PRIVILEGE, 65, f"`{c.name}` captures network traffic", c.span)
 
 

@@ -8,7 +8,7 @@ import re
 
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
-from app.risk.commands.args import PUBLISH_WORDS, has, q, split_args, val
+from app.risk.commands.args import PUBLISH_WORDS, has, q, server_script, split_args, val
 from app.risk.commands.build import NPX_LOCAL_TOOLS
 from app.risk.commands.effects import write_target
 from app.risk.commands.registry import Family, Handler
@@ -342,6 +342,14 @@ def h_pip(an: Analyzer, c: SimpleCommand, argv: list[Word] | None = None) -> Non
     if sub in ("uninstall",):
         an.add(K.DESTRUCTIVE, 36, f"uninstalls {', '.join(w.best for w in pos[:3])}", c.span)
         return
+    if sub == "cache" and pos and pos[0].value in ("purge", "remove"):
+        an.add(
+            K.OUTSIDE_WORKSPACE,
+            36,
+            "clears pip's cache outside the workspace (for every project)",
+            c.span,
+        )
+        return
     if sub == "config" and rest and rest[0].value in ("set", "edit", "unset"):
         an.add(
             K.SUPPLY_CHAIN, 70, "changes pip's configuration (package index, trusted hosts)", c.span
@@ -401,6 +409,8 @@ def h_uv(an: Analyzer, c: SimpleCommand) -> None:
             _pkg_findings(an, c, pos, "pypi", "uv")
         elif sub == "tool" and pos and pos[0].value in ("install", "run", "upgrade"):
             _pkg_findings(an, c, pos[1:2], "pypi", "uv tool", runs=pos[0].value == "run")
+        elif sub in ("sync", "lock") and has(opts, "--offline"):
+            an.add(K.RESOURCE, 5, f"`uv {sub} --offline` installs from the local cache", c.span)
         elif sub in ("sync", "lock"):
             an.add(
                 K.SUPPLY_CHAIN,
@@ -698,10 +708,12 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
         return
     if sub in ("audit", "outdated", "view", "info", "show", "search", "doctor", "ping", "whoami"):
         an.ci(c).network = True
+        fixing = sub == "audit" and "fix" in [w.value for w in rest]
         an.add(
             K.NETWORK,
-            36 if sub != "audit" or "fix" not in [w.value for w in rest] else 40,
-            f"`{name} {sub}` queries the registry",
+            40 if fixing else 36,
+            f"`{name} {sub}` queries the registry"
+            + (" and changes dependencies" if fixing else ""),
             c.span,
         )
         return
@@ -750,7 +762,12 @@ def h_npm(an: Analyzer, c: SimpleCommand) -> None:
         )
         return
     if sub in ("cache",) and any(w.value in ("clean", "clear") for w in rest):
-        an.add(K.DESTRUCTIVE, 15, "clears the package cache", c.span)
+        an.add(
+            K.OUTSIDE_WORKSPACE,
+            36,
+            f"clears {name}'s package cache outside the workspace (for every project)",
+            c.span,
+        )
         return
 
 
@@ -816,6 +833,9 @@ def h_cargo(an: Analyzer, c: SimpleCommand) -> None:
     if sub in ("remove", "rm", "clean", "uninstall"):
         an.add(K.DESTRUCTIVE, 15, f"`cargo {sub}` removes build output or a dependency", c.span)
         return
+    if sub == "run" and _runs_a_server(val(opts, "--bin"), rest):
+        an.add(K.NETWORK, 40, "`cargo run` starts a server that listens and keeps running", c.span)
+        return
     an.add(
         K.RESOURCE, 5, f"runs `cargo {sub}` on the project (sandboxed; build scripts run)", c.span
     )
@@ -845,7 +865,24 @@ def h_go(an: Analyzer, c: SimpleCommand) -> None:
     if sub == "clean" and any(w.value in ("-modcache", "-cache") for w in c.args):
         an.add(K.DESTRUCTIVE, 15, "clears go caches", c.span)
         return
+    if sub == "run" and _runs_a_server(None, rest):
+        an.add(K.NETWORK, 40, "`go run` starts a server that listens and keeps running", c.span)
+        return
     an.add(K.RESOURCE, 5, f"runs `go {sub}` on the project (sandboxed)", c.span)
+
+
+_SERVER_VERBS = frozenset({"serve", "server", "runserver", "start-server", "dev"})
+
+
+def _runs_a_server(binary: Word | None, rest: list[Word]) -> bool:
+    """`cargo run --bin server`, `go run . serve`, `go run ./cmd/server`."""
+    if binary is not None and server_script((binary.value or "") + ".rs"):
+        return True
+    for w in rest:
+        v = w.value or ""
+        if v in _SERVER_VERBS or (v.startswith(("./cmd/", "cmd/")) and "server" in v):
+            return True
+    return False
 
 
 def h_gem(an: Analyzer, c: SimpleCommand) -> None:

@@ -496,6 +496,18 @@ def _defaults(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.PERSISTENCE, 45, "changes macOS preferences", c.span)
 
 
+def _detach(an: Analyzer, c: SimpleCommand) -> None:
+    """`nohup … &`, `setsid …`: a process that outlives the action (a server, a worker)."""
+    if c.background or c.name == "setsid":
+        an.add(
+            K.RESOURCE,
+            40,
+            f"starts a process with `{c.name}` that keeps running after the action and "
+            "after the review",
+            c.span,
+        )
+
+
 EXACT: dict[str, Handler] = {
     "systemctl": h_systemctl,
     "service": h_service,
@@ -511,9 +523,12 @@ EXACT: dict[str, Handler] = {
     "killall5": h_kill,
     "xkill": h_kill,
     "sudoedit": h_sudo,
-    "nohup": h_noop,
-    "setsid": h_noop,
-    "disown": h_noop,
+    "nohup": lambda an, c: _detach(an, c),
+    "setsid": lambda an, c: _detach(an, c),
+    "disown": lambda an, c: an.add(
+        K.RESOURCE, 40, "detaches background jobs so they outlive the action", c.span
+    ),
+    "deactivate": h_noop,
     "exec": h_noop,
     "command": h_noop,
     "builtin": h_noop,

@@ -288,6 +288,11 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         else:
             an.add(K.DESTRUCTIVE, 10, "unstages changes", c.span)
         return
+    if sub in ("rebase", "merge", "cherry-pick", "revert", "am") and any(
+        v in ("--abort", "--quit") for v in rv
+    ):
+        an.add(K.DESTRUCTIVE, 5, f"abandons the {sub} in progress, back to where it began", c.span)
+        return
     if sub in ("rebase",):
         an.add(K.DESTRUCTIVE, 40, "rewrites commit history (rebase)", c.span)
         return
@@ -344,6 +349,11 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
             "deletes branches",
             c.span,
         )
+        return
+    names = [v for v in rv if not v.startswith("-")]
+    if sub == "branch" and "-M" in rv and len(names) == 1 and not ({"-f", "--force"} & set(rv)):
+        # `git branch -M main` right after `git init`: renames the current branch.
+        an.add(K.DESTRUCTIVE, 10, f"renames the current branch to {q(names[0])}", c.span)
         return
     if sub == "branch" and any(v in ("-f", "--force", "-M") for v in rv):
         an.add(K.DESTRUCTIVE, 36, "force-moves or renames a branch", c.span)
@@ -408,6 +418,9 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         )
         return
     an.add(K.RESOURCE, 20, f"runs `git {sub}`, a git command lockgate has no rule for", sub_w.span)
+
+
+_TLS_OFF_KEYS = re.compile(r"^http(\..*)?\.sslverify$", re.I)
 
 
 def _git_config(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
@@ -476,6 +489,15 @@ def _git_config(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> None:
                 c,
                 prefix=f"via git {key}: ",
             )
+        return
+    if _TLS_OFF_KEYS.match(key) and value.lower() in ("false", "0", "no", "off", ""):
+        an.add(
+            K.NETWORK,
+            45,
+            f"sets {key} = {short(value, 20)}: git stops checking certificates, so anyone on "
+            "the network path can feed it code",
+            *(w.span for w in pos),
+        )
         return
     if scope_global:
         an.add(K.OUTSIDE_WORKSPACE, 40, f"changes {where} ({key})", c.span)
