@@ -98,12 +98,12 @@ def test_agents_commands_meet_the_bar(repo: Path) -> None:
 
 def test_deletions_are_judged_by_what_git_can_restore(repo: Path) -> None:
     engine = RiskEngine(warm=False)
-    score, level, d, why = _judge(engine, repo, "rm -rf src/legacy")
+    score, _level, d, why = _judge(engine, repo, "rm -rf src/legacy")
     assert "1 tracked, unmodified file" in why and "git can restore" in why, why
     assert d.kind == DecisionKind.ALLOW
     (repo / "src" / "legacy" / "old.py").write_text("x = 2  # work in progress\n")
     (repo / "src" / "legacy" / "new.py").write_text("y = 1\n")
-    score, level, d, why = _judge(engine, repo, "rm -rf src/legacy")
+    score, _level, d, why = _judge(engine, repo, "rm -rf src/legacy")
     assert "1 file modified since the last commit" in why, why
     assert "1 untracked file git cannot restore" in why, why
     assert d.kind != DecisionKind.ALLOW and score >= 45
