@@ -1,8 +1,9 @@
 """Network allow-list proxy (runs in the console process) and its rules.
 
-Stdlib only. `AllowListProxy` serves plain-HTTP forwarding and CONNECT tunnels on unix sockets
-the sandbox bridges into a command's network namespace; `NetworkRules` says what may pass.
-HTTPS is tunnelled, never decrypted: method and read-only limits apply to plain HTTP only.
+Stdlib only, except `ca.py` (the TLS-inspection CA, `cryptography`, imported when used).
+`AllowListProxy` serves plain-HTTP forwarding, CONNECT tunnels and SOCKS5 on unix sockets the
+sandbox bridges into a command's network namespace; `NetworkRules` says what may pass. HTTPS is
+tunnelled, or — with an `Inspection` — terminated and judged like plain HTTP.
 """
 
 from sandbox.net.host import Host, HostError, canonical_host, parse_authority
