@@ -105,34 +105,20 @@ def _home_secrets(home: Path) -> list[Path]:
     return paths
 
 
-# Names inside the workspace a command must not change: git's hooks and config (code that runs
-# on the reviewer's next `git` call), the console's own files, and other agents' configuration.
-DEFAULT_PROTECTED: tuple[str, ...] = (
-    ".git/hooks",
-    ".git/config",
-    # git reads its config and hooks from the directory `commondir` names, and a
-    # `config.worktree` once worktree config is on: either would run programs like config does.
-    ".git/commondir",
-    ".git/config.worktree",
-    ".lockgate*",
-    ".codex",
-    ".claude",
-    ".cursor",
-    ".continue",
-    ".vscode",
-    ".aider*",
-    ".gemini",
-    ".windsurf",
-    # more agents' and editors' settings that start programs when the project is opened
-    ".mcp.json",
-    ".roo",
-    ".kiro",
-    ".clinerules",
-    ".amazonq",
-    ".zed",
-    ".idea",
-    ".devcontainer",
-)
+def _load_protected() -> tuple[str, ...]:
+    """The protected names, kept in one data file (protected_names.txt) so an audit of the
+    agents and editors changes one list."""
+    path = Path(__file__).with_name("protected_names.txt")
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name = line.strip()
+        if name and not name.startswith("#"):
+            names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+# Names inside the workspace a command must not change (see protected_names.txt).
+DEFAULT_PROTECTED: tuple[str, ...] = _load_protected()
 
 # Environment variables a command inherits from the console; everything else (API keys, tokens,
 # agent settings) stays out. The caller may add variables explicitly per run.

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.gitrefs import config_references, gitlinks, hash_len
 from sandbox.output import escape_text
 from sandbox.safefs import O_DIR, Beneath, GuardError, open_beneath, remove_at, walk
 
@@ -77,6 +78,8 @@ class Prepared:
     # git directories in a writable tree, and the symlinks and special files in them at start
     repos: tuple[str, ...] = ()
     specials: frozenset[str] = frozenset()
+    # nested repositories' git dirs that git enters (gitlinks in an index) present at start
+    nested: tuple[str, ...] = ()
 
     @property
     def git_dir(self) -> str | None:
@@ -94,6 +97,24 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
     worktrees: list[str] = []
     repos: list[str] = []
     roots = [str(r) for r in (workspace, *others)]
+    nested: list[str] = []
+    home = os.path.expanduser("~")
+
+    def inside(path: str) -> bool:
+        return any(path.startswith(r.rstrip("/") + "/") for r in roots)
+
+    def references(git_dir: str, worktree: str) -> None:
+        """Config files the repository's config includes and the hooks directory it names:
+        bound read-only when they exist in a writable tree, removed after the run if the
+        command creates them."""
+        includes, hooks = config_references(os.path.join(git_dir, "config"), worktree, home)
+        for target in (*includes, *hooks):
+            if not inside(target) or target in read_only or target in absent:
+                continue
+            if os.path.lexists(target):
+                protect(target)
+            else:
+                absent.append(target)
 
     def protect(path: str) -> None:
         """An existing protected name: bound read-only; a symlink is put back by the guard if
@@ -175,6 +196,27 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                             protect(path)
                         elif name != "hooks":
                             absent.append(path)
+        # what the configs name (includes, core.hooksPath), and the repositories git enters
+        for gd in [d for d in (*repos, *modules) if d.startswith(root.rstrip("/") + "/")]:
+            references(gd, root)
+        if mark.kind == "dir":
+            for sub in nested_git_dirs(root):
+                if sub in repos:
+                    continue
+                nested.append(sub)
+                git_dirs.append(sub)  # a mount point: it cannot be moved or replaced
+                repos.append(sub)
+                for name in GIT_PROTECTED:
+                    path = os.path.join(sub, name)
+                    if os.path.lexists(path):
+                        protect(path)
+                    elif name == "hooks":
+                        with contextlib.suppress(OSError):
+                            os.mkdir(path, 0o755)
+                            protect(path)
+                    else:
+                        absent.append(path)
+                references(sub, os.path.dirname(sub))
         for pattern in patterns:
             parent_rel, _, name = pattern.rpartition("/")
             parent = os.path.join(root, parent_rel) if parent_rel else root
@@ -203,6 +245,7 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
         worktrees=tuple(worktrees),
         repos=tuple(repos),
         specials=frozenset(p for r in repos for p in special_entries(r)),
+        nested=tuple(nested),
     )
 
 
@@ -234,6 +277,40 @@ def special_entries(git: str) -> list[str]:
         return []
     finally:
         os.close(base)
+
+
+_INDEX_CACHE: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+
+
+def nested_git_dirs(root: str) -> list[str]:
+    """Git directories of the nested repositories the root repository's index links
+    (gitlinks): `git status` at the root enters each one and reads its config. Only plain
+    directories reached without a symlink, inside `root`."""
+    git = os.path.join(root, ".git")
+    index = os.path.join(git, "index")
+    try:
+        st = os.stat(index)
+    except OSError:
+        return []
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    cached = _INDEX_CACHE.get(index)
+    if cached is not None and cached[0] == key:
+        links = cached[1]
+    else:
+        links = gitlinks(index, hash_len(os.path.join(git, "config")))
+        _INDEX_CACHE[index] = (key, links)
+    out: list[str] = []
+    for rel in links:
+        parts = rel.split("/")
+        if not rel or rel.startswith("/") or ".." in parts or "." in parts or ".git" in parts:
+            continue
+        sub = os.path.join(root, rel, ".git")
+        if os.path.realpath(sub) != os.path.normpath(sub):
+            continue  # a symlink on the way
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.lstat(sub).st_mode):
+                out.append(sub)
+    return out
 
 
 def _pointed_git_dirs(git_file: str) -> list[str]:
@@ -491,6 +568,11 @@ class _Guard:
         for wt in worktree_git_dirs(git):
             if wt not in self.prep.worktrees:  # a worktree the command added
                 self.step(f"taming {self.show(wt)}", self._tame_worktree, wt)
+        for sub in nested_git_dirs(mark.root):
+            # a nested repository the root now links (a gitlink the command added): the
+            # reviewer's `git status` would enter it and run what its config names
+            if sub not in self.prep.nested and sub not in self.prep.repos:
+                self.step(f"taming {self.show(sub)}", self._tame_repository, sub)
 
     def _open(self, path: str) -> int:
         found = self.locate(path)

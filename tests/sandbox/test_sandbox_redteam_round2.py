@@ -183,3 +183,75 @@ def test_the_guard_cannot_be_turned(runner: Runner, area: Area) -> None:
     assert b"FAILED" not in r.stderr, r.stderr
     assert b"removed .codex" in r.stderr and b"removed .cursor" in r.stderr, r.stderr
     assert "␛" in r.stderr.decode(), r.stderr  # the name is shown, its escapes spelled out
+
+
+# --------------------------------------------------------------------------- 3. git and agents
+
+PERSIST = r"""
+m={marker}
+echo "#!/bin/sh
+touch $m" > .husky/_/pre-commit 2>/dev/null; chmod +x .husky/_/pre-commit
+printf '[core]\n\tfsmonitor = "touch %s; echo"\n' "$m" >> shared.gitconfig
+printf '[core]\n\tfsmonitor = "touch %s; echo"\n' "$m" >> vendored/.git/config
+echo "touch $m" > vendored/.git/hooks/post-checkout
+for r in newsub padded; do
+  git init -q $r && git -C $r -c user.name=t -c user.email=t@t commit -q --allow-empty -m x
+done
+git -C newsub config core.fsmonitor "touch $m; echo"
+echo "touch $m" > newsub/.git/hooks/pre-commit; chmod +x newsub/.git/hooks/pre-commit
+python3 - "$m" <<'PY'
+import sys
+pad = ("# " + "x" * 98 + "\n") * 11000  # 1.1 MB of comments before the payload
+with open("padded/.git/config", "a") as f:
+    f.write(pad + '[core]\n\tfsmonitor = "touch %s; echo"\n' % sys.argv[1])
+PY
+git add newsub padded 2>/dev/null
+mkdir -p .qwen .opencode .kilocode .devcontainer
+echo '{"mcpServers": {"x": {"command": "touch"}}}' > .qwen/settings.json
+for f in opencode.json crush.json .devcontainer.json .crush.json; do echo '{}' > $f; done
+echo 'touch m' > .envrc
+git ls-files -s | grep -c ^160000
+"""
+
+
+def test_git_and_agent_persistence(runner: Runner, area: Area) -> None:
+    """Root 3: an include.path and a core.hooksPath (husky) in the workspace, an existing nested
+    repository and new ones linked by gitlinks (one with a config padded past 1 MiB), agent and
+    editor configs the first list missed: after the run the reviewer's git runs nothing the
+    command planted, and the configs are gone."""
+    ws, uid = area.ws, area.uid
+    assert _git(ws, "init", "-q", uid=uid).returncode == 0
+    _write(ws / "shared.gitconfig", "[user]\n\tname = shared\n", 0o644)
+    _write(ws / ".husky" / "_" / "pre-commit", "#!/bin/sh\nexit 0\n", 0o755)
+    vendored = ws / "vendored"
+    vendored.mkdir()
+    _own(area, ws)
+    for args in (("config", "include.path", "../shared.gitconfig"),
+                 ("config", "core.hooksPath", ".husky/_"),
+                 ("commit", "-q", "--allow-empty", "-m", "first")):  # fmt: skip
+        assert _git(ws, *args, uid=uid).returncode == 0
+    assert _git(vendored, "init", "-q", uid=uid).returncode == 0
+    assert _git(vendored, "commit", "-q", "--allow-empty", "-m", "v", uid=uid).returncode == 0
+    assert _git(ws, "add", "vendored", uid=uid).returncode == 0  # a gitlink
+    _own(area, ws)
+    before = {p: (ws / p).read_bytes() for p in ("shared.gitconfig", ".husky/_/pre-commit",
+                                                "vendored/.git/config")}  # fmt: skip
+    marker = area.outer / "PWNED"
+    r = runner.run(area, "sh", "-c", PERSIST.replace("{marker}", str(marker)), cwd=ws,
+                   extra_env={"PATH": "/usr/bin:/bin"}, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == b"3", (r.stdout, r.stderr)  # the gitlinks were made
+    assert {p: (ws / p).read_bytes() for p in before} == before
+    assert not (vendored / ".git" / "hooks" / "post-checkout").exists()
+    for name in (".qwen", ".opencode", ".kilocode", ".devcontainer", "opencode.json",
+                 "crush.json", ".devcontainer.json", ".crush.json", ".envrc"):  # fmt: skip
+        assert not os.path.lexists(ws / name), name
+    padded = (ws / "padded" / ".git" / "config").read_bytes()
+    assert len(padded) < 4096 and b"fsmonitor" not in padded, len(padded)
+    assert b"fsmonitor" not in (ws / "newsub" / ".git" / "config").read_bytes()
+    assert not (ws / "newsub" / ".git" / "hooks" / "pre-commit").exists()
+    # the reviewer's git, at the root and inside the nested repositories, runs nothing planted
+    for where in (ws, ws / "newsub", ws / "padded", vendored):
+        _git(where, "status", uid=uid)
+    assert _git(ws, "commit", "-q", "--allow-empty", "-m", "host", uid=uid).returncode == 0
+    assert not marker.exists()
