@@ -139,3 +139,30 @@ def test_inspected_https_inside_the_sandbox(
     host_ctx = ssl.create_default_context()
     assert not any("lockgate" in str(c.get("subject", "")) for c in host_ctx.get_ca_certs())
     assert "lockgate" not in os.environ.get("SSL_CERT_FILE", "")
+
+
+def test_demo_takes_the_network_options(tmp_path: Path) -> None:
+    """`lockgate demo --read-only-http` (a script with network = "allow"): the session inspects
+    TLS, its commands see the bundle, and the CA is gone when the session ends."""
+    import subprocess
+
+    _sandbox_or_skip()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    script = tmp_path / "s.toml"
+    script.write_text(
+        'title = "t"\ntask = "t"\n[session]\nnetwork = "allow"\nallow_domains = ["a.example"]\n'
+        '[[step]]\nsay = "env"\ncommands = ["printenv SSL_CERT_FILE"]\nend = true\n'
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "app", "demo", "--headless", "--script", str(script),
+         "-w", str(ws), "--read-only-http"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "network: HTTPS to allowed hosts is inspected" in out
+    assert "ca-bundle.pem" in out
+    tls_root = Path(os.environ["LOCKGATE_DATA_DIR"]) / "tls"
+    assert not tls_root.exists() or not any(tls_root.iterdir())
