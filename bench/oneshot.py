@@ -1,0 +1,206 @@
+"""Whole-command costs of lockgate's one-shot paths, hyperfine-style, next to bubblewrap and
+(where installed) Codex's sandbox in the same run.
+
+Every command is started N times as a new process from this one (a cold interpreter each time,
+warm page cache), interleaved round by round so machine noise hits all of them alike. Printed per
+command: mean, median and min wall time, mean CPU time (user+sys of the process and the children
+it waited for: steadier on a busy machine, but without the sandbox's own processes, which are
+reaped by the kernel), and for the sandbox the ratio to bubblewrap. The goals of issue #19 are shown
+beside the figures.
+
+    python bench/oneshot.py [N]
+
+Everything runs under temp dirs (its own LOCKGATE_CONFIG_DIR / LOCKGATE_DATA_DIR): "cached" is
+the sandbox run with the read allow-list already kept in the data dir by an earlier run (what
+every call after the first sees for 300 s), "uncached" gets an empty data dir each time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.cli import SUBCOMMANDS  # noqa: E402
+
+
+@dataclass
+class Case:
+    name: str
+    argv: list[str]
+    goal_ms: float | None = None
+    stdin: bytes | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    fresh_data_dir: bool = False
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    failed: str = ""
+
+
+def run_once(case: Case, base_env: dict[str, str], tmp: Path) -> None:
+    env = {**base_env, **case.env}
+    if case.fresh_data_dir:
+        data = Path(tempfile.mkdtemp(prefix="data-", dir=tmp))
+        env["LOCKGATE_DATA_DIR"] = str(data)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        case.argv,
+        stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    _, err = proc.communicate(case.stdin)
+    case.wall.append(time.perf_counter() - start)
+    case.cpu.append(_child_usage_delta())
+    if proc.returncode not in (0, 1) and not case.failed:
+        case.failed = f"exit {proc.returncode}: {err.decode(errors='replace').strip()[:200]}"
+    if case.fresh_data_dir:
+        shutil.rmtree(env["LOCKGATE_DATA_DIR"], ignore_errors=True)
+
+
+_last_children = 0.0
+
+
+def _child_usage_delta() -> float:
+    """CPU seconds our reaped children (and theirs) used since the last call."""
+    global _last_children
+    t = os.times()
+    total = t.children_user + t.children_system
+    delta = total - _last_children
+    _last_children = total
+    return delta
+
+
+def cases(ws: Path, lockgate: list[str]) -> list[Case]:
+    out = [
+        Case("python -I -S -c pass", [sys.executable, "-I", "-S", "-c", "pass"]),
+        Case("python -c pass", [sys.executable, "-c", "pass"]),
+        Case(
+            "lockgate sandbox run (cached)",
+            [*lockgate, "sandbox", "run", "--workspace", str(ws), "--", "/bin/true"],
+            goal_ms=50,
+        ),
+        Case(
+            "lockgate sandbox run (uncached)",
+            [*lockgate, "sandbox", "run", "--workspace", str(ws), "--", "/bin/true"],
+            fresh_data_dir=True,
+        ),
+        Case(
+            "lockgate sandbox run (zygote path)",
+            [
+                *lockgate,
+                "sandbox",
+                "run",
+                "--allow-degraded",
+                *("--workspace", str(ws)),
+                "--",
+                "/bin/true",
+            ],
+        ),
+    ]
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
+        argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        argv += ["--bind", str(ws), str(ws), "/bin/true"]
+        if subprocess.run(argv, capture_output=True).returncode == 0:
+            out.append(Case("bwrap --unshare-all … /bin/true", argv))
+        else:
+            print("bwrap: present but cannot run here; skipped")
+    else:
+        print("bwrap: not installed (make bench installs it); skipped")
+    codex = shutil.which("codex")
+    if codex:
+        argv = [codex, "sandbox", "--", "/bin/true"]
+        if subprocess.run(argv, capture_output=True, cwd=ws).returncode == 0:
+            out.append(Case("codex sandbox -- /bin/true", argv))
+        else:
+            print("codex: present but `codex sandbox` cannot run here; skipped")
+    else:
+        print("codex: not installed; skipped")
+    risk = [*lockgate, "risk", "--", "pip install reqeusts"]
+    out.append(Case("lockgate risk -- 'pip install reqeusts'", risk, goal_ms=150))
+    if "hook" in SUBCOMMANDS:
+        event = {
+            "session_id": "bench",
+            "cwd": str(ws),
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": "ls -la"},
+            "tool_use_id": "t1",
+            "permission_mode": "default",
+        }
+        out.append(
+            Case(
+                "lockgate hook claude --policy-only",
+                [*lockgate, "hook", "claude", "--policy-only", "--workspace", str(ws)],
+                goal_ms=150,
+                stdin=json.dumps(event).encode(),
+            )
+        )
+    out.append(Case("lockgate --help", [*lockgate, "--help"], goal_ms=80))
+    for name in sorted(SUBCOMMANDS):
+        out.append(Case(f"lockgate {name} --help", [*lockgate, name, "--help"], goal_ms=80))
+    out.append(
+        Case("lockgate sandbox run --help", [*lockgate, "sandbox", "run", "--help"], goal_ms=80)
+    )
+    return out
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    exe = shutil.which("lockgate", path=str(Path(sys.executable).parent))
+    lockgate = [exe] if exe else [sys.executable, "-m", "app"]
+    with tempfile.TemporaryDirectory(prefix="lockgate-oneshot-") as tmp_s:
+        tmp = Path(tmp_s)
+        ws = tmp / "ws"
+        ws.mkdir()
+        base_env = {
+            **os.environ,
+            "LOCKGATE_CONFIG_DIR": str(tmp / "config"),
+            "LOCKGATE_DATA_DIR": str(tmp / "data"),
+        }
+        todo = cases(ws, lockgate)
+        _child_usage_delta()
+        for case in todo:  # warm-up: page cache, .pyc files, the kept read allow-list
+            for _ in range(2):
+                run_once(case, base_env, tmp)
+            case.wall.clear()
+            case.cpu.clear()
+        for _ in range(n):
+            for case in todo:
+                run_once(case, base_env, tmp)
+    bw = next((c for c in todo if c.name.startswith("bwrap")), None)
+    bw_mean = statistics.mean(bw.wall) if bw else None
+    print(f"{n} runs each, interleaved; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'command':<40} {'mean':>7} {'median':>7} {'min':>7} {'cpu':>7}  goal")
+    for c in todo:
+        mean = statistics.mean(c.wall) * 1e3
+        row = (
+            f"{c.name:<40} {mean:7.1f} {statistics.median(c.wall) * 1e3:7.1f} "
+            f"{min(c.wall) * 1e3:7.1f} {statistics.mean(c.cpu) * 1e3:7.1f}"
+        )
+        note = ""
+        if c.goal_ms is not None:
+            note = f"  <= {c.goal_ms:g} ms: {'ok' if mean <= c.goal_ms else 'MISSED'}"
+        if bw_mean and c.name.startswith("lockgate sandbox run ("):
+            note += f"  ({mean / (bw_mean * 1e3):.1f}x bwrap)"
+        if c.failed:
+            note += f"  FAILED {c.failed}"
+        print(row + note)
+    return 1 if any(c.failed for c in todo) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
