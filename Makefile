@@ -28,7 +28,8 @@ lint: $(STAMP)
 AGENT_PKGS := \
 	@anthropic-ai/claude-code@2.1.332 \
 	@zed-industries/codex-acp@0.16.0 \
-	@openai/codex@0.171.0
+	@openai/codex@0.171.0 \
+	@google/gemini-cli@0.61.0
 
 agents:
 	@command -v npm >/dev/null 2>&1 || { echo "agents: npm not found; agent end-to-end tests will be skipped" >&2; exit 0; }; \
