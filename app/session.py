@@ -38,6 +38,7 @@ from app.core.resume import (
 )
 
 if TYPE_CHECKING:
+    from app.deps.policy import DepsPolicy
     from app.execute.network import NetworkExtra, NetworkGate, TlsSetup
     from app.injection.taint import TaintTracker
     from sandbox import Sandbox, SandboxStatus
@@ -308,6 +309,9 @@ def open_session(options: SessionOptions) -> Session:
         policy_port: PolicyEngine = policy
         if options.wrap_policy is not None:
             policy_port = options.wrap_policy(policy)
+        deps = _deps_policy(user_config.section("deps"), ws, options, policy_port)
+        if deps is not None:
+            policy_port = deps
         # Outermost: untrusted content tracking sees every result and tightens every decision.
         taint = _taint_tracker(user_config.section("taint"), ws, options, journal.audit)
         commands = ScanningCommandExecutor(commands, taint, headless=options.headless)
@@ -324,6 +328,8 @@ def open_session(options: SessionOptions) -> Session:
         )
         if gate is not None:
             gate.attach(pipeline)
+        if deps is not None:
+            deps.attach(pipeline)
         notices: list[str] = []
         if journal.recovered:
             seed(pipeline, journal.recovered)
@@ -357,6 +363,24 @@ def open_session(options: SessionOptions) -> Session:
             with contextlib.suppress(Exception):
                 thing.close()
         raise
+
+
+def _deps_policy(
+    config: dict[str, Any], ws: Path, options: SessionOptions, inner: PolicyEngine
+) -> DepsPolicy | None:
+    """Registry checks for what actions install (`[deps] check = false` turns them off)."""
+    from app.deps.check import DepsChecker, default_cache, offline
+    from app.deps.indexes import discover
+    from app.deps.policy import DepsPolicy
+
+    if config.get("check", True) is False:
+        return None
+    try:
+        indexes = discover(ws, config)
+    except ValueError as exc:
+        raise SessionError(f"config {exc}") from None
+    checker = DepsChecker(indexes, default_cache(), offline=offline())
+    return DepsPolicy(inner, checker, headless=options.headless)
 
 
 def _taint_tracker(

@@ -16,6 +16,8 @@ def _isolated_dirs(
     base = tmp_path_factory.mktemp("lockgate-home")
     monkeypatch.setenv("LOCKGATE_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("LOCKGATE_DATA_DIR", str(base / "data"))
+    # lockgate itself never reaches a real registry from the tests (the deps tests use a fake).
+    monkeypatch.setenv("LOCKGATE_OFFLINE", "1")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     yield

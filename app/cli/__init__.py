@@ -37,6 +37,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "The hook agents run before each tool call (claude, gemini, codex).",
     ),
     "acp": ("app.cli.acp_cmd", "Review any ACP agent (Gemini CLI, Codex, Claude Code …), jailed."),
+    "deps": (
+        "app.cli.deps_cmd",
+        "Check packages against their registries (missing, new, quarantined).",
+    ),
     "scan": ("app.cli.scan_cmd", "Look for prompt injection in a tool output (exit 1 if found)."),
 }
 
