@@ -87,8 +87,8 @@ def _rule_option_list() -> list[Callable[[F], F]]:
             "--read-only-http",
             "read_only_http",
             is_flag=True,
-            help="Refuse requests that carry a body or a method-override header, for plain "
-            "HTTP and (TLS inspection turns on by itself) for HTTPS.",
+            help="Only GET, HEAD and OPTIONS, with no body and no method-override header, for "
+            "plain HTTP and (TLS inspection turns on by itself) for HTTPS.",
         ),
         click.option(
             "--preset",

@@ -20,6 +20,9 @@ from sandbox.net.addresses import IPAddress, IPNetwork, parse_network
 from sandbox.net.host import Host, HostError, canonical_host, parse_authority
 
 DEFAULT_PORTS = frozenset({80, 443})
+# What read-only mode lets through: the methods that only read (RFC 9110's safe methods, minus
+# TRACE, which echoes the request back and has no use here).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _METHOD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -327,6 +330,12 @@ class NetworkRules:
                         f"{name}: {value.strip()[:20]} asks for a method that is not allowed "
                         f"({allowed})",
                     )
+        if self.read_only and method not in SAFE_METHODS:
+            return RuleMatch(
+                RuleVerdict.DENY,
+                "read-only-http",
+                f"read-only mode: {method} changes things (only GET, HEAD and OPTIONS)",
+            )
         if self.read_only and has_body:
             return RuleMatch(
                 RuleVerdict.DENY, "read-only-http", "read-only mode: requests may not carry a body"

@@ -295,3 +295,24 @@ def test_method_limit_refuses_override_to_other_method(
     ).encode()
     resp = exchange(p.socket_path, req)
     assert status_of(resp) == 403 and b"X-Lockgate-Rule: allow-method" in resp, resp
+
+
+def test_read_only_refuses_writing_methods_without_a_body(
+    make_proxy: ProxyFactory, http_upstream: UpstreamServer
+) -> None:
+    """A DELETE needs no body to change things."""
+    port = http_upstream.port
+    p = make_proxy(loopback_rules(port, read_only=True))
+    before = len(http_upstream.requests)
+    for method in ("DELETE", "POST", "PUT", "PATCH", "TRACE"):
+        req = (
+            f"{method} http://allowed.test:{port}/x HTTP/1.1\r\nHost: allowed.test:{port}\r\n\r\n"
+        ).encode()
+        resp = exchange(p.socket_path, req)
+        assert status_of(resp) == 403 and b"X-Lockgate-Rule: read-only-http" in resp, method
+    assert len(http_upstream.requests) == before
+    for method in ("GET", "HEAD", "OPTIONS"):
+        req = (
+            f"{method} http://allowed.test:{port}/x HTTP/1.1\r\nHost: allowed.test:{port}\r\n\r\n"
+        ).encode()
+        assert status_of(exchange(p.socket_path, req)) != 403, method
