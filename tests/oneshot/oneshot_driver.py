@@ -35,7 +35,7 @@ def main() -> int:
             assert isinstance(self._impl, OneShotBackend), type(self._impl)
             return done
 
-    scenarios.Sandbox = OneShotSandbox  # type: ignore[misc]
+    scenarios.Sandbox = OneShotSandbox
     wanted = sys.argv[3:]
     out: dict[str, Any] = {}
     for case in scenarios.CASES:

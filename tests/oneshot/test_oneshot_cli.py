@@ -61,13 +61,13 @@ def _click_parse(args: list[str]) -> RunOptions | None:
         return 0
 
     original = sandbox_cmd.run_with_network
-    sandbox_cmd.run_with_network = capture  # type: ignore[assignment]
+    sandbox_cmd.run_with_network = capture
     try:
         sandbox_cmd.cli.main(["run", *args], standalone_mode=False)
     except (click.ClickException, click.exceptions.Exit, SystemExit):
         pass
     finally:
-        sandbox_cmd.run_with_network = original  # type: ignore[assignment]
+        sandbox_cmd.run_with_network = original
     return seen[0] if seen else None
 
 
