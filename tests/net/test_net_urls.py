@@ -127,3 +127,16 @@ def test_plain_http_is_held_to_url_rules(
         assert status_of(resp) == 403 and b"X-Lockgate-Rule: allow-url" in resp, (path, resp)
     assert [r[1] for r in http_upstream.requests[before:]] == ["/repos/ORG/x"]
     assert [r.verdict for r in p.records] == ["allowed", "denied", "denied", "denied", "denied"]
+
+
+def test_start_notes_say_what_cannot_hold() -> None:
+    """A domain exempt from inspection is CONNECT-only: the session says so at start."""
+    from app.execute.network import network_notes
+
+    rules = NetworkRules.build(allow=("a.test", "pinned.test"), read_only=True,
+                               no_inspect=("pinned.test",))  # fmt: skip
+    notes = network_notes(rules)
+    assert any("is inspected" in n for n in notes)
+    (exempt,) = [n for n in notes if "pinned.test" in n]
+    assert "cannot apply" in exempt
+    assert network_notes(NetworkRules.build(allow=("a.test",))) == []
