@@ -1,8 +1,9 @@
-"""Who changed the workspace: file events attributed to the action that was running.
+"""Who changed the workspace: file events attributed to the action that wrote them.
 
 watchfiles reports changes in debounced batches (we ask for ~100 ms), so a batch can arrive
-just after the command that caused it finished; an action that ended within `grace_s` before the
-batch still gets the credit. Anything else is "nothing ran" and is flagged in the feed.
+after the action that caused it finished, even after the next one started: each file is credited
+by its mtime to the action running when it was written (see `Attributor`). Anything else is
+"nothing ran" and is flagged in the feed.
 
 lockgate's own bookkeeping is not workspace activity and is left out: the `.lockgate/` directory
 at the top of the workspace (the sandbox keeps commands from writing there), the patch engine's
@@ -15,13 +16,19 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
-from app.ui.widgets.activity import ActivityRow
+
+@dataclass(frozen=True)
+class ActivityRow:
+    change: str  # "added" | "modified" | "deleted"
+    path: str
+    action_id: str | None  # None: nothing was running
+
 
 DEBOUNCE_MS = 100
 STEP_MS = 40
@@ -30,36 +37,89 @@ UNDO = "undo"  # what the feed credits while the console undoes a patch
 _CHANGE = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
 
 
+# A file's mtime comes from the kernel's coarse clock (a few ms behind `time.time()`), so a
+# write that starts a run can look that much older than the run.
+SLACK_S = 0.02
+KEEP_RUNS = 64
+
+
+@dataclass
+class _Run:
+    action_id: str
+    started: float  # wall clock, like file mtimes
+    ended: float | None = None
+    patching: bool = False
+    files: frozenset[str] = frozenset()  # a patch's declared paths (workspace-relative)
+
+    def may_write(self, rel: str) -> bool:
+        """A patch writes only the files it declared (an undo, declaring none, any file)."""
+        return not (self.patching and self.files) or rel in self.files
+
+
 @dataclass
 class Attributor:
-    """Remembers which action ran when, to credit each batch of file changes."""
+    """Remembers which action ran when, to credit each changed file to the action that wrote it.
+
+    The file's mtime says when it was written, so a change is credited to the action that was
+    running at that moment, even when the watcher reports it after the next action started. A
+    patch is credited only with the files it declared (a command running next to it, or just
+    before, never with its files — and it never with theirs). Without an mtime (a deletion) the
+    running action gets the credit, else one that ended within `grace_s`.
+    """
 
     grace_s: float = 0.6
-    clock: Callable[[], float] = time.monotonic
-    running: str | None = None
-    _last: tuple[str, float] | None = field(default=None, repr=False)
-    _patching: set[str] = field(default_factory=set, repr=False)
+    clock: Callable[[], float] = time.time
+    _runs: list[_Run] = field(default_factory=list, repr=False)
 
-    def started(self, action_id: str, *, patching: bool = False) -> None:
-        """`patching`: the action is the patch engine's (a patch, an undo)."""
-        self.running = action_id
-        if patching:
-            self._patching.add(action_id)
+    @property
+    def running(self) -> str | None:
+        return next((r.action_id for r in reversed(self._runs) if r.ended is None), None)
+
+    def started(self, action_id: str, *, patching: bool = False, files: Iterable[str] = ()) -> None:
+        """`patching`: the action is the patch engine's (a patch, an undo); `files`: the paths
+        a patch declared."""
+        self._runs.append(_Run(action_id, self.clock(), patching=patching, files=frozenset(files)))
+        del self._runs[:-KEEP_RUNS]
 
     def patching(self, action_id: str | None) -> bool:
-        return action_id in self._patching
+        return any(r.patching for r in self._runs if r.action_id == action_id)
 
     def finished(self, action_id: str) -> None:
-        if self.running == action_id:
-            self.running = None
-        self._last = (action_id, self.clock())
+        for run in reversed(self._runs):
+            if run.action_id == action_id and run.ended is None:
+                run.ended = self.clock()
+                return
 
     def attribute(self) -> str | None:
-        if self.running is not None:
-            return self.running
-        if self._last is not None and self.clock() - self._last[1] <= self.grace_s:
-            return self._last[0]
+        """The action running now, else the one that ended within `grace_s`."""
+        now = self.clock()
+        for run in reversed(self._runs):
+            if run.ended is None or now - run.ended <= self.grace_s:
+                return run.action_id
         return None
+
+    def credit(self, rel: str, mtime: float | None) -> tuple[str | None, bool]:
+        """(action id or None, whether it is the patch engine's) for a change at `rel`."""
+        now = self.clock()
+        recent = [
+            r for r in reversed(self._runs) if r.ended is None or now - r.ended <= self.grace_s
+        ]
+        if _PATCH_TEMP.fullmatch(rel.rsplit("/", 1)[-1]):
+            engine = next((r for r in recent if r.patching), None)
+            if engine is not None:
+                return engine.action_id, True
+        declared = next((r for r in recent if r.patching and rel in r.files), None)
+        if declared is not None:
+            return declared.action_id, True
+        if mtime is not None:
+            for run in reversed(self._runs):
+                end = run.ended if run.ended is not None else now
+                if run.started - SLACK_S <= mtime <= end + SLACK_S and run.may_write(rel):
+                    return run.action_id, run.patching
+            if not any(r.ended is None for r in self._runs):
+                return None, False  # written when nothing ran
+        fallback = next((r for r in recent if r.may_write(rel)), None)
+        return (fallback.action_id, fallback.patching) if fallback is not None else (None, False)
 
 
 _PATCH_TEMP = re.compile(r"\.lockgate-(?:tmp-[0-9a-f]{16}-\d+|restore-[0-9a-f]{12})")
@@ -81,10 +141,14 @@ def rows_for(
     *,
     patching: bool = False,
     known: set[str] | None = None,
+    credit: Callable[[str, Path], tuple[str | None, bool]] | None = None,
 ) -> list[ActivityRow]:
-    """Feed rows for one batch of changes. `known` (kept up to date here): the paths that exist
-    as far as the feed knows, so a file replaced by a rename (how editors and the patch engine
-    write) shows as modified, not added, and one removed and written again in one batch too."""
+    """Feed rows for one batch of changes, credited to `action_id` (or, with `credit`, to what
+    `credit(relative path, path)` says). `known` (kept up to date here): the paths that exist as
+    far as the feed knows, so a file replaced by a rename (how editors and the patch engine
+    write) shows as modified, not added, and one removed and written again in one batch too.
+    Directories are left out: the files in them are what changed (and a directory made and
+    removed again would be listed as if it still existed)."""
     rows = []
     added = {p for c, p in changes if c == Change.added}
     deleted = {p for c, p in changes if c == Change.deleted}
@@ -94,10 +158,19 @@ def rows_for(
         if raw in seen:
             continue
         seen.add(raw)
+        path = Path(raw)
         try:
-            rel = Path(raw).relative_to(workspace).as_posix()
+            rel = path.relative_to(workspace).as_posix()
         except ValueError:
             rel = raw
+        if known is not None and rel + "/" in known:
+            if change == Change.deleted:
+                known.discard(rel + "/")
+            continue
+        if path.is_dir():
+            if known is not None:
+                known.add(rel + "/")
+            continue
         existed = known is not None and rel in known
         if raw in both:
             if not existed:
@@ -112,10 +185,18 @@ def rows_for(
                 known.discard(rel)
             else:
                 known.add(rel)
-        if is_lockgate_own(rel, patching):
+        who, by_patch = credit(rel, path) if credit is not None else (action_id, patching)
+        if is_lockgate_own(rel, by_patch):
             continue
-        rows.append(ActivityRow(what, rel, action_id))
+        rows.append(ActivityRow(what, rel, who))
     return rows
+
+
+def mtime_of(path: Path) -> float | None:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return None
 
 
 async def watch_workspace(

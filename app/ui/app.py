@@ -14,11 +14,13 @@ from typing import ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
-from textual.theme import BUILTIN_THEMES
+from textual.theme import BUILTIN_THEMES, Theme
 
+from app.core.config import data_dir
 from app.core.ports import AgentLink
+from app.ui import bindings
 from app.ui.contract import SessionLike
 from app.ui.keys import load_keymap
 from app.ui.safe import notify_safely
@@ -38,11 +40,7 @@ from app.ui.themes import (
 class LockgateApp(App[int]):
     TITLE = "lockgate"
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+p", "command_palette", "Palette", id="command-palette", show=False),
-        Binding("ctrl+q", "quit_now", "Quit now", id="quit-now", show=False, priority=True),
-        Binding("ctrl+c", "help_quit", show=False, system=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.APP)
 
     def __init__(
         self,
@@ -76,18 +74,11 @@ class LockgateApp(App[int]):
 
     @property
     def session_name(self) -> str:
-        for attr in ("name", "session_id", "id"):
-            value = getattr(self.session, attr, None)
-            if isinstance(value, str) and value:
-                return value
-        audit = getattr(self.session, "audit_path", None)
-        if audit is not None:
-            return Path(audit).stem
-        return self.workspace.name
+        return self.session.session_id or self.workspace.name
 
     @property
     def sandbox_status(self) -> object:
-        return getattr(self.session, "sandbox_status", None)
+        return self.session.sandbox_status
 
     # ------------------------------------------------------------------ themes and keys
 
@@ -138,10 +129,8 @@ class LockgateApp(App[int]):
             if self.theme in found.names():
                 self.refresh_css(animate=False)
 
-    def _theme_changed(self, theme: object) -> None:
-        name = getattr(theme, "name", None)
-        if isinstance(name, str):
-            self._remember_theme(name)
+    def _theme_changed(self, theme: Theme) -> None:
+        self._remember_theme(theme.name)
 
     @work(thread=True, exclusive=True, group="remember-theme", exit_on_error=False)
     def _remember_theme(self, name: str) -> None:
@@ -153,9 +142,7 @@ class LockgateApp(App[int]):
             )
 
     def _load_keys(self) -> None:
-        from app.ui.bindings import all_bindings
-
-        keymap, problems = load_keymap({b.id for b in all_bindings() if b.id})
+        keymap, problems = load_keymap({b.id for b in bindings.all_bindings() if b.id})
         self.keymap = keymap
         if keymap:
             self.set_keymap(keymap)
@@ -175,8 +162,28 @@ class LockgateApp(App[int]):
             yield SystemCommand("Quit", "Quit lockgate (q)", screen.action_request_quit)
         yield SystemCommand(
             "Screenshot",
-            "Save an SVG screenshot",
-            lambda: self.set_timer(0.1, self.deliver_screenshot),
+            "Save an SVG screenshot (the path is shown)",
+            lambda: self.set_timer(0.1, self.take_screenshot),
+        )
+
+    def take_screenshot(self) -> None:
+        """Save the screen as SVG in lockgate's data directory and say where (or why not)."""
+        folder = data_dir() / "screenshots"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(path=str(folder))
+        except Exception as exc:
+            notify_safely(self, f"Screenshot not saved: {exc}", severity="error", timeout=10)
+            return
+        notify_safely(self, f"Screenshot saved: {path}", title="Screenshot", timeout=10)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c, pressed out of habit: it does not quit (nothing is cancelled by accident)."""
+        self.notify(
+            "ctrl+c does not quit lockgate: q quits (asking first if actions are pending), "
+            "ctrl+q quits at once.",
+            title="Quit?",
+            timeout=6,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -188,8 +195,8 @@ class LockgateApp(App[int]):
         self.push_screen(self.main)
         for problem in self.startup_problems:
             notify_safely(self, problem, severity="error", timeout=12)
-        for notice in getattr(self.session, "notices", ()) or ():
-            notify_safely(self, str(notice), title="Session", timeout=12)
+        for notice in self.session.notices:
+            notify_safely(self, notice, title="Session", timeout=12)
         self._warm_up()
         if self.watch_files:
             self._watch_theme_files()
@@ -220,7 +227,7 @@ class LockgateApp(App[int]):
             notify_safely(
                 self, f"The agent stopped: {exc}", title="Agent error", severity="error", timeout=20
             )
-            self.main.query_one("#header").set_agent("error", str(exc))  # type: ignore[attr-defined]
+            self.main.header.set_agent("error", str(exc))
         finally:
             self.pipeline_done.set()
 

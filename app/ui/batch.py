@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.core.model import Level
-from app.ui.contract import State, ViewLike
+from app.core.state import ActionState
+from app.ui.contract import ViewLike
+from app.ui.widgets.queue import RowInfo
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,35 @@ class BatchPlan:
     @property
     def ready(self) -> bool:
         return bool(self.approve) and not self.unseen
+
+    def unseen_note(self, selected: RowInfo | None) -> str:
+        """Why `a` did not approve yet, and how to see what is missing — by keyboard."""
+        eligible = len(self.unseen) + len(self.approve)
+        n = len(self.unseen)
+        how = (
+            "the selected one is only whole in the detail pane: Tab to it and scroll to its "
+            "end (or press enter to expand it)"
+            if selected is not None and not selected.complete
+            else "they are on screen now"
+        )
+        verb = "has" if n == 1 else "have"
+        return (
+            f"{n} of {eligible} action{'s' * (eligible != 1)} in this batch {verb} not been on "
+            f"screen yet; {how}. Press a again once you have seen them."
+        )
+
+    def why_nothing(self) -> str:
+        n = len(self.critical)
+        if n:
+            return f"{n} critical action{'s' * (n != 1)} need{'s' * (n == 1)} {'its' if n == 1 else 'their'} own y"
+        return "nothing in this batch is waiting"
+
+    def approved_note(self, approved: int) -> str:
+        note = f"Approved {approved} action{'s' * (approved != 1)}."
+        n = len(self.critical)
+        if n:
+            note += f" Critical ones need their own y: {', '.join(self.critical)}."
+        return note
 
 
 def is_critical(view: ViewLike) -> bool:
@@ -32,7 +63,7 @@ def plan_batch(views: Sequence[ViewLike], seen: Iterable[str]) -> BatchPlan:
     unseen: list[str] = []
     critical: list[str] = []
     for view in views:
-        if str(view.state) != State.WAITING:
+        if view.state is not ActionState.WAITING:
             continue
         if is_critical(view):
             critical.append(view.action.id)

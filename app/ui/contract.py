@@ -2,7 +2,8 @@
 
 The console drives `app.core.pipeline.Pipeline` and reads `app.session.Session`; naming only the
 members it uses keeps the console honest about its dependencies (and lets a test hand it a
-pipeline over recording executors). States are compared as strings: `ActionState` is a StrEnum.
+pipeline over recording executors). The protocols are complete: the console never probes an
+object with `getattr` for a member they do not name. States are core's `ActionState`.
 """
 
 from __future__ import annotations
@@ -13,29 +14,16 @@ from typing import Protocol
 
 from app.core.model import Action, Assessment, Batch, Decision, Result, Verdict
 from app.core.ports import AgentLink, Observer, PatchReview, SessionContext
-
-
-class State:
-    """The action states the console tells apart (values of `ActionState`)."""
-
-    PROPOSED = "proposed"
-    WAITING = "waiting"
-    APPROVED = "approved"
-    AUTO_APPROVED = "auto-approved"
-    DENIED = "denied"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-
-    FINAL = frozenset({DENIED, DONE, FAILED, INTERRUPTED})
+from app.core.state import ActionState
 
 
 class ViewLike(Protocol):
+    """One action as the reviewer sees it at one moment (`app.core.state.ActionView`)."""
+
     @property
     def action(self) -> Action: ...
     @property
-    def state(self) -> str: ...
+    def state(self) -> ActionState: ...
     @property
     def assessment(self) -> Assessment | None: ...
     @property
@@ -46,15 +34,20 @@ class ViewLike(Protocol):
     def result(self) -> Result | None: ...
     @property
     def review(self) -> PatchReview | None: ...
+    @property
+    def recovered(self) -> bool: ...
 
 
 class PipelineLike(Protocol):
     @property
     def context(self) -> SessionContext: ...
+    @property
+    def audit_failure(self) -> str: ...
     def add_observer(self, observer: Observer) -> None: ...
     async def run(self, link: AgentLink) -> None: ...
     def submit_verdict(self, verdict: Verdict) -> None: ...
     def view(self, action_id: str) -> ViewLike: ...
+    def views(self) -> Sequence[ViewLike]: ...
     def batches(self) -> Sequence[Batch]: ...
     def waiting(self) -> Sequence[ViewLike]: ...
     async def undo_last_patch(self) -> Result: ...
@@ -66,3 +59,12 @@ class SessionLike(Protocol):
     def pipeline(self) -> PipelineLike: ...
     @property
     def workspace(self) -> Path: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def sandbox_status(self) -> object:
+        """`sandbox.runner.SandboxStatus` (or a mapping with its keys), None if unknown."""
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Things the console says once at start (a resumed session, a policy note)."""

@@ -31,7 +31,8 @@ from app.ui.widgets.queue import QueueList
 class Session:
     pipeline: Pipeline
     workspace: Path
-    name: str = "agent-console-test"
+    session_id: str = "agent-console-test"
+    notices: tuple[str, ...] = ()
     sandbox_status: object = field(
         default_factory=lambda: {"summary": "test", "network": "off", "degraded": []}
     )

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from uikit import cmd, console, patch
+from uikit import cmd, console, patch, screen_colours
 
 from app.core.model import Assessment, CommandAction, Level, ResultStatus, Verdict, VerdictKind
 from app.core.pipeline import ActionState
+from app.core.state import ActionView
 from app.ui.batch import plan_batch
-from app.ui.contract import State
 from app.ui.widgets.diff_view import DiffView
 from app.ui.widgets.output import OutputView
 
@@ -107,21 +107,11 @@ async def test_output_flood_is_coalesced_and_capped(workspace: Path) -> None:
         assert "out│ line 29999" in c.text
 
 
-def _view(action_id: str, level: Level | None, state: str = State.WAITING) -> object:
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class V:
-        action: CommandAction
-        state: str
-        assessment: Assessment | None
-        decision: None = None
-        verdict: None = None
-        result: None = None
-        review: None = None
-
+def _view(
+    action_id: str, level: Level | None, state: ActionState = ActionState.WAITING
+) -> ActionView:
     assessment = None if level is None else Assessment(score=50, level=level)
-    return V(CommandAction("x", turn_id="t", id=action_id), state, assessment)
+    return ActionView(CommandAction("x", turn_id="t", id=action_id), state, assessment)
 
 
 def test_batch_plan_rules() -> None:
@@ -130,14 +120,14 @@ def test_batch_plan_rules() -> None:
         _view("b", Level.HIGH),
         _view("c", Level.CRITICAL),
         _view("d", None),  # not assessed yet: never batch-approved
-        _view("e", Level.SAFE, state=State.DONE),
+        _view("e", Level.SAFE, state=ActionState.DONE),
     ]
-    plan = plan_batch(views, seen={"a", "c", "d", "e"})  # type: ignore[arg-type]
+    plan = plan_batch(views, seen={"a", "c", "d", "e"})
     assert plan.approve == ("a",)
     assert plan.unseen == ("b",)
     assert plan.critical == ("c", "d")
     assert not plan.ready
-    plan = plan_batch(views, seen={"a", "b"})  # type: ignore[arg-type]
+    plan = plan_batch(views, seen={"a", "b"})
     assert plan.ready and plan.approve == ("a", "b")
 
 
@@ -154,12 +144,12 @@ async def test_ids_and_messages_cannot_use_markup_or_controls(workspace: Path) -
         assert "cmd-[bold red]x[/]␛[2J" in text
         assert "turn t[link=http://x]1" in text
         assert "\x1b" not in text
-        view = c.session.pipeline.view(evil_id)
         c.session.pipeline.submit_verdict(Verdict(evil_id, VerdictKind.DENY))
-        assert not c.main._submit(view, VerdictKind.DENY, "n")  # not waiting any more
-        await c.pilot.pause(0.05)
+        await c.until(lambda: "denied" in c.text)
+        await c.pilot.press("n")  # not waiting any more: the key says so, naming the action
+        await c.until(lambda: any("verdict keys act only on waiting" in m for m in c.notes()))
         messages = c.notes()
-        assert any("cmd-[bold red]x[/]␛[2J" in m and "not waiting" in m for m in messages), messages
+        assert any(m.startswith("cmd-[bold red]x[/]␛[2J is denied") for m in messages), messages
 
 
 async def test_a_very_long_output_line_is_shown_whole_in_bounded_rows(workspace: Path) -> None:
@@ -201,28 +191,15 @@ async def test_switching_theme_recolours_what_is_already_drawn(workspace: Path) 
     """Rows are cached as drawn strips; a theme switch must not leave old colours behind."""
     from app.ui.themes import builtin_theme_dir, load_theme_file
 
-    def backgrounds(c: object) -> set[str]:
-        """Backgrounds behind the text `rm -rf build` anywhere on screen (queue and detail)."""
-        from textual.app import App
-
-        assert isinstance(c, App)
-        found = set()
-        for strip in c.screen._compositor.render_strips():
-            for seg in strip:
-                colour = seg.style.bgcolor if seg.style else None
-                if seg.text.startswith("rm -rf build") and colour and colour.triplet:
-                    found.add(colour.triplet.hex)
-        return found
-
     async with console(workspace) as c:
         c.link.turn("t1", [cmd("rm -rf build", n=1)])
         await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
         await c.select("cmd-t1-1")
         dark = load_theme_file(builtin_theme_dir() / "dark.toml").variables["risk-span"]
         light = load_theme_file(builtin_theme_dir() / "light.toml").variables["risk-span"]
-        assert dark in backgrounds(c.app)
+        assert dark in screen_colours(c.app)
         c.app.theme = "lockgate-light"
-        await c.until(lambda: light in backgrounds(c.app) and dark not in backgrounds(c.app))
+        await c.until(lambda: light in screen_colours(c.app) and dark not in screen_colours(c.app))
 
 
 async def test_quit_also_counts_approved_actions_not_run_yet(workspace: Path) -> None:

@@ -65,7 +65,7 @@ async def test_header_reads_well_at_common_widths(tmp_path: Path, width: int) ->
     ws = tmp_path / "a-rather-long-directory-name" / "projects" / "shopcart-demo-workspace"
     ws.mkdir(parents=True)
     async with console(ws, size=(width, 30), sandbox_status=DEMO_STATUS) as c:
-        c.session.name = "session-80c878e444bc"
+        c.session.session_id = "session-80c878e444bc"
         c.main.query_one(ConsoleHeader).session_name = "session-80c878e444bc"
         c.link.status("thinking", "step-1")
         await c.until(lambda: "thinking" in c.text.splitlines()[0])

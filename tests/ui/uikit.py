@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import html
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textual.message import Message
+from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from app.core.audit import AuditLog
@@ -37,9 +39,7 @@ from app.core.model import (
 from app.core.pipeline import ActionState, Pipeline, PipelineError
 from app.core.ports import OutputSink, PatchReview, SessionContext
 from app.ui.app import LockgateApp
-from app.ui.screens.main import SETTLE_S, MainScreen
-from app.ui.widgets.detail import DetailPane
-from app.ui.widgets.queue import QueueList
+from app.ui.screens.main import MainScreen
 
 RULES: tuple[tuple[str, Category, int, str], ...] = (
     (r"/etc/shadow|CRIT", Category.SECRETS, 95, "reads the system's password hashes"),
@@ -221,7 +221,8 @@ class UiSession:
             "degraded": [],
         }
     )
-    name: str = "test-session"
+    session_id: str = "test-session"
+    notices: tuple[str, ...] = ()
 
 
 def make_session(
@@ -253,13 +254,35 @@ def patch(text: str, turn: str = "t1", n: int = 1) -> PatchAction:
     return PatchAction(text, turn_id=turn, id=f"patch-{turn}-{n}", created_at=0.0)
 
 
+_SVG_TEXT = re.compile(
+    r'<text class="terminal-[\w-]*?r\d+" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+    r'clip-path="url\(#terminal-[\w-]*?line-(\d+)\)">([^<]*)</text>'
+)
+_CELL = 12.2  # the width of one cell in Rich's SVG export
+
+
 def screen_text(app: object) -> str:
-    """What is on the terminal right now, as plain text (one line per row)."""
+    """What is on the terminal right now, as plain text (one line per row), read from Textual's
+    public SVG export."""
     from textual.app import App
 
     assert isinstance(app, App)
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+    width, height = app.size
+    rows = [[" "] * width for _ in range(height)]
+    for x, line, text in _SVG_TEXT.findall(app.export_screenshot(simplify=True)):
+        col, row = round(float(x) / _CELL), int(line)
+        for offset, char in enumerate(html.unescape(text).replace("\xa0", " ").rstrip("\n")):
+            if row < height and col + offset < width:
+                rows[row][col + offset] = char
+    return "\n".join("".join(r).rstrip() for r in rows)
+
+
+def screen_colours(app: object) -> set[str]:
+    """Every background colour on the terminal right now (#rrggbb)."""
+    from textual.app import App
+
+    assert isinstance(app, App)
+    return set(re.findall(r'<rect fill="(#[0-9a-f]{6})"', app.export_screenshot()))
 
 
 # --------------------------------------------------------------------------- driving the console
@@ -271,6 +294,7 @@ class Console:
     pilot: Pilot[int]
     session: UiSession
     link: QueueLink
+    toasts: list[str] = field(default_factory=list)
 
     @property
     def main(self) -> MainScreen:
@@ -295,24 +319,24 @@ class Console:
             await self.pilot.pause(0.02)
 
     async def select(self, action_id: str) -> None:
-        queue = self.main.query_one(QueueList)
+        queue = self.main.queue
         await self.until(lambda: queue.index_of(action_id) is not None)
         queue.highlighted = queue.index_of(action_id)
-        await self.until(lambda: self.main.query_one(DetailPane).shown_id == action_id)
+        await self.until(lambda: self.main.detail.shown_id == action_id)
         await self.settle()
 
     async def settle(self) -> None:
         """Wait out the pause after the console moved the selection by itself (verdict keys are
         ignored during it), as a reviewer reading the newly selected action would."""
-        moved = self.main._moved
-        if moved is not None:
-            left = SETTLE_S - (time.monotonic() - moved[1])
-            if left > 0:
-                await self.pilot.pause(left + 0.01)
+        row = self.main.queue.highlighted_row()
+        left = self.main.settle.left(row.action_id if row is not None else None)
+        if left > 0:
+            await self.pilot.pause(left + 0.01)
         await self.pilot.pause()
 
     def notes(self) -> list[str]:
-        return [str(n.message) for n in self.app._notifications]
+        """Every toast the console showed so far, newest last."""
+        return list(self.toasts)
 
 
 @asynccontextmanager
@@ -330,7 +354,13 @@ async def console(
         session.sandbox_status = sandbox_status
     link = QueueLink()
     app = LockgateApp(session, link, watch_files=watch_files)
-    async with app.run_test(size=size) as pilot:
-        c = Console(app, pilot, session, link)
+    toasts: list[str] = []
+
+    def record(message: Message) -> None:
+        if isinstance(message, Notify):
+            toasts.append(str(message.notification.message))
+
+    async with app.run_test(size=size, message_hook=record) as pilot:
+        c = Console(app, pilot, session, link, toasts)
         await c.until(lambda: isinstance(app.screen, MainScreen))
         yield c

@@ -7,13 +7,14 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TextArea
 
 from app.core.model import CommandAction
+from app.ui import bindings
 from app.ui.contract import ViewLike
 from app.ui.safe import make_safe, safe_line
 from app.ui.widgets.detail import command_content, edit_diff_content
@@ -44,9 +45,7 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
 
     CSS_PATH = "dialogs.tcss"
     AUTO_FOCUS = "#dialog-input"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="confirm-cancel")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.CONFIRM_CRITICAL)
 
     def __init__(self, view: ViewLike, verb: str, edited: str | None = None) -> None:
         super().__init__(classes="-critical")
@@ -124,9 +123,7 @@ class FeedbackScreen(ModalScreen[str | None]):
 
     CSS_PATH = "dialogs.tcss"
     AUTO_FOCUS = "#dialog-input"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="feedback-cancel")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.FEEDBACK)
 
     def __init__(self, view: ViewLike) -> None:
         super().__init__()
@@ -163,10 +160,7 @@ class EditCommandScreen(ModalScreen[str | None]):
     """Edit a command, then approve exactly what the preview shows (ctrl+s)."""
 
     CSS_PATH = "dialogs.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Approve edited", id="edit-approve"),
-        Binding("escape", "cancel", "Cancel", id="edit-cancel"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.EDIT)
 
     def __init__(self, view: ViewLike) -> None:
         super().__init__()
@@ -231,10 +225,7 @@ class EditCommandScreen(ModalScreen[str | None]):
 
 class QuitScreen(ModalScreen[bool]):
     CSS_PATH = "dialogs.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Quit", id="quit-yes"),
-        Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.QUIT)
 
     def __init__(self, waiting: int, in_flight: int = 0) -> None:
         super().__init__()
@@ -267,10 +258,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question about something that cannot be taken back lightly (undoing a patch)."""
 
     CSS_PATH = "dialogs.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="confirm-yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm-no"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.CONFIRM)
 
     def __init__(self, title: str, question: str) -> None:
         super().__init__()

@@ -13,6 +13,8 @@ from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from app.ui import bindings
+
 EXPLAIN = (
     "Batch approval (a) covers every waiting action of the selected batch that is not critical, "
     "and only once each has been on screen in full. Critical actions need their own y and a typed "
@@ -36,9 +38,7 @@ def key_rows(bindings: Sequence[tuple[str, str, str]]) -> Content:
 
 class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "close", "Close", id="help-close")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.HELP)
 
     def __init__(self, bindings: Sequence[tuple[str, str, str]]) -> None:
         super().__init__()

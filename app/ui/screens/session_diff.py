@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from app.ui import bindings
+from app.ui.contract import ViewLike
 from app.ui.diff_model import parse_unified
 from app.ui.safe import make_safe, spaced
 from app.ui.session_diff import SessionDiff, Snapshot, diff_since
 from app.ui.widgets.diff_view import DiffView
+
+
+def touched_outside(views: Iterable[ViewLike], workspace: Path) -> list[tuple[str, str]]:
+    """(path, action id) of files outside the workspace that approved actions reported."""
+    root = workspace.resolve()
+    out: list[tuple[str, str]] = []
+    for view in views:
+        for name in view.result.files_changed if view.result is not None else ():
+            path = (root / name).resolve()
+            if not path.is_relative_to(root):
+                out.append((str(path), view.action.id))
+    return out
 
 
 def summary_content(result: SessionDiff) -> Content:
@@ -50,10 +64,7 @@ def summary_content(result: SessionDiff) -> Content:
 
 class SessionDiffScreen(Screen[None]):
     CSS_PATH = "session_diff.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,d", "close", "Back", id="session-diff-close"),
-        Binding("r", "refresh_diff", "Refresh", id="session-diff-refresh"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.SESSION_DIFF)
 
     def __init__(
         self,

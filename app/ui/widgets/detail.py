@@ -8,11 +8,11 @@ The pane reports an action as *seen* once its whole text has been on screen (scr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
 from app.core.edits import edit_diff
@@ -163,71 +163,100 @@ class CommandDetail(DocumentView):
 
 
 class DetailPane(Vertical):
-    """Shows one action; `on_seen(action_id)` fires once its whole text has been on screen."""
+    """Shows one action; posts `DetailPane.Seen` once its whole text has been on screen (scrolled
+    to its end, or the pane made big enough to hold it)."""
 
     ALLOW_MAXIMIZE = True
+    DEFAULT_CSS = """
+    DetailPane > #detail-empty {
+        color: $text-muted;
+        padding: 1 2;
+    }
+    DetailPane > CommandDetail, DetailPane > DiffView {
+        height: 1fr;
+        padding: 0 1;
+        scrollbar-gutter: stable;
+        background: $surface;
+    }
+    DetailPane > CommandDetail:focus, DetailPane > DiffView:focus {
+        background-tint: $primary 4%;
+    }
+    """
+
+    class Seen(Message):
+        """The whole of these actions' text has been on screen."""
+
+        def __init__(self, pane: DetailPane, action_ids: frozenset[str]) -> None:
+            super().__init__()
+            self.pane = pane
+            self.action_ids = action_ids
+
+        @property
+        def control(self) -> DetailPane:
+            return self.pane
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.shown_id: str | None = None
+        self.undone: frozenset[str] = frozenset()  # patches the reviewer undid: shown as such
         self._shown_review: object = None
-        self.on_seen: Callable[[str], None] | None = None
-        self.lookup: Callable[[str], ViewLike | None] = lambda _id: None
-        self.undone: frozenset[str] = frozenset()  # patches the reviewer undid
+        self._empty = Static("Nothing to review yet.", id="detail-empty")
+        self._document = CommandDetail(id="command-detail")
+        self._diff = DiffView(id="patch-diff")
 
     def compose(self) -> ComposeResult:
-        yield Static("Nothing to review yet.", id="detail-empty")
-        yield CommandDetail(id="command-detail")
-        yield DiffView(id="patch-diff")
+        yield self._empty
+        yield self._document
+        yield self._diff
 
     def on_mount(self) -> None:
-        self.query_one(CommandDetail).display = False
-        self.query_one(DiffView).display = False
-        self.watch(self.query_one(CommandDetail), "scroll_y", self._check_seen, init=False)
-        self.watch(self.query_one(DiffView), "scroll_y", self._check_seen, init=False)
+        self._document.display = False
+        self._diff.display = False
+        self.watch(self._document, "scroll_y", self._check_seen, init=False)
+        self.watch(self._diff, "scroll_y", self._check_seen, init=False)
 
     def on_resize(self) -> None:
         # Expanding the pane (enter) or a bigger terminal can bring the whole text on screen:
         # that is seeing it, as much as scrolling to its end is.
         self.call_after_refresh(self._check_seen)
 
-    def _switch(self, which: str) -> None:
+    def _switch(self, which: Widget) -> None:
         # Only toggle what changes: a display change costs a layout, a repaint does not.
-        for widget_id in ("detail-empty", "command-detail", "patch-diff"):
-            widget = self.query_one(f"#{widget_id}")
-            want = widget_id == which
+        for widget in (self._empty, self._document, self._diff):
+            want = widget is which
             if widget.display != want:
                 widget.display = want
 
     def clear(self) -> None:
         self.shown_id = None
-        self._switch("detail-empty")
+        self._switch(self._empty)
 
-    def show(self, view: ViewLike) -> None:
-        """Show `view`; re-showing the same action only refreshes what may have changed."""
+    def show(self, view: ViewLike, *, asked_by: ViewLike | None = None) -> None:
+        """Show `view` (`asked_by`: for a network ask, the command whose program asked);
+        re-showing the same action only refreshes what may have changed."""
         same = view.action.id == self.shown_id
         self.shown_id = view.action.id
         critical = view.assessment is not None and view.assessment.level is Level.CRITICAL
         if self.has_class("-critical") != critical:
             self.set_class(critical, "-critical")
         if isinstance(view.action, PatchAction):
-            self._switch("patch-diff")
+            self._switch(self._diff)
             self._show_patch(view, same)
         else:
-            self._switch("command-detail")
-            self._show_command_like(view, same)
+            self._switch(self._document)
+            self._show_command_like(view, same, asked_by)
         self.call_after_refresh(self._check_seen)
 
     @property
     def text(self) -> str:
         """What the pane shows, as plain text (for tests and screen readers of the log)."""
-        if self.query_one(DiffView).display:
-            return "\n".join(c.plain for c in self.query_one(DiffView).visible_contents())
-        return self.query_one(CommandDetail).plain
+        if self._diff.display:
+            return "\n".join(c.plain for c in self._diff.visible_contents())
+        return self._document.plain
 
     # ------------------------------------------------------------------ commands and network asks
 
-    def _show_command_like(self, view: ViewLike, same: bool) -> None:
+    def _show_command_like(self, view: ViewLike, same: bool, parent: ViewLike | None) -> None:
         action = view.action
         critical = view.assessment is not None and view.assessment.level is Level.CRITICAL
         blocks: list[Block] = [Block(_title(view, self.undone)), Block(Content(""))]
@@ -257,7 +286,6 @@ class DetailPane(Vertical):
             if action.program:
                 meta.append(_line("program", action.program))
             if action.parent_action_id:
-                parent = self.lookup(action.parent_action_id)
                 asked = action.parent_action_id
                 if parent is not None:
                     asked += f": {parent.action.reviewed_text}"
@@ -284,7 +312,7 @@ class DetailPane(Vertical):
             Block(Content("")),
             Block(outcome_content(view), hang=LABEL),
         ]
-        self.query_one(CommandDetail).show_blocks(blocks, keep_scroll=same)
+        self._document.show_blocks(blocks, keep_scroll=same)
 
     # ------------------------------------------------------------------ patches
 
@@ -321,7 +349,7 @@ class DetailPane(Vertical):
                 )
             )
         preface.append(Block(Content("")))
-        diff = self.query_one(DiffView)
+        diff = self._diff
         if same and review is self._shown_review:
             diff.set_preface(preface)
             return
@@ -330,27 +358,20 @@ class DetailPane(Vertical):
         diff.show(parse_unified(review.unified_diff if review else "", counts), preface=preface)
 
     def focus_content(self) -> None:
-        if self.query_one(DiffView).display:
-            self.query_one(DiffView).focus()
-        else:
-            self.query_one(CommandDetail).focus()
+        (self._diff if self._diff.display else self._document).focus()
 
     # ------------------------------------------------------------------ seen
 
     def _check_seen(self) -> None:
-        if self.shown_id is None or self.on_seen is None:
+        if self.shown_id is None:
             return
-        scroller: DocumentView | DiffView
-        if self.query_one(DiffView).display:
-            scroller = self.query_one(DiffView)
-            if scroller.collapsed:
-                return  # a folded file has not been seen
-        else:
-            scroller = self.query_one(CommandDetail)
+        scroller: DocumentView | DiffView = self._diff if self._diff.display else self._document
+        if scroller is self._diff and self._diff.collapsed:
+            return  # a folded file has not been seen
         if scroller.size.height == 0:
             return
         if scroller.max_scroll_y <= 0 or scroller.scroll_y >= scroller.max_scroll_y:
-            self.on_seen(self.shown_id)
+            self.post_message(self.Seen(self, frozenset({self.shown_id})))
 
 
 def _title(view: ViewLike, undone: frozenset[str] = frozenset()) -> Content:

@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.segment import Segment
-from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.content import Content
-from textual.strip import Strip
 
+from app.ui import bindings
 from app.ui.diff_model import DiffDocument, DiffRow
 from app.ui.highlight import token_spans
 from app.ui.safe import make_safe, spaced
@@ -53,9 +51,13 @@ class DiffView(LinesView[ViewRow]):
 
     A line longer than the view ends in a `›` at the right edge (and starts with `‹` once the
     view is scrolled sideways): what is not on screen is never silently cut off.
+
+    Component classes:
+    - `diff-view--more`: the `›`/`‹` markers of a line that goes on beyond the view.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"diff-view--more"}
+    OVERFLOW_CLASS = "diff-view--more"
     DEFAULT_CSS = """
     DiffView > .diff-view--more {
         color: $text-warning;
@@ -63,12 +65,7 @@ class DiffView(LinesView[ViewRow]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_file", "Fold file", id="diff-fold-file"),
-        Binding("c", "toggle_all", "Fold all", id="diff-fold-all"),
-        Binding("right_square_bracket", "next_file", "Next file", id="diff-next-file"),
-        Binding("left_square_bracket", "previous_file", "Previous file", id="diff-previous-file"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.DIFF)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -77,30 +74,6 @@ class DiffView(LinesView[ViewRow]):
         self.preface: list[Block] = []
         self.flags: dict[str, str] = {}  # path → why it is dangerous: marked in its header
         self._laid_width = 0
-
-    # ------------------------------------------------------------------ drawing
-
-    def render_line(self, y: int) -> Strip:
-        strip = super().render_line(y)
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self._line_width
-        full = self._strips.get(index)
-        if full is None or width < 4:
-            return strip
-        right = full.cell_length > scroll_x + width
-        left = scroll_x > 0 and full.cell_length > 0
-        if not (right or left):
-            return strip
-        style: Style = self.get_component_rich_style("diff-view--more")
-        parts: list[Strip] = []
-        start, end = (1 if left else 0), (width - 1 if right else width)
-        if left:
-            parts.append(Strip([Segment("‹", style)], 1))
-        parts.append(strip.crop(start, end))
-        if right:
-            parts.append(Strip([Segment("›", style)], 1))
-        return Strip.join(parts).apply_offsets(scroll_x, index)
 
     # ------------------------------------------------------------------ content
 

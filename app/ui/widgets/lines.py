@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from textual.content import Content
 from textual.geometry import Region, Size
@@ -27,7 +28,14 @@ _CACHE_ROWS = 512
 
 
 class LinesView(ScrollView, Generic[RowT], can_focus=True):
-    """Subclasses say how a row looks (`row_content`) and how wide it is likely to be."""
+    """Subclasses say how a row looks (`row_content`) and how wide it is likely to be.
+
+    A subclass that names a component class in `OVERFLOW_CLASS` gets a `›` at the right edge of
+    a row that goes on beyond the view (and a `‹` once scrolled sideways) in that class's style:
+    what is not on screen is never silently cut off.
+    """
+
+    OVERFLOW_CLASS: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -58,6 +66,16 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
     def row_width(self, row: RowT) -> int:
         """A quick estimate of the row's width (exact widths are learnt when rows are drawn)."""
         return 80
+
+    def row_strip(self, index: int, content: Content) -> Strip:
+        """The strip for row `index` (cached until the row, the theme or the width changes).
+        Rows are single lines: the content's segments are rendered directly, no wrapping."""
+        return Strip(content.render_segments(self._base_style()))
+
+    @property
+    def line_width(self) -> int:
+        """The width rows are drawn at: the viewport's, as of the last paint."""
+        return self._line_width or self.scrollable_content_region.width
 
     # ------------------------------------------------------------------ rows
 
@@ -93,6 +111,14 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
 
     def replace_row(self, index: int, row: RowT) -> None:
         self._rows[index] = row
+        self.redraw_row(index)
+
+    def drawn_row(self, index: int) -> Strip | None:
+        """Row `index` as last drawn, whole (before cropping to the viewport); None if not."""
+        return self._strips.get(index)
+
+    def redraw_row(self, index: int) -> None:
+        """Draw row `index` again (its look depends on more than the row, e.g. a cursor)."""
         self._strips.pop(index, None)
         self.refresh_rows(index, index + 1)
 
@@ -127,7 +153,10 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
         self._base_key = None
 
     def on_resize(self) -> None:
+        # Rows drawn for the old width (a cut row, the cursor's full-width bar) are stale.
         self._strips.clear()
+        self._line_width = 0
+        self.refresh()
 
     # ------------------------------------------------------------------ drawing
 
@@ -136,9 +165,7 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
         if strip is not None:
             self._strips.move_to_end(index)
             return strip
-        content = self.row_content(self._rows[index])
-        # Rows are single lines: render the content's segments directly (no wrapping pass).
-        strip = Strip(content.render_segments(self._base_style()))
+        strip = self.row_strip(index, self.row_content(self._rows[index]))
         if strip.cell_length > self._width:
             self._width = strip.cell_length
             self.call_later(self._update_size)
@@ -168,7 +195,19 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
         if index >= len(self._rows):
             return Strip.blank(width, style)
         strip = self._strip_for(index)
-        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
+        shown = strip.crop_extend(scroll_x, scroll_x + width, style)
+        right = strip.cell_length > scroll_x + width
+        left = scroll_x > 0 and strip.cell_length > 0
+        if self.OVERFLOW_CLASS is None or width < 4 or not (right or left):
+            return shown.apply_offsets(scroll_x, index)
+        marker = self.get_component_rich_style(self.OVERFLOW_CLASS)
+        parts: list[Strip] = []
+        if left:
+            parts.append(Strip([Segment("‹", marker)], 1))
+        parts.append(shown.crop(1 if left else 0, width - 1 if right else width))
+        if right:
+            parts.append(Strip([Segment("›", marker)], 1))
+        return Strip.join(parts).apply_offsets(scroll_x, index)
 
 
 def estimate_width(text: str, extra: int = 0) -> int:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from textual.content import Content
 
+from app.core.model import Result, ResultStatus
 from app.ui.safe import make_safe
 from app.ui.widgets.lines import LinesView, estimate_width
 
@@ -47,6 +48,21 @@ _CONTINUED = {"stdout": ("out↪ ", "$text-muted"), "stderr": ("err↪ ", "$text
 
 
 class OutputView(LinesView[OutputRow]):
+    """Every command's output in one stream, each run framed by a start and an end line.
+
+    Component classes:
+    - `output-view--more`: the `›`/`‹` markers of a line wider than the pane.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"output-view--more"}
+    OVERFLOW_CLASS = "output-view--more"
+    DEFAULT_CSS = """
+    OutputView > .output-view--more {
+        color: $text-warning;
+        text-style: bold reverse;
+    }
+    """
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(max_rows=MAX_ROWS, follow=True, id=id, classes=classes)
         self._decoders: dict[tuple[str, str], codecs.IncrementalDecoder] = {}
@@ -103,7 +119,10 @@ class OutputView(LinesView[OutputRow]):
             self._partial[key] = (tail, continued)
         self.append_rows(rows)
 
-    def finished(self, action_id: str, summary: str, *, failed: bool) -> None:
+    def finished(self, result: Result) -> None:
+        """The end of a run: what is left of a partial line, then the console's own summary
+        (status, exit code, duration, how much output was cut)."""
+        action_id = result.action_id
         rows: list[OutputRow] = []
         for stream in ("stdout", "stderr"):
             key = (action_id, stream)
@@ -112,5 +131,20 @@ class OutputView(LinesView[OutputRow]):
             rest = text + (decoder.decode(b"", final=True) if decoder else "")
             if rest:
                 rows += _rows(stream, rest, action_id, continued)
-        rows.append(OutputRow("end", summary, action_id, failed=failed))
+        rows.append(OutputRow("end", summary_of(result), action_id, failed=failed(result)))
         self.append_rows(rows)
+
+
+def failed(result: Result) -> bool:
+    return result.status is not ResultStatus.COMPLETED or result.exit_code not in (None, 0)
+
+
+def summary_of(result: Result) -> str:
+    """E.g. "cmd-3 completed, exit 0, 0.25 s" or "… , output cut (70000+0 bytes)"."""
+    words = [result.status.value]
+    if result.exit_code is not None:
+        words.append(f"exit {result.exit_code}")
+    words.append(f"{result.duration_s:.2f} s")
+    if result.truncated:
+        words.append(f"output cut ({result.stdout_total}+{result.stderr_total} bytes)")
+    return f"{result.action_id} " + ", ".join(words)

@@ -1,42 +1,46 @@
 """The review queue: one header per agent turn, one row per action, virtualised.
 
-Rows are drawn by `OptionList`, which only paints what is in the viewport; the queue records
-which rows were painted *whole*, and that is what "on screen" means for batch approval. A row
-whose summary had to be cut (a long command, any patch) is never counted as seen from the queue:
-its detail view has to be shown instead.
+Rows are drawn by `LinesView`, which only paints what is in the viewport; the queue reports
+which rows were painted *whole* (`QueueList.Seen`), and that is what "on screen" means for batch
+approval. A row whose summary had to be cut (a long command, any patch) is never counted as seen
+from the queue: its detail view has to be shown instead. Which rows exist is `QueueModel`'s
+business (`app.ui.queue_model`); this module draws them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.content import Content
 from textual.message import Message
+from textual.reactive import reactive
 from textual.strip import Strip
 
 from app.core.model import CommandAction, Level, NetworkAction, PatchAction
-from app.ui.contract import State, ViewLike
+from app.core.state import ActionState
+from app.ui import bindings
+from app.ui.contract import ViewLike
 from app.ui.safe import make_safe, one_line, spaced
 from app.ui.widgets.lines import LinesView
 
 SUMMARY_LIMIT = 160
 
 _STATE_STYLE = {
-    State.PROPOSED: "$text-muted",
-    State.WAITING: "bold $text-warning",
-    State.APPROVED: "$text-success",
-    State.AUTO_APPROVED: "$text-success 70%",
-    State.DENIED: "$text-error",
-    State.RUNNING: "bold $text-accent",
-    State.DONE: "$text-success",
-    State.FAILED: "bold $text-error",
-    State.INTERRUPTED: "$text-error",
+    ActionState.PROPOSED: "$text-muted",
+    ActionState.WAITING: "bold $text-warning",
+    ActionState.APPROVED: "$text-success",
+    ActionState.AUTO_APPROVED: "$text-success",
+    ActionState.DENIED: "$text-error",
+    ActionState.RUNNING: "bold $text-accent",
+    ActionState.DONE: "$text-success",
+    ActionState.FAILED: "bold $text-error",
+    ActionState.INTERRUPTED: "$text-error",
 }
-_STATE_WORD = {State.AUTO_APPROVED: "auto"}
+_STATE_WORD = {ActionState.AUTO_APPROVED: "auto"}
 _LEVEL_WORD = {"safe": "SAFE", "low": "LOW", "medium": "MED", "high": "HIGH", "critical": "CRIT"}
 _KIND_MARK = {"command": "$", "patch": "±", "network": "⇄"}
 
@@ -60,11 +64,12 @@ def state_label(view: ViewLike, *, undone: bool = False) -> Content:
     """The state word; `undone`: a patch the reviewer undid (the pipeline still says done)."""
     if undone:
         return Content.styled(f"{'undone':<9}", "bold $text-warning")
-    state = str(view.state)
-    word = _STATE_WORD.get(state, state)
-    if state == State.DONE and view.result is not None and view.result.exit_code not in (None, 0):
+    state = view.state
+    word = _STATE_WORD.get(state, state.value)
+    done = state is ActionState.DONE and view.result is not None
+    if done and view.result is not None and view.result.exit_code not in (None, 0):
         return Content.styled(f"exit {view.result.exit_code:<4}", "bold $text-error")
-    if state == State.DONE and view.result is not None and view.result.exit_code == 0:
+    if done and view.result is not None and view.result.exit_code == 0:
         word = "done 0"
     return Content.styled(f"{word:<9.9}", _STATE_STYLE.get(state, ""))
 
@@ -114,7 +119,7 @@ def action_prompt(view: ViewLike, *, undone: bool = False) -> tuple[Content, boo
     ]
     if warn:
         parts.append(Content.styled(warn, "bold $text-warning"))
-    if getattr(view, "recovered", False):
+    if view.recovered:
         # Brought back from the audit log of a session that was killed.
         parts.append(Content.styled("↺ ", "bold $text-accent"))
     parts.append(body.stylize_before("bold") if critical else body)
@@ -132,108 +137,118 @@ class QueueList(LinesView[QueueRow]):
 
     A row counts as *seen* once it has been painted and its whole text fitted the width (nothing
     cut at the right edge, nothing elided, no hazard markers that need the detail's warnings).
+
+    Component classes:
+    - `queue--cursor`: the highlighted row, drawn across the full width.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down,j", "cursor_down", "Down", id="cursor-down", show=False),
-        Binding("up,k", "cursor_up", "Up", id="cursor-up", show=False),
-        Binding("home,g", "first", "First", id="cursor-first", show=False),
-        Binding("end,G", "last", "Last", id="cursor-last", show=False),
-        Binding("pagedown", "page_down", "Page down", id="page-down", show=False),
-        Binding("pageup", "page_up", "Page up", id="page-up", show=False),
-    ]
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"queue--cursor", "queue--header"}
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.QUEUE)
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"queue--cursor"}
+    DEFAULT_CSS = """
+    QueueList {
+        overflow-x: hidden;
+    }
+    QueueList > .queue--cursor {
+        background: $primary 35%;
+        text-style: bold;
+    }
+    """
+
+    highlighted: reactive[int | None] = reactive(None, init=False, always_update=False)
+    """The index of the highlighted row: always an action's row (never a batch header) or None."""
 
     class Highlighted(Message):
-        """The cursor moved to another row."""
+        """The cursor moved to another row (`row` is None when the queue is empty)."""
 
-        def __init__(self, index: int | None) -> None:
+        def __init__(self, queue: QueueList, row: RowInfo | None) -> None:
             super().__init__()
-            self.index = index
+            self.queue = queue
+            self.row = row
+
+        @property
+        def control(self) -> QueueList:
+            return self.queue
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, QueueList.Highlighted)
 
+    class Seen(Message):
+        """These actions' rows were painted whole."""
+
+        def __init__(self, queue: QueueList, action_ids: frozenset[str]) -> None:
+            super().__init__()
+            self.queue = queue
+            self.action_ids = action_ids
+
+        @property
+        def control(self) -> QueueList:
+            return self.queue
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._cursor: int | None = None
         self.seen: set[str] = set()
-        self.on_seen: Callable[[set[str]], None] | None = None
-        self.on_highlight: Callable[[int | None], None] | None = None
         self._index: dict[str, int] = {}
 
     # ------------------------------------------------------------------ rows
 
-    @property
-    def infos(self) -> list[RowInfo]:
-        return [r.info for r in self.rows]
-
-    def set_rows(self, rows: Sequence[tuple[RowInfo, Content]]) -> bool:  # type: ignore[override]
+    def set_queue(self, rows: Sequence[QueueRow]) -> bool:
         """Replace the rows, keeping the cursor on the same action. True if rows were only
-        appended (existing rows keep their old prompts: update them yourself)."""
+        appended (existing rows keep their old prompts: update them with `update_row`)."""
         keep = self.highlighted_row()
         old = self.rows
         appended = len(rows) >= len(old) > 0 and all(
             (old[i].info.action_id, old[i].info.turn_id)
-            == (rows[i][0].action_id, rows[i][0].turn_id)
+            == (rows[i].info.action_id, rows[i].info.turn_id)
             for i in range(len(old))
         )
         if appended:
-            extra = [QueueRow(info, prompt) for info, prompt in rows[len(old) :]]
+            extra = list(rows[len(old) :])
             for offset, row in enumerate(extra, len(old)):
                 if row.info.action_id is not None:
                     self._index[row.info.action_id] = offset
             self.append_rows(extra)
         else:
-            super().set_rows([QueueRow(info, prompt) for info, prompt in rows])
+            self.set_rows(list(rows))
             self._index = {
                 r.info.action_id: i for i, r in enumerate(self.rows) if r.info.action_id is not None
             }
-            self._cursor = None
+            self.set_reactive(QueueList.highlighted, None)
             if keep is not None and keep.action_id is not None:
                 self.highlighted = self._index.get(keep.action_id)
-        if self._cursor is None:
-            self.highlighted = next(iter(sorted(self._index.values())), None)
+        if self.highlighted is None:
+            self.highlighted = min(self._index.values(), default=None)
         return appended
 
-    def update_row(self, index: int, info: RowInfo, prompt: Content) -> None:
-        self.replace_row(index, QueueRow(info, prompt))
+    def update_row(self, index: int, row: QueueRow) -> None:
+        self.replace_row(index, row)
 
     def highlighted_row(self) -> RowInfo | None:
-        if self._cursor is None or self._cursor >= len(self.rows):
+        index = self.highlighted
+        if index is None or index >= len(self.rows):
             return None
-        return self.rows[self._cursor].info
+        return self.rows[index].info
 
     def index_of(self, action_id: str) -> int | None:
         return self._index.get(action_id)
 
     # ------------------------------------------------------------------ cursor
 
-    @property
-    def highlighted(self) -> int | None:
-        return self._cursor
+    def validate_highlighted(self, index: int | None) -> int | None:
+        """Out of range is None; a batch header passes the cursor to the action below it (or,
+        at the end, above it)."""
+        if index is None or not (0 <= index < len(self.rows)):
+            return None
+        if self.rows[index].info.action_id is None:
+            below = self._step(index, 1)
+            return below if below is not None else self._step(index, -1)
+        return index
 
-    @highlighted.setter
-    def highlighted(self, index: int | None) -> None:
-        if index is not None and not (0 <= index < len(self.rows)):
-            index = None
-        if index is not None and self.rows[index].info.action_id is None:
-            index = (
-                self._step(index, 1) if self._step(index, 1) is not None else self._step(index, -1)
-            )
-        if index == self._cursor:
-            return
-        previous, self._cursor = self._cursor, index
+    def watch_highlighted(self, previous: int | None, index: int | None) -> None:
         for i in (previous, index):
-            if i is not None:
-                self._strips.pop(i, None)
-                self.refresh_rows(i, i + 1)
+            if i is not None and i < len(self.rows):
+                self.redraw_row(i)
         self.scroll_to_highlight()
-        if self.on_highlight is not None:
-            # Directly, not by message: the detail pane follows the cursor in the same frame.
-            self.on_highlight(index)
-        else:
-            self.post_message(self.Highlighted(index))
+        self.post_message(self.Highlighted(self, self.highlighted_row()))
 
     def _step(self, start: int, direction: int) -> int | None:
         i = start
@@ -244,10 +259,10 @@ class QueueList(LinesView[QueueRow]):
         return None
 
     def scroll_to_highlight(self, top: bool = False) -> None:
-        if self._cursor is None:
+        y = self.highlighted
+        if y is None:
             return
         height = self.scrollable_content_region.height or 1
-        y = self._cursor
         if top:
             # Show the header above it too, so the batch is named.
             target = max(0, y - 1)
@@ -262,13 +277,14 @@ class QueueList(LinesView[QueueRow]):
     def _move(self, delta: int) -> None:
         if not self._index:
             return
-        if self._cursor is None:
+        if self.highlighted is None:
             self.highlighted = min(self._index.values())
             return
         direction = 1 if delta > 0 else -1
-        target = self._step(max(0, min(len(self.rows) - 1, self._cursor + delta)), direction)
+        start = max(0, min(len(self.rows) - 1, self.highlighted + delta))
+        target = self._step(start, direction)
         if target is None:
-            target = self._step(max(0, min(len(self.rows) - 1, self._cursor + delta)), -direction)
+            target = self._step(start, -direction)
         if target is not None:
             self.highlighted = target
 
@@ -303,23 +319,17 @@ class QueueList(LinesView[QueueRow]):
         return 1  # never scrolls sideways: a cut row is not "seen", the detail shows it whole
 
     def row_content(self, row: QueueRow) -> Content:
-        width = self._line_width or self.scrollable_content_region.width
+        width = self.line_width
         if width and row.prompt.cell_length > width:
             return row.prompt.truncate(width, ellipsis=True)
         return row.prompt
 
-    def _strip_for(self, index: int) -> Strip:
-        if index != self._cursor:
-            return super()._strip_for(index)
-        strip = self._strips.get(index)
-        if strip is None:
-            # The cursor row is drawn on the cursor's own background, across the full width.
-            content = self.row_content(self.rows[index])
-            width = self._line_width or self.scrollable_content_region.width
-            content = content.extend_right(max(0, width - content.cell_length))
-            strip = Strip(content.render_segments(self.get_visual_style("queue--cursor")))
-            self._strips[index] = strip
-        return strip
+    def row_strip(self, index: int, content: Content) -> Strip:
+        if index != self.highlighted:
+            return super().row_strip(index, content)
+        # The cursor row is drawn on the cursor's own background, across the full width.
+        content = content.extend_right(max(0, self.line_width - content.cell_length))
+        return Strip(content.render_segments(self.get_visual_style("queue--cursor")))
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
@@ -330,9 +340,8 @@ class QueueList(LinesView[QueueRow]):
                 info.action_id is not None
                 and info.complete
                 and info.action_id not in self.seen
-                and self.rows[index].prompt.cell_length <= self._line_width
+                and self.rows[index].prompt.cell_length <= self.line_width
             ):
                 self.seen.add(info.action_id)
-                if self.on_seen is not None:
-                    self.on_seen({info.action_id})
+                self.post_message(self.Seen(self, frozenset({info.action_id})))
         return strip

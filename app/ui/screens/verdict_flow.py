@@ -1,0 +1,74 @@
+"""The questions a verdict may need before it can be given, each ending in a `Verdict` or None.
+
+Every dialog is a screen that answers with `dismiss`; these coroutines await them in turn (the
+critical confirmation after an edit shows the edited text) and build the verdict the main screen
+then submits. Nothing here submits anything.
+"""
+
+from __future__ import annotations
+
+from textual.app import App
+
+from app.core.model import CommandAction, Level, PatchAction, Verdict, VerdictKind
+from app.ui.contract import ViewLike
+from app.ui.editor import edit_in_editor
+from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen, FeedbackScreen
+
+APPROVALS = {
+    "once": (VerdictKind.APPROVE, "y", "Approve"),
+    "session": (VerdictKind.APPROVE_SESSION, "s", "Approve and allow for this session"),
+    "always": (VerdictKind.APPROVE_ALWAYS, "A", "Approve and always allow"),
+}
+
+
+def is_critical(view: ViewLike) -> bool:
+    return view.assessment is not None and view.assessment.level is Level.CRITICAL
+
+
+async def approval(app: App[object], view: ViewLike, scope: str) -> Verdict | None:
+    """`scope`: once, session or always. A critical action needs a typed confirmation."""
+    kind, key, verb = APPROVALS[scope]
+    if is_critical(view) and not await app.push_screen_wait(ConfirmCriticalScreen(view, verb)):
+        return None
+    return Verdict(view.action.id, kind, key=key)
+
+
+async def denial_with_feedback(app: App[object], view: ViewLike) -> Verdict | None:
+    text = await app.push_screen_wait(FeedbackScreen(view))
+    return (
+        Verdict(view.action.id, VerdictKind.DENY_FEEDBACK, key="f", feedback=text) if text else None
+    )
+
+
+async def command_edit(app: App[object], view: ViewLike) -> Verdict | None:
+    """Edit, then (critical) confirm the edited text — exactly what will run."""
+    edited = await app.push_screen_wait(EditCommandScreen(view))
+    if edited is None:
+        return None
+    if is_critical(view):
+        confirm = ConfirmCriticalScreen(view, "Run the edited", edited=edited)
+        if not await app.push_screen_wait(confirm):
+            return None
+    return Verdict(view.action.id, VerdictKind.EDIT, key="e", edited=edited)
+
+
+async def patch_revision(app: App[object], view: ViewLike) -> tuple[Verdict | None, str]:
+    """Patches are edited in $EDITOR. The pipeline runs only patches the agent proposed, so a
+    revised patch goes back to the agent as the reason for a denial, to be proposed again (and
+    reviewed again) as its own action. Returns the verdict, or None and what to tell the
+    reviewer."""
+    assert isinstance(view.action, PatchAction)
+    outcome = await edit_in_editor(app, view.action.patch, f"{view.action.id}.patch")
+    if outcome.text is None:
+        return None, outcome.problem
+    if not outcome.changed:
+        return None, "Patch unchanged; it still waits for a verdict."
+    feedback = (
+        "The reviewer revised this patch instead of applying it. "
+        "Propose exactly this patch instead:\n" + outcome.text
+    )
+    return Verdict(view.action.id, VerdictKind.DENY_FEEDBACK, key="e", feedback=feedback), ""
+
+
+def editable(view: ViewLike) -> bool:
+    return isinstance(view.action, CommandAction | PatchAction)
