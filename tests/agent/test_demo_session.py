@@ -41,7 +41,7 @@ def test_demo_headless_start_to_finish(tmp_path: Path) -> None:
         assert f"→ $ {cmd}\n  policy: allow" in out
     # the tests fail, the fix applies, the tests pass — in that order
     fail = out.index("FAILED (failures=3)")
-    fix = out.index("[patch] applied: Success. Updated the following files:; M shopcart/pricing.py")
+    fix = out.index("[patch] applied: M shopcart/pricing.py")
     green = out.index("│ OK", fix)
     assert fail < fix < green
     # every threat is stopped, and the agent moves on
