@@ -36,7 +36,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     ws.mkdir()
     (ws / "app.py").write_text("def f():\n    return 1\n")
     (ws / ".env").write_text("API_KEY=sk-live-000\n")
-    with serve(ws, home=tmp_path_factory.mktemp("serve-home")) as s:
+    home = tmp_path_factory.mktemp("serve-home")
+    (home / "config").mkdir()
+    (home / "config" / "config.toml").write_text(
+        "[[policy.rule]]\n"
+        'name = "read-issues"\n'
+        'decision = "allow"\n'
+        'command = ["mcp__github__get_issue", "*"]\n'
+        'max_level = "medium"\n'
+        'justification = "reading an issue changes nothing"\n'
+    )
+    with serve(ws, home=home) as s:
         yield s
 
 
@@ -155,9 +165,12 @@ def test_web_fetch_against_the_allow_list(served: Serve) -> None:
 
 
 def test_mcp_tools_are_asked_unless_a_rule_allows_them(served: Serve) -> None:
-    event = claude_event("mcp__github__get_issue", {"owner": "o", "number": 1}, served.workspace)
-    run = run_hook("claude", event, served.env)
-    assert run.decision == "deny" and "asked unless a rule allows it" in run.reason
+    ws = served.workspace
+    allowed = claude_event("mcp__github__get_issue", {"owner": "o", "number": 1}, ws)
+    assert run_hook("claude", allowed, served.env).decision == "allow"  # the user's rule
+    other = claude_event("mcp__github__create_issue", {"owner": "o", "title": "t"}, ws)
+    run = run_hook("claude", other, served.env)
+    assert run.decision == "deny" and "no reviewer" in run.reason  # asked; headless denies
     todo = claude_event("TodoWrite", {"todos": []}, served.workspace)
     assert run_hook("claude", todo, served.env).decision == "allow"
 

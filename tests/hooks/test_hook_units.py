@@ -337,3 +337,28 @@ def test_gemini_shell_directory_is_the_commands_cwd(workspace: Path) -> None:
         workspace,
     )
     assert out.kind == "refuse" and "outside the workspace" in out.reason
+
+
+def test_tools_lockgate_cannot_judge_need_a_rule(workspace: Path) -> None:
+    from app.core.model import Assessment, Decision, DecisionKind, Level
+    from app.hooks.handoff import HookPolicy
+
+    class Inner:
+        def __init__(self, source: str) -> None:
+            self.source = source
+
+        def decide(self, action: object, assessment: Assessment) -> Decision:
+            return Decision(DecisionKind.ALLOW, "r", source=self.source)  # type: ignore[arg-type]
+
+        def remember(self, action: object, verdict: object) -> None:
+            return None
+
+    tool = mapped("claude", claude_event("mcp__x__y", {}, workspace), workspace).actions[0]
+    bash = mapped("claude", claude_event("Bash", {"command": "ls"}, workspace), workspace).actions[
+        0
+    ]
+    safe = Assessment(score=0, level=Level.SAFE)
+    assert HookPolicy(Inner("default")).decide(tool, safe).kind is DecisionKind.ASK
+    assert HookPolicy(Inner("default")).decide(bash, safe).kind is DecisionKind.ALLOW
+    for source in ("user", "project", "session"):
+        assert HookPolicy(Inner(source)).decide(tool, safe).kind is DecisionKind.ALLOW
