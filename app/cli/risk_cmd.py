@@ -54,6 +54,7 @@ def _underline(text: str, spans: tuple[tuple[int, int], ...]) -> list[str]:
 @click.command("risk")
 @click.option(
     "--workspace",
+    "-w",
     type=click.Path(path_type=Path),
     default=None,
     help="Workspace root (default: the current directory).",

@@ -113,6 +113,7 @@ _CAP_WORDS = {
 )
 @click.option(
     "--workspace",
+    "-w",
     required=True,
     type=click.Path(path_type=Path),
     help="The directory the command may write (besides its private /tmp).",
