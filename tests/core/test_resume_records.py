@@ -4,6 +4,7 @@ shape (a log is input) either rebuilds or is refused with one line, never a cras
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.audit import AuditLog
-from app.core.model import Action
+from app.core.events import AgentCheckpoint, AgentEvent, Proposed, TurnEnded
+from app.core.model import Action, Result
 from app.core.pipeline import ActionState, Pipeline
 from app.core.ports import SessionContext
 from app.core.resume import ResumeError, recover
@@ -126,3 +128,73 @@ def test_recover_never_crashes_on_strange_records(
     for turn in recovery.turns:
         for ra in turn.actions:
             assert isinstance(ra.action.reviewed_text, str) and isinstance(ra.action.id, str)
+
+
+class CheckpointingLink:
+    """One turn, with the checkpoint a live link sends before proposing it."""
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+        self.results: tuple[Result, ...] = ()
+        self._got = asyncio.Event()
+
+    async def _events(self) -> AsyncIterator[AgentEvent]:
+        yield AgentCheckpoint("responses", "t1", {"response_id": "resp_1", "items": [1, "two"]})
+        yield Proposed(self.action)
+        yield TurnEnded("t1")
+        await self._got.wait()
+
+    def events(self) -> AsyncIterator[AgentEvent]:
+        return self._events()
+
+    async def submit_results(self, turn_id: str, results: Sequence[Result]) -> None:
+        self.results = tuple(results)
+        self._got.set()
+
+    async def cancel(self) -> None:
+        pass
+
+
+def test_the_conversation_and_outputs_beside_the_log_come_back_only_as_it_vouches(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """#18.5: the agent's checkpoints and each command's output live in `<log>.kept` (the log
+    holds neither); recovery takes back only what the chained log's hashes confirm."""
+    path = tmp_path / "a.jsonl"
+    audit = AuditLog.create(workspace, path=path)
+    p = Pipeline(
+        context=SessionContext(workspace=workspace),
+        risk=FakeRisk(),
+        policy=FakePolicy(),
+        commands=RecordingCommands(),
+        patches=FilePatches(workspace),
+        audit=audit,
+    )
+    action = cmd("echo kept", turn="t1")
+    asyncio.run(p.run(CheckpointingLink(action)))
+    audit.close()
+    log_text = path.read_text()
+    assert "ZWNobyBrZXB0" not in log_text and "resp_1" not in log_text  # the log holds neither
+    rec = recover(path)
+    assert rec.conversation == (
+        {
+            "api": "responses",
+            "turn_id": "t1",
+            "state": {"response_id": "resp_1", "items": [1, "two"]},
+        },
+    )
+    (turn,) = rec.turns
+    (ra,) = turn.actions
+    assert ra.result is not None and ra.result.stdout == b"echo kept"
+
+    kept = path.with_name(path.name + ".kept")
+    lines = kept.read_text().splitlines(keepends=True)
+    forged = [
+        ln.replace("resp_1", "resp_X").replace("ZWNobyBrZXB0", "cm0gLXJmIH4=") for ln in lines
+    ]
+    kept.write_text("".join(forged))
+    rec = recover(path)
+    assert rec.conversation == ()  # a checkpoint the log does not vouch for is no conversation
+    (turn,) = rec.turns
+    (ra,) = turn.actions
+    assert ra.result is not None and ra.result.stdout == b""  # nor is an output
