@@ -63,8 +63,9 @@ class Attributor:
     The file's mtime says when it was written, so a change is credited to the action that was
     running at that moment, even when the watcher reports it after the next action started. A
     patch is credited only with the files it declared (a command running next to it, or just
-    before, never with its files — and it never with theirs). Without an mtime (a deletion) the
-    running action gets the credit, else one that ended within `grace_s`.
+    before, never with its files — and it never with theirs). A file written when nothing that
+    could write it ran is nobody's (and flagged). Without an mtime (a deletion) the running
+    action gets the credit, else one that ended within `grace_s`.
     """
 
     grace_s: float = 0.6
@@ -116,8 +117,7 @@ class Attributor:
                 end = run.ended if run.ended is not None else now
                 if run.started - SLACK_S <= mtime <= end + SLACK_S and run.may_write(rel):
                     return run.action_id, run.patching
-            if not any(r.ended is None for r in self._runs):
-                return None, False  # written when nothing ran
+            return None, False  # written when nothing that could write it ran
         fallback = next((r for r in recent if r.may_write(rel)), None)
         return (fallback.action_id, fallback.patching) if fallback is not None else (None, False)
 

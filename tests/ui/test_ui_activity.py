@@ -10,7 +10,7 @@ from uikit import console, patch
 from watchfiles import Change
 
 from app.core.pipeline import ActionState
-from app.ui.activity_watch import rows_for
+from app.ui.activity_watch import Attributor, rows_for
 from app.ui.screens.dialogs import ConfirmScreen
 from app.ui.widgets.activity import ActivityFeed
 
@@ -119,3 +119,44 @@ def test_removed_and_written_again_in_one_batch(tmp_path: Path) -> None:
     rows_for({(Change.deleted, str(tmp_path / "a.txt"))}, tmp_path, None, known=known)
     again = rows_for({(Change.added, str(tmp_path / "a.txt"))}, tmp_path, None, known=known)
     assert [r.change for r in again] == ["added"]
+
+
+def test_each_file_is_credited_to_the_action_that_wrote_it() -> None:
+    """#18.8: the watcher reports late; the file's mtime says who wrote it. A patch is credited
+    only with its own files, a command never with a patch's."""
+    now = [1000.0]
+    who = Attributor(clock=lambda: now[0])
+    who.started("cmd-echo")  # echo > notes.txt
+    now[0] += 0.1
+    who.finished("cmd-echo")
+    who.started("patch-1", patching=True, files=["app.py"])
+    now[0] += 0.1
+    who.finished("patch-1")
+    who.started("cmd-pytest")
+    now[0] += 0.05
+    # All three reported in one late batch, while pytest runs:
+    assert who.credit("notes.txt", mtime=1000.05) == ("cmd-echo", False)
+    assert who.credit("app.py", mtime=1000.15) == ("patch-1", True)
+    assert who.credit(".pytest_cache/v", mtime=1000.22) == ("cmd-pytest", False)
+    # A file written during the patch that the patch did not declare came from outside.
+    assert who.credit("other.txt", mtime=1000.15) == (None, False)
+    who.finished("cmd-pytest")
+    now[0] += 5
+    assert who.credit("late.txt", mtime=now[0]) == (None, False)  # nothing ran: flagged
+
+
+def test_directories_are_not_listed(tmp_path: Path) -> None:
+    """#18.8: a directory made (and maybe removed again) is not a row; its files are."""
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "x.o").write_text("x")
+    known: set[str] = set()
+    rows = rows_for(_changes(tmp_path, "build", "build/x.o"), tmp_path, "cmd-1", known=known)
+    assert [r.path for r in rows] == ["build/x.o"]
+    (tmp_path / "build" / "x.o").unlink()
+    (tmp_path / "build").rmdir()
+    gone = {
+        (Change.deleted, str(tmp_path / "build")),
+        (Change.deleted, str(tmp_path / "build/x.o")),
+    }
+    rows = rows_for(gone, tmp_path, "cmd-2", known=known)
+    assert [(r.change, r.path) for r in rows] == [("deleted", "build/x.o")]

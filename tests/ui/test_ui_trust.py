@@ -3,6 +3,7 @@ the final review, every pane is reachable from the keyboard. Each test failed be
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from textual.widgets import Static
 from uikit import cmd, console, patch
 
 from app.core.audit import AuditLog, read_records
+from app.core.model import NetworkAction
 from app.core.pipeline import ActionState
 from app.ui.screens.dialogs import ConfirmCriticalScreen, ConfirmScreen, EditCommandScreen
 from app.ui.screens.main import MainScreen
@@ -169,3 +171,53 @@ async def test_u_names_the_patch_it_undoes_confirms_and_the_row_says_undone(
         await c.until(lambda: not (workspace / "b.py").exists())
         await c.until(lambda: "undone    ± patch b.py" in c.text)
         assert (workspace / "a.py").exists()
+
+
+async def test_keys_that_cannot_act_say_why(workspace: Path) -> None:
+    """#18.10: `e` on a network ask, `n` on an action that no longer waits, ctrl+c, and the
+    palette's Screenshot each act or say why not."""
+    async with console(workspace) as c:
+        ask = NetworkAction("pypi.org", 443, turn_id="", id="net-1", program="pip", created_at=0)
+        task = asyncio.get_running_loop().create_task(c.session.pipeline.ask_network(ask, 30))
+        await c.select("net-1")
+        await c.pilot.press("e")
+        await c.until(
+            lambda: any("net-1 is a network ask: it cannot be edited" in n for n in c.notes())
+        )
+        await c.pilot.press("n")
+        await asyncio.wait_for(task, 3)
+        await c.until(lambda: "denied" in c.text)
+        await c.pilot.press("n")
+        await c.until(lambda: any("net-1 is denied: verdict keys act only" in n for n in c.notes()))
+        await c.pilot.press("ctrl+c")
+        await c.until(lambda: any("ctrl+c does not quit lockgate: q quits" in n for n in c.notes()))
+        c.app.take_screenshot()
+        await c.until(lambda: any(n.startswith("Screenshot saved: /") for n in c.notes()))
+        saved = next(n for n in c.notes() if n.startswith("Screenshot saved: "))
+        assert Path(saved.removeprefix("Screenshot saved: ")).is_file()
+
+
+async def test_output_lines_wider_than_the_pane_end_in_a_marker(workspace: Path) -> None:
+    """#18.11: the output pane never cuts a line silently: `›` at the edge, like the detail."""
+    wide = b"x" * 150 + b"END\n"
+    async with console(workspace, size=(100, 30), outputs={"cat wide": (wide, b"", 0)}) as c:
+        c.link.turn("t1", [cmd("cat wide", n=1)])
+        await c.until(lambda: "cmd-t1-1 completed" in c.text)
+        line = next(ln for ln in c.text.splitlines() if "out│ xxx" in ln)
+        assert "›" in line and "END" not in line
+
+
+async def test_no_stale_toast_says_an_action_still_waits(workspace: Path) -> None:
+    """#18.13: cancelling a critical confirmation and then denying leaves no "still waits"."""
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd("cat /etc/shadow", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("y")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
+        await c.pilot.press("escape")
+        await c.until(lambda: isinstance(c.app.screen, MainScreen))
+        await c.pilot.press("n")
+        await c.until(lambda: "denied" in c.text)
+        assert not any("still wait" in n for n in c.notes()), c.notes()
+        assert "still wait" not in c.text
