@@ -195,6 +195,7 @@ class Pipeline:
         self._pending_events: collections.deque[PipelineEvent] = collections.deque()
         self._recovered_pending: list[_Turn] = []
         self._runs = 0  # `run()` calls in progress: while one is, recovered turns stay claimable
+        self._background: set[asyncio.Task[None]] = set()  # kept referenced until done
 
     # ------------------------------------------------------------------ public API
 
@@ -513,7 +514,9 @@ class Pipeline:
                     )
                 )
             )
-            asyncio.get_running_loop().create_task(link.cancel())
+            stopping = asyncio.get_running_loop().create_task(link.cancel())
+            self._background.add(stopping)
+            stopping.add_done_callback(self._background.discard)
             return True
         if turn.link is None:
             turn.link = link
