@@ -20,6 +20,7 @@ from app.hooks.wire import MAX_LINE, Answer, WireError, request_line
 
 AGENTS = ("claude", "gemini", "codex")
 CONNECT_TIMEOUT_S = 1.0
+ANSWER_MARGIN_S = 2.0
 NOT_RUNNING = "lockgate is not running: start `lockgate serve`"
 # How long the client waits for a verdict unless told: a little under each agent's own default
 # hook timeout (Claude Code 600 s, Gemini CLI 60 s; Codex has none), because an agent that
@@ -80,7 +81,7 @@ def ask_console(agent: str, event: dict[str, Any], wait_s: float) -> Answer:
             return deny(f"lockgate: the console dropped the request ({exc.strerror}); denied")
         # The console answers a timed-out question itself (a denial it records); the margin
         # covers that answer's trip back.
-        sock.settimeout(wait_s + 5.0)
+        sock.settimeout(wait_s + ANSWER_MARGIN_S)
         try:
             line = _read_line(sock)
         except TimeoutError:

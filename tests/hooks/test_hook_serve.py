@@ -252,7 +252,9 @@ def test_dead_socket_and_wrong_token_deny(served: Serve, workspace: Path) -> Non
     assert run.decision == "deny" and "wrong token" in run.reason
 
 
-def _fake_console(rdir: str, workspace: Path, reply: bytes | None) -> threading.Thread:
+def _fake_console(
+    rdir: str, workspace: Path, reply: bytes | None, release: threading.Event | None = None
+) -> threading.Thread:
     ep_file, sock_path, token_file = endpoint_paths(rdir, str(workspace))
     write_private_file(token_file, "t\n")
     write_private_file(ep_file, Endpoint(str(workspace), sock_path, token_file, 1).to_json())
@@ -267,7 +269,7 @@ def _fake_console(rdir: str, workspace: Path, reply: bytes | None) -> threading.
             conn.sendall(reply)
             conn.close()
         else:
-            threading.Event().wait(3)  # says nothing
+            (release or threading.Event()).wait(10)  # says nothing until released
             conn.close()
         srv.close()
 
@@ -296,11 +298,13 @@ def test_malformed_answers_deny(workspace: Path, reply: bytes) -> None:
 
 def test_no_answer_in_time_denies(workspace: Path) -> None:
     rdir = runtime_dir()
-    t = _fake_console(rdir, workspace, None)
+    release = threading.Event()
+    t = _fake_console(rdir, workspace, None, release)
     event = claude_event("Bash", {"command": "ls"}, workspace)
     run = run_hook("claude", event, hook_env(rdir), "--timeout", "0.3")
+    release.set()
     t.join(5)
-    assert run.decision == "deny"
+    assert run.decision == "deny" and "no verdict within 0.3 s" in run.reason
 
 
 def test_a_second_serve_of_the_workspace_is_refused(served: Serve) -> None:
