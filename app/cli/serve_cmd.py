@@ -119,6 +119,11 @@ def cli(
     else:
         from app.ui import run_console
 
+        # The lines above vanish under the console's screen: say it once inside too.
+        session.notices = (
+            *session.notices,
+            f"Reviewing hooks for {session.workspace} on {served.listener.socket_path}",
+        )
         with session:
             code = run_console(session, served.link)
     sys.exit(code)
