@@ -53,7 +53,8 @@ class Drained:
     new_ids: list[str] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
     output: list[OutputItem] = field(default_factory=list)
-    agent_text: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+    # (kind, text); kind "turn" (no text) where the agent's next turn begins
+    agent_text: list[tuple[str, str]] = field(default_factory=list)
     status: AgentStatus | None = None
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
@@ -113,6 +114,8 @@ class ConsoleBridge:
                 p.status = inner
         elif isinstance(event, ResultsSent):
             p.dirty.update(r.action_id for r in event.results)
+            # The agent's next words answer these results: a new turn, a new paragraph.
+            p.agent_text.append(("turn", ""))
         if not self._posted:
             self._posted = True
             self._target.post_message(Changed())

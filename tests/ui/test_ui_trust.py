@@ -221,3 +221,15 @@ async def test_no_stale_toast_says_an_action_still_waits(workspace: Path) -> Non
         await c.until(lambda: "denied" in c.text)
         assert not any("still wait" in n for n in c.notes()), c.notes()
         assert "still wait" not in c.text
+
+
+async def test_each_turn_of_the_agents_words_is_its_own_paragraph(workspace: Path) -> None:
+    """#18.9: words of the next turn never run on into the last turn's paragraph."""
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd("ls", n=1)], text="Looking at the files.")
+        await c.until(lambda: "t1" in c.link.results)
+        c.link.turn("t2", [cmd("ls -la", turn="t2", n=1)], text="Now the tests.")
+        await c.until(lambda: "t2" in c.link.results)
+        await c.until(lambda: "Now the tests." in c.main.agent.text)
+        assert c.main.agent.text == "Looking at the files.\n\nNow the tests."
+        assert "files.Now" not in c.text

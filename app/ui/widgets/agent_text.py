@@ -29,6 +29,7 @@ class AgentView(VerticalScroll):
         super().__init__(id=id)
         self._pieces: list[tuple[str, str]] = []  # (kind, text)
         self._chars = 0
+        self._turn_break = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="agent-text")
@@ -39,7 +40,19 @@ class AgentView(VerticalScroll):
         self.anchor()
 
     def add(self, pieces: list[tuple[str, str]]) -> None:
+        """Append streamed pieces; a ("turn", "") piece starts the next turn's words on a
+        paragraph of their own, never run on into the last turn's."""
         for kind, text in pieces:
+            if kind == "turn":
+                self._turn_break = bool(self._pieces)
+                continue
+            if self._turn_break and text.strip():
+                self._turn_break = False
+                before = self.text
+                gap = "" if before.endswith("\n\n") else "\n" if before.endswith("\n") else "\n\n"
+                if gap:
+                    self._pieces.append(("text", gap))
+                    self._chars += len(gap)
             if self._pieces and self._pieces[-1][0] == kind:
                 self._pieces[-1] = (kind, self._pieces[-1][1] + text)
             else:
