@@ -10,7 +10,7 @@ import sys
 import click
 
 from app import __version__
-from app.cli import SUBCOMMANDS
+from app.cli.registry import SUBCOMMANDS
 
 
 class LazyGroup(click.Group):
