@@ -9,6 +9,7 @@ are judged as what they do together.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -115,6 +116,7 @@ class Analyzer:
         self.decoded: set[str] = set()  # files this action filled with decoded (hidden) text
         self.functions = {name for name, _span, _body in self.script.functions}
         self.git_remotes: dict[str, str] = {}  # remotes this action adds: name -> URL
+        self.aliases: dict[str, str] = {}  # aliases this action defines: name -> body
 
     # ------------------------------------------------------------------ recording
 
@@ -153,12 +155,20 @@ class Analyzer:
                     return by_scope[scope[:k]]
             return self.start_cwd, False
 
+        cdpath = ""
         for c in self.script.commands:
             cur, climbed = lookup(c.scope)
             self.cwds[c.index] = cur
             if climbed:
                 self.climbed.add(c.index)
             name = c.name
+            own_cdpath = cdpath
+            for var, w in c.assigns:
+                if var == "CDPATH":
+                    value = w.best.split("=", 1)[1] if w.best.startswith("CDPATH=") else w.best
+                    if c.keyword:
+                        cdpath = value  # `CDPATH=…;` / `export CDPATH=…` for what follows
+                    own_cdpath = value
             if c.keyword or name not in ("cd", "pushd", "popd", "chdir"):
                 continue
             args = [w for w in c.args if not (w.value or "").startswith("-") or w.value == "-"]
@@ -171,11 +181,36 @@ class Analyzer:
                 new = None
             else:
                 target = args[0].value
+                base = self._cdpath_base(own_cdpath, target)
+                if base is not None:
+                    # bash looks the directory up in CDPATH first (`CDPATH=$HOME cd .ssh`).
+                    cur, climbed = base, False
                 info = resolve(target, cur, self.workspace, self.home, climbed)
                 new = info.abs
                 relative = not target.startswith(("/", "~"))
                 climbs = relative and (climbed or ".." in target.split("/")) and not info.inside
             by_scope[c.scope] = (new, climbs)
+
+    def _cdpath_base(self, cdpath: str, target: str) -> str | None:
+        """The CDPATH entry bash would take for `cd target` (the first where it exists, else
+        the first entry: an unknown that is never the workspace by default)."""
+        if not cdpath or target.startswith(("/", "./", "../", "~")) or target in (".", ".."):
+            return None
+        entries = []
+        for e in cdpath.split(":"):
+            e = e or "."
+            if e.startswith("~"):
+                e = self.home + e[1:]
+            elif e == "$HOME":
+                e = self.home
+            if e.startswith("/"):
+                entries.append(e)
+        if not entries:
+            return None
+        for e in entries:
+            if os.path.isdir(os.path.join(e, target)):
+                return e
+        return entries[0]
 
     # ------------------------------------------------------------------ fragments
 

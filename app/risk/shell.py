@@ -361,6 +361,8 @@ class _Extractor:
         self.shared = shared or _Shared()
         self.frame = frame or _Frame(depth=depth)
         self.vars: dict[str, str | None] = {}
+        # Arrays with constant elements (`a=(rm -rf ~)`): name -> elements (None: unknown).
+        self.arrays: dict[str, list[str] | None] = {}
 
     # ------------------------------------------------------------------ positions
 
@@ -664,6 +666,29 @@ class _Extractor:
         value = node.child_by_field_name("value")
         w = Word("", "", self._span(node)) if value is None else self._word(value, fr)
         base = name.split("[", 1)[0]
+        if value is not None and value.type == "array":
+            elems = [self._eval(c, fr)[0] for c in value.children if c.is_named]
+            known = [e for e in elems if e is not None]
+            self.arrays[base] = known if len(known) == len(elems) else None
+            self.vars[base] = known[0] if known and len(known) == len(elems) else None
+            w = Word(
+                " ".join(known) if len(known) == len(elems) else None,
+                w.text,
+                w.span,
+                None,
+                w.subs,
+                True,
+            )
+            return name, w
+        appending = any(c.type == "+=" for c in node.children)
+        if appending:
+            # `f=~/.ba; f+=shrc`: bash appends; the value is known when both parts are.
+            old = self.vars.get(base, "" if base not in self.vars else None)
+            joined = None if old is None or w.value is None else old + w.value
+            self.vars[base] = joined
+            w = Word(joined, w.text, w.span, None, w.subs, True)
+            return name, w
+        self.arrays.pop(base, None)
         self.vars[base] = w.value
         if w.subs:
             self.shared.taint[base] = w.subs
@@ -789,6 +814,16 @@ class _Extractor:
                 else:
                     parts_v.append(cv)
             return (None if dyn else "".join(parts_v)), "".join(parts_t), exp, subs
+        if t == "expansion":
+            m = re.fullmatch(r"\$\{(\w+)\[(\d+|@|\*)\]\}", raw)
+            if m and m.group(1) in self.arrays:
+                arr = self.arrays[m.group(1)]
+                if arr is None:
+                    return None, raw, True, []
+                if m.group(2) in ("@", "*"):
+                    return " ".join(arr), raw, True, []
+                k = int(m.group(2))
+                return (arr[k] if k < len(arr) else ""), raw, True, []
         if t in ("simple_expansion", "expansion"):
             names = [
                 c for c in node.children if c.type in ("variable_name", "special_variable_name")

@@ -6,6 +6,7 @@ command of an action, then the flows.
 from __future__ import annotations
 
 import re
+import shlex
 
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer
@@ -28,6 +29,7 @@ from app.risk.commands.effects import read_target, write_target
 from app.risk.commands.flows import analyze_flows, analyze_script
 from app.risk.commands.generic import _assignments, _declare, _generic, _unknown
 from app.risk.commands.inline import run_written
+from app.risk.commands.payloads import analyze_payloads
 from app.risk.commands.registry import Handler
 from app.risk.shell import SimpleCommand
 
@@ -62,6 +64,11 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
         if name is None:
             _generic(an, c)
             return
+        if any(ch.isspace() for ch in name):
+            # `a=(rm -rf ~); "${a[@]}"`, `c='rm -rf'; $c ~`: the words the value splits into.
+            rest = " ".join(shlex.quote(w.best) for w in c.args)
+            an.fragment(f"{name} {rest}".strip(), None, c.span, c, prefix="expanded, it runs: ")
+            return
     if c.background and c.via == "":
         an.add(
             K.RESOURCE,
@@ -72,6 +79,17 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
         )
     if name in an.functions:
         return  # its body is analysed where it is defined
+    if name == "alias":
+        for w in c.args:
+            if w.value and "=" in w.value and not w.value.startswith("-"):
+                alias, _, body = w.value.partition("=")
+                an.aliases[alias] = body
+    elif name in an.aliases and c.via == "":
+        # An alias defined earlier in this action: bash runs its body with these arguments.
+        body = an.aliases[name]
+        rest = " ".join(shlex.quote(w.best) for w in c.args)
+        an.fragment(f"{body} {rest}".strip(), None, c.span, c, prefix=f"the alias `{name}` runs: ")
+        return
     h = handler_for(name)
     if h is None:
         if "/" in (head.value or ""):
@@ -80,6 +98,7 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
             _unknown(an, c)
     else:
         h(an, c)
+    analyze_payloads(an, c)
     info = an.ci(c)
     if info.decoder or any(
         an.ci(an.script.commands[i]).decoder for i in an.script.upstream(c.index)

@@ -11,6 +11,7 @@ from app.risk.analysis import Analyzer
 from app.risk.commands.args import q
 from app.risk.commands.effects import _network_note, read_target
 from app.risk.commands.files import GREPS, LISTING
+from app.risk.commands.payloads import analyze_variable
 from app.risk.netutil import parse_target
 from app.risk.shell import SimpleCommand, Word
 
@@ -97,6 +98,7 @@ def tls_off(name: str, value: str) -> bool:
 
 def _assignments(an: Analyzer, c: SimpleCommand) -> None:
     for name, w in c.assigns:
+        analyze_variable(an, c, name, w)
         tls_value = w.best
         if "=" in tls_value and tls_value.split("=", 1)[0] == name:
             tls_value = tls_value.split("=", 1)[1]
