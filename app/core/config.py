@@ -7,13 +7,14 @@ The user config (TOML) holds sections owned by different parts: [policy], [keys]
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-import tomli_w
+
+# tomllib and tomli_w are imported where a file is read or written: `config_dir()` alone is on
+# the cold path of one-shot commands (`lockgate sandbox run`), and they cost ~5 ms to import.
 
 APP_NAME = "lockgate"
 PROJECT_CONFIG_NAME = ".lockgate.toml"
@@ -39,6 +40,8 @@ def user_config_path() -> Path:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -76,6 +79,8 @@ def update_user_config(section: str, values: dict[str, Any], path: Path | None =
         raise ConfigError(f"{p}: [{section}] must be a table")
     current.update(values)
     data[section] = current
+    import tomli_w
+
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
     with tmp.open("wb") as fh:

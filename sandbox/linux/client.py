@@ -14,18 +14,20 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.linux.protocol import final_status
 from sandbox.linux.zygote import bootstrap_argv
 from sandbox.output import HeadTail
 from sandbox.policy import SandboxError
+
+if TYPE_CHECKING:
+    import subprocess  # imported where the zygote starts: one-shot runs never start one
 
 OutputCallback = Callable[[str, bytes], None]
 POLL_S = 0.05
@@ -125,6 +127,8 @@ class Zygote:
     def _start_locked(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
+        import subprocess
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             argv = [*bootstrap_argv(self.python), str(theirs.fileno())]
@@ -156,6 +160,8 @@ class Zygote:
                 self._control.close()
                 self._control = None
             if self._proc is not None:
+                import subprocess
+
                 try:
                     self._proc.wait(timeout=2)
                 except subprocess.TimeoutExpired:
