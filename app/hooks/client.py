@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
+
+# `_socket`, not `socket`: the wrapper module builds enums at import (~5 ms per tool call), and
+# a connect, a send and a receive are all this client does.
+from _socket import AF_UNIX, SOCK_STREAM
+from _socket import socket as unix_socket
 from typing import Any
 
 from app.hooks.endpoint import EndpointError, find_endpoint
@@ -67,7 +71,7 @@ def ask_console(agent: str, event: dict[str, Any], wait_s: float) -> Answer:
         token = endpoint.token()
     except EndpointError as exc:
         return deny(f"{NOT_RUNNING} (its token: {exc})")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = unix_socket(AF_UNIX, SOCK_STREAM)
     try:
         sock.settimeout(CONNECT_TIMEOUT_S)
         try:
@@ -98,7 +102,7 @@ def ask_console(agent: str, event: dict[str, Any], wait_s: float) -> Answer:
         return deny(f"lockgate sent a malformed answer ({exc}); denied")
 
 
-def _read_line(sock: socket.socket) -> bytes:
+def _read_line(sock: unix_socket) -> bytes:
     """One line (without its newline); b"" if the peer closed first. An over-long line comes
     back cut, and fails to parse."""
     buf = bytearray()
