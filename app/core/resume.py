@@ -264,10 +264,10 @@ def recover(path: Path) -> Recovery:
     for _, rec in read_records(path):
         session_id = session_id or str(rec.get("session", ""))
         kind = rec.get("kind")
-        d = rec.get("data") or {}
+        data = rec.get("data") or {}
         try:
             if kind == "proposal":
-                action = _action(d["action"])
+                action = _action(data["action"])
                 if action.id in accs:
                     continue
                 accs[action.id] = _Acc(action, redacted=bool(rec.get("redacted")))
@@ -276,31 +276,31 @@ def recover(path: Path) -> Recovery:
                     turn_order.append(turn)
                     turn_actions[turn] = []
                 turn_actions[turn].append(action.id)
-            elif kind == "assessment" and d.get("action_id") in accs:
-                accs[d["action_id"]].assessment = _assessment(d["assessment"])
-            elif kind == "decision" and d.get("action_id") in accs:
-                accs[d["action_id"]].decision = _decision(d["decision"])
+            elif kind == "assessment" and data.get("action_id") in accs:
+                accs[data["action_id"]].assessment = _assessment(data["assessment"])
+            elif kind == "decision" and data.get("action_id") in accs:
+                accs[data["action_id"]].decision = _decision(data["decision"])
             elif kind == "verdict":
-                v = _verdict(d["verdict"])
-                if v.action_id in accs:
-                    accs[v.action_id].verdict = v
-            elif kind == "execution-start" and d.get("action_id") in accs:
-                accs[d["action_id"]].started = str(d.get("ran", ""))
+                verdict = _verdict(data["verdict"])
+                if verdict.action_id in accs:
+                    accs[verdict.action_id].verdict = verdict
+            elif kind == "execution-start" and data.get("action_id") in accs:
+                accs[data["action_id"]].started = str(data.get("ran", ""))
             elif kind in ("execution-end", "result"):
-                r = _result(d["result"])
+                result = _result(data["result"])
                 if kind == "execution-end":
-                    r = _with_output(r, d.get("digest"), outputs.get(r.action_id))
-                if r.action_id in accs:
-                    accs[r.action_id].result = r
+                    result = _with_output(result, data.get("digest"), outputs.get(result.action_id))
+                if result.action_id in accs:
+                    accs[result.action_id].result = result
             elif kind in ("results-sent", "turn-closed"):
-                closed.add(str(d.get("turn_id")))
+                closed.add(str(data.get("turn_id")))
             elif kind == "agent-state":
-                entry = kept.get(str(d.get("sha256")))
+                entry = kept.get(str(data.get("sha256")))
                 if entry is None or entry.get("kind") != "agent-state":
                     lost = True  # the checkpoint beside the log is gone or altered
                     continue
                 conversation.append(
-                    {"api": str(d["api"]), "turn_id": str(d["turn_id"]), **entry["data"]}
+                    {"api": str(data["api"]), "turn_id": str(data["turn_id"]), **entry["data"]}
                 )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise ResumeError(
