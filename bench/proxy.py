@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import shutil
 import socket
 import ssl
@@ -164,6 +165,16 @@ def _timed(fn: Callable[[], int]) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
+def _cpu(pid: int | None) -> float:
+    """CPU seconds a process used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: Sequence[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -272,6 +283,7 @@ def main() -> int:
             tls_files = (str(tmp / "c.pem"), str(tmp / "k.pem"))
         ctx = mp.get_context("fork")
         ports: dict[str, int] = {}
+        pids: dict[str, int | None] = {}  # upstream servers by scheme, proxies by socket
         for scheme, files in (("http", None), ("https", tls_files)):
             if scheme == "https" and files is None:
                 continue
@@ -280,11 +292,13 @@ def main() -> int:
             p.start()
             procs.append(p)
             ports[scheme] = a.recv()
+            pids[scheme] = p.pid
         sock = str(tmp / "proxy.sock")
         a, b = ctx.Pipe()
         p = ctx.Process(target=_proxy, args=(sock, list(ports.values()), b), daemon=True)
         p.start()
         procs.append(p)
+        pids[sock] = p.pid
         a.recv()
 
         client_tls = None
@@ -304,6 +318,7 @@ def main() -> int:
                 )
                 p.start()
                 procs.append(p)
+                pids[isock] = p.pid
                 a.recv()
                 bundle = tmp / "ca" / "bundle" / "ca-bundle.pem"
                 inspected_tls = ssl.create_default_context(cafile=str(bundle))
@@ -322,11 +337,16 @@ def main() -> int:
             tls = client_tls if scheme == "https" else None
             d_times: list[float] = []
             p_times: list[float] = []
+            server_cpu = proxy_cpu = 0.0
             for _ in range(args.rounds):
+                c0 = _cpu(pids[scheme])
                 dt, n = _timed(partial(direct, port, big, tls))
+                server_cpu += _cpu(pids[scheme]) - c0
                 assert n >= size, n
                 d_times.append(dt)
+                c0 = _cpu(pids[via])
                 pt, n = _timed(partial(via_proxy, via, port, big, ptls))
+                proxy_cpu += _cpu(pids[via]) - c0
                 assert n >= size, n
                 p_times.append(pt)
             d_mbs = size / statistics.median(d_times) / 1e6
@@ -343,6 +363,12 @@ def main() -> int:
                 f"  {label:24s} direct {d_mbs:8.1f} MB/s   via proxy {p_mbs:8.1f} MB/s   "
                 f"ratio {ratio:5.2f} (best-of {best:4.2f})  (goal >= 0.50)"
             )
+            if server_cpu > 0:
+                per = 100e6 / (size * args.rounds)
+                print(
+                    f"  {'':24s} CPU per 100 MB: proxy {proxy_cpu * per:5.3f} s, "
+                    f"server {server_cpu * per:5.3f} s (load-independent cost)"
+                )
         port = ports["http"]
         d_lat: list[float] = []
         p_lat: list[float] = []
