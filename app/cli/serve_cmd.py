@@ -130,11 +130,34 @@ def cli(
 
 
 def _headless(served: Any) -> int:
-    """Until SIGINT/SIGTERM: the transcript of every decision on stdout."""
+    """Until SIGINT/SIGTERM (exit 0): one line per answer on stdout, everything in the audit log."""
     import asyncio
+    import signal
 
-    from app.cli.run_cmd import run_headless
+    from app.patch.display import terminal_safe
 
-    session = served.session
-    with session:
-        return asyncio.run(run_headless(session.pipeline, served.link))
+    def say(line: str) -> None:
+        click.echo(terminal_safe(line))  # tool input is untrusted text
+
+    async def serve() -> int:
+        session = served.session
+        served.link.service.on_answer = say
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        running = asyncio.ensure_future(session.pipeline.run(served.link))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        await session.pipeline.cancel()
+        await served.link.cancel()
+        await running
+        stopped.cancel()
+        return 0
+
+    with served.session:
+        code = asyncio.run(serve())
+    click.echo(
+        f"lockgate: audit log {served.session.audit_path} (check it with `lockgate log verify`)"
+    )
+    return code

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import hmac
 import shlex
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,7 @@ class HookService:
         rules: Any = None,  # sandbox.net.NetworkRules of the session, or None
         audit: Any = None,  # app.core.audit.AuditLog
         token: str | None = None,
+        on_answer: Callable[[str], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.link = link
@@ -170,6 +171,7 @@ class HookService:
         self.rules = rules
         self.audit = audit
         self._token = token
+        self.on_answer = on_answer  # one line per answer (serve --headless prints them)
 
     async def handle(self, request: Request, gone: asyncio.Event | None = None) -> Answer:
         """One request → one answer. `gone` is set when the client went away (its agent's hook
@@ -197,6 +199,13 @@ class HookService:
         else:
             answer = await self._review(call, mapped, request.wait_s, gone)
         self._record(request, call, mapped, answer)
+        if self.on_answer is not None:
+            what = mapped.actions[0].reviewed_text if mapped.actions else call.tool_name
+            self.on_answer(
+                f"{self.link.turn_for(call.agent, call.session_id)} {call.tool_name}: "
+                f"{' '.join(what.split())[:120]} → {answer.decision}"
+                + (f" ({answer.reason})" if answer.decision != "allow" else "")
+            )
         return answer
 
     # ------------------------------------------------------------------ kinds
