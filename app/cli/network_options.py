@@ -21,17 +21,12 @@ import click
 
 from app.cli import UserError
 from app.core.config import ConfigError, load_user_config
-from sandbox.net import (
-    AllowListProxy,
-    NetworkRules,
-    ProxyThread,
-    RequestRecord,
-    RuleError,
-    RunContext,
-)
 
+# sandbox.net (the proxy: asyncio, TLS) is imported where a network is really set up: the
+# options' help and `--network off` never pay its ~50 ms.
 if TYPE_CHECKING:
     from app.execute.network import NetworkExtra, TlsSetup
+    from sandbox.net import NetworkRules, RequestRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -183,6 +178,8 @@ def network_rule_options(f: F) -> F:
 
 
 def _extra_rules(values: dict[str, Any]) -> NetworkRules:
+    from sandbox.net import NetworkRules
+
     return NetworkRules.build(
         deny=values.get("deny_domain") or (),
         ports=values.get("allow_port") or (),
@@ -201,14 +198,15 @@ def network_extra(
     """The rule options (popped from `params`) → `SessionOptions.network_extra`, or None when
     none was given. Presets are given as rules here. Raises UserError (one line); `needs` says
     how the network is turned on for this command."""
-    from app.execute.network import NetworkExtra, session_rules
-
     values = {k: params.pop(k, None) for k in _EXTRA_OPTIONS}
     given = [k for k, v in values.items() if v not in (None, False, ())]
     if not given:
         return None
     if network != "allow":
         raise UserError(f"--{given[0].replace('_', '-')} needs {needs}")
+    from app.execute.network import NetworkExtra, session_rules
+    from sandbox.net import RuleError
+
     try:
         rules = _extra_rules(values)
         presets = tuple(values.get("preset") or ())
@@ -231,8 +229,6 @@ class NetworkChoice:
 
 def network_choice(params: dict[str, Any]) -> NetworkChoice:
     """The network options (pops them from `params`) → what to run with. Raises UserError."""
-    from app.execute.network import session_rules
-
     mode = str(params.pop("network", "off") or "off")
     values = {k: params.pop(k, None) for k in _RULE_OPTIONS}
     if mode == "off":
@@ -241,6 +237,9 @@ def network_choice(params: dict[str, Any]) -> NetworkChoice:
             flag = "--" + given[0].replace("_", "-")
             raise UserError(f"{flag} needs --network allow")
         return NetworkChoice("off", None)
+    from app.execute.network import session_rules
+    from sandbox.net import RuleError
+
     try:
         config = load_user_config()
         rules = session_rules(
@@ -273,6 +272,7 @@ class CommandProxy:
         self, rules: NetworkRules, command: list[str], upstream_ca: Path | None = None
     ) -> None:
         from app.execute.network import network_notes, open_inspection
+        from sandbox.net import AllowListProxy, ProxyThread, RuleError
 
         try:
             self.tls: TlsSetup | None = open_inspection(rules, upstream_ca)
@@ -295,6 +295,7 @@ class CommandProxy:
 
     def __enter__(self) -> Path:
         from app.execute.network import program_of
+        from sandbox.net import RunContext
 
         text = " ".join(self._command)
         self._thread.start()
