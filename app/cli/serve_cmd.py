@@ -1,7 +1,8 @@
 """`lockgate serve`: the console with no agent of its own, reviewing for agents that call
 `lockgate hook claude|gemini|codex` before each tool use. See docs/hooks.md.
 
-Exit codes: 0 the reviewer quit; 2 a usage mistake or a socket/session that cannot be set up.
+Exit codes: 0 the reviewer quit (with --headless: stopped by SIGINT/SIGTERM); 2 a usage mistake
+or a socket/session that cannot be set up.
 """
 
 from __future__ import annotations

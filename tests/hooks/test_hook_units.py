@@ -362,3 +362,17 @@ def test_tools_lockgate_cannot_judge_need_a_rule(workspace: Path) -> None:
     assert HookPolicy(Inner("default")).decide(bash, safe).kind is DecisionKind.ALLOW
     for source in ("user", "project", "session"):
         assert HookPolicy(Inner(source)).decide(tool, safe).kind is DecisionKind.ALLOW
+
+
+def test_serve_hands_its_network_options_on_to_sandbox_run() -> None:
+    from app.cli.serve_cmd import sandbox_network_args
+
+    assert sandbox_network_args({"network": "off", "allow_domain": ("x.org",)}) == ()
+    args = sandbox_network_args(
+        {"network": "allow", "allow_domain": ("pypi.org",), "deny_domain": ("evil.org",),
+         "read_only_http": True, "inspect_tls": False}
+    )  # fmt: skip
+    assert args == (
+        "--network", "allow", "--allow-domain", "pypi.org", "--deny-domain", "evil.org",
+        "--read-only-http", "--no-inspect-tls",
+    )  # fmt: skip
