@@ -611,7 +611,8 @@ class AllowListProxy:
             host_text = host.authority
             self._check_host_header(head, host, port, port_optional=True)
             opened = await self._open_tunnel(listener, host, port, "CONNECT", tls_only=True)
-        except _Denied as d:
+        except Exception as exc:
+            d = _as_denied(exc)
             await self._refuse(writer, d.status, d.rule, d.reason)
             self._emit(
                 listener, "CONNECT", "https", host_text, port, "denied", d.rule, d.reason,
@@ -833,7 +834,8 @@ class AllowListProxy:
             opened = await self._open_tunnel(
                 listener, host, port, "SOCKS", tls_only=port not in self.socks_plain_ports
             )
-        except _Denied as d:
+        except Exception as exc:
+            d = _as_denied(exc)
             code = d.status if d.status < 0x10 else _SOCKS_REPLY.get(d.status, 0x02)
             with contextlib.suppress(ConnectionError, OSError):
                 writer.write(_socks_reply(code))
@@ -899,7 +901,8 @@ class AllowListProxy:
             )
             up_reader, up_writer, addr = await self._connect(host, addresses, port)
             address = str(addr)
-        except _Denied as d:
+        except Exception as exc:
+            d = _as_denied(exc)
             await self._refuse(writer, d.status, d.rule, d.reason)
             self._emit(
                 listener,
@@ -1192,6 +1195,14 @@ async def _close(writer: asyncio.StreamWriter, timeout_s: float = 5.0) -> None:
         writer.transport.abort()
     except Exception:
         pass
+
+
+def _as_denied(exc: Exception) -> _Denied:
+    """A refusal as it is; anything else is a proxy error, still answered (502) and recorded."""
+    if isinstance(exc, _Denied):
+        return exc
+    log.error("proxy error before relaying", exc_info=exc)
+    return _Denied(502, "internal", f"proxy error: {type(exc).__name__}: {exc}")
 
 
 def _origin_path(target: str, host: Host, port: int, scheme: str = "https") -> str:

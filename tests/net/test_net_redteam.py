@@ -316,3 +316,21 @@ def test_read_only_refuses_writing_methods_without_a_body(
             f"{method} http://allowed.test:{port}/x HTTP/1.1\r\nHost: allowed.test:{port}\r\n\r\n"
         ).encode()
         assert status_of(exchange(p.socket_path, req)) != 403, method
+
+
+def test_internal_error_in_the_gate_is_a_502_with_record(
+    make_proxy: ProxyFactory, http_upstream: UpstreamServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = http_upstream.port
+    p = make_proxy(loopback_rules(port))
+
+    async def broken(*_a: object, **_k: object) -> object:
+        raise ValueError("bad state")
+
+    monkeypatch.setattr(p.proxy, "_gate", broken)
+    req = f"GET http://allowed.test:{port}/x HTTP/1.1\r\nHost: allowed.test:{port}\r\n\r\n"
+    resp = exchange(p.socket_path, req.encode())
+    assert status_of(resp) == 502 and b"X-Lockgate-Rule: internal" in resp, resp
+    resp = exchange(p.socket_path, f"CONNECT allowed.test:{port} HTTP/1.1\r\n\r\n".encode())
+    assert status_of(resp) == 502 and b"X-Lockgate-Rule: internal" in resp, resp
+    assert [r.rule for r in p.wait_records(2)] == ["internal", "internal"]
