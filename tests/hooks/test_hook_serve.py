@@ -343,3 +343,25 @@ def test_policy_only_decides_without_a_console(workspace: Path) -> None:
     assert len(logs) == 1  # one log per agent session, both calls in it
     kinds = [json.loads(x)["kind"] for x in logs[0].read_text().splitlines()]
     assert kinds.count("hook-answer") == 2
+
+
+def test_the_allow_list_of_the_console(workspace: Path) -> None:
+    with serve(
+        workspace, "--network", "allow", "--allow-domain", "docs.example.org",
+        "--deny-domain", "*.evil.example",
+    ) as s:  # fmt: skip
+        ok = claude_event(
+            "WebFetch", {"url": "https://docs.example.org/a", "prompt": "p"}, workspace
+        )
+        assert run_hook("claude", ok, s.env).decision == "allow"
+        bad = claude_event("WebFetch", {"url": "https://x.evil.example/", "prompt": "p"}, workspace)
+        run = run_hook("claude", bad, s.env)
+        assert run.decision == "deny" and "deny-domain" in run.reason
+        bash = run_hook("claude", claude_event("Bash", {"command": "ls"}, workspace), s.env)
+        assert bash.updated is not None
+        words = shlex.split(bash.updated["command"])
+        cut = words.index("--")
+        assert words[words.index("--network") : cut] == [
+            "--network", "allow", "--allow-domain", "docs.example.org",
+            "--deny-domain", "*.evil.example",
+        ]  # fmt: skip
