@@ -29,6 +29,7 @@ from app.core.ports import SessionContext
 from app.risk import deception
 from app.risk.analysis import Analyzer, Facts, short
 from app.risk.commands.dispatch import analyze as analyze_all
+from app.risk.expand import bash_view
 from app.risk.netutil import parse_target
 from app.risk.paths import home_dir
 from app.risk.shell import Script
@@ -199,9 +200,19 @@ class RiskEngine:
         return result
 
     def _command(
-        self, text: str, ws: str, network: str, cwd: str, allowed: tuple[str, ...] = ()
+        self,
+        text: str,
+        ws: str,
+        network: str,
+        cwd: str,
+        allowed: tuple[str, ...] = (),
+        *,
+        expanded: bool = False,
     ) -> Analysis:
         findings: list[Finding] = []
+        view = None if expanded else bash_view(text)
+        if view is not None:
+            return self._as_bash_reads(text, view, ws, network, cwd, allowed)
         an = Analyzer(
             text,
             workspace=ws,
@@ -234,6 +245,41 @@ class RiskEngine:
         if not text.strip():
             findings.append(Finding(Category.RESOURCE, 0, "runs nothing", ()))
         return Analysis(_dedupe(findings), an.facts, an.script)
+
+    def _as_bash_reads(
+        self,
+        text: str,
+        view: tuple[str, list[int]],
+        ws: str,
+        network: str,
+        cwd: str,
+        allowed: tuple[str, ...],
+    ) -> Analysis:
+        """bash joins backslash-newlines, expands braces and resolves a glob program path
+        before it runs anything: judge what it runs, with spans mapped back to the text."""
+        shown, where = view
+        where = [*where, len(text)]
+        inner = self._command(shown, ws, network, cwd, allowed, expanded=True)
+
+        def back(s: int, e: int) -> tuple[int, int]:
+            s = min(max(s, 0), len(shown))
+            e = min(max(e, s + 1), len(shown))
+            return where[s], where[e - 1] + 1
+
+        findings = [
+            replace(f, spans=tuple(back(s, e) for s, e in f.spans if s < e)) for f in inner.findings
+        ]
+        findings.append(
+            Finding(
+                Category.OBFUSCATION,
+                15,
+                f"bash rewrites this before running it (joined lines, brace expansion or a "
+                f"glob in a program path); judged as it runs: {short(shown, 70)}",
+                ((0, len(text)),),
+            )
+        )
+        findings.extend(deception.scan(text))
+        return Analysis(_dedupe(findings), inner.facts, inner.script)
 
     def _as_displayed(
         self, text: str, ws: str, network: str, cwd: str, allowed: tuple[str, ...]

@@ -195,6 +195,15 @@ def analyze(an: Analyzer) -> None:
 
 def _local_program(an: Analyzer, c: SimpleCommand) -> None:
     head = c.argv[0]
+    if any(ch in (head.value or "") for ch in "*?["):
+        an.add(
+            K.OBFUSCATION,
+            65,
+            f"the program path {q(head.text)} is a glob that matches nothing here: "
+            "what runs cannot be known",
+            head.span,
+        )
+        return
     info = an.path(c, head.value or "")
     an.facts.runs.append(info.abs or info.raw)
     if (info.abs or info.raw) in an.facts.downloads:

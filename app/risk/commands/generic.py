@@ -238,6 +238,9 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
     """Secrets named in any argument: whatever the program, it is handed a secret."""
     info = an.ci(c)
     data = _data_words(c)
+    cwd = an.cwds.get(c.index, an.start_cwd)
+    # Outside the workspace (`cd ~/.ssh && cat id_rsa`) a bare name is a file there.
+    cwd_inside = cwd is None or cwd == an.workspace or cwd.startswith(an.workspace + "/")
     for w in c.args:
         v = w.value
         if w.span in info.seen:
@@ -252,7 +255,7 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
             v = v.split("=", 1)[1]
         if "@" in v and v.startswith("@"):
             v = v[1:]
-        if not (v.startswith(("/", "~", ".")) or "/" in v or "." in v):
+        if not (v.startswith(("/", "~", ".")) or "/" in v or "." in v) and cwd_inside:
             continue
         if w.span in data or (
             any(ch.isspace() for ch in v) and "/" not in v.split()[0] and v[0] not in "~."

@@ -434,6 +434,139 @@ def secret_env_and_home(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang
         an.facts.sends_data.append(host)
 
 
+class _Fold(ast.NodeTransformer):
+    """Constant folding of what code spells in pieces, before looking for calls: string
+    concatenation, ''.join / chr / map(chr, …), names bound once to a module, a function or
+    a string (`o = __import__('os')`, `f = getattr`), getattr with a constant name, and home
+    directory spellings (expanduser('~'), Path.home(), os.environ['HOME'])."""
+
+    def __init__(self, bound: dict[str, ast.expr]) -> None:
+        self.bound = bound
+        self.dynamic: list[ast.Call] = []  # calls of names built at run time
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if isinstance(node.ctx, ast.Load) and node.id in self.bound:
+            return ast.copy_location(_copy(self.bound[node.id]), node)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        a, b = _const_str(node.left), _const_str(node.right)
+        if isinstance(node.op, ast.Add) and a is not None and b is not None:
+            return ast.copy_location(ast.Constant(a + b), node)
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        if _dotted(node.value) == "os.environ" and _const_str(node.slice) == "HOME":
+            return ast.copy_location(ast.Constant("~"), node)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        f = _dotted(node.func)
+        args = node.args
+        consts = [_const_str(a) for a in args]
+        if f == "getattr" and len(args) >= 2:
+            if consts[1] is not None:
+                return ast.copy_location(
+                    ast.Attribute(value=args[0], attr=consts[1], ctx=ast.Load()), node
+                )
+            self.dynamic.append(node)
+        elif f in ("__import__", "importlib.import_module") and args and consts[0] is None:
+            self.dynamic.append(node)
+        elif f == "chr" and args and isinstance(args[0], ast.Constant):
+            if isinstance(args[0].value, int) and 0 <= args[0].value < 0x110000:
+                return ast.copy_location(ast.Constant(chr(args[0].value)), node)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "join" and len(args) == 1:
+            sep = _const_str(node.func.value)
+            parts = _const_items(args[0])
+            if sep is not None and parts is not None:
+                return ast.copy_location(ast.Constant(sep.join(parts)), node)
+        elif f in ("os.path.expanduser", "os.path.expandvars") and consts[:1] and consts[0]:
+            return ast.copy_location(ast.Constant(consts[0]), node)
+        elif f in ("os.path.join", "posixpath.join") and consts and None not in consts:
+            return ast.copy_location(ast.Constant("/".join(c for c in consts if c)), node)
+        elif (f in ("os.getenv", "os.environ.get") and consts[:1] == ["HOME"]) or (
+            f in ("pathlib.Path.home", "Path.home", "os.path.expanduser") and not args
+        ):
+            return ast.copy_location(ast.Constant("~"), node)
+        elif (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("joinpath", "__truediv__")
+            and _const_str(node.func.value) is not None
+            and consts
+            and None not in consts
+        ):
+            base = _const_str(node.func.value) or ""
+            return ast.copy_location(ast.Constant("/".join([base, *consts])), node)
+        return node
+
+
+def _copy(node: ast.expr) -> ast.expr:
+    return ast.parse(ast.unparse(node), mode="eval").body
+
+
+def _const_items(node: ast.AST) -> list[str] | None:
+    """The strings a list/tuple (or map(chr, [ints])) of constants stands for."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        out = [_const_str(e) for e in node.elts]
+        return None if None in out else [o for o in out if o is not None]
+    if (
+        isinstance(node, ast.Call)
+        and _dotted(node.func) == "map"
+        and len(node.args) == 2
+        and _dotted(node.args[0]) == "chr"
+        and isinstance(node.args[1], (ast.List, ast.Tuple))
+    ):
+        ints = [e.value for e in node.args[1].elts if isinstance(e, ast.Constant)]
+        if len(ints) == len(node.args[1].elts) and all(
+            isinstance(i, int) and 0 <= i < 0x110000 for i in ints
+        ):
+            return [chr(i) for i in ints]
+    return None
+
+
+def _fold_python(tree: ast.Module) -> tuple[ast.Module, list[ast.Call]]:
+    """Fold `tree` (see _Fold); names assigned exactly once at the top level to a module,
+    getattr/__import__ or a constant are substituted where they are read."""
+    counts: dict[str, int] = {}
+    values: dict[str, ast.expr] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            t = stmt.targets[0]
+            if isinstance(t, ast.Name):
+                counts[t.id] = counts.get(t.id, 0) + 1
+                values[t.id] = stmt.value
+    bound: dict[str, ast.expr] = {}
+    folder = _Fold(bound)
+    for name, value in values.items():
+        if counts[name] != 1:
+            continue
+        folded = folder.visit(_copy(value))
+        if (
+            isinstance(folded, ast.Constant)
+            or _dotted(folded) in ("getattr", "__import__")
+            or (
+                isinstance(folded, ast.Call)
+                and _dotted(folded.func)
+                in (
+                    "__import__",
+                    "importlib.import_module",
+                )
+            )
+        ):
+            bound[name] = folded
+    folder = _Fold(bound)
+    try:
+        out = folder.visit(tree)
+    except (RecursionError, SyntaxError, ValueError):
+        return tree, []
+    assert isinstance(out, ast.Module)
+    ast.fix_missing_locations(out)
+    return out, folder.dynamic
+
+
 def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
     pos = _Pos(code, w.exact, w.span)
     try:
@@ -442,6 +575,15 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
         an.add(K.OBFUSCATION, 30, "the inline Python code does not parse", w.span)
         analyze_code(an, c, code, w, "python")
         return
+    tree, dynamic = _fold_python(tree)
+    for node in dynamic:
+        an.add(
+            K.OBFUSCATION,
+            65,
+            f"python calls a function whose name is built at run time "
+            f"({_dotted(node.func)}(…)): what it runs cannot be reviewed",
+            pos.span(node),
+        )
     aliases: dict[str, str] = {}
     for n in ast.walk(tree):
         if isinstance(n, ast.Import):

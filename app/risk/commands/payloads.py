@@ -267,6 +267,9 @@ def _xargs(an: Analyzer, c: SimpleCommand) -> None:
     if not cmd or any(w.value is None for w in cmd):
         return
     got = _stdin_text(an, c)
+    if got is None and c.wrapper_of is not None:
+        # The parser hands xargs's redirects to the command it runs.
+        got = _stdin_text(an, an.script.commands[c.wrapper_of])
     if got is None or got[0] is None:
         return
     items = got[0].split()
