@@ -499,7 +499,8 @@ class _Fold(ast.NodeTransformer):
             and None not in consts
         ):
             base = _const_str(node.func.value) or ""
-            return ast.copy_location(ast.Constant("/".join([base, *consts])), node)
+            parts = [base, *(x for x in consts if x is not None)]
+            return ast.copy_location(ast.Constant("/".join(parts)), node)
         return node
 
 
@@ -519,10 +520,12 @@ def _const_items(node: ast.AST) -> list[str] | None:
         and _dotted(node.args[0]) == "chr"
         and isinstance(node.args[1], (ast.List, ast.Tuple))
     ):
-        ints = [e.value for e in node.args[1].elts if isinstance(e, ast.Constant)]
-        if len(ints) == len(node.args[1].elts) and all(
-            isinstance(i, int) and 0 <= i < 0x110000 for i in ints
-        ):
+        ints = [
+            e.value
+            for e in node.args[1].elts
+            if isinstance(e, ast.Constant) and isinstance(e.value, int)
+        ]
+        if len(ints) == len(node.args[1].elts) and all(0 <= i < 0x110000 for i in ints):
             return [chr(i) for i in ints]
     return None
 
@@ -576,13 +579,13 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
         analyze_code(an, c, code, w, "python")
         return
     tree, dynamic = _fold_python(tree)
-    for node in dynamic:
+    for call in dynamic:
         an.add(
             K.OBFUSCATION,
             65,
             f"python calls a function whose name is built at run time "
-            f"({_dotted(node.func)}(…)): what it runs cannot be reviewed",
-            pos.span(node),
+            f"({_dotted(call.func)}(…)): what it runs cannot be reviewed",
+            pos.span(call),
         )
     aliases: dict[str, str] = {}
     for n in ast.walk(tree):
