@@ -49,14 +49,21 @@ class HandOffPatches:
     protected ones); an approved patch is the agent's to write."""
 
     def __init__(self, reviewer: Any) -> None:
-        self._reviewer = reviewer  # app.execute.patches.WorkspacePatchExecutor
+        # app.execute.patches.WorkspacePatchExecutor, or a function making one on first use
+        # (--policy-only: most calls are no patch, and the patch engine is ~30 ms to import)
+        self._reviewer = reviewer
+
+    def _engine(self) -> Any:
+        if callable(self._reviewer) and not hasattr(self._reviewer, "review"):
+            self._reviewer = self._reviewer()
+        return self._reviewer
 
     def review(self, action: PatchAction) -> PatchReview:
-        review: PatchReview = self._reviewer.review(action)
+        review: PatchReview = self._engine().review(action)
         return review
 
     def approve_protected_item(self, action_id: str) -> None:
-        self._reviewer.approve_protected_item(action_id)
+        self._engine().approve_protected_item(action_id)
 
     async def apply(self, action: PatchAction, review: PatchReview) -> Result:
         return Result(

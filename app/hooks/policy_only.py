@@ -60,7 +60,6 @@ async def _decide(
     from app.core.config import load_user_config
     from app.core.pipeline import Pipeline
     from app.core.ports import SessionContext
-    from app.execute.patches import WorkspacePatchExecutor
     from app.hooks.handoff import HandOffCommands, HandOffPatches, HookPolicy
     from app.hooks.serve import default_launcher
     from app.hooks.service import HookLink, HookService, SandboxSpec
@@ -85,7 +84,7 @@ async def _decide(
             risk=risk,
             policy=HookPolicy(policy),
             commands=commands,
-            patches=HandOffPatches(WorkspacePatchExecutor(ws, ask_for_protected=False)),
+            patches=HandOffPatches(lambda: _patch_engine(ws)),
             observers=[link],
             audit=audit,
         )
@@ -105,6 +104,12 @@ async def _decide(
             await running
     finally:
         audit.close(clean=False)
+
+
+def _patch_engine(ws: Path) -> Any:
+    from app.execute.patches import WorkspacePatchExecutor
+
+    return WorkspacePatchExecutor(ws, ask_for_protected=False)
 
 
 def _check_own_rules(policy: Any) -> None:

@@ -339,10 +339,18 @@ def test_policy_only_decides_without_a_console(workspace: Path) -> None:
     risky = claude_event("Bash", {"command": "cat ~/.aws/credentials"}, workspace)
     run = run_hook("claude", risky, env, "--policy-only")
     assert run.decision == "deny" and "credentials" in run.reason
+    write = claude_event(
+        "Write", {"file_path": str(workspace / "a.py"), "content": "x\n"}, workspace
+    )
+    assert run_hook("claude", write, env, "--policy-only").decision == "allow"
+    hook = claude_event(
+        "Write", {"file_path": str(workspace / ".git/hooks/pre-push"), "content": "x"}, workspace
+    )
+    assert run_hook("claude", hook, env, "--policy-only").decision == "deny"  # protected path
     logs = list((Path(os.environ["LOCKGATE_DATA_DIR"]) / "audit" / "hooks").glob("claude-*.jsonl"))
-    assert len(logs) == 1  # one log per agent session, both calls in it
+    assert len(logs) == 1  # one log per agent session, every call in it
     kinds = [json.loads(x)["kind"] for x in logs[0].read_text().splitlines()]
-    assert kinds.count("hook-answer") == 2
+    assert kinds.count("hook-answer") == 4
 
 
 def test_the_allow_list_of_the_console(workspace: Path) -> None:
