@@ -171,7 +171,9 @@ class TlsSetup:
     the sandbox is told to trust, through `env`. `close()` deletes both."""
 
     def __init__(self, upstream_ca: Path | None = None) -> None:
-        key_dir = data_dir() / "tls" / f"session-{os.getpid()}-{secrets.token_hex(6)}"
+        root = data_dir() / "tls"
+        _remove_orphans(root)
+        key_dir = root / f"session-{os.getpid()}-{secrets.token_hex(6)}"
         bundle_dir = Path(tempfile.mkdtemp(prefix="lockgate-ca-"))
         try:
             ca = SessionCA.create(key_dir, bundle_dir, system_roots())
@@ -191,6 +193,24 @@ class TlsSetup:
     def close(self) -> None:
         shutil.rmtree(self.key_dir, ignore_errors=True)
         shutil.rmtree(self.bundle_dir, ignore_errors=True)
+
+
+def _remove_orphans(root: Path) -> None:
+    """Key directories of sessions whose process is gone (a crash skipped `close`): a CA key
+    must not outlive its session on disk."""
+    if not root.is_dir():
+        return
+    for d in root.glob("session-*-*"):
+        try:
+            pid = int(d.name.split("-")[1])
+        except ValueError:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's process: alive
 
 
 def open_inspection(rules: NetworkRules, upstream_ca: Path | None = None) -> TlsSetup | None:

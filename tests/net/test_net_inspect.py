@@ -361,3 +361,32 @@ async def test_gate_notes_a_client_that_refused_the_session_ca(
     finally:
         await gate.close()
     assert not tls.key_dir.exists() and not tls.bundle_dir.exists()
+
+
+def test_key_dirs_of_dead_sessions_are_removed(tls_cert: Cert) -> None:
+    from app.core.config import data_dir
+    from app.execute.network import TlsSetup
+
+    root = data_dir() / "tls"
+    root.mkdir(parents=True, exist_ok=True)
+    dead = subprocess_pid_that_exited()
+    orphan = root / f"session-{dead}-abc"
+    orphan.mkdir()
+    (orphan / "ca-key.pem").write_text("old key")
+    alive = root / f"session-{os.getpid()}-def"
+    alive.mkdir()
+    tls = TlsSetup()
+    try:
+        assert not orphan.exists() and alive.exists()
+    finally:
+        tls.close()
+        shutil.rmtree(alive)
+
+
+def subprocess_pid_that_exited() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
