@@ -445,6 +445,17 @@ def cli(
         retries=max_retries,
         conversation=resume.recovery.conversation if resume is not None else (),
     )
+    if resume is not None:
+        turns = len(resume.recovery.conversation)
+        counted = f"{turns} model turn" if turns == 1 else f"{turns} model turns"
+        click.echo(
+            f"lockgate: the agent's conversation comes back ({counted}); the task given now is "
+            "not sent"
+            if turns
+            else "lockgate: the interrupted session kept no conversation; the agent starts on "
+            "the task given now",
+            err=True,
+        )
     session = _open(
         workspace=ws,
         headless=headless,
