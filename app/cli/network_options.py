@@ -327,8 +327,8 @@ def run_with_network(opts: Any, execute: Callable[..., int]) -> int:
     """`sandbox run` with its network options: `off` runs as before; `allow` starts the proxy,
     runs the command in proxy mode on its own socket, and stops the proxy afterwards.
 
-    `opts` is `sandbox_cmd.RunOptions` (its `extra` holds these options); `execute` is
-    `sandbox_cmd.execute`, which accepts a policy and extra `Sandbox.run` arguments."""
+    `opts` is `sandbox_exec.RunOptions` (its `extra` holds these options); `execute` is
+    `sandbox_exec.execute`, which accepts a policy and extra `Sandbox.run` arguments."""
     choice = network_choice(dict(opts.extra))
     if choice.rules is None:
         return execute(opts)

@@ -1,5 +1,6 @@
 """`lockgate sandbox check|run`: what the kernel gives the sandbox, and one command run in it
-(the run itself is in `sandbox_exec`, shared with the fast path `sandbox_fast`).
+(the run itself, `RunOptions` and `execute`, is in `sandbox_exec`, shared with the fast path
+`sandbox_fast`).
 
 Exit status of `run`: the command's own; 124 on timeout; 128+N when killed by signal N; 125 with
 a one-line reason on stderr when the sandbox cannot be set up (the command never ran).
@@ -15,10 +16,8 @@ from typing import Any
 import click
 
 from app.cli.network_options import network_options, run_with_network
-from app.cli.sandbox_exec import SETUP_FAILED, RunOptions, execute
-from app.core.config import config_dir
-from sandbox import SandboxError, probe
-from sandbox.policy import default_deny_read, default_readable
+
+# The sandbox, the policy and the run are imported inside the commands: `--help` loads none.
 
 
 @click.group(name="sandbox")
@@ -31,6 +30,8 @@ def cli() -> None:
 def check(as_json: bool) -> None:
     """Say, layer by layer, what this kernel gives the sandbox and whether it can run.
     Exit 0 when it can, 1 when it cannot."""
+    from sandbox import SandboxError, probe
+
     try:
         support = probe()
     except SandboxError as exc:
@@ -63,8 +64,9 @@ def _reads() -> dict[str, Any]:
     """What a command of `lockgate sandbox run` (no --readable) may read: the allow-list."""
     import os
 
+    from app.core.config import config_dir
     from sandbox.linux.mounts import private_views
-    from sandbox.policy import default_toolchains, home_dirs
+    from sandbox.policy import default_deny_read, default_readable, default_toolchains, home_dirs
     from sandbox.visible import read_set
 
     homes = [str(h) for h in home_dirs()]
@@ -152,6 +154,8 @@ _CAP_WORDS = {
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(**params: Any) -> None:
     """Run PROGRAM [ARG...] in the sandbox (put `--` before it)."""
+    from app.cli.sandbox_exec import RunOptions, execute
+
     opts = RunOptions(
         workspace=params.pop("workspace"),
         writable=tuple(params.pop("writable")),
@@ -166,4 +170,4 @@ def run(**params: Any) -> None:
     sys.exit(run_with_network(opts, execute))
 
 
-__all__ = ["SETUP_FAILED", "RunOptions", "cli", "execute"]
+__all__ = ["cli"]
