@@ -232,15 +232,24 @@ class HookService:
             self.link.retire_turn(call.agent, call.session_id)
         if result.status is not ResultStatus.COMPLETED:
             return Answer("deny", _denial(result), action_id=action.id)
+        if ran_differs(result, action) and not rewrite:
+            # The agent would carry out its own call, not the reviewer's edit of it (a read, a
+            # tool call, a Codex command): never let an approval of one text run another.
+            return Answer(
+                "deny",
+                "lockgate: the reviewer approved only an edited version, which this call cannot "
+                f"carry; propose it as written if it is what you need: {result.ran}",
+                action_id=action.id,
+            )
         updated: dict[str, Any] | None = None
         if rewrite and isinstance(action, CommandAction):
             ran = result.ran or action.command
             updated = dict(call.tool_input)
+            # Gemini merges this over its call; the script's own `cd` (an absolute path) wins
+            # over any dir_path it keeps.
             updated[mapped.shell_key] = self.spec.wrap(
                 ran, cwd=action.cwd, timeout_s=action.timeout_s
             )
-            if call.agent == "gemini":
-                updated.pop("dir_path", None)  # the sandbox's own `cd` decides the directory
         note = "approved by lockgate"
         if ran_differs(result, action):
             note = f"approved by lockgate after the reviewer edited it to: {result.ran}"

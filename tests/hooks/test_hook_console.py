@@ -67,3 +67,33 @@ async def test_a_hook_that_gives_up_withdraws_its_question(
             lambda: c.served.session.pipeline.view(view.action.id).state == ActionState.DENIED
         )
         assert not c.waiting()  # nothing is left for the reviewer to approve into the void
+
+
+@pytest.mark.timeout(90)
+async def test_an_edit_runs_as_edited_or_not_at_all(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ui.screens.dialogs import EditCommandScreen
+
+    (workspace / ".env").write_text("KEY=1\n")
+    async with console(workspace, monkeypatch) as c:
+        bash = await c.hook(claude_event("Bash", {"command": "rm -rf build"}, workspace))
+        await c.until(lambda: len(c.waiting()) == 1)
+        await c.select(c.waiting()[0])
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.press("home", *"echo ", "ctrl+s")
+        answer = await asyncio.wait_for(bash, 20)
+        assert answer["permissionDecision"] == "allow"
+        assert shlex.split(answer["updatedInput"]["command"])[-1] == "echo rm -rf build"
+
+        # A read is carried out by the agent as it asked: an edit of its shown command cannot be.
+        read = await c.hook(claude_event("Read", {"file_path": str(workspace / ".env")}, workspace))
+        await c.until(lambda: len(c.waiting()) == 1)
+        await c.select(c.waiting()[0])
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.press("end", *" | head -1", "ctrl+s")
+        denied = await asyncio.wait_for(read, 20)
+        assert denied["permissionDecision"] == "deny"
+        assert "only an edited version" in denied["permissionDecisionReason"]
