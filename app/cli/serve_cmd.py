@@ -125,8 +125,11 @@ def cli(
             *session.notices,
             f"Reviewing hooks for {session.workspace} on {served.listener.socket_path}",
         )
-        with session:
-            code = run_console(session, served.link)
+        try:
+            with session:
+                code = run_console(session, served.link)
+        finally:
+            served.listener.close()  # also when the console failed before the link ran
     sys.exit(code)
 
 
@@ -156,8 +159,11 @@ def _headless(served: Any) -> int:
         stopped.cancel()
         return 0
 
-    with served.session:
-        code = asyncio.run(serve())
+    try:
+        with served.session:
+            code = asyncio.run(serve())
+    finally:
+        served.listener.close()
     click.echo(
         f"lockgate: audit log {served.session.audit_path} (check it with `lockgate log verify`)"
     )

@@ -86,7 +86,7 @@ class Listener:
             self.sock.close()
             self.sock = None
         for path in (self.endpoint_file, self.token_file, self.socket_path):
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, EndpointError):
                 # Remove only what is still ours (a later serve may have replaced them).
                 if path == self.endpoint_file and load_endpoint(path).pid != os.getpid():
                     continue
