@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from app.cli import UserError
-from app.core.model import Action, Assessment, CommandAction, Decision, PatchAction
-from app.core.ports import SessionContext
+
+if TYPE_CHECKING:  # the model and the engine load when something is scored, not for --help
+    from app.core.model import Action, Assessment, Decision
 
 
 def _result(a: Assessment, d: Decision) -> dict[str, Any]:
@@ -87,6 +88,8 @@ def cli(
     command: tuple[str, ...],
 ) -> None:
     """Score a shell COMMAND (or, with --jsonl, commands and patches from stdin)."""
+    from app.core.model import CommandAction
+    from app.core.ports import SessionContext
     from app.risk.engine import RiskEngine
     from app.risk.policy import PolicyError, load_policy
 
@@ -154,6 +157,8 @@ def _stream(src: IO[bytes], out: IO[str], judge: Any) -> None:
 
 
 def _action(line: str, n: int) -> Action | str:
+    from app.core.model import CommandAction, PatchAction
+
     if not line.strip():
         return f"line {n}: empty line"
     try:
