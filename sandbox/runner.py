@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sandbox.output import escape_text
 from sandbox.policy import Completed, PolicyError, SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.probe import KernelSupport, Layer
+from sandbox.replaced import ReplaceWatch, replaced_since, single_files
 from sandbox.workspace import GuardReport, Prepared, guard_run, prepare
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -168,6 +171,10 @@ class Sandbox:
         prep = prepare(self.policy.workspace, self.policy.protected, self.policy.writable)
         started = time.monotonic()
         report = GuardReport()
+        # single-file covers a host rename would detach (see sandbox/replaced.py)
+        covers = single_files(prep.read_only)
+        watch = ReplaceWatch(list(covers))
+        stop = _Either(cancel, watch)
         try:
             completed = impl.run(
                 list(argv),
@@ -177,14 +184,26 @@ class Sandbox:
                 stdin=stdin,
                 max_output=max_output,
                 on_output=on_output,
-                cancel=cancel,
+                cancel=stop,
                 proxy_socket=proxy_socket or self.policy.proxy_socket,
                 prepared=prep,
             )
         finally:
+            watch.close()
+            replaced = replaced_since(covers)
             # also when the run ends in an error or an interrupt: whatever the command created
             # before that must not outlive it
             report = guard_run(self.policy.workspace, prep)
+        failures = list(completed.guard_failures + report.failures)
+        for path in replaced:
+            stopped = " (the run was stopped at once)" if watch.hit else ""
+            failures.append(
+                f"{escape_text(_shown(path, self.policy.workspace))} was replaced on the host "
+                "during the run: its read-only cover came off, so the command could write it "
+                f"from then on{stopped}; check it"
+            )
+        # stopped by the watch (not by the caller): its processes were killed
+        stopped_here = completed.cancelled and not (cancel is not None and cancel.is_set())
         self._prewarm(impl)
         return Completed(
             exit_code=completed.exit_code,
@@ -192,12 +211,12 @@ class Sandbox:
             stderr=completed.stderr,
             timed_out=completed.timed_out,
             duration_s=time.monotonic() - started,
-            cancelled=completed.cancelled,
-            signal=completed.signal,
+            cancelled=completed.cancelled and not stopped_here,
+            signal=signal.SIGKILL if stopped_here else completed.signal,
             stdout_total=completed.stdout_total,
             stderr_total=completed.stderr_total,
             guard=completed.guard + report.notes,
-            guard_failures=completed.guard_failures + report.failures,
+            guard_failures=tuple(failures),
         )
 
     def _prewarm(self, impl: _Backend) -> None:
@@ -238,6 +257,26 @@ class Sandbox:
         if extra:
             env.update(extra)
         return env
+
+
+class _Either(threading.Event):
+    """The caller's cancel event, or a protected file replaced on the host (the watch is
+    polled here, from the run's own wait loop)."""
+
+    def __init__(self, other: threading.Event | None, watch: ReplaceWatch) -> None:
+        super().__init__()
+        self.other = other
+        self.watch = watch
+
+    def is_set(self) -> bool:
+        if self.watch.poll():
+            return True
+        return super().is_set() or (self.other is not None and self.other.is_set())
+
+
+def _shown(path: str, workspace: Path) -> str:
+    rel = os.path.relpath(path, workspace)
+    return path if rel.startswith("..") else rel
 
 
 class _Backend(Protocol):

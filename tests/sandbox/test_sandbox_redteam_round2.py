@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -255,3 +257,58 @@ def test_git_and_agent_persistence(runner: Runner, area: Area) -> None:
         _git(where, "status", uid=uid)
     assert _git(ws, "commit", "-q", "--allow-empty", "-m", "host", uid=uid).returncode == 0
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- 2. host renames
+
+APPENDER = r"""
+import time
+won = 0
+end = time.monotonic() + 4
+while time.monotonic() < end:
+    for name in (".git/config", ".mcp.json"):
+        try:
+            with open(name, "a") as f:
+                f.write('\n[core]\n\tfsmonitor = "touch PWNED"\n')
+            won += 1
+        except OSError:
+            pass
+    time.sleep(0.002)
+print("appended", won)
+"""
+
+
+def test_a_host_rename_never_hands_a_protected_file_over(runner: Runner, area: Area) -> None:
+    """Root 2: git (and editors) replace files by rename; Linux then detaches a single-file
+    cover in the sandbox. A host writer renames over .git/config and .mcp.json in a loop while
+    a long command keeps trying to append to them: the run is stopped at the first rename and
+    reports it, and nothing the command wrote stays in the host's files."""
+    ws, uid = area.ws, area.uid
+    assert _git(ws, "init", "-q", uid=uid).returncode == 0
+    _write(ws / ".mcp.json", "{}\n", 0o644)
+    _own(area, ws)
+    config = (ws / ".git" / "config").read_text()
+    done = threading.Event()
+
+    def host_writer() -> None:
+        time.sleep(1.0)  # the command is running by then
+        for i in range(5):
+            for name, text in ((".git/config", config + f"# host {i}\n"), (".mcp.json", "{}\n")):
+                tmp = ws / (name + ".lock")
+                tmp.write_text(text)
+                os.chown(tmp, uid, uid)
+                os.rename(tmp, ws / name)
+            time.sleep(0.05)
+        done.set()
+
+    writer = threading.Thread(target=host_writer)
+    writer.start()
+    t0 = time.monotonic()
+    r = runner.run(area, PY, "-c", APPENDER, cwd=ws, timeout=60)
+    elapsed = time.monotonic() - t0
+    writer.join()
+    assert done.is_set()
+    for name in (".git/config", ".mcp.json"):
+        assert "PWNED" not in (ws / name).read_text(), (name, r.stdout, r.stderr)
+    assert b"was replaced on the host during the run" in r.stderr, r.stderr
+    assert elapsed < 3.5, (elapsed, r.stderr)  # stopped, not left to run its 4 s
