@@ -23,7 +23,6 @@ import fnmatch
 import os
 import re
 import stat
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -679,7 +678,7 @@ _MINIMAL_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tb
 
 
 def _write_config(gfd: int, text: str) -> None:
-    tmp = f"config.lockgate-{uuid.uuid4().hex}"
+    tmp = f"config.lockgate-{os.urandom(16).hex()}"  # (uuid costs 4 ms to import)
     out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
                   dir_fd=gfd)  # fmt: skip
     with os.fdopen(out, "w", encoding="utf-8") as f:
