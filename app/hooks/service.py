@@ -349,6 +349,7 @@ class HookService:
             "session_id": call.session_id if call else "",
             "tool_name": call.tool_name if call else str(request.event.get("tool_name", "")),
             "tool_use_id": call.tool_use_id if call else "",
+            "permission_mode": str(request.event.get("permission_mode") or ""),
             "kind": mapped.kind if mapped else "malformed",
             "action_ids": [a.id for a in mapped.actions] if mapped else [],
             "decision": answer.decision,
