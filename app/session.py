@@ -202,7 +202,7 @@ def open_session(options: SessionOptions) -> Session:
     from app.execute.patches import WorkspacePatchExecutor
     from app.execute.sandbox_config import sandbox_policy
     from app.injection.executor import ScanningCommandExecutor
-    from app.injection.taint import TaintObserver, TaintPolicy
+    from app.injection.taint import TaintGuard, TaintObserver, TaintPolicy
     from app.risk.engine import RiskEngine
     from app.risk.policy import load_policy
     from app.risk.rules import PolicyError
@@ -330,6 +330,8 @@ def open_session(options: SessionOptions) -> Session:
             gate.attach(pipeline)
         if deps is not None:
             deps.attach(pipeline)
+        if gate is not None:
+            gate.set_guard(TaintGuard(taint, _human_approved(pipeline)))
         notices: list[str] = []
         if journal.recovered:
             seed(pipeline, journal.recovered)
@@ -363,6 +365,17 @@ def open_session(options: SessionOptions) -> Session:
             with contextlib.suppress(Exception):
                 thing.close()
         raise
+
+
+def _human_approved(pipeline: Pipeline) -> Callable[[str], bool]:
+    def approved(action_id: str) -> bool:
+        try:
+            verdict = pipeline.view(action_id).verdict
+        except Exception:
+            return False
+        return verdict is not None and verdict.by == "human" and verdict.kind.approves
+
+    return approved
 
 
 def _deps_policy(

@@ -36,7 +36,7 @@ from sandbox.net import (
     rules_from_table,
 )
 from sandbox.net.ca import CaError, Inspection, SessionCA, system_roots, upstream_context
-from sandbox.net.proxy import Resolver
+from sandbox.net.proxy import Guard, Resolver
 from sandbox.policy import SandboxPolicy
 
 ASK_TIMEOUT_S = 120.0
@@ -314,6 +314,10 @@ class NetworkGate:
         command executor the pipeline needs holds the gate)."""
         self.proxy.set_asker(PipelineAsker(pipeline, timeout_s=ask_timeout_s))
         self.proxy.ask_timeout_s = ask_timeout_s + 5.0
+
+    def set_guard(self, guard: Guard | None) -> None:
+        """Requests the rules allow get a second look (see `AllowListProxy.set_guard`)."""
+        self.proxy.set_guard(guard)
 
     @property
     def socket_dir(self) -> Path:

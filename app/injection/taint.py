@@ -434,3 +434,26 @@ class TaintObserver:
         verdict = event.verdict if isinstance(event, VerdictGiven) else None
         if verdict is not None and verdict.by == "human" and verdict.feedback.strip():
             self._tracker.clear("reviewer feedback")
+
+
+class TaintGuard:
+    """The proxy's second look while untrusted content is in play: a request that can carry
+    data out (a write method, or an opaque tunnel) from a command no human approved becomes an
+    ask, even to an allow-listed host. Commands a reviewer approved under taint were already
+    shown with the chain; their own requests are theirs."""
+
+    def __init__(self, tracker: TaintTracker, approved_by_human: Callable[[str], bool]) -> None:
+        self._tracker = tracker
+        self._approved_by_human = approved_by_human
+
+    def __call__(self, request: Any) -> str | None:
+        if not self._tracker.tainted:
+            return None
+        method = str(getattr(request, "method", "")).upper()
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        context = getattr(request, "context", None)
+        action_id = str(getattr(context, "action_id", "") or "")
+        if action_id and self._approved_by_human(action_id):
+            return None
+        return f"{method} to {getattr(request, 'host', '?')} while untrusted content is in play"

@@ -101,6 +101,9 @@ class AskRequest:
 
 
 Asker = Callable[[AskRequest], Awaitable[AskAnswer]]
+# Asked about each request a rule allows: a reason to ask the console anyway, or None. The
+# session uses it while untrusted content is in the agent's context (allow-listed hosts too).
+Guard = Callable[[AskRequest], str | None]
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,7 @@ class AllowListProxy:
         # No environment variable or config file reaches it.
         self._rules = rules
         self._asker = asker
+        self._guard: Guard | None = None
         self._record = record
         self._resolve: Resolver = resolver or system_resolver
         self.ask_timeout_s = ask_timeout_s
@@ -312,6 +316,10 @@ class AllowListProxy:
     def set_asker(self, asker: Asker | None) -> None:
         """Who decides about hosts no rule covers (None: nobody, so they are denied)."""
         self._asker = asker
+
+    def set_guard(self, guard: Guard | None) -> None:
+        """A second look at requests the rules allow (None: the rules decide alone)."""
+        self._guard = guard
 
     def allow_for_session(self, host: str) -> None:
         """Add an exact allow for `host` (canonicalised) for the rest of this proxy's life."""
@@ -440,6 +448,14 @@ class AllowListProxy:
             limit = rules.check_url(method, scheme, host, port, path)
             if limit is not None:
                 raise _Denied(403, limit.rule, limit.reason)
+        if match.verdict is RuleVerdict.ALLOW and self._guard is not None:
+            try:
+                why = self._guard(AskRequest(host.name, port, method, scheme, listener.context))
+            except Exception as exc:  # a broken guard must not open the gate: ask
+                log.warning("network guard failed: %r", exc)
+                why = "the guard failed"
+            if why:
+                match = RuleMatch(RuleVerdict.UNKNOWN, "guard", why)
         if match.verdict is RuleVerdict.UNKNOWN:
             match = await self._ask(listener, host, port, method, scheme)
             if match.verdict is not RuleVerdict.ALLOW:
