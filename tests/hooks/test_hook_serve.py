@@ -224,12 +224,34 @@ def test_codex_format(served: Serve) -> None:
 # --------------------------------------------------------------------------- console missing
 
 
+def _client_seconds(workspace: Path, rdir: str) -> float:
+    """How long the client takes to deny, in this process (a subprocess's start-up under a
+    loaded CI machine is no part of the claim)."""
+    import time
+
+    from app.hooks.client import ask_console
+
+    old = os.environ.get("LOCKGATE_RUNTIME_DIR")
+    os.environ["LOCKGATE_RUNTIME_DIR"] = rdir
+    try:
+        start = time.monotonic()
+        answer = ask_console("claude", claude_event("Bash", {"command": "ls"}, workspace), 30)
+        took = time.monotonic() - start
+    finally:
+        if old is None:
+            del os.environ["LOCKGATE_RUNTIME_DIR"]
+        else:
+            os.environ["LOCKGATE_RUNTIME_DIR"] = old
+    assert answer.decision == "deny"
+    return took
+
+
 def test_console_down_denies_within_a_second(workspace: Path) -> None:
     rdir = runtime_dir()
     run = run_hook("claude", claude_event("Bash", {"command": "ls"}, workspace), hook_env(rdir))
     assert run.code == 0 and run.decision == "deny"
     assert "lockgate is not running: start `lockgate serve`" in run.reason
-    assert run.seconds < 1.0 + 0.5  # process start included; the check itself is instant
+    assert _client_seconds(workspace, rdir) < 1.0  # the decision itself, without process start
 
 
 def test_dead_socket_and_wrong_token_deny(served: Serve, workspace: Path) -> None:
@@ -242,7 +264,7 @@ def test_dead_socket_and_wrong_token_deny(served: Serve, workspace: Path) -> Non
     env = hook_env(rdir)
     run = run_hook("claude", claude_event("Bash", {"command": "ls"}, workspace), env)
     assert run.decision == "deny" and "lockgate is not running" in run.reason
-    assert run.seconds < 1.5
+    assert _client_seconds(workspace, rdir) < 1.0
     dead.close()
     # The real console's socket with a forged token.
     served_ep = next(p for p in os.listdir(served.rdir) if p.endswith(".json"))
