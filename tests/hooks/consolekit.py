@@ -18,13 +18,9 @@ from textual.pilot import Pilot
 from app.hooks.serve import Served, open_served
 from app.ui.app import LockgateApp
 from app.ui.screens.main import MainScreen
+from app.ui.selection import SETTLE_S
 from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
-
-try:  # where the console's settle time lives moved during the console's refactor
-    from app.ui.selection import SETTLE_S
-except ImportError:  # pragma: no cover
-    from app.ui.screens.main import SETTLE_S  # type: ignore[attr-defined,no-redef]
 
 
 @dataclass
