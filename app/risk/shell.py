@@ -619,6 +619,11 @@ class _Extractor:
                     continue
                 argv.append(self._word(c, inner))
         argv = self._split_unquoted(node, argv)
+        if len(argv) >= 4 and argv[0].value == "printf" and argv[1].value == "-v":
+            # `printf -v c 'rm'` assigns c like `c=rm` (a format with no % is the value).
+            fmt = argv[3].value
+            if argv[2].value:
+                self.vars[argv[2].value] = fmt if fmt is not None and "%" not in fmt else None
         self._fill(slot, argv, self._span(node), fr, assigns=tuple(assigns), redirects=tuple(reds))
         for _kind, n in after:
             self._stmt(n, fr)

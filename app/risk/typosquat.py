@@ -118,8 +118,10 @@ def _normalize_all(names: list[str], eco: Ecosystem) -> list[str]:
     if any("\n" in n for n in names):
         return [normalize(n, eco) for n in names]
     text = "\n".join(n.strip() for n in names).lower()
-    if eco == "pypi":
-        text = re.sub(r"[-_.]+", "-", text)
+    if eco == "pypi":  # runs of [-_.] become one "-" (C-level replaces: re.sub costs 5 ms here)
+        text = text.replace("_", "-").replace(".", "-")
+        while "--" in text:
+            text = text.replace("--", "-")
     elif eco == "crates":
         text = text.replace("_", "-")
     return text.split("\n") if names else []
@@ -193,15 +195,23 @@ class Popular:
                 return
             names = list(self.rank)  # in rank order
             # separators dropped, best rank kept: the reversed pairs let the best one win
-            stripped = "\n".join(names).translate(_NO_SEPARATORS).split("\n")
+            text = "\n".join(names)
+            # (three C-level replaces: str.translate maps character by character, 4x slower)
+            stripped = text.replace("-", "").replace("_", "").replace(".", "").split("\n")
             flat = dict(zip(reversed(stripped), reversed(names), strict=True))
-            self._alphabet = "".join(sorted(set("".join(names))))
-            self._two = [
-                (n, frozenset(n))
-                for n in names[: self.TOP_FOR_TWO_EDITS]
-                if self.rank[n] <= self.TOP_FOR_TWO_EDITS and 7 <= len(n) <= 16
-            ]
+            self._alphabet = "".join(sorted(set(text) - {"\n"}))
             self._flat = flat
+
+    def _two_list(self) -> list[tuple[str, frozenset[str]]]:
+        """The names the two-edit rule covers, with their letters (made on first need)."""
+        with self._lock:
+            if self._two is None:
+                self._two = [
+                    (n, frozenset(n))
+                    for n in list(self.rank)[: self.TOP_FOR_TWO_EDITS]
+                    if self.rank[n] <= self.TOP_FOR_TWO_EDITS and 7 <= len(n) <= 16
+                ]
+            return self._two
 
     def _one_edit(self, n: str) -> list[str]:
         """Popular names one insertion, deletion, substitution or swap of neighbours away."""
@@ -232,10 +242,9 @@ class Popular:
     def _two_edits(self, n: str) -> str | None:
         """The best-ranked name of the two-edit list within two edits of `n` that shares a
         two-deletion variant with it (what a deletion index of depth two finds)."""
-        assert self._two is not None
         chars = frozenset(n)
         mine: set[str] | None = None
-        for cand, cand_chars in self._two:  # in rank order: the first hit is the best
+        for cand, cand_chars in self._two_list():  # in rank order: the first hit is the best
             if abs(len(cand) - len(n)) > 2 or cand == n:
                 continue
             # each edit brings in at most one new character and drops at most one

@@ -40,7 +40,7 @@ def test_remote_code_reason_names_the_host_and_the_runner(judge: Judge) -> None:
         "$cmd -rf x",
         "a=r;b=m;$a$b -rf build",
         'eval "$X"',
-        "eval ls",
+        'eval "ls $X"',  # a constant eval is judged as the command it spells (#21)
         "echo bHM= | base64 -d | sh",
         'ls "unterminated',
         'bash -c "$(printf %s "$P")"',

@@ -52,7 +52,17 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
         return
     name = c.name
     head = c.argv[0]
-    if name is None or head.expanded:
+    if name is not None and head.expanded and not head.subs and head.value:
+        # Spelled through variables this action sets (`a=ec; b=ho; $a$b`): bash's value is
+        # known, and the command is judged as what it resolves to.
+        an.add(
+            K.OBFUSCATION,
+            25,
+            f"the program name {q(head.text)} is spelled through variables; it resolves to "
+            f"`{q(head.value)}`",
+            head.span,
+        )
+    elif name is None or head.expanded:
         resolved = f" (it resolves to `{q(head.value)}`)" if head.value else ""
         an.add(
             K.OBFUSCATION,
@@ -64,11 +74,11 @@ def analyze_command(an: Analyzer, c: SimpleCommand) -> None:
         if name is None:
             _generic(an, c)
             return
-        if any(ch.isspace() for ch in name):
-            # `a=(rm -rf ~); "${a[@]}"`, `c='rm -rf'; $c ~`: the words the value splits into.
-            rest = " ".join(shlex.quote(w.best) for w in c.args)
-            an.fragment(f"{name} {rest}".strip(), None, c.span, c, prefix="expanded, it runs: ")
-            return
+    if head.expanded and any(ch.isspace() for ch in name):
+        # `a=(rm -rf ~); "${a[@]}"`, `c='rm -rf'; $c ~`: the words the value splits into.
+        rest = " ".join(shlex.quote(w.best) for w in c.args)
+        an.fragment(f"{name} {rest}".strip(), None, c.span, c, prefix="expanded, it runs: ")
+        return
     if c.background and c.via == "":
         an.add(
             K.RESOURCE,

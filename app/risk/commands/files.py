@@ -338,7 +338,32 @@ LOCAL_EDITORS = frozenset(
 _GUI_EDITORS = frozenset({"code", "subl", "cursor", "zed", "gedit", "kate", "idea", "windsurf"})
 
 
+def _vim_option_values(c: SimpleCommand) -> list[Word]:
+    out: list[Word] = []
+    args = list(c.args)
+    for k, w in enumerate(args):
+        if w.value in ("-c", "--cmd", "-S", "-u", "-i", "-T", "-w", "-W") and k + 1 < len(args):
+            out.append(args[k + 1])
+    return out
+
+
 def h_editor(an: Analyzer, c: SimpleCommand) -> None:
+    vals = [w.value or "" for w in c.args]
+    batch = c.name in ("vim", "vi", "nvim", "ex") and (
+        any(v in ("-es", "-e", "-E", "-Es", "--headless", "-s") for v in vals)
+        or any(v in ("+wq", "+x", "+q", "+qa", "+wqa") for v in vals)
+        or "wq" in vals
+        or "x" in vals
+    )
+    if batch:
+        # Scripted edits (`vim -es -c '%s/a/b/g' -c wq f`): no terminal needed; the `-c`
+        # commands that run programs are judged in payloads.
+        for w in c.args:
+            v = w.value or ""
+            if v and not v.startswith(("-", "+")) and w not in _vim_option_values(c):
+                write_target(an, c, w, "edits")
+        an.add(K.RESOURCE, 5, f"edits files with `{c.name}` in batch mode", c.argv[0].span)
+        return
     if c.name in ("open", "xdg-open"):
         for w in c.args:
             t = parse_target(w.value or "") if "://" in (w.value or "") else None

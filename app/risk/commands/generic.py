@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from app.core.model import Category as K
-from app.risk.analysis import Analyzer
+from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import q
 from app.risk.commands.effects import _network_note, read_target
 from app.risk.commands.files import GREPS, LISTING
@@ -138,6 +138,20 @@ def _assignments(an: Analyzer, c: SimpleCommand) -> None:
                         "there replace the usual ones",
                         w.span,
                     )
+            continue
+        if key in ("ENV", "BASH_ENV", "PYTHONSTARTUP") and (
+            w.procsub or value.startswith("<(") or an.path(c, value).where != "workspace"
+        ):
+            # A shell or Python started later first runs this file: from a process
+            # substitution or from outside the project it is code nobody reviewed.
+            where = "a process substitution" if (w.procsub or value.startswith("<(")) else value
+            an.add(
+                K.PERSISTENCE,
+                70,
+                f"{key}={q(short(value, 40))}: every {'Python' if key == 'PYTHONSTARTUP' else 'shell'}"
+                f" started with it first runs code from {short(where, 40)}",
+                w.span,
+            )
             continue
         spec = _DANGER_VARS.get(key)
         if spec is None:

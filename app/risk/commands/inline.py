@@ -906,7 +906,8 @@ _NET_RE = re.compile(
 )
 _SOCKET_RE = re.compile(
     r"IO::Socket|TCPSocket|Socket\.new|net\.connect|net\.Socket|use Socket|\bsocket\s*\(|"
-    r"fsockopen|socket\.|Deno\.connect|createConnection|/dev/tcp/"
+    r"fsockopen|socket\.|Deno\.connect|createConnection|/dev/tcp/|"
+    r"require\(\s*['\"](?:node:)?net['\"]\s*\)"
 )
 _SHELL_RE = re.compile(
     r"/bin/(ba)?sh|\bsh\b\s*-i|cmd\.exe|spawn\(\s*['\"](ba)?sh|exec\s*\(\s*"
@@ -924,7 +925,8 @@ _DECODE_RE = re.compile(
     re.I,
 )
 _WRITE_RE = re.compile(
-    r"(?:fs\.(?:writeFileSync|writeFile|appendFileSync|appendFile|createWriteStream)|"
+    r"(?:(?:\bfs|require\(\s*['\"](?:node:)?fs['\"]\s*\))\."
+    r"(?:writeFileSync|writeFile|appendFileSync|appendFile|createWriteStream)|"
     r"File\.(?:write|open)|file_put_contents|Deno\.writeTextFile|Bun\.write)\s*\(\s*(['\"])"
     r"(?P<path>[^'\"]+)\1|\bopen\s*\(?\s*(?:my\s+)?\$?\w+\s*,\s*['\"]>{1,2}\s*(?P<path2>[^'\"]+)"
     r"['\"]|\bopen\s*\(?\s*(?:my\s+)?\$?\w+\s*,\s*['\"]>{1,2}['\"]\s*,\s*['\"](?P<path3>[^'\"]+)"
@@ -946,7 +948,144 @@ _LITERAL_RE = re.compile(r"(['\"])(?P<s>[~/][^'\"\n]{1,200})\1")
 _URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"`)]+", re.I)
 
 
+# How each language joins strings, and how it spells the home directory.
+_CONCAT = {
+    "perl": r"\.",
+    "php": r"\.",
+    "ruby": r"\+",
+    "node": r"\+",
+    "bun": r"\+",
+    "deno": r"\+",
+    "lua": r"\.\.",
+    "awk": r"",  # juxtaposition
+    "python": r"\+",
+}
+_HOME_SPELLINGS = re.compile(
+    r"\$ENV\{\s*['\"]?HOME['\"]?\s*\}|ENVIRON\[\s*\"HOME\"\s*\]|Dir\.home\b(?:\(\))?|"
+    r"ENV\[\s*['\"]HOME['\"]\s*\]|os\.homedir\(\)|require\(\s*['\"]os['\"]\s*\)\.homedir\(\)|"
+    r"process\.env\.HOME\b|process\.env\[\s*['\"]HOME['\"]\s*\]|getenv\(\s*['\"]HOME['\"]\s*\)|"
+    r"\$_SERVER\[\s*['\"]HOME['\"]\s*\]"
+)
+_STR = r"(?:\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)')"
+_MAX_FOLDS = 200
+
+
+def fold_text(code: str, lang: str) -> str:
+    """Code with the pieces a command is built from joined: home spellings become "~",
+    adjacent string literals joined by the language's operator become one, and a variable
+    bound once to a string is replaced where a process call reads it. What is left unjoined
+    is what the code really computes at run time."""
+    out = re.sub(r"#\{\s*(?:Dir\.home|ENV\[\s*['\"]HOME['\"]\s*\])\s*\}", "~", code)
+    out = _HOME_SPELLINGS.sub('"~"', out)
+    if lang == "ruby":
+        out = re.sub(r"%q\((.*?)\)", lambda m: "'" + m.group(1).replace("'", '"') + "'", out)
+    # perl/php pack("H*", "hex") and hex2bin("…"): text spelled in hex
+    out = re.sub(
+        r"(?:pack\(\s*['\"]H\*['\"]\s*,\s*|hex2bin\(\s*)['\"]([0-9a-fA-F]{2,400})['\"]\s*\)",
+        lambda m: '"' + _unhex(m.group(1)) + '"',
+        out,
+    )
+    op = _CONCAT.get(lang)
+    if op is not None:
+        pair = re.compile(_STR + r"\s*" + (op if op else "") + r"\s*" + _STR)
+        for _ in range(_MAX_FOLDS):
+            m = pair.search(out)
+            if m is None:
+                break
+            a = m.group(1) if m.group(1) is not None else m.group(2)
+            b = m.group(3) if m.group(3) is not None else m.group(4)
+            joined = (a + b).replace('"', '\\"')
+            out = out[: m.start()] + '"' + joined + '"' + out[m.end() :]
+    out = re.sub(r"\[\s*\"(\w+)\"\s*\]\s*(?=\()", r".\1", out)  # obj["execSync"](…)
+    # Variables bound to one string (`$c="rm -rf ~"; system($c)`, `const m='child_process'`).
+    binds: dict[str, str] = {}
+    for m in re.finditer(
+        r"(?:\b(?:const|let|var|local|my)\s+)?(\$?\w+)\s*=\s*" + _STR + r"\s*[;,\n)]", out
+    ):
+        name = m.group(1)
+        val = m.group(2) if m.group(2) is not None else m.group(3)
+        binds[name] = "" if name in binds else val  # bound twice: not a constant
+    for name, val in binds.items():
+        if not val:
+            continue
+        esc = re.escape(name)
+        quoted = '"' + val.replace('"', '\\"') + '"'
+
+        def put(mm: re.Match[str], lit: str = quoted) -> str:
+            return mm.group(1) + lit
+
+        out = re.sub(
+            r"((?:system|exec|execSync|spawn|spawnSync|popen|shell_exec|passthru|require|"
+            r"os\.execute|io\.popen|send|public_send)\s*\(\s*)" + esc + r"(?=\s*[),])",
+            put,
+            out,
+        )
+        if name.startswith("$") and re.fullmatch(r"\w+", val):
+            # php's variable functions: `$f="system"; $f("…")`
+            out = re.sub(r"(?<![\w$])" + esc + r"(?=\s*\()", val.replace("\\", ""), out)
+    return out
+
+
+def _unhex(h: str) -> str:
+    try:
+        return bytes.fromhex(h[: len(h) // 2 * 2]).decode("utf-8", "replace").replace('"', "'")
+    except ValueError:
+        return ""
+
+
+def _string_mask(code: str) -> list[bool]:
+    """True for each character inside a string literal ('…', "…")."""
+    mask = [False] * len(code)
+    quote = ""
+    i = 0
+    while i < len(code):
+        ch = code[i]
+        if quote:
+            mask[i] = True
+            if ch == "\\":
+                if i + 1 < len(code):
+                    mask[i + 1] = True
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+                mask[i] = False
+        elif ch in "'\"":
+            quote = ch
+        i += 1
+    return mask
+
+
+_DYNAMIC_CALL = re.compile(
+    r"\b(?:send|public_send|__send__|method)\s*\(\s*(?!:?\w+\s*[,)])|"  # ruby send(:a+'b')
+    r"\brequire\s*\(\s*(?!['\"`])[^)]|"  # node require(x)
+    r"\[\s*(?:['\"][^'\"]*['\"]\s*\+|\w+\s*\+)[^\]]*\]\s*\(|"  # obj['ex'+'ec'](…)
+    r"(?<![\w>])\$\w+\s*\(|&\$\w+\s*\(|\$\w+->\s*\("  # php $f(…), perl &$f(…)
+)
+
+
 def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) -> None:
+    folded = fold_text(code, lang)
+    if folded != code:
+        # Judged as folded: spans fall back to the whole code word.
+        w = Word(folded, w.text, w.span, None)
+        code = folded
+    mask = _string_mask(code)
+    dyn_name = _DYNAMIC_CALL.search(code)
+    if dyn_name and not mask[dyn_name.start()]:
+        an.add(
+            K.OBFUSCATION,
+            65,
+            f"{lang} calls a function whose name is built at run time "
+            f"({short(dyn_name.group(0), 30)}): what it runs cannot be reviewed",
+            w.span,
+        )
+    _analyze_code(an, c, code, w, lang, mask)
+
+
+def _analyze_code(
+    an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str, mask: list[bool]
+) -> None:
     base = w.exact
 
     def sp(m: re.Match[str], group: str | int = 0) -> Span:
@@ -960,8 +1099,8 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
     ):
         for m in re.finditer(pat, code, re.S):
             cmd = m.group("cmd")
-            if not cmd.strip():
-                continue
+            if not cmd.strip() or mask[m.start()]:
+                continue  # empty, or a call spelled inside a string (`print "system(…)"`)
             found_exec = True
             exact = base + m.start("cmd") if base is not None and "\\" not in cmd else None
             if "#{" in cmd or "${" in cmd or ("$" in cmd and lang in ("perl", "php")):
@@ -972,10 +1111,17 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
                     sp(m, "cmd"),
                 )
             an.fragment(cmd, exact, sp(m, "cmd"), c, prefix=f"{lang} runs: ")
-    dyn_exec = re.search(
-        r"\b(?:system|exec|execSync|spawn|shell_exec|passthru|popen|"
-        r"os\.execute|io\.popen)\s*\(\s*[^'\"`\s)]",
-        code,
+    dyn_exec = next(
+        (
+            m
+            for m in re.finditer(
+                r"\b(?:system|exec|execSync|spawn|shell_exec|passthru|popen|"
+                r"os\.execute|io\.popen)\s*\(\s*[^'\"`\s)]",
+                code,
+            )
+            if not mask[m.start()]
+        ),
+        None,
     )
     if dyn_exec:
         an.add(K.OBFUSCATION, 50, f"{lang} runs a command built at run time", sp(dyn_exec))
@@ -997,7 +1143,16 @@ def analyze_code(an: Analyzer, c: SimpleCommand, code: str, w: Word, lang: str) 
         )
         an.ci(c).network = True
         return
-    ev = _EVAL_RE.search(code)
+    ev = next((m for m in _EVAL_RE.finditer(code) if not mask[m.start()]), None)
+    const_eval = re.search(r"\beval\s*\(?\s*\"((?:[^\"\\]|\\.)*)\"\s*\)?\s*;?\s*$", code.strip())
+    if ev and const_eval and an.depth < 3 and len(const_eval.group(1)) < MAX_CODE:
+        inner = const_eval.group(1).replace('\\"', '"')
+        before = len(an.findings)
+        analyze_code(an, c, inner, Word(inner, inner, w.span), lang)
+        for k in range(before, len(an.findings)):
+            f = an.findings[k]
+            an.findings[k] = type(f)(f.category, f.score, f"{lang} evaluates: {f.reason}", f.spans)
+        ev = None
     if ev:
         if _DECODE_RE.search(code):
             an.add(K.OBFUSCATION, 90, f"{lang} decodes hidden code and evaluates it", sp(ev))
@@ -1110,6 +1265,32 @@ def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
         )
         return
     code = program.value
+    folded = fold_text(code, "awk")
+    for k, a in enumerate(args):
+        if a.value in ("-v", "--assign") and k + 1 < len(args) and "=" in (args[k + 1].value or ""):
+            var, _, val = (args[k + 1].value or "").partition("=")
+            lit = '"' + val.replace('"', '\\"') + '"'
+
+            def bind(m: re.Match[str], lit: str = lit) -> str:
+                return (m.group(1) or m.group(2)) + lit
+
+            folded = re.sub(
+                r"(\bsystem\s*\(\s*)" + re.escape(var) + r"(?=\s*\))|"
+                r"(\(\s*)" + re.escape(var) + r"(?=\s*\|\s*getline)",
+                bind,
+                folded,
+            )
+    folded = re.sub(
+        r"\b(\w+)\s*=\s*(\"(?:[^\"\\]|\\.)*\")\s*;(.*?)\(\s*\1\s*\|\s*getline",
+        lambda m: f"{m.group(1)}={m.group(2)};{m.group(3)}({m.group(2)} | getline",
+        folded,
+        flags=re.S,
+    )
+    if folded != code:
+        program = Word(folded, program.text, program.span, None)
+        code = folded
+    if re.search(r"\|\s*\"\s*(?:/bin/)?(?:ba|da|z|k)?sh\b[^\"]*\"", code):
+        an.add(K.SUPPLY_CHAIN, 75, "awk pipes the text it prints into a shell", program.span)
     if len(code) > MAX_CODE:
         an.add(
             K.OBFUSCATION,
@@ -1126,6 +1307,8 @@ def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
         return (base + m.start(group), base + m.end(group))
 
     for m in re.finditer(r"\bsystem\s*\(\s*\"(?P<cmd>(?:[^\"\\]|\\.)*)\"", code):
+        if _string_mask(code)[m.start()]:
+            continue
         cmd = m.group("cmd").replace('\\"', '"')
         exact = base + m.start("cmd") if base is not None and "\\" not in m.group("cmd") else None
         an.fragment(cmd, exact, sp(m, "cmd"), c, prefix="awk runs: ")
@@ -1136,8 +1319,12 @@ def analyze_awk(an: Analyzer, c: SimpleCommand) -> None:
         cmd = m.group(g)
         exact = base + m.start(g) if base is not None and "\\" not in cmd else None
         an.fragment(cmd, exact, sp(m, g), c, prefix="awk runs: ")
-    if re.search(r"\bsystem\s*\(\s*[^\"\s)]", code):
-        an.add(K.OBFUSCATION, 50, "awk runs a command built at run time", program.span)
+    mask = _string_mask(code)
+    dyn = next(
+        (m for m in re.finditer(r"\bsystem\s*\(\s*[^\"\s)]", code) if not mask[m.start()]), None
+    )
+    if dyn is not None:
+        an.add(K.OBFUSCATION, 60, "awk runs a command built at run time", program.span)
     for m in re.finditer(r"(?<![<>=!])>{1,2}\s*\"(?P<path>[^\"]+)\"", code):
         write_target(an, c, Word(m.group("path"), m.group("path"), sp(m, "path")))
     if "/inet/" in code:

@@ -171,7 +171,12 @@ EXACT: dict[str, Handler] = {
     "pypy3": h_python,
     "python": h_python,
     "eval": lambda an, c: an.add(
-        K.OBFUSCATION, 40, "evaluates text as shell code (eval), which hides what runs", c.span
+        K.OBFUSCATION,
+        10 if c.args and all(w.value is not None and not w.expanded for w in c.args) else 40,
+        "evaluates constant text as shell code (eval); judged as the command it spells"
+        if c.args and all(w.value is not None and not w.expanded for w in c.args)
+        else "evaluates text as shell code (eval), which hides what runs",
+        c.span,
     ),
     "osascript": h_interpreter,
     "php": h_interpreter,
