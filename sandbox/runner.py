@@ -155,9 +155,11 @@ class Sandbox:
         on_output: Callable[[str, bytes], None] | None = None,
         cancel: threading.Event | None = None,
         proxy_socket: Path | None = None,
+        script: str | None = None,
     ) -> Completed:
         """Run argv in the sandbox and wait. Thread-safe. Raises SandboxError when the sandbox
-        cannot be set up (the command then never ran)."""
+        cannot be set up (the command then never ran). `script`: text the program reads from
+        descriptor 3 (run `bash /dev/fd/3` with a command too long for one argument)."""
         if not argv:
             raise SandboxError("nothing to run: empty command")
         if timeout is not None and not timeout > 0:  # NaN too
@@ -187,6 +189,7 @@ class Sandbox:
                 cancel=stop,
                 proxy_socket=proxy_socket or self.policy.proxy_socket,
                 prepared=prep,
+                **({"script": script} if script is not None else {}),
             )
         finally:
             watch.close()

@@ -21,6 +21,7 @@ from app.core.ports import OutputSink
 from sandbox import Completed, Sandbox, SandboxError
 
 DEFAULT_TIMEOUT_S = 600.0
+SCRIPT_ARG_MAX = 100_000
 
 
 class ProxySockets(Protocol):
@@ -81,10 +82,16 @@ class SandboxCommandExecutor:
             loop.call_soon_threadsafe(on_output, stream, chunk)
 
         timeout = action.timeout_s if action.timeout_s else self.default_timeout_s
+        # The kernel takes at most 128 KiB in one argument: a longer command is handed to the
+        # shell as a script on descriptor 3 instead of as `-c` text.
+        script: str | None = None
+        argv = [self.shell, "-c", command]
+        if len(command.encode("utf-8", "surrogateescape")) > SCRIPT_ARG_MAX:
+            argv, script = [self.shell, "/dev/fd/3"], command
         work = asyncio.ensure_future(
             asyncio.to_thread(
                 self.sandbox.run,
-                [self.shell, "-c", command],
+                argv,
                 timeout=timeout,
                 cwd=cwd,
                 max_output=self.max_output,
@@ -93,6 +100,7 @@ class SandboxCommandExecutor:
                 proxy_socket=proxy_socket,
                 # the CA bundle variables when the session inspects HTTPS
                 env=getattr(self.network, "sandbox_env", None) if proxy_socket else None,
+                script=script,
             )
         )
         try:

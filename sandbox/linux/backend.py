@@ -154,12 +154,13 @@ class LinuxBackend:
         cancel: threading.Event | None,
         proxy_socket: Path | None,
         prepared: Prepared,
+        script: str | None = None,
     ) -> Completed:
         if self.policy.network == "proxy" and proxy_socket is None:
             raise SandboxError("network mode 'proxy' needs a proxy socket")
         out = self.zygote.run(
             spare_request(self._plan(), self._view(prepared)),
-            Run(tuple(argv), env, cwd).encode(),
+            Run(tuple(argv), env, cwd, script).encode(),
             timeout=timeout,
             stdin=stdin,
             max_output=max_output,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sandbox.linux.protocol import final_status
+from sandbox.linux.protocol import final_status, run_message
 from sandbox.linux.zygote import bootstrap_argv
 from sandbox.output import HeadTail
 from sandbox.policy import SandboxError
@@ -292,15 +292,16 @@ class Zygote:
                 in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             else:
                 in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            msg, extra = run_message(payload)  # a long command travels in a memfd
             try:
-                socket.send_fds(spare.init, [payload], [in_r, out_w, err_w])
+                socket.send_fds(spare.init, [msg], [in_r, out_w, err_w, *extra])
             except OSError as exc:
                 for fd in (out_r, err_r, in_w):
                     if fd is not None:
                         os.close(fd)
                 raise SandboxError(f"sandbox init is gone: {exc}") from exc
             finally:
-                for fd in (in_r, out_w, err_w):
+                for fd in (in_r, out_w, err_w, *extra):
                     os.close(fd)
             return _drain(spare, out_r, err_r, in_w, stdin or b"", timeout, max_output,
                           on_output, cancel)  # fmt: skip

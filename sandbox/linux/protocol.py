@@ -95,9 +95,54 @@ class Run:
     argv: tuple[str, ...]
     env: dict[str, str]
     cwd: str
+    # a script the program reads from descriptor 3 (`bash /dev/fd/3`): a command too long for
+    # one argument (the kernel's limit is 128 KiB) still runs
+    script: str | None = None
 
     def encode(self) -> bytes:
-        return json.dumps({"argv": list(self.argv), "env": self.env, "cwd": self.cwd}).encode()
+        data: dict[str, object] = {"argv": list(self.argv), "env": self.env, "cwd": self.cwd}
+        if self.script is not None:
+            data["script"] = self.script
+        return json.dumps(data).encode()
+
+
+# A run message longer than this travels in a memfd: a SOCK_SEQPACKET message is bounded by the
+# socket buffer (~208 KiB), and a long command failed with "Message too long".
+INLINE_MAX = 64 << 10
+VIA_FD = b"@fd"
+
+
+def run_message(payload: bytes) -> tuple[bytes, list[int]]:
+    """(the message to send, extra descriptors to send after stdin/stdout/stderr). The caller
+    closes the extra descriptors once sent."""
+    if len(payload) <= INLINE_MAX:
+        return payload, []
+    import os
+
+    fd = os.memfd_create("lockgate-run", os.MFD_CLOEXEC)
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return VIA_FD, [fd]
+
+
+def read_run(msg: bytes, extra: list[int]) -> bytes:
+    """The run message, read from its memfd when it came that way (the descriptors closed)."""
+    import os
+
+    try:
+        if msg != VIA_FD:
+            return msg
+        if len(extra) != 1:
+            return b""
+        chunks = []
+        while chunk := os.read(extra[0], 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        for fd in extra:
+            os.close(fd)
 
 
 def final_status(raw: bytes) -> dict[str, int] | None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from sandbox.linux import bridge, landlock, limits, mounts, namespaces, seccomp
 from sandbox.linux import syscalls as sc
-from sandbox.linux.protocol import Plan, View
+from sandbox.linux.protocol import Plan, View, read_run
 
 SUPERVISOR_POLL_S = 0.02
 READY_TIMEOUT_S = 20.0
@@ -223,11 +223,16 @@ def _init_main(plan: Plan, sock: socket.socket) -> None:
         os._exit(125)
     _send(sock, b"ready")
     try:
-        msg, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
+        msg, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 4)
     except OSError:
         os._exit(0)
-    if not msg or len(fds) != 3:
+    if not msg or len(fds) not in (3, 4):
         os._exit(0)
+    try:
+        msg = read_run(msg, fds[3:])  # a long run message comes in a memfd
+    except OSError:
+        msg = b""
+    fds = fds[:3]
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -235,7 +240,10 @@ def _init_main(plan: Plan, sock: socket.socket) -> None:
             os.close(fd)
     try:
         run = json.loads(msg)
-        code = _spawn_and_reap(run["argv"], run["env"], run["cwd"], sock.fileno())
+        script = run.get("script")
+        if script is not None and not isinstance(script, str):
+            raise TypeError("script must be text")
+        code = _spawn_and_reap(run["argv"], run["env"], run["cwd"], sock.fileno(), script)
     except (ValueError, KeyError, TypeError) as exc:
         os.write(2, f"lockgate-sandbox: bad run request: {exc}\n".encode())
         code = {"code": 125}
@@ -250,7 +258,9 @@ def _send(sock: socket.socket, data: bytes) -> None:
         sock.send(data)
 
 
-def _spawn_and_reap(argv: list[str], env: dict[str, str], cwd: str, keep: int) -> dict[str, int]:
+def _spawn_and_reap(
+    argv: list[str], env: dict[str, str], cwd: str, keep: int, script: str | None = None
+) -> dict[str, int]:
     """Start the program, wait for it, then kill and reap every process left in the namespace
     (daemons, setsid and double-forked children)."""
     try:
@@ -264,11 +274,20 @@ def _spawn_and_reap(argv: list[str], env: dict[str, str], cwd: str, keep: int) -
     if path is None:
         os.write(2, f"lockgate-sandbox: {argv[0]}: command not found\n".encode())
         return {"code": 127}
+    actions: list[tuple[int, int, int]] = []
+    if script is not None:  # the program reads it from descriptor 3 (`bash /dev/fd/3`)
+        sfd = os.memfd_create("lockgate-script", os.MFD_CLOEXEC)
+        data = memoryview(script.encode("utf-8", "surrogateescape"))
+        while data:
+            data = data[os.write(sfd, data) :]
+        os.lseek(sfd, 0, os.SEEK_SET)
+        actions.append((os.POSIX_SPAWN_DUP2, sfd, 3))
     try:
         pid = os.posix_spawn(
             path,
             argv,
             env,
+            file_actions=actions,
             setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD, signal.SIGINT),
         )
     except OSError as exc:

@@ -64,3 +64,16 @@ async def test_sandbox_refusal_is_a_failed_result(workspace: Path, support: Kern
     result = await SandboxCommandExecutor(sb, workspace).run(action, "true", lambda s, d: None)
     assert result.status is ResultStatus.FAILED and "landlock" in result.message.lower()
     assert result.ran is None
+
+
+async def test_a_command_longer_than_a_socket_message_runs(
+    executor: SandboxCommandExecutor,
+) -> None:
+    """#11: a 300 KB command used to fail with "Message too long" (and one argument may hold
+    only 128 KiB): it now reaches the shell whole, as a script on descriptor 3."""
+    body = "x=" + "y" * 300_000 + "\n"
+    command = f"echo start\n{body}echo ${{#x}}"
+    action = CommandAction(command=command, turn_id="t1")
+    result = await executor.run(action, command, lambda s, d: None)
+    assert result.status is ResultStatus.COMPLETED and result.exit_code == 0, result.stderr
+    assert result.stdout == b"start\n300000\n"

@@ -312,3 +312,15 @@ def test_a_host_rename_never_hands_a_protected_file_over(runner: Runner, area: A
         assert "PWNED" not in (ws / name).read_text(), (name, r.stdout, r.stderr)
     assert b"was replaced on the host during the run" in r.stderr, r.stderr
     assert elapsed < 3.5, (elapsed, r.stderr)  # stopped, not left to run its 4 s
+
+
+# --------------------------------------------------------------------------- also: long commands
+
+
+def test_arguments_past_a_socket_message(runner: Runner, area: Area) -> None:
+    """A run message past ~212 KB used to fail with "Message too long"."""
+    args = ["a" * 1000] * 400  # 400 KB of arguments
+    r = runner.run(area, PY, "-c", "import sys; print(len(sys.argv) - 1, sum(map(len, sys.argv)))",
+                   *args)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == b"400", r.stdout
