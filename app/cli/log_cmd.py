@@ -6,17 +6,20 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.cli import UserError
-from app.core.audit import audit_dir, list_logs, read_records
-from app.core.verify import VerifyReport, verify_log
-from app.patch.display import terminal_safe
+
+# The audit and patch modules load inside the commands: `lockgate log --help` needs none of them.
+if TYPE_CHECKING:
+    from app.core.verify import VerifyReport
 
 
 def _resolve(path: str | None, last: bool) -> Path:
+    from app.core.audit import audit_dir, list_logs
+
     if path and last:
         raise UserError("give a log path or --last, not both")
     if path:
@@ -154,6 +157,9 @@ def cli() -> None:
 def verify_cmd(path: str | None, last: bool) -> None:
     """Check the hash chain of PATH (default: the most recent session's log): exit 0 if intact,
     1 with the first bad line if not."""
+    from app.core.verify import verify_log
+    from app.patch.display import terminal_safe
+
     log = _resolve(path, last)
     report = verify_log(log)
     if report.ok:
@@ -176,6 +182,10 @@ def verify_cmd(path: str | None, last: bool) -> None:
 @click.option("--last", is_flag=True, help="The most recent session's log (the default).")
 def show_cmd(path: str | None, last: bool) -> None:
     """Print a log one record per line."""
+    from app.core.audit import read_records
+    from app.core.verify import verify_log
+    from app.patch.display import terminal_safe
+
     p = _resolve(path, last)
     report = verify_log(p)
     # Log text is agent-controlled: escape sequences are shown, never sent to the terminal.
@@ -195,6 +205,9 @@ def _md_escape(text: str) -> str:
 
 
 def export_markdown(path: Path) -> str:
+    from app.core.audit import read_records
+    from app.core.verify import verify_log
+
     report = verify_log(path)
     records = [rec for _, rec in read_records(path)]
     session = next((r.get("session") for r in records), "?")
@@ -335,6 +348,8 @@ def export_markdown(path: Path) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
 def export_cmd(path: str | None, last: bool, fmt: str, output: Path | None) -> None:
     """Export a session as a Markdown report: each action, its score, verdict and result."""
+    from app.patch.display import terminal_safe
+
     p = _resolve(path, last)
     text = terminal_safe(export_markdown(p))
     if output is None:
