@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from app.cli import UserError
-from app.patch.apply import apply_plan, recover, undo_last
-from app.patch.display import terminal_safe
-from app.patch.errors import PatchError, one_line
-from app.patch.fsops import Workspace
-from app.patch.parse import parse_patch
-from app.patch.plan import Plan, build_plan
-from app.patch.render import summary_line
+
+# The patch engine loads inside the commands: `lockgate patch --help` needs none of it.
+if TYPE_CHECKING:
+    from app.patch.fsops import Workspace
+    from app.patch.plan import Plan
 
 
 class Refused(click.ClickException):
@@ -27,10 +26,15 @@ class Refused(click.ClickException):
     exit_code = 1
 
     def show(self, file: object = None) -> None:
+        from app.patch.errors import one_line
+
         click.echo(f"lockgate: {one_line(self.format_message())}", err=True)
 
 
 def _workspace(path: str) -> tuple[Path, Workspace]:
+    from app.patch.errors import PatchError
+    from app.patch.fsops import Workspace
+
     given = Path(path)
     if not given.is_dir():
         raise UserError(f"workspace {path}: not a directory")
@@ -56,6 +60,9 @@ def _read_input(source: str) -> str:
 
 
 def _recover(ws: Workspace) -> None:
+    from app.patch.apply import recover
+    from app.patch.errors import PatchError
+
     try:
         rolled = recover(ws.root)
     except PatchError as exc:
@@ -65,6 +72,10 @@ def _recover(ws: Workspace) -> None:
 
 
 def _plan(workspace: str, source: str, fmt: str, approve: tuple[str, ...]) -> Plan:
+    from app.patch.errors import PatchError
+    from app.patch.parse import parse_patch
+    from app.patch.plan import build_plan
+
     given, ws = _workspace(workspace)
     text = _read_input(source)
     _recover(ws)
@@ -113,6 +124,9 @@ def cli() -> None:
 @click.argument("source", metavar="FILE|-")
 def check(workspace: str, fmt: str, approve: tuple[str, ...], source: str) -> None:
     """Parse and resolve a patch and print the unified diff it would apply; change nothing."""
+    from app.patch.display import terminal_safe
+    from app.patch.render import summary_line
+
     plan = _plan(workspace, source, fmt, approve)
     click.echo(terminal_safe(plan.unified_diff), nl=False)
     for r in plan.rendered:
@@ -128,6 +142,10 @@ def check(workspace: str, fmt: str, approve: tuple[str, ...], source: str) -> No
 @click.argument("source", metavar="FILE|-")
 def apply(workspace: str, fmt: str, approve: tuple[str, ...], show: bool, source: str) -> None:
     """Apply a patch atomically: every file changes, or none does."""
+    from app.patch.apply import apply_plan
+    from app.patch.display import terminal_safe
+    from app.patch.errors import PatchError
+
     plan = _plan(workspace, source, fmt, approve)
     try:
         applied = apply_plan(plan)
@@ -146,6 +164,10 @@ def apply(workspace: str, fmt: str, approve: tuple[str, ...], show: bool, source
 @_workspace_opt
 def undo(workspace: str) -> None:
     """Restore the files the last applied patch changed, if nobody changed them since."""
+    from app.patch.apply import undo_last
+    from app.patch.display import terminal_safe
+    from app.patch.errors import PatchError
+
     _, ws = _workspace(workspace)
     _recover(ws)
     try:
