@@ -146,6 +146,13 @@ _CAP_WORDS = {
 )
 @click.option("--stdin", "use_stdin", is_flag=True, help="Give the command our stdin.")
 @click.option(
+    "--raw",
+    is_flag=True,
+    help="Pass the command's output to a terminal as it is. Without it, escape sequences and "
+    "control characters (a clipboard write, a cursor move) are shown as visible markers when "
+    "the output is a terminal, as the console does.",
+)
+@click.option(
     "--allow-degraded",
     is_flag=True,
     help="Run even when Landlock (ABI >= 6) or seccomp is missing: a weaker sandbox.",
@@ -163,6 +170,7 @@ def run(**params: Any) -> None:
         timeout=params.pop("timeout"),
         max_output=params.pop("max_output"),
         use_stdin=params.pop("use_stdin"),
+        raw=params.pop("raw"),
         allow_degraded=params.pop("allow_degraded"),
         argv=tuple(params.pop("argv")),
         extra=params,

@@ -33,6 +33,7 @@ class RunOptions:
     argv: tuple[str, ...]
     extra: dict[str, Any] = field(default_factory=dict)
     readable: tuple[Path, ...] = ()
+    raw: bool = False  # --raw: the command's bytes reach a terminal unescaped
 
     def policy(self) -> SandboxPolicy:
         deny = (*default_deny_read(), config_dir())
@@ -59,8 +60,10 @@ def execute(
     if opts.timeout is not None and opts.timeout <= 0:
         return _refuse("--timeout must be positive")
     stdin = sys.stdin.buffer.read() if opts.use_stdin else None
-    out = _Passthrough(sys.stdout.buffer, opts.max_output)
-    err = _Passthrough(sys.stderr.buffer, opts.max_output)
+    # A terminal acts on what it is sent (OSC 52 writes the clipboard, CSI moves the cursor):
+    # the command's output is escaped for one, as the console does, unless --raw.
+    out = _Passthrough(sys.stdout.buffer, opts.max_output, _escape(sys.stdout, opts.raw))
+    err = _Passthrough(sys.stderr.buffer, opts.max_output, _escape(sys.stderr, opts.raw))
     try:
         with Sandbox(policy or opts.policy(), prewarm=False, in_process=in_process) as sb:
             done = sb.run(
@@ -101,15 +104,26 @@ def _refuse(reason: str) -> int:
     return SETUP_FAILED
 
 
+def _escape(stream: Any, raw: bool) -> bool:
+    try:
+        return not raw and bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 class _Passthrough:
     """Streams the first half of the budget live; at the end writes the rest that was kept
-    (everything, or the tail after a note saying how much was left out)."""
+    (everything, or the tail after a note saying how much was left out). `escape`: made safe
+    for a terminal on the way (sandbox.output.TerminalEscaper)."""
 
-    def __init__(self, sink: BinaryIO, limit: int) -> None:
+    def __init__(self, sink: BinaryIO, limit: int, escape: bool = False) -> None:
+        from sandbox.output import TerminalEscaper
+
         self.sink = sink
         self.head = limit // 2
         self.limit = limit
         self.written = 0
+        self.escaper = TerminalEscaper() if escape else None
 
     def live(self, chunk: bytes) -> None:
         room = self.head - self.written
@@ -123,13 +137,14 @@ class _Passthrough:
         if total > self.limit:
             omitted = total - len(kept)
             say(f"lockgate: output cut: {omitted} bytes left out of {total}")
-        self._write(rest)
+        self._write(rest, final=True)
 
-    def _write(self, data: bytes) -> None:
-        if not data:
+    def _write(self, data: bytes, final: bool = False) -> None:
+        if not data and not (final and self.escaper is not None):
             return
+        shown = data if self.escaper is None else self.escaper.feed(data, final=final)
         try:
-            self.sink.write(data)
+            self.sink.write(shown)
             self.sink.flush()
         except BrokenPipeError:
             pass

@@ -29,6 +29,7 @@ FLAG_OPTIONS = frozenset({"--stdin"})
 DECLINED_OPTIONS = frozenset(
     {
         "--allow-degraded",  # a degraded sandbox is rare: the zygote path runs it
+        "--raw",  # unescaped output to a terminal: rare, click reads it
         "--help",
     }
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -324,3 +325,27 @@ def test_arguments_past_a_socket_message(runner: Runner, area: Area) -> None:
                    *args)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == b"400", r.stdout
+
+
+# --------------------------------------------------------------------------- also: terminal
+
+
+def test_output_to_a_terminal_is_escaped(runner: Runner, area: Area) -> None:
+    """`sandbox run` wrote the command's raw bytes to the terminal (an OSC 52 clipboard write,
+    a cursor move): on a terminal they are now shown as markers, unless --raw."""
+    if shutil.which("script") is None:
+        pytest.skip("needs script(1) for a real terminal")
+    env = {**runner.env, **area.env}
+    payload = r"printf 'a\033]52;c;cHduZWQ=\007b\033[2Kc\r\n'; printf 'e\033]0;t\007\n' >&2"
+    outs = []
+    for flag in ("", "--raw "):
+        cmd = [*runner.prefix, "sandbox", "run", *flag.split(), "--workspace", str(area.ws),
+               "--", "sh", "-c", payload]  # fmt: skip
+        line = " ".join("'" + a.replace("'", "'\\''") + "'" for a in cmd)
+        r = subprocess.run(["script", "-qec", line, "/dev/null"], stdin=subprocess.DEVNULL,
+                           capture_output=True, env=env, timeout=60)  # fmt: skip
+        outs.append(r.stdout)
+    escaped, raw = outs
+    assert b"\x1b]52" not in escaped and b"\x1b]0" not in escaped and b"\x1b[2K" not in escaped
+    assert "␛]52;c;cHduZWQ=␇b␛[2Kc␍" in escaped.decode(), escaped
+    assert b"\x1b]52;c;cHduZWQ=\x07b" in raw, raw
