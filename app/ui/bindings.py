@@ -33,17 +33,18 @@ MAIN: list[Binding] = [
     *_verdict("e", "edit", "Edit", "edit"),
     *_verdict("s", "approve('session')", "Allow in session", "approve-session"),
     *_verdict("A", "approve('always')", "Allow always", "approve-always"),
+    # The footer lists these in this order and a narrow one cuts the tail: help and quit first.
+    Binding("question_mark", "help", "Help", id="help"),
+    Binding("q", "request_quit", "Quit", id="quit", priority=True),
+    Binding("d", "session_diff", "Session diff", id="session-diff"),
     Binding("u", "undo_patch", "Undo patch", id="undo-patch"),
     Binding("enter", "expand", "Expand", id="expand"),
-    Binding("d", "session_diff", "Session diff", id="session-diff"),
     Binding("o", "show_output", "Output", id="show-output"),
     # The app's actions: a binding naming an action its screen lacks silently does nothing.
     Binding("tab", "app.focus_next", "Next pane", id="focus-next", show=False),
     Binding("shift+tab", "app.focus_previous", "Previous pane", id="focus-previous", show=False),
     Binding("ctrl+c", "app.help_quit", "How to quit", id="help-quit", show=False),
-    Binding("question_mark", "help", "Help", id="help"),
     Binding("t", "themes", "Theme", id="themes"),
-    Binding("q", "request_quit", "Quit", id="quit", priority=True),
 ]
 
 QUEUE: list[Binding] = [

@@ -102,7 +102,7 @@ class QueueModel:
         waiting = sum(1 for v in views if v.state is ActionState.WAITING)
         network = len(views) == 1 and isinstance(views[0].action, NetworkAction)
         label = Content("network ask") if network else Content("turn ") + safe_line(turn_id)
-        text = (Content("▌") + label).stylize_before("bold $primary") + spaced(
+        text = (Content("▌") + label).stylize_before("bold $text-primary") + spaced(
             f" · {len(ids)} action{'s' * (len(ids) != 1)}", "$text-muted"
         )
         if waiting:

@@ -49,6 +49,8 @@ VARIABLES = (
     "diff-hunk",
     "unsafe-marker",
     "unsafe-marker-background",
+    "pane-border",
+    "risk-badge-text",
 )
 """Our variables: a theme must define every one of them, so no part of the screen is left to chance."""
 
@@ -191,6 +193,8 @@ def fallback_variables(theme: Theme) -> dict[str, str]:
         "diff-hunk": system["primary"],
         "unsafe-marker": system["text-warning"],
         "unsafe-marker-background": system["warning-muted"],
+        "pane-border": system["foreground-muted"],
+        "risk-badge-text": system["background"],
     }
 
 

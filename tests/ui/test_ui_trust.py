@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from textual.widgets import Static
@@ -233,3 +234,40 @@ async def test_each_turn_of_the_agents_words_is_its_own_paragraph(workspace: Pat
         await c.until(lambda: "Now the tests." in c.main.agent.text)
         assert c.main.agent.text == "Looking at the files.\n\nNow the tests."
         assert "files.Now" not in c.text
+
+
+def _cursor_bar(svg: str, row: int) -> int:
+    """How many cells of terminal row `row` have the background of its 12th cell (the queue
+    cursor's, just after the risk badge)."""
+    rects = [
+        (fill, round(float(x) / 12.2), round(float(width) / 12.2))
+        for fill, x, y, width in re.findall(
+            r'<rect fill="(#[0-9a-f]{6})" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"', svg
+        )
+        if abs(float(y) - (1.5 + row * 24.4)) < 1
+    ]
+    colour = next(fill for fill, x, width in rects if x <= 11 < x + width)
+    return sum(width for fill, _, width in rects if fill == colour)
+
+
+async def test_80x24_keeps_every_header_value_whole_keys_and_the_cursor_bar(
+    workspace: Path,
+) -> None:
+    """#18.12: at 80x24 the header keeps the sandbox and net values, the footer cuts no key in
+    half, the agent's state counts what waits, and the cursor bar follows a resize."""
+    status = {"layers": ["ns"] * 11, "network": "proxy", "degraded": [], "process_cap": "pids"}
+    async with console(workspace, size=(80, 24), sandbox_status=status) as c:
+        c.link.status("waiting", "2 action(s) proposed")
+        c.link.turn("t1", [cmd("rm -rf build", n=1), cmd("ls", n=2)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.until(lambda: "waiting" in c.text.splitlines()[0])
+        await c.until(lambda: "Undo" in c.text.splitlines()[-1])
+        lines = c.text.splitlines()
+        assert "sandbox 11 layers" in lines[0] and lines[0].endswith("net proxy"), lines[0]
+        assert lines[-1].rstrip().endswith("u Undo patch"), lines[-1]
+        assert "? Help  q Quit" in lines[-1]
+        assert "action(s)" not in c.text
+        await c.pilot.resize_terminal(160, 30)
+        await c.until(lambda: "1 action waits for you" in c.text.splitlines()[0])
+        # The queue is 45% of the width; its cursor bar spans it, less borders and the badge.
+        assert _cursor_bar(c.app.export_screenshot(), 3) >= 160 * 45 // 100 - 14

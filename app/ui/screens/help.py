@@ -29,7 +29,7 @@ def key_rows(bindings: Sequence[tuple[str, str, str]]) -> Content:
     lines = []
     for key, description, binding_id in bindings:
         lines.append(
-            Content.styled(f"{key:>14}  ", "bold $accent")
+            Content.styled(f"{key:>14}  ", "bold $text-accent")
             + Content(f"{description:<30}")
             + Content.styled(binding_id, "$text-muted")
         )

@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from app.core.model import NetworkAction, PatchAction, ResultStatus, Verdict, VerdictKind
 from app.core.pipeline import PipelineError
@@ -49,6 +48,7 @@ from app.ui.selection import (
 from app.ui.widgets.activity import ActivityFeed
 from app.ui.widgets.agent_text import AgentView
 from app.ui.widgets.detail import DetailPane
+from app.ui.widgets.footer import ConsoleFooter
 from app.ui.widgets.header import ConsoleHeader, summarise_sandbox
 from app.ui.widgets.output import OutputView
 from app.ui.widgets.queue import QueueList
@@ -57,6 +57,10 @@ if TYPE_CHECKING:
     from app.ui.app import LockgateApp
 
 __all__ = ["SETTLE_S", "MainScreen"]  # the settle time lives in `selection`; tests wait it out
+
+
+# Left out of a narrow footer (they still work; `?` lists them).
+OPTIONAL_KEYS = frozenset({"expand", "show_output", "themes"})
 
 
 class MainScreen(Screen[None]):
@@ -80,6 +84,7 @@ class MainScreen(Screen[None]):
         self.output = OutputView(id="output")
         self.agent = AgentView(id="agent")
         self.activity = ActivityFeed(id="activity")
+        self.footer = ConsoleFooter(OPTIONAL_KEYS, id="footer")
         self._ran: set[str] = set()
         self._usable: tuple[bool, ...] = ()
         self._known_waiting: set[str] = set()
@@ -94,7 +99,7 @@ class MainScreen(Screen[None]):
             yield self.output
             yield self.agent
             yield self.activity
-        yield Footer(id="footer")
+        yield self.footer
 
     def on_mount(self) -> None:
         panes = ((self.queue, "queue"), (self.output, "output"), (self.agent, "agent"))

@@ -162,7 +162,7 @@ class DiffView(LinesView[ViewRow]):
         status = _STATUS_WORD.get(f.status, "")
         why = self.flags.get(f.path)
         parts = [
-            Content.styled(f"{fold} ", "bold $accent"),
+            Content.styled(f"{fold} ", "bold $text-accent"),
             *([Content.styled("⚠ DANGEROUS ", "bold $text-error")] if why else []),
             make_safe(f.path, keep_newlines=False).content().stylize_before("bold"),
             Content("  "),

@@ -110,6 +110,29 @@ def summarise_sandbox(status: object) -> SandboxSummary:
 
 
 class ConsoleHeader(Vertical):
+    """One line of facts, and a banner across the screen for any weaker protection.
+
+    The class `-degraded` is set while the banner shows."""
+
+    DEFAULT_CSS = """
+    ConsoleHeader > #header-line {
+        background: $panel;
+        padding: 0 1;
+        height: 1;
+    }
+    ConsoleHeader > #header-banner {
+        display: none;
+        background: $error;
+        color: $background;
+        text-style: bold;
+        padding: 0 1;
+        height: auto;
+    }
+    ConsoleHeader.-degraded > #header-banner {
+        display: block;
+    }
+    """
+
     def __init__(self, *, session_name: str, workspace: str, id: str | None = None) -> None:
         super().__init__(id=id)
         self.session_name = session_name
@@ -151,8 +174,9 @@ class ConsoleHeader(Vertical):
         muted label and its value, items apart by plain spaces. When the line is too long, the
         first of these that fits is used, the path taking whatever room is left: the path down
         to 32 cells; the sandbox without its process cap and the agent's detail cut; the path
-        down to 16; the session id down to 8; the path down to 8. The sandbox layers and the
-        network mode always stay in view, and so does the reason of an agent error."""
+        down to 16; the session id down to 8; the path down to 8; no session id; the path down
+        to 5 and the agent's state to 7. The sandbox layers and the network mode always stay in
+        view, and so does the reason of an agent error (as long as there is room)."""
 
         def safe(text: str) -> str:
             return make_safe(text, keep_newlines=False).display
@@ -167,10 +191,10 @@ class ConsoleHeader(Vertical):
         session = short_session(safe(self.session_name))
         sandbox, short = safe(self.sandbox.text), safe(self.sandbox.short or self.sandbox.text)
 
-        def build(path: str, agent: str, sandbox: str, session: str) -> Content:
+        def build(path: str, agent: str, sandbox: str, session: str | None) -> Content:
             items = [
                 item("workspace", path),
-                item("session", session),
+                *([item("session", session)] if session is not None else []),
                 item("agent", agent, "bold"),
                 item("sandbox", sandbox),
                 item("net", safe(self.sandbox.network), "bold"),
@@ -181,12 +205,17 @@ class ConsoleHeader(Vertical):
         if width <= 0 or line.cell_length <= width:
             return line
         tiny = elide_middle(session, 8)
-        choices = (  # (path at least, sandbox, agent at least, session)
+        choices: tuple[tuple[int, str, int, str | None], ...] = (
+            # (path at least, sandbox, agent at least, session or None to leave it out)
             (min(len(path), WORKSPACE_ROOM), sandbox, len(agent), session),
             (min(len(path), WORKSPACE_ROOM), short, len(state), session),
             (MIN_WORKSPACE, short, len(state), session),
             (MIN_WORKSPACE, short, len(state), tiny),
             (8, short, len(state), tiny),
+            # Narrow terminals (80 columns): the session id goes (the log names it), so that
+            # the sandbox and the network mode stay whole.
+            (8, short, len(state), None),
+            (5, short, min(len(state), 7), None),
         )
         for path_min, box, agent_min, sess in choices:
             others = build("", "", box, sess).cell_length
@@ -195,7 +224,7 @@ class ConsoleHeader(Vertical):
                 continue
             shown = elide_end(agent, agent_room)
             return build(elide_middle(path, width - others - len(shown)), shown, box, sess)
-        return build(elide_middle(path, 8), state, short, tiny)
+        return build(elide_middle(path, 5), elide_end(state, 7), short, None)
 
     @property
     def degraded(self) -> tuple[str, ...]:

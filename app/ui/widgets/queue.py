@@ -57,7 +57,7 @@ def badge(view: ViewLike) -> Content:
     if a is None:
         return Content.styled("  …     ", "$text-muted")
     label = f"{_LEVEL_WORD[a.level.value]:<4} {a.score:>3}"
-    return Content.styled(f" {label} ", f"bold reverse $risk-{a.level.value}")
+    return Content.styled(f" {label} ", f"bold $risk-badge-text on $risk-{a.level.value}")
 
 
 def state_label(view: ViewLike, *, undone: bool = False) -> Content:
@@ -82,7 +82,7 @@ def summary(view: ViewLike) -> tuple[Content, bool]:
         text = safe.content()
         if cut:
             text = text + spaced(
-                f" … (+{len(action.command) - SUMMARY_LIMIT} chars)", "italic $warning"
+                f" … (+{len(action.command) - SUMMARY_LIMIT} chars)", "italic $text-warning"
             )
         return text, not cut and not safe.hazardous
     if isinstance(action, PatchAction):
@@ -149,7 +149,7 @@ class QueueList(LinesView[QueueRow]):
         overflow-x: hidden;
     }
     QueueList > .queue--cursor {
-        background: $primary 35%;
+        background: $primary 25%;
         text-style: bold;
     }
     """
