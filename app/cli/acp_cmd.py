@@ -13,14 +13,11 @@ tokens, cancelled by the agent); 2 a usage mistake or a jail that cannot be buil
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import os
 import shutil
 import sys
-import tempfile
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,6 +329,8 @@ def _run(ws: Path, argv: list[str], *, headless: bool, unjailed: bool, **kw: Any
     run = open_acp(ws, argv, headless=headless, unjailed=unjailed, **kw)
     try:
         if headless:
+            import asyncio  # (here, not at the top: `lockgate acp --help` stays quick)
+
             return asyncio.run(_headless(run.session, run.link, unjailed=unjailed))
         from app.ui import run_console
 
@@ -389,7 +388,7 @@ def _jail(
     keep = tuple(p for p in policy.protected if p.startswith((".git/", ".lockgate")))
     policy = dataclasses.replace(policy, writable=(*policy.writable, home), protected=keep)
     state_root.mkdir(parents=True, exist_ok=True)
-    state = state_root / f"jail-{uuid.uuid4().hex[:12]}"
+    state = state_root / f"jail-{os.urandom(6).hex()}"
     state.mkdir(mode=0o700)
     cleanup.append(lambda: shutil.rmtree(state, ignore_errors=True))
     try:
@@ -399,6 +398,8 @@ def _jail(
         raise UserError(f"cannot jail the agent: {exc}") from None
     cleanup.append(jail.close)
     env = agent_env(env_names, policy.env_allow, home=home, proxy=rules is not None)
+    import tempfile
+
     sock_dir = Path(tempfile.mkdtemp(prefix="lockgate-agent-net-"))
     os.chmod(sock_dir, 0o700)
     cleanup.append(lambda: shutil.rmtree(sock_dir, ignore_errors=True))
