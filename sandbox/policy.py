@@ -178,6 +178,18 @@ def default_toolchains() -> tuple[Path, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def default_memory() -> int | None:
+    """Half of the machine's memory (Linux; None elsewhere: no cap)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def default_readable() -> tuple[Path, ...]:
     """The console's own interpreter and environment stay readable even when they live under a
     private view (a venv in /tmp): tools the session set up (pytest, pip) keep working inside."""
@@ -187,6 +199,17 @@ def default_readable() -> tuple[Path, ...]:
         if real not in seen and real != Path("/"):
             seen.append(real)
     return tuple(seen)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Where the podman backend runs (backend="podman"; the Linux backend ignores it): one
+    local image (`image`, None: the default built by `lockgate sandbox image build`), or an
+    exploded root file system (`rootfs`), on this host or on a podman system connection."""
+
+    image: str | None = None
+    rootfs: Path | None = None
+    connection: str | None = None  # podman system connection name, or a unix:// service URL
 
 
 @dataclass(frozen=True)
@@ -216,6 +239,12 @@ class SandboxPolicy:
     # the toolchain directories and `readable` roots show through them.
     homes: tuple[Path, ...] | None = None
     toolchains: tuple[Path, ...] = field(default_factory=default_toolchains)
+    # which backend holds the policy: the OS sandbox ("linux") or a podman container
+    backend: Literal["linux", "podman"] = "linux"
+    container: ContainerSpec = ContainerSpec()
+    # bytes of memory a command may use in all (a memory cgroup where the console can make one,
+    # else RLIMIT_DATA per process); default half the machine's memory; None: no cap
+    memory: int | None = field(default_factory=default_memory)
 
     def checked(self) -> SandboxPolicy:
         """Resolve paths and refuse unsafe roots; returns the policy the sandbox really uses."""
@@ -236,10 +265,14 @@ class SandboxPolicy:
             writable.append(real)
         if self.network not in ("off", "proxy"):
             raise PolicyError(f"unknown network mode {self.network!r}")
+        if self.backend not in ("linux", "podman"):
+            raise PolicyError(f"unknown sandbox backend {self.backend!r} (linux or podman)")
         if not 0 < self.proxy_port < 65536:
             raise PolicyError(f"proxy port {self.proxy_port} out of range")
         if self.max_processes < 2:
             raise PolicyError("max_processes must be at least 2")
+        if self.memory is not None and self.memory < 16 << 20:
+            raise PolicyError("memory must be at least 16 MiB")
         hidden_homes = tuple(
             dict.fromkeys(
                 Path(os.path.realpath(h))
@@ -281,6 +314,9 @@ class SandboxPolicy:
             tmp_size=self.tmp_size,
             homes=hidden_homes,
             toolchains=toolchains,
+            backend=self.backend,
+            container=self.container,
+            memory=self.memory,
         )
 
 
