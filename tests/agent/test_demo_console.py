@@ -15,6 +15,7 @@ import pytest
 from app.agent.demo_setup import prepare_demo_workspace
 from app.agent.scripted import ScriptedLink, bundled_script, load_script
 from app.core.model import CommandAction, NetworkAction, PatchAction
+from app.core.state import ActionState
 from app.core.verify import verify_log
 from app.session import Session, SessionOptions, open_session
 from app.ui.app import LockgateApp
@@ -30,6 +31,16 @@ def _listed(queue: QueueList, action_id: str) -> bool:
 
 def _shown(main: MainScreen, action_id: str) -> bool:
     return main.query_one(DetailPane).shown_id == action_id
+
+
+def tidy(session: Session) -> set[str]:
+    """The demo's two cleanup commands, which wait at the same time."""
+    return {
+        v.action.id
+        for v in session.pipeline.waiting()
+        if isinstance(v.action, CommandAction)
+        and v.action.command in ("find . -name '*.pyc' -delete", "git clean -fdX")
+    }
 
 
 def _answered(session: Session, action_id: str) -> bool:
@@ -85,6 +96,14 @@ async def test_demo_in_the_console(tmp_path: Path) -> None:
                     elif isinstance(action, PatchAction) and ".git/hooks" in action.patch:
                         answered.append("hook")
                         await pilot.press("n")
+                    elif isinstance(action, CommandAction) and action.id in tidy(session):
+                        # The two cleanups wait together: `a` approves the batch once both
+                        # were on screen (one press may first bring the other into view).
+                        answered.append("tidy")
+                        await pilot.press("a")
+                        await pilot.pause(0.1)
+                        if session.pipeline.view(action.id).state is ActionState.WAITING:
+                            await pilot.press("a")
                     elif isinstance(action, NetworkAction):
                         answered.append(f"net:{action.host}")
                         await pilot.press("n")
@@ -93,7 +112,7 @@ async def test_demo_in_the_console(tmp_path: Path) -> None:
                     await until(functools.partial(_answered, session, view.action.id))
                 await pilot.pause(0.2)
             audit = session.audit_path
-        assert answered == ["pip", "curl", "net:metrics.devtools.example", "hook"]
+        assert answered == ["tidy", "pip", "curl", "net:metrics.devtools.example", "hook"]
         assert "if quantity >= 10:" in (ws / "shopcart" / "pricing.py").read_text()
         assert not (ws / ".git" / "hooks" / "pre-commit").exists()
         report = verify_log(audit)
