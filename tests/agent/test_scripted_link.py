@@ -221,7 +221,7 @@ async def test_bundled_demo_reads_right_when_everything_is_approved() -> None:
     events = await drive(ScriptedLink(load_script(bundled_script()), pace=0), ok())
     said = text(events)
     assert "Re-running the tests" in said
-    assert "The installer could not be fetched" in said
+    assert "The installer did not arrive" in said
     assert "Hook installed" in said
     assert "Understood" not in said and "declined" not in said
     assert last_status(events).state == "done"
