@@ -211,8 +211,9 @@ async def test_quit_also_counts_approved_actions_not_run_yet(workspace: Path) ->
         await c.until(lambda: c.state("cmd-t1-2") == ActionState.AUTO_APPROVED)
         await c.pilot.press("q")
         await c.until(lambda: isinstance(c.app.screen, QuitScreen))
-        assert "1 action still waits for a verdict" in c.text
-        assert "1 approved action not finished yet" in c.text
+        # One of each, in the singular (#18.18).
+        assert "1 action still waits for a verdict; quitting cancels it (it never runs)." in c.text
+        assert "1 approved action has not finished yet; quitting stops it." in c.text
         await c.pilot.press("y")
         await c.until(lambda: c.app.return_code is not None)
         assert c.session.commands.ran == []

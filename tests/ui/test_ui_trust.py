@@ -271,3 +271,17 @@ async def test_80x24_keeps_every_header_value_whole_keys_and_the_cursor_bar(
         await c.until(lambda: "1 action waits for you" in c.text.splitlines()[0])
         # The queue is 45% of the width; its cursor bar spans it, less borders and the badge.
         assert _cursor_bar(c.app.export_screenshot(), 3) >= 160 * 45 // 100 - 14
+
+
+async def test_e_and_n_on_an_auto_approved_action_not_run_yet_say_why(workspace: Path) -> None:
+    """#18.10: the safe `ls` is approved by policy but waits behind a critical action: `n` and
+    `e` on it say that it takes no verdict."""
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd("cat /etc/shadow", n=1), cmd("ls", n=2)])
+        await c.until(lambda: c.state("cmd-t1-2") == ActionState.AUTO_APPROVED)
+        await c.select("cmd-t1-2")
+        for key in ("n", "e"):
+            await c.pilot.press(key)
+        await c.until(lambda: len([n for n in c.notes() if "approved automatically" in n]) == 2)
+        assert "cmd-t1-2 was approved automatically (test:safe)" in c.notes()[-1]
+        assert c.state("cmd-t1-2") == ActionState.AUTO_APPROVED

@@ -236,16 +236,20 @@ class QuitScreen(ModalScreen[bool]):
         with Vertical(id="dialog"):
             yield Static(Content.styled("Quit lockgate?", "bold"), id="dialog-title")
             lines = []
-            if self.waiting:
+            if self.waiting == 1:
                 lines.append(
-                    f"{self.waiting} action{'s' * (self.waiting != 1)} still "
-                    f"wait{'s' * (self.waiting == 1)} for a verdict; "
+                    "1 action still waits for a verdict; quitting cancels it (it never runs)."
+                )
+            elif self.waiting:
+                lines.append(
+                    f"{self.waiting} actions still wait for a verdict; "
                     "quitting cancels them (they never run)."
                 )
-            if self.in_flight:
+            if self.in_flight == 1:
+                lines.append("1 approved action has not finished yet; quitting stops it.")
+            elif self.in_flight:
                 lines.append(
-                    f"{self.in_flight} approved action{'s' * (self.in_flight != 1)} "
-                    "not finished yet; quitting stops them."
+                    f"{self.in_flight} approved actions have not finished yet; quitting stops them."
                 )
             lines.append("\ny quits · n stays")
             yield Static(Content("\n".join(lines)), id="dialog-prompt")
