@@ -70,11 +70,14 @@ def _name(ch: str) -> str:
         return f"U+{ord(ch):04X}"
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def scan(
     text: str, *, base: int = 0, tabs_ok: bool = True, newlines_ok: bool = True
 ) -> list[Finding]:
     """Findings for deceptive characters in `text` (spans offset by `base`)."""
-    if text.isascii() and all(ch.isprintable() or ch in "\n\t" for ch in text):
+    if text.isascii() and _ASCII_CONTROL.search(text) is None:
         return []
     out: list[Finding] = []
     groups: dict[str, list[tuple[int, str]]] = {}

@@ -18,6 +18,31 @@ from typing import Literal
 Where = Literal["workspace", "tmp", "device", "outside", "unknown"]
 
 
+class _Globs:
+    """A list of globs compiled into one regex: which is the first that matches a name (the
+    same answer as trying fnmatchcase on each in turn, in one pass)."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        parts: list[str] = []
+        self.groups: list[int] = []
+        group = 1
+        for p in patterns:
+            body = fnmatch.translate(p)
+            parts.append(f"({body})")
+            self.groups.append(group)
+            group += 1 + re.compile(body).groups
+        self.rx = re.compile("|".join(parts))
+
+    def first(self, name: str) -> int | None:
+        m = self.rx.match(name)
+        if m is None:
+            return None
+        for k, g in enumerate(self.groups):
+            if m.group(g) is not None:
+                return k
+        return None
+
+
 def home_dir() -> str:
     return os.path.expanduser("~").rstrip("/") or "/"
 
@@ -276,6 +301,8 @@ _PROTECTED: tuple[tuple[str, str, int], ...] = (
     ("usercustomize.py", "usercustomize: Python runs it at every start", 70),
 )
 
+_PROTECTED_GLOBS = _Globs(tuple(p for p, _w, _s in _PROTECTED))
+
 _RAW_DEVICES = re.compile(
     r"^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|mapper/|md\d|loop\d|"
     r"mem$|kmem$|port$|dm-\d|sr\d|rdisk)"
@@ -343,11 +370,17 @@ class PathInfo:
         return self.where == "workspace"
 
 
+_TABLES: dict[int, tuple[_Globs, tuple[str, ...]]] = {}
+
+
 def _rel_match(rel: str, table: tuple[tuple[str, str], ...]) -> str | None:
-    for pat, what in table:
-        if fnmatch.fnmatchcase(rel, pat):
-            return what
-    return None
+    """The first entry of `table` whose glob matches `rel` (as fnmatchcase would)."""
+    hit = _TABLES.get(id(table))
+    if hit is None:
+        hit = (_Globs(tuple(p for p, _ in table)), tuple(w for _, w in table))
+        _TABLES[id(table)] = hit
+    k = hit[0].first(rel)
+    return None if k is None else hit[1][k]
 
 
 def _glob_hits_secret(pattern: str) -> str | None:
@@ -428,10 +461,15 @@ def _classify(
     if ws != "/" and (norm == ws or norm.startswith(ws + "/")) and not _home_config(norm, ws, home):
         rel = "" if norm == ws else norm[len(ws) + 1 :]
         protected = None
-        for pat, what, score in _PROTECTED:
-            if fnmatch.fnmatchcase(rel, pat) or fnmatch.fnmatchcase(base_name, pat):
-                protected = (what, score)
-                break
+        hits = [
+            h
+            for h in (_PROTECTED_GLOBS.first(rel), _PROTECTED_GLOBS.first(base_name))
+            if h is not None
+        ]
+        k = min(hits) if hits else None
+        if k is not None:
+            _pat, what, score = _PROTECTED[k]
+            protected = (what, score)
         secret = None if _NOT_SECRET.search(base_name) else _rel_match(base_name, _NAME_SECRETS)
         if secret is None and any(ch in base_name for ch in "*?[") and base_name[0] not in "*?[":
             secret = _glob_hits_secret(base_name)  # `find . -name 'id_*'`, not `*.json`

@@ -32,6 +32,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from app.core.config import ConfigError
@@ -102,10 +103,29 @@ class Rule:
             return False
         return tokens_match(pat, argv)
 
+    @cached_property
+    def _first(self) -> str | None:
+        """The rule's literal program name, to skip commands that cannot match cheaply."""
+        if not self.command or any(ch in self.command[0] for ch in "*?["):
+            return None
+        return self.command[0]
+
     def matches(self, s: Subject) -> bool:
         """Any part of the action matches (used for ask and deny)."""
-        if self.command is not None and any(self.matches_command(a) for a in s.commands):
-            return True
+        pat = self.command
+        if pat is not None:
+            first = self._first
+            for a in s.commands:
+                if not a:
+                    continue
+                if (
+                    first is not None
+                    and a[0] != first
+                    and ("/" not in a[0] or "/" in first or a[0].rsplit("/", 1)[-1] != first)
+                ):
+                    continue
+                if tokens_match(pat, a):
+                    return True
         if self.exact and s.canonical and s.canonical in self.exact:
             return True
         if self._path_res:

@@ -42,10 +42,28 @@ SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((re.compile(p), what) for p, what in SECRET_PATTERNS)
 
 
+def _scoped(p: str) -> str:
+    """A pattern whose leading global flags become scoped, to sit inside one alternation."""
+    if p.startswith("(?m)"):
+        p = p[4:]
+    if p.startswith("(?i)"):
+        p = "(?i:" + p[4:] + ")"
+    return f"(?:{p})"
+
+
+# One cheap pass over the text first: most commands hold no credential at all. Every pattern
+# above contains one of these (checked by tests/risk/test_risk_speedups.py).
+_ANY = re.compile(
+    r"AKIA|PRIVATE KEY|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|sk-|AIza|@|npm_|pypi-|"
+    r"[sr]k_|SG\.|(?i:secret|passw|token|api[_-]?key|private|access)"
+)
+FULL_ANY = re.compile("|".join(_scoped(p) for p, _ in SECRET_PATTERNS), re.M)
+
+
 def find_secrets(text: str) -> list[tuple[str, Span]]:
     """(what it looks like, where) for each credential-like string in `text`."""
     out: list[tuple[str, Span]] = []
-    if len(text) < 12:
+    if len(text) < 12 or _ANY.search(text) is None:
         return out
     for rx, what in _COMPILED:
         for m in rx.finditer(text):
