@@ -83,7 +83,7 @@ def main() -> None:
     serve = subprocess.Popen(
         [LOCKGATE, "serve", "--headless", "-w", str(ws)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE,  # read only when it failed
         env=env,
     )
     try:
@@ -97,7 +97,10 @@ def main() -> None:
         first = subprocess.run(
             [LOCKGATE, "hook", "claude"], input=ev, capture_output=True, env=env, check=True
         )
-        assert decision(first.stdout) == "allow", first.stdout
+        if decision(first.stdout) != "allow":
+            serve.terminate()
+            err = serve.stderr.read().decode() if serve.stderr else ""
+            raise SystemExit(f"bench: the first call was not allowed: {first.stdout!r}\n{err}")
         print(f"hook round trip ({RUNS} runs each, after 2 warm-ups)")
         show(
             "python3 -I -S -c pass (for scale)",

@@ -60,37 +60,42 @@ class Listener:
         self.sock: socket.socket | None = sock
         write_private_file(self.token_file, self.token + "\n")
         self.endpoint = Endpoint(str(workspace), self.socket_path, self.token_file, os.getpid())
+        self.published = False
+
+    def publish(self) -> None:
+        """Write the endpoint file hooks look for: only once the socket is served, so a hook
+        never finds a console that is still starting (or failed to)."""
         write_private_file(self.endpoint_file, self.endpoint.to_json() + "\n")
+        self.published = True
 
     def _refuse_if_served(self) -> None:
-        if not os.path.lexists(self.endpoint_file):
-            return
-        try:
-            other = load_endpoint(self.endpoint_file)
-        except EndpointError:
-            return  # unreadable leftovers are replaced
+        """Another serve of this workspace answers on the same socket path (bound and listening
+        from its first moment, endpoint file or not): refuse. A dead one's socket is replaced."""
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         probe.settimeout(0.5)
         try:
-            probe.connect(other.socket)
+            probe.connect(self.socket_path)
         except OSError:
-            return  # stale: its serve is gone
+            return  # nothing there, or stale: its serve is gone
         finally:
             probe.close()
+        pid = "?"
+        with contextlib.suppress(EndpointError):
+            pid = str(load_endpoint(self.endpoint_file).pid)
         raise ServeError(
-            f"{self.workspace} is already being served (pid {other.pid}, socket {other.socket})"
+            f"{self.workspace} is already being served (pid {pid}, socket {self.socket_path})"
         )
 
     def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        """Remove the files, then stop listening: while our socket still answers, no other serve
+        of the workspace can have taken the paths, so everything removed is ours."""
+        if self.sock is None:
+            return
         for path in (self.endpoint_file, self.token_file, self.socket_path):
-            with contextlib.suppress(OSError, EndpointError):
-                # Remove only what is still ours (a later serve may have replaced them).
-                if path == self.endpoint_file and load_endpoint(path).pid != os.getpid():
-                    continue
+            with contextlib.suppress(OSError):
                 os.unlink(path)
+        self.sock.close()
+        self.sock = None
 
 
 class ServeLink(HookLink):
@@ -107,6 +112,7 @@ class ServeLink(HookLink):
         if sock is None or self.service is None:
             raise RuntimeError("serve link used without a socket and a service")
         server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_LINE + 1)
+        self.listener.publish()
         self.status("waiting", f"serving hooks on {self.listener.socket_path}")
         try:
             async for event in super().events():

@@ -73,7 +73,5 @@ async def console(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
         async with app.run_test(size=(160, 50)) as pilot:
             c = Console(app, pilot, served, hook_env(rdir))
             await c.until(lambda: isinstance(app.screen, MainScreen))
-            await c.until(
-                lambda: served.listener.sock is not None and served.link.service is not None
-            )
+            await c.until(lambda: served.listener.published)
             yield c
