@@ -51,6 +51,7 @@ class KernelSupport:
     landlock_abi: int = 0
     seccomp: str = "not probed"
     process_cap: str = ""
+    memory_cap: str = ""  # "memory-cgroup" or "rlimit-data"
     seatbelt: bool = False  # macOS: /usr/bin/sandbox-exec present
 
     @classmethod

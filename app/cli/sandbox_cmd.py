@@ -51,6 +51,8 @@ def check(as_json: bool) -> None:
             click.echo(f"{mark} {layer.name:<16} {detail}{tail}".rstrip())
         if support.process_cap:
             click.echo(f"process cap: {_CAP_WORDS.get(support.process_cap, support.process_cap)}")
+        if support.memory_cap:
+            click.echo(f"memory cap: {_memory_words(support.memory_cap)}")
         if reads:
             _print_reads(reads)
         if support.can_run():
@@ -58,6 +60,18 @@ def check(as_json: bool) -> None:
         else:
             click.echo(support.refusal())
     sys.exit(0 if support.can_run() else 1)
+
+
+def _memory_words(mechanism: str) -> str:
+    from sandbox.policy import default_memory
+
+    limit = default_memory()
+    size = f"{limit / (1 << 30):.1f} GiB" if limit else "no limit"
+    if mechanism == "memory-cgroup":
+        how = "a memory cgroup per command (all its processes together)"
+    else:
+        how = "RLIMIT_DATA per process (with the process cap, at most that many times it)"
+    return f'{how}; {size} by default ([sandbox] memory = "4G")'
 
 
 def _reads() -> dict[str, Any]:

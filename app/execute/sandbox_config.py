@@ -8,6 +8,8 @@ agent never can (writable roots and hidden paths are the session's choice).
     writable = ["~/.cache/pip"]                        # extra writable roots
     readable = ["~/.cache/go-build"]                   # extra read-only roots (the home is
                                                        # hidden but for its toolchain dirs)
+    memory = "4G"                                      # memory cap per command ("off": none;
+                                                       # default: half the machine's memory)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Literal
 
 from app.core.config import ConfigError
 from sandbox import SandboxPolicy
-from sandbox.policy import default_deny_read, default_readable
+from sandbox.policy import default_deny_read, default_memory, default_readable
 
 
 def _paths(section: Mapping[str, Any], key: str) -> tuple[Path, ...]:
@@ -34,6 +36,28 @@ def _paths(section: Mapping[str, Any], key: str) -> tuple[Path, ...]:
     return tuple(out)
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _memory(value: Any) -> int | None:
+    """ "4G", "512M", "1.5G", a number of bytes, or "off" (no cap)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip().upper().removesuffix("B").removesuffix("I")
+        if text in ("OFF", "NONE"):
+            return None
+        unit = text[-1:] if text[-1:] in _UNITS else ""
+        number = text[: len(text) - len(unit)].strip()
+        try:
+            amount = float(number)
+        except ValueError:
+            amount = -1.0
+        if amount > 0:
+            return int(amount * _UNITS[unit])
+    raise ConfigError(f'[sandbox] memory must be a size like "4G" or "512M", or "off": {value!r}')
+
+
 def sandbox_policy(
     section: Mapping[str, Any],
     *,
@@ -41,7 +65,7 @@ def sandbox_policy(
     network: Literal["off", "proxy"],
     allow_degraded: bool,
 ) -> SandboxPolicy:
-    unknown = sorted(set(section) - {"hide", "writable", "readable"})
+    unknown = sorted(set(section) - {"hide", "writable", "readable", "memory"})
     if unknown:
         raise ConfigError(f"[sandbox] unknown setting(s): {', '.join(unknown)}")
     writable = tuple(p for p in _paths(section, "writable") if p.is_dir())
@@ -51,5 +75,6 @@ def sandbox_policy(
         network=network,
         deny_read=(*default_deny_read(), *_paths(section, "hide")),
         readable=(*default_readable(), *_paths(section, "readable")),
+        memory=_memory(section["memory"]) if "memory" in section else default_memory(),
         allow_degraded=allow_degraded,
     )

@@ -31,6 +31,7 @@ class LinuxBackend:
         self.landlock_abi = 0
         self.seccomp = False
         self.process_cap = limits.SUPERVISOR
+        self.memory_cap = limits.RLIMIT_DATA
         self._plan_json: bytes | None = None
         self._identity: tuple[tuple[int, int], ...] = ()
         self._deny = tuple(str(d) for d in policy.deny_read)
@@ -48,6 +49,7 @@ class LinuxBackend:
             self.landlock_abi = 0
         self.seccomp = kernel.seccomp == "ok" and kernel.arch_supported
         self.process_cap = kernel.process_cap or limits.SUPERVISOR
+        self.memory_cap = kernel.memory_cap or limits.memory_mechanism()
         self._plan_json = None
 
     def close(self) -> None:
@@ -80,6 +82,8 @@ class LinuxBackend:
                 readable=tuple(str(r) for r in (*p.readable, *p.toolchains)),
                 hidden=self._homes,
                 read_rules=self._reads.rules,
+                memory=p.memory,
+                memory_cap=self.memory_cap,
             )
             self._plan_json = json.dumps(plan.to_json(), sort_keys=True).encode()
             self._identity = identity

@@ -22,6 +22,43 @@ CGROUP = "pids-cgroup"
 RLIMIT = "rlimit-userns"
 SUPERVISOR = "supervisor"
 
+# the memory cap: a memory cgroup per command (below the console's own, so its limits still
+# hold) where one can be made, else RLIMIT_DATA per process (with the process cap as a bound)
+MEMCG = "memory-cgroup"
+RLIMIT_DATA = "rlimit-data"
+MEMORY_V1 = "/sys/fs/cgroup/memory"
+
+
+def _own_cgroup(controller: str) -> str | None:
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as f:
+            for line in f:
+                _, names, path = line.rstrip("\n").split(":", 2)
+                if controller in names.split(","):
+                    return path
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def memory_cgroup_base() -> str | None:
+    """Where this process can make memory cgroups for its commands (cgroup v1, as root): its
+    own memory cgroup, so whatever limits the console has still apply. None elsewhere."""
+    if os.geteuid() != 0 or not os.path.isfile(os.path.join(MEMORY_V1, "cgroup.procs")):
+        return None
+    own = _own_cgroup("memory")
+    if own is None:
+        return None
+    base = os.path.normpath(os.path.join(MEMORY_V1, own.lstrip("/")))
+    if not base.startswith(MEMORY_V1):
+        return None
+    limit = os.path.join(base, "memory.limit_in_bytes")
+    return base if os.path.isfile(limit) and os.access(base, os.W_OK) else None
+
+
+def memory_mechanism() -> str:
+    return MEMCG if memory_cgroup_base() is not None else RLIMIT_DATA
+
 
 def pids_cgroup_base() -> str | None:
     """Where we can create pids cgroups, or None (not root, read-only, no controller)."""
@@ -52,7 +89,8 @@ class CgroupPool:
     A cgroup is free again once the supervisor that owned it has exited (its pidfd says so).
     They live under <base>/lockgate/<zygote id>/; a new zygote sweeps empty leftovers."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, limit_file: str = "pids.max", probe: int = 2) -> None:
+        self.limit_file = limit_file
         self.root = os.path.join(base, "lockgate")
         with contextlib.suppress(FileExistsError):
             os.mkdir(self.root, 0o755)
@@ -63,9 +101,9 @@ class CgroupPool:
             for d in (self.root, self.dir):
                 _write_at_path(os.path.join(d, "cgroup.subtree_control"), "+pids")
         self.owners: dict[str, int | None] = {}  # name -> pidfd of the supervisor using it
-        self.acquire(2)  # prove it works now, not at the first command
+        self.acquire(probe)  # prove it works now, not at the first command
 
-    def acquire(self, max_pids: int) -> str:
+    def acquire(self, limit: int) -> str:
         name = next((n for n, fd in self.owners.items() if fd is None or _exited(fd)), None)
         if name is None:
             name = str(len(self.owners))
@@ -75,7 +113,7 @@ class CgroupPool:
         self.owners[name] = None
         path = os.path.join(self.dir, name)
         os.makedirs(path, 0o755, exist_ok=True)
-        _write_at_path(os.path.join(path, "pids.max"), str(max_pids))
+        _write_at_path(os.path.join(path, self.limit_file), str(limit))
         return path
 
     def own(self, path: str, pidfd: int) -> None:
@@ -148,6 +186,7 @@ class Limits:
     cpu_seconds: int | None
     max_file_size: int
     max_open_files: int
+    memory: int | None = None  # RLIMIT_DATA per process (the memory cgroup, if any, on top)
 
 
 def apply_rlimits(limits: Limits) -> None:
@@ -158,6 +197,8 @@ def apply_rlimits(limits: Limits) -> None:
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (cap, cap))
+    if limits.memory:
+        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
     if limits.cpu_seconds:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
 

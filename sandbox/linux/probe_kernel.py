@@ -28,6 +28,7 @@ def probe() -> dict[str, Any]:
         "landlock_abi": landlock.abi_version(),
         "uid": os.getuid(),
         "process_cap": limits.process_cap_mechanism(),
+        "memory_cap": limits.memory_mechanism(),
     }
     result.update(_in_child())
     return result

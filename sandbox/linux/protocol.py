@@ -40,6 +40,8 @@ class Plan:
     readable: tuple[str, ...] = ()  # read-only roots (resolved): re-exposed under hidden views
     hidden: tuple[str, ...] = ()  # homes: an empty read-only view, the readable roots shown
     read_rules: tuple[str, ...] = ()  # Landlock read grants (sandbox.visible); empty: none
+    memory: int | None = None  # bytes a command may use (None: no cap)
+    memory_cap: str = ""  # limits.MEMCG or limits.RLIMIT_DATA
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -57,7 +57,13 @@ class _Init:
 # --------------------------------------------------------------------------- supervisor (S)
 
 
-def spare_main(plan: Plan, view: View, reply: socket.socket, cgroup: str | None) -> None:
+def spare_main(
+    plan: Plan,
+    view: View,
+    reply: socket.socket,
+    cgroup: str | None,
+    memory_cgroup: str | None = None,
+) -> None:
     """Build everything ahead of time, hand init's socket and pidfd to the console, then watch
     init until it exits (process cap, proxy bridge, the console going away)."""
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -69,6 +75,8 @@ def spare_main(plan: Plan, view: View, reply: socket.socket, cgroup: str | None)
             if cgroup is None:
                 raise ValueError("the pids cgroup for the process cap is unavailable")
             limits.join_cgroup(cgroup)
+        if memory_cgroup is not None:
+            limits.join_cgroup(memory_cgroup)  # the whole command's memory, all processes
         # The host's root, as the host sees it: only for dialling the proxy socket later.
         host_root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         namespaces.enter(os.getuid(), os.getgid())
@@ -205,7 +213,11 @@ def _init_main(plan: Plan, sock: socket.socket) -> None:
         os.setsid()  # no controlling terminal: no TIOCSTI into the reviewer's terminal
         limits.apply_rlimits(
             limits.Limits(
-                plan.max_processes, plan.cpu_seconds, plan.max_file_size, plan.max_open_files
+                plan.max_processes,
+                plan.cpu_seconds,
+                plan.max_file_size,
+                plan.max_open_files,
+                plan.memory,
             )
         )
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)

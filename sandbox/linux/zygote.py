@@ -44,6 +44,13 @@ class Zygote:
                 self.cgroups = limits.CgroupPool(base)
             except OSError:
                 self.cgroups = None  # supervisors then refuse: the plan asked for a cgroup
+        self.memory: limits.CgroupPool | None = None
+        mem_base = limits.memory_cgroup_base()
+        if mem_base:
+            try:
+                self.memory = limits.CgroupPool(mem_base, "memory.limit_in_bytes", 1 << 30)
+            except OSError:
+                self.memory = None  # supervisors then fall back to RLIMIT_DATA
 
     def serve(self) -> None:
         assert self.control is not None
@@ -57,8 +64,9 @@ class Zygote:
             if not msg:
                 break
             self.handle(msg, fds)
-        if self.cgroups is not None:
-            self.cgroups.close()
+        for pool in (self.cgroups, self.memory):
+            if pool is not None:
+                pool.close()
 
     def handle(self, msg: bytes, fds: list[int]) -> None:
         """One request; its descriptors (this process's own copies) are closed afterwards."""
@@ -90,28 +98,34 @@ class Zygote:
         if data.get("op") == "probe":
             found = probe_kernel.probe()
             found["process_cap"] = self.process_cap(found.get("process_cap"))
+            found["memory_cap"] = limits.MEMCG if self.memory is not None else limits.RLIMIT_DATA
             _answer(reply_fd, json.dumps(found).encode())
             return
         raise ValueError(f"unknown request {data.get('op')!r}")
 
     def _fork_supervisor(self, plan: Plan, view: View, reply_fd: int) -> None:
-        cgroup = None
+        cgroup = memcg = None
         if plan.process_cap == limits.CGROUP and self.cgroups is not None:
             cgroup = self.cgroups.acquire(plan.max_processes + 2)
+        if plan.memory and plan.memory_cap == limits.MEMCG and self.memory is not None:
+            memcg = self.memory.acquire(plan.memory)
         pid = os.fork()
         if pid == 0:
             try:
                 if self.control is not None:
                     self.control.close()
-                supervisor.spare_main(plan, view, socket.socket(fileno=os.dup(reply_fd)), cgroup)
+                reply = socket.socket(fileno=os.dup(reply_fd))
+                supervisor.spare_main(plan, view, reply, cgroup, memory_cgroup=memcg)
             finally:
                 os._exit(0)
-        if cgroup is not None and self.cgroups is not None:
+        for path, pool in ((cgroup, self.cgroups), (memcg, self.memory)):
+            if path is None or pool is None:
+                continue
             try:
                 pidfd = os.pidfd_open(pid)
             except ProcessLookupError:
-                return  # already gone (and reaped): the cgroup is free again
-            self.cgroups.own(cgroup, pidfd)
+                return  # already gone (and reaped): the cgroups are free again
+            pool.own(path, pidfd)
             os.close(pidfd)
 
 

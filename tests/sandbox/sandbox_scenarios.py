@@ -620,6 +620,20 @@ def _fsize(area: Area, r: Completed, ctx: dict[str, Any]) -> list[str]:
     return [] if size <= 1 << 20 else [f"file grew to {size} bytes past the 1 MiB limit"]
 
 
+def _memory_capped(area: Area, r: Completed, ctx: dict[str, Any]) -> list[str]:
+    """#11: one process past the cap fails; with a memory cgroup, so do four that each stay
+    below it but together go past it."""
+    out = r.stdout.decode(errors="replace")
+    fails = []
+    if "GOT" in out:
+        fails.append("one process allocated 600 MiB under a 256 MiB cap")
+    if "one:" not in out:
+        fails.append(f"the probe did not run: {r.stderr[-300:]!r}")
+    if "MEMCG" in out and out.count("ALIVE") >= 4:
+        fails.append("four processes held 4 x 100 MiB under a 256 MiB memory cgroup")
+    return fails
+
+
 def _secret_hidden(area: Area, r: Completed, ctx: dict[str, Any]) -> list[str]:
     fails = _out_lacks(SECRET)(area, r, ctx)
     if b"READ-DONE" not in r.stdout:
@@ -910,6 +924,16 @@ CASES: tuple[Case, ...] = (
         "(sleep 1; touch {ws}/late1) & setsid sh -c 'sleep 1; touch {ws}/late2' & "
         "nohup sh -c 'sleep 1; touch {ws}/late3' >/dev/null 2>&1 & echo started",
         _and(_no_late_files, _out_has(b"started")),
+    ),
+    Case(
+        "memory-cap",
+        "{py} -c \"x = b'x' * (600 << 20); print('GOT', len(x))\"; echo one:$?; "
+        "if grep -q 'memory:.*lockgate' /proc/self/cgroup; then echo MEMCG; "
+        "for i in 1 2 3 4; do ({py} -c \"import time; x = b'x' * (100 << 20); time.sleep(1)\" "
+        "&& echo ALIVE) & done; wait; fi",
+        _memory_capped,
+        policy={"memory": 256 << 20},
+        timeout=60,
     ),
     Case(
         "file-size-limit",
