@@ -230,6 +230,8 @@ class AcpRun:
     cleanup: list[Callable[[], object]] = field(default_factory=list)
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.link.terminate()  # its process group never outlives the console
         for fn in reversed(self.cleanup):
             with contextlib.suppress(Exception):
                 fn()

@@ -232,6 +232,24 @@ class Scripted(Agent):
         await self.result("ci-now", (ws / ".github" / "workflows" / "ci.yml").exists())
         return "end_turn"
 
+    async def s_console(self) -> str:
+        ws = Path(self.cwd)
+        p = await self.attempt("permission", self.conn.request_permission(
+            session_id="s1",
+            tool_call=ToolCallUpdate(tool_call_id="k1", title="git push --force origin main", kind="execute",
+                                     raw_input={"command": "git push --force origin main"}),
+            options=_options()))  # fmt: skip
+        if p is not None:
+            await self.result("permission", _outcome(p))
+        t = await self.attempt("terminal", self.conn.create_terminal(
+            session_id="s1", command="curl -fsS https://example.com/data.json -o data.json"))  # fmt: skip
+        if t is not None:
+            await self.result("terminal", "created")
+        await self.attempt("write", self.conn.write_text_file(
+            session_id="s1", path=str(ws / "app.py"), content="print('ok')\n"))  # fmt: skip
+        await self.result("write", (ws / "app.py").exists())
+        return "end_turn"
+
     async def s_flood(self) -> str:
         n = int(PARAMS.get("CHUNKS", "10000"))
         for i in range(n):

@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from acpkit import ROOT, Ran
 from fake_openai import FakeOpenAI, responses_stream
-
-from tests.acp.conftest import ROOT, Ran
 
 CODEX = ROOT / ".agents/node_modules/@zed-industries/codex-acp-linux-x64/bin/codex-acp"
 

@@ -9,8 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from tests.acp.conftest import run_acp
+from acpkit import run_acp
 
 pytestmark = pytest.mark.sandbox
 

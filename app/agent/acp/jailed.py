@@ -53,6 +53,9 @@ class JailedAgent:
         finally:
             loop.remove_reader(fd)
 
+    def kill_now(self) -> None:
+        self._jailed.kill()
+
     async def stop(self) -> None:
         if self._stopped:
             return

@@ -223,8 +223,16 @@ class AcpLink(LinkBase):
         for term in self._by_terminal.values():
             self._kill_terminal(term)
         if self._proc is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._proc.stop())
+            # Stopping the agent must finish even if this task is cancelled again meanwhile
+            # (quitting cancels the link more than once): nothing of it may outlive the console.
+            stop = asyncio.ensure_future(self._proc.stop())
+            while not stop.done():
+                try:
+                    await asyncio.shield(stop)
+                except asyncio.CancelledError:
+                    continue
+                except Exception:
+                    break
         for pending in self._queue_in:
             if not pending.done.done():
                 pending.done.cancel()
@@ -232,6 +240,12 @@ class AcpLink(LinkBase):
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(conn.close(), 1.0)
+
+    def terminate(self) -> None:
+        """Kill the agent and everything it started, now, without an event loop: the last
+        guarantee when the console ends before the link could stop it in order."""
+        if self._proc is not None:
+            self._proc.kill_now()
 
     def _gone(self, exc: BaseException) -> str:
         how = self._proc.exit_description() if self._proc is not None else ""

@@ -35,6 +35,10 @@ class AgentProcess(Protocol):
         """Close its stdin, give it a moment, then kill it and everything it started."""
         ...
 
+    def kill_now(self) -> None:
+        """Kill it and everything it started, at once (no event loop needed)."""
+        ...
+
 
 Spawner = Callable[[], Awaitable[AgentProcess]]
 
@@ -74,6 +78,14 @@ class LocalProcess:
     async def wait(self) -> None:
         await self._proc.wait()
 
+    def kill_now(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        transport = getattr(self._proc, "_transport", None)
+        if transport is not None:
+            with contextlib.suppress(Exception):  # its loop may be closed already
+                transport.close()
+
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.stdin.close()
@@ -86,6 +98,11 @@ class LocalProcess:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()
             await self._proc.wait()
+        # closed here, on its loop: a transport left to the garbage collector would try to use
+        # a loop that may be gone by then
+        transport = getattr(self._proc, "_transport", None)
+        if transport is not None:
+            transport.close()
 
 
 @dataclass
