@@ -85,7 +85,13 @@ class Sandbox:
         with self._lock:
             if self._impl is not None:
                 return
-            if sys.platform == "darwin":
+            if self.policy.backend == "podman":
+                from sandbox.podman.backend import PodmanBackend
+
+                podman = PodmanBackend(self.policy)
+                self._kernel = podman.support()  # podman's layers, not the kernel's
+                self._impl = podman
+            elif sys.platform == "darwin":
                 from sandbox.macos.runner import SeatbeltBackend
 
                 self._impl = SeatbeltBackend(self.policy)

@@ -1,0 +1,107 @@
+"""The container's mounts, from the checked policy and one run's Prepared (the same protected-path
+data the Linux backend binds): the workspace and writable roots read-write at their own paths,
+the `.git` directories as mount points (they cannot be renamed away), every existing protected
+path read-only, the readable roots and toolchains read-only, the hidden stores masked where they
+fall inside anything mounted. Nothing else of the host is in the container; the home and its
+secrets are never mounted.
+
+A container's mounts are fixed when it starts, so the backend compares `Layout.key` before each
+command and starts a new container when the protected set or the identity of anything mounted
+changed (a host rename over a protected file detaches a bind, as in the Linux backend).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.policy import SandboxError, SandboxPolicy
+from sandbox.workspace import Prepared
+
+CTL = "/.lockgate"
+PROXY_IN = f"{CTL}/proxy.sock"
+
+
+@dataclass(frozen=True)
+class Bind:
+    src: str
+    dst: str
+    ro: bool
+
+
+@dataclass(frozen=True)
+class Layout:
+    binds: tuple[Bind, ...]
+    masks_dir: tuple[str, ...]  # hidden directories: an empty read-only tmpfs over each
+    masks_file: tuple[str, ...]  # hidden files: /dev/null over each
+    key: tuple[object, ...]  # what a running container must match to be reused
+
+    def args(self) -> list[str]:
+        out: list[str] = []
+        for b in self.binds:
+            opt = ",ro=true" if b.ro else ""
+            out += ["--mount", f"type=bind,src={_safe(b.src)},dst={_safe(b.dst)}{opt}"]
+        for d in self.masks_dir:
+            out += ["--mount", f"type=tmpfs,dst={_safe(d)},tmpfs-size=4k,tmpfs-mode=0,ro=true"]
+        for f in self.masks_file:
+            out += ["--mount", f"type=bind,src=/dev/null,dst={_safe(f)},ro=true"]
+        return out
+
+
+def _safe(path: str) -> str:
+    """--mount is comma- and equals-separated: a path that would change its meaning is refused
+    (fail closed), never quoted around."""
+    if any(c in path for c in ",=\n\r\"'") or not path.startswith("/"):
+        raise SandboxError(f"podman backend: cannot mount a path with ',', '=' or quotes: {path!r}")
+    return path
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _ident(path: str) -> tuple[int, int, int]:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_dev, st.st_ino, st.st_mode)
+
+
+def layout(
+    policy: SandboxPolicy,
+    prepared: Prepared,
+    *,
+    host_ro: tuple[str, ...] = (),
+    proxy_socket: Path | None = None,
+) -> Layout:
+    ws = str(policy.workspace)
+    writable = [ws, *(str(w) for w in policy.writable)]
+    binds: list[Bind] = [Bind(w, w, False) for w in writable]
+    binds += [Bind(d, d, False) for d in prepared.git_dirs]
+    binds += [Bind(p, p, True) for p in prepared.read_only]
+    for r in (*host_ro, *(str(x) for x in (*policy.readable, *policy.toolchains))):
+        if os.path.exists(r) and not _under(r, writable) and r != "/":
+            binds.append(Bind(r, r, True))
+    if proxy_socket is not None and policy.network == "proxy":
+        binds.append(Bind(str(proxy_socket), PROXY_IN, True))
+    seen: dict[str, Bind] = {}
+    for b in binds:
+        seen.setdefault(b.dst, b)  # the first (the writable root, the protected path) wins
+    binds = list(seen.values())
+    sources = [b.src for b in binds if b.src != str(proxy_socket)]
+    masks_dir: list[str] = []
+    masks_file: list[str] = []
+    for d in policy.deny_read:
+        p = str(d)
+        if not _under(p, sources) or not os.path.lexists(p):
+            continue
+        real = os.path.realpath(p)
+        (masks_dir if os.path.isdir(real) else masks_file).append(real)
+    key = (
+        tuple((b.src, b.dst, b.ro, _ident(b.src)) for b in binds),
+        tuple(masks_dir),
+        tuple(masks_file),
+    )
+    return Layout(tuple(binds), tuple(masks_dir), tuple(masks_file), key)
