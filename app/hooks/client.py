@@ -9,7 +9,6 @@ once).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -17,10 +16,14 @@ import sys
 # a connect, a send and a receive are all this client does.
 from _socket import AF_UNIX, SOCK_STREAM
 from _socket import socket as unix_socket
-from typing import Any
 
+from app.hooks import minijson as json
 from app.hooks.endpoint import EndpointError, find_endpoint
 from app.hooks.wire import MAX_LINE, Answer, WireError, request_line
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 AGENTS = ("claude", "gemini", "codex")
 CONNECT_TIMEOUT_S = 1.0

@@ -9,10 +9,11 @@ every command a private, empty view of it, so a sandboxed command cannot reach t
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
+
+from app.hooks import minijson as json
 
 # The built-in SHA-256, not OpenSSL's: `hashlib` costs the hook client ~7 ms to import.
 if sys.version_info >= (3, 12):

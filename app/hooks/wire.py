@@ -10,8 +10,12 @@ agent's own hook timeout killed it) as end-of-file and withdraws the question.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from app.hooks import minijson as json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 WIRE_VERSION = 1
 MAX_LINE = 8 << 20  # a Write of a large file travels in one request
@@ -51,7 +55,7 @@ class Answer:
             "updated_input": self.updated_input,
             "action_id": self.action_id,
         }
-        return (json.dumps(body, ensure_ascii=True) + "\n").encode("ascii")
+        return (json.dumps(body) + "\n").encode("ascii")
 
     @classmethod
     def from_line(cls, line: bytes) -> Answer:
@@ -79,7 +83,7 @@ class Answer:
 
 def request_line(token: str, agent: str, event: dict[str, Any], wait_s: float) -> bytes:
     body = {"v": WIRE_VERSION, "token": token, "agent": agent, "event": event, "wait_s": wait_s}
-    return (json.dumps(body, ensure_ascii=True) + "\n").encode("ascii")
+    return (json.dumps(body) + "\n").encode("ascii")
 
 
 class Request:

@@ -376,3 +376,27 @@ def test_serve_hands_its_network_options_on_to_sandbox_run() -> None:
         "--network", "allow", "--allow-domain", "pypi.org", "--deny-domain", "evil.org",
         "--read-only-http", "--no-inspect-tls",
     )  # fmt: skip
+
+
+def test_minijson_reads_and_writes_what_json_does() -> None:
+    from app.hooks import minijson
+
+    values = [
+        {"a": [1, -2, 3.5, 1e300, True, False, None, "", 'é✓\u202e\x00\n"\\']},
+        {"tool_input": {"command": "echo 'a' \"b\" $(x)", "nested": [[{}], {"k": []}]}},
+        "just a string",
+        12345678901234567890,
+    ]
+    for value in values:
+        text = json.dumps(value)
+        assert minijson.loads(text) == value
+        assert minijson.loads(f" \n{text}\t ".encode()) == value
+        assert json.loads(minijson.dumps(value)) == value
+        assert minijson.dumps(value) == json.dumps(value, ensure_ascii=True)
+    for bad in ("", "{", '{"a": 1} x', "NaN", "[1,]", '"\x01"', "{'a': 1}", b"\xff"):
+        with pytest.raises(ValueError):
+            minijson.loads(bad)
+    with pytest.raises(ValueError):
+        minijson.dumps(float("nan"))
+    with pytest.raises(TypeError):
+        minijson.dumps({"a": object()})
