@@ -128,6 +128,11 @@ class CgroupPool:
                 continue
             # woken by the exit itself (a pidfd reads as ready then), not by a polling tick
             select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            # A parent that does not ignore SIGCHLD (the one-shot CLI, sandbox/linux/oneshot.py)
+            # reaps its supervisor here: a zombie would keep the cgroup busy. (The zygote
+            # ignores SIGCHLD: nothing to reap, ECHILD.)
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
             os.close(fd)
         for attempt in range(50):
             _sweep(self.dir)

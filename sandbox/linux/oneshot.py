@@ -20,7 +20,6 @@ the full probe run, so the refusal names what is missing exactly as the zygote p
 from __future__ import annotations
 
 import os
-import signal
 from typing import Any
 
 from sandbox.linux import landlock, limits, seccomp, zygote
@@ -57,15 +56,13 @@ class InProcessZygote(ZygoteClient):
     def __init__(self, python: str | None = None) -> None:
         super().__init__(python)
         self._server: zygote.Zygote | None = None
-        self._old_sigchld: Any = None
 
     def _start_locked(self) -> None:
         if self._server is not None:
             return
         _require_single_thread()
-        # as in the zygote: supervisors are reaped by the kernel, so a pids cgroup frees as soon
-        # as its supervisor has exited (a zombie would keep it busy)
-        self._old_sigchld = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        # SIGCHLD keeps its disposition (the zygote ignores it; here a child the program waits
+        # for must stay waitable): the cgroup pool reaps its supervisors when it closes.
         self._server = zygote.Zygote(None)
 
     def _send_locked(self, payload: bytes, fds: list[int]) -> None:
@@ -116,9 +113,6 @@ class InProcessZygote(ZygoteClient):
             server, self._server = self._server, None
             if server is not None and server.cgroups is not None:
                 server.cgroups.close()
-            if self._old_sigchld is not None:
-                signal.signal(signal.SIGCHLD, self._old_sigchld)
-                self._old_sigchld = None
 
 
 class OneShotBackend(LinuxBackend):
