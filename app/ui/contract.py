@@ -8,13 +8,14 @@ object with `getattr` for a member they do not name. States are core's `ActionSt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from app.core.model import Action, Assessment, Batch, Decision, Result, Verdict
 from app.core.ports import AgentLink, Observer, PatchReview, SessionContext
 from app.core.state import ActionState
+from app.ui.session_diff import Snapshot
 
 
 class ViewLike(Protocol):
@@ -68,3 +69,32 @@ class SessionLike(Protocol):
     @property
     def notices(self) -> tuple[str, ...]:
         """Things the console says once at start (a resumed session, a policy note)."""
+
+
+class ConsoleLike(Protocol):
+    """What the main screen needs of the console application (`app.ui.app.LockgateApp`): named
+    here so the screen never imports the application that imports it."""
+
+    @property
+    def session(self) -> SessionLike: ...
+    @property
+    def session_name(self) -> str: ...
+    @property
+    def workspace(self) -> Path: ...
+    @property
+    def sandbox_status(self) -> object: ...
+    @property
+    def watch_files(self) -> bool: ...
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The workspace as the session began (paths), once the background snapshot is done."""
+
+    @property
+    def outside_roots(self) -> tuple[Path, ...]: ...
+    @property
+    def keymap(self) -> Mapping[str, str]: ...
+
+    agent_failed: bool
+
+    def start_pipeline(self) -> None: ...
+    def shutdown(self, code: int | None = None) -> None: ...

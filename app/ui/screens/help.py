@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -59,7 +59,7 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def describe(bindings: Sequence[Binding], keymap: dict[str, str]) -> list[tuple[str, str, str]]:
+def describe(bindings: Sequence[Binding], keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(keys as bound now, description, id) for every binding that has an id."""
     rows = []
     for b in bindings:

@@ -13,7 +13,7 @@ pipeline events to widgets and keys to verdicts.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,7 +28,7 @@ from app.ui import bindings
 from app.ui.activity_watch import UNDO, Attributor
 from app.ui.batch import plan_batch
 from app.ui.bridge import Changed, ConsoleBridge, Drained
-from app.ui.contract import PipelineLike, ViewLike
+from app.ui.contract import ConsoleLike, PipelineLike, ViewLike
 from app.ui.queue_model import QueueModel
 from app.ui.safe import notify_safely
 from app.ui.screens import verdict_flow
@@ -53,9 +53,6 @@ from app.ui.widgets.header import ConsoleHeader, summarise_sandbox
 from app.ui.widgets.output import OutputView
 from app.ui.widgets.queue import QueueList
 
-if TYPE_CHECKING:
-    from app.ui.app import LockgateApp
-
 __all__ = ["SETTLE_S", "MainScreen"]  # the settle time lives in `selection`; tests wait it out
 
 
@@ -67,7 +64,7 @@ class MainScreen(Screen[None]):
     CSS_PATH = "main.tcss"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings.MAIN)
 
-    def __init__(self, app_ref: LockgateApp) -> None:
+    def __init__(self, app_ref: ConsoleLike) -> None:
         super().__init__()
         self.lockgate = app_ref
         self.pipeline: PipelineLike = app_ref.session.pipeline
