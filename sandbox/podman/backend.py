@@ -38,12 +38,12 @@ from pathlib import Path
 from sandbox.output import HeadTail
 from sandbox.podman import seccomp_profile
 from sandbox.podman.cli import Podman, podman_for
+from sandbox.podman.image import HOST_RO_LABEL
 from sandbox.podman.mounts import CTL, PROXY_IN, Layout, layout
 from sandbox.podman.support import DEFAULT_IMAGE, PodmanSupport, probe_podman
 from sandbox.policy import Completed, SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.workspace import Prepared
 
-HOST_RO_LABEL = "lockgate.host_ro"  # image label: host directories to mount read-only
 START_TIMEOUT_S = 60.0
 EOF_GRACE_S = 2.0
 KILL_ALL = ["/bin/sh", "-c", "kill -KILL -1 2>/dev/null; exit 0"]
@@ -142,7 +142,7 @@ class PodmanBackend:
             "--security-opt", f"seccomp={profile}",
             "--network", "none",
             "--hostname", "lockgate",
-            "--pids-limit", str(p.max_processes + 4),  # + init, its shell, the bridge
+            "--pids-limit", str(p.max_processes + 1),  # + init (the bridge is a thread of it)
             "--ulimit", f"nofile={p.max_open_files}:{p.max_open_files}",
             "--ulimit", f"nproc={p.max_processes + 4}:{p.max_processes + 4}",
             "--ulimit", f"fsize={p.max_file_size}:{p.max_file_size}",
