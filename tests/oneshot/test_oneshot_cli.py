@@ -212,3 +212,37 @@ def test_declined_arguments_get_click_answers(area: Path) -> None:
         ["sandbox", "run", "--workspace", str(area / "ws"), "--bogus", "--", "true"], area
     )
     assert r.returncode == 2 and b"No such option '--bogus'" in r.stderr
+
+
+_SETUP_FAILS = """
+import sys
+from sandbox.linux import namespaces
+def enter(*a, **kw):  # what a kernel without user namespaces answers
+    raise PermissionError(1, "Operation not permitted")
+namespaces.enter = enter
+from app.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.sandbox
+def test_a_layer_that_cannot_be_applied_fails_closed(area: Path) -> None:
+    """The one-shot plan is made without the full probe: a layer the setup cannot apply must
+    stop the command before it runs (exit 125, one line), never run it with less. (The setup
+    runs in a child of this very process, so the patched call is the one it makes.)"""
+    marker = area / "ws" / "ran"
+    env = {**os.environ, "LOCKGATE_DATA_DIR": str(area / "data"), "HOME": str(area / "home")}
+    args = ["sandbox", "run", "--workspace", str(area / "ws"), "--", "touch", str(marker)]
+    r = subprocess.run(
+        [sys.executable, "-c", _SETUP_FAILS, *args],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        cwd=str(REPO),
+    )
+    assert r.returncode == 125, r.stderr
+    assert not marker.exists()
+    # the full probe then names what is missing, as the zygote path's refusal does
+    line = r.stderr.decode()
+    assert line.startswith("lockgate: sandbox unavailable: user namespace"), line
+    assert line.count("\n") == 1
