@@ -316,22 +316,7 @@ class Pipeline:
         if late not in decision.reason:
             why = f"{decision.reason}; {late}" if decision.reason else late
             decision = dataclasses.replace(decision, reason=why)
-        entry.decision = decision
-        self._record_soft("decision", {"action_id": action_id, "decision": decision})
-        self._emit(ActionDecided(action_id, decision))
-        if decision.kind is DecisionKind.DENY:
-            self._give_verdict(
-                entry,
-                Verdict(
-                    action_id,
-                    VerdictKind.DENY,
-                    by="policy",
-                    key=decision.rule,
-                    feedback=decision.reason,
-                ),
-            )
-        else:
-            self._set_state(entry, ActionState.WAITING)
+        self._apply_decision(entry, decision)
         return True
 
     @property
@@ -602,20 +587,25 @@ class Pipeline:
         self._record_soft("assessment", {"action_id": action.id, "assessment": assessment})
         self._emit(ActionAssessed(action.id, assessment))
 
-        decision = self._decide(action, assessment)
-        entry.decision = decision
-        self._record_soft("decision", {"action_id": action.id, "decision": decision})
-        self._emit(ActionDecided(action.id, decision))
+        self._apply_decision(entry, self._decide(action, assessment))
+        return entry
 
+    def _apply_decision(self, entry: _Entry, decision: Decision) -> None:
+        """Record the policy's decision and act on it: allow and deny are verdicts by policy,
+        ask leaves the action waiting for a human."""
+        action_id = entry.action.id
+        entry.decision = decision
+        self._record_soft("decision", {"action_id": action_id, "decision": decision})
+        self._emit(ActionDecided(action_id, decision))
         if decision.kind is DecisionKind.ALLOW:
             self._give_verdict(
-                entry, Verdict(action.id, VerdictKind.APPROVE, by="policy", key=decision.rule)
+                entry, Verdict(action_id, VerdictKind.APPROVE, by="policy", key=decision.rule)
             )
         elif decision.kind is DecisionKind.DENY:
             self._give_verdict(
                 entry,
                 Verdict(
-                    action.id,
+                    action_id,
                     VerdictKind.DENY,
                     by="policy",
                     key=decision.rule,
@@ -624,7 +614,6 @@ class Pipeline:
             )
         else:
             self._set_state(entry, ActionState.WAITING)
-        return entry
 
     def _review(self, action: PatchAction) -> PatchReview:
         try:

@@ -327,6 +327,10 @@ _PHRASES: tuple[tuple[str, re.Pattern[str], int, str], ...] = (
     ),
 )
 
+_AI_GATE: tuple[str, ...] = ("ai", "llm", "assistant", "agent", "claude", "chatgpt", "gpt")
+_AI_GATE += ("copilot", "codex", "gemini", "cursor", "devin", "aider", "bot", "model")
+_AI_GATE += ("automated", "autonomous", "reviewer")
+
 # Substrings (of the lowercased text) without which a pattern cannot match: a cheap test that
 # skips the slow search on ordinary output. Same order as _PHRASES.
 _PHRASE_GATES: tuple[tuple[str, ...], ...] = (
@@ -384,47 +388,8 @@ _PHRASE_GATES: tuple[tuple[str, ...], ...] = (
         "who read",
         "[",
     ),
-    (
-        "ai",
-        "llm",
-        "assistant",
-        "agent",
-        "claude",
-        "chatgpt",
-        "gpt",
-        "copilot",
-        "codex",
-        "gemini",
-        "cursor",
-        "devin",
-        "aider",
-        "bot",
-        "model",
-        "automated",
-        "autonomous",
-        "reviewer",
-    ),
-    (
-        "ai",
-        "llm",
-        "assistant",
-        "agent",
-        "claude",
-        "chatgpt",
-        "gpt",
-        "copilot",
-        "codex",
-        "gemini",
-        "cursor",
-        "devin",
-        "aider",
-        "bot",
-        "model",
-        "automated",
-        "autonomous",
-        "reviewer",
-        "language",
-    ),
+    _AI_GATE,
+    (*_AI_GATE, "language"),
     (
         "do not",
         "don't",
