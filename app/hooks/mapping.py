@@ -42,6 +42,13 @@ INTERNAL: dict[str, frozenset[str]] = {
             "KillShell",
             "KillBash",
             "AskUserQuestion",
+            # Claude Code 2.1.x: loading deferred tool definitions, listing sub-agents,
+            # reporting results, loading a skill's instructions (what a skill then does comes
+            # through the hook as its own calls)
+            "ToolSearch",
+            "ListAgents",
+            "ReportFindings",
+            "Skill",
         }
     ),
     "gemini": frozenset({"write_todos", "ask_user", "enter_plan_mode", "exit_plan_mode"}),

@@ -140,7 +140,13 @@ def test_safe_bash_runs_inside_the_sandbox_and_denials_reach_the_model(
                     ),
                 ),
             ),
-            Turn("Reading.", (ToolUse("Read", {"file_path": hello}, "toolu_read"),)),
+            Turn(  # two calls in one message: Claude Code asks the hook for both at once
+                "Reading.",
+                (
+                    ToolUse("Read", {"file_path": hello}, "toolu_read"),
+                    ToolUse("Read", {"file_path": str(p.workspace / "probe.sh")}, "toolu_read2"),
+                ),
+            ),
             Turn(
                 "Fetching.",
                 (
@@ -171,6 +177,7 @@ def test_safe_bash_runs_inside_the_sandbox_and_denials_reach_the_model(
         ]
         assert "+print('hi')" in diffs[0]["data"]["action"]["patch"]
         assert "print('hi')" in result_text(results["toolu_read"])
+        assert "sandbox=" in result_text(results["toolu_read2"])
         # the critical one was denied and the model got the hook's reason as an error result
         crit = results["toolu_crit"]
         assert crit.get("is_error") is True
