@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 
-MACHINE = platform.machine()
+MACHINE = os.uname().machine  # what platform.machine() says, without its ~1 ms import
 
 # Syscall numbers shared by x86_64 and the generic table (aarch64) for the calls added after 4.x.
 NR_OPEN_TREE = 428
