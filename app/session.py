@@ -40,6 +40,7 @@ from app.core.resume import (
 if TYPE_CHECKING:
     from app.deps.policy import DepsPolicy
     from app.execute.network import NetworkExtra, NetworkGate, TlsSetup
+    from app.injection.monitor import Monitor
     from app.injection.taint import TaintTracker
     from sandbox import Sandbox, SandboxStatus
 
@@ -80,6 +81,11 @@ class SessionOptions:
     ) = None
     # ... and may tighten its policy for items whose text the risk engine cannot judge.
     wrap_policy: Callable[[PolicyEngine], PolicyEngine] | None = None
+    # The optional model monitor (`--monitor MODEL`; `[monitor]` in the user config otherwise),
+    # and the task it is told the agent has.
+    monitor_model: str | None = None
+    monitor_base_url: str | None = None
+    task: str = ""
 
 
 class Session:
@@ -103,6 +109,7 @@ class Session:
         self.gate = gate
         self.notices = notices  # things the console should say once at start
         self.taint: TaintTracker | None = None  # untrusted content in the agent's context
+        self.monitor: Monitor | None = None  # the model monitor, when one is on
         self._closed = False
 
     @property
@@ -149,6 +156,8 @@ class Session:
         self._close_rest()
 
     def _close_rest(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close()
         if self.sandbox is not None:
             with contextlib.suppress(Exception):
                 self.sandbox.close()
@@ -230,6 +239,7 @@ def open_session(options: SessionOptions) -> Session:
         user_config = load_user_config()
     except ConfigError as exc:
         raise SessionError(str(exc)) from None
+    monitor = _monitor(user_config.section("monitor"), options)
     context = SessionContext(
         workspace=ws,
         network=options.network,
@@ -317,6 +327,13 @@ def open_session(options: SessionOptions) -> Session:
         commands = ScanningCommandExecutor(commands, taint, headless=options.headless)
         policy_port = TaintPolicy(policy_port, taint, headless=options.headless)
         observers.append(TaintObserver(taint))
+        if monitor is not None:  # outermost of all: it sees the final decision, and only raises
+            from app.injection.monitor import MonitoringCommandExecutor, MonitorPolicy
+
+            journal.audit.add_secret(monitor.secret)
+            monitor.tracker = taint
+            commands = MonitoringCommandExecutor(commands, monitor)
+            policy_port = MonitorPolicy(policy_port, monitor, headless=options.headless)
         pipeline = Pipeline(
             context=context,
             risk=risk,
@@ -330,6 +347,8 @@ def open_session(options: SessionOptions) -> Session:
             gate.attach(pipeline)
         if deps is not None:
             deps.attach(pipeline)
+        if monitor is not None:
+            monitor.attach(pipeline)
         if gate is not None:
             gate.set_guard(TaintGuard(taint, _human_approved(pipeline)))
         notices: list[str] = []
@@ -350,6 +369,8 @@ def open_session(options: SessionOptions) -> Session:
             notices.append("sandbox degraded: missing " + ", ".join(status.degraded))
         if gate is not None:
             notices.extend(gate.notes)
+        if monitor is not None:
+            notices.append(monitor.describe())
         session = Session(
             pipeline=pipeline,
             workspace=ws,
@@ -359,6 +380,7 @@ def open_session(options: SessionOptions) -> Session:
             notices=tuple(notices),
         )
         session.taint = taint
+        session.monitor = monitor
         return session
     except BaseException:
         for thing in reversed(opened):
@@ -394,6 +416,24 @@ def _deps_policy(
         raise SessionError(f"config {exc}") from None
     checker = DepsChecker(indexes, default_cache(), offline=offline())
     return DepsPolicy(inner, checker, headless=options.headless)
+
+
+def _monitor(config: dict[str, Any], options: SessionOptions) -> Monitor | None:
+    """The model monitor, if `--monitor` or `[monitor] model` names one (off by default)."""
+    if not (options.monitor_model or options.monitor_base_url or config):
+        return None  # the monitor's module (and openai) is not even imported
+    from app.injection.monitor import Monitor, MonitorConfigError, monitor_settings
+
+    try:
+        settings = monitor_settings(
+            config,
+            model=options.monitor_model,
+            base_url=options.monitor_base_url,
+            task=options.task,
+        )
+        return Monitor(settings, secrets=options.secrets) if settings is not None else None
+    except MonitorConfigError as exc:
+        raise SessionError(str(exc)) from None
 
 
 def _taint_tracker(

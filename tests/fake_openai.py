@@ -40,11 +40,13 @@ class SSE:
 
 @dataclass(frozen=True)
 class Status:
-    """A non-streamed error (or plain JSON) reply."""
+    """A non-streamed error (or plain JSON) reply. `hold` is an event the handler waits on (up
+    to 10 s) before answering, for timeout tests."""
 
     code: int
     body: dict[str, Any] = field(default_factory=dict)
     headers: tuple[tuple[str, str], ...] = ()
+    hold: threading.Event | None = None
 
 
 Reply = SSE | Status
@@ -307,6 +309,29 @@ def chat_stream(
     return SSE(tuple(frames), cut=cut, hold=hold)
 
 
+def chat_completion(content: str, *, prompt_tokens: int = 0, completion_tokens: int = 0) -> Status:
+    """A non-streamed Chat Completions answer (what the model monitor asks for)."""
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+    return Status(200, body)
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -349,6 +374,8 @@ class FakeOpenAI:
                     self._stream(reply)
 
             def _status(self, reply: Status) -> None:
+                if reply.hold is not None:
+                    reply.hold.wait(10)
                 data = json.dumps(reply.body).encode()
                 self.send_response(reply.code)
                 self.send_header("Content-Type", "application/json")
