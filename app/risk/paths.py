@@ -44,6 +44,10 @@ class _Globs:
 
 
 def home_dir() -> str:
+    # What os.path.expanduser("~") answers when HOME is set, without its per-call work.
+    home = os.environ.get("HOME")
+    if home:
+        return home.rstrip("/") or "/"
     return os.path.expanduser("~").rstrip("/") or "/"
 
 

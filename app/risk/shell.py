@@ -383,10 +383,16 @@ class _Extractor:
 
     def _src(self, node: Node) -> str:
         # Slice the str, not the bytes: a node edge may fall inside an invalid sequence.
-        return self.text[self.off.char(node.start_byte) : self.off.char(node.end_byte)]
+        table = self.off.table
+        if table is None:  # ASCII: bytes are characters
+            return self.text[node.start_byte : node.end_byte]
+        return self.text[table[node.start_byte] : table[node.end_byte]]
 
     def _local(self, node: Node) -> Span:
-        return (self.off.char(node.start_byte), self.off.char(node.end_byte))
+        table = self.off.table
+        if table is None:
+            return (node.start_byte, node.end_byte)
+        return (table[node.start_byte], table[node.end_byte])
 
     def _span(self, node: Node) -> Span:
         s, e = self._local(node)
