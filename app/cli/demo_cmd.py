@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from app.cli import UserError
+from app.cli.monitor_options import monitor_options
 from app.cli.network_options import network_extra, network_rule_options
 
 
@@ -59,6 +60,7 @@ from app.cli.network_options import network_extra, network_rule_options
     help="Keep the temporary demo workspace afterwards (its path is printed).",
 )
 @network_rule_options
+@monitor_options
 def cli(
     script_path: str | None,
     workspace: str | None,
@@ -66,6 +68,8 @@ def cli(
     pace: float | None,
     keep_workspace: bool,
     print_script: bool,
+    monitor_model: str | None = None,
+    monitor_base_url: str | None = None,
     **network_params: Any,
 ) -> None:
     """Open the console on the embedded demo session (no key, no network)."""
@@ -104,6 +108,9 @@ def cli(
             allowed_domains=script.allow_domains,
             audit=None,
             network_extra=extra,
+            monitor_model=monitor_model,
+            monitor_base_url=monitor_base_url,
+            task=script.task,
         )
         with session:
             code = play(session, link, headless=headless)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 import click
 
 from app.cli import UserError
+from app.cli.monitor_options import monitor_options
 from app.cli.network_options import network_extra, network_rule_options
 from app.core.events import (
     ActionDecided,
@@ -385,6 +386,7 @@ def build_link(
     help="Allow domain D (repeatable; needs --network allow).",
 )
 @network_rule_options
+@monitor_options
 @click.option(
     "--audit",
     "audit",
@@ -412,6 +414,8 @@ def cli(
     audit: str | None,
     max_retries: int,
     task: str,
+    monitor_model: str | None = None,
+    monitor_base_url: str | None = None,
     **network_params: Any,
 ) -> None:
     """Run a live agent on TASK, under review.
@@ -465,6 +469,9 @@ def cli(
         secrets=tuple(k for k in (os.environ.get("OPENAI_API_KEY", "").strip(),) if k),
         resume=resume,
         network_extra=extra,
+        monitor_model=monitor_model,
+        monitor_base_url=monitor_base_url,
+        task=task,
     )
     with session:
         code = play(session, link, headless=headless)
@@ -481,6 +488,9 @@ def _open(
     secrets: tuple[str, ...] = (),
     resume: ResumeCandidate | None = None,
     network_extra: NetworkExtra | None = None,
+    monitor_model: str | None = None,
+    monitor_base_url: str | None = None,
+    task: str = "",
 ) -> Session:
     """The session (config, risk, policy, sandbox, executors, audit log, pipeline)."""
     from app.session import SessionError, SessionOptions, open_session
@@ -496,6 +506,9 @@ def _open(
                 secrets=secrets,
                 resume=resume,
                 network_extra=network_extra,
+                monitor_model=monitor_model,
+                monitor_base_url=monitor_base_url,
+                task=task,
             )
         )
     except SessionError as exc:

@@ -562,3 +562,66 @@ def test_parse_answer(content: str, expected: tuple[int, str]) -> None:
 def test_parse_answer_refuses(content: str) -> None:
     with pytest.raises(Unreadable):
         parse_answer(content)
+
+
+# --------------------------------------------------------------------------- through the command
+
+E2E_SCRIPT = """\
+title = "monitor"
+task = "List the demo project after reading lintkit's guide."
+
+[[step]]
+say = "Reading the guide."
+commands = ["cat docs/lintkit-integration.md"]
+
+[[step]]
+say = "Listing the project."
+commands = ["ls"]
+end = true
+"""
+
+
+@pytest.mark.sandbox
+@pytest.mark.timeout(240)
+def test_demo_with_the_monitor_headless(tmp_path: Path, server: FakeOpenAI) -> None:
+    """`lockgate demo --headless --monitor M --monitor-base-url URL`: the flagged page goes to
+    the monitor, the session is tainted, so `ls` (which the policy allows) waits for the
+    monitor's answer and runs on a low score; the key reaches the server and never the log."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    script = tmp_path / "monitor.toml"
+    script.write_text(E2E_SCRIPT)
+    reason = f"an ordinary listing (key {KEY})"
+    server.reply(answer(10, reason), answer(10, reason))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LOCKGATE_"))}
+    env.update(TMPDIR=str(tmp_path), OPENAI_API_KEY=KEY, LOCKGATE_DATA_DIR=str(tmp_path / "d"))
+    env["LOCKGATE_CONFIG_DIR"] = str(tmp_path / "c")
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "app", "demo", "--headless", "--script", str(script)),
+            *("--monitor", "fake-monitor", "--monitor-base-url", server.base_url),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert f"model monitor: fake-monitor at {server.base_url} (timeout 10 s)" in out
+    assert "→ $ ls\n  policy: allow" in out and "[ls] exit 0" in out
+    prompts = [b["messages"][1]["content"] for b in server.bodies()]
+    assert any("The ACTION to judge" in p and "ls" in p for p in prompts), prompts
+    assert any("The OUTPUT to judge" in p for p in prompts), prompts
+    assert all("List the demo project" in p for p in prompts)
+    assert {r.headers["authorization"] for r in server.requests} == {f"Bearer {KEY}"}
+    raw = next((tmp_path / "d").rglob("*.jsonl")).read_text()
+    records = [json.loads(line) for line in raw.splitlines()]
+    late = [r["data"] for r in records if r["kind"] == "late-findings"]
+    said = json.dumps(late, ensure_ascii=False)
+    assert "monitor: 10/100 — an ordinary listing (key ***)" in said, said
+    assert KEY not in raw and KEY not in out
