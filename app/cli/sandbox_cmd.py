@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from app.cli.network_options import network_options, run_with_network
+from app.cli.sandbox_backend_options import sandbox_backend_options
 
 # The sandbox, the policy and the run are imported inside the commands: `--help` loads none.
 
@@ -27,9 +28,32 @@ def cli() -> None:
 
 @cli.command("check")
 @click.option("--json", "as_json", is_flag=True, help="Print the probe as JSON.")
-def check(as_json: bool) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(["linux", "podman"]),
+    default="linux",
+    show_default=True,
+    help="podman: what this host's podman offers the container backend (version, rootless or "
+    "not, cgroup controllers, the image) instead of the kernel's layers.",
+)
+@click.option("--image", "image_ref", default=None, metavar="REF", help="podman: the image.")
+@click.option("--rootfs", default=None, metavar="DIR", help="podman: an exploded root instead.")
+@click.option(
+    "--podman-connection", default=None, metavar="NAME", help="podman: a system connection."
+)
+def check(
+    as_json: bool,
+    backend: str = "linux",
+    image_ref: str | None = None,
+    rootfs: str | None = None,
+    podman_connection: str | None = None,
+) -> None:
     """Say, layer by layer, what this kernel gives the sandbox and whether it can run.
     Exit 0 when it can, 1 when it cannot."""
+    if backend == "podman":
+        from app.cli.sandbox_image_cmd import check_podman
+
+        sys.exit(check_podman(image_ref, rootfs, podman_connection, as_json))
     from sandbox import SandboxError, probe
 
     try:
@@ -172,6 +196,7 @@ _CAP_WORDS = {
     help="Run even when Landlock (ABI >= 6) or seccomp is missing: a weaker sandbox.",
 )
 @network_options
+@sandbox_backend_options
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(**params: Any) -> None:
     """Run PROGRAM [ARG...] in the sandbox (put `--` before it)."""
@@ -189,7 +214,35 @@ def run(**params: Any) -> None:
         argv=tuple(params.pop("argv")),
         extra=params,
     )
-    sys.exit(run_with_network(opts, execute))
+    sys.exit(run_with_network(opts, _with_backend(execute)))
+
+
+def _with_backend(execute: Any) -> Any:
+    """`execute` with the policy completed by --sandbox-backend/--image/--rootfs (sandbox
+    run reads no user config: the options alone choose)."""
+
+    def run(opts: Any, policy: Any = None, **kw: Any) -> int:
+        from app.cli.sandbox_exec import SETUP_FAILED, say
+        from app.core.config import ConfigError
+        from app.execute.sandbox_backend import apply
+
+        try:
+            chosen = apply(policy or opts.policy())
+        except ConfigError as exc:
+            say(f"lockgate: {exc}")
+            return SETUP_FAILED
+        return int(execute(opts, chosen, **kw))
+
+    return run
+
+
+def _image_group() -> click.Group:
+    from app.cli.sandbox_image_cmd import image
+
+    return image
+
+
+cli.add_command(_image_group())
 
 
 __all__ = ["cli"]

@@ -34,6 +34,11 @@ DECLINED_OPTIONS = frozenset(
         "--allow-degraded",  # a degraded sandbox is rare: the zygote path runs it
         "--raw",  # unescaped output to a terminal: rare, click reads it
         "--help",
+        # the podman backend (a container start dwarfs any parsing): click reads them
+        "--sandbox-backend",
+        "--image",
+        "--rootfs",
+        "--podman-connection",
     }
 )
 

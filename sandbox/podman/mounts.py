@@ -12,10 +12,13 @@ changed (a host rename over a protected file detaches a bind, as in the Linux ba
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.linux.unix_sockets import PROC_NET_UNIX, bound_paths
 from sandbox.policy import SandboxError, SandboxPolicy
 from sandbox.workspace import Prepared
 
@@ -61,6 +64,21 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+def _bound_sockets() -> list[str]:
+    try:
+        with open(PROC_NET_UNIX, encoding="utf-8", errors="surrogateescape") as f:
+            table = f.read()
+    except OSError:
+        return []
+    out: list[str] = []
+    for bound in bound_paths(table):
+        path = os.path.join(os.path.realpath(os.path.dirname(bound)), os.path.basename(bound))
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                out.append(path)
+    return out
+
+
 def _ident(path: str) -> tuple[int, int, int]:
     try:
         st = os.lstat(path)
@@ -99,6 +117,15 @@ def layout(
             continue
         real = os.path.realpath(p)
         (masks_dir if os.path.isdir(real) else masks_file).append(real)
+    # host services' unix sockets inside anything mounted (a dev server's or docker's socket
+    # in the workspace): covered, as the Linux backend covers them; the policy's allowed ones
+    # stay reachable
+    allowed = {os.path.realpath(a) for a in getattr(policy, "allow_unix_sockets", ())}
+    if proxy_socket is not None:
+        allowed.add(os.path.realpath(proxy_socket))
+    for sock in _bound_sockets():
+        if sock not in allowed and _under(sock, sources) and sock not in masks_file:
+            masks_file.append(sock)
     key = (
         tuple((b.src, b.dst, b.ro, _ident(b.src)) for b in binds),
         tuple(masks_dir),
