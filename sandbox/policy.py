@@ -245,6 +245,9 @@ class SandboxPolicy:
     # bytes of memory a command may use in all (a memory cgroup where the console can make one,
     # else RLIMIT_DATA per process); default half the machine's memory; None: no cap
     memory: int | None = field(default_factory=default_memory)
+    # pathname unix sockets in the workspace (or a writable root) a command may connect to; every
+    # other socket there is covered (a container's docker.sock, a dev server's socket)
+    allow_unix_sockets: tuple[Path, ...] = ()
 
     def checked(self) -> SandboxPolicy:
         """Resolve paths and refuse unsafe roots; returns the policy the sandbox really uses."""
@@ -317,6 +320,10 @@ class SandboxPolicy:
             backend=self.backend,
             container=self.container,
             memory=self.memory,
+            allow_unix_sockets=tuple(
+                Path(os.path.realpath(os.path.dirname(os.path.abspath(a))), os.path.basename(a))
+                for a in self.allow_unix_sockets
+            ),
         )
 
 

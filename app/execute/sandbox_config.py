@@ -10,6 +10,8 @@ agent never can (writable roots and hidden paths are the session's choice).
                                                        # hidden but for its toolchain dirs)
     memory = "4G"                                      # memory cap per command ("off": none;
                                                        # default: half the machine's memory)
+    allow_unix_sockets = ["~/proj/.devenv/pg.sock"]    # sockets in the workspace a command may
+                                                       # reach (all others there are covered)
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def sandbox_policy(
     network: Literal["off", "proxy"],
     allow_degraded: bool,
 ) -> SandboxPolicy:
-    unknown = sorted(set(section) - {"hide", "writable", "readable", "memory"})
+    known = {"hide", "writable", "readable", "memory", "allow_unix_sockets"}
+    unknown = sorted(set(section) - known)
     if unknown:
         raise ConfigError(f"[sandbox] unknown setting(s): {', '.join(unknown)}")
     writable = tuple(p for p in _paths(section, "writable") if p.is_dir())
@@ -76,5 +79,6 @@ def sandbox_policy(
         deny_read=(*default_deny_read(), *_paths(section, "hide")),
         readable=(*default_readable(), *_paths(section, "readable")),
         memory=_memory(section["memory"]) if "memory" in section else default_memory(),
+        allow_unix_sockets=_paths(section, "allow_unix_sockets"),
         allow_degraded=allow_degraded,
     )

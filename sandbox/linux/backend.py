@@ -84,6 +84,7 @@ class LinuxBackend:
                 read_rules=self._reads.rules,
                 memory=p.memory,
                 memory_cap=self.memory_cap,
+                allow_sockets=tuple(str(a) for a in p.allow_unix_sockets),
             )
             self._plan_json = json.dumps(plan.to_json(), sort_keys=True).encode()
             self._identity = identity

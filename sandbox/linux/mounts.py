@@ -147,6 +147,56 @@ def apply_run(
         _hide(path, stash)
 
 
+# The walk for sockets in the writable trees is bounded: sockets sit near the top (a container
+# volume's docker.sock, a dev server's tmp/sockets/*.sock); git's objects and node_modules hold
+# none and are skipped.
+SOCKET_WALK_ENTRIES = 20000
+SOCKET_WALK_DEPTH = 8
+_SOCKET_WALK_SKIP = frozenset({".git", "node_modules"})
+
+
+def workspace_sockets(roots: Sequence[str], allow: Sequence[str] = ()) -> list[str]:
+    """Pathname unix sockets that exist in the writable trees, but those `allow` names. They
+    may belong to services /proc/net/unix does not list for this network namespace (bound by
+    a relative path, or from a container's own namespace through a volume): a network
+    namespace does not stop connect() to them, and Landlock (ABI < 9) does not either."""
+    allowed = set(allow)
+    found: list[str] = []
+    budget = SOCKET_WALK_ENTRIES
+    stack = [(r, 0) for r in roots]
+    while stack and budget > 0:
+        d, depth = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        budget -= len(entries)
+        for e in entries:
+            try:
+                mode = e.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISSOCK(mode):
+                if e.path not in allowed:
+                    found.append(e.path)
+            elif (
+                stat.S_ISDIR(mode) and depth < SOCKET_WALK_DEPTH and e.name not in _SOCKET_WALK_SKIP
+            ):
+                stack.append((e.path, depth + 1))
+    return found
+
+
+def cover_sockets(stash: int, roots: Sequence[str], allow: Sequence[str] = ()) -> None:
+    """Cover each socket in the writable trees with an empty read-only file: connect() then
+    fails (ECONNREFUSED), and the cover cannot be removed or renamed from inside."""
+    for path in workspace_sockets(roots, allow):
+        fd = sc.open_tree(stash, EMPTY_FILE, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+        try:
+            sc.move_mount(fd, path)
+        finally:
+            os.close(fd)
+
+
 def mount_proc() -> None:
     """Run as pid 1 of the new pid namespace: /proc shows only the command's own processes."""
     # Read-only: the command's uid may be host root, whose DAC rights over /proc/sys would

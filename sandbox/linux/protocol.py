@@ -42,6 +42,7 @@ class Plan:
     read_rules: tuple[str, ...] = ()  # Landlock read grants (sandbox.visible); empty: none
     memory: int | None = None  # bytes a command may use (None: no cap)
     memory_cap: str = ""  # limits.MEMCG or limits.RLIMIT_DATA
+    allow_sockets: tuple[str, ...] = ()  # sockets in the writable trees left reachable
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,7 +53,7 @@ class Plan:
         data["writable"] = tuple(data["writable"])
         data["identity"] = tuple(tuple(i) for i in data["identity"])
         data["private"] = tuple(data["private"])
-        for key in ("readable", "hidden", "read_rules"):
+        for key in ("readable", "hidden", "read_rules", "allow_sockets"):
             data[key] = tuple(data.get(key, ()))
         return cls(**data)
 

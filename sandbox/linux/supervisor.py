@@ -86,6 +86,7 @@ def spare_main(
             plan.writable, plan.private, plan.tmp_size, plan.readable, plan.hidden
         )
         mounts.apply_run(stash, view.git_dirs, view.read_only, view.deny)
+        mounts.cover_sockets(stash, plan.writable, plan.allow_sockets)
         os.close(stash)
         if plan.network == "proxy":
             listener = bridge.listen(plan.proxy_port)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -29,6 +30,8 @@ from test_sandbox_redteam_cli import (
     Runner,
     _git,
 )
+
+from sandbox import KernelSupport, Sandbox, SandboxPolicy
 
 pytestmark = pytest.mark.sandbox
 # the CLI runners (root, uid 65534) and the test areas of the first red-team suite
@@ -349,3 +352,79 @@ def test_output_to_a_terminal_is_escaped(runner: Runner, area: Area) -> None:
     assert b"\x1b]52" not in escaped and b"\x1b]0" not in escaped and b"\x1b[2K" not in escaped
     assert "␛]52;c;cHduZWQ=␇b␛[2Kc␍" in escaped.decode(), escaped
     assert b"\x1b]52;c;cHduZWQ=\x07b" in raw, raw
+
+
+# --------------------------------------------------------------------------- also: unix sockets
+
+CONNECT = r"""
+import socket, sys
+for p in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(p); print(p, "CONNECTED")
+    except OSError as e:
+        print(p, "refused", e.errno)
+"""
+
+
+class _Listener:
+    """A service listening on a socket it bound by a relative path (so /proc/net/unix lists
+    no absolute path for it), as one in a container with the workspace as a volume would."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.hits = 0
+        self.sock = socket.socket(socket.AF_UNIX)
+        old = os.getcwd()
+        os.chdir(directory)
+        try:
+            self.sock.bind(name)
+        finally:
+            os.chdir(old)
+        os.chmod(directory / name, 0o777)
+        self.sock.listen(8)
+        self.sock.settimeout(0.05)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.hits += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def test_sockets_in_the_workspace_are_covered(runner: Runner, area: Area) -> None:
+    (area.ws / "run").mkdir()
+    _own(area, area.ws)
+    svc = _Listener(area.ws / "run", "svc.sock")
+    try:
+        path = str(area.ws / "run" / "svc.sock")
+        r = runner.run(area, PY, "-c", CONNECT, path, cwd=area.ws)
+    finally:
+        svc.close()
+    assert r.returncode == 0, r.stderr
+    assert b"refused" in r.stdout and svc.hits == 0, (r.stdout, svc.hits)
+
+
+def test_an_allowed_socket_stays_reachable(workspace: Path, support: KernelSupport) -> None:
+    ok, other = _Listener(workspace, "ok.sock"), _Listener(workspace, "other.sock")
+    try:
+        policy = SandboxPolicy(workspace=workspace, allow_unix_sockets=(workspace / "ok.sock",))
+        with Sandbox(policy, kernel=support, prewarm=False) as sb:
+            r = sb.run(["python3", "-c", CONNECT, str(workspace / "ok.sock"),
+                        str(workspace / "other.sock")])  # fmt: skip
+    finally:
+        ok.close()
+        other.close()
+    lines = r.stdout.decode().split("\n")
+    assert lines[0].endswith("CONNECTED") and "refused" in lines[1], r.stdout
+    assert (ok.hits, other.hits) == (1, 0)
