@@ -341,7 +341,8 @@ class HookService:
         self, request: Request, call: ToolCall | None, mapped: Mapped | None, answer: Answer
     ) -> None:
         """Every answer, with what it answered; decisions the pipeline never saw (internal
-        tools, refusals, malformed calls) are fsynced, the rest ride on its fsynced verdict."""
+        tools, refusals, malformed calls, the allow-list's) are fsynced, the rest ride on its
+        fsynced verdict."""
         if self.audit is None:
             return
         data = {
@@ -356,7 +357,9 @@ class HookService:
             "reason": answer.reason,
             "updated_input": answer.updated_input,
         }
-        sync = mapped is None or not mapped.actions
+        # commands, reads, patches and tool calls went through the pipeline's fsynced verdict;
+        # network calls the allow-list decided did not
+        sync = mapped is None or mapped.kind not in ("command", "read", "patch", "tool")
         with contextlib.suppress(Exception):
             self.audit.write("hook-answer", data, sync=sync)
 
