@@ -104,6 +104,15 @@ class Rule:
         return tokens_match(pat, argv)
 
     @cached_property
+    def _paths_rx(self) -> re.Pattern[str] | None:
+        """The rule's path patterns as one regex (any of them matching from the start); None
+        when their flags differ and they must be tried one by one."""
+        if len({r.flags for r in self._path_res}) != 1:
+            return None
+        flags = self._path_res[0].flags
+        return re.compile("|".join(f"(?:{r.pattern})" for r in self._path_res), flags)
+
+    @cached_property
     def _first(self) -> str | None:
         """The rule's literal program name, to skip commands that cannot match cheaply."""
         if not self.command or any(ch in self.command[0] for ch in "*?["):
@@ -134,7 +143,11 @@ class Rule:
                 pool += s.reads
             if self.access in ("write", "any"):
                 pool += s.writes
-            if any(r.match(p) for r in self._path_res for p in pool):
+            rx = self._paths_rx
+            if rx is not None:
+                if any(rx.match(p) for p in pool):
+                    return True
+            elif any(r.match(p) for r in self._path_res for p in pool):
                 return True
         return bool(self.domains) and any(domain_match(d, h) for d in self.domains for h in s.hosts)
 
