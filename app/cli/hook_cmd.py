@@ -93,26 +93,9 @@ def _run(
 
 
 def _policy_only(agent: str, workspace: str | None, timeout: float | None) -> int:
-    from app.hooks.client import MAX_LINE, deny, event_from_stdin, render
-    from app.hooks.wire import WireError
+    from app.hooks.policy_only import main
 
-    try:
-        try:
-            event = event_from_stdin(sys.stdin.buffer.read(MAX_LINE + 1))
-        except WireError as exc:
-            answer = deny(f"lockgate: {exc}; denied")
-        else:
-            from app.hooks.policy_only import decide
-
-            answer = decide(agent, event, workspace=workspace)
-        text = render(agent, answer)
-        if text:
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
-        return 0
-    except BaseException as exc:  # never fail open
-        sys.stderr.write(f"lockgate hook failed ({type(exc).__name__}: {exc}); denied\n")
-        return 2
+    return main(agent, workspace)
 
 
 def _install(

@@ -1,7 +1,7 @@
-"""The fast path of `lockgate hook AGENT` (see `app.cli.FAST_PATHS`): the plain hook call, with
-no option or only `--timeout S`, runs the standard-library client without importing click.
-Everything else (`--policy-only`, `--install`, `--help`, a bad value) is declined and goes to
-the click command, which reads it the same way.
+"""The fast path of `lockgate hook AGENT` (see `app.cli.FAST_PATHS`): the hook calls an agent
+makes — no option, `--timeout S`, `--policy-only`, `--workspace/-w DIR` — run without importing
+click. Everything else (`--install`, `--help`, an unknown option, a bad value, a repeated one)
+is declined and goes to the click command, which reads it the same way.
 """
 
 from __future__ import annotations
@@ -26,13 +26,57 @@ def _wait(args: list[str]) -> float | bool | None:
     return value
 
 
+def _parse(args: list[str]) -> tuple[float | None, bool, str | None] | None:
+    """(timeout, policy_only, workspace), or None to decline."""
+    timeout: float | None = None
+    policy_only = False
+    workspace: str | None = None
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, inline = arg.partition("=")
+        if name in ("--timeout", "--workspace", "-w"):
+            key = "-w" if name in ("--workspace", "-w") else name
+            if key in seen or (name == "-w" and eq):
+                return None
+            seen.add(key)
+            if eq:
+                value = inline
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                return None
+            if key == "--timeout":
+                wait = _wait(["--timeout", value])
+                if not isinstance(wait, float):
+                    return None
+                timeout = wait
+            else:
+                if not value or value.startswith("-"):
+                    return None
+                workspace = value
+        elif arg == "--policy-only" and not policy_only:
+            policy_only = True
+        else:
+            return None
+        i += 1
+    return timeout, policy_only, workspace
+
+
 def _run(agent: str, args: list[str]) -> int | None:
-    wait = _wait(args)
-    if wait is False:
+    parsed = _parse(args)
+    if parsed is None:
         return None
+    timeout, policy_only, workspace = parsed
+    if policy_only:
+        from app.hooks.policy_only import main as decide_alone
+
+        return decide_alone(agent, workspace)
     from app.hooks.client import main
 
-    return main(agent, wait if isinstance(wait, float) else None)
+    return main(agent, timeout)
 
 
 def claude(args: list[str]) -> int | None:

@@ -22,6 +22,31 @@ from app.hooks.wire import Answer, Request
 LOCK_WAIT_S = 3.0
 
 
+def main(agent: str, workspace: str | None = None) -> int:
+    """`lockgate hook AGENT --policy-only`: stdin → one decision → stdout, in the agent's
+    format. Exit 0 with the answer; 2 (blocks the call) if lockgate itself broke."""
+    import sys
+
+    from app.hooks.client import deny, event_from_stdin, render
+    from app.hooks.wire import MAX_LINE, WireError
+
+    try:
+        try:
+            event = event_from_stdin(sys.stdin.buffer.read(MAX_LINE + 1))
+        except WireError as exc:
+            answer = deny(f"lockgate: {exc}; denied")
+        else:
+            answer = decide(agent, event, workspace=workspace)
+        text = render(agent, answer)
+        if text:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        return 0
+    except BaseException as exc:  # never fail open
+        sys.stderr.write(f"lockgate hook failed ({type(exc).__name__}: {exc}); denied\n")
+        return 2
+
+
 def workspace_for(event: dict[str, Any], given: str | None) -> Path:
     for candidate in (
         given,

@@ -302,6 +302,13 @@ def test_fast_path_takes_only_what_it_understands() -> None:
     for declined in (["--policy-only"], ["--install"], ["--help"], ["--timeout", "x"],
                      ["--timeout", "0"], ["--timeout", "nan"], ["-w", "d"]):  # fmt: skip
         assert fast._wait(declined) is False
+    assert fast._parse([]) == (None, False, None)
+    assert fast._parse(["--policy-only", "-w", "/p", "--timeout=3"]) == (3.0, True, "/p")
+    assert fast._parse(["--workspace=/p"]) == (None, False, "/p")
+    for declined in (["--install"], ["--help"], ["-h"], ["--policy-only", "--policy-only"],
+                     ["-w"], ["-w", "-x"], ["-w", "a", "-w", "b"], ["--timeout", "x"],
+                     ["--project"], ["extra"]):  # fmt: skip
+        assert fast._parse(declined) is None
 
 
 def test_codex_install_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
