@@ -544,6 +544,15 @@ class Monitor:
         self.changed()
 
 
+def _loop_running() -> bool:
+    """Whether an opinion can land later (a resumed session's settling decides outside one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
@@ -633,7 +642,7 @@ class MonitorPolicy:
         if not asked and not tainted:
             return d
         subject = action_subject(action, assessment, d)
-        if self._headless or m.pipeline is None:
+        if self._headless or m.pipeline is None or not _loop_running():
             if asked:
                 return d  # headless: asked is denied anyway; the opinion could add nothing
             op = self._outcomes.get(action.id) or m.known(subject)

@@ -387,6 +387,7 @@ async def test_tainted_allow_is_held_until_a_low_answer_releases_it(
     view = h.pipeline.view(action.id)
     assert view.decision is not None and view.decision.rule == HOLD_RULE
     assert h.commands.ran == []
+    await until(lambda: bool(server.requests))
     prompt = server.bodies()[0]["messages"][1]["content"]
     assert "https://docs.evil.example/page" in prompt  # the untrusted sources are in the question
     hold.set()
