@@ -147,22 +147,32 @@ def apply_run(
         _hide(path, stash)
 
 
-# The walk for sockets in the writable trees is bounded: sockets sit near the top (a container
-# volume's docker.sock, a dev server's tmp/sockets/*.sock); git's objects and node_modules hold
-# none and are skipped.
-SOCKET_WALK_ENTRIES = 20000
-SOCKET_WALK_DEPTH = 8
-_SOCKET_WALK_SKIP = frozenset({".git", "node_modules"})
+# What the walk of the writable trees looks for, made when a spare is made (before the command
+# is known): sockets a command must not reach, and files with more than one name.
+# Bounded: git's own directories are skipped (git makes no sockets; its objects are read-only
+# by convention), and past the budget the rest is left as it is.
+WALK_ENTRIES = 200_000
+WALK_DEPTH = 32
+_WALK_SKIP = frozenset({".git"})
+# Hard links are broken by copying; past these, the rest are covered read-only instead.
+BREAK_BYTES = 1 << 30
+BREAK_FILE_MAX = 64 << 20
+MAX_LINK_COVERS = 4096
 
 
-def workspace_sockets(roots: Sequence[str], allow: Sequence[str] = ()) -> list[str]:
-    """Pathname unix sockets that exist in the writable trees, but those `allow` names. They
-    may belong to services /proc/net/unix does not list for this network namespace (bound by
-    a relative path, or from a container's own namespace through a volume): a network
-    namespace does not stop connect() to them, and Landlock (ABI < 9) does not either."""
+def scan_writable(roots: Sequence[str], allow: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(pathname unix sockets but those `allow` names, regular files with st_nlink > 1) in
+    the writable trees.
+
+    Sockets: a service bound by a relative path, or from a container's own network namespace
+    through a volume, is missing from /proc/net/unix, and neither a network namespace nor
+    Landlock (ABI < 9) stops connect() to it.
+    Hard links: a file linked from a store outside the workspace (pnpm, uv) shares its inode
+    with every other name; a write through the workspace's name would reach them all."""
     allowed = set(allow)
-    found: list[str] = []
-    budget = SOCKET_WALK_ENTRIES
+    sockets: list[str] = []
+    linked: list[str] = []
+    budget = WALK_ENTRIES
     stack = [(r, 0) for r in roots]
     while stack and budget > 0:
         d, depth = stack.pop()
@@ -173,28 +183,99 @@ def workspace_sockets(roots: Sequence[str], allow: Sequence[str] = ()) -> list[s
         budget -= len(entries)
         for e in entries:
             try:
-                mode = e.stat(follow_symlinks=False).st_mode
+                st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
+            mode = st.st_mode
             if stat.S_ISSOCK(mode):
                 if e.path not in allowed:
-                    found.append(e.path)
-            elif (
-                stat.S_ISDIR(mode) and depth < SOCKET_WALK_DEPTH and e.name not in _SOCKET_WALK_SKIP
-            ):
+                    sockets.append(e.path)
+            elif stat.S_ISREG(mode):
+                if st.st_nlink > 1:
+                    linked.append(e.path)
+            elif stat.S_ISDIR(mode) and depth < WALK_DEPTH and e.name not in _WALK_SKIP:
                 stack.append((e.path, depth + 1))
-    return found
+    return sockets, linked
+
+
+def workspace_sockets(roots: Sequence[str], allow: Sequence[str] = ()) -> list[str]:
+    return scan_writable(roots, allow)[0]
+
+
+def _cover(stash: int, path: str) -> None:
+    fd = sc.open_tree(stash, EMPTY_FILE, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+    try:
+        sc.move_mount(fd, path)
+    finally:
+        os.close(fd)
+
+
+def break_link(path: str) -> bool:
+    """Give `path` an inode of its own: a copy renamed over it (mode kept). The other names
+    keep the old inode, which a write through this name can no longer reach. False when it
+    was not a multiply-linked regular file any more."""
+    src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        st = os.fstat(src)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink < 2:
+            return False
+        parent = os.path.dirname(path)
+        tmp = os.path.join(parent, f".lockgate-unlink-{os.urandom(6).hex()}")
+        dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o600)  # fmt: skip
+        try:
+            left = st.st_size
+            while left > 0:
+                n = os.copy_file_range(src, dst, left)
+                if n == 0:
+                    break
+                left -= n
+            os.fchmod(dst, stat.S_IMODE(st.st_mode))
+        except BaseException:
+            os.close(dst)
+            os.unlink(tmp)
+            raise
+        os.close(dst)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        os.rename(tmp, path)
+        return True
+    finally:
+        os.close(src)
+
+
+def secure_writable(stash: int, roots: Sequence[str], allow: Sequence[str] = ()) -> None:
+    """Cover the sockets in the writable trees with an empty read-only file (connect() then
+    fails, and the cover cannot be removed from inside), and break the hard links: each file
+    with other names gets its own copy (within BREAK_BYTES; past it, or when a copy fails, it
+    is covered read-only by a bind of itself; past MAX_LINK_COVERS the sandbox refuses)."""
+    sockets, linked = scan_writable(roots, allow)
+    for path in sockets:
+        _cover(stash, path)
+    spent = 0
+    covers = 0
+    for path in linked:
+        try:
+            size = os.lstat(path).st_size
+            if size <= BREAK_FILE_MAX and spent + size <= BREAK_BYTES:
+                spent += size
+                break_link(path)
+                continue
+        except OSError:
+            pass  # (a protected file already bound read-only cannot be renamed over: EBUSY)
+        covers += 1
+        if covers > MAX_LINK_COVERS:
+            raise ValueError(
+                f"{len(linked)} files in the workspace have other names (hard links) and too "
+                "many are too large to copy; run `cp -a --remove-destination` on them or "
+                "relink the store outside the sandbox"
+            )
+        if os.path.lexists(path):
+            _bind_self(path, read_only=True)
 
 
 def cover_sockets(stash: int, roots: Sequence[str], allow: Sequence[str] = ()) -> None:
-    """Cover each socket in the writable trees with an empty read-only file: connect() then
-    fails (ECONNREFUSED), and the cover cannot be removed or renamed from inside."""
-    for path in workspace_sockets(roots, allow):
-        fd = sc.open_tree(stash, EMPTY_FILE, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
-        try:
-            sc.move_mount(fd, path)
-        finally:
-            os.close(fd)
+    """Kept for callers of the first version: see secure_writable."""
+    secure_writable(stash, roots, allow)
 
 
 def mount_proc() -> None:

@@ -86,7 +86,8 @@ def spare_main(
             plan.writable, plan.private, plan.tmp_size, plan.readable, plan.hidden
         )
         mounts.apply_run(stash, view.git_dirs, view.read_only, view.deny)
-        mounts.cover_sockets(stash, plan.writable, plan.allow_sockets)
+        # sockets in the workspace covered, hard links out of it broken
+        mounts.secure_writable(stash, plan.writable, plan.allow_sockets)
         os.close(stash)
         if plan.network == "proxy":
             listener = bridge.listen(plan.proxy_port)

@@ -428,3 +428,24 @@ def test_an_allowed_socket_stays_reachable(workspace: Path, support: KernelSuppo
     lines = r.stdout.decode().split("\n")
     assert lines[0].endswith("CONNECTED") and "refused" in lines[1], r.stdout
     assert (ok.hits, other.hits) == (1, 0)
+
+
+# --------------------------------------------------------------------------- also: hard links
+
+
+def test_hard_links_into_a_store_are_broken(runner: Runner, area: Area) -> None:
+    """pnpm and uv link their stores' files into node_modules/.venv: a write through the
+    workspace's name used to change the store's file (and every project linked to it). The
+    links are broken when the sandbox is made: the workspace's name gets its own copy."""
+    store = area.vis / "store" / "pkg.js"
+    _write(store, "module.exports = 1\n", 0o644)
+    target = area.ws / "node_modules" / "pkg" / "index.js"
+    target.parent.mkdir(parents=True)
+    os.link(store, target)
+    _own(area, area.ws, store.parent)
+    r = runner.run(area, "sh", "-c", "echo 'require(\"child_process\")' >> node_modules/pkg/index.js"
+                   " && echo written", cwd=area.ws)  # fmt: skip
+    assert r.returncode == 0 and r.stdout == b"written\n", r.stderr
+    assert store.read_text() == "module.exports = 1\n"
+    assert target.read_text().endswith('require("child_process")\n')
+    assert os.stat(store).st_nlink == 1 and os.stat(target).st_mode & 0o777 == 0o644
