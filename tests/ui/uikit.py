@@ -1,208 +1,32 @@
-"""What the console tests drive: the real `Pipeline` over small honest fakes of its ports.
-
-The risk engine and policy here are rule tables (deterministic, so snapshots never move); the
-executors really record what they were asked to run and really write files in a temp workspace;
-the agent link is a queue a test feeds turn by turn.
+"""What the console tests drive: the real `Pipeline` over the shared doubles of its ports
+(`tests/fakes.py`), configured the console's way: rules that read like real findings, network
+asks and patches worth a look, and a link a test feeds turn by turn.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import html
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fakes import CONSOLE_RULES, FilePatches, QueueLink, RecordingCommands, RulePolicy, RuleRisk
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from app.core.audit import AuditLog
-from app.core.events import AgentEvent, AgentStatus, AgentText, Proposed, TurnEnded
 from app.core.model import (
-    Action,
-    Assessment,
-    Category,
     CommandAction,
-    Decision,
-    DecisionKind,
-    Finding,
-    NetworkAction,
     PatchAction,
-    Result,
-    ResultStatus,
-    Verdict,
 )
 from app.core.pipeline import ActionState, Pipeline, PipelineError
-from app.core.ports import OutputSink, PatchReview, SessionContext
+from app.core.ports import SessionContext
 from app.ui.app import LockgateApp
 from app.ui.screens.main import MainScreen
-
-RULES: tuple[tuple[str, Category, int, str], ...] = (
-    (r"/etc/shadow|CRIT", Category.SECRETS, 95, "reads the system's password hashes"),
-    (r"rm -rf \S+", Category.DESTRUCTIVE, 70, "deletes a directory tree recursively"),
-    (r"curl \S+", Category.NETWORK, 40, "downloads from the network"),
-    (r"pip install \S+", Category.SUPPLY_CHAIN, 45, "installs a package from PyPI"),
-    (r"\x1b|\u202e", Category.OBFUSCATION, 50, "contains characters a terminal hides"),
-)
-
-
-class RuleRisk:
-    """Scores by regular expressions; spans point at what matched."""
-
-    def assess(
-        self, action: Action, context: SessionContext, batch: Sequence[Action] = ()
-    ) -> Assessment:
-        if isinstance(action, NetworkAction):
-            return Assessment.from_findings(
-                [Finding(Category.NETWORK, 50, f"connects to {action.host}, which no rule lists")]
-            )
-        text = action.reviewed_text
-        findings = []
-        for pattern, category, score, reason in RULES:
-            spans = tuple((m.start(), m.end()) for m in re.finditer(pattern, text))
-            if spans:
-                findings.append(Finding(category, score, reason, spans))
-        if isinstance(action, PatchAction) and not findings:
-            findings.append(Finding(Category.RESOURCE, 20, "writes files in the workspace"))
-        return Assessment.from_findings(findings)
-
-
-class SimplePolicy:
-    """Allows safe actions, denies "POLICY-DENY", asks about everything else."""
-
-    def __init__(self) -> None:
-        self.remembered: list[Verdict] = []
-
-    def decide(self, action: Action, assessment: Assessment) -> Decision:
-        if "POLICY-DENY" in action.reviewed_text:
-            return Decision(DecisionKind.DENY, rule="test:deny", reason="the test policy said no")
-        if assessment.score < 15:
-            return Decision(DecisionKind.ALLOW, rule="test:safe")
-        return Decision(DecisionKind.ASK, rule="test:ask", reason="worth a look")
-
-    def remember(self, action: Action, verdict: Verdict) -> None:
-        self.remembered.append(verdict)
-
-
-class RecordingCommands:
-    """Records the exact text it is asked to run; prints `outputs[text]` (default "ran <text>")."""
-
-    def __init__(self, outputs: dict[str, tuple[bytes, bytes, int]] | None = None) -> None:
-        self.ran: list[tuple[str, str]] = []
-        self.outputs = outputs or {}
-
-    async def run(self, action: CommandAction, command: str, on_output: OutputSink) -> Result:
-        self.ran.append((action.id, command))
-        out, err, code = self.outputs.get(command, (f"ran {command}\n".encode(), b"", 0))
-        if out:
-            on_output("stdout", out)
-        if err:
-            on_output("stderr", err)
-        await asyncio.sleep(0)
-        return Result(
-            action.id,
-            ResultStatus.COMPLETED,
-            exit_code=code,
-            stdout=out,
-            stderr=err,
-            stdout_total=len(out),
-            stderr_total=len(err),
-            duration_s=0.25,
-            ran=command,
-        )
-
-
-class FilePatches:
-    """Patch text "path=content" (one file) writes `content` to `path` in the workspace."""
-
-    def __init__(self, workspace: Path) -> None:
-        self.workspace = workspace
-        self.applied: list[str] = []
-        self._undo: list[tuple[str, Path, bytes | None]] = []
-
-    def review(self, action: PatchAction) -> PatchReview:
-        if "BAD" in action.patch:
-            return PatchReview(action.id, ok=False, unified_diff="", error="hunk 1 does not apply")
-        path, _, content = action.patch.partition("=")
-        target = self.workspace / path
-        old = target.read_text().splitlines(keepends=True) if target.exists() else []
-        new = content.splitlines(keepends=True)
-        a = f"a/{path}" if old else "/dev/null"
-        diff = "".join(difflib.unified_diff(old, new, a, f"b/{path}"))
-        added = sum(1 for ln in diff.splitlines()[2:] if ln.startswith("+"))
-        removed = sum(1 for ln in diff.splitlines()[2:] if ln.startswith("-"))
-        return PatchReview(action.id, ok=True, unified_diff=diff, files=((path, added, removed),))
-
-    async def apply(self, action: PatchAction, review: PatchReview) -> Result:
-        self.applied.append(action.id)
-        path, _, content = action.patch.partition("=")
-        target = self.workspace / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._undo.append((action.id, target, target.read_bytes() if target.exists() else None))
-        target.write_text(content)
-        return Result(
-            action.id, ResultStatus.COMPLETED, message="applied", files_changed=(path,), ran="patch"
-        )
-
-    async def undo_last(self) -> Result:
-        if not self._undo:
-            return Result("", ResultStatus.FAILED, message="nothing to undo")
-        action_id, target, before = self._undo.pop()
-        if before is None:
-            target.unlink()
-        else:
-            target.write_bytes(before)
-        return Result(action_id, ResultStatus.COMPLETED, message=f"undid {action_id}")
-
-
-class QueueLink:
-    """An agent link a test drives: `turn(...)` queues one turn's proposals; results come back
-    through `submit_results` and can be awaited with `results_for`."""
-
-    def __init__(self) -> None:
-        self._events: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
-        self.results: dict[str, tuple[Result, ...]] = {}
-        self._got = asyncio.Event()
-        self.cancelled = False
-
-    def turn(self, turn_id: str, actions: Sequence[Action], *, text: str = "") -> None:
-        if text:
-            self._events.put_nowait(AgentText(text))
-        for action in actions:
-            self._events.put_nowait(Proposed(action))
-        self._events.put_nowait(TurnEnded(turn_id))
-
-    def status(self, state: str, detail: str = "") -> None:
-        self._events.put_nowait(AgentStatus(state, detail))  # type: ignore[arg-type]
-
-    def finish(self) -> None:
-        self._events.put_nowait(None)
-
-    async def _iter(self) -> AsyncIterator[AgentEvent]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            yield event
-            if isinstance(event, TurnEnded):
-                while event.turn_id not in self.results:
-                    self._got.clear()
-                    await self._got.wait()
-
-    def events(self) -> AsyncIterator[AgentEvent]:
-        return self._iter()
-
-    async def submit_results(self, turn_id: str, results: Sequence[Result]) -> None:
-        self.results[turn_id] = tuple(results)
-        self._got.set()
-
-    async def cancel(self) -> None:
-        self.cancelled = True
-        self._events.put_nowait(None)
 
 
 @dataclass
@@ -213,7 +37,7 @@ class UiSession:
     workspace: Path
     commands: RecordingCommands
     patches: FilePatches
-    policy: SimplePolicy
+    policy: RulePolicy
     sandbox_status: object = field(
         default_factory=lambda: {
             "summary": "namespaces+landlock+seccomp",
@@ -231,12 +55,12 @@ def make_session(
     outputs: dict[str, tuple[bytes, bytes, int]] | None = None,
     audit: AuditLog | None = None,
 ) -> UiSession:
-    commands = RecordingCommands(outputs)
+    commands = RecordingCommands(outputs=outputs)
     patches = FilePatches(workspace)
-    policy = SimplePolicy()
+    policy = RulePolicy()
     pipeline = Pipeline(
         context=SessionContext(workspace=workspace),
-        risk=RuleRisk(),
+        risk=RuleRisk(CONSOLE_RULES, unlisted_host=50, patch_floor=20),
         policy=policy,
         commands=commands,
         patches=patches,
