@@ -119,3 +119,17 @@ def test_without_git_a_deletion_is_asked(ws: Path) -> None:
     for text in ("rm -rf dist", "rm src/app.py"):
         _score, _level, d, why = _judge(engine, ws, text)
         assert d.kind != DecisionKind.ALLOW, (text, why)
+
+
+def test_patterns_and_strings_are_not_paths_but_a_readers_paths_are(ws: Path) -> None:
+    engine = RiskEngine(warm=False)
+    for text in (
+        'ls -la | grep -E "\\.env"',
+        "grep -rn 'process.env' src",
+        'node block-env-access.js "cat .env"',
+        "printf '%s\\n' node_modules dist .env >> .gitignore",
+    ):
+        _score, _level, d, why = _judge(engine, ws, text)
+        assert d.kind == DecisionKind.ALLOW, (text, why)
+    _score, _level, d, why = _judge(engine, ws, 'cat "my notes/.env"')
+    assert d.kind != DecisionKind.ALLOW and ".env" in why

@@ -10,7 +10,7 @@ from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import q
 from app.risk.commands.effects import _network_note, read_target
-from app.risk.commands.files import GREPS, LISTING
+from app.risk.commands.files import GREPS, LISTING, READ_ONLY
 from app.risk.commands.payloads import analyze_variable
 from app.risk.netutil import parse_target
 from app.risk.shell import SimpleCommand, Word
@@ -252,6 +252,7 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
     """Secrets named in any argument: whatever the program, it is handed a secret."""
     info = an.ci(c)
     data = _data_words(c)
+    reader = (c.name or "") in READ_ONLY or (c.name or "") in LISTING
     cwd = an.cwds.get(c.index, an.start_cwd)
     # Outside the workspace (`cd ~/.ssh && cat id_rsa`) a bare name is a file there.
     cwd_inside = cwd is None or cwd == an.workspace or cwd.startswith(an.workspace + "/")
@@ -272,9 +273,14 @@ def _generic(an: Analyzer, c: SimpleCommand) -> None:
         if not (v.startswith(("/", "~", ".")) or "/" in v or "." in v) and cwd_inside:
             continue
         if w.span in data or (
-            any(ch.isspace() for ch in v) and "/" not in v.split()[0] and v[0] not in "~."
+            not reader
+            and any(ch.isspace() for ch in v)
+            and "/" not in v.split()[0]
+            and v[0] not in "~."
         ):
-            continue  # a pattern or a string handed to the program ("cat .env"), not a path
+            # A pattern, or a string handed to a program that is not a file reader
+            # (`node check.js "cat .env"`): not a path it opens.
+            continue
         if v.startswith("~") and w.text[:1] in ("'", '"'):
             continue  # a quoted ~ is not expanded: the program gets the text "~/…"
         p = an.path(c, v)
