@@ -399,6 +399,18 @@ async def test_tainted_allow_is_held_until_a_low_answer_releases_it(
     await asyncio.wait_for(task, 5)
 
 
+async def test_held_items_with_the_same_text_share_one_answer(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    h = Harness(tmp_path, server)
+    h.taint()
+    server.reply(answer(8, "a listing"))
+    _, task = h.start("ls -la", "ls -la")
+    await asyncio.wait_for(task, 5)
+    assert h.commands.ran == ["ls -la", "ls -la"] and len(server.requests) == 1
+    assert h.monitor.stats.cached == 1
+
+
 async def test_tainted_allow_with_a_high_answer_stays_asked_and_critical(
     tmp_path: Path, server: FakeOpenAI
 ) -> None:
