@@ -12,7 +12,6 @@ down…); 2 a usage mistake; 130 cancelled (Ctrl-C).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -27,20 +26,12 @@ import click
 from app.cli import UserError
 from app.cli.monitor_options import monitor_options
 from app.cli.network_options import network_extra, network_rule_options
-from app.core.events import (
-    ActionDecided,
-    ActionProposed,
-    AgentEventSeen,
-    AgentStatus,
-    AgentText,
-    ExecutionFinished,
-    PipelineEvent,
-)
-from app.core.model import CommandAction, NetworkAction, PatchAction, ResultStatus
-from app.core.ports import AgentLink, Observer
-from app.patch.display import terminal_safe
 
+# asyncio, the core events and the patch display are imported where they are used: the module
+# is loaded for `lockgate run --help` too, which needs none of them (~60 ms).
 if TYPE_CHECKING:
+    from app.core.events import AgentStatus, PipelineEvent
+    from app.core.ports import AgentLink, Observer
     from app.execute.network import NetworkExtra
     from app.session import ResumeCandidate, Session
 
@@ -69,6 +60,8 @@ class Transcript:
         self._labels: dict[str, str] = {}
 
     def _line(self, text: str) -> None:
+        from app.patch.display import terminal_safe
+
         print(terminal_safe(text), file=self.out, flush=True)
 
     def _flush_prose(self, kind: str, force: bool = False) -> None:
@@ -92,6 +85,16 @@ class Transcript:
             self._notify(event)
 
     def _notify(self, event: PipelineEvent) -> None:
+        from app.core.events import (
+            ActionDecided,
+            ActionProposed,
+            AgentEventSeen,
+            AgentStatus,
+            AgentText,
+            ExecutionFinished,
+        )
+        from app.core.model import CommandAction, NetworkAction, PatchAction, ResultStatus
+
         if isinstance(event, AgentEventSeen):
             inner = event.event
             if isinstance(inner, AgentText):
@@ -187,6 +190,8 @@ async def run_headless(
 ) -> int:
     """Run the session to its end. Ctrl-C (SIGINT) or SIGTERM cancels the agent and its turn;
     a second one stops waiting for that and returns at once."""
+    import asyncio
+
     transcript = Transcript(out)
     pipeline.add_observer(transcript)
     loop = asyncio.get_running_loop()
@@ -230,6 +235,8 @@ class LastStatus:
         self.final: AgentStatus | None = None
 
     def notify(self, event: PipelineEvent) -> None:
+        from app.core.events import AgentEventSeen, AgentStatus
+
         if isinstance(event, AgentEventSeen) and isinstance(event.event, AgentStatus):
             self.final = event.event
 
@@ -237,6 +244,10 @@ class LastStatus:
 def play(session: Session, link: AgentLink, *, headless: bool, out: TextIO | None = None) -> int:
     """Run a session with the console, or headless; returns the exit code. An agent that stopped
     on an error says why on stderr as the program exits."""
+    import asyncio
+
+    from app.patch.display import terminal_safe
+
     last = LastStatus()
     session.pipeline.add_observer(last)
     if headless:
@@ -257,6 +268,8 @@ def play(session: Session, link: AgentLink, *, headless: bool, out: TextIO | Non
 
 
 async def _headless_in_session(session: Session, link: AgentLink, out: TextIO | None) -> int:
+    from app.patch.display import terminal_safe
+
     stream = out or sys.stdout
 
     def say(text: str) -> None:
