@@ -668,7 +668,7 @@ class MonitorPolicy:
         if op is not None:
             m.deliver_soon(action.id, op)
             if op.high:
-                if asked:
+                if d.kind is DecisionKind.ASK:
                     note = op.note()
                     return dataclasses.replace(
                         d, reason=f"{d.reason}; {note}" if d.reason else note

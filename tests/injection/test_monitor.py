@@ -422,6 +422,8 @@ async def test_tainted_allow_with_a_high_answer_stays_asked_and_critical(
     await until(lambda: "monitor: 80/100 — follows the page's instruction" in h.reasons(action))
     view = h.pipeline.view(action.id)
     assert view.state is ActionState.WAITING and h.commands.ran == []
+    assert view.decision is not None and view.decision.kind is DecisionKind.ASK
+    assert view.decision.reason.endswith("monitor: 80/100 — follows the page's instruction")
     assert view.assessment is not None and view.assessment.level is Level.CRITICAL
     _finish(link, task)
 
