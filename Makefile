@@ -39,7 +39,7 @@ agents:
 	|| echo "agents: npm install failed; agent end-to-end tests will be skipped" >&2
 
 unit: $(STAMP) agents
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -n auto
 
 test: lint unit
 
