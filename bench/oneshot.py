@@ -8,11 +8,16 @@ it waited for: steadier on a busy machine, but without the sandbox's own process
 reaped by the kernel), and for the sandbox the ratio to bubblewrap. The goals of issue #19 are shown
 beside the figures.
 
-    python bench/oneshot.py [N]
+    python bench/oneshot.py [N] [WORD...]     (WORD: only commands whose name contains it)
 
 Everything runs under temp dirs (its own LOCKGATE_CONFIG_DIR / LOCKGATE_DATA_DIR): "cached" is
 the sandbox run with the read allow-list already kept in the data dir by an earlier run (what
-every call after the first sees for 300 s), "uncached" gets an empty data dir each time.
+every call after the first sees for 300 s), "uncached" gets an empty data dir each time, and
+"zygote path" is the click command with a zygote process (what `--allow-degraded` or a network
+allow-list takes; on a kernel with every layer, --allow-degraded drops none).
+
+On a shared, busy machine run it under `chrt -f 50` (root) for figures that do not depend on
+what else runs; the ratios to bwrap hold either way.
 """
 
 from __future__ import annotations
@@ -171,7 +176,8 @@ def main() -> int:
             "LOCKGATE_CONFIG_DIR": str(tmp / "config"),
             "LOCKGATE_DATA_DIR": str(tmp / "data"),
         }
-        todo = cases(ws, lockgate)
+        words = sys.argv[2:]
+        todo = [c for c in cases(ws, lockgate) if not words or any(w in c.name for w in words)]
         _child_usage_delta()
         for case in todo:  # warm-up: page cache, .pyc files, the kept read allow-list
             for _ in range(2):
