@@ -565,8 +565,9 @@ def _classify(
             broad = True
     if secret is None and not _NOT_SECRET.search(base_name):
         secret = _rel_match(base_name, _NAME_SECRETS)
-    if secret is None and any(ch in base_name for ch in "*?["):
-        # A glob (`find ~ -name 'id_*'`) that would match a secret's name.
+    if secret is None and any(ch in base_name for ch in "*?[") and base_name.strip("*?.") != "":
+        # A glob (`find ~ -name 'id_*'`) that would match a secret's name; a bare `*` (what
+        # `find DIR -type f` prints) names every file, not a hunt for keys.
         secret = _glob_hits_secret(base_name)
     return PathInfo(
         raw,

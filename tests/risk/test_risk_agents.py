@@ -128,6 +128,7 @@ def test_patterns_and_strings_are_not_paths_but_a_readers_paths_are(ws: Path) ->
         "grep -rn 'process.env' src",
         'node block-env-access.js "cat .env"',
         "printf '%s\\n' node_modules dist .env >> .gitignore",
+        "find ../../other-project -type f | head",
     ):
         _score, _level, d, why = _judge(engine, ws, text)
         assert d.kind == DecisionKind.ALLOW, (text, why)
