@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from app.cli import UserError
+from app.cli.monitor_options import monitor_options
 
 if TYPE_CHECKING:
     from app.agent.acp.link import AcpLink
@@ -160,6 +161,7 @@ class AcpSessionView:
               help="Write the audit log here (default: a new file in the user data dir).")  # fmt: skip
 @click.option("--prompt", default=None, metavar="TEXT",
               help="The first user message (default: asked for on the terminal).")  # fmt: skip
+@monitor_options
 @click.argument("agent_command", nargs=-1, required=True, type=click.UNPROCESSED)
 def cli(
     workspace: str | None,
@@ -172,6 +174,8 @@ def cli(
     agent_unjailed: bool,
     audit: str | None,
     prompt: str | None,
+    monitor_model: str | None,
+    monitor_base_url: str | None,
     agent_command: tuple[str, ...],
 ) -> None:
     """Review any ACP agent: lockgate acp [OPTIONS] -- AGENT_COMMAND [ARG…]
@@ -215,6 +219,8 @@ def cli(
         agent_reads=tuple(Path(p).expanduser() for p in agent_reads),
         unjailed=agent_unjailed,
         audit=Path(audit) if audit else None,
+        monitor_model=monitor_model,
+        monitor_base_url=monitor_base_url,
     )
     sys.exit(code)
 
@@ -251,6 +257,8 @@ def open_acp(
     agent_reads: tuple[Path, ...] = (),
     unjailed: bool = False,
     audit: Path | None = None,
+    monitor_model: str | None = None,
+    monitor_base_url: str | None = None,
 ) -> AcpRun:
     """Open the session, build the jail (or refuse in one line, as a UserError) and the link."""
     from app.agent.acp.executors import AcpCommands, AcpPatches, AcpPolicy, VerdictRecorder
@@ -275,6 +283,9 @@ def open_acp(
                     wrap_executors=lambda c, p: (AcpCommands(c, items), AcpPatches(p, items)),
                     wrap_policy=lambda pol: AcpPolicy(pol, items, headless=headless),
                     observers=(VerdictRecorder(items),),
+                    monitor_model=monitor_model,
+                    monitor_base_url=monitor_base_url,
+                    task=prompt,
                 )
             )
         except SessionError as exc:
