@@ -20,6 +20,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 RESOLVE_NO_MAGICLINKS = 0x02
@@ -43,11 +44,16 @@ class _OpenHow(ctypes.Structure):
 _openat2_ok: bool | None = None if sys.platform.startswith("linux") else False
 
 
+_libc_syscall: Any = None
+
+
 def _openat2(dirfd: int, path: str, flags: int) -> int:
-    libc = ctypes.CDLL(None, use_errno=True)
+    global _libc_syscall
+    if _libc_syscall is None:
+        _libc_syscall = ctypes.CDLL(None, use_errno=True).syscall
+        _libc_syscall.restype = ctypes.c_long
     how = _OpenHow(flags, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
-    fn = libc.syscall
-    fn.restype = ctypes.c_long
+    fn = _libc_syscall
     fd = fn(
         ctypes.c_long(NR_OPENAT2),
         ctypes.c_int(dirfd),

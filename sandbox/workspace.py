@@ -216,6 +216,10 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                     else:
                         absent.append(path)
                 references(sub, os.path.dirname(sub))
+        try:
+            names: set[str] | None = set(os.listdir(root))
+        except OSError:
+            names = None
         for pattern in patterns:
             parent_rel, _, name = pattern.rpartition("/")
             parent = os.path.join(root, parent_rel) if parent_rel else root
@@ -229,7 +233,9 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
             if pattern == ".git/hooks" and mark.kind == "dir" and not os.path.lexists(path):
                 with contextlib.suppress(OSError):
                     os.mkdir(path, 0o755)
-            if os.path.lexists(path):
+            if "/" not in pattern and names is not None and pattern not in names:
+                absent.append(path)  # (one listing of the root instead of a stat per name)
+            elif os.path.lexists(path):
                 protect(path)
             else:
                 absent.append(path)
@@ -430,6 +436,7 @@ class _Guard:
         self.notes: list[str] = []
         self.failures: list[str] = []
         self.roots: list[Beneath] = []
+        self.listings: dict[str, set[str] | None] = {}  # a first look, see lexists
         for root in dict.fromkeys(m.root for m in prep.gits):
             try:
                 self.roots.append(Beneath(root))
@@ -466,6 +473,19 @@ class _Guard:
             self.notes.append(f"removed {self.show(path)} ({why})")
 
     def lexists(self, path: str) -> bool:
+        parent, name = os.path.split(path)
+        if parent not in self.listings:
+            try:
+                self.listings[parent] = set(os.listdir(parent))
+            except OSError:
+                self.listings[parent] = None
+        names = self.listings[parent]
+        if names is not None and name not in names:
+            return False
+        if not os.path.lexists(path):
+            # a quick look first (the common case: nothing there); a path string can only
+            # find more than the safe walk below (through a symlink), never less
+            return False
         found = self.locate(path)
         return found is not None and found[0].lstat(found[1]) is not None
 

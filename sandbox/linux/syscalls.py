@@ -10,6 +10,7 @@ import os
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
+raw_syscall = _syscall  # for hot loops: returns -1 and sets errno (ctypes.get_errno)
 
 MACHINE = os.uname().machine  # what platform.machine() says, without its ~1 ms import
 
