@@ -76,18 +76,18 @@ class InProcessZygote(ZygoteClient):
         """What the plan needs, at a syscall each. The layers in `_TRIED_BY_SETUP` are marked
         as present: the setup applies each of them or fails, and `take` then runs the full probe
         to say which is missing."""
-        with self._lock:
-            self._start_locked()
-            assert self._server is not None
-            cap = self._server.process_cap(limits.process_cap_mechanism())
         found: dict[str, Any] = {name: "ok" for name in _TRIED_BY_SETUP}
         found.update(
             arch=sc.MACHINE,
             arch_supported=seccomp.supported(),
             landlock_abi=landlock.abi_version(),
             uid=os.getuid(),
-            process_cap=cap,
+            process_cap=limits.process_cap_mechanism(),
         )
+        with self._lock:
+            self._start_locked()
+            assert self._server is not None
+            self._server.caps(found)  # the pools this process really set up, as the zygote says
         return found
 
     def full_probe(self) -> dict[str, Any]:

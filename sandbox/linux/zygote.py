@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+from typing import Any
 
 from sandbox.linux import limits, probe_kernel, supervisor
 from sandbox.linux.protocol import Plan, View, split_spare
@@ -89,6 +90,12 @@ class Zygote:
             return limits.SUPERVISOR
         return found
 
+    def caps(self, found: dict[str, Any]) -> None:
+        """Set the probe's caps to what this zygote's supervisors really get (its own pools);
+        the one-shot probe (oneshot.py) calls this too."""
+        found["process_cap"] = self.process_cap(found.get("process_cap"))
+        found["memory_cap"] = limits.MEMCG if self.memory is not None else limits.RLIMIT_DATA
+
     def dispatch(self, msg: bytes, reply_fd: int) -> None:
         if msg.startswith(b"spare\n"):
             plan, view = split_spare(msg)
@@ -97,8 +104,7 @@ class Zygote:
         data = json.loads(msg)
         if data.get("op") == "probe":
             found = probe_kernel.probe()
-            found["process_cap"] = self.process_cap(found.get("process_cap"))
-            found["memory_cap"] = limits.MEMCG if self.memory is not None else limits.RLIMIT_DATA
+            self.caps(found)
             _answer(reply_fd, json.dumps(found).encode())
             return
         raise ValueError(f"unknown request {data.get('op')!r}")

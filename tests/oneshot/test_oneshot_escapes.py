@@ -36,7 +36,9 @@ CASES = (
     "environment",
     "other-processes",
     "syscalls-denied",
+    "fork-cap",
     "fork-bomb",
+    "memory-cap",
     "timeout-kills-tree",
     "persistence-after-exit",
 )
