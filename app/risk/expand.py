@@ -115,12 +115,18 @@ def _globs(text: str, where: list[int]) -> tuple[str, list[int]]:
 def bash_view(text: str) -> tuple[str, list[int]] | None:
     """The text as bash reads it (see the module doc) and, for each character, its index in
     `text`; None when bash reads it as written."""
-    if "\\\n" not in text and "{" not in text and not ("/" in text and re.search(r"[?*\[]", text)):
+    joins = "\\\n" in text
+    braces = "{" in text and _BRACE.search(text) is not None
+    globs = "/" in text and _GLOB_PROGRAM.search(text) is not None
+    if not (joins or braces or globs):
         return None
-    view, where = _backslash_newlines(text)
+    if joins:
+        view, where = _backslash_newlines(text)
+    else:
+        view, where = text, list(range(len(text)))
     if "{" in view and "," in view:
         view, where = _braces(view, where)
-    if "/" in view:
+    if "/" in view and _GLOB_PROGRAM.search(view) is not None:
         view, where = _globs(view, where)
     if view == text:
         return None
