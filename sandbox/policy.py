@@ -156,6 +156,19 @@ TOOLCHAIN_DIRS: tuple[str, ...] = (
     ".local/bin",
     ".local/lib/python*",
     ".local/share/uv/python",
+    ".local/share/uv/tools",  # what uv's ~/.local/bin links point to
+    ".local/pipx/venvs",  # … and pipx's
+    ".local/share/pipx/venvs",
+    ".local/share/mise/installs",
+    ".local/share/fnm",
+    ".asdf/installs",
+    ".asdf/shims",
+    ".rbenv",
+    ".goenv",
+    ".volta",
+    ".bun/bin",
+    ".deno/bin",
+    ".sdkman/candidates",
     "go/pkg/mod",
     ".m2",
 )
