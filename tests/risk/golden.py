@@ -26,6 +26,7 @@ DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = DATA / "golden_verdicts.jsonl.gz"
 HOME = "/home/golden"
 WORKSPACE = "/home/golden/dev/project"  # need not exist: no git, no files to look at
+FAKE_FS = ("/bin/bash", "/bin/cat", "/bin/rm", "/bin/sh", "/usr/bin/cat", "/usr/bin/curl")
 SETS = (
     "commands.jsonl",
     "patches.jsonl",
@@ -65,13 +66,18 @@ def items() -> Iterator[tuple[str, str, str]]:
 
 def verdicts() -> Iterator[dict[str, Any]]:
     """Every item's verdict; HOME is pinned for the duration."""
+    import fnmatch
+
     from app.core.model import CommandAction, PatchAction
     from app.core.ports import SessionContext
+    from app.risk import expand
     from app.risk.engine import RiskEngine
     from app.risk.policy import load_policy
 
     old = os.environ.get("HOME")
     os.environ["HOME"] = HOME
+    # Program-path globs resolve against a fixed file system, not the checking machine's.
+    expand.set_path_finder(lambda pattern: fnmatch.filter(FAKE_FS, pattern))
     try:
         engine = RiskEngine(warm=False, cache_size=64)
         ws = Path(WORKSPACE)
@@ -92,6 +98,7 @@ def verdicts() -> Iterator[dict[str, Any]]:
                 "spans": [[s, e] for s, e in a.spans],
             }
     finally:
+        expand.set_path_finder(None)
         if old is None:
             del os.environ["HOME"]
         else:
