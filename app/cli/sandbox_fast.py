@@ -12,12 +12,12 @@ possible because nothing here starts a thread. tests/oneshot checks both parse a
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from app.cli import exit_now
 
 if TYPE_CHECKING:
     from app.cli.sandbox_exec import RunOptions
@@ -115,15 +115,5 @@ def run(args: list[str]) -> int | None:
     # A second thread (none is ever started here) would make the in-process fork unsafe: the
     # zygote path then runs it, with the same isolation.
     status = execute(opts, in_process=single_threaded())
-    _exit_now(status)
-    return status  # (not reached)
-
-
-def _exit_now(status: int) -> None:
-    """Flush what was written and end the process without tearing the interpreter down (~8 ms
-    of module and object finalisation). The sandbox is closed by then: `execute` returns only
-    after its `with Sandbox` block; nothing else here registers exit work."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(status & 0xFF if status >= 0 else 1)
+    # The sandbox is closed by now (`execute` returns after its `with Sandbox` block).
+    exit_now(status)
