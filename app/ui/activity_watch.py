@@ -22,6 +22,8 @@ from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
+from app.ui.bridge import OutputItem
+
 
 @dataclass(frozen=True)
 class ActivityRow:
@@ -76,19 +78,41 @@ class Attributor:
     def running(self) -> str | None:
         return next((r.action_id for r in reversed(self._runs) if r.ended is None), None)
 
-    def started(self, action_id: str, *, patching: bool = False, files: Iterable[str] = ()) -> None:
+    def started(
+        self,
+        action_id: str,
+        *,
+        patching: bool = False,
+        files: Iterable[str] = (),
+        at: float | None = None,
+    ) -> None:
         """`patching`: the action is the patch engine's (a patch, an undo); `files`: the paths
-        a patch declared."""
-        self._runs.append(_Run(action_id, self.clock(), patching=patching, files=frozenset(files)))
+        a patch declared; `at`: when it started (default: now)."""
+        when = self.clock() if at is None else at
+        self._runs.append(_Run(action_id, when, patching=patching, files=frozenset(files)))
         del self._runs[:-KEEP_RUNS]
+
+    def take(
+        self,
+        items: Iterable[OutputItem],
+        patch_files: Callable[[str], tuple[str, ...] | None],
+    ) -> None:
+        """Runs starting and ending, as the console bridge reports them; `patch_files(id)`: the
+        files a patch declared (None for anything else)."""
+        for item in items:
+            if item[0] == "start":
+                files = patch_files(item[1])
+                self.started(item[1], patching=files is not None, files=files or (), at=item[3])
+            elif item[0] == "end":
+                self.finished(item[1].action_id, at=item[2])
 
     def patching(self, action_id: str | None) -> bool:
         return any(r.patching for r in self._runs if r.action_id == action_id)
 
-    def finished(self, action_id: str) -> None:
+    def finished(self, action_id: str, at: float | None = None) -> None:
         for run in reversed(self._runs):
             if run.action_id == action_id and run.ended is None:
-                run.ended = self.clock()
+                run.ended = self.clock() if at is None else at
                 return
 
     def attribute(self) -> str | None:

@@ -8,6 +8,7 @@ repaint; the screen then `drain()`s everything that accumulated.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,10 +41,12 @@ class Changed(Message):
 
 
 OutputItem = (
-    tuple[Literal["start"], str, str]
+    tuple[Literal["start"], str, str, float]  # action id, what runs, when (wall clock)
     | tuple[Literal["chunk"], str, Literal["stdout", "stderr"], bytes]
-    | tuple[Literal["end"], Result]
+    | tuple[Literal["end"], Result, float]
 )
+"""Runs start and end with the wall-clock time the pipeline said so: the files pane credits a
+file by its mtime, and the screen drains these a frame later."""
 
 
 @dataclass
@@ -96,7 +99,7 @@ class ConsoleBridge:
             self.running = event.action_id
             p.dirty.add(event.action_id)
             p.started.append(event.action_id)
-            p.output.append(("start", event.action_id, event.ran))
+            p.output.append(("start", event.action_id, event.ran, time.time()))
         elif isinstance(event, OutputChunk):
             p.output.append(("chunk", event.action_id, event.stream, event.data))
         elif isinstance(event, ExecutionFinished):
@@ -105,7 +108,7 @@ class ConsoleBridge:
                 self.running = None
             p.dirty.add(result.action_id)
             p.finished.append(result.action_id)
-            p.output.append(("end", result))
+            p.output.append(("end", result, time.time()))
         elif isinstance(event, AgentEventSeen):
             inner = event.event
             if isinstance(inner, AgentText):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from textual.content import Content
 
-from app.core.model import Batch, NetworkAction
+from app.core.model import Batch, NetworkAction, PatchAction
 from app.core.state import ActionState
 from app.ui.contract import ViewLike
 from app.ui.safe import safe_line, spaced
@@ -71,6 +71,13 @@ class QueueModel:
             if index is not None:
                 out.append((index, QueueRow(RowInfo(None, turn_id, False), self._header(turn_id))))
         return out
+
+    def patch_files(self, action_id: str) -> tuple[str, ...] | None:
+        """The files a patch declared (None: not a patch), for crediting file changes."""
+        view = self.views.get(action_id)
+        if view is None or not isinstance(view.action, PatchAction):
+            return None
+        return tuple(p for p, _, _ in view.review.files) if view.review is not None else ()
 
     def row_of(self, action_id: str) -> int | None:
         return self._row_of.get(action_id)

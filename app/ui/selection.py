@@ -117,6 +117,31 @@ def undo_target(views: Iterable[ViewLike], undone: Iterable[str]) -> ViewLike | 
     return applied[-1] if applied else None
 
 
+def undo_question(target: ViewLike, selected: ViewLike | None) -> str:
+    """What `u` asks, naming the patch it undoes — and saying so when another patch is
+    selected (the patch engine undoes the last applied patch first)."""
+    question = f"Undo {target.action.id} and restore the files it changed?"
+    if (
+        selected is not None
+        and isinstance(selected.action, PatchAction)
+        and selected.action.id != target.action.id
+    ):
+        return (
+            f"Patches are undone last first: u undoes {target.action.id}, the last one "
+            f"applied, not the selected {selected.action.id}. " + question
+        )
+    return question
+
+
+def no_output(view: ViewLike, ran: bool) -> str:
+    """Why `o` has nothing to show for `view` (`ran`: the output pane saw its run start)."""
+    if view.state is ActionState.RUNNING:
+        why = "has printed nothing yet"
+    else:
+        why = "printed nothing" if ran and view.result is not None else "has not run"
+    return f"{view.action.id} {why}: no output to show."
+
+
 def quit_counts(views: Iterable[ViewLike]) -> tuple[int, int]:
     """(waiting for a verdict, approved but not finished): what quitting would cancel or stop."""
     waiting = in_flight = 0

@@ -1,13 +1,10 @@
 """The main screen: queue on the left, the selected action on the right, live output, the agent's
 prose and the file-activity feed at the bottom. Every verdict starts here.
 
-A verdict always names the action whose text is on screen in the detail pane: keys act on the
-highlighted row only when the detail pane shows that same action, and actions are frozen, so what
-is approved is exactly what was displayed. After a verdict the selection moves on to the next
-waiting action (and a newly waiting action takes it from one that no longer waits); a move never
-approves anything, and verdict keys ignore the new selection for a moment (`selection.Settle`).
-The rows are `QueueModel`'s, the questions before a verdict `verdict_flow`'s; this screen wires
-pipeline events to widgets and keys to verdicts.
+What is selected, seen and targeted is the `ReviewPanel`'s (a verdict only ever names the action
+whose text the detail pane shows); the questions before a verdict are `verdict_flow`'s; the rules
+(what `a` may approve, where the selection goes, why a key cannot act) are `selection`'s and
+`batch`'s. This screen wires pipeline events to widgets and keys to verdicts.
 """
 
 from __future__ import annotations
@@ -20,41 +17,39 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.widget import Widget
 
-from app.core.model import NetworkAction, PatchAction, ResultStatus, Verdict, VerdictKind
+from app.core.model import PatchAction, ResultStatus, Verdict, VerdictKind
 from app.core.pipeline import PipelineError
-from app.core.state import ActionState
 from app.ui import bindings
-from app.ui.activity_watch import UNDO, Attributor
+from app.ui.activity_watch import Attributor
 from app.ui.batch import plan_batch
 from app.ui.bridge import Changed, ConsoleBridge, Drained
 from app.ui.contract import ConsoleLike, PipelineLike, ViewLike
-from app.ui.queue_model import QueueModel
 from app.ui.safe import notify_safely
 from app.ui.screens import verdict_flow
-from app.ui.screens.dialogs import ConfirmScreen, QuitScreen
+from app.ui.screens.dialogs import QuitScreen
 from app.ui.screens.help import HelpScreen, describe
+from app.ui.screens.review import ReviewPanel
 from app.ui.screens.session_diff import SessionDiffScreen, touched_outside
 from app.ui.selection import (
     SETTLE_S,
     VERDICT_ACTIONS,
-    Settle,
-    next_waiting,
+    no_output,
     quit_counts,
+    undo_question,
     undo_target,
     verdict_applies,
     why_not,
 )
 from app.ui.widgets.activity import ActivityFeed
 from app.ui.widgets.agent_text import AgentView
-from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.footer import ConsoleFooter
 from app.ui.widgets.header import ConsoleHeader, summarise_sandbox
 from app.ui.widgets.output import OutputView
 from app.ui.widgets.queue import QueueList
 
 __all__ = ["SETTLE_S", "MainScreen"]  # the settle time lives in `selection`; tests wait it out
-
 
 # Left out of a narrow footer (they still work; `?` lists them).
 OPTIONAL_KEYS = frozenset({"expand", "show_output", "themes"})
@@ -70,28 +65,23 @@ class MainScreen(Screen[None]):
         self.pipeline: PipelineLike = app_ref.session.pipeline
         self.bridge = ConsoleBridge(self)
         self.attributor = Attributor()
-        self.model = QueueModel()
-        self.settle = Settle()
-        self.seen: set[str] = set()  # actions shown whole, in the queue or the detail pane
         self.header = ConsoleHeader(
             session_name=app_ref.session_name, workspace=str(app_ref.workspace), id="header"
         )
-        self.queue = QueueList(id="queue")
-        self.detail = DetailPane(id="detail")
+        self.review = ReviewPanel(self.pipeline, id="body")
+        self.queue, self.detail = self.review.queue, self.review.detail
+        self.seen, self.settle = self.review.seen, self.review.settle  # for tests and help
         self.output = OutputView(id="output")
         self.agent = AgentView(id="agent")
         self.activity = ActivityFeed(id="activity")
         self.footer = ConsoleFooter(OPTIONAL_KEYS, id="footer")
-        self._ran: set[str] = set()
-        self._usable: tuple[bool, ...] = ()
-        self._known_waiting: set[str] = set()
+        self._usable: tuple[bool, ...] = ()  # verdict keys usable as of the last footer
         self._agent_state = ("starting", "")
+        self._snapshot = lambda: self.lockgate.snapshot  # what existed at start, once known
 
     def compose(self) -> ComposeResult:
         yield self.header
-        with Horizontal(id="body"):
-            yield self.queue
-            yield self.detail
+        yield self.review
         with Horizontal(id="bottom"):
             yield self.output
             yield self.agent
@@ -107,17 +97,8 @@ class MainScreen(Screen[None]):
         self.queue.focus()
         self._apply(Drained(new_ids=[v.action.id for v in self.pipeline.views()]))
         if self.lockgate.watch_files:
-            self.activity.follow(self.lockgate.workspace, self.attributor, self._known_at_start)
+            self.activity.follow(self.lockgate.workspace, self.attributor, self._snapshot)
         self.lockgate.start_pipeline()
-
-    def _known_at_start(self) -> list[str] | None:
-        return list(self.lockgate.snapshot) if self.lockgate.snapshot is not None else None
-
-    def _view_or_none(self, action_id: str) -> ViewLike | None:
-        try:
-            return self.pipeline.view(action_id)
-        except PipelineError:
-            return None
 
     # ------------------------------------------------------------------ pipeline → screen
 
@@ -127,176 +108,36 @@ class MainScreen(Screen[None]):
 
     def _apply(self, drained: Drained) -> None:
         changed = drained.dirty | set(drained.new_ids)
-        for action_id in changed:
-            if (view := self._view_or_none(action_id)) is not None:
-                self.model.put(view)
-        rows = self.model.layout(self.pipeline.batches(), self._view_or_none)
-        if not drained.new_ids or self.queue.set_queue(rows):
-            for index, row in self.model.changed_rows(changed):
-                self.queue.update_row(index, row)
-        self._follow_new_waiting(drained)
-        shown = self.detail.shown_id
-        if shown is not None and shown in drained.dirty:
-            self._show(shown)
-        elif shown is None:
-            self._show_highlighted()
-        self._apply_output(drained)
+        self.review.take(changed, drained.new_ids)
+        self.attributor.take(drained.output, self.review.model.patch_files)
+        self.output.take(drained.output)
         if drained.agent_text:
             self.agent.add(drained.agent_text)
         if drained.status is not None:
             self._agent_state = (drained.status.state, drained.status.detail)
             self.lockgate.agent_failed |= drained.status.state == "error"
-        self._show_agent_state()
+        self.header.set_agent(*self._agent_state, waiting=len(self.review.model.waiting()))
         failure = self.pipeline.audit_failure
         self.header.set_warnings((f"audit log stopped recording: {failure}",) if failure else ())
         if changed:
             self._refresh_verdict_keys()
 
-    def _show_agent_state(self) -> None:
-        """While the agent waits, say what for: the console's count, not the link's."""
-        state, detail = self._agent_state
-        if state == "waiting":
-            n = len(self.model.waiting())
-            detail = f"{n} action{'s' * (n != 1)} wait{'s' * (n == 1)} for you" if n else "results"
-        self.header.set_agent(state, detail)
-
-    def _apply_output(self, drained: Drained) -> None:
-        for item in drained.output:
-            if item[0] == "start":
-                self._ran.add(item[1])
-                view = self.model.views.get(item[1])
-                patch = view is not None and isinstance(view.action, PatchAction)
-                files = [p for p, _, _ in view.review.files] if view and view.review else []
-                self.attributor.started(item[1], patching=patch, files=files)
-                self.output.started(item[1], item[2])
-            elif item[0] == "chunk":
-                self.output.feed(item[1], item[2], item[3])
-            elif item[1].action_id in self._ran:
-                self.attributor.finished(item[1].action_id)
-                self.output.finished(item[1])
-
-    # ------------------------------------------------------------------ selection and seen
+    # ------------------------------------------------------------------ verdict keys
 
     @on(QueueList.Highlighted)
     def _highlighted(self, _: QueueList.Highlighted) -> None:
-        self._show_highlighted()
         self._refresh_verdict_keys()
-
-    @on(QueueList.Seen)
-    @on(DetailPane.Seen)
-    def _on_seen(self, event: QueueList.Seen | DetailPane.Seen) -> None:
-        self.seen |= event.action_ids
-
-    def _show_highlighted(self) -> None:
-        if (action_id := self._selected_id()) is not None:
-            self._show(action_id)
-
-    def _show(self, action_id: str) -> None:
-        view = self.model.views.get(action_id) or self._view_or_none(action_id)
-        if view is None:
-            return
-        parent = None
-        if isinstance(view.action, NetworkAction) and view.action.parent_action_id:
-            parent = self._view_or_none(view.action.parent_action_id)
-        self.detail.show(view, asked_by=parent)
-
-    def _selected_id(self) -> str | None:
-        row = self.queue.highlighted_row()
-        return row.action_id if row is not None else None
-
-    def _selected_view(self) -> ViewLike | None:
-        action_id = self._selected_id()
-        return self.model.views.get(action_id) if action_id is not None else None
-
-    def _is_waiting(self, action_id: str | None) -> bool:
-        """From the pipeline itself: the screen's views lag a verdict just given."""
-        view = self._view_or_none(action_id) if action_id is not None else None
-        return view is not None and view.state is ActionState.WAITING
-
-    def _waiting_ids(self) -> list[str]:
-        return [
-            v.action.id
-            for v in self.pipeline.waiting()
-            if self.model.row_of(v.action.id) is not None
-        ]
-
-    def _select(self, action_id: str) -> None:
-        """Move the selection (and so the detail pane) to `action_id`; approves nothing."""
-        index = self.queue.index_of(action_id)
-        if index is not None and index != self.queue.highlighted:
-            self.queue.highlighted = index
-            self.settle.moved_to(action_id)
-
-    def _advance(self, acted_on: str) -> None:
-        """After a verdict on `acted_on`: go to the next waiting action, unless the reviewer is
-        on an action that still waits (a critical one `a` left behind, a verdict refused)."""
-        current = self._selected_id()
-        if current not in (None, acted_on) or self._is_waiting(current):
-            return
-        nxt = next_waiting(self.model.batches, self._waiting_ids(), acted_on)
-        if nxt is not None:
-            self._select(nxt)
-
-    def _follow_new_waiting(self, drained: Drained) -> None:
-        """A newly waiting action takes the selection only from an action that no longer
-        waits, and never while the reviewer reads one pane full screen."""
-        later = sorted(drained.dirty - set(drained.new_ids))
-        fresh = [
-            i
-            for i in [*drained.new_ids, *later]
-            if i not in self._known_waiting and self._is_waiting(i)
-        ]
-        self._known_waiting.update(fresh)
-        current = self._selected_id()
-        if fresh and not self._is_waiting(current) and self.maximized is None:
-            nxt = next_waiting(self.model.batches, self._waiting_ids(), current)
-            if nxt is not None:
-                self._select(nxt)
-
-    def _settling(self) -> bool:
-        """True (with a note) if the console moved the selection a moment ago: the key was
-        pressed for what was there before, or is held down."""
-        selected = self._selected_id()
-        if self.settle.left(selected) <= 0:
-            return False
-        notify_safely(
-            self,
-            f"The selection just moved to {selected}; read it, then press the key again.",
-            title="Not applied",
-            severity="warning",
-            timeout=3,
-        )
-        return True
-
-    def _target(self, *, approving: bool = True) -> ViewLike | None:
-        """The action a verdict key acts on: the highlighted one. An approval also needs the
-        detail pane to show that very action (the screen may lag a fast cursor); a denial runs
-        nothing, so it never has to wait for the pane."""
-        action_id = self._selected_id()
-        if action_id is None or self._settling():
-            return None
-        if approving and self.detail.shown_id != action_id:
-            self._show(action_id)
-            self.notify("Showing the selected action now; press the key again.", timeout=3)
-            return None
-        view = self._view_or_none(action_id)
-        return view if view is not None and view.state is ActionState.WAITING else None
-
-    # ------------------------------------------------------------------ verdict keys
-
-    def _batch_waiting(self) -> bool:
-        row = self.queue.highlighted_row()
-        return row is not None and bool(self.model.waiting_in(row.turn_id))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in VERDICT_ACTIONS:
             return True
-        return verdict_applies(action, self._selected_view(), self._batch_waiting()) or None
+        applies = verdict_applies(action, self.review.selected_view(), self.review.batch_waiting())
+        return applies or None
 
     def _refresh_verdict_keys(self) -> None:
         """Re-draw the footer only when the set of usable verdict keys changed: a footer
         rebuild costs far more than moving the cursor."""
-        view, batch = self._selected_view(), self._batch_waiting()
+        view, batch = self.review.selected_view(), self.review.batch_waiting()
         usable = tuple(verdict_applies(a, view, batch) for a in sorted(VERDICT_ACTIONS))
         if usable != self._usable:
             self._usable = usable
@@ -305,7 +146,7 @@ class MainScreen(Screen[None]):
     def action_refused(self, action: str) -> None:
         """A verdict key pressed where it does not apply: say why, instead of nothing."""
         name = action.split("(", 1)[0]
-        reason = why_not(name, self._selected_view(), self._batch_waiting())
+        reason = why_not(name, self.review.selected_view(), self.review.batch_waiting())
         notify_safely(self, reason, title="Not applied", severity="warning", timeout=4)
 
     def _submit(self, verdict: Verdict, *, advance: bool = True) -> bool:
@@ -315,33 +156,33 @@ class MainScreen(Screen[None]):
             notify_safely(self, str(exc), title="Not submitted", severity="error")
             return False
         if advance:
-            self._advance(verdict.action_id)
+            self.review.advance(verdict.action_id)
         return True
 
     @work(exclusive=True, group="dialog", exit_on_error=False)
-    async def _ask_then_submit(self, view: ViewLike, flow: Awaitable[Verdict | None]) -> None:
+    async def _ask_then_submit(self, flow: Awaitable[Verdict | None]) -> None:
         if (verdict := await flow) is not None:
             self._submit(verdict)
 
     def action_approve(self, scope: str) -> None:
-        if (view := self._target()) is not None:
-            self._ask_then_submit(view, verdict_flow.approval(self.app, view, scope))
+        if (view := self.review.target()) is not None:
+            self._ask_then_submit(verdict_flow.approval(self.app, view, scope))
 
     def action_deny(self) -> None:
-        if (view := self._target(approving=False)) is not None:
+        if (view := self.review.target(approving=False)) is not None:
             self._submit(Verdict(view.action.id, VerdictKind.DENY, key="n"))
 
     def action_deny_feedback(self) -> None:
-        if (view := self._target(approving=False)) is not None:
-            self._ask_then_submit(view, verdict_flow.denial_with_feedback(self.app, view))
+        if (view := self.review.target(approving=False)) is not None:
+            self._ask_then_submit(verdict_flow.denial_with_feedback(self.app, view))
 
     def action_edit(self) -> None:
-        if (view := self._target()) is None:
+        if (view := self.review.target()) is None:
             return
         if isinstance(view.action, PatchAction):
             self._revise_patch(view)
         else:
-            self._ask_then_submit(view, verdict_flow.command_edit(self.app, view))
+            self._ask_then_submit(verdict_flow.command_edit(self.app, view))
 
     @work(exclusive=True, group="dialog", exit_on_error=False)
     async def _revise_patch(self, view: ViewLike) -> None:
@@ -353,105 +194,85 @@ class MainScreen(Screen[None]):
 
     def action_approve_batch(self) -> None:
         row = self.queue.highlighted_row()
-        if row is None or self._settling():
+        if row is None or self.review.settling():
             return
-        views = self.model.waiting_in(row.turn_id)
+        views = self.review.model.waiting_in(row.turn_id)
         plan = plan_batch(views, self.seen)
-        if plan.unseen:
-            self.queue.highlighted = self.model.row_of(plan.unseen[0])
+        if plan.unseen:  # show them first; a later press approves
+            self.review.select(plan.unseen[0], settle=False)
             self.queue.scroll_to_highlight(top=True)
             self.notify(plan.unseen_note(self.queue.highlighted_row()), title="Not approved yet")
-            return
-        if not plan.approve:
+        elif not plan.approve:
             self.notify(f"Nothing approved: {plan.why_nothing()}.", severity="warning")
-            return
-        approved = [
-            v.action.id
-            for v in views
-            if v.action.id in plan.approve
-            and self._submit(Verdict(v.action.id, VerdictKind.APPROVE, key="a"), advance=False)
-        ]
-        if (selected := self._selected_id()) is not None:
-            self._advance(selected)
-        self.notify(plan.approved_note(len(approved)))
+        else:
+            approved = [
+                v.action.id
+                for v in views
+                if v.action.id in plan.approve
+                and self._submit(Verdict(v.action.id, VerdictKind.APPROVE, key="a"), advance=False)
+            ]
+            if (selected := self.review.selected_id()) is not None:
+                self.review.advance(selected)
+            self.notify(plan.approved_note(len(approved)))
 
     # ------------------------------------------------------------------ other keys
 
     def action_undo_patch(self) -> None:
-        target = undo_target(self.pipeline.views(), self.model.undone)
+        target = undo_target(self.pipeline.views(), self.review.model.undone)
         if target is None:
             self.notify("No patch of this session is applied: nothing to undo.", severity="warning")
-            return
-        selected = self._selected_view()
-        question = f"Undo {target.action.id} and restore the files it changed?"
-        other = selected is not None and selected.action.id != target.action.id
-        if other and selected is not None and isinstance(selected.action, PatchAction):
-            question = (
-                f"Patches are undone last first: u undoes {target.action.id}, the last one "
-                f"applied, not the selected {selected.action.id}. " + question
-            )
-        self._undo(target.action.id, question)
+        else:
+            self._undo(target.action.id, undo_question(target, self.review.selected_view()))
 
     @work(exclusive=True, group="undo", exit_on_error=False)
     async def _undo(self, action_id: str, question: str) -> None:
-        if not await self.app.push_screen_wait(ConfirmScreen("Undo patch", question)):
+        result = await verdict_flow.undo(self.app, self.pipeline, self.attributor, question)
+        if result is None:
             return
-        # The files an undo restores are the console's doing: credit them to it.
-        self.attributor.started(UNDO, patching=True)
-        try:
-            result = await self.pipeline.undo_last_patch()
-        finally:
-            self.attributor.finished(UNDO)
         ok = result.status is ResultStatus.COMPLETED
         if ok:
-            self.model.undone = self.detail.undone = self.model.undone | {action_id}
+            self.review.model.undone = self.detail.undone = self.review.model.undone | {action_id}
             self._apply(Drained(dirty={action_id}))
-        message = result.message or ("" if ok else "undo failed")
-        title = "Undo" if ok else "Undo failed"
-        notify_safely(self, (f"{action_id} undone. " if ok else "") + message, title=title)
+        message = f"{action_id} undone. {result.message}" if ok else result.message or "undo failed"
+        notify_safely(self, message, title="Undo" if ok else "Undo failed")
+
+    def _back_from(self, pane: Widget) -> bool:
+        """Leave `pane` full screen if it is (True), back to the queue."""
+        if self.maximized is not pane:
+            return False
+        self.minimize()
+        self.queue.focus()
+        return True
 
     def action_expand(self) -> None:
-        if self.maximized is self.detail:
-            self.minimize()
-            self.queue.focus()
-            return
         # Focus moves into the pane (a maximized view minimizes when focus leaves it), so the
         # arrows scroll the command or the diff; the verdict keys still act on what it shows.
-        self.maximized = self.detail
-        self.detail.focus_content()
+        if not self._back_from(self.detail):
+            self.maximized = self.detail
+            self.detail.focus_content()
 
     def action_show_output(self) -> None:
         """The selected action's own output, full screen, from its first line: readable from
         the keyboard however long ago it ran. `o` again (or Esc) goes back."""
-        if self.maximized is self.output:
-            self.minimize()
-            self.queue.focus()
+        if self._back_from(self.output):
             return
-        view = self._selected_view()
+        view = self.review.selected_view()
         if view is None:
             self.notify("Select an action first.", severity="warning")
         elif not self.output.show_action(view.action.id):
-            why = "has printed nothing yet" if view.state is ActionState.RUNNING else "has not run"
-            why = (
-                "printed nothing"
-                if view.result is not None and view.action.id in self._ran
-                else why
-            )
-            self.notify(f"{view.action.id} {why}: no output to show.", severity="warning")
+            self.notify(no_output(view, view.action.id in self.output.ran), severity="warning")
         else:
             self.maximized = self.output
             self.output.focus()
 
     def action_session_diff(self) -> None:
-        touched = touched_outside(self.pipeline.views(), self.lockgate.workspace)
-        self.app.push_screen(
-            SessionDiffScreen(
-                self.lockgate.snapshot,
-                self.lockgate.workspace,
-                outside=self.lockgate.outside_roots,
-                touched=touched,
-            )
+        workspace = self.lockgate.workspace
+        touched = touched_outside(self.pipeline.views(), workspace)
+        outside = self.lockgate.outside_roots
+        diff = SessionDiffScreen(
+            self.lockgate.snapshot, workspace, outside=outside, touched=touched
         )
+        self.app.push_screen(diff)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(describe(bindings.all_bindings(), self.lockgate.keymap)))

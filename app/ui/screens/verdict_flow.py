@@ -1,18 +1,25 @@
-"""The questions a verdict may need before it can be given, each ending in a `Verdict` or None.
+"""The questions a verdict may need before it can be given, each ending in a `Verdict` or None
+(and the one an undo needs).
 
 Every dialog is a screen that answers with `dismiss`; these coroutines await them in turn (the
 critical confirmation after an edit shows the edited text) and build the verdict the main screen
-then submits. Nothing here submits anything.
+then submits. Nothing here submits a verdict.
 """
 
 from __future__ import annotations
 
 from textual.app import App
 
-from app.core.model import CommandAction, Level, PatchAction, Verdict, VerdictKind
-from app.ui.contract import ViewLike
+from app.core.model import CommandAction, Level, PatchAction, Result, Verdict, VerdictKind
+from app.ui.activity_watch import UNDO, Attributor
+from app.ui.contract import PipelineLike, ViewLike
 from app.ui.editor import edit_in_editor
-from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen, FeedbackScreen
+from app.ui.screens.dialogs import (
+    ConfirmCriticalScreen,
+    ConfirmScreen,
+    EditCommandScreen,
+    FeedbackScreen,
+)
 
 APPROVALS = {
     "once": (VerdictKind.APPROVE, "y", "Approve"),
@@ -72,3 +79,17 @@ async def patch_revision(app: App[object], view: ViewLike) -> tuple[Verdict | No
 
 def editable(view: ViewLike) -> bool:
     return isinstance(view.action, CommandAction | PatchAction)
+
+
+async def undo(
+    app: App[object], pipeline: PipelineLike, attributor: Attributor, question: str
+) -> Result | None:
+    """Ask, then undo the last applied patch (None: the reviewer said no). The files it
+    restores are the console's doing, and credited to it in the files pane."""
+    if not await app.push_screen_wait(ConfirmScreen("Undo patch", question)):
+        return None
+    attributor.started(UNDO, patching=True)
+    try:
+        return await pipeline.undo_last_patch()
+    finally:
+        attributor.finished(UNDO)

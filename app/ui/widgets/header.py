@@ -151,7 +151,12 @@ class ConsoleHeader(Vertical):
     def on_resize(self, _: events.Resize) -> None:
         self.redraw()
 
-    def set_agent(self, state: str, detail: str = "") -> None:
+    def set_agent(self, state: str, detail: str = "", *, waiting: int = 0) -> None:
+        """While the agent waits, the header says what for — `waiting` actions, the console's
+        own count — rather than the link's words ("2 action(s) proposed")."""
+        if state == "waiting":
+            n = waiting
+            detail = f"{n} action{'s' * (n != 1)} wait{'s' * (n == 1)} for you" if n else "results"
         self.agent = f"{state} ({detail})" if detail else state
         self.redraw()
 

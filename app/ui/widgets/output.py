@@ -10,12 +10,14 @@ through the display-safety markers: carriage returns and escape sequences are sh
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from textual.content import Content
 
 from app.core.model import Result, ResultStatus
+from app.ui.bridge import OutputItem
 from app.ui.safe import make_safe
 from app.ui.widgets.lines import LinesView, estimate_width
 
@@ -65,6 +67,7 @@ class OutputView(LinesView[OutputRow]):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(max_rows=MAX_ROWS, follow=True, id=id, classes=classes)
+        self.ran: set[str] = set()  # actions whose run this pane has shown start
         self._decoders: dict[tuple[str, str], codecs.IncrementalDecoder] = {}
         self._partial: dict[tuple[str, str], tuple[str, bool]] = {}
 
@@ -79,6 +82,18 @@ class OutputView(LinesView[OutputRow]):
             ).stylize_before(style)
         gutter, style = (_CONTINUED if row.continued else _GUTTER)[row.kind]
         return Content.styled(gutter, style) + make_safe(row.text, keep_newlines=False).content()
+
+    def take(self, items: Iterable[OutputItem]) -> None:
+        """Runs, output and results, as the console bridge reports them. A result for a run
+        this pane never saw start (a recovered action's) is not drawn."""
+        for item in items:
+            if item[0] == "start":
+                self.ran.add(item[1])
+                self.started(item[1], item[2])
+            elif item[0] == "chunk":
+                self.feed(item[1], item[2], item[3])
+            elif item[1].action_id in self.ran:
+                self.finished(item[1])
 
     def show_action(self, action_id: str) -> bool:
         """Scroll to where `action_id`'s output starts (its most recent run); False if it has
