@@ -73,6 +73,8 @@ def agent_rules(domains: Sequence[str]) -> Any:
             ports.append(port)
         if is_ip:
             addresses.append(host)
+        elif host == "localhost":  # named by the user: its loopback addresses are meant
+            addresses += ["127.0.0.1", "::1"]
     try:
         return NetworkRules.build(allow=hosts, ports=ports, addresses=addresses)
     except RuleError as exc:
@@ -381,7 +383,7 @@ def _jail(
                         "--agent-unjailed runs it outside")  # fmt: skip
     real_home = Path(os.path.expanduser("~")).resolve()
     try:
-        home = agent_home(reads, real_home)
+        home, readable = agent_home(reads, real_home)
     except (SandboxError, OSError) as exc:
         raise UserError(str(exc)) from None
     cleanup.append(lambda: shutil.rmtree(home, ignore_errors=True))
@@ -399,7 +401,12 @@ def _jail(
     # over those names would only stop the agent writing its own state in its private home.
     # Git's hooks and config, and lockgate's own files, stay read-only even in the overlay.
     keep = tuple(p for p in policy.protected if p.startswith((".git/", ".lockgate")))
-    policy = dataclasses.replace(policy, writable=(*policy.writable, home), protected=keep)
+    policy = dataclasses.replace(
+        policy,
+        writable=(*policy.writable, home),
+        protected=keep,
+        readable=(*policy.readable, *readable),
+    )
     state_root.mkdir(parents=True, exist_ok=True)
     state = state_root / f"jail-{os.urandom(6).hex()}"
     state.mkdir(mode=0o700)

@@ -96,6 +96,18 @@ class AcpCommands:
         term.done.set()
         return result
 
+    @staticmethod
+    def _missing(action: CommandAction, read: ReadItem) -> Result:
+        return Result(
+            action.id,
+            ResultStatus.COMPLETED,
+            exit_code=1,
+            stderr=f"{read.path}: No such file or directory".encode(),
+            message=f"cannot read {read.path}: No such file or directory",
+            call_id=action.call_id,
+            ran=action.command,
+        )
+
     def _read(self, action: CommandAction, read: ReadItem, on_output: OutputSink) -> Result:
         started = time.monotonic()
         try:
@@ -106,6 +118,12 @@ class AcpCommands:
                     data = f.read(MAX_READ + 1)
                 if len(data) > MAX_READ:
                     raise OSError(27, f"larger than {MAX_READ >> 20} MB")
+        except FileNotFoundError:
+            if read.rel is None:
+                return self._missing(action, read)
+            # A file that does not exist yet reads as empty, as in Zed (the reference client):
+            # agents check for a new file that way before they write it.
+            data = b""
         except OSError as exc:
             return Result(
                 action.id,

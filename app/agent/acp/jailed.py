@@ -69,12 +69,16 @@ class JailedAgent:
         self._jailed.spare.close()
 
 
-def agent_home(reads: Sequence[Path], real_home: Path) -> Path:
-    """A private HOME for the agent with copies of the files and trees named by --agent-read
-    (under the real home they keep their place: ~/.codex/auth.json -> HOME/.codex/auth.json;
-    elsewhere they go under HOME/.lockgate-read/ with their full path)."""
+def agent_home(reads: Sequence[Path], real_home: Path) -> tuple[Path, tuple[Path, ...]]:
+    """A private HOME for the agent, and the --agent-read paths it sees where they are.
+
+    Paths under the real home (hidden in the jail, and the agent's HOME is another directory)
+    are copied into the private home at the same relative place: ~/.codex/auth.json becomes
+    $HOME/.codex/auth.json. Paths elsewhere stay where they are and are made readable there
+    (read-only), so a variable naming one (NODE_EXTRA_CA_CERTS=/etc/…/ca.pem) still holds."""
     home = Path(tempfile.mkdtemp(prefix="lockgate-agent-home-"))
     os.chmod(home, 0o700)
+    readable: list[Path] = []
     try:
         for src in reads:
             src = src.expanduser().absolute()
@@ -82,9 +86,10 @@ def agent_home(reads: Sequence[Path], real_home: Path) -> Path:
                 raise SandboxError(f"--agent-read {src}: no such file or directory")
             try:
                 rel = src.relative_to(real_home)
-                dest = home / rel
             except ValueError:
-                dest = home / ".lockgate-read" / str(src).lstrip("/")
+                readable.append(Path(os.path.realpath(src)))
+                continue
+            dest = home / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             if src.is_dir():
                 shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
@@ -93,7 +98,7 @@ def agent_home(reads: Sequence[Path], real_home: Path) -> Path:
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
-    return home
+    return home, tuple(readable)
 
 
 async def spawn_jailed(

@@ -381,16 +381,14 @@ class AcpLink(LinkBase):
         rel = self.rel(path)
         if rel is None:
             self.summary.append(f"write {path}: refused (outside the workspace)")
-            raise RequestError.invalid_params({"details": f"{path}: outside the workspace"})
+            raise _error(f"{path}: outside the workspace; lockgate refuses to write there")
         real = self.workspace / rel
         old: str | None = None
         if real.is_file():
             try:
                 old = real.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise RequestError.internal_error(
-                    {"details": f"{rel}: not a text file ({exc})"}
-                ) from None
+                raise _error(f"{rel}: not a text file ({exc})") from None
         if old == content:
             return WriteTextFileResponse()
         diff = unified(FileChange(rel, "modify" if old is not None else "add", old, content))
@@ -404,7 +402,7 @@ class AcpLink(LinkBase):
         result = await self._decide(action)
         self.summary.append(f"write {rel}: {_word(result)}")
         if result.status is not ResultStatus.COMPLETED:
-            raise RequestError.internal_error({"details": _refusal(result)})
+            raise _error(_refusal(result))
         if self.overlay is not None:
             error = await asyncio.to_thread(sync_in, rel, content, self.overlay.merged)
             if error:
@@ -431,8 +429,10 @@ class AcpLink(LinkBase):
         self.items.reads[action.id] = ReadItem(p, rel, line, limit)
         result = await self._decide(action)
         self.summary.append(f"read {shown}: {_word(result)}")
+        if result.status is ResultStatus.COMPLETED and "No such file" in result.message:
+            raise RequestError.resource_not_found(str(p))  # agents tell a new file by this
         if result.status is not ResultStatus.COMPLETED or result.exit_code != 0:
-            raise RequestError.internal_error({"details": _refusal(result)})
+            raise _error(_refusal(result))
         return ReadTextFileResponse(content=result.stdout.decode("utf-8", errors="replace"))
 
     async def create_terminal(
@@ -450,7 +450,7 @@ class AcpLink(LinkBase):
         if cwd:
             rel_cwd = self.rel(cwd) if Path(cwd) != self.workspace else None
             if rel_cwd is None and Path(cwd) != self.workspace:
-                raise RequestError.invalid_params({"details": f"cwd {cwd}: outside the workspace"})
+                raise _error(f"cwd {cwd}: outside the workspace")
         action = CommandAction(
             command=text,
             turn_id=self.new_turn_id(),
@@ -469,7 +469,7 @@ class AcpLink(LinkBase):
         if not term.started.is_set():
             result = decided.result()
             self.summary.append(f"terminal {_short(text)}: {_word(result)}")
-            raise RequestError.internal_error({"details": _refusal(result)})
+            raise _error(_refusal(result))
         self._by_terminal[term.terminal_id] = term
         decided.add_done_callback(
             lambda f: self.summary.append(
@@ -658,6 +658,12 @@ def _refusal(result: Result) -> str:
     if result.status is ResultStatus.COMPLETED:
         return result.stderr.decode("utf-8", errors="replace")[:500] or result.message
     return f"{result.status.value}: {result.message}".rstrip(": ")
+
+
+def _error(text: str) -> RequestError:
+    """An error whose message is the reason itself: agents show the message to their model,
+    and many never look at `data`."""
+    return RequestError(-32603, text or "refused by lockgate", {"details": text})
 
 
 def _short(text: str, limit: int = 60) -> str:
