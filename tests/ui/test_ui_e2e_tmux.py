@@ -132,8 +132,17 @@ def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
 def test_demo_in_a_real_terminal(terminal: tuple[Terminal, Path]) -> None:
     term, ws = terminal
 
-    # The safe exploration and the SAFE fix ran by themselves; the typosquat waits for us.
+    # The safe exploration and the SAFE fix ran by themselves; two cleanups wait together, and
+    # both are on screen whole, so one `a` approves the batch.
+    screen = term.wait_for(_waiting("git clean -fdX"), "the two cleanups waiting")
+    assert "2 waiting" in screen
+    term.wait_for(_shown("find . -name"), "the first cleanup in the detail pane")
+    read()
+    term.keys("a")
+
+    # The typosquat waits for us.
     screen = term.wait_for(_waiting("pip install reqeusts"), "the typosquatted install waiting")
+    assert "done" in _row(screen, "git clean -fdX") and "done" in _row(screen, "find . -name")
     assert "lockgate" in screen.splitlines()[0] and "agent" in screen.splitlines()[0]
     assert "HIGH" in _row(screen, "pip install reqeusts")
     assert ">= 50" in (ws / "shopcart" / "pricing.py").read_text()
