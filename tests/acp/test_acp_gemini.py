@@ -1,5 +1,5 @@
 """Gemini CLI (`@google/gemini-cli --acp`, pinned in the Makefile's `agents` target) end to end,
-jailed, against a loopback fake of the Gemini API (tests/fake_gemini.py) reached only through
+jailed, against a loopback fake of the Gemini API (tests/acp/gemini_api_fake.py) reached only through
 lockgate's proxy: it runs a shell command itself after a permission request (its write lands in
 the overlay and is reviewed from there), edits through fs/read_text_file + permission +
 fs/write_text_file, and a `curl | sh` permission is rejected by policy."""
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from acpkit import ROOT
-from fake_gemini import FakeGemini, function_call, text
+from gemini_api_fake import FakeGemini, function_call, text
 
 GEMINI = ROOT / ".agents/node_modules/.bin/gemini"
 
