@@ -17,6 +17,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from app.ui.safe import make_safe
+from sandbox.probe import Layer
+from sandbox.runner import SandboxStatus
 
 GAP = "   "  # between header items: plain spaces, never inside a styled label
 SESSION_WIDTH = 14
@@ -57,6 +59,7 @@ class SandboxSummary:
 
 
 def _names(value: object) -> list[str]:
+    """Names of what is on: a name, names, a mapping name → on, or the sandbox's `Layer`s."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -64,40 +67,45 @@ def _names(value: object) -> list[str]:
     if isinstance(value, Mapping):
         return [str(k) for k, v in value.items() if v]
     if isinstance(value, Iterable):
-        out = []
-        for item in value:
-            name = getattr(item, "name", item)
-            ok = getattr(item, "active", getattr(item, "ok", True))
-            if ok:
-                out.append(str(name))
-        return out
+        return [
+            item.name if isinstance(item, Layer) else str(item)
+            for item in value
+            if not isinstance(item, Layer) or item.ok
+        ]
     return [str(value)]
 
 
-def _get(status: object, key: str) -> object:
+def _fields(status: SandboxStatus | Mapping[str, object]) -> Mapping[str, object]:
+    """A status as the mapping some callers already hand over (e.g. `lockgate acp`'s view)."""
     if isinstance(status, Mapping):
-        return status.get(key)
-    return getattr(status, key, None)
+        return status
+    return {
+        "layers": status.layers,
+        "process_cap": status.process_cap,
+        "network": status.network,
+        "degraded": status.degraded,
+    }
 
 
 def summarise_sandbox(status: object) -> SandboxSummary:
-    """Read a sandbox status (`sandbox.runner.SandboxStatus`, or a mapping with the same keys)
-    without depending on its class: the header needs the active layers, the network mode, the
-    process cap and, above all, what is degraded."""
-    if status is None:
+    """Read a sandbox status (`sandbox.runner.SandboxStatus`, or a mapping with its keys): the
+    header needs the active layers, the network mode, the process cap and, above all, what is
+    degraded. Anything else counts as no status at all (loudly)."""
+    if not isinstance(status, SandboxStatus | Mapping):
         return SandboxSummary("no sandbox status", "?", ("the sandbox reported no status",))
-    layers = _names(_get(status, "layers") or _get(status, "active"))
-    summary = _get(status, "summary")
+    fields = _fields(status)
+    layers = _names(fields.get("layers") or fields.get("active"))
+    summary = fields.get("summary")
     if not layers and isinstance(summary, str) and summary:
         text = summary
     else:
         text = f"{len(layers)} layers" if len(layers) > 3 else ("+".join(layers) or "no layers")
     short = text
-    cap = _get(status, "process_cap")
+    cap = fields.get("process_cap")
     if isinstance(cap, str) and cap:
         text += f", cap {cap}"
-    network = _get(status, "network")
-    degraded_raw = _get(status, "degraded")
+    network = fields.get("network")
+    degraded_raw = fields.get("degraded")
     degraded: tuple[str, ...] = ()
     if degraded_raw is True:
         degraded = ("the sandbox runs in a degraded mode",)
