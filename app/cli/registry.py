@@ -34,8 +34,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # argv prefix -> "module:function". The function gets the arguments after the prefix and
 # returns the exit status, or None to decline: it must accept only what the click command
 # would run the same way (same options, same meaning), and leave help and every error to click.
+# LOCKGATE_NO_FAST_PATH=1 sends everything through click (troubleshooting; tests compare both).
 FAST_PATHS: dict[tuple[str, ...], str] = {
     ("sandbox", "run"): "app.cli.sandbox_fast:run",
+    ("risk",): "app.cli.risk_fast:run",
     ("hook", "claude"): "app.hooks.fast:claude",
     ("hook", "gemini"): "app.hooks.fast:gemini",
     ("hook", "codex"): "app.hooks.fast:codex",
