@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from acpkit import run_acp
+from acpkit import ROOT, run_acp
 
 pytestmark = pytest.mark.sandbox
 
@@ -34,6 +36,9 @@ def test_every_client_method_maps_to_a_reviewed_action(gitws: Path) -> None:
     assert r["unknown"] == "-32601"  # method not found, as the spec says
     assert "the agent's turn ended: end_turn" in ran.stderr
     assert "thinking: pondering" in ran.stdout and "[x] read" in ran.stdout
+    verify = subprocess.run([sys.executable, "-m", "app", "log", "verify", "--last"],
+                            capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr  # the audit chain is intact
 
 
 def test_hostile_agent_reaches_nothing_real(gitws: Path, tmp_path: Path) -> None:
