@@ -216,6 +216,20 @@ def prepare(workspace: Path, patterns: tuple[str, ...], others: tuple[Path, ...]
                     else:
                         absent.append(path)
                 references(sub, os.path.dirname(sub))
+            for sub_file in nested_git_dirs(root, dirs=False):
+                # a submodule checkout's `.git` file: it names the repository git enters
+                nested.append(sub_file)
+                read_only.append(sub_file)
+                for real in _pointed_git_dirs(sub_file):
+                    if real not in repos and pin(real):
+                        git_dirs.append(real)
+                        repos.append(real)
+                        for name in GIT_PROTECTED:
+                            path = os.path.join(real, name)
+                            if os.path.lexists(path):
+                                protect(path)
+                            elif name != "hooks":
+                                absent.append(path)
         try:
             names: set[str] | None = set(os.listdir(root))
         except OSError:
@@ -287,10 +301,11 @@ def special_entries(git: str) -> list[str]:
 _INDEX_CACHE: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
 
 
-def nested_git_dirs(root: str) -> list[str]:
+def nested_git_dirs(root: str, dirs: bool = True) -> list[str]:
     """Git directories of the nested repositories the root repository's index links
     (gitlinks): `git status` at the root enters each one and reads its config. Only plain
-    directories reached without a symlink, inside `root`."""
+    directories reached without a symlink, inside `root`; with `dirs=False`, the `.git` files
+    (submodule checkouts) there instead."""
     git = os.path.join(root, ".git")
     index = os.path.join(git, "index")
     try:
@@ -313,7 +328,7 @@ def nested_git_dirs(root: str) -> list[str]:
         if os.path.realpath(sub) != os.path.normpath(sub):
             continue  # a symlink on the way
         with contextlib.suppress(OSError):
-            if stat.S_ISDIR(os.lstat(sub).st_mode):
+            if stat.S_ISDIR(os.lstat(sub).st_mode) if dirs else stat.S_ISREG(os.lstat(sub).st_mode):
                 out.append(sub)
     return out
 
@@ -554,6 +569,9 @@ class _Guard:
                 path = os.path.join(parent, n)
                 self.step(f"removing {self.show(path)}", self._created, path)
 
+    def _redirect(self, path: str) -> None:
+        self.remove(path, "a .git file naming a repository outside .git/modules")
+
     def _created(self, path: str) -> None:
         self.remove(path, "protected; created by the command")
 
@@ -587,6 +605,15 @@ class _Guard:
         for wt in worktree_git_dirs(git):
             if wt not in self.prep.worktrees:  # a worktree the command added
                 self.step(f"taming {self.show(wt)}", self._tame_worktree, wt)
+        modules = os.path.join(git, "modules") + os.sep
+        for sub_file in nested_git_dirs(mark.root, dirs=False):
+            # a `.git` file the command put in a linked directory: git would enter the
+            # repository it names; only git's own submodule layout (.git/modules/…) stays
+            if sub_file in self.prep.nested:
+                continue
+            targets = _pointed_git_dirs(sub_file)
+            if not targets or not all(t.startswith(modules) for t in targets):
+                self.step(f"removing {self.show(sub_file)}", self._redirect, sub_file)
         for sub in nested_git_dirs(mark.root):
             # a nested repository the root now links (a gitlink the command added): the
             # reviewer's `git status` would enter it and run what its config names

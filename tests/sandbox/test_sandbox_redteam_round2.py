@@ -211,7 +211,10 @@ pad = ("# " + "x" * 98 + "\n") * 11000  # 1.1 MB of comments before the payload
 with open("padded/.git/config", "a") as f:
     f.write(pad + '[core]\n\tfsmonitor = "touch %s; echo"\n' % sys.argv[1])
 PY
-git add newsub padded 2>/dev/null
+git init -q --separate-git-dir="$PWD/planted" evilsub
+git -C evilsub -c user.name=t -c user.email=t@t commit -q --allow-empty -m x
+git -C evilsub config core.fsmonitor "touch $m; echo"
+git add newsub padded evilsub 2>/dev/null
 mkdir -p .qwen .opencode .kilocode .devcontainer
 echo '{"mcpServers": {"x": {"command": "touch"}}}' > .qwen/settings.json
 for f in opencode.json crush.json .devcontainer.json .crush.json; do echo '{}' > $f; done
@@ -246,7 +249,8 @@ def test_git_and_agent_persistence(runner: Runner, area: Area) -> None:
     r = runner.run(area, "sh", "-c", PERSIST.replace("{marker}", str(marker)), cwd=ws,
                    extra_env={"PATH": "/usr/bin:/bin"}, timeout=120)  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == b"3", (r.stdout, r.stderr)  # the gitlinks were made
+    assert r.stdout.strip() == b"4", (r.stdout, r.stderr)  # the gitlinks were made
+    assert not (ws / "evilsub" / ".git").exists()  # it named a repository git would enter
     assert {p: (ws / p).read_bytes() for p in before} == before
     assert not (vendored / ".git" / "hooks" / "post-checkout").exists()
     for name in (".qwen", ".opencode", ".kilocode", ".devcontainer", "opencode.json",
@@ -257,7 +261,7 @@ def test_git_and_agent_persistence(runner: Runner, area: Area) -> None:
     assert b"fsmonitor" not in (ws / "newsub" / ".git" / "config").read_bytes()
     assert not (ws / "newsub" / ".git" / "hooks" / "pre-commit").exists()
     # the reviewer's git, at the root and inside the nested repositories, runs nothing planted
-    for where in (ws, ws / "newsub", ws / "padded", vendored):
+    for where in (ws, ws / "newsub", ws / "padded", ws / "evilsub", vendored):
         _git(where, "status", uid=uid)
     assert _git(ws, "commit", "-q", "--allow-empty", "-m", "host", uid=uid).returncode == 0
     assert not marker.exists()
