@@ -200,6 +200,7 @@ class DetailPane(Vertical):
         self.shown_id: str | None = None
         self.undone: frozenset[str] = frozenset()  # patches the reviewer undid: shown as such
         self._shown_review: object = None
+        self._reported: set[str] = set()  # actions already posted as seen
         self._empty = Static("Nothing to review yet.", id="detail-empty")
         self._document = CommandDetail(id="command-detail")
         self._diff = DiffView(id="patch-diff")
@@ -370,7 +371,9 @@ class DetailPane(Vertical):
             return  # a folded file has not been seen
         if scroller.size.height == 0:
             return
-        if scroller.max_scroll_y <= 0 or scroller.scroll_y >= scroller.max_scroll_y:
+        whole = scroller.max_scroll_y <= 0 or scroller.scroll_y >= scroller.max_scroll_y
+        if whole and self.shown_id not in self._reported:
+            self._reported.add(self.shown_id)
             self.post_message(self.Seen(self, frozenset({self.shown_id})))
 
 
