@@ -175,8 +175,25 @@ TOOLCHAIN_DIRS: tuple[str, ...] = (
 
 
 def home_dirs() -> tuple[Path, ...]:
-    """The homes a command may not read: $HOME and the account's home from passwd."""
-    return _homes()
+    """The homes a command may not read: $HOME and the account's home from passwd, and the
+    user's own XDG config/data/state dirs when they lie outside them (credential stores live
+    there too)."""
+    homes = _homes()
+    out = list(homes)
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        value = os.environ.get(var)
+        if not value or not os.path.isabs(value):
+            continue
+        real = Path(os.path.realpath(value))
+        if real == Path("/") or any(real == h or h in real.parents for h in homes):
+            continue
+        try:
+            if os.stat(real).st_uid != os.getuid():
+                continue  # not the user's own (e.g. a system dir): never hidden whole
+        except OSError:
+            continue
+        out.append(real)
+    return tuple(dict.fromkeys(out))
 
 
 def default_toolchains() -> tuple[Path, ...]:
@@ -292,7 +309,7 @@ class SandboxPolicy:
         hidden_homes = tuple(
             dict.fromkeys(
                 Path(os.path.realpath(h))
-                for h in (_homes() if self.homes is None else self.homes)
+                for h in (home_dirs() if self.homes is None else self.homes)
                 if Path(h).is_absolute() and os.path.realpath(h) != "/"
             )
         )
