@@ -257,7 +257,7 @@ class Scripted(Agent):
                 session_id="s1", update=update_agent_message_text(f"c{i} ")
             )
         await self.result("flood", n)
-        return "end_turn"
+        return PARAMS.get("STOP", "end_turn")
 
     async def s_garbage(self) -> str:
         out = sys.stdout.buffer
@@ -287,9 +287,6 @@ class Scripted(Agent):
         await self.say("hanging\n")
         await asyncio.sleep(3600)
         return "end_turn"
-
-    async def s_refuse(self) -> str:
-        return "refusal"
 
 
 def _options() -> list[PermissionOption]:
