@@ -113,6 +113,7 @@ async def test_feedback_and_denial_in_the_console_reach_the_agent(gitws: Path) -
         header = c.app.screen.query_one(ConsoleHeader)
         assert not any("UNJAILED" in d for d in header.degraded)
         assert not header.has_class("-degraded")
+        assert "mode full-access" in header.agent  # the agent's mode stays in the header
 
 
 @pytest.mark.timeout(60)

@@ -68,7 +68,7 @@ from app.agent.acp.items import AcpItems, ReadItem, TerminalState
 from app.agent.acp.overlay import OverlayScan, roll_back, scan, sync_in
 from app.agent.acp.process import AgentProcess, Spawner
 from app.agent.acp.transport import NdjsonTransport
-from app.agent.base import LinkBase
+from app.agent.base import LinkBase, StatusState
 from app.core.events import AgentText
 from app.core.model import (
     Action,
@@ -144,6 +144,7 @@ class AcpLink(LinkBase):
         self._mode = ""
         self._commands: list[str] = []
         self._tools: dict[str, str] = {}
+        self._last_status: tuple[StatusState, str] = ("thinking", "")
 
     # ------------------------------------------------------------------ the conversation
 
@@ -277,14 +278,23 @@ class AcpLink(LinkBase):
         self._status("error" if not self._session_id else "thinking", text)
 
     def _header(self) -> None:
-        parts = [self.label]
+        """The mode or the commands changed: say the last status again with them."""
+        state, detail = self._last_status
+        self._status(state, detail)
+
+    def _status(self, state: StatusState, detail: str = "") -> None:
+        """Every status line keeps the agent's mode and its commands (ACP's
+        `current_mode_update` / `available_commands_update`) in the header; an error's reason
+        comes first so it is never cut."""
+        self._last_status = (state, detail)
+        parts = [detail] if detail else []
         if self._mode:
             parts.append(f"mode {self._mode}")
         if self._commands:
             shown = " ".join("/" + c for c in self._commands[:6])
             more = f" +{len(self._commands) - 6}" if len(self._commands) > 6 else ""
-            parts.append(f"commands {shown}{more}")
-        self._status("thinking", " · ".join(parts))
+            parts.append(f"{shown}{more}")
+        super()._status(state, " · ".join(parts))
 
     # ------------------------------------------------------------------ turns
 
