@@ -130,7 +130,8 @@ class Session:
             patches=BigPatches(lines),
         )
         self.sandbox_status = {"summary": "bench", "network": "off", "degraded": []}
-        self.name = "bench"
+        self.session_id = "bench"
+        self.notices: tuple[str, ...] = ()
 
 
 async def _until(

@@ -52,8 +52,10 @@ class ReviewPanel(Horizontal):
         for action_id in changed:
             if (view := self.view_of(action_id)) is not None:
                 self.model.put(view)
-        rows = self.model.layout(self.pipeline.batches(), self.view_of)
-        if not new_ids or self.queue.set_queue(rows):
+        # Only new actions change the layout; otherwise just the changed rows are redrawn.
+        if not new_ids or self.queue.set_queue(
+            self.model.layout(self.pipeline.batches(), self.view_of)
+        ):
             for index, row in self.model.changed_rows(changed):
                 self.queue.update_row(index, row)
         self._follow(changed, new_ids)
