@@ -83,6 +83,10 @@ class ReplaceWatch:
             if wd >= 0:
                 self._dirs[wd] = d
 
+    def fileno(self) -> int:
+        """The inotify descriptor (-1 when nothing is watched): readable on an event."""
+        return self._fd
+
     def poll(self) -> bool:
         """True once a covered name has been replaced, created or removed."""
         while self.hit is None and self._fd >= 0:

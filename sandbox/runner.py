@@ -277,6 +277,10 @@ class _Either(threading.Event):
         self.other = other
         self.watch = watch
 
+    def fileno(self) -> int:
+        """Lets the run's wait loop wake on the watch's events (see client._drain)."""
+        return self.watch.fileno()
+
     def is_set(self) -> bool:
         if self.watch.poll():
             return True

@@ -347,6 +347,11 @@ def _drain(
     sel.register(spare.init, selectors.EVENT_READ, "init")
     sel.register(spare.reply, selectors.EVENT_READ, "reply")
     sel.register(spare.pidfd, selectors.EVENT_READ, "gone")
+    # a cancel event with a descriptor (the sandbox's watch of replaced protected files) wakes
+    # the loop at once instead of at the next poll
+    wake = getattr(cancel, "fileno", lambda: -1)()
+    if wake >= 0:
+        sel.register(wake, selectors.EVENT_READ, "cancel")
     pending = memoryview(stdin)
     if in_w is not None:
         os.set_blocking(in_w, False)
@@ -400,6 +405,8 @@ def _drain(
                         continue
                     with contextlib.suppress(ValueError, AttributeError):
                         outcome.note = str(json.loads(raw).get("note") or outcome.note)
+                elif key.data == "cancel":
+                    sel.unregister(wake)  # read by cancel.is_set() below
                 elif key.data == "stdin" and in_w is not None:
                     try:
                         sent = os.write(in_w, pending[:65536])
