@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from acpconsole import console
 from acpkit import ROOT, Ran
 from fake_openai import FakeOpenAI, responses_stream
 
@@ -91,3 +92,45 @@ def test_codex_edits_and_commands_reach_the_workspace_only_reviewed(
     # the rollback note reached the model as the next user message
     assert "were not accepted and were undone" in json.dumps(bodies[-1])
     assert "fake-key" not in ran.stdout + ran.stderr
+
+
+def _script(server: FakeOpenAI) -> None:
+    server.reply(
+        responses_stream([_call("patch", "c1", PATCH)], response_id="r1"),
+        responses_stream(
+            [_call("exec", "c2", "echo ran > ran.txt; cat hello.txt")], response_id="r2"
+        ),
+        responses_stream([_call("patch", "c3", CI)], response_id="r3"),
+        responses_stream([], response_id="r4", text="All done."),
+        responses_stream([], response_id="r5", text="Understood."),
+        responses_stream([], response_id="r6", text="Understood."),
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_codex_in_the_console_the_reviewer_denies_its_ci_file(
+    gitws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("FAKE_API_KEY", "fake-key")
+    with FakeOpenAI() as server:
+        port = server.base_url.split(":")[-1].split("/")[0]
+        _codex_home(home, server.base_url)
+        _script(server)
+        async with console(
+            gitws, "", argv=[str(CODEX)], agent_env_names=("FAKE_API_KEY",),
+            agent_reads=(home / ".codex",), agent_domains=(f"127.0.0.1:{port}",),
+        ) as c:  # fmt: skip
+            await c.until(lambda: len(c.waiting()) == 1, timeout=60)
+            (ci,) = c.waiting()
+            assert ".github/workflows/ci.yml" in c.run.session.pipeline.view(ci).action.patch
+            await c.select(ci)
+            await c.pilot.press("n")
+            await c.until(lambda: c.run.link.stop_reason is not None, timeout=60)
+            assert c.run.link.stop_reason == "end_turn"
+        bodies = server.bodies()
+    assert (gitws / "hello.txt").read_text() == "hello from codex\n"  # safe: policy applied it
+    assert (gitws / "ran.txt").read_text() == "ran\n"
+    assert not (gitws / ".github").exists()  # denied by the reviewer: rolled back
+    assert "were not accepted and were undone" in json.dumps(bodies[-1])
