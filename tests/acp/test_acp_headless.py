@@ -114,6 +114,9 @@ def test_a_crashing_agent_is_one_line_and_a_nonzero_exit(gitws: Path) -> None:
     assert ran.code == 1
     assert "simulated crash" in ran.stdout  # its last stderr line says why
     assert "Traceback" not in ran.stdout + ran.stderr
+    verify = subprocess.run([sys.executable, "-m", "app", "log", "verify", "--last"],
+                            capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr  # what was approved is kept
 
 
 def test_flood_of_updates_and_a_turn_that_does_not_end_with_end_turn(gitws: Path) -> None:
@@ -127,3 +130,20 @@ def test_flood_of_updates_and_a_turn_that_does_not_end_with_end_turn(gitws: Path
 def test_usage_mistakes_are_one_line(gitws: Path) -> None:
     ran = run_acp(gitws, "basic", options=("--agent-unjailed", "--agent-env", "X"))
     assert ran.code == 2 and ran.stderr.count("\n") == 1
+
+
+async def test_an_agent_that_never_answers_is_one_line(gitws: Path) -> None:
+    import io
+
+    from app.cli.acp_cmd import open_acp
+    from app.cli.run_cmd import run_headless
+
+    run = open_acp(gitws, ["/bin/sleep", "600"], prompt="go", headless=True)
+    run.link.init_timeout_s = 1.0
+    try:
+        async with run.session:
+            code = await run_headless(run.session.pipeline, run.link, out=io.StringIO())
+    finally:
+        run.close()
+    assert code == 1
+    assert run.link.stop_reason is None

@@ -128,6 +128,7 @@ class AcpLink(LinkBase):
         self.overlay = overlay
         self.headless = headless
         self.label = label
+        self.init_timeout_s = INIT_TIMEOUT_S  # for initialize and session/new
         self.stop_reason: str | None = None  # of the last prompt turn
         self.problems: list[str] = []  # one line each, also shown as status
         self.summary: list[str] = []  # one line per request answered (headless summary)
@@ -169,7 +170,9 @@ class AcpLink(LinkBase):
         except RequestError as exc:
             self._status("error", f"the agent answered with an error: {exc}")
         except TimeoutError:
-            self._status("error", "the agent did not answer initialize within 60 s")
+            self._status(
+                "error", f"the agent did not answer initialize within {self.init_timeout_s:g} s"
+            )
         finally:
             await self._shutdown(conn, tasks)
 
@@ -183,13 +186,13 @@ class AcpLink(LinkBase):
                 ),
                 client_info=Implementation(name="lockgate", title="lockgate", version=__version__),
             ),
-            INIT_TIMEOUT_S,
+            self.init_timeout_s,
         )
         info = init.agent_info
         if info is not None:
             self.label = f"{info.name} {info.version}".strip()
         session = await asyncio.wait_for(
-            conn.new_session(cwd=str(self.workspace), mcp_servers=[]), INIT_TIMEOUT_S
+            conn.new_session(cwd=str(self.workspace), mcp_servers=[]), self.init_timeout_s
         )
         self._session_id = session.session_id
         modes = session.modes
