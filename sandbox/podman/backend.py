@@ -212,6 +212,8 @@ class PodmanBackend:
     ) -> Completed:
         if self.policy.network == "proxy" and proxy_socket is None:
             raise SandboxError("proxy network mode needs a proxy socket")
+        if self.policy.network == "proxy" and not os.path.exists(str(proxy_socket)):
+            raise SandboxError(f"proxy socket {proxy_socket} does not exist")
         with self._lock:
             lay = self._layout(prepared, proxy_socket)
             if self._cid is None or lay.key != self._key:
@@ -310,9 +312,11 @@ class PodmanBackend:
             env=podman_env,
         )
         assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
+        in_w = os.dup(proc.stdin.fileno())
+        proc.stdin.close()  # the one writer left is in_w: closing it is podman's EOF
         result = _drain(
             [proc.stdout.fileno(), proc.stderr.fileno()],
-            os.dup(proc.stdin.fileno()),
+            in_w,
             stdin or b"",
             timeout,
             max_output,
@@ -321,7 +325,7 @@ class PodmanBackend:
             wait=lambda sel: _ExecWaiter(proc, self),
             close_pipes=False,
         )
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
+        for stream in (proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 stream.close()
         self._kill_all_exec()

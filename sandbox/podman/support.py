@@ -75,9 +75,26 @@ class PodmanSupport(KernelSupport):
         return data
 
 
-def probe_podman(podman: Podman, image: str | None, rootfs: str | None) -> PodmanSupport:
+_PROBED: dict[tuple[Podman, str | None, str | None], PodmanSupport] = {}
+
+
+def probe_podman(
+    podman: Podman, image: str | None, rootfs: str | None, *, fresh: bool = False
+) -> PodmanSupport:
     """Ask podman (`podman info`, the image); never raises for a missing piece: the layers say
-    what is missing and `refusal()` how to get it."""
+    what is missing and `refusal()` how to get it. A host that can run is remembered for the
+    process (`podman info` costs ~0.5 s; a session probes once, a test run once per image);
+    what cannot run is asked again every time."""
+    key = (podman, image, rootfs)
+    if not fresh and key in _PROBED:
+        return _PROBED[key]
+    found = _probe(podman, image, rootfs)
+    if found.can_run(allow_degraded=True):
+        _PROBED[key] = found
+    return found
+
+
+def _probe(podman: Podman, image: str | None, rootfs: str | None) -> PodmanSupport:
     try:
         info = podman.info()
     except (SandboxError, SandboxUnavailable, ValueError) as e:
