@@ -87,38 +87,38 @@ class ConsoleBridge:
 
     def notify(self, event: PipelineEvent) -> None:
         self.events_seen += 1
-        p = self._pending
+        pending = self._pending
         if isinstance(event, ActionProposed):
-            p.new_ids.append(event.action.id)
-            p.dirty.add(event.action.id)
+            pending.new_ids.append(event.action.id)
+            pending.dirty.add(event.action.id)
         elif isinstance(event, ActionAssessed | ActionDecided | ActionStateChanged):
-            p.dirty.add(event.action_id)
+            pending.dirty.add(event.action_id)
         elif isinstance(event, VerdictGiven):
-            p.dirty.add(event.verdict.action_id)
+            pending.dirty.add(event.verdict.action_id)
         elif isinstance(event, ExecutionStarted):
             self.running = event.action_id
-            p.dirty.add(event.action_id)
-            p.started.append(event.action_id)
-            p.output.append(("start", event.action_id, event.ran, time.time()))
+            pending.dirty.add(event.action_id)
+            pending.started.append(event.action_id)
+            pending.output.append(("start", event.action_id, event.ran, time.time()))
         elif isinstance(event, OutputChunk):
-            p.output.append(("chunk", event.action_id, event.stream, event.data))
+            pending.output.append(("chunk", event.action_id, event.stream, event.data))
         elif isinstance(event, ExecutionFinished):
             result = event.result
             if self.running == result.action_id:
                 self.running = None
-            p.dirty.add(result.action_id)
-            p.finished.append(result.action_id)
-            p.output.append(("end", result, time.time()))
+            pending.dirty.add(result.action_id)
+            pending.finished.append(result.action_id)
+            pending.output.append(("end", result, time.time()))
         elif isinstance(event, AgentEventSeen):
             inner = event.event
             if isinstance(inner, AgentText):
-                p.agent_text.append((inner.kind, inner.text))
+                pending.agent_text.append((inner.kind, inner.text))
             else:
-                p.status = inner
+                pending.status = inner
         elif isinstance(event, ResultsSent):
-            p.dirty.update(r.action_id for r in event.results)
+            pending.dirty.update(r.action_id for r in event.results)
             # The agent's next words answer these results: a new turn, a new paragraph.
-            p.agent_text.append(("turn", ""))
+            pending.agent_text.append(("turn", ""))
         if not self._posted:
             self._posted = True
             self._target.post_message(Changed())

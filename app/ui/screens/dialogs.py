@@ -54,44 +54,44 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
         self.edited = edited
 
     def compose(self) -> ComposeResult:
-        v = self.view
+        view = self.view
         with Vertical(id="dialog"):
             yield Static(
-                make_safe(danger_words(v), keep_newlines=False).content().stylize_before("bold"),
+                make_safe(danger_words(view), keep_newlines=False).content().stylize_before("bold"),
                 id="dialog-title",
             )
-            a = v.assessment
+            assessment = view.assessment
             more = [
                 Content("• ") + make_safe(r, keep_newlines=False).content()
-                for r in (a.reasons[1:] if a else ())
+                for r in (assessment.reasons[1:] if assessment else ())
             ]
-            if a is not None and a.categories:
+            if assessment is not None and assessment.categories:
                 more.insert(
                     0,
                     Content.styled(
-                        "risk: " + ", ".join(c.value for c in a.categories), "$text-muted"
+                        "risk: " + ", ".join(c.value for c in assessment.categories), "$text-muted"
                     ),
                 )
             if more:
                 yield Static(Content("\n").join(more), id="dialog-reasons")
-            spans = v.assessment.spans if v.assessment else ()
-            if isinstance(v.action, CommandAction) and self.edited is not None:
+            spans = view.assessment.spans if view.assessment else ()
+            if isinstance(view.action, CommandAction) and self.edited is not None:
                 text, warnings = command_content(self.edited, ())
                 yield Static(
                     Content.styled(f"will run ({len(self.edited)} chars):", "$text-muted"),
                     id="dialog-will-run",
                 )
-            elif isinstance(v.action, CommandAction):
-                text, warnings = command_content(v.action.command, spans)
+            elif isinstance(view.action, CommandAction):
+                text, warnings = command_content(view.action.command, spans)
             else:
-                safe = make_safe(v.action.reviewed_text)
+                safe = make_safe(view.action.reviewed_text)
                 text, warnings = safe.content(), list(safe.warnings)
             with VerticalScroll(id="dialog-text"):
                 yield Static(text)
-            if isinstance(v.action, CommandAction) and self.edited is not None:
+            if isinstance(view.action, CommandAction) and self.edited is not None:
                 yield Static(
                     Content.styled("edit: proposed → edited\n", "$text-muted")
-                    + edit_diff_content(v.action.command, self.edited),
+                    + edit_diff_content(view.action.command, self.edited),
                     id="dialog-diff",
                 )
             if warnings:
@@ -100,7 +100,7 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
                 )
             yield Static(
                 Content(f"{self.verb} ")
-                + safe_line(v.action.id)
+                + safe_line(view.action.id)
                 + Content(f"? Type {CONFIRM_WORD} and press Enter; Esc cancels."),
                 id="dialog-prompt",
             )

@@ -119,42 +119,47 @@ def _level_of(score: int) -> str:
 
 def outcome_content(view: ViewLike) -> Content:
     parts: list[Content] = []
-    d = view.decision
-    if d is not None:
-        text = f"{d.kind.value} by {d.rule}" + (f": {d.reason}" if d.reason else "")
+    decision = view.decision
+    if decision is not None:
+        text = f"{decision.kind.value} by {decision.rule}" + (
+            f": {decision.reason}" if decision.reason else ""
+        )
         parts.append(_line("policy", text))
-    v = view.verdict
-    if v is not None:
-        who = "you" if v.by == "human" else "policy"
-        text = f"{v.kind.value} ({who}{', key ' + v.key if v.key and v.by == 'human' else ''})"
+    verdict = view.verdict
+    if verdict is not None:
+        who = "you" if verdict.by == "human" else "policy"
+        text = f"{verdict.kind.value} ({who}{', key ' + verdict.key if verdict.key and verdict.by == 'human' else ''})"
         parts.append(_line("verdict", text))
-        if v.feedback:
-            parts.append(_line("feedback", v.feedback))
-        if v.edited is not None:
-            parts.append(_line("edited to", v.edited, "bold"))
-    r = view.result
-    if r is not None:
-        bad = r.status is not ResultStatus.COMPLETED or (r.exit_code not in (None, 0))
-        status = r.status.value
-        if r.exit_code is not None:
-            status += f", exit {r.exit_code}"
-        if r.duration_s:
-            status += f", {r.duration_s:.2f} s"
+        if verdict.feedback:
+            parts.append(_line("feedback", verdict.feedback))
+        if verdict.edited is not None:
+            parts.append(_line("edited to", verdict.edited, "bold"))
+    result = view.result
+    if result is not None:
+        bad = result.status is not ResultStatus.COMPLETED or (result.exit_code not in (None, 0))
+        status = result.status.value
+        if result.exit_code is not None:
+            status += f", exit {result.exit_code}"
+        if result.duration_s:
+            status += f", {result.duration_s:.2f} s"
         parts.append(_line("result", status, "bold $text-error" if bad else "bold $text-success"))
         if (
-            r.ran is not None
+            result.ran is not None
             and isinstance(view.action, CommandAction)
-            and r.ran != view.action.command
+            and result.ran != view.action.command
         ):
-            parts.append(_line("ran", r.ran, "bold $text-warning"))
-        if r.message:
-            parts.append(_line("message", r.message))
-        if r.truncated:
+            parts.append(_line("ran", result.ran, "bold $text-warning"))
+        if result.message:
+            parts.append(_line("message", result.message))
+        if result.truncated:
             parts.append(
-                _line("output", f"cut: {r.stdout_total} bytes stdout, {r.stderr_total} stderr")
+                _line(
+                    "output",
+                    f"cut: {result.stdout_total} bytes stdout, {result.stderr_total} stderr",
+                )
             )
-        if r.files_changed:
-            parts.append(_line("files", ", ".join(r.files_changed)))
+        if result.files_changed:
+            parts.append(_line("files", ", ".join(result.files_changed)))
     return Content("\n").join(parts) if parts else Content.styled("no verdict yet", "$text-muted")
 
 
