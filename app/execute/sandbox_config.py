@@ -12,6 +12,9 @@ agent never can (writable roots and hidden paths are the session's choice).
                                                        # default: half the machine's memory)
     allow_unix_sockets = ["~/proj/.devenv/pg.sock"]    # sockets in the workspace a command may
                                                        # reach (all others there are covered)
+    backend = "podman"                                 # run commands in a podman container
+    image = "localhost/lockgate-host:latest"           # (podman) image, or rootfs = "/srv/root"
+    podman_connection = "build-box"                    # (podman) a podman system connection
 """
 
 from __future__ import annotations
@@ -67,12 +70,14 @@ def sandbox_policy(
     network: Literal["off", "proxy"],
     allow_degraded: bool,
 ) -> SandboxPolicy:
-    known = {"hide", "writable", "readable", "memory", "allow_unix_sockets"}
+    from app.execute import sandbox_backend
+
+    known = {"hide", "writable", "readable", "memory", "allow_unix_sockets", *sandbox_backend.KEYS}
     unknown = sorted(set(section) - known)
     if unknown:
         raise ConfigError(f"[sandbox] unknown setting(s): {', '.join(unknown)}")
     writable = tuple(p for p in _paths(section, "writable") if p.is_dir())
-    return SandboxPolicy(
+    policy = SandboxPolicy(
         workspace=workspace,
         writable=writable,
         network=network,
@@ -82,3 +87,5 @@ def sandbox_policy(
         allow_unix_sockets=_paths(section, "allow_unix_sockets"),
         allow_degraded=allow_degraded,
     )
+    # the backend: the config's choice, or the command line's (--sandbox-backend, --image …)
+    return sandbox_backend.apply(policy, section)
