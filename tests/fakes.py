@@ -305,6 +305,10 @@ class QueueLink:
             self._events.put_nowait(Proposed(action))
         self._events.put_nowait(TurnEnded(turn_id))
 
+    def say(self, text: str) -> None:
+        """The agent's words, outside any turn (streamed prose)."""
+        self._events.put_nowait(AgentText(text))
+
     def status(self, state: AgentState, detail: str = "") -> None:
         self._events.put_nowait(AgentStatus(state, detail))
 

@@ -264,14 +264,13 @@ async def test_a_diff_line_wider_than_the_pane_says_it_goes_on(workspace: Path) 
 
 
 async def test_agent_pane_follows_the_newest_words(workspace: Path) -> None:
-    from app.core.events import AgentText
     from app.ui.widgets.agent_text import AgentView
 
     async with console(workspace, size=(120, 30)) as c:
         view = c.main.query_one(AgentView)
         for i in range(12):
             for j in range(5):
-                c.link._events.put_nowait(AgentText(f"step {i}.{j} of the plan.\n"))
+                c.link.say(f"step {i}.{j} of the plan.\n")
             await c.pilot.pause(0.02)
         await c.until(lambda: "step 11.4 of the plan." in view.text)
         await c.until(lambda: "step 11.4 of the plan." in c.text)
@@ -279,7 +278,7 @@ async def test_agent_pane_follows_the_newest_words(workspace: Path) -> None:
         await c.pilot.press("question_mark")
         await c.until(lambda: c.app.screen is not c.main)
         for i in range(20):
-            c.link._events.put_nowait(AgentText(f"later {i} while help is open.\n"))
+            c.link.say(f"later {i} while help is open.\n")
             await c.pilot.pause(0.01)
         await c.until(lambda: "later 19 while help is open." in view.text)
         await c.pilot.press("escape")
@@ -288,7 +287,7 @@ async def test_agent_pane_follows_the_newest_words(workspace: Path) -> None:
         # Scrolled up by the reviewer, it stays where they put it.
         view.scroll_home(animate=False)
         await c.pilot.pause(0.05)
-        c.link._events.put_nowait(AgentText("one more line.\n"))
+        c.link.say("one more line.\n")
         await c.until(lambda: "one more line." in view.text)
         await c.pilot.pause(0.1)
         assert "step 0.0 of the plan." in c.text
