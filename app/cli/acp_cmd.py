@@ -27,6 +27,7 @@ import click
 
 from app.cli import UserError
 from app.cli.monitor_options import monitor_options
+from app.cli.sandbox_backend_options import sandbox_backend_options
 
 if TYPE_CHECKING:
     from app.agent.acp.link import AcpLink
@@ -164,6 +165,7 @@ class AcpSessionView:
 @click.option("--prompt", default=None, metavar="TEXT",
               help="The first user message (default: asked for on the terminal).")  # fmt: skip
 @monitor_options
+@sandbox_backend_options
 @click.argument("agent_command", nargs=-1, required=True, type=click.UNPROCESSED)
 def cli(
     workspace: str | None,

@@ -18,6 +18,7 @@ import click
 from app.cli import UserError
 from app.cli.monitor_options import monitor_options
 from app.cli.network_options import network_extra, network_rule_options
+from app.cli.sandbox_backend_options import sandbox_backend_options
 
 
 @click.command("demo")
@@ -60,6 +61,7 @@ from app.cli.network_options import network_extra, network_rule_options
     help="Keep the temporary demo workspace afterwards (its path is printed).",
 )
 @network_rule_options
+@sandbox_backend_options
 @monitor_options
 def cli(
     script_path: str | None,

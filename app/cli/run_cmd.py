@@ -26,6 +26,7 @@ import click
 from app.cli import UserError
 from app.cli.monitor_options import monitor_options
 from app.cli.network_options import network_extra, network_rule_options
+from app.cli.sandbox_backend_options import sandbox_backend_options
 
 # asyncio, the core events and the patch display are imported where they are used: the module
 # is loaded for `lockgate run --help` too, which needs none of them (~60 ms).
@@ -399,6 +400,7 @@ def build_link(
     help="Allow domain D (repeatable; needs --network allow).",
 )
 @network_rule_options
+@sandbox_backend_options
 @monitor_options
 @click.option(
     "--audit",

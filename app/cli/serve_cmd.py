@@ -15,6 +15,7 @@ import click
 
 from app.cli import UserError
 from app.cli.network_options import network_choice, network_options
+from app.cli.sandbox_backend_options import sandbox_backend_options
 
 _PASS_ON = (  # network options handed on, word for word, to every rewritten `sandbox run`
     ("allow_domain", "--allow-domain"),
@@ -75,6 +76,7 @@ def sandbox_network_args(params: dict[str, Any]) -> tuple[str, ...]:
     "reason, and every decision is printed and audited.",
 )
 @network_options
+@sandbox_backend_options
 def cli(
     workspace: str | None, timeout: float, audit: str | None, headless: bool, **params: Any
 ) -> None:
@@ -94,7 +96,10 @@ def cli(
         raise UserError("the console needs a terminal; use --headless to serve without one")
     if not ws.is_dir():
         raise UserError(f"workspace {ws}: not a directory")
-    network_args = sandbox_network_args(params)
+    from app.execute.sandbox_backend import cli_args
+
+    # the rewritten `sandbox run` gets the network and the backend options as given here
+    network_args = sandbox_network_args(params) + cli_args()
     choice = network_choice(params)
     allowed = tuple(str(d) for d in (params.get("allow_domain") or ()))
     try:
