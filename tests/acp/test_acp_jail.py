@@ -68,6 +68,27 @@ def test_writes_land_in_the_upper_layer_and_the_real_tree_is_untouched(
         jail.close()
 
 
+def test_a_real_symlink_is_never_read_through_into_a_diff(tmp_path: Path, gitws: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET\n")
+    (gitws / "leak").symlink_to(secret)
+    (gitws / "ldir").symlink_to(tmp_path)
+    jail = Jail(SandboxPolicy(workspace=gitws), tmp_path / "state")
+    jail.start()
+    try:
+        script = "rm leak ldir && echo mine > leak && mkdir ldir && echo x > ldir/secret.txt"
+        proc = jail.spawn(["/bin/sh", "-c", script], env={"PATH": "/usr/bin:/bin"})
+        os.close(proc.stdin)
+        _drain(proc.stdout)
+        proc.close()
+        found = scan(jail.upper, gitws)
+    finally:
+        jail.close()
+    texts = [c.old or "" for c in found.changes] + found.notes
+    assert not any("TOP-SECRET" in t for t in texts)
+    assert all(c.rel not in ("leak", "ldir/secret.txt") for c in found.changes)
+
+
 def test_a_jail_that_cannot_be_built_is_refused_in_one_line(tmp_path: Path) -> None:
     ws = tmp_path / "a,b"  # a comma cannot be in an overlayfs layer path
     ws.mkdir()

@@ -65,7 +65,7 @@ from acp.schema import (
 from app import __version__
 from app.agent.acp.diffs import FileChange, unified, unified_all
 from app.agent.acp.items import AcpItems, ReadItem, TerminalState
-from app.agent.acp.overlay import OverlayScan, roll_back, scan, sync_in
+from app.agent.acp.overlay import OverlayScan, read_real, roll_back, scan, sync_in
 from app.agent.acp.process import AgentProcess, Spawner
 from app.agent.acp.transport import NdjsonTransport
 from app.agent.base import LinkBase, StatusState
@@ -341,7 +341,7 @@ class AcpLink(LinkBase):
             return await self._submit(with_) if with_ else ()
         found: OverlayScan = await asyncio.to_thread(scan, overlay.upper, self.workspace)
         for note in found.notes:
-            if note not in self.summary:
+            if f"overlay: {note}" not in self.summary:
                 self.summary.append(f"overlay: {note}")
         # One patch per file, proposed together: each is judged and decided on its own.
         patches = [
@@ -395,13 +395,9 @@ class AcpLink(LinkBase):
         if rel is None:
             self.summary.append(f"write {path}: refused (outside the workspace)")
             raise _error(f"{path}: outside the workspace; lockgate refuses to write there")
-        real = self.workspace / rel
-        old: str | None = None
-        if real.is_file():
-            try:
-                old = real.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise _error(f"{rel}: not a text file ({exc})") from None
+        exists, old = read_real(self.workspace, rel)  # never through a symlink
+        if exists and old is None:
+            raise _error(f"{rel}: not a text file lockgate can show as a diff (or a symlink)")
         if old == content:
             return WriteTextFileResponse()
         diff = unified(FileChange(rel, "modify" if old is not None else "add", old, content))

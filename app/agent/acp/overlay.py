@@ -40,15 +40,17 @@ def _opaque(path: str) -> bool:
     return False
 
 
-def _read_real(path: Path) -> tuple[bool, str | None]:
-    """(exists as a regular file, its text or None when it is not text)."""
+def read_real(workspace: Path, rel: str) -> tuple[bool, str | None]:
+    """(exists, its text or None when it is not text). Walked from the workspace without
+    following symlinks: a real symlink (or a symlinked directory on the way) is never read
+    through, so nothing outside the workspace shows up in a diff."""
     try:
-        st = os.lstat(path)
+        data = read_beneath(workspace, rel, MAX_FILE)
     except FileNotFoundError:
         return False, None
-    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE:
-        return True, None
-    return True, decode_text(path.read_bytes())
+    except OSError:
+        return True, None  # a symlink, a special file, too large: not reviewable text
+    return True, decode_text(data)
 
 
 def _real_files(root: Path) -> list[Path]:
@@ -67,8 +69,7 @@ def scan(upper: Path, workspace: Path) -> OverlayScan:
         return p.relative_to(upper).as_posix()
 
     def deleted(rel: str) -> None:
-        real = workspace / rel
-        exists, text = _read_real(real)
+        exists, text = read_real(workspace, rel)
         if not exists or rel in seen:
             return
         seen.add(rel)
@@ -115,9 +116,13 @@ def scan(upper: Path, workspace: Path) -> OverlayScan:
                 result.notes.append(f"{rel}: over {MAX_FILE >> 20} MB; it stays in the overlay")
                 continue
             new = decode_text(path.read_bytes())
-            exists, old = _read_real(workspace / rel)
+            exists, old = read_real(workspace, rel)
             if new is None or (exists and old is None):
-                if not exists or old is None or (workspace / rel).read_bytes() != path.read_bytes():
+                try:
+                    same = exists and read_beneath(workspace, rel, MAX_FILE) == path.read_bytes()
+                except OSError:
+                    same = False
+                if not same:
                     result.notes.append(f"{rel}: not text; it stays in the agent's overlay")
                 continue
             if exists and old == new:
