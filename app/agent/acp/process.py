@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,19 @@ Spawner = Callable[[], Awaitable[AgentProcess]]
 STREAM_LIMIT = 1 << 20
 
 
+try:  # resolved here, in the parent: nothing is loaded between fork and exec
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: if lockgate dies without stopping it (SIGKILL), so does the
+    agent (its own children are killed with its process group by `stop`/`kill_now`)."""
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 class LocalProcess:
     """An unjailed agent: `--agent-unjailed`."""
 
@@ -66,6 +80,7 @@ class LocalProcess:
             env=env,
             start_new_session=True,  # its own process group: stopped as a whole
             limit=STREAM_LIMIT,
+            preexec_fn=_die_with_parent,
         )
         return cls(proc)
 
