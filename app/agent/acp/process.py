@@ -46,6 +46,7 @@ Spawner = Callable[[], Awaitable[AgentProcess]]
 STREAM_LIMIT = 1 << 20
 
 
+_PRCTL: Callable[..., int] | None
 try:  # resolved here, in the parent: nothing is loaded between fork and exec
     _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux
