@@ -135,10 +135,16 @@ def undo_question(target: ViewLike, selected: ViewLike | None) -> str:
 
 def no_output(view: ViewLike, ran: bool) -> str:
     """Why `o` has nothing to show for `view` (`ran`: the output pane saw its run start)."""
+    result = view.result
     if view.state is ActionState.RUNNING:
         why = "has printed nothing yet"
+    elif not ran or result is None:
+        why = "has not run"
+    elif result.stdout_total or result.stderr_total:
+        # The pane keeps the newest lines only; the audit log keeps every run's output.
+        return f"{view.action.id}'s output has scrolled out of the output pane's memory."
     else:
-        why = "printed nothing" if ran and view.result is not None else "has not run"
+        why = "printed nothing"
     return f"{view.action.id} {why}: no output to show."
 
 

@@ -93,3 +93,19 @@ def test_quit_counts_waiting_and_unfinished() -> None:
         _cmd("d", ActionState.DONE),
     ]
     assert quit_counts(views) == (1, 2)
+
+
+def test_o_says_why_there_is_no_output() -> None:
+    from app.core.model import Result, ResultStatus
+    from app.ui.selection import no_output
+
+    quiet = Result("a", ResultStatus.COMPLETED, exit_code=0)
+    loud = Result("a", ResultStatus.COMPLETED, exit_code=0, stdout_total=10)
+    assert no_output(_cmd("a", ActionState.RUNNING), ran=True).endswith(
+        "printed nothing yet: no output to show."
+    )
+    assert "has not run" in no_output(_cmd("a", ActionState.WAITING), ran=False)
+    done = ActionView(CommandAction("ls", turn_id="t1", id="a"), ActionState.DONE, result=quiet)
+    assert "printed nothing" in no_output(done, ran=True)
+    gone = ActionView(CommandAction("ls", turn_id="t1", id="a"), ActionState.DONE, result=loud)
+    assert "scrolled out" in no_output(gone, ran=True)
