@@ -74,6 +74,7 @@ class PodmanBackend:
         self._conn: socket.socket | None = None
         self.mode = ""
         self._rootless = False
+        self._no_cgroup_limits = False
         self._host_ro: tuple[str, ...] | None = None
         self.starts = 0  # containers started (a changed protected set starts a new one)
 
@@ -82,6 +83,7 @@ class PodmanBackend:
     def support(self) -> PodmanSupport:
         s = probe_podman(self.podman, None if self.rootfs else self.image, self.rootfs)
         self._rootless = s.rootless
+        self._no_cgroup_limits = s.rootless and s.cgroup_version == "v1"
         return s
 
     def prewarm(self, prepared: Prepared) -> None:
@@ -144,7 +146,10 @@ class PodmanBackend:
             "--hostname", "lockgate",
             "--pids-limit", str(p.max_processes + 1),  # + init (the bridge is a thread of it)
             "--ulimit", f"nofile={p.max_open_files}:{p.max_open_files}",
-            "--ulimit", f"nproc={p.max_processes + 4}:{p.max_processes + 4}",
+            # a cap of its own where podman ignores --pids-limit (rootless on cgroup v1): the
+            # count is kept in the container's user namespace (root's is exempt: rootful
+            # relies on the pids cgroup)
+            "--ulimit", f"nproc={p.max_processes + 1}:{p.max_processes + 1}",
             "--ulimit", f"fsize={p.max_file_size}:{p.max_file_size}",
             "--workdir", "/",
             "--mount", f"type=bind,src={code},dst={CTL}/code,ro=true",
@@ -152,6 +157,8 @@ class PodmanBackend:
         ]  # fmt: skip
         if memory:
             args += ["--memory", str(memory), "--memory-swap", str(memory)]
+            if self._no_cgroup_limits:  # no memory cgroup: RLIMIT_DATA per process instead
+                args += ["--ulimit", f"data={memory}:{memory}"]
         if p.cpu_seconds:
             args += ["--ulimit", f"cpu={p.cpu_seconds}:{p.cpu_seconds}"]
         if self._rootless:

@@ -38,8 +38,14 @@ class PodmanSupport(KernelSupport):
             ", ".join(self.cgroup_controllers) or "none"
         )
         if self.rootless and self.cgroup_version == "v1":
-            limits_ok = False
-            limits_detail += " (rootless on cgroup v1: podman ignores pids and memory limits)"
+            # podman ignores --pids-limit and --memory here; the backend caps processes with
+            # RLIMIT_NPROC (counted in the container's user namespace) and memory with
+            # RLIMIT_DATA per process instead
+            limits_ok = True
+            limits_detail = (
+                "RLIMIT_NPROC in the container's user namespace, RLIMIT_DATA per process "
+                "(rootless on cgroup v1: podman ignores the pids and memory cgroups)"
+            )
         where = "remote" if self.remote else ("rootless" if self.rootless else "rootful")
         return (
             Layer(
@@ -125,7 +131,11 @@ def _probe(podman: Podman, image: str | None, rootfs: str | None) -> PodmanSuppo
         arch_supported=True,
         uid=os.getuid(),
         seccomp=seccomp,
-        process_cap="pids cgroup" if "pids" in controllers else "",
+        process_cap=(
+            "RLIMIT_NPROC (user namespace)"
+            if rootless and cgroup_version == "v1"
+            else ("pids cgroup" if "pids" in controllers else "")
+        ),
         podman_version=version,
         rootless=rootless,
         remote=podman.remote,
