@@ -89,3 +89,11 @@ async def test_header_reads_well_at_common_widths(tmp_path: Path, width: int) ->
         assert header_texts and all(
             not t.startswith("&#160;") for t in header_texts[1:] if t.strip("&#160;")
         ), header_texts
+
+
+def test_narrow_header_shows_the_bare_agent_state_not_an_ellipsis() -> None:
+    header = ConsoleHeader(session_name="session-80c878e444bc", workspace="/tmp/lockgate-demo-x")
+    header.sandbox = summarise_sandbox(DEMO_STATUS)
+    header.agent = "waiting (2 actions wait for you)"
+    line = header.line(80).plain
+    assert "agent waiting   sandbox" in line and line.endswith("net proxy"), line

@@ -236,6 +236,8 @@ class ConsoleHeader(Vertical):
             if agent_room < agent_min:
                 continue
             shown = elide_end(agent, agent_room)
+            if sess is None and shown != agent and not self.agent.startswith("error"):
+                shown = state  # narrow: "waiting" says more than "waiting …"
             return build(elide_middle(path, width - others - len(shown)), shown, box, sess)
         return build(elide_middle(path, 5), elide_end(state, 7), short, None)
 
