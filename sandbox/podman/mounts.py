@@ -18,6 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.linux.mounts import BREAK_FILE_MAX, break_link, scan_writable
 from sandbox.linux.unix_sockets import PROC_NET_UNIX, bound_paths
 from sandbox.policy import SandboxError, SandboxPolicy
 from sandbox.workspace import Prepared
@@ -99,6 +100,20 @@ def layout(
     binds: list[Bind] = [Bind(w, w, False) for w in writable]
     binds += [Bind(d, d, False) for d in prepared.git_dirs]
     binds += [Bind(p, p, True) for p in prepared.read_only]
+    # the writable trees as the Linux backend secures them (its own walk): sockets found there
+    # are covered below, and each file with other names (a pnpm/uv store's hard link) gets an
+    # inode of its own by a copy, or, too big or failing, a read-only bind of itself
+    allow = [str(a) for a in getattr(policy, "allow_unix_sockets", ())]
+    tree_sockets, linked = scan_writable(writable, allow)
+    for path in linked:
+        try:
+            small = os.lstat(path).st_size <= BREAK_FILE_MAX
+            if small and break_link(path):
+                continue
+        except OSError:
+            pass
+        if os.path.lexists(path):
+            binds.append(Bind(path, path, True))
     for r in (*host_ro, *(str(x) for x in (*policy.readable, *policy.toolchains))):
         if os.path.exists(r) and not _under(r, writable) and r != "/":
             binds.append(Bind(r, r, True))
@@ -123,7 +138,7 @@ def layout(
     allowed = {os.path.realpath(a) for a in getattr(policy, "allow_unix_sockets", ())}
     if proxy_socket is not None:
         allowed.add(os.path.realpath(proxy_socket))
-    for sock in _bound_sockets():
+    for sock in [*tree_sockets, *_bound_sockets()]:
         if sock not in allowed and _under(sock, sources) and sock not in masks_file:
             masks_file.append(sock)
     key = (

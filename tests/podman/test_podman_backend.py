@@ -167,3 +167,31 @@ def test_proxy_mode_bridges_the_socket(pworkspace: Path) -> None:
         for p in d.iterdir():
             p.unlink()
         d.rmdir()
+
+
+def test_hard_links_and_sockets_in_the_workspace(pworkspace: Path) -> None:
+    import socket as sk
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="lockgate-podman-out-", dir="/var/tmp"))
+    victim = outside / "store-file"
+    victim.write_text("original\n")
+    os.link(victim, pworkspace / "linked")
+    srv = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM)
+    srv.bind(str(pworkspace / "dev.sock"))
+    srv.listen(1)
+    try:
+        with Sandbox(SandboxPolicy(workspace=pworkspace, backend="podman")) as sb:
+            r = sb.run(
+                ["sh", "-c", "echo pwned >> linked; cat linked; "
+                 "python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); "
+                 "s.connect('dev.sock'); print('CONNECTED')\""],
+                timeout=30,
+            )  # fmt: skip
+        assert victim.read_text() == "original\n"
+        assert b"CONNECTED" not in r.stdout, r.stdout
+    finally:
+        srv.close()
+        import shutil
+
+        shutil.rmtree(outside, ignore_errors=True)
