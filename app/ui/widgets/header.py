@@ -236,8 +236,8 @@ class ConsoleHeader(Vertical):
             if agent_room < agent_min:
                 continue
             shown = elide_end(agent, agent_room)
-            if sess is None and shown != agent and not self.agent.startswith("error"):
-                shown = state  # narrow: "waiting" says more than "waiting …"
+            if shown != agent and agent_room < len(state) + 6 and not agent.startswith("error"):
+                shown = state  # "waiting" says more than "waitin…" or "waiting (…"
             return build(elide_middle(path, width - others - len(shown)), shown, box, sess)
         return build(elide_middle(path, 5), elide_end(state, 7), short, None)
 
