@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -39,7 +40,8 @@ from sandbox.output import HeadTail
 from sandbox.podman import seccomp_profile
 from sandbox.podman.cli import Podman, podman_for
 from sandbox.podman.image import HOST_RO_LABEL
-from sandbox.podman.mounts import CTL, PROXY_IN, Layout, layout
+from sandbox.podman.mounts import CTL, PROXY_IN, Bind, Layout, layout
+from sandbox.podman.remote import RemoteWorkspace, save_patch
 from sandbox.podman.support import DEFAULT_IMAGE, PodmanSupport, probe_podman
 from sandbox.policy import Completed, SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.workspace import Prepared
@@ -58,11 +60,13 @@ class PodmanBackend:
         self.policy = policy
         spec = policy.container
         self.podman = podman or podman_for(spec.connection)
-        if self.podman.remote:
+        if self.podman.remote and policy.network == "proxy":
             raise SandboxUnavailable(
-                "podman backend: a remote connection cannot bind the local workspace; "
-                "remote sessions are not available in this version"
+                "podman backend: network allow needs the console's proxy socket in the "
+                "container, which a remote podman connection cannot mount; use --network off"
             )
+        self._remote: RemoteWorkspace | None = None
+        self._volume = ""
         self.image = str(spec.image or DEFAULT_IMAGE)
         self.rootfs = str(spec.rootfs) if spec.rootfs else None
         self.mode_wanted = os.environ.get("LOCKGATE_PODMAN_MODE", "init")
@@ -102,6 +106,11 @@ class PodmanBackend:
             with contextlib.suppress(SandboxError, SandboxUnavailable):
                 self.podman.call("rm", "-f", "-t", "0", self._cid, check=False, timeout=60)
             self._cid = None
+        if self._volume:
+            with contextlib.suppress(SandboxError, SandboxUnavailable):
+                self.podman.call("volume", "rm", "-f", self._volume, check=False, timeout=60)
+            self._volume = ""
+        self._remote = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -113,11 +122,19 @@ class PodmanBackend:
         image built by `lockgate sandbox image build` carries /usr this way)."""
         if self._host_ro is None:
             label = "" if self.rootfs else self.podman.image_label(self.image, HOST_RO_LABEL)
-            dirs = [d for d in label.split(":") if d.startswith("/") and os.path.isdir(d)]
+            dirs = [
+                d
+                for d in label.split(":")
+                if d.startswith("/") and (self.podman.remote or os.path.isdir(d))
+            ]
             self._host_ro = tuple(dirs)
         return self._host_ro
 
     def _layout(self, prepared: Prepared, proxy_socket: Path | None) -> Layout:
+        if self.podman.remote:  # nothing local is mounted: the workspace is a synced volume
+            # (the image's host directories are the remote host's own)
+            binds = tuple(Bind(d, d, True) for d in self._host_dirs())
+            return Layout(binds, (), (), ("remote",))
         return layout(self.policy, prepared, host_ro=self._host_dirs(), proxy_socket=proxy_socket)
 
     def _start(self, lay: Layout, proxy_socket: Path | None) -> None:
@@ -164,6 +181,8 @@ class PodmanBackend:
         if self._rootless:
             args += ["--userns", "keep-id"]
         args += lay.args()
+        if self.podman.remote:
+            return self._start_remote(args)
         init = f"python3 -I -S {CTL}/code/init.py {CTL}/ctl"
         if proxy:
             init += f" {p.proxy_port} {PROXY_IN}"
@@ -178,6 +197,32 @@ class PodmanBackend:
         self._cid = r.stdout.decode().strip().splitlines()[-1] if r.stdout.strip() else self._name
         self.starts += 1
         self._wait_ready(ctl)
+
+    def _start_remote(self, args: list[str]) -> None:
+        """On another podman host: no local mounts (the control directory and the seccomp
+        profile stay client-side files podman reads), the workspace a fresh volume at its own
+        path, commands by `podman exec`."""
+        drop = {f"type=bind,src={self._tmp}/code,dst={CTL}/code,ro=true",
+                f"type=bind,src={self._tmp}/ctl,dst={CTL}/ctl"}  # fmt: skip
+        kept: list[str] = []
+        i = 0
+        while i < len(args):
+            if args[i] == "--mount" and args[i + 1] in drop:
+                i += 2
+                continue
+            kept.append(args[i])
+            i += 1
+        self._volume = "lockgate-ws-" + secrets.token_hex(6)
+        self.podman.call("volume", "create", self._volume, timeout=60)
+        ws = str(self.policy.workspace)
+        kept += ["--mount", f"type=volume,src={self._volume},dst={ws}"]
+        kept += [self.image, "/bin/sh", "-c",
+                 "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]  # fmt: skip
+        r = self.podman.call(*kept, timeout=START_TIMEOUT_S)
+        self._cid = r.stdout.decode().strip().splitlines()[-1] if r.stdout.strip() else self._name
+        self.starts += 1
+        self.mode = "exec"
+        self._remote = RemoteWorkspace(self.podman, ws, self._cid)
 
     def _wait_ready(self, ctl: str) -> None:
         sock_path = os.path.join(ctl, "init.sock")
@@ -231,11 +276,58 @@ class PodmanBackend:
                     self._stop()
                     raise
                 self._key = lay.key
+            if self._remote is not None:
+                return self._run_remote(argv, cwd, env, timeout, stdin, max_output, on_output,
+                                        cancel, script)  # fmt: skip
             if self.mode == "init":
                 return self._run_init(argv, cwd, env, timeout, stdin, max_output, on_output,
                                       cancel, script)  # fmt: skip
             return self._run_exec(argv, cwd, env, timeout, stdin, max_output, on_output,
                                   cancel, script)  # fmt: skip
+
+    def _run_remote(
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        timeout: float | None,
+        stdin: bytes | None,
+        max_output: int,
+        on_output: Callable[[str, bytes], None] | None,
+        cancel: threading.Event | None,
+        script: str | None,
+    ) -> Completed:
+        """Sync the workspace there, run, and bring the changes back as a patch to review:
+        the local workspace is not written."""
+        remote = self._remote
+        assert remote is not None
+        clock = remote.push()
+        done = self._run_exec(argv, cwd, env, timeout, stdin, max_output, on_output, cancel,
+                              script)  # fmt: skip
+        changes = remote.pull(clock)
+        notes: list[str] = []
+        if changes.files:
+            where = ""
+            if changes.patch:
+                path = save_patch(changes.patch)
+                ws = self.policy.workspace
+                where = (
+                    f"; review: lockgate patch check -w {ws} {path}; "
+                    f"apply: lockgate patch apply -w {ws} {path}"
+                )
+            notes.append(
+                f"remote: the command changed {len(changes.files)} path(s) in the container; "
+                f"nothing was written to the workspace{where}"
+            )
+            if changes.unpatchable:
+                shown = ", ".join(changes.unpatchable[:10])
+                more = (
+                    f" and {len(changes.unpatchable) - 10} more"
+                    if len(changes.unpatchable) > 10
+                    else ""
+                )
+                notes.append(f"remote: not in the patch: {shown}{more}")
+        return dataclasses.replace(done, guard=done.guard + tuple(notes))
 
     def _run_init(
         self,
@@ -298,12 +390,18 @@ class PodmanBackend:
         for name in env:
             args += ["-e", name]  # the value comes from podman's environment, below
         if script is not None:
-            # the script as descriptor 3, from a file in the control directory
+            # the script as descriptor 3, from a file in the control directory (remote: in
+            # the container's /tmp, written by an exec first)
             assert self._tmp is not None
             name = "script-" + secrets.token_hex(8)
-            with open(os.path.join(self._tmp, "ctl", name), "w", encoding="utf-8") as f:
-                f.write(script)
-            inner = f"{CTL}/ctl/{name}"
+            if self._remote is not None:
+                inner = f"/tmp/.lockgate-{name}"
+                self.podman.call("exec", "-i", self._cid, "/bin/sh", "-c",
+                                 'umask 077; cat > "$0"', inner, input=script.encode())  # fmt: skip
+            else:
+                with open(os.path.join(self._tmp, "ctl", name), "w", encoding="utf-8") as f:
+                    f.write(script)
+                inner = f"{CTL}/ctl/{name}"
             argv = ["/bin/sh", "-c", 'exec 3<"$0"; rm -f "$0"; exec "$@"', inner, *argv]
         args += [self._cid, *argv]
         podman_env = {k: v for k, v in os.environ.items() if k not in env}
