@@ -134,7 +134,7 @@ async def test_codex_in_the_console_the_reviewer_denies_its_ci_file(
             (ci,) = ci_waiting()
             await c.select(ci)
             await c.pilot.press("n")
-            await c.until(lambda: c.run.link.stop_reason is not None, timeout=90)
+            await c.until(lambda: c.run.link.finished, timeout=90)
             assert c.run.link.stop_reason == "end_turn", c.run.link.problems
             assert not pipeline.waiting()  # nothing else was ever asked about
         bodies = server.bodies()

@@ -146,6 +146,8 @@ class AcpLink(LinkBase):
         self._commands: list[str] = []
         self._tools: dict[str, str] = {}
         self._last_status: tuple[StatusState, str] = ("thinking", "")
+        self._overlay_lock = asyncio.Lock()
+        self.finished = False  # the conversation is over (follow-ups included)
 
     # ------------------------------------------------------------------ the conversation
 
@@ -217,6 +219,7 @@ class AcpLink(LinkBase):
             prompt = "lockgate (the reviewer in front of you):\n" + "\n".join(self._notes)
             self._notes.clear()
             self.summary.append("follow-up: the reviewer's notes sent to the agent")
+        self.finished = True
         self._status("done", f"{self.label}: turn ended ({self.stop_reason})")
 
     async def _shutdown(self, conn: ClientSideConnection, tasks: list[asyncio.Task[Any]]) -> None:
@@ -339,6 +342,14 @@ class AcpLink(LinkBase):
         overlay = self.overlay
         if overlay is None:
             return await self._submit(with_) if with_ else ()
+        # One review of the overlay at a time: a change still waiting for its verdict must not
+        # be proposed again, and the next scan must see what the last verdict rolled back.
+        async with self._overlay_lock:
+            return await self._review_overlay_locked(overlay, when, with_)
+
+    async def _review_overlay_locked(
+        self, overlay: Overlay, when: str, with_: Sequence[Action]
+    ) -> tuple[Result, ...]:
         found: OverlayScan = await asyncio.to_thread(scan, overlay.upper, self.workspace)
         for note in found.notes:
             if f"overlay: {note}" not in self.summary:
