@@ -5,12 +5,13 @@ The popular lists ship with the package (PyPI's 15,000 most downloaded projects,
 with more than 100,000 downloads a month). A name on the list is taken as itself; a name near
 one it is not on is what a typosquatter registers.
 
-There is no prebuilt neighbourhood index: one-edit look-alikes are found by trying every
-string one edit away from the name asked about (a few hundred set lookups), two-edit ones by
-comparing against the short list of top names that rule covers, with cheap filters before the
-distance. Loading a list is a few C-level passes over its text, so a one-shot `lockgate risk`
-pays milliseconds, the same whatever the lists hold (a deletion index of every popular name took
-1.7 s to build, in every process).
+One-edit look-alikes are found in the sorted list of popular names: a name one edit away from
+`n` shares either the first half of `n` or everything after its middle letter, so two bisections
+(in the names and in the reversed names) give the few candidates, checked with an exact
+one-edit test. Two-edit ones come from a deletion index of depth two over the short list of top
+names that rule covers (about 1,100 names, built on first need or by `warm`). Loading a list is a
+few C-level passes over its text, so a one-shot `lockgate risk` pays milliseconds (a deletion
+index of every popular name took 1.7 s to build, in every process).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -163,6 +165,30 @@ def _deletes(s: str, depth: int) -> set[str]:
     return out
 
 
+def _one_apart(a: str, b: str) -> bool:
+    """Whether `a` and `b` are exactly one insertion, deletion, substitution or swap of
+    neighbours apart (optimal-string-alignment distance 1), by slicing at the first mismatch."""
+    la, lb = len(a), len(b)
+    if a == b or abs(la - lb) > 1:
+        return False
+    i = 0
+    short = min(la, lb)
+    while i < short and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        if a[i + 1 :] == b[i + 1 :]:
+            return True  # substitution
+        return (
+            i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+        )  # swap
+    if la > lb:
+        return a[i + 1 :] == b[i:]
+    return a[i:] == b[i + 1 :]
+
+
+_TOP = "\U0010ffff"  # sorts after every name: the end of a prefix range
+
+
 class Popular:
     """A ranked list of popular names with fast near-miss lookup."""
 
@@ -178,13 +204,19 @@ class Popular:
         self.rank: dict[str, int] = {n: first[n] for n in dict.fromkeys(normed)}
         self._lock = threading.Lock()
         self._flat: dict[str, str] | None = None
-        self._alphabet: str | None = None
-        self._two: list[tuple[str, frozenset[str]]] | None = None
+        self._sorted: list[str] = []
+        self._reversed: list[str] = []
+        self._two: dict[str, tuple[str, ...]] | None = None
 
     def warm(self) -> None:
         """Prepare the lookups in the background so the first install check does not wait."""
-        if self._flat is None:
-            threading.Thread(target=self._build, name=f"typosquat-{self.eco}", daemon=True).start()
+        if self._flat is None or self._two is None:
+            threading.Thread(target=self.prepare, name=f"typosquat-{self.eco}", daemon=True).start()
+
+    def prepare(self) -> None:
+        """Build every look-up now (the separator map, the sorted lists, the two-edit index)."""
+        self._build()
+        self._two_index()
 
     def __contains__(self, name: str) -> bool:
         return normalize(name, self.eco) in self.rank
@@ -199,62 +231,56 @@ class Popular:
             # (three C-level replaces: str.translate maps character by character, 4x slower)
             stripped = text.replace("-", "").replace("_", "").replace(".", "").split("\n")
             flat = dict(zip(reversed(stripped), reversed(names), strict=True))
-            self._alphabet = "".join(sorted(set(text) - {"\n"}))
+            self._sorted = sorted(names)
+            self._reversed = sorted(n[::-1] for n in names)
             self._flat = flat
 
-    def _two_list(self) -> list[tuple[str, frozenset[str]]]:
-        """The names the two-edit rule covers, with their letters (made on first need)."""
+    def _two_index(self) -> dict[str, tuple[str, ...]]:
+        """Every variant with up to two letters deleted of the names the two-edit rule covers
+        (the top names of 7 to 16 letters), each with the names that give it, in rank order.
+        Made on first need (about 60 ms) or by `warm`."""
         with self._lock:
             if self._two is None:
-                self._two = [
-                    (n, frozenset(n))
-                    for n in list(self.rank)[: self.TOP_FOR_TWO_EDITS]
-                    if self.rank[n] <= self.TOP_FOR_TWO_EDITS and 7 <= len(n) <= 16
-                ]
+                index: dict[str, list[str]] = {}
+                for n in list(self.rank)[: self.TOP_FOR_TWO_EDITS]:
+                    if self.rank[n] <= self.TOP_FOR_TWO_EDITS and 7 <= len(n) <= 16:
+                        for d in _deletes(n, 2):
+                            index.setdefault(d, []).append(n)
+                # tuples of strings: the collector stops tracking them (150,000 lists would
+                # be walked by every full collection of the process)
+                self._two = {d: tuple(ns) for d, ns in index.items()}
             return self._two
 
     def _one_edit(self, n: str) -> list[str]:
-        """Popular names one insertion, deletion, substitution or swap of neighbours away."""
-        assert self._alphabet is not None
-        rank = self.rank
+        """Popular names one insertion, deletion, substitution or swap of neighbours away,
+        best rank first. One edit leaves either the first half of `n` (`n[:h]`) or everything
+        after its middle letter (`n[h + 1:]`) in place, so the candidates are the names with
+        that prefix or that suffix: two ranges of the sorted lists."""
+        h = len(n) // 2
+        head, tail = n[:h], n[h + 1 :][::-1]
         found: set[str] = set()
-        for i in range(len(n) + 1):
-            head, tail = n[:i], n[i:]
-            if tail:
-                cand = head + tail[1:]  # deletion
-                if cand in rank:
-                    found.add(cand)
-                if len(tail) > 1:
-                    cand = head + tail[1] + tail[0] + tail[2:]  # swap
-                    if cand in rank:
-                        found.add(cand)
-            for c in self._alphabet:
-                cand = head + c + tail  # insertion
-                if cand in rank:
-                    found.add(cand)
-                if tail and c != tail[0]:
-                    cand = head + c + tail[1:]  # substitution
-                    if cand in rank:
-                        found.add(cand)
-        found.discard(n)
-        return sorted(found, key=rank.__getitem__)
+        names, rev = self._sorted, self._reversed
+        for i in range(bisect_left(names, head), bisect_left(names, head + _TOP)):
+            if _one_apart(n, names[i]):
+                found.add(names[i])
+        for i in range(bisect_left(rev, tail), bisect_left(rev, tail + _TOP)):
+            cand = rev[i][::-1]
+            if _one_apart(n, cand):
+                found.add(cand)
+        return sorted(found, key=self.rank.__getitem__)
 
     def _two_edits(self, n: str) -> str | None:
         """The best-ranked name of the two-edit list within two edits of `n` that shares a
-        two-deletion variant with it (what a deletion index of depth two finds)."""
-        chars = frozenset(n)
-        mine: set[str] | None = None
-        for cand, cand_chars in self._two_list():  # in rank order: the first hit is the best
-            if abs(len(cand) - len(n)) > 2 or cand == n:
-                continue
-            # each edit brings in at most one new character and drops at most one
-            if len(chars - cand_chars) > 2 or len(cand_chars - chars) > 2:
-                continue
-            if _dl(n, cand, 2) > 2:
-                continue
-            if mine is None:
-                mine = _deletes(n, 2)
-            if not mine.isdisjoint(_deletes(cand, 2)):
+        two-deletion variant with it (a look-up of `n`'s variants in the deletion index)."""
+        index = self._two_index()
+        cands: set[str] = set()
+        for d in _deletes(n, 2):
+            hit = index.get(d)
+            if hit is not None:
+                cands.update(hit)
+        cands.discard(n)
+        for cand in sorted(cands, key=self.rank.__getitem__):
+            if _dl(n, cand, 2) <= 2:
                 return cand
         return None
 
