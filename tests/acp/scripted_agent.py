@@ -102,8 +102,9 @@ class Scripted(Agent):
             "caps", f"{caps.fs.read_text_file},{caps.fs.write_text_file},{caps.terminal}"
         )
         await self.result("cwd", self.cwd)
-        handler = getattr(self, "s_" + SCENARIO)
-        stop = await handler()
+        stop = "end_turn"
+        for name in SCENARIO.split("+"):  # "hostile+direct": one after the other, one turn
+            stop = await getattr(self, "s_" + name)()
         return PromptResponse(stop_reason=stop or "end_turn")
 
     async def attempt(self, name: str, coro: Any) -> Any:
@@ -196,7 +197,7 @@ class Scripted(Agent):
         for name, path in (
             ("direct-hook", ws / ".git" / "hooks" / "post-checkout"),
             ("direct-bashrc", Path(PARAMS.get("BASHRC", str(home / ".bashrc")))),
-            ("direct-src", ws / "src" / "direct.py"),
+            ("direct-src", ws / "src" / "agent_note.py"),
         ):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)

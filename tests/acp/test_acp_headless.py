@@ -41,7 +41,9 @@ def test_every_client_method_maps_to_a_reviewed_action(gitws: Path) -> None:
     assert verify.returncode == 0, verify.stdout + verify.stderr  # the audit chain is intact
 
 
-def test_hostile_agent_reaches_nothing_real(gitws: Path, tmp_path: Path) -> None:
+def test_hostile_agent_reaches_nothing_real_and_its_own_changes_are_reviewed(
+    gitws: Path, tmp_path: Path
+) -> None:
     secret = tmp_path / "id_rsa"
     secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
     bashrc = Path.home() / ".bashrc"
@@ -66,7 +68,7 @@ def test_hostile_agent_reaches_nothing_real(gitws: Path, tmp_path: Path) -> None
     t.start()
     port = server.getsockname()[1]
     try:
-        ran = run_acp(gitws, "hostile", f"SECRET={secret}", f"BASHRC={bashrc}",
+        ran = run_acp(gitws, "hostile+direct", f"SECRET={secret}", f"BASHRC={bashrc}",
                       f"LOOPBACK_PORT={port}")  # fmt: skip
     finally:
         server.close()
@@ -81,15 +83,12 @@ def test_hostile_agent_reaches_nothing_real(gitws: Path, tmp_path: Path) -> None
     assert sorted(p.name for p in (gitws / ".git" / "hooks").iterdir()) == hooks
     assert (bashrc.read_bytes() if bashrc.exists() else None) == before
     assert "-----BEGIN" not in ran.stdout
-    # its direct write to src/direct.py landed in the overlay and came back as a reviewed patch
-    assert "overlay: applied src/direct.py" in ran.stderr
-    assert (gitws / "src" / "direct.py").read_text() == "x = 0\necho pwned\n"
+    # its direct write to a new file landed in the overlay and came back as a reviewed patch
+    assert "overlay: applied src/agent_note.py" in ran.stderr
+    assert (gitws / "src" / "agent_note.py").read_text() == "echo pwned\n"
 
-
-def test_overlay_changes_reviewed_file_by_file_and_denied_ones_rolled_back(gitws: Path) -> None:
-    ran = run_acp(gitws, "direct")
-    r = ran.results
-    assert ran.code == 0, ran.stderr
+    # the same turn went on ("direct"): overlay changes reviewed file by file, denied ones
+    # rolled back in the agent's copy and the agent told
     assert not (gitws / ".github").exists()  # a CI step that pipes curl into sh: denied
     assert r["ci-now"] == "False"  # … and rolled back in the agent's view
     assert (gitws / "src" / "direct.py").read_text() == "x = 1\n"  # safe edits applied
