@@ -116,3 +116,91 @@ class ReplaceWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def git_config_texts(files: dict[str, tuple[int, int]]) -> dict[str, str]:
+    """The text of each covered git config (`config`, `config.worktree` in a git dir) before
+    the run, to say afterwards what a replaced one gained."""
+    out: dict[str, str] = {}
+    for path in files:
+        if os.path.basename(path) in ("config", "config.worktree") and "/.git" in path:
+            with contextlib.suppress(OSError), open(path, "rb") as f:
+                out[path] = f.read(1 << 20).decode("utf-8", errors="replace")
+    return out
+
+
+def risky_new_keys(before: str, path: str) -> list[tuple[str, str, str]]:
+    """Entries (section, key, value) of the git config at `path` now that were not there
+    before (a new key, or a new value for one) and are not among the keys that cannot run
+    programs (the allow-list a new repository's config is cut to)."""
+    from sandbox.gitrefs import config_entries
+    from sandbox.workspace import _SAFE_GIT_KEYS
+
+    try:
+        with open(path, "rb") as f:
+            now = f.read(1 << 20).decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    old = set(config_entries(before))
+    out: list[tuple[str, str, str]] = []
+    for entry in config_entries(now):
+        sec, key, _ = entry
+        if entry in old or key in _SAFE_GIT_KEYS.get(sec.split(".", 1)[0], frozenset()):
+            continue
+        if entry not in out:
+            out.append(entry)
+    return out
+
+
+def strip_keys(path: str, root: str, keys: list[tuple[str, str, str]]) -> int:
+    """Drop the entries `keys` (as risky_new_keys gives them) from the git config at `path`,
+    through a descriptor of `root` (no symlink followed). Returns how many lines went."""
+    import uuid
+
+    from sandbox.gitrefs import config_entries
+    from sandbox.safefs import Beneath, open_beneath
+
+    with Beneath(root) as b:
+        rel = b.rel(path)
+        if not rel:
+            return 0
+        pfd, name = b.parent(rel)
+        try:
+            fd = open_beneath(pfd, name, os.O_RDONLY | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                lines = f.read(1 << 20).decode("utf-8", errors="replace").splitlines(True)
+            kept: list[str] = []
+            dropped = 0
+            section = ""
+            skipping = False
+            for line in lines:
+                body = line.strip()
+                if skipping:
+                    dropped += 1
+                    skipping = body.endswith("\\")
+                    continue
+                entries = config_entries(line if body.startswith("[") else f"[{section}]\n{line}")
+                if body.startswith("["):
+                    end = body.find("]")
+                    header = config_entries(body[: end + 1] + "\nx = 1") if end > 0 else []
+                    section = header[0][0] if header else ""
+                    if entries and entries[0] in keys:
+                        kept.append(body[: end + 1] + "\n")
+                        dropped += 1
+                        continue
+                elif entries and entries[0] in keys:
+                    dropped += 1
+                    skipping = body.endswith("\\")
+                    continue
+                kept.append(line)
+            if not dropped:
+                return 0
+            tmp = f".{name}.lockgate-{uuid.uuid4().hex}"
+            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          0o644, dir_fd=pfd)  # fmt: skip
+            with os.fdopen(out, "w", encoding="utf-8") as f:
+                f.write("".join(kept))
+            os.replace(tmp, name, src_dir_fd=pfd, dst_dir_fd=pfd)
+            return dropped
+        finally:
+            os.close(pfd)

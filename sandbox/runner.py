@@ -25,7 +25,14 @@ from typing import Protocol
 from sandbox.output import escape_text
 from sandbox.policy import Completed, PolicyError, SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.probe import KernelSupport, Layer
-from sandbox.replaced import ReplaceWatch, replaced_since, single_files
+from sandbox.replaced import (
+    ReplaceWatch,
+    git_config_texts,
+    replaced_since,
+    risky_new_keys,
+    single_files,
+    strip_keys,
+)
 from sandbox.workspace import GuardReport, Prepared, guard_run, prepare
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -181,6 +188,7 @@ class Sandbox:
         report = GuardReport()
         # single-file covers a host rename would detach (see sandbox/replaced.py)
         covers = single_files(prep.read_only)
+        configs = git_config_texts(covers)
         watch = ReplaceWatch(list(covers))
         stop = _Either(cancel, watch)
         try:
@@ -206,10 +214,23 @@ class Sandbox:
         failures = list(completed.guard_failures + report.failures)
         for path in replaced:
             stopped = " (the run was stopped at once)" if watch.hit else ""
+            gained = risky_new_keys(configs[path], path) if path in configs else []
+            keys = ""
+            if gained:
+                # fail closed: keys that run programs, new since the run began, are dropped
+                try:
+                    dropped = strip_keys(path, str(self.policy.workspace), gained)
+                    done = f"; {dropped} line(s) of them were dropped"
+                except OSError as exc:
+                    done = f"; they could not be dropped ({exc.strerror})"
+                keys = (
+                    "; it gained keys that can run programs: "
+                    f"{escape_text(', '.join(sorted({f'{g[0]}.{g[1]}' for g in gained})))}{done}"
+                )
             failures.append(
                 f"{escape_text(_shown(path, self.policy.workspace))} was replaced on the host "
                 "during the run: its read-only cover came off, so the command could write it "
-                f"from then on{stopped}; check it"
+                f"from then on{stopped}{keys}; check it"
             )
         # stopped by the watch (not by the caller): its processes were killed
         stopped_here = completed.cancelled and not (cancel is not None and cancel.is_set())

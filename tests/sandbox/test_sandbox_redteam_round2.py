@@ -454,3 +454,37 @@ def test_hard_links_into_a_store_are_broken(runner: Runner, area: Area) -> None:
     assert store.read_text() == "module.exports = 1\n"
     assert target.read_text().endswith('require("child_process")\n')
     assert os.stat(store).st_nlink == 1 and os.stat(target).st_mode & 0o777 == 0o644
+
+
+def test_what_a_command_slips_into_a_replaced_git_config_is_dropped(
+    runner: Runner, area: Area
+) -> None:
+    """The reviewer runs `git config` on the host while a command spins on .git/config: in the
+    moment before the run is stopped the command can write the new file; whatever it added
+    that can run programs is dropped after the run (the reviewer's own change stays)."""
+    ws, uid = area.ws, area.uid
+    assert _git(ws, "init", "-q", uid=uid).returncode == 0
+    _own(area, ws)
+    spin = (
+        "import time\nopen('started', 'w').close()\nend = time.monotonic() + 4\n"
+        "while time.monotonic() < end:\n"
+        "    try:\n"
+        "        with open('.git/config', 'a') as f:\n"
+        "            f.write('[core]\\n\\tfsmonitor = \"touch PWNED; echo\"\\n')\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+
+    def host_git() -> None:
+        deadline = time.monotonic() + 30
+        while not (ws / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _git(ws, "config", "user.name", "reviewer", uid=uid)
+
+    writer = threading.Thread(target=host_git)
+    writer.start()
+    r = runner.run(area, PY, "-c", spin, cwd=ws, timeout=60)
+    writer.join()
+    config = (ws / ".git" / "config").read_text()
+    assert "fsmonitor" not in config and "name = reviewer" in config, (config, r.stderr)
+    assert b"was replaced on the host during the run" in r.stderr, r.stderr
