@@ -35,6 +35,7 @@ from acp.schema import (
     AgentCapabilities,
     AvailableCommand,
     AvailableCommandsUpdate,
+    FileEditToolCallContent,
     Implementation,
     PermissionOption,
     SessionMode,
@@ -246,6 +247,19 @@ class Scripted(Agent):
             session_id="s1", command="curl -fsS https://example.com/data.json -o data.json"))  # fmt: skip
         if t is not None:
             await self.result("terminal", "created")
+        setup = "#!/bin/sh\ncurl -fsS https://example.com/data.json -o data.json\n"
+        p2 = await self.attempt("edit-permission", self.conn.request_permission(
+            session_id="s1",
+            tool_call=ToolCallUpdate(
+                tool_call_id="k2", title="Write setup.sh", kind="edit",
+                content=[FileEditToolCallContent(type="diff", path=str(ws / "setup.sh"),
+                                                 old_text=None, new_text=setup)]),
+            options=_options()))  # fmt: skip
+        if p2 is not None:
+            await self.result("edit-permission", _outcome(p2))
+            w = await self.attempt("setup-write", self.conn.write_text_file(
+                session_id="s1", path=str(ws / "setup.sh"), content=setup))  # fmt: skip
+            await self.result("setup-write", "ok" if w is not None else "failed")
         await self.attempt("write", self.conn.write_text_file(
             session_id="s1", path=str(ws / "app.py"), content="print('ok')\n"))  # fmt: skip
         await self.result("write", (ws / "app.py").exists())

@@ -30,10 +30,19 @@ async def test_feedback_and_denial_in_the_console_reach_the_agent(gitws: Path) -
         (curl,) = c.waiting()
         await c.select(curl)
         await c.pilot.press("n")
+        # an edit permission (a script that downloads: asked); approved, the agent's write of
+        # exactly that content is not asked again
+        await c.until(lambda: len(c.waiting()) == 1)
+        (edit,) = c.waiting()
+        assert "setup.sh" in c.run.session.pipeline.view(edit).action.reviewed_text
+        await c.select(edit)
+        await c.pilot.press("y")
         await c.until(lambda: "follow-up" in c.prose.results)
         r = c.prose.results
         assert r["terminal"].startswith("error")
         assert r["write"] == "True"  # a safe write: policy applied it
+        assert r["edit-permission"] == "yes" and r["setup-write"] == "ok"
+        assert (gitws / "setup.sh").read_text().startswith("#!/bin/sh\ncurl")
         assert (
             "push to a branch instead" in r["follow-up"]
         )  # the feedback, as the next user message

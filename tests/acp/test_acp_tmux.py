@@ -108,10 +108,16 @@ def test_acp_in_a_real_terminal(terminal: tuple[Terminal, Path]) -> None:
     time.sleep(0.6)
     term.keys("n")
 
+    term.wait_for(lambda s: "waiting" in _row(s, "setup.sh"), "the edit permission")
+    term.wait_for(_shown("setup.sh"), "the edit in the detail pane")
+    time.sleep(0.6)
+    term.keys("y")
+
     screen = term.wait_for(lambda s: "end_turn" in s, "the agent's turn ending")
     assert "denied" in _row(screen, "curl -fsS")
     term.keys("q")
     screen = term.wait_for(lambda s: "LOCKGATE-EXIT=" in s, "lockgate exiting")
     assert "LOCKGATE-EXIT=0" in screen
     assert (ws / "app.py").read_text() == "print('ok')\n"
+    assert (ws / "setup.sh").exists()  # approved once, in its permission request
     assert not (ws / "data.json").exists()

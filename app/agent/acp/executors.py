@@ -193,6 +193,13 @@ class AcpPolicy:
 
     def decide(self, action: Action, assessment: Assessment) -> Decision:
         decision = self._inner.decide(action, assessment)
+        if decision.kind == DecisionKind.ASK and self._items.already_approved(action.id):
+            return Decision(
+                DecisionKind.ALLOW,
+                rule="acp:approved-permission",
+                reason="exactly the change approved in the agent's permission request",
+                source="session",
+            )
         if action.id in self._items.opaque and decision.kind == DecisionKind.ALLOW:
             return Decision(
                 DecisionKind.DENY if self._headless else DecisionKind.ASK,

@@ -63,3 +63,15 @@ class AcpItems:
     terminals: dict[str, TerminalState] = field(default_factory=dict)  # by action id
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     merged_root: Path | None = None  # the workspace as the jailed agent sees it
+    # What a patch item would make of each file it touches (None: delete), and the contents an
+    # approved `edit` permission already showed the reviewer: a later write of exactly that
+    # (fs/write_text_file, or the agent's own write seen in its overlay) is not asked again.
+    patch_contents: dict[str, tuple[tuple[str, str | None], ...]] = field(default_factory=dict)
+    approved_writes: dict[str, str] = field(default_factory=dict)
+
+    def already_approved(self, action_id: str) -> bool:
+        contents = self.patch_contents.get(action_id)
+        return bool(contents) and all(
+            text is not None and self.approved_writes.get(rel) == text
+            for rel, text in contents or ()
+        )

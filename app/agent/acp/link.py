@@ -170,7 +170,11 @@ class AcpLink(LinkBase):
         except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError) as exc:
             self._status("error", self._gone(exc))
         except RequestError as exc:
-            self._status("error", f"the agent answered with an error: {exc}")
+            hint = ""
+            if exc.code == -32000:  # auth_required
+                hint = " (log the agent in first; its credentials reach the jail only through "
+                hint += "--agent-read and --agent-env)"
+            self._status("error", f"the agent answered with an error: {exc}{hint}")
         except TimeoutError:
             self._status(
                 "error", f"the agent did not answer initialize within {self.init_timeout_s:g} s"
@@ -322,11 +326,19 @@ class AcpLink(LinkBase):
                 continue
             actions = [a for p in batch for a in p.actions]
             turn_id = actions[0].turn_id
-            results = await self._turn(turn_id, [_retarget(a, turn_id) for a in actions])
-            by_id = {r.action_id: r for r in results}
-            for p in batch:
+            try:
+                results = await self._turn(turn_id, [_retarget(a, turn_id) for a in actions])
+                by_id = {r.action_id: r for r in results}
+                answers = [tuple(by_id[a.id] for a in p.actions) for p in batch]
+            except BaseException as exc:
+                # never leave a request waiting forever: each one fails with the reason
+                for p in batch:
+                    if not p.done.done():
+                        p.done.set_exception(ConnectionError(f"lockgate stopped: {exc!r}"))
+                raise
+            for p, answer in zip(batch, answers, strict=True):
                 if not p.done.done():
-                    p.done.set_result(tuple(by_id[a.id] for a in p.actions))
+                    p.done.set_result(answer)
             self._status("thinking", f"{self.label}: working")
 
     async def _decide(self, action: Action) -> Result:
@@ -365,6 +377,8 @@ class AcpLink(LinkBase):
             )
             for change in found.changes
         ]
+        for patch, change in zip(patches, found.changes, strict=True):
+            self.items.patch_contents[patch.id] = ((change.rel, change.new),)
         actions: list[Action] = [*patches, *with_]
         if not actions:
             return ()
@@ -419,6 +433,7 @@ class AcpLink(LinkBase):
             justification="fs/write_text_file",
             call_id="acp-write",
         )
+        self.items.patch_contents[action.id] = ((rel, content),)
         result = await self._decide(action)
         self.summary.append(f"write {rel}: {_word(result)}")
         if result.status is not ResultStatus.COMPLETED:
@@ -491,11 +506,12 @@ class AcpLink(LinkBase):
             self.summary.append(f"terminal {_short(text)}: {_word(result)}")
             raise _error(_refusal(result))
         self._by_terminal[term.terminal_id] = term
-        decided.add_done_callback(
-            lambda f: self.summary.append(
-                f"terminal {_short(text)}: {_word(f.result())}" if not f.cancelled() else ""
-            )
-        )
+
+        def note(f: asyncio.Future[Result]) -> None:
+            if not f.cancelled() and f.exception() is None:
+                self.summary.append(f"terminal {_short(text)}: {_word(f.result())}")
+
+        decided.add_done_callback(note)
         return CreateTerminalResponse(terminal_id=term.terminal_id)
 
     def terminal(self, terminal_id: str) -> TerminalState:
@@ -543,6 +559,9 @@ class AcpLink(LinkBase):
         verdict = self.items.verdicts.get(action.id)
         title = tool_call.title or tool_call.kind or "tool call"
         if result.status is ResultStatus.COMPLETED:
+            for rel, text in self.items.patch_contents.pop(action.id, ()):
+                if text is not None:
+                    self.items.approved_writes[rel] = text
             kinds = ("allow_once", "allow_always")
             if verdict is not None and verdict.kind in (
                 VerdictKind.APPROVE_ALWAYS,
@@ -576,10 +595,12 @@ class AcpLink(LinkBase):
                 )
             text = unified_all(changes)
             if text:
-                return PatchAction(
+                action = PatchAction(
                     patch=text, turn_id=turn, format="unified", justification=why,
                     call_id=call.tool_call_id,
-                ), False  # fmt: skip
+                )  # fmt: skip
+                self.items.patch_contents[action.id] = tuple((c.rel, c.new) for c in changes)
+                return action, False
         command = _command_of(call)
         if command:
             return CommandAction(
