@@ -155,8 +155,9 @@ class AcpSessionView:
               help="Pass environment variable NAME (e.g. OPENAI_API_KEY) to the jailed agent "
               "(repeatable). Nothing else outside the sandbox's allow-list reaches it.")  # fmt: skip
 @click.option("--agent-read", "agent_reads", multiple=True, metavar="PATH",
-              help="Give the jailed agent a copy of PATH (e.g. ~/.codex/auth.json) in its "
-              "private home; files under your home keep their place there (repeatable).")  # fmt: skip
+              help="Let the jailed agent read PATH (repeatable): under your home it is copied "
+              "into the agent's private home at the same place (~/.codex/auth.json -> "
+              "$HOME/.codex/auth.json); elsewhere it is readable where it is.")  # fmt: skip
 @click.option("--agent-unjailed", is_flag=True,
               help="Run the agent outside the sandbox (your files, secrets and network); the "
               "console says so in red for the whole session. Only its ACP requests are reviewed.")  # fmt: skip
