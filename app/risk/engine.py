@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
+import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from app.core.model import (
     PatchAction,
 )
 from app.core.ports import SessionContext
-from app.risk import deception
+from app.risk import deception, gitstate
 from app.risk.analysis import Analyzer, Facts, short
 from app.risk.commands.dispatch import analyze as analyze_all
 from app.risk.expand import bash_view
@@ -119,11 +120,19 @@ def _clip(findings: tuple[Finding, ...], length: int) -> tuple[Finding, ...]:
     return tuple(out)
 
 
+_RECENT_S = 1.0
+"""How long the last volatile analysis answers the same question again (the policy's subject
+right after the assessment), while git's index has not changed."""
+
+
 class RiskEngine:
     """Implements `app.core.ports.RiskEngine`."""
 
     def __init__(self, *, cache_size: int = 4096, warm: bool = True) -> None:
         self._cache = _LRU(cache_size)
+        # The last analysis that depends on git's account (not in the cache): key, action id,
+        # index version, when, result. assess then decide ask about one action in a row.
+        self._recent: tuple[tuple[object, ...], str, int, float, Analysis] | None = None
         self._roots: dict[Path, str] = {}
         if warm:
             from app.risk.typosquat import popular
@@ -166,8 +175,14 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ analysis
 
-    def analyze(self, action: Action, context: SessionContext) -> Analysis:
-        """Findings and facts for one action alone (cached); policy rules read the facts."""
+    def analyze(
+        self, action: Action, context: SessionContext, *, just_assessed: bool = False
+    ) -> Analysis:
+        """Findings and facts for one action alone (cached); policy rules read the facts.
+
+        `just_assessed`: the caller (the policy) asks right after `assess` of the same action;
+        an analysis that depends on git's account, never cached, is then taken from that
+        assessment once (within a second, git's index unchanged) instead of made again."""
         ws = self._roots.get(context.workspace) if context.workspace else "/"
         if ws is None:
             ws = str(Path(context.workspace).resolve())
@@ -180,6 +195,8 @@ class RiskEngine:
             allowed = context.allowed_domains if context.network == "allow" else ()
             key: tuple[object, ...] = ("cmd", action.command, ws, context.network, cwd, allowed)
             hit = self._cache.get(key)
+            if hit is None and just_assessed:
+                hit = self._recent_hit(key, action.id, ws)
             if hit is not None:
                 return hit
             result = self._command(action.command, ws, context.network, cwd, allowed)
@@ -197,7 +214,21 @@ class RiskEngine:
             result = self._network(action)
         if not result.facts.volatile:  # what git can restore changes with every edit
             self._cache.put(key, result)
+        elif isinstance(action, CommandAction):
+            self._recent = (key, action.id, gitstate.version(ws), time.monotonic(), result)
         return result
+
+    def _recent_hit(self, key: tuple[object, ...], action_id: str, ws: str) -> Analysis | None:
+        recent = self._recent
+        if (
+            recent is None
+            or recent[0] != key
+            or recent[1] != action_id
+            or time.monotonic() - recent[3] > _RECENT_S
+        ):
+            return None
+        self._recent = None  # once
+        return recent[4] if gitstate.version(ws) == recent[2] else None
 
     def _command(
         self,

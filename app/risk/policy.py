@@ -186,7 +186,7 @@ class Policy:
     def subject(self, action: Action) -> Subject:
         if isinstance(action, NetworkAction):
             return Subject((), (), (), (), (), (action.host.lower().rstrip("."),), is_network=True)
-        analysis = self.engine.analyze(action, self._ctx)
+        analysis = self.engine.analyze(action, self._ctx, just_assessed=True)
         facts = analysis.facts
         if isinstance(action, CommandAction):
             script = analysis.script if analysis.script is not None else parse(action.command)

@@ -12,6 +12,7 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TypeVar
 
 import tree_sitter_bash
@@ -112,9 +113,10 @@ class SimpleCommand:
     keyword: str = ""  # "declare" (export/local/…), "assign" (bare a=b), "test", "unset"
     wrapper_of: int | None = None  # for a wrapper: the index of the command it runs
 
-    @property
+    @cached_property
     def name(self) -> str | None:
-        """The program's base name, or None when it is computed at run time."""
+        """The program's base name, or None when it is computed at run time (worked out once:
+        the handlers ask it twenty times per command)."""
         if not self.argv:
             return None
         v = self.argv[0].value
