@@ -256,7 +256,9 @@ def play(session: Session, link: AgentLink, *, headless: bool, out: TextIO | Non
     else:
         from app.ui import run_console
 
-        code = run_console(session, link)
+        # The session diff (`d`) also covers the sandbox's writable roots outside the workspace.
+        sandbox = session.sandbox
+        code = run_console(session, link, sandbox.policy.writable if sandbox is not None else ())
     final = last.final
     if code == EXIT_AGENT_ERROR:
         why = final.detail if final is not None and final.state == "error" else ""

@@ -55,10 +55,10 @@ class LockgateApp(App[int]):
         """`outside_roots`: directories outside the workspace approved commands may write (the
         sandbox's writable roots); the session diff covers them too."""
         super().__init__()
-        self.outside_roots = tuple(outside_roots)
         self.session = session
         self.link = link
         self.workspace = Path(session.workspace)
+        self.outside_roots = roots_outside(self.workspace, outside_roots)
         self.watch_files = watch_files
         self.snapshot_workspace = snapshot_workspace
         self.theme_dirs = theme_dirs
@@ -254,6 +254,18 @@ class LockgateApp(App[int]):
 
     def action_quit_now(self) -> None:
         self.shutdown(130)
+
+
+def roots_outside(workspace: Path, roots: Sequence[Path]) -> tuple[Path, ...]:
+    """The writable roots that lie outside the workspace (one inside it is already covered, and
+    would otherwise show its files twice, as if outside)."""
+    base = workspace.resolve()
+    out: list[Path] = []
+    for root in roots:
+        real = Path(root).resolve()
+        if real != base and base not in real.parents and real not in out:
+            out.append(real)
+    return tuple(out)
 
 
 def run_console(session: SessionLike, link: AgentLink, outside_roots: Sequence[Path] = ()) -> int:

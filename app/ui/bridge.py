@@ -31,6 +31,8 @@ from app.core.events import (
     VerdictGiven,
 )
 from app.core.model import Result
+from app.injection.taint import TaintState
+from app.ui.untrusted import UntrustedContent
 
 
 class Changed(Message):
@@ -127,3 +129,27 @@ class ConsoleBridge:
         drained, self._pending = self._pending, Drained()
         self._posted = False
         return drained
+
+
+class WatchChanged(Message):
+    """The session's untrusted-content state or the model monitor's cost changed."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, WatchChanged)
+
+
+class WatchBridge:
+    """Listens to the session's taint tracker and model monitor (their `listeners`; called on
+    the pipeline's loop) and posts one coalescing `WatchChanged`. A taint state is taken in at
+    once (`UntrustedContent.take`), so a mark cleared a moment later is still remembered."""
+
+    def __init__(self, target: MessagePump, untrusted: UntrustedContent) -> None:
+        self._target = target
+        self._untrusted = untrusted
+
+    def taint_changed(self, state: TaintState) -> None:
+        self._untrusted.take(state)
+        self._target.post_message(WatchChanged())
+
+    def monitor_changed(self, _stats: object) -> None:
+        self._target.post_message(WatchChanged())

@@ -8,14 +8,19 @@ object with `getattr` for a member they do not name. States are core's `ActionSt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.model import Action, Assessment, Batch, Decision, Result, Verdict
 from app.core.ports import AgentLink, Observer, PatchReview, SessionContext
 from app.core.state import ActionState
+from app.injection.scanner import ScanResult
+from app.injection.taint import TaintState
 from app.ui.session_diff import Snapshot
+
+if TYPE_CHECKING:  # the monitor's module imports openai: only its type is named here
+    from app.injection.monitor import MonitorStats
 
 
 class ViewLike(Protocol):
@@ -55,6 +60,31 @@ class PipelineLike(Protocol):
     async def cancel(self) -> None: ...
 
 
+class TaintLike(Protocol):
+    """The session's untrusted-content tracker (`app.injection.taint.TaintTracker`)."""
+
+    @property
+    def state(self) -> TaintState: ...
+    @property
+    def scans(self) -> Mapping[str, ScanResult]:
+        """Action id → the scanner's findings on its output (flagged outputs only)."""
+
+    @property
+    def listeners(self) -> list[Callable[[TaintState], None]]:
+        """Called on the pipeline's loop after each change."""
+
+
+class MonitorLike(Protocol):
+    """The optional model monitor (`app.injection.monitor.Monitor`)."""
+
+    def summary(self) -> str:
+        """One line: calls, cache hits, latency and token cost."""
+
+    @property
+    def listeners(self) -> list[Callable[[MonitorStats], None]]:
+        """Called after each opinion lands."""
+
+
 class SessionLike(Protocol):
     @property
     def pipeline(self) -> PipelineLike: ...
@@ -69,6 +99,14 @@ class SessionLike(Protocol):
     @property
     def notices(self) -> tuple[str, ...]:
         """Things the console says once at start (a resumed session, a policy note)."""
+
+    @property
+    def taint(self) -> TaintLike | None:
+        """None: the session does not track untrusted content."""
+
+    @property
+    def monitor(self) -> MonitorLike | None:
+        """None: no model monitor."""
 
 
 class ConsoleLike(Protocol):

@@ -16,11 +16,13 @@ from app.core.state import ActionState
 from app.ui.contract import ViewLike
 from app.ui.safe import safe_line, spaced
 from app.ui.selection import BatchIds
+from app.ui.untrusted import UntrustedContent
 from app.ui.widgets.queue import QueueRow, RowInfo, action_prompt
 
 
 class QueueModel:
-    def __init__(self) -> None:
+    def __init__(self, untrusted: UntrustedContent | None = None) -> None:
+        self.untrusted = untrusted if untrusted is not None else UntrustedContent()
         self.views: dict[str, ViewLike] = {}
         self.batches: list[BatchIds] = []
         self.undone: frozenset[str] = frozenset()  # patches the reviewer undid with `u`
@@ -32,7 +34,9 @@ class QueueModel:
         """Take the newest view of an action (its row is rebuilt from it)."""
         action_id = view.action.id
         self.views[action_id] = view
-        self._prompts[action_id] = action_prompt(view, undone=action_id in self.undone)
+        self._prompts[action_id] = action_prompt(
+            view, undone=action_id in self.undone, untrusted=self.untrusted.mark(action_id)
+        )
 
     def layout(
         self, batches: Sequence[Batch], lookup: Callable[[str], ViewLike | None]

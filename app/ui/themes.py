@@ -51,6 +51,8 @@ VARIABLES = (
     "unsafe-marker-background",
     "pane-border",
     "risk-badge-text",
+    "untrusted",
+    "injection-span",
 )
 """Our variables: a theme must define every one of them, so no part of the screen is left to chance."""
 
@@ -195,6 +197,8 @@ def fallback_variables(theme: Theme) -> dict[str, str]:
         "unsafe-marker-background": system["warning-muted"],
         "pane-border": system["foreground-muted"],
         "risk-badge-text": system["background"],
+        "untrusted": system["text-warning"],
+        "injection-span": system["warning-muted"],
     }
 
 

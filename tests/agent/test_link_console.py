@@ -33,6 +33,8 @@ class Session:
     workspace: Path
     session_id: str = "agent-console-test"
     notices: tuple[str, ...] = ()
+    taint: object = None  # no untrusted-content tracking, no model monitor
+    monitor: object = None
     sandbox_status: object = field(
         default_factory=lambda: {"summary": "test", "network": "off", "degraded": []}
     )

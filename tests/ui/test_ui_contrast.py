@@ -53,6 +53,11 @@ TEXT: list[tuple[str, str, str]] = [
     ("footer-description-foreground", "footer-background", "footer descriptions"),
     ("panel", "primary", "the header's brand (reverse)"),
     ("background", "error", "the weaker-protection banner"),
+    ("untrusted", "panel", "the header's taint state"),
+    ("untrusted", "surface", "untrusted marks in the queue and the detail"),
+    ("untrusted", CURSOR, "an untrusted mark, on the selected row"),
+    ("untrusted", "background", "the scanner's words in the output pane"),
+    ("foreground", "injection-span", "what the injection scanner found, highlighted"),
     *[(f"risk-{lv}", "surface", f"{lv} finding scores") for lv in LEVELS],
     *[("risk-badge-text", f"risk-{lv}", f"{lv} badges") for lv in LEVELS],
 ]

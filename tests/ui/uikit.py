@@ -47,6 +47,8 @@ class UiSession:
     )
     session_id: str = "test-session"
     notices: tuple[str, ...] = ()
+    taint: object = None  # app.injection.taint.TaintTracker, when a test tracks untrusted content
+    monitor: object = None  # app.injection.monitor.Monitor, when a test has one
 
 
 def make_session(

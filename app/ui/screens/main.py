@@ -24,7 +24,7 @@ from app.core.pipeline import PipelineError
 from app.ui import bindings
 from app.ui.activity_watch import Attributor
 from app.ui.batch import plan_batch
-from app.ui.bridge import Changed, ConsoleBridge, Drained
+from app.ui.bridge import Changed, ConsoleBridge, Drained, WatchBridge, WatchChanged
 from app.ui.contract import ConsoleLike, PipelineLike, ViewLike
 from app.ui.safe import notify_safely
 from app.ui.screens import verdict_flow
@@ -42,6 +42,7 @@ from app.ui.selection import (
     verdict_applies,
     why_not,
 )
+from app.ui.untrusted import UntrustedContent
 from app.ui.widgets.activity import ActivityFeed
 from app.ui.widgets.agent_text import AgentView
 from app.ui.widgets.footer import ConsoleFooter
@@ -68,7 +69,10 @@ class MainScreen(Screen[None]):
         self.header = ConsoleHeader(
             session_name=app_ref.session_name, workspace=str(app_ref.workspace), id="header"
         )
-        self.review = ReviewPanel(self.pipeline, id="body")
+        taint = app_ref.session.taint
+        self.untrusted = UntrustedContent(taint.scans if taint is not None else None)
+        self.watch_bridge = WatchBridge(self, self.untrusted)
+        self.review = ReviewPanel(self.pipeline, untrusted=self.untrusted, id="body")
         self.queue, self.detail = self.review.queue, self.review.detail
         self.seen, self.settle = self.review.seen, self.review.settle  # for tests and help
         self.output = OutputView(id="output")
@@ -93,12 +97,44 @@ class MainScreen(Screen[None]):
         for pane, title in (*panes, (self.activity, "files")):
             pane.border_title = title
         self.header.set_sandbox(summarise_sandbox(self.lockgate.sandbox_status))
+        self._watch_session()
         self.pipeline.add_observer(self.bridge)
         self.queue.focus()
         self._apply(Drained(new_ids=[v.action.id for v in self.pipeline.views()]))
         if self.lockgate.watch_files:
             self.activity.follow(self.lockgate.workspace, self.attributor, self._snapshot)
         self.lockgate.start_pipeline()
+
+    # ------------------------------------------------------------------ taint and monitor
+
+    def _watch_session(self) -> None:
+        session = self.lockgate.session
+        if session.taint is not None:
+            session.taint.listeners.append(self.watch_bridge.taint_changed)
+            self.untrusted.take(session.taint.state)
+        if session.monitor is not None:
+            session.monitor.listeners.append(self.watch_bridge.monitor_changed)
+        self._on_watch_changed()
+
+    def on_unmount(self) -> None:
+        session = self.lockgate.session
+        for listeners, listener in (
+            (session.taint.listeners if session.taint else None, self.watch_bridge.taint_changed),
+            (
+                session.monitor.listeners if session.monitor else None,
+                self.watch_bridge.monitor_changed,
+            ),
+        ):
+            if listeners is not None and listener in listeners:
+                listeners.remove(listener)  # type: ignore[arg-type]
+
+    @on(WatchChanged)
+    def _on_watch_changed(self, _: WatchChanged | None = None) -> None:
+        session = self.lockgate.session
+        monitor = session.monitor.summary() if session.monitor is not None else ""
+        self.header.set_watch(self.untrusted.state, monitor)
+        if changed := self.untrusted.drain():
+            self.review.take(changed, [])
 
     # ------------------------------------------------------------------ pipeline → screen
 
@@ -110,7 +146,7 @@ class MainScreen(Screen[None]):
         changed = drained.dirty | set(drained.new_ids)
         self.review.take(changed, drained.new_ids)
         self.attributor.take(drained.output, self.review.model.patch_files)
-        self.output.take(drained.output)
+        self.output.take(drained.output, self.untrusted.scans)
         if drained.agent_text:
             self.agent.add(drained.agent_text)
         if drained.status is not None:

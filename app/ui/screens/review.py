@@ -21,15 +21,25 @@ from app.ui.contract import PipelineLike, ViewLike
 from app.ui.queue_model import QueueModel
 from app.ui.safe import notify_safely
 from app.ui.selection import Settle, next_waiting
+from app.ui.untrusted import UntrustedContent
 from app.ui.widgets.detail import DetailPane
 from app.ui.widgets.queue import QueueList
 
 
 class ReviewPanel(Horizontal):
-    def __init__(self, pipeline: PipelineLike, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: PipelineLike,
+        *,
+        untrusted: UntrustedContent | None = None,
+        id: str | None = None,
+    ) -> None:
+        """`untrusted`: what the session's taint tracker and output scanner know (rows and
+        details mark the results that brought untrusted content in)."""
         super().__init__(id=id)
         self.pipeline = pipeline
-        self.model = QueueModel()
+        self.untrusted = untrusted if untrusted is not None else UntrustedContent()
+        self.model = QueueModel(self.untrusted)
         self.settle = Settle()
         self.seen: set[str] = set()  # actions shown whole, in the queue or the detail pane
         self.queue = QueueList(id="queue")
@@ -72,7 +82,12 @@ class ReviewPanel(Horizontal):
         parent = None
         if isinstance(view.action, NetworkAction) and view.action.parent_action_id:
             parent = self.view_of(view.action.parent_action_id)
-        self.detail.show(view, asked_by=parent)
+        self.detail.show(
+            view,
+            asked_by=parent,
+            untrusted=self.untrusted.mark(action_id),
+            scan=self.untrusted.scan(action_id),
+        )
 
     @on(QueueList.Highlighted)
     def _highlighted(self, _: QueueList.Highlighted) -> None:

@@ -24,10 +24,12 @@ from app.core.model import (
     ResultStatus,
     VerdictKind,
 )
+from app.injection.scanner import ScanResult
 from app.ui.contract import ViewLike
 from app.ui.diff_model import parse_unified
 from app.ui.highlight import token_spans
 from app.ui.safe import make_safe, safe_line, spaced
+from app.ui.untrusted import Mark, findings_content, mark_content, scanned_text
 from app.ui.widgets.diff_view import DiffView
 from app.ui.widgets.document import Block, DocumentView
 from app.ui.widgets.queue import badge, state_label
@@ -93,13 +95,26 @@ def reasons_content(view: ViewLike) -> Content:
     a = view.assessment
     if a is None:
         return Content.styled("not assessed yet", "$text-muted")
+    # A finding scored 0 is a note (a monitor's low score, "no answer in 10 s"): its category
+    # is not a concern, so it is not named among them.
+    concerns = (
+        [c for c in a.categories if any(f.category is c and f.score > 0 for f in a.findings)]
+        if a.findings
+        else list(a.categories)
+    )
     lines: list[Content] = [
         badge(view)
         + Content("  ")
-        + Content.styled(", ".join(c.value for c in a.categories) or "no concerns", "bold")
+        + Content.styled(", ".join(c.value for c in concerns) or "no concerns", "bold")
     ]
     if a.findings:
         for f in a.findings:
+            if f.score == 0:
+                lines.append(
+                    spaced(f"    · {'note':<18}", "$text-muted")
+                    + make_safe(f.reason, keep_newlines=False).content()
+                )
+                continue
             lines.append(
                 spaced(f"  {f.score:>3} ", f"bold $risk-{_level_of(f.score)}")
                 + Content.styled(f"{f.category.value:<18}", "$text-muted")
@@ -206,6 +221,8 @@ class DetailPane(Vertical):
         self.undone: frozenset[str] = frozenset()  # patches the reviewer undid: shown as such
         self._shown_review: object = None
         self._reported: set[str] = set()  # actions already posted as seen
+        self._untrusted: Mark | None = None
+        self._scan: ScanResult | None = None
         self._empty = Static("Nothing to review yet.", id="detail-empty")
         self._document = CommandDetail(id="command-detail")
         self._diff = DiffView(id="patch-diff")
@@ -237,9 +254,19 @@ class DetailPane(Vertical):
         self.shown_id = None
         self._switch(self._empty)
 
-    def show(self, view: ViewLike, *, asked_by: ViewLike | None = None) -> None:
-        """Show `view` (`asked_by`: for a network ask, the command whose program asked);
-        re-showing the same action only refreshes what may have changed."""
+    def show(
+        self,
+        view: ViewLike,
+        *,
+        asked_by: ViewLike | None = None,
+        untrusted: Mark | None = None,
+        scan: ScanResult | None = None,
+    ) -> None:
+        """Show `view` (`asked_by`: for a network ask, the command whose program asked;
+        `untrusted`: the untrusted content its result brought in; `scan`: the injection
+        scanner's findings on its output); re-showing the same action only refreshes what may
+        have changed."""
+        self._untrusted, self._scan = untrusted, scan
         same = view.action.id == self.shown_id
         self.shown_id = view.action.id
         critical = view.assessment is not None and view.assessment.level is Level.CRITICAL
@@ -266,6 +293,7 @@ class DetailPane(Vertical):
         action = view.action
         critical = view.assessment is not None and view.assessment.level is Level.CRITICAL
         blocks: list[Block] = [Block(_title(view, self.undone)), Block(Content(""))]
+        blocks += self._untrusted_blocks()
         spans = view.assessment.spans if view.assessment else ()
         meta: list[Content] = []
         edited = edited_command(view)
@@ -318,7 +346,15 @@ class DetailPane(Vertical):
             Block(Content("")),
             Block(outcome_content(view), hang=LABEL),
         ]
+        if self._scan is not None:
+            scanned = scanned_text(view.result) if view.result is not None else None
+            blocks += [Block(Content("")), Block(findings_content(self._scan, scanned), hang=4)]
         self._document.show_blocks(blocks, keep_scroll=same)
+
+    def _untrusted_blocks(self) -> list[Block]:
+        if self._untrusted is None:
+            return []
+        return [Block(mark_content(self._untrusted), hang=2), Block(Content(""))]
 
     # ------------------------------------------------------------------ patches
 
@@ -326,6 +362,7 @@ class DetailPane(Vertical):
         review = view.review
         preface = [
             Block(_title(view, self.undone)),
+            *self._untrusted_blocks(),
             Block(reasons_content(view), hang=REASON_HANG),
             Block(outcome_content(view), hang=LABEL),
         ]

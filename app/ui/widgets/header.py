@@ -16,7 +16,9 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from app.injection.taint import TaintState
 from app.ui.safe import make_safe
+from app.ui.widgets.watch import watch_line
 from sandbox.probe import Layer
 from sandbox.runner import SandboxStatus
 
@@ -139,6 +141,15 @@ class ConsoleHeader(Vertical):
     ConsoleHeader.-degraded > #header-banner {
         display: block;
     }
+    ConsoleHeader > #header-watch {
+        display: none;
+        background: $panel;
+        padding: 0 1;
+        height: 1;
+    }
+    ConsoleHeader.-watching > #header-watch {
+        display: block;
+    }
     """
 
     def __init__(self, *, session_name: str, workspace: str, id: str | None = None) -> None:
@@ -148,9 +159,12 @@ class ConsoleHeader(Vertical):
         self.agent = "starting"
         self.sandbox = SandboxSummary("…", "?", ())
         self.extra_warnings: tuple[str, ...] = ()
+        self.taint: TaintState | None = None  # untrusted content in play (None: not tracked)
+        self.monitor = ""  # the model monitor's summary ('' without one)
 
     def compose(self) -> ComposeResult:
         yield Static(id="header-line")
+        yield Static(id="header-watch")
         yield Static(id="header-banner")
 
     def on_mount(self) -> None:
@@ -171,6 +185,13 @@ class ConsoleHeader(Vertical):
     def set_sandbox(self, summary: SandboxSummary) -> None:
         self.sandbox = summary
         self.redraw()
+
+    def set_watch(self, taint: TaintState | None, monitor: str) -> None:
+        """The second line (`widgets.watch`): untrusted content in play, the monitor's cost.
+        The class `-watching` is set while it shows."""
+        if (taint, monitor) != (self.taint, self.monitor):
+            self.taint, self.monitor = taint, monitor
+            self.redraw()
 
     def set_warnings(self, warnings: tuple[str, ...]) -> None:
         if warnings != self.extra_warnings:
@@ -249,6 +270,10 @@ class ConsoleHeader(Vertical):
         if not self.is_mounted:
             return
         self.query_one("#header-line", Static).update(self.line(self._width()))
+        watch = watch_line(self.taint, self.monitor, self._width())
+        self.set_class(watch is not None, "-watching")
+        if watch is not None:
+            self.query_one("#header-watch", Static).update(watch)
         banner = self.query_one("#header-banner", Static)
         degraded = self.degraded
         banner.display = bool(degraded)

@@ -10,15 +10,18 @@ through the display-safety markers: carriage returns and escape sequences are sh
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from textual.content import Content
 
 from app.core.model import Result, ResultStatus
+from app.injection.scanner import ScanResult
 from app.ui.bridge import OutputItem
 from app.ui.safe import make_safe
+from app.ui.untrusted import INJECTION_SPAN_STYLE, UNTRUSTED_STYLE, stream_marks
 from app.ui.widgets.lines import LinesView, estimate_width
 
 MAX_ROWS = 20_000
@@ -27,11 +30,13 @@ ROW_CHARS = 1_000  # a longer line is shown as several rows (↪), so no single 
 
 @dataclass(frozen=True)
 class OutputRow:
-    kind: Literal["stdout", "stderr", "start", "end"]
+    kind: Literal["stdout", "stderr", "start", "end", "flag"]
     text: str
     action_id: str = ""
     failed: bool = False
     continued: bool = False  # the rest of the line above
+    # What the injection scanner found in this row: (start, end) offsets into `text`.
+    marks: tuple[tuple[int, int], ...] = ()
 
 
 def _rows(
@@ -75,17 +80,27 @@ class OutputView(LinesView[OutputRow]):
         return estimate_width(row.text, 6)
 
     def row_content(self, row: OutputRow) -> Content:
+        if row.kind == "flag":
+            return Content.styled("── ", UNTRUSTED_STYLE) + make_safe(
+                row.text, keep_newlines=False
+            ).content(()).stylize_before(UNTRUSTED_STYLE)
         if row.kind in ("start", "end"):
             style = "bold $text-error" if row.failed else "bold $text-accent"
             return Content.styled("── ", style) + make_safe(row.text, keep_newlines=False).content(
                 ()
             ).stylize_before(style)
         gutter, style = (_CONTINUED if row.continued else _GUTTER)[row.kind]
-        return Content.styled(gutter, style) + make_safe(row.text, keep_newlines=False).content()
+        marks = [(s, e, INJECTION_SPAN_STYLE) for s, e in row.marks]
+        return Content.styled(gutter, style) + make_safe(row.text, keep_newlines=False).content(
+            marks
+        )
 
-    def take(self, items: Iterable[OutputItem]) -> None:
+    def take(
+        self, items: Iterable[OutputItem], scans: Mapping[str, ScanResult] | None = None
+    ) -> None:
         """Runs, output and results, as the console bridge reports them. A result for a run
-        this pane never saw start (a recovered action's) is not drawn."""
+        this pane never saw start (a recovered action's) is not drawn. `scans`: the injection
+        scanner's findings by action id (known by the time its run ends)."""
         for item in items:
             if item[0] == "start":
                 self.ran.add(item[1])
@@ -93,7 +108,8 @@ class OutputView(LinesView[OutputRow]):
             elif item[0] == "chunk":
                 self.feed(item[1], item[2], item[3])
             elif item[1].action_id in self.ran:
-                self.finished(item[1])
+                scan = scans.get(item[1].action_id) if scans is not None else None
+                self.finished(item[1], scan if scan is not None and scan.injection else None)
 
     def show_action(self, action_id: str) -> bool:
         """Scroll to where `action_id`'s output starts (its most recent run); False if it has
@@ -134,9 +150,10 @@ class OutputView(LinesView[OutputRow]):
             self._partial[key] = (tail, continued)
         self.append_rows(rows)
 
-    def finished(self, result: Result) -> None:
+    def finished(self, result: Result, scan: ScanResult | None = None) -> None:
         """The end of a run: what is left of a partial line, then the console's own summary
-        (status, exit code, duration, how much output was cut)."""
+        (status, exit code, duration, how much output was cut) and, for an output the injection
+        scanner flagged, its findings, with what they point at highlighted above."""
         action_id = result.action_id
         rows: list[OutputRow] = []
         for stream in ("stdout", "stderr"):
@@ -148,6 +165,66 @@ class OutputView(LinesView[OutputRow]):
                 rows += _rows(stream, rest, action_id, continued)
         rows.append(OutputRow("end", summary_of(result), action_id, failed=failed(result)))
         self.append_rows(rows)
+        if scan is not None:
+            self._flag(result, scan)
+
+    def _flag(self, result: Result, scan: ScanResult) -> None:
+        action_id = result.action_id
+        shown = self._highlight(result, scan)
+        where = "highlighted above" if shown else "see the detail pane (o: the whole output)"
+        reasons = list(dict.fromkeys(f.reason for f in scan.findings))
+        rows = [
+            OutputRow(
+                "flag",
+                f"⚠ {action_id}'s output looks like a prompt injection "
+                f"(score {scan.score}; {where}):",
+                action_id,
+            )
+        ]
+        rows += [OutputRow("flag", f"   {reason}", action_id) for reason in reasons[:6]]
+        if len(reasons) > 6:
+            rows.append(OutputRow("flag", f"   +{len(reasons) - 6} more", action_id))
+        self.append_rows(rows)
+
+    def _highlight(self, result: Result, scan: ScanResult) -> bool:
+        """Mark the findings' spans on this run's rows; False if the rows are not the text the
+        scanner read (cut output, rows dropped from memory), so nothing could be placed."""
+        action_id = result.action_id
+        first = next(
+            (
+                i
+                for i in range(len(self.rows) - 1, -1, -1)
+                if self.rows[i].action_id == action_id and self.rows[i].kind == "start"
+            ),
+            None,
+        )
+        if first is None:
+            return False
+        marked, whole = False, True
+        for stream, (text, spans) in stream_marks(scan, result).items():
+            built, starts = "", list[tuple[int, int]]()
+            for index in range(first, len(self.rows)):
+                row = self.rows[index]
+                if row.action_id != action_id or row.kind != stream:
+                    continue
+                if starts and not row.continued:
+                    built += "\n"
+                starts.append((index, len(built)))
+                built += row.text
+            if built != text and built + "\n" != text:
+                whole = whole and not spans
+                continue
+            for index, offset in starts:
+                length = len(self.rows[index].text)
+                marks = tuple(
+                    (max(s, offset) - offset, min(e, offset + length) - offset)
+                    for s, e in spans
+                    if s < offset + length and e > offset
+                )
+                if marks:
+                    self.replace_row(index, dataclasses.replace(self.rows[index], marks=marks))
+                    marked = True
+        return marked and whole
 
 
 def failed(result: Result) -> bool:

@@ -25,6 +25,7 @@ from app.core.state import ActionState
 from app.ui import bindings
 from app.ui.contract import ViewLike
 from app.ui.safe import make_safe, one_line, spaced
+from app.ui.untrusted import Mark, row_mark
 from app.ui.widgets.lines import LinesView
 
 SUMMARY_LIMIT = 160
@@ -103,7 +104,11 @@ def summary(view: ViewLike) -> tuple[Content, bool]:
     return safe.content(), not cut and not safe.hazardous
 
 
-def action_prompt(view: ViewLike, *, undone: bool = False) -> tuple[Content, bool]:
+def action_prompt(
+    view: ViewLike, *, undone: bool = False, untrusted: Mark | None = None
+) -> tuple[Content, bool]:
+    """The row: badge, state, kind, marks (hidden characters, recovered, brought untrusted
+    content in), then the action's text; and whether the row shows all of it."""
     body, complete = summary(view)
     mark = _KIND_MARK.get(view.action.kind, "?")
     warn = ""
@@ -122,6 +127,9 @@ def action_prompt(view: ViewLike, *, undone: bool = False) -> tuple[Content, boo
     if view.recovered:
         # Brought back from the audit log of a session that was killed.
         parts.append(Content.styled("↺ ", "bold $text-accent"))
+    if untrusted is not None:
+        # Its result brought untrusted content into the agent's context.
+        parts.append(row_mark(untrusted))
     parts.append(body.stylize_before("bold") if critical else body)
     return Content("").join(parts), complete
 
