@@ -148,6 +148,7 @@ class AcpLink(LinkBase):
         self._last_status: tuple[StatusState, str] = ("thinking", "")
         self._overlay_lock = asyncio.Lock()
         self.finished = False  # the conversation is over (follow-ups included)
+        self._prompting = False  # a session/prompt is in flight (cancel tells the agent)
 
     # ------------------------------------------------------------------ the conversation
 
@@ -214,7 +215,9 @@ class AcpLink(LinkBase):
         prompt = self._prompt
         while True:
             self._status("thinking", f"{self.label}: working")
+            self._prompting = True
             response = await conn.prompt(session_id=self._session_id, prompt=[text_block(prompt)])
+            self._prompting = False
             self.stop_reason = str(response.stop_reason)
             await self._review_overlay("end of turn")
             if not self._notes or self._follow_ups >= MAX_FOLLOW_UPS:
@@ -227,23 +230,29 @@ class AcpLink(LinkBase):
         self._status("done", f"{self.label}: turn ended ({self.stop_reason})")
 
     async def _shutdown(self, conn: ClientSideConnection, tasks: list[asyncio.Task[Any]]) -> None:
-        # Cancelled (q, ctrl-c) or done: tell the agent, then stop it and all it started.
-        if self._session_id and self.stop_reason is None:
+        """Cancelled (q, ctrl-c) or done: tell the agent, then stop it and all it started. This
+        runs to its end even if the link is cancelled again meanwhile (quitting cancels it more
+        than once): nothing of the agent may outlive the console."""
+        body = asyncio.ensure_future(self._shutdown_body(conn, tasks))
+        while not body.done():
+            try:
+                await asyncio.shield(body)
+            except asyncio.CancelledError:
+                continue
+            except Exception:
+                break
+
+    async def _shutdown_body(
+        self, conn: ClientSideConnection, tasks: list[asyncio.Task[Any]]
+    ) -> None:
+        if self._session_id and self._prompting:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.cancel(session_id=self._session_id), 0.5)
         for term in self._by_terminal.values():
             self._kill_terminal(term)
         if self._proc is not None:
-            # Stopping the agent must finish even if this task is cancelled again meanwhile
-            # (quitting cancels the link more than once): nothing of it may outlive the console.
-            stop = asyncio.ensure_future(self._proc.stop())
-            while not stop.done():
-                try:
-                    await asyncio.shield(stop)
-                except asyncio.CancelledError:
-                    continue
-                except Exception:
-                    break
+            with contextlib.suppress(Exception):
+                await self._proc.stop()
         for pending in self._queue_in:
             if not pending.done.done():
                 pending.done.cancel()
