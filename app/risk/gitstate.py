@@ -33,6 +33,7 @@ class GitState:
     untracked: frozenset[str]
     ignored: tuple[str, ...]  # ignored files, and ignored directories ending in "/"
     taken_ns: int = 0  # wall clock when the snapshot was read
+    unstaged: frozenset[str] = frozenset()  # tracked, changed in the worktree (not the index)
 
     def is_ignored(self, rel: str) -> bool:
         for ig in self.ignored:
@@ -133,6 +134,7 @@ def _read(root: str) -> GitState | None:
     if len(tracked) > _MAX_ENTRIES:
         return None
     dirty: set[str] = set()
+    unstaged: set[str] = set()
     untracked: set[str] = set()
     ignored: list[str] = []
     entries = status.decode("utf-8", "surrogateescape").split("\0")
@@ -149,14 +151,63 @@ def _read(root: str) -> GitState | None:
             ignored.append(path)
         else:
             dirty.add(path)
+            if code[1] != " ":
+                unstaged.add(path)
             if code[0] in "RC":
                 i += 1  # the rename's source follows
     return GitState(
-        root, frozenset(tracked), frozenset(dirty), frozenset(untracked), tuple(ignored), taken
+        root,
+        frozenset(tracked),
+        frozenset(dirty),
+        frozenset(untracked),
+        tuple(ignored),
+        taken,
+        frozenset(unstaged),
     )
 
 
 _CACHE = _Cache()
+
+
+def fresh(workspace: str) -> GitState | None:
+    """git's account read now (not the cached snapshot): for commands that wipe the worktree
+    (`git clean`, `git reset --hard`), whose verdict counts every file they would take."""
+    root = _CACHE.root(workspace)
+    if root is None:
+        return None
+    ver = _CACHE.version(workspace)
+    st = _read(root)
+    with _CACHE.lock:
+        _CACHE.states[root] = ((ver, time.monotonic()), st)
+    return st
+
+
+def stashes(workspace: str) -> list[str] | None:
+    """The stash entries (`stash@{0}: WIP on …`), newest first; None when git cannot say."""
+    root = _CACHE.root(workspace)
+    if root is None:
+        return None
+    out = _run(["stash", "list"], root)
+    if out is None:
+        return None
+    return [line for line in out.decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+def stash_files(workspace: str, ref: str) -> int | None:
+    """How many files the stash entry `ref` changes."""
+    root = _CACHE.root(workspace)
+    if root is None:
+        return None
+    out = _run(["stash", "show", "--name-only", ref], root)
+    if out is None:
+        return None
+    return len([line for line in out.decode("utf-8", "replace").splitlines() if line.strip()])
+
+
+def in_scope(rel: str, scopes: tuple[str, ...]) -> bool:
+    """Whether the root-relative `rel` lies under one of `scopes` ("" is the whole tree)."""
+    rel = rel.rstrip("/")
+    return any(not sc or rel == sc or rel.startswith(sc + "/") for sc in scopes)
 
 
 def version(workspace: str) -> int:

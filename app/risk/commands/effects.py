@@ -5,6 +5,8 @@ deleting one, and contacting a host.
 
 from __future__ import annotations
 
+import os
+
 from app.core.model import Category as K
 from app.risk import gitstate
 from app.risk.analysis import Analyzer
@@ -43,7 +45,19 @@ def read_target(an: Analyzer, c: SimpleCommand, w: Word, *, listing: bool = Fals
     an.ci(c).secrets.append(info.display)
     an.facts.reads_secrets.append(info.display)
     if listing:
-        an.add(K.SECRETS, 20, f"looks at {info.display} ({info.secret}) without reading it", w.span)
+        if info.where == "workspace":
+            an.add(
+                K.SECRETS, 20, f"looks at {info.display} ({info.secret}) without reading it", w.span
+            )
+        else:
+            # Outside the workspace: which keys, profiles and hosts you have is reconnaissance.
+            an.add(
+                K.SECRETS,
+                36,
+                f"looks at {info.display} ({info.secret}) without reading it: the names it "
+                "shows (which keys and accounts you have) would reach the agent",
+                w.span,
+            )
     elif info.where == "workspace":
         an.add(
             K.SECRETS,
@@ -111,7 +125,8 @@ def write_target(an: Analyzer, c: SimpleCommand, w: Word, verb: str = "writes") 
                 w.span,
             )
         else:
-            an.add(K.DESTRUCTIVE, 3, f"{verb} {d} inside the workspace", w.span)
+            score, why = _overwrite(an, info.abs, verb)
+            an.add(K.DESTRUCTIVE, score, f"{verb} {d} inside the workspace{why}", w.span)
         return
     if info.where == "tmp":
         an.add(K.DESTRUCTIVE, 5, f"{verb} {d} (temporary files)", w.span)
@@ -225,6 +240,38 @@ def _reversibility(an: Analyzer, abs_path: str | None, display: str) -> tuple[in
             parts.append(f"{_n(lost.untracked, 'untracked file')} git cannot restore")
         return 45, " — " + " and ".join(parts)
     return 20, f" — {_n(lost.tracked_clean, 'tracked, unmodified file')}: git can restore them"
+
+
+# Verbs whose write replaces what the file held (appends, links and directories do not).
+_OVERWRITES = frozenset(
+    {"writes", "edits", "truncates", "rewrites", "overwrites", "copies into", "moves into"}
+)
+
+
+def overwrite_loss(an: Analyzer, abs_path: str | None) -> gitstate.Loss | None:
+    """git's account of an existing workspace file a command would replace; None when the
+    file does not exist (nothing is lost) or git cannot say."""
+    if abs_path is None or any(ch in abs_path for ch in "*?["):
+        return None
+    if not os.path.isfile(abs_path) or os.path.islink(abs_path):
+        return None
+    an.facts.volatile = True
+    return gitstate.loss(an.workspace, abs_path)
+
+
+def _overwrite(an: Analyzer, abs_path: str | None, verb: str) -> tuple[int, str]:
+    """Writing over an existing workspace file: tracked and unmodified, git gives it back;
+    modified or untracked, what it held is gone (a line worth reading, still allowed)."""
+    if verb not in _OVERWRITES:
+        return 3, ""
+    lost = overwrite_loss(an, abs_path)
+    if lost is None or lost.ignored:
+        return 3, ""
+    if lost.dirty:
+        return 20, " — modified since the last commit: git cannot restore what it holds now"
+    if lost.untracked:
+        return 20, " — an untracked file: git cannot restore what it holds now"
+    return 3, " — tracked and unmodified: git can restore it"
 
 
 def _n(count: int, what: str) -> str:

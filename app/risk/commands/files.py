@@ -9,7 +9,13 @@ import re
 from app.core.model import Category as K
 from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import PUBLISH_WORDS, has, q, split_args, val
-from app.risk.commands.effects import _network_note, delete_target, read_target, write_target
+from app.risk.commands.effects import (
+    _network_note,
+    delete_target,
+    overwrite_loss,
+    read_target,
+    write_target,
+)
 from app.risk.commands.inline import run_written
 from app.risk.commands.registry import Family, Handler
 from app.risk.commands.sysadmin import h_kernel
@@ -610,8 +616,19 @@ def h_touch(an: Analyzer, c: SimpleCommand) -> None:
         write_target(an, c, w, verb)
     if c.name == "truncate":
         for w in pos:
-            if w.value and an.path(c, w.value).where == "workspace":
-                an.add(K.DESTRUCTIVE, 36, f"empties or cuts {q(w)}, losing its contents", w.span)
+            if w.value and (info := an.path(c, w.value)).where == "workspace":
+                lost = overwrite_loss(an, info.abs)
+                if lost is not None and not lost.ignored and not lost.dirty and not lost.untracked:
+                    an.add(
+                        K.DESTRUCTIVE,
+                        10,
+                        f"empties or cuts {q(w)}, tracked and unmodified: git can restore it",
+                        w.span,
+                    )
+                else:
+                    an.add(
+                        K.DESTRUCTIVE, 36, f"empties or cuts {q(w)}, losing its contents", w.span
+                    )
 
 
 def h_copy(an: Analyzer, c: SimpleCommand) -> None:

@@ -45,6 +45,8 @@ _CODE_FLAGS: dict[str, tuple[str, ...]] = {
 MAX_CODE = 20_000
 """Inline code longer than this is reviewed on its start only, and said so."""
 
+_WEB_ENTRY = frozenset({"app", "wsgi", "asgi"})  # script stems that serve a web app
+
 
 def lang_of(name: str) -> str:
     """The language an interpreter's name stands for (python3.12 → python, nodejs → node)."""
@@ -211,6 +213,16 @@ def analyze_inline(an: Analyzer, c: SimpleCommand) -> None:
         after = [w.value for w in args[args.index(script) + 1 :]]
         stem = base.rsplit(".", 1)[0].lower()
         verb = next((x for x in after if x in ("serve", "runserver", "server", "start-server")), "")
+        if stem in _WEB_ENTRY and not after:
+            # Flask's and most tutorials' entry point: `python app.py` serves the app.
+            an.add(
+                K.NETWORK,
+                36,
+                f"runs {info.display}, by convention a web app's entry point: it usually starts "
+                "a server that listens and keeps running",
+                script.span,
+            )
+            return
         if stem in ("server", "serve", "devserver", "dev-server") or verb:
             what = (
                 f"`{info.display} {verb}`, which starts"

@@ -378,7 +378,15 @@ def h_service(an: Analyzer, c: SimpleCommand) -> None:
 def h_crontab(an: Analyzer, c: SimpleCommand) -> None:
     vals = [w.value or "" for w in c.args]
     if "-l" in vals and not any(v in ("-", "-e", "-r") for v in vals):
-        an.add(K.PERSISTENCE, 5, "lists your scheduled jobs", c.span)
+        # Outside the workspace: what runs on this machine and when, often with tokens in
+        # the job lines; the listing reaches the agent and its model provider.
+        an.add(
+            K.SECRETS,
+            36,
+            "lists your scheduled jobs (crontab -l): they show what runs on this machine and "
+            "often hold credentials; the listing would reach the agent",
+            c.span,
+        )
         return
     if "-r" in vals:
         an.add(K.DESTRUCTIVE, 60, "deletes all your scheduled jobs", c.span)

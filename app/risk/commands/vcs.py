@@ -4,12 +4,14 @@ config keys that run commands.
 
 from __future__ import annotations
 
+import os
 import re
 
 from app.core.model import Category as K
+from app.risk import gitstate
 from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import q
-from app.risk.commands.effects import write_target
+from app.risk.commands.effects import generated, write_target
 from app.risk.commands.registry import Family, Handler
 from app.risk.shell import SimpleCommand, Word
 
@@ -137,8 +139,243 @@ _PROTECTED_BRANCH = re.compile(
 )
 
 
+# ---------------------------------------------------------------- what the worktree loses
+# `git clean`, `git reset --hard`, `git checkout -- .`, `git stash drop`: judged by git's own
+# account of the workspace, read fresh (files counted, the count said in the reason). Anything
+# git cannot say (no repository, a pathspec with magic, a cwd known only at run time) leaves
+# the command to the fixed scores below, never more lenient.
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}s"
+
+
+# Nothing to lose now still asks (lower than the fixed score, not allowed): these commands
+# wipe whatever the tree holds when they run, which a queued or sandboxed run may not share
+# with the snapshot read here.
+_NOTHING_NOW = 35
+_WHEN_IT_RUNS = "; still asked: it discards whatever is there when it runs"
+
+
+def _worktree(
+    an: Analyzer, c: SimpleCommand, specs: list[Word]
+) -> tuple[gitstate.GitState, tuple[str, ...]] | None:
+    """git's fresh account and the root-relative scopes the command covers (its pathspecs,
+    else the directory it runs in; `whole` callers pass no specs and use "")."""
+    cwd = an.cwds.get(c.index, an.start_cwd)
+    if cwd is None:
+        return None
+    an.facts.volatile = True
+    st = gitstate.fresh(an.workspace)
+    if st is None:
+        return None
+    root = st.root.rstrip("/")
+    scopes: list[str] = []
+    for w in specs or [Word(".", ".", c.span)]:
+        v = w.value
+        if v is None or v.startswith(":") or any(ch in v for ch in "*?["):
+            return None
+        info = an.path(c, v)
+        if info.abs is None:
+            return None
+        if info.abs == root:
+            scopes.append("")
+        elif info.abs.startswith(root + "/"):
+            scopes.append(info.abs[len(root) + 1 :])
+        else:
+            return None
+    return st, tuple(scopes)
+
+
+def _judge_discard(an: Analyzer, c: SimpleCommand, rv: list[str], *, moves: bool) -> bool:
+    """`git reset --hard`: the uncommitted changes to tracked files (staged or not) are lost;
+    untracked files stay."""
+    got = _worktree(an, c, [])
+    if got is None:
+        return False
+    st, _ = got
+    n = len(st.dirty)
+    commits = " and moves the branch back (the commits stay in the reflog)" if moves else ""
+    if n == 0:
+        if moves:
+            an.add(K.DESTRUCTIVE, 36, "moves the branch back, rewriting history", c.span)
+        else:
+            an.add(
+                K.DESTRUCTIVE,
+                _NOTHING_NOW,
+                "resets the working tree: git status shows no uncommitted changes to lose now"
+                + _WHEN_IT_RUNS,
+                c.span,
+            )
+        return True
+    an.add(
+        K.DESTRUCTIVE,
+        50,
+        f"resets the working tree, discarding uncommitted changes to "
+        f"{_n(n, 'tracked file')}{commits}: git cannot restore them",
+        c.span,
+    )
+    return True
+
+
+def _judge_checkout(an: Analyzer, c: SimpleCommand, sub: str, rest: list[Word]) -> bool:
+    """`git checkout -- PATHS` / `git restore PATHS`: changes to those files since the index
+    (or, from a commit, since that commit) are lost."""
+    vals = [w.value or "" for w in rest]
+    if "--" in vals:
+        k = vals.index("--")
+        before = [w for w in rest[:k] if not (w.value or "-").startswith("-")]
+        specs = rest[k + 1 :]
+    else:
+        before = []
+        specs = [w for w in rest if not (w.value or "-").startswith("-")]
+    from_commit = bool(before) or any(
+        v.startswith(("--source", "-s")) or v in ("--staged", "-S") for v in vals
+    )
+    if any(v in ("-p", "--patch", "-b", "-B", "--orphan", "-f", "--force") for v in vals):
+        return False  # (checkout -f switches branches, throwing away every change)
+    if sub == "checkout" and "--" not in vals:
+        # Without `--` a name may be a branch or a commit: only paths that exist are paths.
+        for w in specs:
+            info = an.path(c, w.value) if w.value else None
+            if info is None or info.abs is None or not os.path.lexists(info.abs):
+                return False
+    got = _worktree(an, c, specs)
+    if got is None:
+        return False
+    st, scopes = got
+    pool = st.dirty if from_commit else st.unstaged
+    lost = sorted(p for p in pool if gitstate.in_scope(p, scopes))
+    where = ", ".join(w.best for w in specs[:3]) or "the working tree"
+    if not lost:
+        an.add(
+            K.DESTRUCTIVE,
+            _NOTHING_NOW,
+            f"git {sub} of {where}: git status shows no uncommitted changes there to discard "
+            f"now{_WHEN_IT_RUNS}",
+            c.span,
+        )
+        return True
+    shown = ", ".join(lost[:3]) + (" …" if len(lost) > 3 else "")
+    an.add(
+        K.DESTRUCTIVE,
+        45,
+        f"discards uncommitted changes to {_n(len(lost), 'file')} ({shown}): "
+        "git cannot restore them",
+        c.span,
+    )
+    return True
+
+
+def _judge_clean(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> bool:
+    """`git clean -f[d][x|X]`: untracked files are gone for good; with -x (or only, -X) the
+    ignored ones too — build output and caches lose nothing, anything else (`.env`) does."""
+    vals = [w.value or "" for w in rest]
+    shorts = "".join(v[1:] for v in vals if v.startswith("-") and not v.startswith("--"))
+    if any(
+        v in ("-e", "--exclude", "-i", "--interactive") or v.startswith("--exclude") for v in vals
+    ):
+        return False
+    if "e" in shorts or "i" in shorts:
+        return False
+    only_ignored = "X" in shorts
+    with_ignored = "x" in shorts or only_ignored
+    dirs = "d" in shorts
+    if "--" in vals:
+        specs = rest[vals.index("--") + 1 :]
+    else:
+        specs = [w for w in rest if not (w.value or "-").startswith("-")]
+    got = _worktree(an, c, specs)
+    if got is None:
+        return False
+    st, scopes = got
+    untracked = (
+        [] if only_ignored else sorted(p for p in st.untracked if gitstate.in_scope(p, scopes))
+    )
+    if not dirs:
+        # Without -d git keeps untracked directories: count the files git lists alone.
+        tracked_dirs = {p.rsplit("/", 1)[0] for p in st.tracked if "/" in p}
+        untracked = [p for p in untracked if "/" not in p or p.rsplit("/", 1)[0] in tracked_dirs]
+    ignored = [
+        p
+        for p in st.ignored
+        if with_ignored and gitstate.in_scope(p, scopes) and (dirs or not p.endswith("/"))
+    ]
+    kept = [p for p in ignored if not generated(p)]
+    env = [p for p in kept if p.rstrip("/").rsplit("/", 1)[-1].startswith(".env")]
+    if not untracked and not kept:
+        what = " and build output or caches git ignores" if ignored else ""
+        an.add(
+            K.DESTRUCTIVE,
+            _NOTHING_NOW,
+            f"git clean: git status shows no untracked files to lose here now{what}"
+            + _WHEN_IT_RUNS,
+            c.span,
+        )
+        return True
+    parts = []
+    if untracked:
+        parts.append(
+            f"{_n(len(untracked), 'untracked file')} ({', '.join(untracked[:3])}"
+            + (" …)" if len(untracked) > 3 else ")")
+        )
+    if kept:
+        parts.append(
+            f"{_n(len(kept), 'ignored file or directory')} that is not build output "
+            f"({', '.join(kept[:3])}" + (" …)" if len(kept) > 3 else ")")
+        )
+    score = 62 if env else 50
+    an.add(
+        K.DESTRUCTIVE,
+        score,
+        f"deletes {' and '.join(parts)}: git cannot restore them"
+        + ("; the environment file holds the app's settings and credentials" if env else ""),
+        c.span,
+    )
+    return True
+
+
+def _judge_stash(an: Analyzer, c: SimpleCommand, rv: list[str]) -> bool:
+    """`git stash drop [REF]` / `git stash clear`: the stashed changes are gone (only
+    `git fsck` finds a dropped stash)."""
+    an.facts.volatile = True
+    entries = gitstate.stashes(an.workspace)
+    if entries is None:
+        return False
+    if not entries:
+        an.add(
+            K.DESTRUCTIVE,
+            _NOTHING_NOW,
+            f"git stash {rv[0]}: there are no stashed changes now{_WHEN_IT_RUNS}",
+            c.span,
+        )
+        return True
+    if rv[0] == "clear":
+        an.add(
+            K.DESTRUCTIVE,
+            45 if len(entries) > 1 else 40,
+            f"deletes all {_n(len(entries), 'stash entry')} (`git stash clear`): "
+            "git cannot restore them",
+            c.span,
+        )
+        return True
+    ref = next((v for v in rv[1:] if not v.startswith("-")), "stash@{0}")
+    if ref.isdigit():
+        ref = f"stash@{{{ref}}}"
+    files = gitstate.stash_files(an.workspace, ref)
+    held = f" ({_n(files, 'file')} changed in it)" if files else ""
+    an.add(
+        K.DESTRUCTIVE,
+        40,
+        f"deletes the stash entry {ref}{held}: git cannot restore it",
+        c.span,
+    )
+    return True
+
+
 def h_git(an: Analyzer, c: SimpleCommand) -> None:
     args = list(c.args)
+    elsewhere = False  # -C / --git-dir / --work-tree: not the workspace's own repository
     # global options before the subcommand
     i = 0
     while i < len(args):
@@ -163,6 +400,7 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
             args
         ):
             if v in ("-C", "--work-tree", "--git-dir"):
+                elsewhere = True
                 info = an.path(c, args[i + 1].value or ".")
                 if info.where == "outside":
                     an.add(
@@ -275,6 +513,9 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         an.add(K.NETWORK, 40, f"`git {sub}` talks to the remote", c.span)
         return
     if sub in ("reset",):
+        moves = any("~" in v or "^" in v or re.fullmatch(r"[0-9a-f]{7,40}", v) for v in rv)
+        if "--hard" in rv and not elsewhere and _judge_discard(an, c, rv, moves=moves):
+            return
         if "--hard" in rv or "--merge" in rv or "--keep" in rv:
             an.add(
                 K.DESTRUCTIVE,
@@ -303,6 +544,8 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
         if any(
             re.fullmatch(r"-[a-zA-Z]*[fF][a-zA-Z]*", v) or v == "--force" for v in rv
         ) and not any(re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", v) or v == "--dry-run" for v in rv):
+            if not elsewhere and _judge_clean(an, c, rest):
+                return
             an.add(
                 K.DESTRUCTIVE,
                 45,
@@ -328,6 +571,8 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
             or (sub == "checkout" and pos and pos[-1] in (".", "*", ":/"))
         )
         if discards and (pos or "-f" in rv or "--force" in rv):
+            if not elsewhere and _judge_checkout(an, c, sub, rest):
+                return
             an.add(
                 K.DESTRUCTIVE,
                 40,
@@ -340,6 +585,8 @@ def h_git(an: Analyzer, c: SimpleCommand) -> None:
             )
         return
     if sub == "stash" and rv and rv[0] in ("drop", "clear"):
+        if not elsewhere and _judge_stash(an, c, rv):
+            return
         an.add(K.DESTRUCTIVE, 40, f"deletes stashed changes (`git stash {rv[0]}`)", c.span)
         return
     if sub == "branch" and any(v in ("-D", "-d", "--delete") or v.startswith("-D") for v in rv):
