@@ -98,13 +98,21 @@ class PodmanBackend:
             self._stop()
 
     def _stop(self) -> None:
+        init_ended = False
         if self._conn is not None:
             with contextlib.suppress(OSError):
-                self._conn.close()  # init kills everything and exits; --rm removes the rest
+                self._conn.shutdown(socket.SHUT_WR)  # init kills everything and exits …
+                self._conn.settimeout(5)
+                init_ended = self._conn.recv(1) == b""  # … and its end closes when it has
+            with contextlib.suppress(OSError):
+                self._conn.close()
             self._conn = None
         if self._cid is not None:
-            with contextlib.suppress(SandboxError, SandboxUnavailable):
-                self.podman.call("rm", "-f", "-t", "0", self._cid, check=False, timeout=60)
+            rm = self.podman.argv("rm", "-f", "-t", "0", self._cid)
+            if init_ended:  # nothing runs in it any more: the removal need not be waited for
+                threading.Thread(target=_quiet, args=(rm,), daemon=True).start()
+            else:
+                _quiet(rm)
             self._cid = None
         if self._volume:
             with contextlib.suppress(SandboxError, SandboxUnavailable):
@@ -440,6 +448,11 @@ class PodmanBackend:
         if self._cid is not None:
             with contextlib.suppress(SandboxError, SandboxUnavailable):
                 self.podman.call("exec", self._cid, *KILL_ALL, check=False, timeout=60)
+
+
+def _quiet(argv: list[str]) -> None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
 
 
 class _InitWaiter:

@@ -44,7 +44,9 @@ class Layout:
     def args(self) -> list[str]:
         out: list[str] = []
         for b in self.binds:
-            opt = ",ro=true" if b.ro else ""
+            # nodev: a device node in the workspace (or any mounted tree) opens to nothing,
+            # only the container's own /dev works; nosuid as the Linux backend's binds
+            opt = ",nodev,nosuid" + (",ro=true" if b.ro else "")
             out += ["--mount", f"type=bind,src={_safe(b.src)},dst={_safe(b.dst)}{opt}"]
         for d in self.masks_dir:
             out += ["--mount", f"type=tmpfs,dst={_safe(d)},tmpfs-size=4k,tmpfs-mode=0,ro=true"]
@@ -80,6 +82,11 @@ def _bound_sockets() -> list[str]:
     return out
 
 
+def _real(path: str, ro: bool) -> Bind:
+    real = os.path.realpath(path)
+    return Bind(real, real, ro)
+
+
 def _ident(path: str) -> tuple[int, int, int]:
     try:
         st = os.lstat(path)
@@ -98,8 +105,11 @@ def layout(
     ws = str(policy.workspace)
     writable = [ws, *(str(w) for w in policy.writable)]
     binds: list[Bind] = [Bind(w, w, False) for w in writable]
-    binds += [Bind(d, d, False) for d in prepared.git_dirs]
-    binds += [Bind(p, p, True) for p in prepared.read_only]
+    # at their real paths: podman mounts parents before children by the destination's depth,
+    # and a path through a symlink (`.git -> repos/main.git`) would sort before the directory
+    # it lies in and be covered by that directory's own bind
+    binds += [_real(d, False) for d in prepared.git_dirs]
+    binds += [_real(p, True) for p in prepared.read_only]
     # the writable trees as the Linux backend secures them (its own walk): sockets found there
     # are covered below, and each file with other names (a pnpm/uv store's hard link) gets an
     # inode of its own by a copy, or, too big or failing, a read-only bind of itself

@@ -112,13 +112,18 @@ def test_closing_removes_the_container(pworkspace: Path) -> None:
     sb = Sandbox(SandboxPolicy(workspace=pworkspace, backend="podman"))
     sb.run(["true"], timeout=30)
     name = _backend(sb)._name
-    sb.close()
-    ps = subprocess.run(
-        ["podman", "ps", "-a", "--filter", f"name={name}", "--format", "{{.Names}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    sb.close()  # init has killed everything; the removal finishes in the background
+    deadline = time.monotonic() + 30
+    while True:
+        ps = subprocess.run(
+            ["podman", "ps", "-a", "--filter", f"name={name}", "--format", "{{.Names}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        if name not in ps.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert name not in ps.stdout
 
 
