@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fakes import CONSOLE_RULES, FilePatches, QueueLink, RecordingCommands, RulePolicy, RuleRisk
 from textual.message import Message
@@ -24,9 +25,14 @@ from app.core.model import (
     PatchAction,
 )
 from app.core.pipeline import ActionState, Pipeline, PipelineError
-from app.core.ports import SessionContext
+from app.core.ports import CommandExecutor, Observer, PolicyEngine, SessionContext
+from app.injection.executor import ScanningCommandExecutor
+from app.injection.taint import TaintObserver, TaintPolicy, TaintTracker
 from app.ui.app import LockgateApp
 from app.ui.screens.main import MainScreen
+
+if TYPE_CHECKING:  # imports openai: only where a test has a monitor
+    from app.injection.monitor import Monitor
 
 
 @dataclass
@@ -47,8 +53,8 @@ class UiSession:
     )
     session_id: str = "test-session"
     notices: tuple[str, ...] = ()
-    taint: object = None  # app.injection.taint.TaintTracker, when a test tracks untrusted content
-    monitor: object = None  # app.injection.monitor.Monitor, when a test has one
+    taint: TaintTracker | None = None  # untrusted content, when a test tracks it
+    monitor: Monitor | None = None  # the model monitor, when a test has one
 
 
 def make_session(
@@ -56,19 +62,43 @@ def make_session(
     *,
     outputs: dict[str, tuple[bytes, bytes, int]] | None = None,
     audit: AuditLog | None = None,
+    taint: TaintTracker | None = None,
+    monitor: Monitor | None = None,
+    wrap_policy: Callable[[PolicyEngine], PolicyEngine] | None = None,
 ) -> UiSession:
+    """`taint`, `monitor`, `wrap_policy`: the session's own layers, wrapped as `open_session`
+    wraps them (registry checks inside taint tracking, the monitor outermost)."""
     commands = RecordingCommands(outputs=outputs)
     patches = FilePatches(workspace)
     policy = RulePolicy()
+    command_port: CommandExecutor = commands
+    policy_port: PolicyEngine = wrap_policy(policy) if wrap_policy is not None else policy
+    inner_policy = policy_port
+    observers: list[Observer] = []
+    if taint is not None:
+        command_port = ScanningCommandExecutor(command_port, taint, headless=False)
+        policy_port = TaintPolicy(policy_port, taint, headless=False)
+        observers.append(TaintObserver(taint))
+    if monitor is not None:
+        from app.injection.monitor import MonitoringCommandExecutor, MonitorPolicy
+
+        monitor.tracker = taint
+        command_port = MonitoringCommandExecutor(command_port, monitor)
+        policy_port = MonitorPolicy(policy_port, monitor, headless=False)
     pipeline = Pipeline(
         context=SessionContext(workspace=workspace),
         risk=RuleRisk(CONSOLE_RULES, unlisted_host=50, patch_floor=20),
-        policy=policy,
-        commands=commands,
+        policy=policy_port,
+        commands=command_port,
         patches=patches,
+        observers=observers,
         audit=audit,
     )
-    return UiSession(pipeline, workspace, commands, patches, policy)
+    for layer in (inner_policy, monitor):
+        attach = getattr(layer, "attach", None)  # DepsPolicy, Monitor: they add late findings
+        if attach is not None:
+            attach(pipeline)
+    return UiSession(pipeline, workspace, commands, patches, policy, taint=taint, monitor=monitor)
 
 
 def cmd(command: str, turn: str = "t1", n: int = 1, **kw: object) -> CommandAction:
@@ -174,8 +204,18 @@ async def console(
     sandbox_status: object = None,
     watch_files: bool = False,
     audit: AuditLog | None = None,
+    taint: TaintTracker | None = None,
+    monitor: Monitor | None = None,
+    wrap_policy: Callable[[PolicyEngine], PolicyEngine] | None = None,
 ) -> AsyncIterator[Console]:
-    session = make_session(workspace, outputs=outputs, audit=audit)
+    session = make_session(
+        workspace,
+        outputs=outputs,
+        audit=audit,
+        taint=taint,
+        monitor=monitor,
+        wrap_policy=wrap_policy,
+    )
     if sandbox_status is not None:
         session.sandbox_status = sandbox_status
     link = QueueLink()

@@ -181,9 +181,7 @@ class OutputView(LinesView[OutputRow]):
                 action_id,
             )
         ]
-        rows += [OutputRow("flag", f"   {reason}", action_id) for reason in reasons[:6]]
-        if len(reasons) > 6:
-            rows.append(OutputRow("flag", f"   +{len(reasons) - 6} more", action_id))
+        rows.append(OutputRow("flag", "   " + "; ".join(reasons), action_id))
         self.append_rows(rows)
 
     def _highlight(self, result: Result, scan: ScanResult) -> bool:

@@ -2,8 +2,8 @@
 came from), and what the model monitor has cost so far. Shown only when there is something to
 say: a session that never read untrusted content and runs no monitor keeps a one-line header.
 
-Untrusted content is the item that must stay readable: at any width it keeps at least
-"⚠ tainted", then the newest source; the monitor's summary takes what is left, cut at its end.
+Untrusted content is the item that must stay readable: it keeps "⚠ tainted" and the start of
+its newest source; the monitor's summary drops its model's name, then takes what is left.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from app.ui.safe import make_safe
 from app.ui.untrusted import UNTRUSTED_STYLE
 
 GAP = "   "
-MONITOR_MIN = 24  # below this the monitor's summary says too little to be worth a cut
-TAINT_MIN = len("⚠ tainted: ") + 12
+TAINT_MIN = 40  # what the taint keeps of its source when the monitor's summary needs room
 
 
 def _cut(text: str, width: int) -> str:
@@ -47,18 +46,25 @@ def watch_line(taint: TaintState | None, monitor: str, width: int) -> Content | 
     monitor = safe(monitor)
     if not untrusted and not monitor:
         return None
-    if width > 0:
-        both = len(untrusted) + (len(GAP) if untrusted and monitor else 0) + len(monitor)
-        if both > width:
-            if monitor and untrusted:
-                room = width - len(GAP) - MONITOR_MIN
-                untrusted = _cut(untrusted, max(min(TAINT_MIN, len(untrusted)), room))
-                left = width - len(untrusted) - len(GAP)
-                monitor = _cut(monitor, left) if left >= 8 else ""
-            elif untrusted:
-                untrusted = _cut(untrusted, max(width, len("⚠ tainted")))
-            else:
-                monitor = _cut(monitor, width)
+
+    def fits() -> bool:
+        gap = len(GAP) if untrusted and monitor else 0
+        return width <= 0 or len(untrusted) + gap + len(monitor) <= width
+
+    if not fits() and monitor:
+        label, sep, rest = monitor.partition(": ")
+        if sep and label.startswith("monitor "):
+            monitor = "monitor: " + rest  # the model's name goes first
+    if not fits():
+        if monitor and untrusted:
+            keep = max(min(TAINT_MIN, len(untrusted)), width - len(GAP) - len(monitor))
+            untrusted = _cut(untrusted, keep)
+            left = width - len(untrusted) - len(GAP)
+            monitor = _cut(monitor, left) if left >= 8 else ""
+        elif untrusted:
+            untrusted = _cut(untrusted, max(width, len("⚠ tainted")))
+        else:
+            monitor = _cut(monitor, width)
     parts: list[Content] = []
     if untrusted:
         tainted = taint is not None and taint.tainted
