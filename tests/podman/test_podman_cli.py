@@ -1,5 +1,5 @@
 """The podman backend from the command line: `sandbox run --sandbox-backend podman` keeps the
-exit-status contract, `sandbox check --backend podman` reports and refuses with the fix, the
+exit-status contract (124 on timeout: tests/podman/test_podman_backend.py), `sandbox check --backend podman` reports and refuses with the fix, the
 `[sandbox]` config and the options choose the backend, and serve hands the options on."""
 
 from __future__ import annotations
@@ -36,9 +36,6 @@ def test_sandbox_run_and_check(pworkspace: Path) -> None:
              "sh", "-c", "echo in; cat /proc/1/cmdline | tr '\\0' ' '; exit 7")  # fmt: skip
     assert r.returncode == 7, r.stderr
     assert r.stdout.startswith("in\npython3 -I -S /.lockgate/code/init.py")
-    r = _cli("sandbox", "run", "-w", ws, "--sandbox-backend", "podman", "--timeout", "1",
-             "--", "sleep", "100")  # fmt: skip
-    assert r.returncode == 124
     r = _cli("sandbox", "run", "-w", ws, "--sandbox-backend", "podman", "--image",
              "localhost/lockgate-no-such-image:1", "--", "true")  # fmt: skip
     assert r.returncode == 125 and "lockgate sandbox image build" in r.stderr
@@ -46,8 +43,6 @@ def test_sandbox_run_and_check(pworkspace: Path) -> None:
     assert r.returncode == 0, r.stdout
     assert "rootful" in r.stdout or "rootless" in r.stdout
     assert "cgroups: v" in r.stdout and "sandbox: can run" in r.stdout
-    r = _cli("sandbox", "check", "--backend", "podman", "--image", "localhost/nope:1")
-    assert r.returncode == 1 and "is not a local image" in r.stdout
 
 
 def test_options_need_the_podman_backend(pworkspace: Path) -> None:
