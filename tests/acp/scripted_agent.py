@@ -230,8 +230,14 @@ class Scripted(Agent):
             "e1", "Edit files", kind="edit", status="in_progress"))  # fmt: skip
         await self.conn.session_update(session_id="s1", update=update_tool_call(
             "e1", status="completed"))  # fmt: skip
-        await asyncio.sleep(0.2)
-        await self.result("ci-now", (ws / ".github" / "workflows" / "ci.yml").exists())
+        # lockgate reviews the overlay when it hears "completed"; the agent does not wait for
+        # that, so look (for a while) whether the denied file is gone from its own view
+        ci = ws / ".github" / "workflows" / "ci.yml"
+        for _ in range(300):
+            if not ci.exists():
+                break
+            await asyncio.sleep(0.1)
+        await self.result("ci-now", ci.exists())
         return "end_turn"
 
     async def s_console(self) -> str:
