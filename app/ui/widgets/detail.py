@@ -108,7 +108,8 @@ def reasons_content(view: ViewLike) -> Content:
         + Content.styled(", ".join(c.value for c in concerns) or "no concerns", "bold")
     ]
     if a.findings:
-        for f in a.findings:
+        # The same finding delivered again (a late source answering twice) is shown once.
+        for f in dict.fromkeys(a.findings):
             if f.score == 0:
                 lines.append(
                     spaced(f"    · {'note':<18}", "$text-muted")
