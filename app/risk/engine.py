@@ -171,7 +171,7 @@ class RiskEngine:
         # Categories name what is worth a look; notes below "low" (a write inside the
         # workspace, a test run) keep their reason but do not label the action.
         worth = tuple(dict.fromkeys(f.category for f in a.findings if f.score >= 15))
-        return replace(a, categories=worth)
+        return Assessment(a.score, a.level, worth, a.reasons, a.spans, a.findings)
 
     # ------------------------------------------------------------------ analysis
 

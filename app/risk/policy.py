@@ -21,8 +21,10 @@ rule allows it. Headless: every ask becomes a deny with the reason.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -142,6 +144,65 @@ def canonical(text: str | Script) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
+class _RuleIndex:
+    """What the rules of one decision kind could match, to skip the rule-by-rule loop when no
+    rule can (exactly: `could_match` is never False for an action a rule matches). Rules are
+    only ever appended, so the index is rebuilt when the list's identity or length changes."""
+
+    def __init__(self, rules: list[Rule], kind: DecisionKind) -> None:
+        mine = [r for r in rules if r.decision == kind]
+        self.firsts: set[str] = set()
+        globs: list[str] = []  # command patterns whose program is a glob (`mkfs*`)
+        for r in mine:
+            if r.command:
+                first = r._first
+                if first is None:
+                    globs.append(fnmatch.translate(r.command[0]))
+                else:
+                    self.firsts.add(first)
+        self.first_globs = re.compile("|".join(globs)) if globs else None
+        self.exact = any(r.exact for r in mine)
+        self.domains = any(r.domains for r in mine)
+        self.read_rx, self.read_all = self._paths([r for r in mine if r.access in ("read", "any")])
+        self.write_rx, self.write_all = self._paths(
+            [r for r in mine if r.access in ("write", "any")]
+        )
+
+    @staticmethod
+    def _paths(rules: list[Rule]) -> tuple[re.Pattern[str] | None, bool]:
+        """One regex of every path pattern (None: no patterns); True when their flags differ
+        and any path could match."""
+        pats = [rx for r in rules for rx in r._path_res]
+        if not pats:
+            return None, False
+        if len({rx.flags for rx in pats}) != 1:
+            return None, True
+        return re.compile("|".join(f"(?:{rx.pattern})" for rx in pats), pats[0].flags), False
+
+    def could_match(self, s: Subject) -> bool:
+        if self.firsts or self.first_globs is not None:
+            firsts, globs = self.firsts, self.first_globs
+            for a in s.commands:
+                if not a:
+                    continue
+                prog = a[0]
+                base = prog.rsplit("/", 1)[-1] if "/" in prog else prog
+                if prog in firsts or base in firsts:
+                    return True
+                if globs is not None and (globs.match(prog) or globs.match(base)):
+                    return True
+        if self.exact and s.canonical:
+            return True
+        if self.domains and s.hosts:
+            return True
+        if s.reads and (self.read_all or (self.read_rx and any(map(self.read_rx.match, s.reads)))):
+            return True
+        return bool(
+            s.writes
+            and (self.write_all or (self.write_rx and any(map(self.write_rx.match, s.writes))))
+        )
+
+
 class Policy:
     """Implements `app.core.ports.PolicyEngine`."""
 
@@ -178,6 +239,7 @@ class Policy:
         self._session_hosts: dict[str, Level] = {}
         self._levels: OrderedDict[str, Level] = OrderedDict()  # last level decided, per action
         self._lock = threading.Lock()
+        self._index: tuple[tuple[int, int], _RuleIndex, _RuleIndex, list[Rule]] | None = None
         self._ctx = SessionContext(workspace=workspace)
         self.persist_errors: list[str] = []
 
@@ -242,13 +304,32 @@ class Policy:
             )
         return d
 
+    def _indexes(self) -> tuple[_RuleIndex, _RuleIndex, list[Rule]]:
+        """The deny and ask rule indexes and the allow rules with a command pattern."""
+        key = (id(self.rules), len(self.rules))
+        got = self._index
+        if got is None or got[0] != key:
+            rules = list(self.rules)
+            got = (
+                key,
+                _RuleIndex(rules, DecisionKind.DENY),
+                _RuleIndex(rules, DecisionKind.ASK),
+                [r for r in rules if r.decision == DecisionKind.ALLOW and r.command],
+            )
+            self._index = got
+        return got[1], got[2], got[3]
+
     def _decide(self, action: Action, a: Assessment) -> Decision:
         s = self.subject(action)
         level = a.level
         top = a.reasons[0] if a.reasons else ""
-        for r in self.rules:
-            if r.decision == DecisionKind.DENY and r.matches(s):
-                return Decision(DecisionKind.DENY, r.qualified, r.justification, source=r.source)
+        deny_index, ask_index, allow_rules = self._indexes()
+        if deny_index.could_match(s):
+            for r in self.rules:
+                if r.decision == DecisionKind.DENY and r.matches(s):
+                    return Decision(
+                        DecisionKind.DENY, r.qualified, r.justification, source=r.source
+                    )
         if level == Level.CRITICAL:
             return Decision(
                 DecisionKind.ASK,
@@ -276,9 +357,10 @@ class Policy:
                 and level <= r.max_level
             ):
                 return Decision(DecisionKind.ALLOW, r.qualified, r.justification, source=r.source)
-        for r in self.rules:
-            if r.decision == DecisionKind.ASK and r.matches(s):
-                return Decision(DecisionKind.ASK, r.qualified, r.justification, source=r.source)
+        if ask_index.could_match(s):
+            for r in self.rules:
+                if r.decision == DecisionKind.ASK and r.matches(s):
+                    return Decision(DecisionKind.ASK, r.qualified, r.justification, source=r.source)
         if s.is_network:
             for r in self.rules:
                 if (
@@ -296,7 +378,6 @@ class Policy:
                 f"asks to reach {s.hosts[0] if s.hosts else 'a host'}",
                 source="default",
             )
-        allow_rules = [r for r in self.rules if r.decision == DecisionKind.ALLOW and r.command]
         if s.leaves and allow_rules:
             vouching: list[Rule] = []
             for argv in s.leaves:

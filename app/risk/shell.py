@@ -12,7 +12,6 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import TypeVar
 
 import tree_sitter_bash
@@ -113,16 +112,19 @@ class SimpleCommand:
     keyword: str = ""  # "declare" (export/local/…), "assign" (bare a=b), "test", "unset"
     wrapper_of: int | None = None  # for a wrapper: the index of the command it runs
 
-    @cached_property
+    # The program's base name, worked out once (the handlers ask it twenty times a command).
+    _name: str | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        v = self.argv[0].value if self.argv else None
+        if v is not None and "/" in v and not v.endswith("/"):
+            v = v.rsplit("/", 1)[-1]
+        object.__setattr__(self, "_name", v)
+
+    @property
     def name(self) -> str | None:
-        """The program's base name, or None when it is computed at run time (worked out once:
-        the handlers ask it twenty times per command)."""
-        if not self.argv:
-            return None
-        v = self.argv[0].value
-        if v is None:
-            return None
-        return v.rsplit("/", 1)[-1] if "/" in v and not v.endswith("/") else v
+        """The program's base name, or None when it is computed at run time."""
+        return self._name
 
     @property
     def args(self) -> tuple[Word, ...]:
