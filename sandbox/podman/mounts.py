@@ -24,6 +24,7 @@ from sandbox.policy import SandboxError, SandboxPolicy
 from sandbox.workspace import Prepared
 
 CTL = "/.lockgate"
+DEV_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 PROXY_IN = f"{CTL}/proxy.sock"
 
 
@@ -52,6 +53,10 @@ class Layout:
             out += ["--mount", f"type=tmpfs,dst={_safe(d)},tmpfs-size=4k,tmpfs-mode=0,ro=true"]
         for f in self.masks_file:
             out += ["--mount", f"type=bind,src=/dev/null,dst={_safe(f)},ro=true"]
+        # the device nodes commands use, read-only binds of themselves as in the Linux
+        # backend's /dev: reading and writing work, chmod/utime/xattrs on them do not
+        for node in DEV_NODES:
+            out += ["--mount", f"type=bind,src={node},dst={node},ro=true"]
         return out
 
 
