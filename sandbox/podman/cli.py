@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from sandbox.policy import SandboxError, SandboxUnavailable
 
@@ -40,15 +40,23 @@ class Podman:
         return out + list(args)
 
     def call(
-        self, *args: str, timeout: float = 120.0, check: bool = True, input: bytes | None = None
+        self,
+        *args: str,
+        timeout: float = 120.0,
+        check: bool = True,
+        input: bytes | None = None,
+        stdin: IO[bytes] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
+        """`stdin`: a file to read from (a tar of any size, not held in memory)."""
         try:
             r = subprocess.run(
                 self.argv(*args),
                 capture_output=True,
                 timeout=timeout,
                 input=input,
-                stdin=None if input is not None else subprocess.DEVNULL,
+                stdin=stdin
+                if stdin is not None
+                else (None if input is not None else subprocess.DEVNULL),
             )
         except FileNotFoundError as e:
             raise SandboxUnavailable(

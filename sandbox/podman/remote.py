@@ -16,9 +16,11 @@ import io
 import os
 import stat
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from sandbox.podman.cli import Podman
 from sandbox.policy import SandboxError
@@ -90,21 +92,11 @@ class RemoteWorkspace:
         upload = [p for p, e in local.items() if self.synced.get(p) != e or p in self.dirty]
         gone = sorted((set(self.synced) | self.dirty) - set(local), reverse=True)
         if upload:
-            buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for rel in sorted(upload):
-                    path = os.path.join(self.ws, rel)
-                    try:
-                        info = tar.gettarinfo(path, arcname=rel)
-                    except OSError:
-                        continue
-                    info.uname = info.gname = ""
-                    if info.isdir() or info.issym():
-                        tar.addfile(info)
-                    elif info.isfile():
-                        with open(path, "rb") as f:
-                            tar.addfile(info, f)
-            self.podman.call("cp", "-", f"{self.cid}:{self.ws}", input=buf.getvalue(), timeout=300)
+            # a tar of any size, on disk rather than in memory
+            with tempfile.TemporaryFile() as buf:
+                self._tar(buf, upload)
+                buf.seek(0)
+                self.podman.call("cp", "-", f"{self.cid}:{self.ws}", stdin=buf, timeout=3600)
         script = 'cd "$0" || exit 1; for p in "$@"; do rm -rf -- "./$p"; done; date +%s.%N'
         clock = self._exec("/bin/sh", "-c", script, self.ws, *gone).decode().strip()
         self.synced = local
@@ -113,6 +105,21 @@ class RemoteWorkspace:
         if not clock.replace(".", "").isdigit():
             raise SandboxError(f"podman backend (remote): no clock from the container: {clock!r}")
         return clock
+
+    def _tar(self, out: IO[bytes], rels: list[str]) -> None:
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for rel in sorted(rels):
+                path = os.path.join(self.ws, rel)
+                try:
+                    info = tar.gettarinfo(path, arcname=rel)
+                except OSError:
+                    continue
+                info.uname = info.gname = ""
+                if info.isdir() or info.issym():
+                    tar.addfile(info)
+                elif info.isfile():
+                    with open(path, "rb") as f:
+                        tar.addfile(info, f)
 
     def pull(self, clock: str) -> Changes:
         """What the command changed in the container, as a patch against the local files."""
