@@ -630,17 +630,17 @@ class _Extractor:
         reds: list[Redirect] = list(fr.redirects)
         after: list[tuple[str, Node]] = []
         for i, c in enumerate(node.children):
-            fname = node.field_name_for_child(i)
-            if c.type == "variable_assignment":
+            ct = c.type
+            if ct == "variable_assignment":
                 name, w = self._assignment(c, inner)
                 assigns.append((name, w))
-            elif c.type in ("file_redirect", "herestring_redirect", "heredoc_redirect"):
+            elif ct in ("file_redirect", "herestring_redirect", "heredoc_redirect"):
                 reds.extend(self._redirect(c, inner, after))
-            elif fname == "name":
+            elif ct == "command_name":  # the grammar's `name` field, and only it
                 inner_node = c.children[0] if c.child_count == 1 else c
                 argv.append(self._word(inner_node, inner))
-            elif fname == "argument" or c.is_named:
-                if c.type == "comment":
+            elif c.is_named or node.field_name_for_child(i) == "argument":
+                if ct == "comment":
                     continue
                 argv.append(self._word(c, inner))
         argv = self._split_unquoted(node, argv)

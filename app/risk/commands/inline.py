@@ -600,7 +600,8 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
             pos.span(call),
         )
     aliases: dict[str, str] = {}
-    for n in ast.walk(tree):
+    nodes = list(ast.walk(tree))  # walked once (ast.walk is Python-level), read four times
+    for n in nodes:
         if isinstance(n, ast.Import):
             for al in n.names:
                 if al.asname:
@@ -608,8 +609,8 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
         elif isinstance(n, ast.ImportFrom) and n.module:
             for al in n.names:
                 aliases[al.asname or al.name] = f"{n.module}.{al.name}"
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
-        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+    names = {n.id for n in nodes if isinstance(n, ast.Name)} | {
+        n.attr for n in nodes if isinstance(n, ast.Attribute)
     }
     text_hint = code
     has_socket = "socket" in names or "socket" in code
@@ -634,7 +635,7 @@ def analyze_python(an: Analyzer, c: SimpleCommand, code: str, w: Word) -> None:
             "are upgraded); with no one typing it waits forever",
             w.span,
         )
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Call):
             _py_call(an, c, code, node, pos, w, aliases)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
