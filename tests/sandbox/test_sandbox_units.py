@@ -269,3 +269,25 @@ def test_guard_failures_lead_the_result_message() -> None:
     result = _result(action, "true", done, None)
     assert result.status is ResultStatus.COMPLETED
     assert result.message.startswith("SANDBOX GUARD FAILED: removing .mcp.json")
+
+
+def test_the_sandbox_section_reads_readable_memory_and_sockets(tmp_path: Path) -> None:
+    from app.core.config import ConfigError
+    from app.execute.sandbox_config import sandbox_policy
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    section = {
+        "readable": ["~/.cache/go-build"],
+        "memory": "1.5G",
+        "allow_unix_sockets": [str(ws / "pg.sock")],
+    }
+    policy = sandbox_policy(section, workspace=ws, network="off", allow_degraded=False)
+    assert Path("~/.cache/go-build").expanduser() in policy.readable
+    assert policy.memory == int(1.5 * (1 << 30))
+    assert policy.allow_unix_sockets == (ws / "pg.sock",)
+    off = sandbox_policy({"memory": "off"}, workspace=ws, network="off", allow_degraded=False)
+    assert off.memory is None
+    for bad in ({"memory": "lots"}, {"memory": True}, {"readable": "not-a-list"}, {"reads": []}):
+        with pytest.raises(ConfigError, match=r"\[sandbox\]"):
+            sandbox_policy(bad, workspace=ws, network="off", allow_degraded=False)
