@@ -252,16 +252,17 @@ class Policy:
         facts = analysis.facts
         if isinstance(action, CommandAction):
             script = analysis.script if analysis.script is not None else parse(action.command)
-            leaves = tuple(
-                tuple(w.best for w in c.argv)
-                for c in script.commands
-                if c.argv and not c.keyword and c.wrapper_of is None
-            )
-            allc = tuple(
-                tuple(w.best for w in c.argv) for c in script.commands if c.argv and not c.keyword
-            )
+            ran: list[tuple[str, ...]] = []
+            peeled: list[tuple[str, ...]] = []
+            for c in script.commands:
+                if c.argv and not c.keyword:
+                    argv = tuple(w.best for w in c.argv)
+                    ran.append(argv)
+                    if c.wrapper_of is None:
+                        peeled.append(argv)
+            allc = tuple(ran)
             merged = tuple(dict.fromkeys((*allc, *facts.commands)))
-            leaves = tuple(dict.fromkeys((*leaves, *(c for c in facts.commands if c not in allc))))
+            leaves = tuple(dict.fromkeys((*peeled, *(c for c in facts.commands if c not in allc))))
             return Subject(
                 merged,
                 leaves,

@@ -753,6 +753,15 @@ class _Extractor:
     # ------------------------------------------------------------------ words
 
     def _word(self, node: Node, fr: _Frame) -> Word:
+        if node.type == "word":
+            # The commonest word: plain text, no expansion (what `_eval`/`_exact` give it).
+            table = self.off.table
+            s, e = node.start_byte, node.end_byte
+            if table is not None:
+                s, e = table[s], table[e]
+            raw = self.text[s:e]
+            if "\\" not in raw:
+                return Word(raw, raw, self.mapper.span(s, e), self.mapper.at(s))
         value, text, expanded, subs = self._eval(node, fr)
         span = self._span(node)
         exact = self._exact(node) if value is not None and not expanded else None
