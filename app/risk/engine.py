@@ -112,6 +112,8 @@ def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
 
 def _clip(findings: tuple[Finding, ...], length: int) -> tuple[Finding, ...]:
     """Spans always index into the reviewed text; never past its end."""
+    if all(0 <= s < e <= length for f in findings for s, e in f.spans):
+        return findings  # (what the loop below would rebuild, equal field by field)
     out = []
     for f in findings:
         spans = tuple((max(0, min(s, length)), max(0, min(e, length))) for s, e in f.spans)
