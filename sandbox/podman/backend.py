@@ -48,7 +48,12 @@ from sandbox.workspace import Prepared
 
 START_TIMEOUT_S = 60.0
 EOF_GRACE_S = 2.0
-KILL_ALL = ["/bin/sh", "-c", "kill -KILL -1 2>/dev/null; exit 0"]
+# after each command (exec mode): what it left running is killed, /tmp and /dev/shm emptied
+KILL_ALL = [
+    "/bin/sh",
+    "-c",
+    "kill -KILL -1 2>/dev/null; find /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; exit 0",
+]
 _ROOT_HELPERS = (
     Path(__file__).with_name("init.py"),
     Path(__file__).parent.parent / "linux" / "bridge.py",

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -55,6 +56,22 @@ def _kill_all() -> None:
             return
         except InterruptedError:
             continue
+
+
+def _fresh_tmp() -> None:
+    """Empty /tmp and /dev/shm: every command starts with them fresh, as in the Linux backend
+    (nothing runs any more that could race this; symlinks are removed, never followed)."""
+    for top in ("/tmp", "/dev/shm"):
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
 
 
 def _child(msg: dict[str, object], fds: list[int]) -> None:
@@ -150,6 +167,7 @@ def main(argv: list[str]) -> int:
         _send(conn, {"op": "started", "pid": pid})
         status, gone = _wait(conn, pid)
         _kill_all()  # what the command left behind (background jobs, setsid, nohup)
+        _fresh_tmp()
         if gone:
             return 0
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None

@@ -47,6 +47,9 @@ def test_statuses_streams_and_stdin(shared: tuple[Sandbox, Path]) -> None:
     assert (r.signal, r.shell_status) == (15, 143)
     r = sb.run(["cat"], stdin=b"piped in", timeout=30)
     assert r.stdout == b"piped in"
+    sb.run(["sh", "-c", "echo x > /tmp/left; mkdir /tmp/d; ln -s / /tmp/d/root"], timeout=30)
+    r = sb.run(["sh", "-c", "ls -A /tmp | wc -l"], timeout=30)
+    assert r.stdout.strip() == b"0"  # every command starts with an empty /tmp
     r = sb.run(["sh", "-c", "pwd; id -u; echo $LOCKGATE_SANDBOX"], cwd=ws, timeout=30)
     assert r.stdout.decode().split() == [str(ws), str(os.getuid()), "1"]
     r = sb.run(["no-such-program-here"], timeout=30)
@@ -136,6 +139,8 @@ def test_exec_mode(pworkspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert (r.exit_code, r.stdout, r.stderr) == (5, b"out\n", b"err\n")
         r = sb.run(["cat"], stdin=b"in", timeout=30)
         assert r.stdout == b"in"
+        sb.run(["sh", "-c", "echo x > /tmp/left"], timeout=30)
+        assert sb.run(["ls", "-A", "/tmp"], timeout=30).stdout == b""
         r = sb.run(["bash", "/dev/fd/3"], script="echo via-fd3\n", timeout=30)
         assert r.stdout == b"via-fd3\n", r.stderr
         r = sb.run(["sh", "-c", "setsid sleep 1000.75 & sleep 1000.5"], timeout=1)
