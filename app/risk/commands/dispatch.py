@@ -131,6 +131,8 @@ def _remember_written(an: Analyzer, c: SimpleCommand) -> None:
     """`cat > run.sh <<EOF … EOF` or `echo '…' > run.sh`: keep the text, so running the file
     later in the same action is judged by what it contains."""
     name = c.name
+    if name not in ("cat", "tee", "echo", "printf"):
+        return
     text: tuple[str, int | None, tuple[int, int]] | None = None
     files = [w for w in c.args if not (w.value or "-").startswith("-")]
     if (name == "cat" and not files) or name == "tee":
