@@ -278,6 +278,10 @@ class Sandbox:
         env.setdefault("PATH", DEFAULT_PATH)
         env.update({"TMPDIR": "/tmp", "TMP": "/tmp", "TEMP": "/tmp", "PWD": cwd})
         env["LOCKGATE_SANDBOX"] = "1"
+        # the home (and ~/.gitconfig in it) is hidden: the user's git identity comes along, so
+        # `git commit` inside still works
+        for key, value in _git_identity().items():
+            env.setdefault(key, value)
         if self.policy.network == "proxy" and (proxy_socket or self.policy.proxy_socket):
             url = f"http://127.0.0.1:{self.policy.proxy_port}"
             for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
@@ -287,6 +291,35 @@ class Sandbox:
         if extra:
             env.update(extra)
         return env
+
+
+_IDENTITY: dict[str, str] | None = None
+
+
+def _git_identity() -> dict[str, str]:
+    """GIT_AUTHOR_*/GIT_COMMITTER_* from the user's global git config (user.name and
+    user.email only; read once). A variable the console already has wins."""
+    global _IDENTITY
+    if _IDENTITY is None:
+        from sandbox.gitrefs import config_entries
+
+        found: dict[str, str] = {}
+        home = os.environ.get("HOME") or os.path.expanduser("~")
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        for path in (os.path.join(xdg, "git", "config"), os.path.join(home, ".gitconfig")):
+            try:
+                with open(path, "rb") as f:
+                    text = f.read(1 << 20).decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            for section, key, value in config_entries(text):
+                if section == "user" and key in ("name", "email") and value:
+                    found[key] = value  # later files win, as in git
+        _IDENTITY = {}
+        for key, value in found.items():
+            for who in ("AUTHOR", "COMMITTER"):
+                _IDENTITY[f"GIT_{who}_{key.upper()}"] = value
+    return {k: v for k, v in _IDENTITY.items() if k not in os.environ}
 
 
 class _Either(threading.Event):

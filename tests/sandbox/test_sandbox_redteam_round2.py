@@ -490,3 +490,25 @@ def test_what_a_command_slips_into_a_replaced_git_config_is_dropped(
     ok = "fsmonitor" not in config and "name = reviewer" in config
     assert ok, (len(config), config[-300:], r.stderr[-500:])  # (a short message: it can be huge)
     assert b"was replaced on the host during the run" in r.stderr, r.stderr
+
+
+def test_git_commit_inside_keeps_the_users_identity(
+    tmp_path: Path, support: KernelSupport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hidden home takes ~/.gitconfig with it; the user's name and email come along in the
+    environment, so an agent's `git commit` inside still works."""
+    import sandbox.runner
+
+    home, ws = tmp_path / "home", tmp_path / "ws"
+    home.mkdir()
+    ws.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Rev Iewer\n\temail = rev@example.invalid\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setattr(sandbox.runner, "_IDENTITY", None)
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    with Sandbox(SandboxPolicy(workspace=ws), kernel=support, prewarm=False) as sb:
+        r = sb.run(["sh", "-c", "git init -q && git commit -q --allow-empty -m x && "
+                    "git log --format='%an <%ae>'; cat ~/.gitconfig"])  # fmt: skip
+    assert r.stdout.decode().splitlines()[0] == "Rev Iewer <rev@example.invalid>", r.stderr
