@@ -40,7 +40,27 @@ def podman_problem() -> str:
             except SandboxError as exc:
                 return f"cannot build the default image: {exc}"
     support = probe_podman(podman, DEFAULT_IMAGE, None)
-    return support.refusal()
+    if support.refusal():
+        return support.refusal()
+    return _smoke()
+
+
+def _smoke() -> str:
+    """podman installed is not podman working (storage, runtime, cgroups of this host): one
+    container started and one command run, else why not."""
+    import tempfile
+
+    from sandbox import Sandbox, SandboxError, SandboxPolicy
+
+    ws = Path(tempfile.mkdtemp(prefix="lockgate-podman-smoke-", dir="/var/tmp"))
+    try:
+        with Sandbox(SandboxPolicy(workspace=ws, backend="podman")) as sb:
+            r = sb.run(["true"], timeout=60)
+        return "" if r.exit_code == 0 else f"a container ran `true` with {r.shell_status}"
+    except SandboxError as exc:
+        return f"podman cannot run a container here: {exc}"
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
