@@ -101,6 +101,7 @@ async def test_a_mark_and_a_clearing_at_once_still_leave_the_mark(workspace: Pat
         await c.until(lambda: "clean (cleared by a new task)" in header_lines(c)[1])
         row = next(line for line in c.text.splitlines() if "done 0    $" in line)
         assert "$ untrusted ls" in row, row
+    assert tracker.listeners == []  # the console stopped listening when it closed
 
 
 def test_the_second_line_keeps_the_taint_readable_at_80_columns() -> None:

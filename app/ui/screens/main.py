@@ -117,16 +117,12 @@ class MainScreen(Screen[None]):
         self._on_watch_changed()
 
     def on_unmount(self) -> None:
-        session = self.lockgate.session
-        for listeners, listener in (
-            (session.taint.listeners if session.taint else None, self.watch_bridge.taint_changed),
-            (
-                session.monitor.listeners if session.monitor else None,
-                self.watch_bridge.monitor_changed,
-            ),
-        ):
-            if listeners is not None and listener in listeners:
-                listeners.remove(listener)  # type: ignore[arg-type]
+        """The session may outlive the screen: stop listening to it."""
+        taint, monitor = self.lockgate.session.taint, self.lockgate.session.monitor
+        if taint is not None and self.watch_bridge.taint_changed in taint.listeners:
+            taint.listeners.remove(self.watch_bridge.taint_changed)
+        if monitor is not None and self.watch_bridge.monitor_changed in monitor.listeners:
+            monitor.listeners.remove(self.watch_bridge.monitor_changed)
 
     @on(WatchChanged)
     def _on_watch_changed(self, _: WatchChanged | None = None) -> None:
