@@ -55,7 +55,10 @@ def test_demo_headless_start_to_finish(tmp_path: Path) -> None:
     assert re.search(
         r"policy: deny \[headless:[^\]]*network[^\]]*\].*metrics\.devtools\.example", out
     )
-    assert "agent: The report did not go through: the script could not send to metrics.devtools.example" in out
+    assert (
+        "agent: The report did not go through: the script could not send to metrics.devtools.example"
+        in out
+    )
     assert "→ patch: Add File: .git/hooks/pre-commit" in out
     assert ".git/hooks/pre-commit is a protected path" in out
     assert out.rstrip().splitlines()[-2] == "[done]: Fix the bulk discount bug in shopcart"
