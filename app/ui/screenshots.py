@@ -193,6 +193,50 @@ async def _record(out: Path, workspace: Path) -> list[Path]:
     return shots.taken
 
 
+async def _record_injection(out: Path, workspace: Path) -> list[Path]:
+    """The injection-chain example: the docs page the agent read is flagged, and the POST it
+    then proposes waits with the chain named. Shown with the page's `cat` selected: the header's
+    taint line, the marked row, the findings in the detail and the highlighted output."""
+    from app.agent.scripted import ScriptedLink, load_script
+    from app.core.model import CommandAction
+    from app.session import SessionOptions, open_session
+    from app.ui.app import LockgateApp
+    from app.ui.widgets.queue import QueueList
+
+    script = load_script(
+        Path(__file__).resolve().parents[1] / "agent/examples/injection_chain.toml"
+    )
+    link = ScriptedLink(script, pace=0)
+    shots = Shots(out)
+    session = open_session(
+        SessionOptions(
+            workspace=workspace, network=script.network, allowed_domains=script.allow_domains
+        )
+    )
+    async with session:
+        app = LockgateApp(session, link, watch_files=False)
+        async with app.run_test(size=SIZE) as pilot:
+            pipeline = session.pipeline
+
+            def post_waits() -> bool:
+                return any(
+                    isinstance(v.action, CommandAction) and "-X POST" in v.action.command
+                    for v in pipeline.waiting()
+                )
+
+            await _until(pilot, post_waits)
+            cat = next(v for v in pipeline.views() if "cat docs/" in v.action.reviewed_text)
+            queue = app.screen.query_one(QueueList)
+            index = queue.index_of(cat.action.id)
+            if index is not None:
+                queue.highlighted = index
+            await pilot.pause(0.4)
+            shots.take(pilot, "untrusted-content")
+            await pipeline.cancel()
+            await link.cancel()
+    return shots.taken
+
+
 def _deny(action_id: str) -> Verdict:
     return Verdict(action_id, VerdictKind.DENY, key="n")
 
@@ -213,6 +257,11 @@ def main(argv: list[str]) -> int:
         workspace = prepare_demo_workspace(Path(home))
         try:
             taken = asyncio.run(_record(out, workspace))
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+        workspace = prepare_demo_workspace(Path(home))
+        try:
+            taken += asyncio.run(_record_injection(out, workspace))
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
     for path in taken:
