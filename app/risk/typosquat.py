@@ -153,15 +153,12 @@ def _dl(a: str, b: str, limit: int) -> int:
 
 
 def _deletes(s: str, depth: int) -> set[str]:
+    """`s` with up to `depth` letters deleted (comprehensions: twice as fast as loops)."""
     out = {s}
     frontier = {s}
     for _ in range(depth):
-        nxt = set()
-        for w in frontier:
-            for i in range(len(w)):
-                nxt.add(w[:i] + w[i + 1 :])
-        out |= nxt
-        frontier = nxt
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out |= frontier
     return out
 
 
@@ -193,6 +190,7 @@ class Popular:
     """A ranked list of popular names with fast near-miss lookup."""
 
     TOP_FOR_TWO_EDITS = 2000
+    TWO_EDIT_LENGTHS = (7, 16)  # the lengths of the names the two-edit rule covers
     TOP_FOR_AFFIXES = 8000
     TOP_FOR_COMBO = 1500
 
@@ -243,7 +241,8 @@ class Popular:
             if self._two is None:
                 index: dict[str, list[str]] = {}
                 for n in list(self.rank)[: self.TOP_FOR_TWO_EDITS]:
-                    if self.rank[n] <= self.TOP_FOR_TWO_EDITS and 7 <= len(n) <= 16:
+                    lo, hi = self.TWO_EDIT_LENGTHS
+                    if self.rank[n] <= self.TOP_FOR_TWO_EDITS and lo <= len(n) <= hi:
                         for d in _deletes(n, 2):
                             index.setdefault(d, []).append(n)
                 # tuples of strings: the collector stops tracking them (150,000 lists would
@@ -272,6 +271,8 @@ class Popular:
     def _two_edits(self, n: str) -> str | None:
         """The best-ranked name of the two-edit list within two edits of `n` that shares a
         two-deletion variant with it (a look-up of `n`'s variants in the deletion index)."""
+        if len(n) > self.TWO_EDIT_LENGTHS[1] + 2:
+            return None  # longer than every name the rule covers by 3+: 3+ edits away
         index = self._two_index()
         cands: set[str] = set()
         for d in _deletes(n, 2):
