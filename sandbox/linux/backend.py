@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -85,6 +86,7 @@ class LinuxBackend:
                 memory=p.memory,
                 memory_cap=self.memory_cap,
                 allow_sockets=tuple(str(a) for a in p.allow_unix_sockets),
+                home_links=_home_links(self._homes),
             )
             self._plan_json = json.dumps(plan.to_json(), sort_keys=True).encode()
             self._identity = identity
@@ -199,3 +201,27 @@ def _identity(path: str | Path) -> tuple[int, int]:
     except OSError as exc:
         raise SandboxError(f"writable tree {path} is gone: {exc.strerror}") from exc
     return (st.st_dev, st.st_ino)
+
+
+def _home_links(homes: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Toolchain dirs in a home that are symlinks (or lie below one: `~/.local -> /data/l`),
+    as (link, target): the empty home view gets the same link, so `~/.pyenv/shims` on PATH
+    still leads to the (readable) toolchain."""
+    from sandbox.policy import TOOLCHAIN_DIRS
+
+    out: dict[str, str] = {}
+    for home in homes:
+        for rel in TOOLCHAIN_DIRS:
+            parts = rel.split("/")
+            for i in range(len(parts)):
+                if "*" in parts[i]:
+                    break
+                path = os.path.join(home, *parts[: i + 1])
+                if os.path.islink(path):
+                    if os.path.exists(path):  # a dangling link shows nothing
+                        with contextlib.suppress(OSError):
+                            out[path] = os.readlink(path)
+                    break
+                if not os.path.isdir(path):
+                    break
+    return tuple(out.items())

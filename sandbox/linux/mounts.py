@@ -40,6 +40,7 @@ def build_static(
     tmp_size: int,
     readable: Sequence[str] = (),
     hidden: Sequence[str] = (),
+    links: Sequence[tuple[str, str]] = (),
 ) -> int:
     """The part of the view that is the same for every command of a Sandbox. Runs in the
     supervisor right after unshare (it has CAP_SYS_ADMIN in the new user namespace). Returns a
@@ -113,6 +114,10 @@ def build_static(
         for path in late:
             _tmpfs(path, 1 << 20, "0755")
             shown.append(path)
+        for link, target in links:  # a toolchain dir that is a symlink (~/.pyenv -> /opt/…)
+            if under_private(link, shown) and not os.path.lexists(link):
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                os.symlink(target, link)
         for path in shown:  # the homes: nothing may be written into the empty view
             sc.mount_setattr(sc.AT_FDCWD, path, 0, sc.MOUNT_ATTR_RDONLY)
     finally:

@@ -43,6 +43,7 @@ class Plan:
     memory: int | None = None  # bytes a command may use (None: no cap)
     memory_cap: str = ""  # limits.MEMCG or limits.RLIMIT_DATA
     allow_sockets: tuple[str, ...] = ()  # sockets in the writable trees left reachable
+    home_links: tuple[tuple[str, str], ...] = ()  # toolchain symlinks in a home, recreated
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +56,7 @@ class Plan:
         data["private"] = tuple(data["private"])
         for key in ("readable", "hidden", "read_rules", "allow_sockets"):
             data[key] = tuple(data.get(key, ()))
+        data["home_links"] = tuple((str(a), str(b)) for a, b in data.get("home_links", ()))
         return cls(**data)
 
 

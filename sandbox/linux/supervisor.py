@@ -83,7 +83,7 @@ def spare_main(
         if plan.process_cap == limits.RLIMIT:
             limits.apply_nproc(plan.max_processes + 2)
         stash = mounts.build_static(
-            plan.writable, plan.private, plan.tmp_size, plan.readable, plan.hidden
+            plan.writable, plan.private, plan.tmp_size, plan.readable, plan.hidden, plan.home_links
         )
         mounts.apply_run(stash, view.git_dirs, view.read_only, view.deny)
         # sockets in the workspace covered, hard links out of it broken

@@ -512,3 +512,15 @@ def test_git_commit_inside_keeps_the_users_identity(
         r = sb.run(["sh", "-c", "git init -q && git commit -q --allow-empty -m x && "
                     "git log --format='%an <%ae>'; cat ~/.gitconfig"])  # fmt: skip
     assert r.stdout.decode().splitlines()[0] == "Rev Iewer <rev@example.invalid>", r.stderr
+
+
+def test_a_toolchain_dir_that_is_a_symlink_still_works(runner: Runner, area: Area) -> None:
+    """`~/.cargo -> /elsewhere/cargo` (dotfile managers do this): the empty home view gets the
+    same link, so `~/.cargo/bin/…` still runs; the rest of the home stays hidden."""
+    _write(area.vis / "cargo" / "bin" / "tool", "#!/bin/sh\necho TOOL-RAN\n", 0o755)
+    os.symlink(area.vis / "cargo", area.home / ".cargo")
+    _own(area, area.home, area.vis / "cargo")
+    r = runner.run(area, "sh", "-c", f"{area.home}/.cargo/bin/tool; cat {area.home}/.netrc",
+                   cwd=area.ws)  # fmt: skip
+    assert r.stdout == b"TOOL-RAN\n", (r.stdout, r.stderr)
+    assert b"SECRET" not in r.stdout + r.stderr
