@@ -427,6 +427,9 @@ class _Extractor:
             self.shared.too_large = True
             return
         t = node.type
+        if t == "command":  # the commonest node, first
+            self._command(node, fr)
+            return
         if t in ("while_statement", "c_style_for_statement"):
             self._loop(node, fr)
         if t in (
