@@ -45,6 +45,12 @@ def test_git_worktree_wipes_count_what_they_lose(repo: Path) -> None:  # noqa: F
     _dirty(repo)
     score, _l, d, why = _judge(engine, repo, "git clean -fd")
     assert "1 untracked file (src/notes.py)" in why and score == 50, why
+    (repo / "newdir").mkdir()
+    (repo / "newdir" / "n.py").write_text("n = 1\n")  # git clean without -d keeps it
+    score, _l, d, why = _judge(engine, repo, "git clean -f")
+    assert "1 untracked file (src/notes.py)" in why, why
+    score, _l, d, why = _judge(engine, repo, "git clean -fd")
+    assert "2 untracked files (newdir/n.py, src/notes.py)" in why, why
     score, _l, d, why = _judge(engine, repo, "git clean -fdx")
     assert ".env" in why and "environment file" in why and score >= 60, why
     score, _l, d, why = _judge(engine, repo, "git reset --hard")

@@ -292,10 +292,19 @@ def _judge_clean(an: Analyzer, c: SimpleCommand, rest: list[Word]) -> bool:
     untracked = (
         [] if only_ignored else sorted(p for p in st.untracked if gitstate.in_scope(p, scopes))
     )
-    if not dirs:
-        # Without -d git keeps untracked directories: count the files git lists alone.
-        tracked_dirs = {p.rsplit("/", 1)[0] for p in st.tracked if "/" in p}
-        untracked = [p for p in untracked if "/" not in p or p.rsplit("/", 1)[0] in tracked_dirs]
+    if not dirs and not specs:
+        # Without -d (and without a pathspec) git does not go into untracked directories (no
+        # tracked file at any depth): count the files in directories that hold tracked ones.
+        tracked_dirs = {""}
+        for p in st.tracked:
+            while "/" in p:
+                p = p.rsplit("/", 1)[0]
+                if p in tracked_dirs:
+                    break
+                tracked_dirs.add(p)
+        untracked = [
+            p for p in untracked if (p.rsplit("/", 1)[0] if "/" in p else "") in tracked_dirs
+        ]
     ignored = [
         p
         for p in st.ignored
