@@ -203,10 +203,6 @@ def scan_writable(roots: Sequence[str], allow: Sequence[str] = ()) -> tuple[list
     return sockets, linked
 
 
-def workspace_sockets(roots: Sequence[str], allow: Sequence[str] = ()) -> list[str]:
-    return scan_writable(roots, allow)[0]
-
-
 def _cover(stash: int, path: str) -> None:
     fd = sc.open_tree(stash, EMPTY_FILE, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
     try:
@@ -276,11 +272,6 @@ def secure_writable(stash: int, roots: Sequence[str], allow: Sequence[str] = ())
             )
         if os.path.lexists(path):
             _bind_self(path, read_only=True)
-
-
-def cover_sockets(stash: int, roots: Sequence[str], allow: Sequence[str] = ()) -> None:
-    """Kept for callers of the first version: see secure_writable."""
-    secure_writable(stash, roots, allow)
 
 
 def mount_proc() -> None:
