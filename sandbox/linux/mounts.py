@@ -188,6 +188,13 @@ def scan_writable(roots: Sequence[str], allow: Sequence[str] = ()) -> tuple[list
         budget -= len(entries)
         for e in entries:
             try:
+                # the entry's type comes with the listing: only files and the unknown cost a stat
+                if e.is_symlink():
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if depth < WALK_DEPTH and e.name not in _WALK_SKIP:
+                        stack.append((e.path, depth + 1))
+                    continue
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
@@ -195,11 +202,8 @@ def scan_writable(roots: Sequence[str], allow: Sequence[str] = ()) -> tuple[list
             if stat.S_ISSOCK(mode):
                 if e.path not in allowed:
                     sockets.append(e.path)
-            elif stat.S_ISREG(mode):
-                if st.st_nlink > 1:
-                    linked.append(e.path)
-            elif stat.S_ISDIR(mode) and depth < WALK_DEPTH and e.name not in _WALK_SKIP:
-                stack.append((e.path, depth + 1))
+            elif stat.S_ISREG(mode) and st.st_nlink > 1:
+                linked.append(e.path)
     return sockets, linked
 
 
