@@ -289,9 +289,14 @@ class Pipeline:
         and shown, but what already ran or was denied stays as it is. Returns whether the
         action's decision could still change."""
         entry = self._entries.get(action_id)
-        if entry is None or entry.assessment is None or not findings:
+        if entry is None or entry.assessment is None:
             return False
         old = entry.assessment
+        # A finding the action already carries changes nothing (and deciding again could make a
+        # policy that adds findings add them once more).
+        findings = [f for f in dict.fromkeys(findings) if f not in old.findings]
+        if not findings:
+            return False
         score = max([old.score, *(f.score for f in findings)])
         merged = Assessment(
             score=score,

@@ -35,6 +35,10 @@ class DepsPolicy:
         self._headless = headless
         self._pipeline: _Pipeline | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Actions whose lookup was started or whose answer was handed over: deciding them again
+        # (late findings make the pipeline decide again) must not start or hand over anything.
+        self._handled: set[str] = set()
+        self._answers: dict[str, list[Outcome]] = {}  # what a finished lookup said, per action
 
     def attach(self, pipeline: _Pipeline) -> None:
         self._pipeline = pipeline
@@ -46,16 +50,24 @@ class DepsPolicy:
         refs = [r for r in from_action(action) if self._checker.needs_lookup(r)]
         if not refs:
             return d
+        first = action.id not in self._handled
+        self._handled.add(action.id)
+        answered = self._answers.get(action.id)
+        if answered is not None:
+            return self._tighten(d, answered)
         cached = [self._checker.cached(r) for r in refs]
         if all(o is not None for o in cached):
             outcomes = [o for o in cached if o is not None]
-            self._later(action.id, outcomes)
+            if first:
+                self._later(action.id, outcomes)
             return self._tighten(d, outcomes)
         if self._headless or self._pipeline is None:
             outcomes = self._checker.check_all(refs)
-            self._later(action.id, outcomes)
+            if first:
+                self._later(action.id, outcomes)
             return self._tighten(d, outcomes)
-        self._start(action.id, refs)
+        if first:
+            self._start(action.id, refs)
         if d.kind == DecisionKind.ALLOW:
             names = ", ".join(f"{r.name} ({REGISTRY_NAME[r.ecosystem]})" for r in refs)
             return Decision(
@@ -99,6 +111,7 @@ class DepsPolicy:
             except Exception:  # the checker never raises; this is a bug, not the registry
                 log.exception("dependency check failed for %s", action_id)
                 return
+            self._answers[action_id] = outcomes
             findings = [f for o in outcomes for f in o.findings]
             if findings and self._pipeline is not None:
                 self._pipeline.add_findings(action_id, findings, source="deps")

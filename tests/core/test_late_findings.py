@@ -158,3 +158,15 @@ async def test_findings_never_lower_and_never_touch_what_already_ran(tmp_path: P
     lower = p.add_findings(ls.id, [Finding(Category.NETWORK, 1, "lower")], source="monitor")
     assert not lower and p.view(ls.id).assessment.score == after.assessment.score  # type: ignore[union-attr]
     task.cancel()
+
+
+async def test_the_same_finding_twice_changes_nothing(tmp_path: Path) -> None:
+    install = CommandAction("pip install lockgate-helperz", "t1")
+    p, events, task = await _pipeline(tmp_path, install)
+    finding = _critical("no package named lockgate-helperz on PyPI")
+    assert p.add_findings(install.id, [finding], source="deps")
+    n = len(events)
+    assert not p.add_findings(install.id, [finding, finding], source="deps")
+    assert len(events) == n
+    assert p.view(install.id).assessment.findings.count(finding) == 1  # type: ignore[union-attr]
+    task.cancel()

@@ -150,3 +150,28 @@ async def test_popular_installs_never_ask_a_registry(
     assert reg.requests == []
     assert p.view(install.id).decision.rule != "deps:checking"  # type: ignore[union-attr]
     task.cancel()
+
+
+async def test_the_answer_is_handed_over_once(
+    reg: FakeRegistry, tmp_path: Path, workspace: Path
+) -> None:
+    """Late findings make the pipeline decide again; that must not hand the answer over again
+    (it once did, thousands of times a second)."""
+    p, _ = _session(workspace, reg, tmp_path, headless=False)
+    calls: list[str] = []
+    real = p.add_findings
+
+    def counting(action_id: str, findings: Sequence[object], *, source: str) -> bool:
+        calls.append(action_id)
+        return real(action_id, findings, source=source)  # type: ignore[arg-type]
+
+    p.add_findings = counting  # type: ignore[method-assign]
+    install = CommandAction("pip install brandnew", "t1")
+    task = asyncio.create_task(p.run(_Link(install)))
+    await _settle(p, install.id, lambda v: len(v.assessment.findings) > 1)
+    await asyncio.sleep(0.3)
+    assert calls == [install.id]
+    reasons = p.view(install.id).assessment.reasons  # type: ignore[union-attr]
+    assert len(reasons) == len(set(reasons))
+    assert sum("first appeared" in r for r in reasons) == 1
+    task.cancel()
