@@ -358,6 +358,50 @@ def _run(ws: Path, argv: list[str], *, headless: bool, unjailed: bool, **kw: Any
         run.close()
 
 
+def _private_views() -> list[Path]:
+    views = [Path("/tmp"), Path("/var/tmp"), Path("/run"), Path("/dev/shm")]
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        views.append(Path(os.path.realpath(runtime)))
+    return [Path(os.path.realpath(v)) for v in views]
+
+
+def command_paths(argv: list[str], real_home: Path, ws: Path) -> tuple[Path, ...]:
+    """What the agent's own command line names under a private view (/tmp, /run …, which the
+    jail replaces with empty ones) stays readable there: the folder of each existing file it
+    names (a script and its siblings) and each existing folder. Nothing in the home, which is
+    hidden (name what the agent needs there with --agent-read); elsewhere the sandbox's own
+    read rules decide."""
+    found: list[Path] = []
+    for arg in argv:
+        if not arg or arg.startswith("-") or "=" in arg:
+            continue
+        p = Path(arg).expanduser()
+        if not p.is_absolute():
+            p = Path.cwd() / p
+        try:
+            real = Path(os.path.realpath(p))
+            is_file, is_dir = real.is_file(), real.is_dir()
+        except OSError:
+            continue
+        folder = real.parent if is_file else real if is_dir else None
+        if folder is None or folder == Path("/"):
+            continue
+        if (
+            folder == real_home
+            or folder.is_relative_to(real_home)
+            or real_home.is_relative_to(folder)
+        ):
+            continue
+        if folder == ws or folder.is_relative_to(ws):
+            continue
+        if not any(folder.is_relative_to(v) and folder != v for v in _private_views()):
+            continue  # elsewhere the sandbox's own read rules decide
+        if folder not in found:
+            found.append(folder)
+    return tuple(found)
+
+
 def _jail(
     ws: Path,
     argv: list[str],
@@ -408,7 +452,7 @@ def _jail(
         policy,
         writable=(*policy.writable, home),
         protected=keep,
-        readable=(*policy.readable, *readable),
+        readable=(*policy.readable, *readable, *command_paths(argv, real_home, ws)),
     )
     state_root.mkdir(parents=True, exist_ok=True)
     state = state_root / f"jail-{os.urandom(6).hex()}"
