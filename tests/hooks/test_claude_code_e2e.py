@@ -168,7 +168,10 @@ def test_safe_bash_runs_inside_the_sandbox_and_denials_reach_the_model(
         assert not outside.exists()  # the write beside the workspace never reached the host
         assert "ESCAPED-HOST" not in out and not host_dir.exists()
         assert "socket-hidden" in out  # a sandboxed command cannot ask the console itself
-        assert "Read-only file system" in out or "Permission denied" in out
+        # refused by the read-only view, or not even there (a checkout under /tmp, which the
+        # sandbox replaces with a private one)
+        refusals = ("Read-only file system", "Permission denied", "No such file or directory")
+        assert any(r in out for r in refusals), out
         # Write: reviewed as a diff (in the audit log), written by Claude Code itself
         assert (p.workspace / "hello.py").read_text() == "print('hi')\n"
         assert not results["toolu_write"].get("is_error")
