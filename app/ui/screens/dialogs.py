@@ -98,13 +98,16 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
                 yield Static(
                     Content("\n").join(Content("⚠ " + w) for w in warnings), id="dialog-warnings"
                 )
-            yield Static(
-                Content(f"{self.verb} ")
-                + safe_line(view.action.id)
-                + Content(f"? Type {CONFIRM_WORD} and press Enter; Esc cancels."),
-                id="dialog-prompt",
-            )
-            yield Input(placeholder=CONFIRM_WORD, id="dialog-input")
+            # Docked: however tall the rest (reasons, a long edit and its diff), the question and
+            # the box to type into stay on screen; the rest scrolls above them.
+            with Vertical(id="dialog-answer"):
+                yield Static(
+                    Content(f"{self.verb} ")
+                    + safe_line(view.action.id)
+                    + Content(f"? Type {CONFIRM_WORD} and press Enter; Esc cancels."),
+                    id="dialog-prompt",
+                )
+                yield Input(placeholder=CONFIRM_WORD, id="dialog-input")
 
     @on(Input.Submitted, "#dialog-input")
     def _submitted(self, event: Input.Submitted) -> None:

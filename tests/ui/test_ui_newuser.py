@@ -1,0 +1,37 @@
+"""What a new user hit walking the demo before shipping (helper H13). Each test failed before its
+fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from textual.widgets import Input, TextArea
+from uikit import cmd, console
+
+from app.core.pipeline import ActionState
+from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen
+
+
+async def test_critical_confirmation_input_stays_on_screen_at_80x24(workspace: Path) -> None:
+    """At 80x24 an edited critical command's dialog (reasons, command, diff) was taller than the
+    screen: the box to type `yes` into and the end of the prompt were cut off, unseen."""
+    async with console(workspace, size=(80, 24)) as c:
+        c.link.turn("t1", [cmd("cat /etc/shadow", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        edit = c.app.screen.query_one(TextArea)
+        edit.text = "cat /etc/shadow | head -1" + " | sed -e s/x/y/" * 8
+        await c.pilot.press("ctrl+s")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
+        await c.pilot.pause(0.1)
+        dialog = c.app.screen
+        frame = dialog.query_one("#dialog").region
+        box = dialog.query_one("#dialog-input", Input).region
+        assert box.height == 3 and frame.contains_region(box), (frame, box, c.text)
+        assert "Type yes and press Enter; Esc cancels." in c.text
+        await c.pilot.press(*"yes")
+        await c.pilot.pause(0.05)
+        assert re.search(r"▊\s+yes\s+▎", c.text), c.text
