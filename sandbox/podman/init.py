@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import sys
@@ -60,17 +59,46 @@ def _kill_all() -> None:
 
 def _fresh_tmp() -> None:
     """Empty /tmp and /dev/shm: every command starts with them fresh, as in the Linux backend
-    (nothing runs any more that could race this; symlinks are removed, never followed)."""
+    (nothing runs any more that could race this; symlinks are removed, never followed).
+
+    Only what lives on the tmpfs itself goes: the workspace, writable roots and readable roots
+    under /tmp are bind mounts in it, and a walk that crossed into one would delete the user's
+    files on the host. Nothing on another device is entered or removed."""
     for top in ("/tmp", "/dev/shm"):
         try:
-            entries = list(os.scandir(top))
+            dev = os.lstat(top).st_dev
+        except OSError:
+            continue
+        _empty_same_device(top, dev)
+
+
+def _empty_same_device(top: str, dev: int) -> None:
+    """Remove everything below `top` on device `dev`, depth first, iteratively; a directory on
+    another device (a mount point) is left whole, and so are the directories leading to it."""
+    stack: list[tuple[str, bool]] = [(top, False)]
+    while stack:
+        path, visited = stack.pop()
+        if visited:
+            if path != top:
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)  # fails (and stays) when it still holds a mount point
+            continue
+        stack.append((path, True))
+        try:
+            entries = list(os.scandir(path))
         except OSError:
             continue
         for entry in entries:
-            with contextlib.suppress(OSError):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_dev != dev:
+                continue  # a mount point: never entered, never removed
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, False))
+            else:
+                with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 
 

@@ -216,3 +216,25 @@ def test_hard_links_and_sockets_in_the_workspace(pworkspace: Path) -> None:
         import shutil
 
         shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_a_workspace_under_tmp_keeps_its_files(podman_ok: None) -> None:
+    """The fresh /tmp after each command must not walk into the workspace's bind (it once
+    deleted the host's files of a workspace under /tmp after every command)."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="lockgate-podman-tmpws-", dir="/tmp"))
+    ws = base / "deep" / "ws"
+    ws.mkdir(parents=True)
+    (ws / "keep.txt").write_text("mine\n")
+    try:
+        with Sandbox(SandboxPolicy(workspace=ws, backend="podman")) as sb:
+            r = sb.run(["sh", "-c", "echo new > made.txt; echo x > /tmp/left"], cwd=ws, timeout=30)
+            assert r.exit_code == 0, r.stderr
+            r = sb.run(["sh", "-c", "ls"], cwd=ws, timeout=30)
+            assert r.stdout.split() == [b"keep.txt", b"made.txt"]
+        assert (ws / "keep.txt").read_text() == "mine\n"
+        assert (ws / "made.txt").read_text() == "new\n"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
