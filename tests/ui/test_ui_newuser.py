@@ -35,3 +35,31 @@ async def test_critical_confirmation_input_stays_on_screen_at_80x24(workspace: P
         await c.pilot.press(*"yes")
         await c.pilot.pause(0.05)
         assert re.search(r"▊\s+yes\s+▎", c.text), c.text
+
+
+async def test_queue_row_drawn_before_the_scrollbar_appeared_is_cut_with_a_marker(
+    workspace: Path,
+) -> None:
+    """A row drawn while the queue had no scrollbar was kept at its old width when more rows
+    brought the scrollbar in: its last two characters were cut, with no `…`."""
+    async with console(workspace, size=(80, 24)) as c:
+        queue = c.main.queue
+        c.link.turn("t0", [cmd("echo", turn="t0", n=1)])
+        await c.until(lambda: c.state("cmd-t0-1") is ActionState.DONE)
+        await c.pilot.pause(0.1)
+        width = queue.scrollable_content_region.width
+        prefix = queue.rows[queue.index_of("cmd-t0-1") or 0].prompt.cell_length - len("echo")
+        # Exactly as wide as the queue: whole, no marker, while there is no scrollbar.
+        fits = "echo " + "x" * (width - prefix - len("echo "))
+        c.link.turn("t1", [cmd(fits, turn="t1", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") is ActionState.DONE)
+        await c.pilot.pause(0.1)
+        assert fits in c.text and queue.scrollable_content_region.width == width
+        c.link.turn("t2", [cmd(f"echo {i}", turn="t2", n=i) for i in range(1, 12)])
+        await c.until(lambda: c.state("cmd-t2-11") is ActionState.DONE)
+        await c.pilot.pause(0.1)
+        assert queue.scrollable_content_region.width < width  # the scrollbar came
+        queue.highlighted = queue.index_of("cmd-t0-1")
+        await c.pilot.pause(0.1)
+        row = next(line for line in c.text.splitlines() if "$ echo xxx" in line)
+        assert row.split("│")[1].rstrip(" ▁▂▃▄▅▆▇█").endswith("…"), row

@@ -184,7 +184,12 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
     def render_lines(self, crop: Region) -> list[Strip]:
         # One style lookup per paint, not one per line.
         self._line_style = self.rich_style
-        self._line_width = self.scrollable_content_region.width
+        width = self.scrollable_content_region.width
+        if self._line_width and width != self._line_width:
+            # A scrollbar came or went: the widget kept its size (no resize event) but rows
+            # drawn for the old width would be cut without their marker, or left short.
+            self._strips.clear()
+        self._line_width = width
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
