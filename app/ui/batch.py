@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from app.core.model import Level
 from app.core.state import ActionState
 from app.ui.contract import ViewLike
-from app.ui.widgets.queue import RowInfo
 
 
 @dataclass(frozen=True)
@@ -22,15 +21,17 @@ class BatchPlan:
     def ready(self) -> bool:
         return bool(self.approve) and not self.unseen
 
-    def unseen_note(self, selected: RowInfo | None) -> str:
-        """Why `a` did not approve yet, and how to see what is missing — by keyboard."""
+    def unseen_note(self, whole_in_queue: bool) -> str:
+        """Why `a` did not approve yet, and how to see what is missing — by keyboard.
+        `whole_in_queue`: the selected row fits the queue as it is drawn now (not cut to `…`),
+        so showing it there is enough."""
         eligible = len(self.unseen) + len(self.approve)
         n = len(self.unseen)
         how = (
-            "the selected one is only whole in the detail pane: Tab to it and scroll to its "
+            "they are on screen now"
+            if whole_in_queue
+            else "the selected one is only whole in the detail pane: Tab to it and scroll to its "
             "end (or press enter to expand it)"
-            if selected is not None and not selected.complete
-            else "they are on screen now"
         )
         verb = "has" if n == 1 else "have"
         return (

@@ -63,3 +63,21 @@ async def test_queue_row_drawn_before_the_scrollbar_appeared_is_cut_with_a_marke
         await c.pilot.pause(0.1)
         row = next(line for line in c.text.splitlines() if "$ echo xxx" in line)
         assert row.split("│")[1].rstrip(" ▁▂▃▄▅▆▇█").endswith("…"), row
+
+
+async def test_batch_note_does_not_claim_a_cut_row_is_on_screen(workspace: Path) -> None:
+    """At 80x24 a queue row is cut (`…`), so it is not seen from the queue; `a` said "they are on
+    screen now. Press a again" — and the second press refused again. The note must say where the
+    action is whole (the detail pane) and how to get there."""
+    command = "rm -rf build/generated/cache/objects"
+    async with console(workspace, size=(80, 24)) as c:
+        c.link.turn("t1", [cmd(command, n=1), cmd(command + "2", n=2)])
+        await c.until(lambda: c.state("cmd-t1-2") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        queue = c.main.queue
+        assert queue.rows[queue.index_of("cmd-t1-1") or 0].prompt.cell_length > queue.line_width
+        await c.pilot.press("a")
+        await c.until(lambda: any("not been on screen" in n for n in c.notes()))
+        note = next(n for n in c.notes() if "not been on screen" in n)
+        assert "on screen now" not in note, note
+        assert "detail pane" in note, note

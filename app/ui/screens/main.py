@@ -233,7 +233,8 @@ class MainScreen(Screen[None]):
         if plan.unseen:  # show them first; a later press approves
             self.review.select(plan.unseen[0], settle=False)
             self.queue.scroll_to_highlight(top=True)
-            self.notify(plan.unseen_note(self.queue.highlighted_row()), title="Not approved yet")
+            whole = self.queue.shows_whole(self.queue.highlighted)
+            self.notify(plan.unseen_note(whole), title="Not approved yet")
         elif not plan.approve:
             self.notify(f"Nothing approved: {plan.why_nothing()}.", severity="warning")
         else:

@@ -236,6 +236,13 @@ class QueueList(LinesView[QueueRow]):
             return None
         return self.rows[index].info
 
+    def shows_whole(self, index: int | None) -> bool:
+        """Row `index` holds all of its action and fits the queue's width as drawn now."""
+        if index is None or index >= len(self.rows):
+            return False
+        row = self.rows[index]
+        return row.info.complete and row.prompt.cell_length <= self.line_width
+
     def index_of(self, action_id: str) -> int | None:
         return self._index.get(action_id)
 
