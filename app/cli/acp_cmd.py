@@ -368,37 +368,38 @@ def _private_views() -> list[Path]:
 
 def command_paths(argv: list[str], real_home: Path, ws: Path) -> tuple[Path, ...]:
     """What the agent's own command line names under a private view (/tmp, /run …, which the
-    jail replaces with empty ones) stays readable there: the folder of each existing file it
-    names (a script and its siblings) and each existing folder. Nothing in the home, which is
-    hidden (name what the agent needs there with --agent-read); elsewhere the sandbox's own
-    read rules decide."""
+    jail replaces with empty ones) stays readable there: the whole folder it was installed in,
+    taken as the view's first-level folder holding the path (a checkout, a node_modules tree,
+    a script's folder), for the path as given and where its symlinks lead. Nothing in the home,
+    which is hidden (name what the agent needs there with --agent-read), nor the workspace;
+    elsewhere the sandbox's own read rules decide."""
+    views = _private_views()
     found: list[Path] = []
     for arg in argv:
         if not arg or arg.startswith("-") or "=" in arg:
             continue
-        p = Path(arg).expanduser()
-        if not p.is_absolute():
-            p = Path.cwd() / p
+        given = Path(arg).expanduser()
+        if not given.is_absolute():
+            given = Path.cwd() / given
         try:
-            real = Path(os.path.realpath(p))
-            is_file, is_dir = real.is_file(), real.is_dir()
+            if not given.exists():
+                continue
+            candidates = [Path(os.path.normpath(given)), Path(os.path.realpath(given))]
         except OSError:
             continue
-        folder = real.parent if is_file else real if is_dir else None
-        if folder is None or folder == Path("/"):
-            continue
-        if (
-            folder == real_home
-            or folder.is_relative_to(real_home)
-            or real_home.is_relative_to(folder)
-        ):
-            continue
-        if folder == ws or folder.is_relative_to(ws):
-            continue
-        if not any(folder.is_relative_to(v) and folder != v for v in _private_views()):
-            continue  # elsewhere the sandbox's own read rules decide
-        if folder not in found:
-            found.append(folder)
+        for path in candidates:
+            for view in views:
+                if not path.is_relative_to(view) or path == view:
+                    continue
+                top = view / path.relative_to(view).parts[0]
+                if not top.is_dir() or top.is_symlink():
+                    continue
+                if top.is_relative_to(real_home) or real_home.is_relative_to(top):
+                    continue
+                if ws.is_relative_to(top) or top.is_relative_to(ws):
+                    continue
+                if top not in found:
+                    found.append(top)
     return tuple(found)
 
 
