@@ -97,6 +97,17 @@ async def test_agent_failure_makes_the_exit_status_1(workspace: Path) -> None:
         assert c.app.return_code == 1
 
 
+async def test_an_agent_error_is_whole_in_the_main_pane_at_80x24(workspace: Path) -> None:
+    """A narrow header can show only the start of an agent's error; the empty review pane says
+    it whole (#18.16: the error shows in the main pane)."""
+    why = "connection refused by 127.0.0.1:9 (is the server running? check --base-url)"
+    async with console(workspace, size=(80, 24)) as c:
+        c.link.status("error", why)
+        await c.until(lambda: "The agent stopped: connection" in c.text)
+        assert "server running? check --base-url)" in c.text  # whole, wrapped, never cut
+        assert "Nothing to review yet." not in c.text
+
+
 async def test_output_flood_is_coalesced_and_capped(workspace: Path) -> None:
     flood = b"".join(b"line %d\n" % i for i in range(30_000))
     async with console(workspace, outputs={"make flood": (flood, b"", 0)}) as c:

@@ -148,6 +148,8 @@ class MainScreen(Screen[None]):
         if drained.status is not None:
             self._agent_state = (drained.status.state, drained.status.detail)
             self.lockgate.agent_failed |= drained.status.state == "error"
+            if drained.status.state == "error":
+                self.detail.set_notice(f"The agent stopped: {drained.status.detail}")
         self.header.set_agent(*self._agent_state, waiting=len(self.review.model.waiting()))
         failure = self.pipeline.audit_failure
         self.header.set_warnings((f"audit log stopped recording: {failure}",) if failure else ())

@@ -255,6 +255,11 @@ class DetailPane(Vertical):
         self.shown_id = None
         self._switch(self._empty)
 
+    def set_notice(self, text: str) -> None:
+        """What the empty pane says (an agent that stopped on an error says why here, where a
+        narrow header can only show its start). Untrusted text: shown, never interpreted."""
+        self._empty.update(make_safe(text).content() if text else "Nothing to review yet.")
+
     def show(
         self,
         view: ViewLike,
