@@ -56,6 +56,15 @@ QUEUE: list[Binding] = [
     Binding("pageup", "page_up", "Page up", id="page-up", show=False),
 ]
 
+# The same keys in every other pane (detail, output, agent, files), under the queue's ids so a
+# rebinding in `[keys]` moves both; the arrows, Home/End and PgUp/PgDn are Textual's own there.
+SCROLL: list[Binding] = [
+    Binding("j", "scroll_down", "Down", id="cursor-down", show=False),
+    Binding("k", "scroll_up", "Up", id="cursor-up", show=False),
+    Binding("g", "scroll_home", "First", id="cursor-first", show=False),
+    Binding("G", "scroll_end", "Last", id="cursor-last", show=False),
+]
+
 DIFF: list[Binding] = [
     Binding("space", "toggle_file", "Fold file", id="diff-fold-file"),
     Binding("c", "toggle_all", "Fold all", id="diff-fold-all"),
@@ -92,6 +101,7 @@ APP: list[Binding] = [
 REGISTRY: tuple[list[Binding], ...] = (
     MAIN,
     QUEUE,
+    SCROLL,
     DIFF,
     SESSION_DIFF,
     CONFIRM_CRITICAL,

@@ -81,3 +81,33 @@ async def test_batch_note_does_not_claim_a_cut_row_is_on_screen(workspace: Path)
         note = next(n for n in c.notes() if "not been on screen" in n)
         assert "on screen now" not in note, note
         assert "detail pane" in note, note
+
+
+async def test_j_k_g_G_scroll_every_pane_not_only_the_queue(workspace: Path) -> None:
+    """Help lists `↓,j Down`, `↑,k Up`, `home,g First`, `end,G Last`; in the detail, output,
+    agent and files panes j/k/g/G did nothing and said nothing (only the arrows scrolled)."""
+    long = "rm -rf build && " + " ".join(f"--flag-{i}=value" for i in range(60))
+    outputs = {"seq": ("".join(f"line {i}\n" for i in range(200)).encode(), b"", 0)}
+    async with console(workspace, size=(100, 30), outputs=outputs) as c:
+        c.link.turn("t1", [cmd("seq", n=1)])
+        await c.until(lambda: "cmd-t1-1 completed" in c.text)
+        c.link.turn("t2", [cmd(long, turn="t2", n=1)])
+        await c.until(lambda: c.state("cmd-t2-1") == ActionState.WAITING)
+        await c.select("cmd-t2-1")
+        for pane in ("command-detail", "output"):
+            while c.app.focused is None or c.app.focused.id != pane:
+                await c.pilot.press("tab")
+            view = c.app.focused
+            assert view.max_scroll_y > 0, pane
+            await c.pilot.press("g")
+            await c.pilot.pause(0.05)
+            assert view.scroll_y == 0, pane
+            await c.pilot.press("j")
+            await c.pilot.pause(0.05)
+            assert view.scroll_y == 1, pane
+            await c.pilot.press("k")
+            await c.pilot.pause(0.05)
+            assert view.scroll_y == 0, pane
+            await c.pilot.press("G")
+            await c.pilot.pause(0.05)
+            assert view.scroll_y == view.max_scroll_y, pane

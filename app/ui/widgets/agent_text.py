@@ -6,17 +6,22 @@ the rest. Shown through the display-safety markers like everything the agent wri
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from app.ui import bindings
 from app.ui.safe import make_safe
 
 KEEP = 8_000
 
 
 class AgentView(VerticalScroll):
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.SCROLL)
     # At least as tall as the pane, so a short text sits at the top (an anchored view would
     # otherwise align it to the bottom).
     DEFAULT_CSS = """

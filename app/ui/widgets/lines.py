@@ -15,12 +15,15 @@ from typing import ClassVar, Generic, TypeVar
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
+from textual.binding import BindingType
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widget import Widget
+
+from app.ui import bindings
 
 RowT = TypeVar("RowT")
 
@@ -36,6 +39,7 @@ class LinesView(ScrollView, Generic[RowT], can_focus=True):
     """
 
     OVERFLOW_CLASS: ClassVar[str | None] = None
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.SCROLL)
 
     def __init__(
         self,
