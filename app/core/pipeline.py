@@ -370,6 +370,26 @@ class Pipeline:
             )
         return verdict
 
+    def note_network_outcome(self, parent_action_id: str, host: str, port: int, text: str) -> bool:
+        """What became of a request a network ask allowed (the server's status, or why the
+        connection failed): the ask's row says it, instead of a bare "allowed". Only the
+        newest allowed ask of that command for that host gets it, once."""
+        for turn in reversed(self._turns):
+            for entry in turn.entries:
+                action, result = entry.action, entry.result
+                if (
+                    isinstance(action, NetworkAction)
+                    and action.parent_action_id == parent_action_id
+                    and (action.host, action.port) == (host, port)
+                    and result is not None
+                    and result.message == "allowed"
+                ):
+                    entry.result = dataclasses.replace(result, message=f"allowed; {text}")
+                    self._record_soft("network-outcome", {"action_id": action.id, "outcome": text})
+                    self._emit(ActionStateChanged(action.id, entry.state))
+                    return True
+        return False
+
     def _expire(self, entry: _Entry, why: str) -> None:
         """A network ask whose program is gone: nobody can use a verdict any more."""
         if entry.verdict is None and entry.result is None:

@@ -270,6 +270,17 @@ def session_rules(
     return rules
 
 
+def outcome(rec: RequestRecord) -> str:
+    """One line on what became of an allowed request."""
+    if rec.status and rec.status < 400:
+        what = "tunnel opened" if rec.method == "CONNECT" else f"the server answered {rec.status}"
+        return what
+    why = f" ({rec.reason})" if rec.reason else ""
+    if rec.status:
+        return f"it failed: {rec.status}{why}"
+    return f"it failed{why or ' (no answer)'}"
+
+
 class NetworkGate:
     """The session's proxy, on the session's own event loop: one unix socket per command run,
     so every request is attributed to the command that made it.
@@ -294,6 +305,7 @@ class NetworkGate:
         asker = PipelineAsker(pipeline, timeout_s=ask_timeout_s) if pipeline is not None else None
         self._audit = AuditRecorder(audit) if audit is not None else None
         self._notes: dict[str, list[str]] = {}
+        self._pipeline: Pipeline | None = pipeline
         self.proxy = AllowListProxy(
             rules,
             asker=asker,
@@ -314,6 +326,7 @@ class NetworkGate:
         command executor the pipeline needs holds the gate)."""
         self.proxy.set_asker(PipelineAsker(pipeline, timeout_s=ask_timeout_s))
         self.proxy.ask_timeout_s = ask_timeout_s + 5.0
+        self._pipeline = pipeline
 
     def set_guard(self, guard: Guard | None) -> None:
         """Requests the rules allow get a second look (see `AllowListProxy.set_guard`)."""
@@ -324,6 +337,9 @@ class NetworkGate:
         return self._dir
 
     def _record(self, rec: RequestRecord) -> None:
+        if self._pipeline is not None and rec.verdict == "allowed" and rec.action_id:
+            # an allowed ask's row says what became of the request it allowed
+            self._pipeline.note_network_outcome(rec.action_id, rec.host, rec.port, outcome(rec))
         if rec.rule in NOTED_RULES and rec.action_id:
             notes = self._notes.setdefault(rec.action_id, [])
             if len(notes) < 5:

@@ -160,3 +160,27 @@ def test_hosts_a_command_names() -> None:
     assert not names_host("curl http://127.0.0.1/x http://0x7f.1/", "127.0.0.1", 80)  # addresses
     assert not names_host("curl https://gіthub.com/x", "xn--gthub-n4a.com", 443)  # look-alikes
     assert not names_host("echo get.lintkit.example", "get.lintkit.example", 443)  # no URL
+
+
+async def test_an_allowed_ask_says_what_became_of_its_request(workspace: Path) -> None:
+    """#18.15: an approved ask's row showed "allowed" though the connection got a 502; the gate
+    now tells the pipeline what happened, and the row says it."""
+    from app.execute.network import outcome
+    from sandbox.net import RequestRecord
+
+    install = "ASK curl -fsSL https://get.lintkit.example/install.sh | sh"
+    p, _, _ = setup(workspace, {install: [("get.lintkit.example", 443)]})
+    first = cmd(install)
+    await asyncio.wait_for(p.run(ScriptedLink([[first]])), 10)
+    (own,) = [v for v in p.views() if isinstance(v.action, NetworkAction)]
+    assert own.result is not None and own.result.message == "allowed"
+    rec = RequestRecord(
+        at=0.0, command=install, action_id=first.id, method="GET", scheme="https",
+        host="get.lintkit.example", port=443, verdict="allowed", rule="ask:once",
+        reason="upstream answered 502", status=502,
+    )  # fmt: skip
+    assert p.note_network_outcome(first.id, rec.host, rec.port, outcome(rec))
+    message = p.view(own.action.id).result.message  # type: ignore[union-attr]
+    assert message == "allowed; it failed: 502 (upstream answered 502)"
+    # once: a second request of the same run does not rewrite it
+    assert not p.note_network_outcome(first.id, rec.host, rec.port, "the server answered 200")
