@@ -132,6 +132,13 @@ def summarise(rec: dict[str, Any]) -> str:
     if kind in ("undo-start", "undo-end"):
         r = _dict(d.get("result"))
         return f"{r.get('status', '')} {r.get('message', '')}".strip()
+    if kind == "taint":
+        return (
+            f"{d.get('action_id')} untrusted content ({d.get('source')}): "
+            f"{_one_line(str(d.get('what', '')), 70)}"
+        )
+    if kind == "taint-cleared":
+        return f"cleared by {d.get('by')}"
     if kind == "session-end":
         return "closed cleanly"
     if kind == "torn-tail-discarded":

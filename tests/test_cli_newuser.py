@@ -1,0 +1,19 @@
+"""CLI wording a new user met before shipping (helper H13). Each test failed before its fix."""
+
+from __future__ import annotations
+
+from app.cli.log_cmd import summarise
+
+
+def test_log_show_words_taint_records_instead_of_a_python_dict() -> None:
+    """`lockgate log show` printed `{'action_id': 'cmd-…', 'source': 'scanner', …}` for the
+    records that say untrusted content entered the agent's context, and for their clearing."""
+    taint = {
+        "kind": "taint",
+        "data": {"source": "scanner", "what": "`cat docs/x.md`: addressed", "action_id": "cmd-1"},
+    }
+    line = summarise(taint)
+    assert "{" not in line and "'" not in line, line
+    assert line == "cmd-1 untrusted content (scanner): `cat docs/x.md`: addressed"
+    cleared = summarise({"kind": "taint-cleared", "data": {"by": "reviewer feedback"}})
+    assert cleared == "cleared by reviewer feedback"
