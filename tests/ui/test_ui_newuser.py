@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from textual.widgets import Input, TextArea
-from uikit import cmd, console
+from uikit import cmd, console, patch
 
 from app.core.pipeline import ActionState
 from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen
@@ -111,3 +111,20 @@ async def test_j_k_g_G_scroll_every_pane_not_only_the_queue(workspace: Path) -> 
             await c.pilot.press("G")
             await c.pilot.pause(0.05)
             assert view.scroll_y == view.max_scroll_y, pane
+
+
+async def test_footer_keeps_help_and_quit_when_a_diff_has_focus_at_80_columns(
+    workspace: Path,
+) -> None:
+    """With a patch's diff focused (Tab or enter), its fold keys came first in the key bar and
+    pushed the rest off an 80-column screen: "a y n f e s A Verdic", no `? Help`, no `q Quit`."""
+    (workspace / "a.py").write_text("x = 1\n")
+    async with console(workspace, size=(80, 24)) as c:
+        c.link.turn("t1", [patch("a.py=x = 2\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        await c.pilot.press("tab")
+        await c.until(lambda: c.app.focused is not None and c.app.focused.id == "patch-diff")
+        await c.pilot.pause(0.1)
+        footer = c.text.splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer, footer

@@ -53,7 +53,12 @@ from app.ui.widgets.queue import QueueList
 __all__ = ["SETTLE_S", "MainScreen"]  # the settle time lives in `selection`; tests wait it out
 
 # Left out of a narrow footer (they still work; `?` lists them).
-OPTIONAL_KEYS = frozenset({"expand", "show_output", "themes"})
+# Left out of a narrow key bar (they still work; `?` lists them). The diff's fold keys would
+# otherwise come first whenever a diff has focus and push help and quit off the bar; the diff
+# names them in its own hint line.
+OPTIONAL_KEYS = frozenset(
+    {"expand", "show_output", "themes", "toggle_file", "toggle_all", "next_file", "previous_file"}
+)
 
 
 class MainScreen(Screen[None]):
