@@ -29,6 +29,9 @@ class QueueModel:
         self._prompts: dict[str, tuple[Content, bool]] = {}
         self._row_of: dict[str, int] = {}
         self._header_of: dict[str, int] = {}
+        # The batch an action is in: not always its own turn id (a network ask carries its
+        # command's turn but is a batch of its own).
+        self._batch_of: dict[str, str] = {}
 
     def put(self, view: ViewLike) -> None:
         """Take the newest view of an action (its row is rebuilt from it)."""
@@ -55,6 +58,7 @@ class QueueModel:
             self._header_of[batch.turn_id] = len(rows)
             rows.append(QueueRow(RowInfo(None, batch.turn_id, False), self._header(batch.turn_id)))
             for action_id in ids:
+                self._batch_of[action_id] = batch.turn_id
                 if action_id in self._prompts:
                     self._row_of[action_id] = len(rows)
                     rows.append(self._action_row(action_id))
@@ -69,7 +73,7 @@ class QueueModel:
             if index is None:
                 continue
             out.append((index, self._action_row(action_id)))
-            turns.add(self.views[action_id].action.turn_id)
+            turns.add(self._batch_of.get(action_id, self.views[action_id].action.turn_id))
         for turn_id in sorted(turns):
             index = self._header_of.get(turn_id)
             if index is not None:
@@ -105,7 +109,8 @@ class QueueModel:
 
     def _action_row(self, action_id: str) -> QueueRow:
         prompt, complete = self._prompts[action_id]
-        return QueueRow(RowInfo(action_id, self.views[action_id].action.turn_id, complete), prompt)
+        turn_id = self._batch_of.get(action_id, self.views[action_id].action.turn_id)
+        return QueueRow(RowInfo(action_id, turn_id, complete), prompt)
 
     def _header(self, turn_id: str) -> Content:
         ids = self.batch_ids(turn_id)

@@ -3,12 +3,14 @@ fix."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 from textual.widgets import Input, TextArea
 from uikit import cmd, console, patch
 
+from app.core.model import NetworkAction
 from app.core.pipeline import ActionState
 from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen
 
@@ -128,3 +130,25 @@ async def test_footer_keeps_help_and_quit_when_a_diff_has_focus_at_80_columns(
         await c.pilot.pause(0.1)
         footer = c.text.splitlines()[-1]
         assert "? Help" in footer and "q Quit" in footer, footer
+
+
+async def test_network_ask_header_stops_saying_waiting_once_decided(workspace: Path) -> None:
+    """A network ask carries its command's turn id but is a batch of its own: the header of the
+    command's turn was redrawn instead of its own, which kept saying "1 waiting" after n."""
+    async with console(workspace, size=(100, 30)) as c:
+        c.link.turn("t1", [cmd("ls", n=1)])
+        await c.until(lambda: "t1" in c.link.results)
+        action = NetworkAction(
+            "pypi.org", 443, turn_id="t1", id="net-1", program="pip", created_at=0.0
+        )
+        task = asyncio.get_running_loop().create_task(c.session.pipeline.ask_network(action, 30))
+        await c.until(lambda: "network ask · 1 action · 1 waiting" in c.text)
+        await c.select("net-1")
+        # Its row belongs to its own batch, so `a` there is about the ask, not the command's turn.
+        row = c.main.queue.highlighted_row()
+        assert row is not None and row.turn_id == "net-1"
+        await c.pilot.press("n")
+        await asyncio.wait_for(task, 3)
+        await c.until(lambda: "denied" in c.text)
+        await c.pilot.pause(0.1)
+        assert "1 waiting" not in c.text, c.text
