@@ -960,13 +960,15 @@ def test_links_and_fifos_planted_in_git_are_removed(runner: Runner, area: Area) 
     assert _git(ws, "init", "-q", uid=area.uid).returncode == 0
     assert _git(ws, "commit", "-q", "--allow-empty", "-m", "first", uid=area.uid).returncode == 0
     before = bashrc.read_bytes()
+    # a fan-out name git has not used yet (the commit's own object may already sit in objects/ab)
+    fanout = next(n for n in ("ab", "cd", "ef", "12") if not (ws / ".git" / "objects" / n).exists())
     script = (
         f"rm -f .git/logs/HEAD && ln -s {bashrc} .git/logs/HEAD && "
-        f"ln -s {bashrc} .git/objects/ab && mkfifo .git/ORIG_HEAD && echo planted"
+        f"ln -s {bashrc} .git/objects/{fanout} && mkfifo .git/ORIG_HEAD && echo planted"
     )
     r = runner.run(area, "sh", "-c", script, cwd=ws)
     assert r.stdout == b"planted\n", r.stderr
-    for rel in ("logs/HEAD", "objects/ab", "ORIG_HEAD"):
+    for rel in ("logs/HEAD", f"objects/{fanout}", "ORIG_HEAD"):
         assert not os.path.lexists(ws / ".git" / rel), rel
     assert _git(ws, "commit", "-q", "--allow-empty", "-m", "host", uid=area.uid).returncode == 0
     assert bashrc.read_bytes() == before
