@@ -583,6 +583,20 @@ def _sentence(text: str, start: int, end: int) -> str:
     return text[a + 1 : b]
 
 
+# One pattern, one finding: (substring the text must hold, pattern, kind, reason, weight).
+_SINGLES: tuple[tuple[str, re.Pattern[str], str, str, int], ...] = (
+    (
+        "http",
+        _FETCH_FOLLOW,
+        "override",
+        "tells the model to fetch instructions from elsewhere and follow them",
+        40,
+    ),
+    ("before", _BEFORE_ANSWER, "addressed", "speaks to the model about its answer", 20),
+    ("decode", _DECODE_RUN, "encoded", "asks to decode hidden content and run or follow it", 30),
+)
+
+
 def _phrase_findings(folded: _Folded) -> list[InjectionFinding]:
     text = folded.text
     found: list[InjectionFinding] = []
@@ -628,36 +642,10 @@ def _phrase_findings(folded: _Folded) -> list[InjectionFinding]:
                 40 if secret else 20,
             )
         )
-    m4 = _FETCH_FOLLOW.search(text) if "http" in low else None
-    if m4:
-        found.append(
-            InjectionFinding(
-                "override",
-                "tells the model to fetch instructions from elsewhere and follow them",
-                folded.span(*m4.span()),
-                40,
-            )
-        )
-    m5 = _BEFORE_ANSWER.search(text) if "before" in low else None
-    if m5:
-        found.append(
-            InjectionFinding(
-                "addressed",
-                "speaks to the model about its answer",
-                folded.span(*m5.span()),
-                20,
-            )
-        )
-    m3 = _DECODE_RUN.search(text) if "decode" in low else None
-    if m3:
-        found.append(
-            InjectionFinding(
-                "encoded",
-                "asks to decode hidden content and run or follow it",
-                folded.span(*m3.span()),
-                30,
-            )
-        )
+    for needle, single, kind, reason, weight in _SINGLES:
+        m = single.search(text) if needle in low else None
+        if m:
+            found.append(InjectionFinding(kind, reason, folded.span(*m.span()), weight))
     orders = [f for f in found if f.kind == "addressed"]
     harms = [f for f in found if f.kind in ("dangerous-command", "exfiltration")]
     for o in orders:
