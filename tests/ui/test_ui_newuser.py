@@ -7,7 +7,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Static, TextArea
 from uikit import cmd, console, patch
 
 from app.core.model import NetworkAction
@@ -152,3 +152,21 @@ async def test_network_ask_header_stops_saying_waiting_once_decided(workspace: P
         await c.until(lambda: "denied" in c.text)
         await c.pilot.pause(0.1)
         assert "1 waiting" not in c.text, c.text
+
+
+async def test_critical_edit_dialog_says_its_danger_is_the_proposed_commands(
+    workspace: Path,
+) -> None:
+    """After `e` on `pip install reqeusts` fixed to `requests`, the dialog's title still read
+    "CRITICAL 95 — installs 'reqeusts' …" above "will run: pip install requests", as if the
+    edited text were the typosquat. The reasons are the proposed command's: the title says so."""
+    async with console(workspace, size=(100, 30)) as c:
+        c.link.turn("t1", [cmd("cat /etc/shadow", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.press("end", *" | wc -l", "ctrl+s")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
+        title = str(c.app.screen.query_one("#dialog-title", Static).visual)
+        assert title.startswith("Proposed command: CRITICAL"), title

@@ -56,8 +56,12 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         view = self.view
         with Vertical(id="dialog"):
+            # After an edit the reasons are about the proposed text, not what will run: say so.
+            whose = "Proposed command: " if self.edited is not None else ""
             yield Static(
-                make_safe(danger_words(view), keep_newlines=False).content().stylize_before("bold"),
+                make_safe(whose + danger_words(view), keep_newlines=False)
+                .content()
+                .stylize_before("bold"),
                 id="dialog-title",
             )
             assessment = view.assessment
