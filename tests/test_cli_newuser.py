@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from app.cli.log_cmd import summarise
 
 
@@ -17,3 +22,21 @@ def test_log_show_words_taint_records_instead_of_a_python_dict() -> None:
     assert line == "cmd-1 untrusted content (scanner): `cat docs/x.md`: addressed"
     cleared = summarise({"kind": "taint-cleared", "data": {"by": "reviewer feedback"}})
     assert cleared == "cleared by reviewer feedback"
+
+
+def test_sandbox_run_without_a_program_names_what_is_missing(tmp_path: Path) -> None:
+    """`lockgate sandbox run -w DIR` said "Missing argument 'ARGV...'"; the usage line and the
+    README say `-- PROGRAM [ARG…]`."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "sandbox", "run", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert (
+        out.stderr.strip().splitlines()[-1] == "lockgate: Missing argument '-- PROGRAM [ARG]...'."
+    )
+    assert "ARGV" not in out.stderr

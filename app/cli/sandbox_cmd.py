@@ -197,7 +197,9 @@ _CAP_WORDS = {
 )
 @network_options
 @sandbox_backend_options
-@click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument(
+    "argv", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- PROGRAM [ARG]..."
+)
 def run(**params: Any) -> None:
     """Run PROGRAM [ARG...] in the sandbox (put `--` before it)."""
     from app.cli.sandbox_exec import RunOptions, execute
