@@ -32,6 +32,7 @@ from app.core.events import (
 )
 from app.core.model import Result
 from app.injection.taint import TaintState
+from app.ui.contract import SessionLike
 from app.ui.untrusted import UntrustedContent
 
 
@@ -153,3 +154,19 @@ class WatchBridge:
 
     def monitor_changed(self, _stats: object) -> None:
         self._target.post_message(WatchChanged())
+
+    def attach(self, session: SessionLike) -> None:
+        """Start listening to the session's tracker and monitor (whichever it has)."""
+        if session.taint is not None:
+            session.taint.listeners.append(self.taint_changed)
+            self._untrusted.take(session.taint.state)
+        if session.monitor is not None:
+            session.monitor.listeners.append(self.monitor_changed)
+
+    def detach(self, session: SessionLike) -> None:
+        """The session may outlive the screen: stop listening to it."""
+        taint, monitor = session.taint, session.monitor
+        if taint is not None and self.taint_changed in taint.listeners:
+            taint.listeners.remove(self.taint_changed)
+        if monitor is not None and self.monitor_changed in monitor.listeners:
+            monitor.listeners.remove(self.monitor_changed)

@@ -23,11 +23,11 @@ from app.core.model import PatchAction, ResultStatus, Verdict, VerdictKind
 from app.core.pipeline import PipelineError
 from app.ui import bindings
 from app.ui.activity_watch import Attributor
-from app.ui.batch import plan_batch
 from app.ui.bridge import Changed, ConsoleBridge, Drained, WatchBridge, WatchChanged
 from app.ui.contract import ConsoleLike, PipelineLike, ViewLike
 from app.ui.safe import notify_safely
 from app.ui.screens import verdict_flow
+from app.ui.screens.batch_approval import approve_batch
 from app.ui.screens.dialogs import QuitScreen
 from app.ui.screens.help import HelpScreen, describe
 from app.ui.screens.review import ReviewPanel
@@ -52,7 +52,6 @@ from app.ui.widgets.queue import QueueList
 
 __all__ = ["SETTLE_S", "MainScreen"]  # the settle time lives in `selection`; tests wait it out
 
-# Left out of a narrow footer (they still work; `?` lists them).
 # Left out of a narrow key bar (they still work; `?` lists them). The diff's fold keys would
 # otherwise come first whenever a diff has focus and push help and quit off the bar; the diff
 # names them in its own hint line.
@@ -102,7 +101,8 @@ class MainScreen(Screen[None]):
         for pane, title in (*panes, (self.activity, "files")):
             pane.border_title = title
         self.header.set_sandbox(summarise_sandbox(self.lockgate.sandbox_status))
-        self._watch_session()
+        self.watch_bridge.attach(self.lockgate.session)
+        self._on_watch_changed()
         self.pipeline.add_observer(self.bridge)
         self.queue.focus()
         self._apply(Drained(new_ids=[v.action.id for v in self.pipeline.views()]))
@@ -112,22 +112,8 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ taint and monitor
 
-    def _watch_session(self) -> None:
-        session = self.lockgate.session
-        if session.taint is not None:
-            session.taint.listeners.append(self.watch_bridge.taint_changed)
-            self.untrusted.take(session.taint.state)
-        if session.monitor is not None:
-            session.monitor.listeners.append(self.watch_bridge.monitor_changed)
-        self._on_watch_changed()
-
     def on_unmount(self) -> None:
-        """The session may outlive the screen: stop listening to it."""
-        taint, monitor = self.lockgate.session.taint, self.lockgate.session.monitor
-        if taint is not None and self.watch_bridge.taint_changed in taint.listeners:
-            taint.listeners.remove(self.watch_bridge.taint_changed)
-        if monitor is not None and self.watch_bridge.monitor_changed in monitor.listeners:
-            monitor.listeners.remove(self.watch_bridge.monitor_changed)
+        self.watch_bridge.detach(self.lockgate.session)
 
     @on(WatchChanged)
     def _on_watch_changed(self, _: WatchChanged | None = None) -> None:
@@ -232,28 +218,7 @@ class MainScreen(Screen[None]):
             self.notify("Revised patch sent to the agent; it will come back for review.")
 
     def action_approve_batch(self) -> None:
-        row = self.queue.highlighted_row()
-        if row is None or self.review.settling():
-            return
-        views = self.review.model.waiting_in(row.turn_id)
-        plan = plan_batch(views, self.seen)
-        if plan.unseen:  # show them first; a later press approves
-            self.review.select(plan.unseen[0], settle=False)
-            self.queue.scroll_to_highlight(top=True)
-            whole = self.queue.shows_whole(self.queue.highlighted)
-            self.notify(plan.unseen_note(whole), title="Not approved yet")
-        elif not plan.approve:
-            self.notify(f"Nothing approved: {plan.why_nothing()}.", severity="warning")
-        else:
-            approved = [
-                v.action.id
-                for v in views
-                if v.action.id in plan.approve
-                and self._submit(Verdict(v.action.id, VerdictKind.APPROVE, key="a"), advance=False)
-            ]
-            if (selected := self.review.selected_id()) is not None:
-                self.review.advance(selected)
-            self.notify(plan.approved_note(len(approved)))
+        approve_batch(self.review, self._submit, self.notify)
 
     # ------------------------------------------------------------------ other keys
 
@@ -306,12 +271,9 @@ class MainScreen(Screen[None]):
             self.output.focus()
 
     def action_session_diff(self) -> None:
-        workspace = self.lockgate.workspace
-        touched = touched_outside(self.pipeline.views(), workspace)
-        outside = self.lockgate.outside_roots
-        diff = SessionDiffScreen(
-            self.lockgate.snapshot, workspace, outside=outside, touched=touched
-        )
+        ws, outside = self.lockgate.workspace, self.lockgate.outside_roots
+        touched = touched_outside(self.pipeline.views(), ws)
+        diff = SessionDiffScreen(self.lockgate.snapshot, ws, outside=outside, touched=touched)
         self.app.push_screen(diff)
 
     def action_help(self) -> None:
