@@ -13,6 +13,7 @@ from uikit import cmd, console, patch
 from app.core.model import NetworkAction
 from app.core.pipeline import ActionState
 from app.ui.screens.dialogs import ConfirmCriticalScreen, EditCommandScreen
+from app.ui.screens.session_diff import SessionDiffScreen
 
 
 async def test_critical_confirmation_input_stays_on_screen_at_80x24(workspace: Path) -> None:
@@ -170,3 +171,21 @@ async def test_critical_edit_dialog_says_its_danger_is_the_proposed_commands(
         await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
         title = str(c.app.screen.query_one("#dialog-title", Static).visual)
         assert title.startswith("Proposed command: CRITICAL"), title
+
+
+async def test_session_diff_key_bar_shows_back_and_refresh_at_80_columns(workspace: Path) -> None:
+    """At 80 columns the session diff's key bar ended "esc Back▏^p Palette": `r Refresh` was
+    hidden behind the palette hint."""
+    (workspace / "a.py").write_text("x = 1\n")
+    async with console(workspace, size=(80, 24)) as c:
+        await c.until(lambda: c.app.snapshot is not None)
+        c.link.turn("t1", [patch("b.py=y = 2\n", n=1)])
+        await c.until(lambda: c.state("patch-t1-1") == ActionState.WAITING)
+        await c.select("patch-t1-1")
+        await c.pilot.press("y")
+        await c.until(lambda: (workspace / "b.py").exists())
+        await c.pilot.press("d")
+        await c.until(lambda: isinstance(c.app.screen, SessionDiffScreen))
+        await c.until(lambda: "1 change " in c.text)
+        footer = c.text.splitlines()[-1]
+        assert "esc Back" in footer and "r Refresh" in footer, footer

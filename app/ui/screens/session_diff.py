@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from app.ui import bindings
 from app.ui.contract import ViewLike
@@ -19,6 +19,7 @@ from app.ui.diff_model import parse_unified
 from app.ui.safe import make_safe, spaced
 from app.ui.session_diff import SessionDiff, Snapshot, diff_since
 from app.ui.widgets.diff_view import DiffView
+from app.ui.widgets.footer import ConsoleFooter
 
 
 def touched_outside(views: Iterable[ViewLike], workspace: Path) -> list[tuple[str, str]]:
@@ -85,7 +86,8 @@ class SessionDiffScreen(Screen[None]):
         yield Static(Content.styled("Session diff", "bold"), id="session-diff-title")
         yield Static("computing…", id="session-diff-summary")
         yield DiffView(id="session-diff-view")
-        yield Footer()
+        # Drops the palette hint below 110 columns, which hid `r Refresh` at 80.
+        yield ConsoleFooter(frozenset())
 
     def on_mount(self) -> None:
         self.query_one(DiffView).focus()
