@@ -108,7 +108,8 @@ def row_mark(mark: Mark | None) -> Content:
         return Content("")
     if mark.active:
         return Content.styled("⚠ untrusted ", UNTRUSTED_STYLE)
-    return Content.styled("untrusted ", "$text-muted")
+    # A glyph first: a bare word after the row's `$ ` would read as part of the command.
+    return Content.styled("◌ untrusted ", "$text-muted")
 
 
 def mark_content(mark: Mark) -> Content:

@@ -189,3 +189,16 @@ async def test_session_diff_key_bar_shows_back_and_refresh_at_80_columns(workspa
         await c.until(lambda: "1 change " in c.text)
         footer = c.text.splitlines()[-1]
         assert "esc Back" in footer and "r Refresh" in footer, footer
+
+
+def test_a_cleared_untrusted_mark_does_not_read_as_part_of_the_command() -> None:
+    """Once cleared, the queue row read `$ untrusted cat docs/lintkit-integration.md`: as if the
+    command were `untrusted cat …`. A mark starts with a glyph no command starts with."""
+    from app.injection.taint import TaintSource
+    from app.ui.untrusted import Mark, row_mark
+
+    source = TaintSource("cmd-1", "turn 1", "network", "https://x.example/", 0.0)
+    for active in (True, False):
+        mark = Mark(sources=(source,), active=active, cleared_by="" if active else "you")
+        text = row_mark(mark).plain
+        assert text.endswith("untrusted ") and not text[0].isalnum(), text

@@ -87,7 +87,7 @@ async def test_a_fetched_injection_is_named_marked_and_highlighted(workspace: Pa
         await c.select("cmd-t1-1")
         assert "cleared by reviewer feedback" in " ".join(c.main.detail.text.split())
         row = next(line for line in c.text.splitlines() if "done 0    $" in line)
-        assert "$ untrusted cu" in row, row  # still marked, no longer in play
+        assert "$ ◌ untrusted cu" in row, row  # still marked, no longer in play
 
 
 async def test_a_mark_and_a_clearing_at_once_still_leave_the_mark(workspace: Path) -> None:
@@ -100,7 +100,7 @@ async def test_a_mark_and_a_clearing_at_once_still_leave_the_mark(workspace: Pat
         tracker.clear("a new task")
         await c.until(lambda: "clean (cleared by a new task)" in header_lines(c)[1])
         row = next(line for line in c.text.splitlines() if "done 0    $" in line)
-        assert "$ untrusted ls" in row, row
+        assert "$ ◌ untrusted ls" in row, row
     assert tracker.listeners == []  # the console stopped listening when it closed
 
 
