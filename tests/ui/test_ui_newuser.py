@@ -202,3 +202,21 @@ def test_a_cleared_untrusted_mark_does_not_read_as_part_of_the_command() -> None
         mark = Mark(sources=(source,), active=active, cleared_by="" if active else "you")
         text = row_mark(mark).plain
         assert text.endswith("untrusted ") and not text[0].isalnum(), text
+
+
+async def test_the_detail_pane_shows_it_has_focus_like_the_other_panes(workspace: Path) -> None:
+    """Tab into the detail pane: every other pane's border turns $primary when focused; the
+    detail's stayed grey (only a 4% tint), so at 80x24 a reviewer could not tell where j/End
+    would scroll."""
+    async with console(workspace, size=(80, 24)) as c:
+        c.link.turn("t1", [cmd("rm -rf build", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        detail, queue = c.main.detail, c.main.queue
+        grey = detail.styles.border_top[1]
+        focused = queue.styles.border_top[1]  # the queue has focus: its border is marked
+        assert focused != grey
+        await c.pilot.press("tab")
+        await c.until(lambda: c.app.focused is not None and c.app.focused.id == "command-detail")
+        await c.pilot.pause(0.05)
+        assert detail.styles.border_top[1] == focused
