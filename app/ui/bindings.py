@@ -98,20 +98,28 @@ APP: list[Binding] = [
     Binding("ctrl+q", "quit_now", "Quit now", id="quit-now", show=False, priority=True),
 ]
 
-REGISTRY: tuple[list[Binding], ...] = (
-    MAIN,
-    QUEUE,
-    SCROLL,
-    DIFF,
-    SESSION_DIFF,
-    CONFIRM_CRITICAL,
-    FEEDBACK,
-    EDIT,
-    QUIT,
-    CONFIRM,
-    HELP,
-    APP,
+# Where each group of keys works: help lists them under these headings, in this order.
+SECTIONS: tuple[tuple[str, list[Binding]], ...] = (
+    ("Review", MAIN),
+    ("Queue", QUEUE),
+    ("Other panes", SCROLL),  # the queue's ids again: help lists them once, under Queue
+    ("Diff", DIFF),
+    ("Session diff (d)", SESSION_DIFF),
+    ("Critical confirmation", CONFIRM_CRITICAL),
+    ("Deny with feedback (f)", FEEDBACK),
+    ("Edit (e)", EDIT),
+    ("Quit (q)", QUIT),
+    ("Yes/no questions", CONFIRM),
+    ("Help (?)", HELP),
+    ("Anywhere", APP),
 )
+
+REGISTRY: tuple[list[Binding], ...] = tuple(group for _, group in SECTIONS)
+
+
+def section_of(binding_id: str) -> str:
+    """The heading help lists `binding_id` under: the first group that has it."""
+    return next((name for name, group in SECTIONS if any(b.id == binding_id for b in group)), "")
 
 
 def all_bindings() -> list[Binding]:

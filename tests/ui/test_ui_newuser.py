@@ -220,3 +220,33 @@ async def test_the_detail_pane_shows_it_has_focus_like_the_other_panes(workspace
         await c.until(lambda: c.app.focused is not None and c.app.focused.id == "command-detail")
         await c.pilot.pause(0.05)
         assert detail.styles.border_top[1] == focused
+
+
+async def test_help_groups_keys_by_where_they_work(workspace: Path) -> None:
+    """`?` listed every key in one flat list: `y Approve`, `y Yes`, `y Quit`, two `esc Cancel`s,
+    with nothing saying which screen each belongs to. Each group now has a heading."""
+    from app.ui.screens.help import HelpScreen
+
+    async with console(workspace, size=(100, 60)) as c:
+        await c.pilot.press("question_mark")
+        await c.until(lambda: isinstance(c.app.screen, HelpScreen))
+        help_screen = c.app.screen
+        body = str(help_screen.query_one("#help-keys", Static).visual)
+        lines = body.splitlines()
+        order = [
+            "Review",
+            "Queue",
+            "Diff",
+            "Session diff (d)",
+            "Critical confirmation",
+            "Deny with feedback (f)",
+            "Edit (e)",
+            "Quit (q)",
+            "Yes/no questions",
+            "Help (?)",
+            "Anywhere",
+        ]
+        at = [lines.index(h) for h in order]
+        assert at == sorted(at), at
+        quit_yes = next(i for i, line in enumerate(lines) if "quit-yes" in line)
+        assert at[order.index("Quit (q)")] < quit_yes < at[order.index("Yes/no questions")]

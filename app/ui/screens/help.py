@@ -14,11 +14,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from app.ui import bindings
+from app.ui.bindings import section_of
 
 EXPLAIN = (
     "Batch approval (a) covers every waiting action of the selected batch that is not critical, "
     "and only once each has been on screen in full. Critical actions need their own y and a typed "
     "confirmation.\n"
+    "The queue's movement keys (j k g G, arrows, Home/End, PgUp/PgDn) scroll every other pane too; "
+    "Tab and shift+Tab move between panes.\n"
     "Markers such as ␛ ␍ ⟨RLO⟩ ⟨ZWSP⟩ stand for characters a terminal would hide or obey; "
     "they are shown, never interpreted. Output lines carry an out│ or err│ gutter: anything "
     "without it is the console speaking."
@@ -26,8 +29,17 @@ EXPLAIN = (
 
 
 def key_rows(bindings: Sequence[tuple[str, str, str]]) -> Content:
+    """One line per key, under a heading for where it works (the same key means different
+    things on different screens: `y` approves, answers yes, quits)."""
     lines = []
+    heading = None
     for key, description, binding_id in bindings:
+        section = section_of(binding_id)
+        if section != heading:
+            heading = section
+            if lines:
+                lines.append(Content(""))
+            lines.append(Content.styled(section, "bold"))
         lines.append(
             Content.styled(f"{key:>14}  ", "bold $text-accent")
             + Content(f"{description:<30}")
