@@ -31,8 +31,8 @@ EXPLAIN = (
 def key_rows(bindings: Sequence[tuple[str, str, str]]) -> Content:
     """One line per key, under a heading for where it works (the same key means different
     things on different screens: `y` approves, answers yes, quits)."""
-    lines = []
-    heading = None
+    lines: list[Content] = []
+    heading: str | None = None
     for key, description, binding_id in bindings:
         section = section_of(binding_id)
         if section != heading:
