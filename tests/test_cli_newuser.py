@@ -40,3 +40,15 @@ def test_sandbox_run_without_a_program_names_what_is_missing(tmp_path: Path) -> 
         out.stderr.strip().splitlines()[-1] == "lockgate: Missing argument '-- PROGRAM [ARG]...'."
     )
     assert "ARGV" not in out.stderr
+
+
+def test_risk_shows_control_characters_as_the_consoles_markers() -> None:
+    """`lockgate risk -- $'echo \\x1b[31mhi'` printed `echo �[31mhi`: the replacement character
+    says something was there, not what. The README promises visible markers (␛); one cell each,
+    so the ^ line stays aligned."""
+    from app.cli.risk_exec import _underline
+
+    shown, carets = _underline("echo \x1b[31mhi\tx\x7f", ((5, 6),))
+    assert shown == "  echo ␛[31mhi⇥x␡", shown
+    assert carets.index("^") == shown.index("␛")
+    assert "\ufffd" not in shown

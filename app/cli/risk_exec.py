@@ -48,6 +48,20 @@ def _result(a: Assessment, d: Decision) -> dict[str, Any]:
     }
 
 
+def _marker(ch: str) -> str:
+    """One visible cell for a character a terminal would hide or obey (so the ^ line stays
+    aligned): the console's ⇥ for a tab, the control pictures (␛, ␍, ␡) for the rest of C0 and
+    DEL, and � for anything else (bidi overrides, zero-width characters)."""
+    code = ord(ch)
+    if ch == "\t":
+        return "⇥"
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "␡"
+    return "\ufffd"
+
+
 def _underline(text: str, spans: tuple[tuple[int, int], ...]) -> list[str]:
     """The reviewed text with ^ under every character a finding points at (first lines only)."""
     out: list[str] = []
@@ -57,7 +71,7 @@ def _underline(text: str, spans: tuple[tuple[int, int], ...]) -> list[str]:
         for s, e in spans:
             for i in range(max(s, pos), min(e, pos + len(line))):
                 marks[i - pos] = "^"
-        shown = "".join(ch if ch.isprintable() else "\ufffd" for ch in line)
+        shown = "".join(ch if ch.isprintable() else _marker(ch) for ch in line)
         out.append("  " + shown)
         if "^" in marks:
             out.append("  " + "".join(marks).rstrip())
