@@ -250,3 +250,21 @@ async def test_help_groups_keys_by_where_they_work(workspace: Path) -> None:
         assert at == sorted(at), at
         quit_yes = next(i for i, line in enumerate(lines) if "quit-yes" in line)
         assert at[order.index("Quit (q)")] < quit_yes < at[order.index("Yes/no questions")]
+
+
+async def test_a_dialog_opens_without_the_last_toast_over_it(workspace: Path) -> None:
+    """`a` on a critical action ("Nothing approved: 1 critical action needs its own y"), then `e`
+    at once: the toast sat over the edit dialog's last line ("ctrl+s approves the text above
+    exa▌…") for seconds. A dialog is a new question: old toasts go."""
+    async with console(workspace, size=(80, 24)) as c:
+        c.link.turn("t1", [cmd("cat /etc/shadow", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("a")
+        await c.until(lambda: any("Nothing approved" in n for n in c.notes()))
+        assert len(c.app._notifications) == 1  # the toasts Textual shows
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.pause(0.1)
+        assert len(c.app._notifications) == 0
+        assert "ctrl+s approves the text above exactly as previewed; Esc cancels." in c.text

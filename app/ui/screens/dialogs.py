@@ -3,7 +3,7 @@ critical action, feedback for a denial, the command editor, and "quit with actio
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -36,7 +36,19 @@ def danger_words(view: ViewLike) -> str:
     return f"{a.level.value.upper()} {a.score} — {what}"
 
 
-class ConfirmCriticalScreen(ModalScreen[bool]):
+ResultT = TypeVar("ResultT")
+
+
+class Dialog(ModalScreen[ResultT]):
+    """A question on top of the console. It opens without the toasts of what came before: one
+    would sit over its last line (the keys that answer it) for seconds, about something else."""
+
+    def on_mount(self) -> None:
+        # Textual calls each class's own handler: a dialog's on_mount runs after this one.
+        self.app.clear_notifications()
+
+
+class ConfirmCriticalScreen(Dialog[bool]):
     """A critical action needs more than one key: the reviewer reads what the danger is and types
     `yes`. Anything else, or Esc, leaves the action waiting.
 
@@ -125,7 +137,7 @@ class ConfirmCriticalScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class FeedbackScreen(ModalScreen[str | None]):
+class FeedbackScreen(Dialog[str | None]):
     """Deny with a reason the agent will read."""
 
     CSS_PATH = "dialogs.tcss"
@@ -163,7 +175,7 @@ class FeedbackScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class EditCommandScreen(ModalScreen[str | None]):
+class EditCommandScreen(Dialog[str | None]):
     """Edit a command, then approve exactly what the preview shows (ctrl+s)."""
 
     CSS_PATH = "dialogs.tcss"
@@ -230,7 +242,7 @@ class EditCommandScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class QuitScreen(ModalScreen[bool]):
+class QuitScreen(Dialog[bool]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings.QUIT)
 
@@ -265,7 +277,7 @@ class QuitScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """A yes/no question about something that cannot be taken back lightly (undoing a patch)."""
 
     CSS_PATH = "dialogs.tcss"
