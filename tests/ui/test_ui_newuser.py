@@ -267,4 +267,11 @@ async def test_a_dialog_opens_without_the_last_toast_over_it(workspace: Path) ->
         await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
         await c.pilot.pause(0.1)
         assert len(c.app._notifications) == 0
+        await c.pilot.press("escape")
+        await c.until(lambda: not isinstance(c.app.screen, EditCommandScreen))
+        c.app.notify("the audit log cannot be written", severity="error")
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.pause(0.05)
+        assert len(c.app._notifications) == 1  # an error stays
         assert "ctrl+s approves the text above exactly as previewed; Esc cancels." in c.text

@@ -40,12 +40,18 @@ ResultT = TypeVar("ResultT")
 
 
 class Dialog(ModalScreen[ResultT]):
-    """A question on top of the console. It opens without the toasts of what came before: one
-    would sit over its last line (the keys that answer it) for seconds, about something else."""
+    """A question on top of the console. It opens without the notes and warnings of what came
+    before: one would sit over its last line (the keys that answer it) for seconds, about
+    something else. Errors stay: they may not have been read yet."""
 
     def on_mount(self) -> None:
         # Textual calls each class's own handler: a dialog's on_mount runs after this one.
-        self.app.clear_notifications()
+        app = self.app
+        stale = [n for n in app._notifications if n.severity != "error"]
+        for note in stale:
+            app._unnotify(note, refresh=False)
+        if stale:
+            app._refresh_notifications()
 
 
 class ConfirmCriticalScreen(Dialog[bool]):
