@@ -90,7 +90,7 @@ async def test_j_k_g_G_scroll_every_pane_not_only_the_queue(workspace: Path) -> 
     """Help lists `↓,j Down`, `↑,k Up`, `home,g First`, `end,G Last`; in the detail, output,
     agent and files panes j/k/g/G did nothing and said nothing (only the arrows scrolled)."""
     long = "rm -rf build && " + " ".join(f"--flag-{i}=value" for i in range(60))
-    outputs = {"seq": ("".join(f"line {i}\n" for i in range(200)).encode(), b"", 0)}
+    outputs = {"seq": ("".join(f"line {i}\n" for i in range(60)).encode(), b"", 0)}
     async with console(workspace, size=(100, 30), outputs=outputs) as c:
         c.link.turn("t1", [cmd("seq", n=1)])
         await c.until(lambda: "cmd-t1-1 completed" in c.text)
