@@ -14,7 +14,7 @@ from textual.content import Content
 from app.core.model import Batch, NetworkAction, PatchAction
 from app.core.state import ActionState
 from app.ui.contract import ViewLike
-from app.ui.safe import safe_line, spaced
+from app.ui.safe import safe_line, spaced, turn_label
 from app.ui.selection import BatchIds
 from app.ui.untrusted import UntrustedContent
 from app.ui.widgets.queue import QueueRow, RowInfo, action_prompt
@@ -117,7 +117,7 @@ class QueueModel:
         views = [self.views[i] for i in ids if i in self.views]
         waiting = sum(1 for v in views if v.state is ActionState.WAITING)
         network = len(views) == 1 and isinstance(views[0].action, NetworkAction)
-        label = Content("network ask") if network else Content("turn ") + safe_line(turn_id)
+        label = Content("network ask") if network else safe_line(turn_label(turn_id))
         text = (Content("▌") + label).stylize_before("bold $text-primary") + spaced(
             f" · {len(ids)} action{'s' * (len(ids) != 1)}", "$text-muted"
         )

@@ -333,3 +333,9 @@ def spaced(text: str, style: str) -> Content:
     leading spaces of a styled run, so in screenshots the run would touch what precedes it."""
     body = text.lstrip(" ")
     return Content(" " * (len(text) - len(body))) + Content.styled(body, style)
+
+
+def turn_label(turn_id: str) -> str:
+    """How a turn is named on screen: `turn t1`, but a turn id that already says so
+    (`turn-12e6…`, the demo's and lockgate run's) as it is, not `turn turn-12e6…`."""
+    return turn_id if turn_id.startswith("turn") else f"turn {turn_id}"

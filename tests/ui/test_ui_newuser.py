@@ -275,3 +275,15 @@ async def test_a_dialog_opens_without_the_last_toast_over_it(workspace: Path) ->
         await c.pilot.pause(0.05)
         assert len(c.app._notifications) == 1  # an error stays
         assert "ctrl+s approves the text above exactly as previewed; Esc cancels." in c.text
+
+
+async def test_a_turn_id_that_says_turn_is_not_labelled_turn_again(workspace: Path) -> None:
+    """The demo's (and a live agent's) turn ids start with `turn-`: the queue read
+    "▌turn turn-12e66a491116 · 3 actions" and the detail "turn turn-…" (at 80 columns split as
+    "… turn" / "turn-… waiting")."""
+    async with console(workspace, size=(100, 30)) as c:
+        c.link.turn("turn-ab12", [cmd("rm -rf build", turn="turn-ab12", n=1)])
+        await c.until(lambda: c.state("cmd-turn-ab12-1") == ActionState.WAITING)
+        await c.select("cmd-turn-ab12-1")
+        assert "▌turn-ab12 · 1 action" in c.text, c.text
+        assert "turn turn-" not in c.text and "cmd-turn-ab12-1  turn-ab12  waiting" in c.text

@@ -28,7 +28,7 @@ from app.injection.scanner import ScanResult
 from app.ui.contract import ViewLike
 from app.ui.diff_model import parse_unified
 from app.ui.highlight import token_spans
-from app.ui.safe import make_safe, safe_line, spaced
+from app.ui.safe import make_safe, safe_line, spaced, turn_label
 from app.ui.untrusted import Mark, findings_content, mark_content, scanned_text
 from app.ui.widgets.diff_view import DiffView
 from app.ui.widgets.document import Block, DocumentView
@@ -428,7 +428,7 @@ class DetailPane(Vertical):
 def _title(view: ViewLike, undone: frozenset[str] = frozenset()) -> Content:
     action = view.action
     turn = (
-        spaced("  turn ", "$text-muted") + safe_line(action.turn_id, "$text-muted")
+        Content("  ") + safe_line(turn_label(action.turn_id), "$text-muted")
         if action.turn_id
         else Content("")
     )
