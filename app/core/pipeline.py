@@ -258,6 +258,12 @@ class Pipeline:
                 raise PipelineError("only a command can be edited before it runs")
             if verdict.edited is None or not verdict.edited.strip():
                 raise PipelineError("an edited command cannot be empty")
+            _, decision = self.judge_edit(verdict.action_id, verdict.edited)
+            if decision.kind is DecisionKind.DENY:
+                # A reviewer's edit is their own words, but never past a rule that denies them.
+                raise PipelineError(
+                    f"the edited command is denied ({decision.rule}): {decision.reason}"
+                )
         self._start_recovered()
         self._give_verdict(entry, verdict)
         if verdict.kind in (VerdictKind.APPROVE_SESSION, VerdictKind.APPROVE_ALWAYS):
@@ -265,6 +271,22 @@ class Pipeline:
                 self._policy.remember(entry.action, verdict)
             except Exception:
                 log.exception("policy could not remember verdict for %s", entry.action.id)
+
+    def judge_edit(self, action_id: str, edited: str) -> tuple[Assessment, Decision]:
+        """How the risk engine and the policy judge the text a reviewer edited a command into
+        (what will really run): the console confirms a critical edit as critical, and an edit a
+        rule denies is refused. Nothing is recorded; the verdict that follows is."""
+        entry = self._entries.get(action_id)
+        if entry is None or not isinstance(entry.action, CommandAction):
+            raise PipelineError(f"no command {action_id!r}")
+        original = entry.action
+        candidate = dataclasses.replace(original, command=edited, id=f"{original.id}-edit")
+        assessment = self._assess(candidate, ())
+        try:
+            decision = self._policy.decide(candidate, assessment)
+        except Exception as exc:
+            decision = Decision(DecisionKind.ASK, "core:policy-error", f"policy failed: {exc}")
+        return assessment, decision
 
     def view(self, action_id: str) -> ActionView:
         entry = self._entries.get(action_id)

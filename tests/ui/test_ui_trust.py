@@ -285,3 +285,38 @@ async def test_e_and_n_on_an_auto_approved_action_not_run_yet_say_why(workspace:
         await c.until(lambda: len([n for n in c.notes() if "approved automatically" in n]) == 2)
         assert "cmd-t1-2 was approved automatically (test:safe)" in c.notes()[-1]
         assert c.state("cmd-t1-2") == ActionState.AUTO_APPROVED
+
+
+async def test_an_edit_that_makes_a_command_critical_is_confirmed_as_critical(
+    workspace: Path,
+) -> None:
+    """An edit is judged on its own: `curl …` (asked, medium) edited into a read of the password
+    hashes gets the typed-yes confirmation, titled with the danger of what will run."""
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd("curl https://example.org/x", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.press("ctrl+a", "ctrl+k", *"cat /etc/shadow", "ctrl+s")
+        await c.until(lambda: isinstance(c.app.screen, ConfirmCriticalScreen))
+        assert "reads the system's password hashes" in c.text
+        await c.pilot.press(*"yes", "enter")
+        await c.until(lambda: bool(c.session.commands.ran))
+        assert c.session.commands.ran == [("cmd-t1-1", "cat /etc/shadow")]
+
+
+async def test_an_edit_a_rule_denies_is_refused_and_the_action_still_waits(
+    workspace: Path,
+) -> None:
+    """A reviewer's edit never goes past a rule that denies it (the pipeline refuses it)."""
+    async with console(workspace) as c:
+        c.link.turn("t1", [cmd("curl https://example.org/x", n=1)])
+        await c.until(lambda: c.state("cmd-t1-1") == ActionState.WAITING)
+        await c.select("cmd-t1-1")
+        await c.pilot.press("e")
+        await c.until(lambda: isinstance(c.app.screen, EditCommandScreen))
+        await c.pilot.press("ctrl+a", "ctrl+k", *"POLICY-DENY ls", "ctrl+s")
+        await c.until(lambda: any("the edited command is denied" in n for n in c.notes()))
+        assert c.state("cmd-t1-1") == ActionState.WAITING
+        assert c.session.commands.ran == []

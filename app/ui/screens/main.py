@@ -207,7 +207,9 @@ class MainScreen(Screen[None]):
         if isinstance(view.action, PatchAction):
             self._revise_patch(view)
         else:
-            self._ask_then_submit(verdict_flow.command_edit(self.app, view))
+            self._ask_then_submit(
+                verdict_flow.command_edit(self.app, view, self.pipeline.judge_edit)
+            )
 
     @work(exclusive=True, group="dialog", exit_on_error=False)
     async def _revise_patch(self, view: ViewLike) -> None:

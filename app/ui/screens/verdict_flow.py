@@ -8,9 +8,21 @@ then submits. Nothing here submits a verdict.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import App
 
-from app.core.model import CommandAction, Level, PatchAction, Result, Verdict, VerdictKind
+from app.core.model import (
+    Assessment,
+    CommandAction,
+    Decision,
+    Level,
+    PatchAction,
+    Result,
+    Verdict,
+    VerdictKind,
+)
+from app.core.state import ActionView
 from app.ui.activity_watch import UNDO, Attributor
 from app.ui.contract import PipelineLike, ViewLike
 from app.ui.editor import edit_in_editor
@@ -47,11 +59,28 @@ async def denial_with_feedback(app: App[object], view: ViewLike) -> Verdict | No
     )
 
 
-async def command_edit(app: App[object], view: ViewLike) -> Verdict | None:
-    """Edit, then (critical) confirm the edited text — exactly what will run."""
+async def command_edit(
+    app: App[object], view: ViewLike, judge: Callable[[str, str], tuple[Assessment, Decision]]
+) -> Verdict | None:
+    """Edit, then confirm the edited text — exactly what will run — when the proposal or the
+    edit is critical (the edit judged on its own: an edit can make a harmless command
+    dangerous). An edit a rule denies is refused when it is submitted."""
     edited = await app.push_screen_wait(EditCommandScreen(view))
     if edited is None:
         return None
+    assessment, _ = judge(view.action.id, edited)
+    if assessment.level is Level.CRITICAL and not is_critical(view):
+        # the confirmation names the danger of what will run, not of what was proposed
+        view = ActionView(
+            action=view.action,
+            state=view.state,
+            assessment=assessment,
+            decision=view.decision,
+            verdict=view.verdict,
+            result=view.result,
+            review=view.review,
+            recovered=view.recovered,
+        )
     if is_critical(view):
         confirm = ConfirmCriticalScreen(view, "Run the edited", edited=edited)
         if not await app.push_screen_wait(confirm):
