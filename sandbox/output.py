@@ -6,6 +6,10 @@ what is kept is at most `limit` bytes: half from the start, half from the end.
 
 from __future__ import annotations
 
+import os
+import selectors
+from collections.abc import Callable
+
 
 class HeadTail:
     def __init__(self, limit: int) -> None:
@@ -36,6 +40,29 @@ class HeadTail:
         if self.total <= self.limit:
             return bytes(self.head + tail)
         return bytes(self.head) + bytes(tail)
+
+
+def drain_ready(
+    sel: selectors.BaseSelector,
+    fd: int,
+    captures: dict[int, tuple[str, HeadTail]],
+    open_pipes: set[int],
+    on_output: Callable[[str, bytes], None] | None,
+) -> None:
+    """Read what a ready output pipe holds into its capture (and the live sink); at end of file
+    the pipe leaves the selector and `open_pipes`. Both backends drain their pipes this way."""
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return
+    if not chunk:
+        sel.unregister(fd)
+        open_pipes.discard(fd)
+        return
+    name, cap = captures[fd]
+    cap.add(chunk)
+    if on_output is not None:
+        on_output(name, chunk)
 
 
 # --------------------------------------------------------------------------- terminal safety

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.linux.protocol import final_status, run_message
 from sandbox.linux.zygote import bootstrap_argv
-from sandbox.output import HeadTail
+from sandbox.output import HeadTail, drain_ready
 from sandbox.policy import SandboxError
 
 if TYPE_CHECKING:
@@ -377,18 +377,7 @@ def _drain(
             wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now))
             for key, _ in sel.select(wait):
                 if key.data == "pipe":
-                    try:
-                        chunk = os.read(key.fd, 65536)
-                    except BlockingIOError:
-                        continue
-                    if not chunk:
-                        sel.unregister(key.fd)
-                        open_pipes.discard(key.fd)
-                        continue
-                    name, cap = captures[key.fd]
-                    cap.add(chunk)
-                    if on_output is not None:
-                        on_output(name, chunk)
+                    drain_ready(sel, key.fd, captures, open_pipes, on_output)
                 elif key.data == "init":
                     raw = _recv(spare.init)
                     if raw:

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.output import HeadTail
+from sandbox.output import HeadTail, drain_ready
 from sandbox.podman import seccomp_profile
 from sandbox.podman.cli import Podman, podman_for
 from sandbox.podman.image import HOST_RO_LABEL
@@ -572,18 +572,7 @@ def _drain(
             wait_s = 0.05 if deadline is None else max(0.0, min(0.05, deadline - now))
             for key, _ in sel.select(wait_s):
                 if key.data == "pipe":
-                    try:
-                        chunk = os.read(key.fd, 65536)
-                    except BlockingIOError:
-                        continue
-                    if not chunk:
-                        sel.unregister(key.fd)
-                        open_pipes.discard(key.fd)
-                        continue
-                    name, cap = caps[key.fd]
-                    cap.add(chunk)
-                    if on_output is not None:
-                        on_output(name, chunk)
+                    drain_ready(sel, key.fd, caps, open_pipes, on_output)
                 elif key.data == "ctl":
                     waiter.on_ready()
                     if waiter.done:
