@@ -18,12 +18,19 @@ import base64
 import collections
 import contextlib
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from app.core import decide as steps
+from app.core.decide import (
+    APPROVED_HOST_RULE,
+    CRITICAL_RULE,
+    EXPIRED_KEY,
+    HEADLESS_RULE,
+    StreamDigest,
+)
 from app.core.edits import edit_diff
 from app.core.events import (
     ActionAssessed,
@@ -48,7 +55,6 @@ from app.core.model import (
     Action,
     Assessment,
     Batch,
-    Category,
     CommandAction,
     Decision,
     DecisionKind,
@@ -77,16 +83,19 @@ from app.core.state import ActionState, ActionView
 if TYPE_CHECKING:
     from app.core.audit import AuditLog
 
-__all__ = ["ActionState", "ActionView", "Pipeline", "PipelineError"]
+__all__ = [
+    "APPROVED_HOST_RULE",
+    "CRITICAL_RULE",
+    "EXPIRED_KEY",
+    "HEADLESS_RULE",
+    "ActionState",
+    "ActionView",
+    "Pipeline",
+    "PipelineError",
+    "StreamDigest",
+]
 
 log = logging.getLogger(__name__)
-
-CRITICAL_RULE = "core:critical-always-asked"
-HEADLESS_RULE = "core:headless"
-APPROVED_HOST_RULE = "core:approved-command-host"
-"""A network ask for a host the reviewer saw in the command they approved, from that command's
-own run: allowed for that run without asking again."""
-EXPIRED_KEY = "expired"
 
 
 class PipelineError(Exception):
@@ -95,25 +104,6 @@ class PipelineError(Exception):
 
 class _AuditFailed(Exception):
     pass
-
-
-@dataclass
-class StreamDigest:
-    """What a running command streamed, for the audit record: bytes seen and their hash, per
-    stream (the result keeps only head and tail; these cover everything)."""
-
-    stdout: Any = field(default_factory=hashlib.sha256)
-    stderr: Any = field(default_factory=hashlib.sha256)
-    stdout_n: int = 0
-    stderr_n: int = 0
-
-    def take(self, stream: Literal["stdout", "stderr"], data: bytes) -> None:
-        if stream == "stdout":
-            self.stdout.update(data)
-            self.stdout_n += len(data)
-        else:
-            self.stderr.update(data)
-            self.stderr_n += len(data)
 
 
 @dataclass
@@ -618,15 +608,7 @@ class Pipeline:
             entry.review = self._review(action)
             self._record_soft("patch-review", {"action_id": action.id, "review": entry.review})
             if not entry.review.ok:
-                self._finish(
-                    entry,
-                    Result(
-                        action.id,
-                        ResultStatus.FAILED,
-                        message=entry.review.error or "patch cannot apply",
-                        call_id=action.call_id,
-                    ),
-                )
+                self._finish(entry, steps.unappliable(action, entry.review))
                 return entry
         earlier = tuple(e.action for e in turn.entries[:-1])
         assessment = self._assess(action, earlier)
@@ -644,78 +626,26 @@ class Pipeline:
         entry.decision = decision
         self._record_soft("decision", {"action_id": action_id, "decision": decision})
         self._emit(ActionDecided(action_id, decision))
-        if decision.kind is DecisionKind.ALLOW:
-            self._give_verdict(
-                entry, Verdict(action_id, VerdictKind.APPROVE, by="policy", key=decision.rule)
-            )
-        elif decision.kind is DecisionKind.DENY:
-            self._give_verdict(
-                entry,
-                Verdict(
-                    action_id,
-                    VerdictKind.DENY,
-                    by="policy",
-                    key=decision.rule,
-                    feedback=decision.reason,
-                ),
-            )
+        verdict = steps.policy_verdict(action_id, decision)
+        if verdict is not None:
+            self._give_verdict(entry, verdict)
         else:
             self._set_state(entry, ActionState.WAITING)
 
     def _review(self, action: PatchAction) -> PatchReview:
-        try:
-            return self._patches.review(action)
-        except Exception as exc:
-            log.exception("patch review failed on %s", action.id)
-            return PatchReview(
-                action.id, ok=False, unified_diff="", error=f"patch review failed: {exc}"
-            )
+        return steps.review_patch(self._patches, action)
 
     def _assess(self, action: Action, earlier: tuple[Action, ...]) -> Assessment:
-        try:
-            return self._risk.assess(action, self.context, earlier)
-        except Exception as exc:
-            log.exception("risk engine failed on %s", action.id)
-            return Assessment(
-                score=100,
-                level=Level.CRITICAL,
-                categories=(Category.OBFUSCATION,),
-                reasons=(f"the risk engine failed on this action ({exc}); treat it as critical",),
-            )
+        return steps.assess(self._risk, action, self.context, earlier)
 
     def _decide(self, action: Action, assessment: Assessment) -> Decision:
-        try:
-            decision = self._policy.decide(action, assessment)
-        except Exception as exc:
-            log.exception("policy failed on %s", action.id)
-            decision = Decision(
-                DecisionKind.ASK, rule="core:policy-error", reason=f"policy failed: {exc}"
-            )
-        critical = assessment.level == Level.CRITICAL or assessment.score >= 85
-        if critical and decision.kind is DecisionKind.ALLOW:
-            decision = Decision(
-                DecisionKind.ASK,
-                rule=CRITICAL_RULE,
-                reason=f"critical actions are always asked (policy said allow by {decision.rule})",
-                source="risk",
-            )
-        if decision.kind is DecisionKind.ASK and isinstance(action, NetworkAction):
-            approver = self._host_approver(action)
-            if approver:
-                decision = Decision(
-                    DecisionKind.ALLOW,
-                    rule=APPROVED_HOST_RULE,
-                    reason=f"the reviewer approved {approver}, which names this host",
-                )
-        if self.context.headless and decision.kind is DecisionKind.ASK:
-            why = decision.reason or f"rule {decision.rule} asks a human"
-            decision = Decision(
-                DecisionKind.DENY,
-                rule=HEADLESS_RULE,
-                reason=f"headless mode: no human to ask, so denied ({why})",
-                source="headless",
-            )
-        return decision
+        return steps.decide(
+            self._policy,
+            action,
+            assessment,
+            headless=self.context.headless,
+            host_approver=self._host_approver,
+        )
 
     def _host_approver(self, action: NetworkAction) -> str:
         """The command whose run asks, if a human approved it and its text names this host on this
@@ -752,26 +682,7 @@ class Pipeline:
                 entry, ActionState.AUTO_APPROVED if verdict.by == "policy" else ActionState.APPROVED
             )
         else:
-            reason = verdict.feedback or (entry.decision.reason if entry.decision else "")
-            message = "denied by the reviewer" if verdict.by == "human" else "denied by policy"
-            if entry.decision is not None and verdict.by == "policy":
-                message = f"denied by policy ({entry.decision.rule})"
-            if verdict.key == "timeout":
-                message = "denied: no verdict in time"
-            if verdict.key == EXPIRED_KEY:
-                message, reason = f"expired: {verdict.feedback}", ""
-            if reason:
-                message = f"{message}: {reason}"
-            self._finish(
-                entry,
-                Result(
-                    entry.action.id,
-                    ResultStatus.DENIED,
-                    message=message,
-                    feedback=verdict.feedback,
-                    call_id=entry.action.call_id,
-                ),
-            )
+            self._finish(entry, steps.denied_result(entry.action, verdict, entry.decision))
         entry.wakeup.set()
 
     async def _wait_verdict(self, entry: _Entry) -> None:
@@ -845,16 +756,12 @@ class Pipeline:
                 self._finish(entry, self._never_ran(entry, self._not_recorded_message()))
                 return
             if isinstance(action, CommandAction):
-                ran = (
-                    verdict.edited
-                    if verdict.kind is VerdictKind.EDIT and verdict.edited
-                    else action.command
-                )
+                ran = steps.command_to_run(action, verdict)
                 extra: dict[str, Any] = {}
             elif isinstance(action, PatchAction):
                 review = entry.review
                 assert review is not None and review.ok
-                ran = _patch_summary(review)
+                ran = steps.patch_summary(review)
                 extra = {"pre": self._hash_files(review.files)}
             else:  # network actions are answered in ask_network, never executed here
                 self._finish(entry, self._never_ran(entry, "network asks do not execute"))
@@ -883,7 +790,7 @@ class Pipeline:
             elif task.exception() is not None:
                 exc = task.exception()
                 log.error("executor failed on %s: %r", action.id, exc)
-                result = Result(action.id, ResultStatus.FAILED, message=f"could not run: {exc}")
+                result = steps.could_not_run(action, exc)
             else:
                 result = task.result()
             if isinstance(action, CommandAction):
@@ -917,41 +824,10 @@ class Pipeline:
 
     def _normalise(self, entry: _Entry, result: Result, ran: str, verdict: Verdict) -> Result:
         """The agent is always told what really ran, under its own ids."""
-        action = entry.action
-        status = result.status
-        if status is ResultStatus.DENIED:  # an executor cannot deny; it failed to run
-            status = ResultStatus.FAILED
-        did_run = not (status is ResultStatus.FAILED and result.ran is None)
-        message = result.message
-        if (
-            verdict.kind is VerdictKind.EDIT
-            and isinstance(action, CommandAction)
-            and ran != action.command
-        ):
-            note = f"the reviewer edited the command before it ran; what ran was: {ran}"
-            message = f"{note}\n{message}" if message else note
-        return dataclasses.replace(
-            result,
-            action_id=action.id,
-            status=status,
-            ran=ran if did_run else None,
-            call_id=action.call_id,
-            message=message,
-        )
+        return steps.normalise(entry.action, result, ran, verdict)
 
     def _digest(self, entry: _Entry, result: Result) -> dict[str, Any]:
-        s = entry.streamed
-        return {
-            "exit_code": result.exit_code,
-            "stdout_total": result.stdout_total,
-            "stderr_total": result.stderr_total,
-            "stdout_kept_sha256": hashlib.sha256(result.stdout).hexdigest(),
-            "stderr_kept_sha256": hashlib.sha256(result.stderr).hexdigest(),
-            "stdout_streamed": s.stdout_n if s else 0,
-            "stderr_streamed": s.stderr_n if s else 0,
-            "stdout_streamed_sha256": s.stdout.hexdigest() if s else None,
-            "stderr_streamed_sha256": s.stderr.hexdigest() if s else None,
-        }
+        return steps.output_digest(result, entry.streamed)
 
     def _hash_files(self, files: Sequence[tuple[str, int, int]]) -> dict[str, str | None]:
         return self._hash_paths([f[0] for f in files])
@@ -964,16 +840,10 @@ class Pipeline:
     # ------------------------------------------------------------------ settling
 
     def _never_ran(self, entry: _Entry, message: str) -> Result:
-        return Result(
-            entry.action.id,
-            ResultStatus.FAILED,
-            message=message,
-            call_id=entry.action.call_id,
-        )
+        return steps.never_ran(entry.action, message)
 
     def _not_recorded_message(self) -> str:
-        why = self._audit_failed or "the verdict could not be recorded"
-        return f"not run: the audit log cannot record ({why})"
+        return steps.not_recorded_message(self._audit_failed)
 
     def _cancel_turn(self, turn: _Turn, why: str) -> None:
         turn.cancelled = True
@@ -1093,13 +963,6 @@ def _state_for(result: Result) -> ActionState:
     if result.status is ResultStatus.DENIED:
         return ActionState.DENIED
     return ActionState.FAILED
-
-
-def _patch_summary(review: PatchReview) -> str:
-    if not review.files:
-        return "apply patch"
-    parts = [f"{path} (+{added} -{removed})" for path, added, removed in review.files]
-    return "apply patch: " + ", ".join(parts)
 
 
 ObserverFn = Callable[[PipelineEvent], None]

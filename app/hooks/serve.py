@@ -4,30 +4,19 @@ agents (see `handoff.py`), a socket, and the service answering hook requests fro
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from app.hooks.answers import default_launcher
 from app.hooks.handoff import HandOffCommands, HandOffPatches, HookPolicy
 from app.hooks.server import Listener, ServeLink
 from app.hooks.service import HookService, SandboxSpec
 
+__all__ = ["Served", "default_launcher", "open_served"]
+
 SECRET_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
-
-
-def default_launcher() -> tuple[str, ...]:
-    """How a rewritten command calls lockgate: this very `lockgate` executable by absolute
-    path (never whatever `lockgate` the agent's PATH finds first)."""
-    argv0 = sys.argv[0] if sys.argv else ""
-    if os.path.basename(argv0) == "lockgate" and os.access(argv0, os.X_OK):
-        return (os.path.abspath(argv0),)
-    found = shutil.which("lockgate")
-    if found:
-        return (os.path.abspath(found),)
-    return (sys.executable, "-m", "app")
 
 
 @dataclass

@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import shlex
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,46 +36,20 @@ from app.core.model import (
     Verdict,
     VerdictKind,
 )
+from app.hooks.answers import (
+    SandboxSpec,
+    answer_record,
+    approval,
+    denial,
+    handoff_note,
+    ran_differs,
+    turn_name,
+)
 from app.hooks.handoff import HandOffCommands
 from app.hooks.mapping import Mapped, MappingError, ToolCall, map_call
 from app.hooks.wire import Answer, Request
 
 WITHDRAWN_KEY = "hook-gone"
-
-
-@dataclass(frozen=True)
-class SandboxSpec:
-    """How an approved shell command is moved into the sandbox: the `lockgate` launcher, the
-    session's workspace, its longest timeout and its network options for `sandbox run`."""
-
-    launcher: tuple[str, ...]
-    workspace: Path
-    timeout_s: float = 600.0
-    network_args: tuple[str, ...] = ()
-
-    def wrap(self, command: str, *, cwd: str | None, timeout_s: float | None) -> str:
-        """`lockgate sandbox run …` running `command` under `bash -c`, every word quoted for
-        a POSIX shell. The reviewer saw `command`; this is only its container."""
-        script = command
-        if cwd:
-            here = self.workspace / cwd
-            script = f"cd -- {shlex.quote(str(here))} || exit 125\n{command}"
-        limit = self.timeout_s if timeout_s is None else min(timeout_s, self.timeout_s)
-        argv = [
-            *self.launcher,
-            "sandbox",
-            "run",
-            "--workspace",
-            str(self.workspace),
-            "--timeout",
-            f"{limit:g}",
-            *self.network_args,
-            "--",
-            "bash",
-            "-c",
-            script,
-        ]
-        return shlex.join(argv)
 
 
 class HookLink:
@@ -128,8 +100,7 @@ class HookLink:
         if turn is None:
             n = self._generation.get(key, 0) + 1
             self._generation[key] = n
-            short = "".join(c for c in session_id if c.isalnum() or c in "-_")[:8] or "session"
-            turn = f"{agent}:{short}" + (f"#{n}" if n > 1 else "")
+            turn = turn_name(agent, session_id, n)
             self._turns[key] = turn
         return turn
 
@@ -214,13 +185,8 @@ class HookService:
         self, call: ToolCall, mapped: Mapped, wait_s: float, gone: asyncio.Event | None
     ) -> Answer:
         action = mapped.actions[0]
-        rewrite = mapped.kind == "command" and call.agent in ("claude", "gemini")
         if isinstance(action, CommandAction):
-            self.commands.notes[action.id] = (
-                "approved: the agent runs it inside `lockgate sandbox run`"
-                if rewrite
-                else "approved: the agent carries it out itself"
-            )
+            self.commands.notes[action.id] = handoff_note(call, mapped)
         try:
             fut = self.link.propose(action)
         except RuntimeError:
@@ -231,29 +197,8 @@ class HookService:
         if result.status is ResultStatus.CANCELLED:
             self.link.retire_turn(call.agent, call.session_id)
         if result.status is not ResultStatus.COMPLETED:
-            return Answer("deny", _denial(result), action_id=action.id)
-        if ran_differs(result, action) and not rewrite:
-            # The agent would carry out its own call, not the reviewer's edit of it (a read, a
-            # tool call, a Codex command): never let an approval of one text run another.
-            return Answer(
-                "deny",
-                "lockgate: the reviewer approved only an edited version, which this call cannot "
-                f"carry; propose it as written if it is what you need: {result.ran}",
-                action_id=action.id,
-            )
-        updated: dict[str, Any] | None = None
-        if rewrite and isinstance(action, CommandAction):
-            ran = result.ran or action.command
-            updated = dict(call.tool_input)
-            # Gemini merges this over its call; the script's own `cd` (an absolute path) wins
-            # over any dir_path it keeps.
-            updated[mapped.shell_key] = self.spec.wrap(
-                ran, cwd=action.cwd, timeout_s=action.timeout_s
-            )
-        note = "approved by lockgate"
-        if ran_differs(result, action):
-            note = f"approved by lockgate after the reviewer edited it to: {result.ran}"
-        return Answer("allow", note, updated, action_id=action.id)
+            return Answer("deny", denial(result), action_id=action.id)
+        return approval(call, mapped, action, result, self.spec)
 
     async def _wait(
         self,
@@ -345,31 +290,9 @@ class HookService:
         fsynced verdict."""
         if self.audit is None:
             return
-        data = {
-            "agent": request.agent,
-            "session_id": call.session_id if call else "",
-            "tool_name": call.tool_name if call else str(request.event.get("tool_name", "")),
-            "tool_use_id": call.tool_use_id if call else "",
-            "permission_mode": str(request.event.get("permission_mode") or ""),
-            "kind": mapped.kind if mapped else "malformed",
-            "action_ids": [a.id for a in mapped.actions] if mapped else [],
-            "decision": answer.decision,
-            "reason": answer.reason,
-            "updated_input": answer.updated_input,
-        }
-        # commands, reads, patches and tool calls went through the pipeline's fsynced verdict;
-        # network calls the allow-list decided did not
-        sync = mapped is None or mapped.kind not in ("command", "read", "patch", "tool")
+        data, sync = answer_record(request, call, mapped, answer)
         with contextlib.suppress(Exception):
             self.audit.write("hook-answer", data, sync=sync)
 
 
-def ran_differs(result: Result, action: Any) -> bool:
-    return isinstance(action, CommandAction) and bool(result.ran) and result.ran != action.command
-
-
-def _denial(result: Result) -> str:
-    message = result.message or str(result.status)
-    if result.feedback and result.feedback not in message:
-        message = f"{message} (reviewer: {result.feedback})"
-    return f"lockgate: {message}"
+__all__ = ["HookLink", "HookService", "SandboxSpec", "ran_differs"]
