@@ -10,9 +10,13 @@ import contextlib
 import os
 import pwd
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+
+from sandbox.records import field, record
+
+TYPE_CHECKING = False  # no `typing` at run time: it is ~3 ms of a one-shot command's start
+if TYPE_CHECKING:
+    from typing import Literal
 
 
 class SandboxError(Exception):
@@ -231,7 +235,7 @@ def default_readable() -> tuple[Path, ...]:
     return tuple(seen)
 
 
-@dataclass(frozen=True)
+@record
 class ContainerSpec:
     """Where the podman backend runs (backend="podman"; the Linux backend ignores it): one
     local image (`image`, None: the default built by `lockgate sandbox image build`), or an
@@ -242,7 +246,7 @@ class ContainerSpec:
     connection: str | None = None  # podman system connection name, or a unix:// service URL
 
 
-@dataclass(frozen=True)
+@record
 class SandboxPolicy:
     workspace: Path
     writable: tuple[Path, ...] = ()
@@ -374,7 +378,7 @@ def _refuse_hidden(what: str, path: Path, hidden: tuple[Path, ...]) -> None:
             raise PolicyError(f"{what} {path} is inside {secret}, which the sandbox hides")
 
 
-@dataclass(frozen=True)
+@record
 class Completed:
     """One finished command. Streams are bytes cut to head+tail within max_output; the totals
     count everything the command wrote."""

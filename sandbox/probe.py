@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict, dataclass
-from typing import Any
+
+from sandbox.records import asdict, field_names, record
+
+TYPE_CHECKING = False  # no `typing` at run time: it is ~3 ms of a one-shot command's start
+if TYPE_CHECKING:
+    from typing import Any
 
 REQUIRED_LANDLOCK_ABI = 6
 
@@ -25,7 +29,7 @@ FIX = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Layer:
     name: str
     ok: bool
@@ -34,7 +38,7 @@ class Layer:
     degradable: bool = False  # may be skipped with allow_degraded
 
 
-@dataclass(frozen=True)
+@record
 class KernelSupport:
     platform: str
     arch: str = ""
@@ -56,7 +60,7 @@ class KernelSupport:
 
     @classmethod
     def from_probe(cls, data: dict[str, Any]) -> KernelSupport:
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(field_names(cls))
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("platform", "linux")
         return cls(**values)

@@ -18,13 +18,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from sandbox.output import escape_text
 from sandbox.policy import Completed, PolicyError, SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.probe import KernelSupport, Layer
+from sandbox.records import record
 from sandbox.replaced import (
     ReplaceWatch,
     git_config_texts,
@@ -35,10 +34,14 @@ from sandbox.replaced import (
 )
 from sandbox.workspace import GuardReport, Prepared, guard_run, prepare
 
+TYPE_CHECKING = False  # no `typing` at run time: it is ~3 ms of a one-shot command's start
+if TYPE_CHECKING:
+    from typing import Protocol
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass(frozen=True)
+@record
 class SandboxStatus:
     """What the console header shows: which layers hold, and loudly, which do not."""
 
@@ -346,27 +349,29 @@ def _shown(path: str, workspace: Path) -> str:
     return path if rel.startswith("..") else rel
 
 
-class _Backend(Protocol):
-    """What a platform provides: run one command under the (checked) policy."""
+if TYPE_CHECKING:  # a protocol for mypy only (no `typing` at run time)
 
-    def run(
-        self,
-        argv: list[str],
-        *,
-        cwd: str,
-        env: dict[str, str],
-        timeout: float | None,
-        stdin: bytes | None,
-        max_output: int,
-        on_output: Callable[[str, bytes], None] | None,
-        cancel: threading.Event | None,
-        proxy_socket: Path | None,
-        prepared: Prepared,
-    ) -> Completed: ...
+    class _Backend(Protocol):
+        """What a platform provides: run one command under the (checked) policy."""
 
-    def close(self) -> None: ...
+        def run(
+            self,
+            argv: list[str],
+            *,
+            cwd: str,
+            env: dict[str, str],
+            timeout: float | None,
+            stdin: bytes | None,
+            max_output: int,
+            on_output: Callable[[str, bytes], None] | None,
+            cancel: threading.Event | None,
+            proxy_socket: Path | None,
+            prepared: Prepared,
+        ) -> Completed: ...
 
-    def prewarm(self, prepared: Prepared) -> None: ...
+        def close(self) -> None: ...
+
+        def prewarm(self, prepared: Prepared) -> None: ...
 
 
 __all__ = ["Sandbox", "SandboxStatus"]

@@ -25,7 +25,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from sandbox.records import record
 
 # How deep the root-only scan goes below each top-level tree; trees not named get DEFAULT_DEPTH.
 # Trees that only the package manager writes (and that hold nothing root-only by design) are
@@ -38,7 +39,7 @@ DEFAULT_DEPTH = 3
 MAX_ENTRIES = 20000
 
 
-@dataclass(frozen=True)
+@record
 class ReadSet:
     rules: tuple[str, ...]  # paths granted read (and execute) access
     excluded: tuple[str, ...]  # entries left out inside granted trees (for `sandbox check`)

@@ -24,11 +24,11 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.gitrefs import config_references, gitlinks, hash_len
 from sandbox.output import escape_text
+from sandbox.records import record
 from sandbox.safefs import O_DIR, Beneath, GuardError, open_beneath, remove_at, walk
 
 GLOB_CHARS = set("*?[")
@@ -52,7 +52,7 @@ _SAFE_GIT_KEYS: dict[str, frozenset[str]] = {
 _KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(=|$)")
 
 
-@dataclass(frozen=True)
+@record
 class GitMark:
     """What `<root>/.git` was before the command: kind and identity."""
 
@@ -62,7 +62,7 @@ class GitMark:
     target: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Prepared:
     read_only: tuple[str, ...]  # existing protected paths: bound read-only
     # become mount points: <root>/.git directories, and the directories a protected symlink or
@@ -416,7 +416,7 @@ def _matching(parent: str, name_pattern: str) -> list[str]:
     return sorted(n for n in names if fnmatch.fnmatchcase(n, name_pattern))
 
 
-@dataclass(frozen=True)
+@record
 class GuardReport:
     """What the guard changed (`notes`) and what it could not do (`failures`): a failure
     means a protected name may have survived the run, so it is shown as loudly as can be."""

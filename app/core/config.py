@@ -11,28 +11,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+from app.core.dirs import APP_NAME, config_dir, data_dir
 
-# tomllib and tomli_w are imported where a file is read or written: `config_dir()` alone is on
-# the cold path of one-shot commands (`lockgate sandbox run`), and they cost ~5 ms to import.
+# `config_dir`, `data_dir` and `APP_NAME` live in app.core.dirs (the one-shot commands' cold path
+# needs them without this module); they are exported here too, where most callers look for them.
+# tomllib and tomli_w are imported where a file is read or written (~5 ms to import).
+__all__ = [
+    "APP_NAME",
+    "PROJECT_CONFIG_NAME",
+    "ConfigError",
+    "UserConfig",
+    "config_dir",
+    "data_dir",
+    "load_user_config",
+    "read_toml",
+    "update_user_config",
+    "user_config_path",
+]
 
-APP_NAME = "lockgate"
 PROJECT_CONFIG_NAME = ".lockgate.toml"
 
 
 class ConfigError(Exception):
     """A config file that cannot be read; the message names the file and the problem."""
-
-
-def config_dir() -> Path:
-    """`LOCKGATE_CONFIG_DIR` overrides, so tests never touch the developer's own config."""
-    env = os.environ.get("LOCKGATE_CONFIG_DIR")
-    return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME))
-
-
-def data_dir() -> Path:
-    env = os.environ.get("LOCKGATE_DATA_DIR")
-    return Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def user_config_path() -> Path:

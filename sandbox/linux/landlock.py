@@ -12,9 +12,9 @@ import ctypes
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sandbox.linux import syscalls
+from sandbox.records import record
 
 EXECUTE = 1 << 0
 WRITE_FILE = 1 << 1
@@ -96,7 +96,7 @@ def abi_version() -> int:
         return 0
 
 
-@dataclass(frozen=True)
+@record
 class PathRule:
     path: str
     access: int

@@ -13,7 +13,8 @@ import os
 import resource
 import select
 import time
-from dataclasses import dataclass
+
+from sandbox.records import record
 
 PIDS_V1 = "/sys/fs/cgroup/pids"
 PIDS_V2 = "/sys/fs/cgroup"
@@ -203,7 +204,7 @@ def _write_at_path(path: str, value: str) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     max_processes: int
     cpu_seconds: int | None

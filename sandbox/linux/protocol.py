@@ -18,11 +18,15 @@ only used while the file system still looks the same. The `Run` is the command i
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import Any
+
+from sandbox.records import asdict, record
+
+TYPE_CHECKING = False  # no `typing` at run time: it is ~3 ms of a one-shot command's start
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     writable: tuple[str, ...]  # workspace first, then the writable roots (resolved)
     identity: tuple[tuple[int, int], ...]  # (st_dev, st_ino) of each writable tree
@@ -60,7 +64,7 @@ class Plan:
         return cls(**data)
 
 
-@dataclass(frozen=True)
+@record
 class View:
     git_dirs: tuple[str, ...]
     read_only: tuple[str, ...]
@@ -95,7 +99,7 @@ def split_spare(msg: bytes) -> tuple[Plan, View]:
     return Plan.from_json(json.loads(plan)), View.from_json(json.loads(view))
 
 
-@dataclass(frozen=True)
+@record
 class Run:
     argv: tuple[str, ...]
     env: dict[str, str]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
-from dataclasses import dataclass
 
 from sandbox.linux import syscalls
+from sandbox.records import record
 
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 X32_SYSCALL_BIT = 0x40000000
@@ -165,7 +165,7 @@ def supported(machine: str = syscalls.MACHINE) -> bool:
     return machine in AUDIT_ARCH
 
 
-@dataclass(frozen=True)
+@record
 class Insn:
     code: int
     jt: int | str = 0

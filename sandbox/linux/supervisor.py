@@ -27,11 +27,15 @@ import os
 import selectors
 import signal
 import socket
-from dataclasses import dataclass
 
-from sandbox.linux import bridge, landlock, limits, mounts, namespaces, seccomp
+from sandbox.linux import landlock, limits, mounts, namespaces, seccomp
 from sandbox.linux import syscalls as sc
 from sandbox.linux.protocol import Plan, View, read_run
+from sandbox.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sandbox.linux import bridge
 
 SUPERVISOR_POLL_S = 0.02
 READY_TIMEOUT_S = 20.0
@@ -47,7 +51,7 @@ def seccomp_filter(allow_inet_stream: bool) -> bytes:
     return code
 
 
-@dataclass
+@record(frozen=False)
 class _Init:
     pid: int
     pidfd: int
@@ -77,6 +81,10 @@ def spare_main(
             limits.join_cgroup(cgroup)
         if memory_cgroup is not None:
             limits.join_cgroup(memory_cgroup)  # the whole command's memory, all processes
+        if plan.network == "proxy":
+            # Only proxy mode needs the bridge; it is imported while the host's files are
+            # still in view (the mount namespace is rebuilt below).
+            from sandbox.linux import bridge
         # The host's root, as the host sees it: only for dialling the proxy socket later.
         host_root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         namespaces.enter(os.getuid(), os.getgid())
@@ -165,6 +173,8 @@ def _watch(
                     sel.unregister(reply)
                     _kill(init.pidfd)
                 elif msg.startswith(b"proxy\n") and listener is not None and relay is None:
+                    from sandbox.linux import bridge  # (imported by spare_main in proxy mode)
+
                     try:
                         target = bridge.open_target(msg[6:].decode(), host_root)
                     except (OSError, ValueError) as exc:

@@ -8,18 +8,18 @@ the image, and the cgroup controllers the pids and memory limits need.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from sandbox.podman.cli import INSTALL_FIX, Podman, hybrid_cgroups
 from sandbox.policy import SandboxError, SandboxUnavailable
 from sandbox.probe import KernelSupport, Layer
+from sandbox.records import asdict, record
 
 DEFAULT_IMAGE = "localhost/lockgate-host:latest"
 IMAGE_FIX = "build one with `lockgate sandbox image build`, or pass --image REF / --rootfs DIR"
 
 
-@dataclass(frozen=True)
+@record
 class PodmanSupport(KernelSupport):
     podman_version: str = ""
     podman_error: str = ""
