@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from app.core.model import (
     Action,
@@ -30,7 +30,10 @@ from app.core.model import (
     Verdict,
     VerdictKind,
 )
-from app.core.ports import PatchExecutor, PatchReview, PolicyEngine, RiskEngine, SessionContext
+from app.core.patch_review import PatchReview
+
+if TYPE_CHECKING:
+    from app.core.ports import PatchExecutor, PolicyEngine, RiskEngine, SessionContext
 
 CRITICAL_RULE = "core:critical-always-asked"
 HEADLESS_RULE = "core:headless"

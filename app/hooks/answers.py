@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,8 @@ def default_launcher() -> tuple[str, ...]:
     argv0 = sys.argv[0] if sys.argv else ""
     if os.path.basename(argv0) == "lockgate" and os.access(argv0, os.X_OK):
         return (os.path.abspath(argv0),)
+    import shutil  # the usual case (run as `lockgate`) never needs it
+
     found = shutil.which("lockgate")
     if found:
         return (os.path.abspath(found),)

@@ -13,7 +13,6 @@ git, never more leniently.
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -56,6 +55,8 @@ class Loss:
 
 
 def _run(args: list[str], cwd: str) -> bytes | None:
+    import subprocess  # only when a deletion is judged (~3 ms to load, most calls never need it)
+
     try:
         p = subprocess.run(
             ["git", *args],

@@ -28,7 +28,6 @@ from app.risk.commands.args import _PIP, _PY, q
 from app.risk.commands.effects import read_target, write_target
 from app.risk.commands.flows import analyze_flows, analyze_script
 from app.risk.commands.generic import _assignments, _declare, _generic, _unknown
-from app.risk.commands.inline import run_written
 from app.risk.commands.payloads import analyze_payloads
 from app.risk.commands.registry import Handler
 from app.risk.shell import SimpleCommand
@@ -206,6 +205,9 @@ def analyze(an: Analyzer) -> None:
 
 
 def _local_program(an: Analyzer, c: SimpleCommand) -> None:
+    # lazily: inline code's rules are ~5 ms of regexes to load
+    from app.risk.commands.inline import run_written
+
     head = c.argv[0]
     if any(ch in (head.value or "") for ch in "*?["):
         an.add(

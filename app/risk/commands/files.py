@@ -16,7 +16,6 @@ from app.risk.commands.effects import (
     read_target,
     write_target,
 )
-from app.risk.commands.inline import run_written
 from app.risk.commands.registry import Family, Handler
 from app.risk.commands.sysadmin import h_kernel
 from app.risk.netutil import parse_target
@@ -496,6 +495,9 @@ def h_read_only(an: Analyzer, c: SimpleCommand) -> None:
     ):
         an.add(K.OBFUSCATION, 60, "clears or rewrites the shell history, hiding what ran", c.span)
     if name in ("source", ".") and c.args:
+        # lazily: inline code's rules are ~5 ms of regexes to load
+        from app.risk.commands.inline import run_written
+
         w = c.args[0]
         if w.procsub:
             return  # judged in the data-flow pass

@@ -13,7 +13,6 @@ from app.risk.analysis import Analyzer, short
 from app.risk.commands.args import _PY, INTERPRETERS, q
 from app.risk.commands.effects import delete_target, read_target
 from app.risk.commands.files import _SECRET_VAR, _SECRET_WORDS, DELETE_FREE_READERS, GREPS
-from app.risk.commands.inline import _run_code_text
 from app.risk.commands.network import DOWNLOADERS
 from app.risk.shell import SHELLS, SimpleCommand, Word, unescape
 from app.risk.wrappers import find_matches
@@ -33,6 +32,9 @@ def analyze_flows(an: Analyzer) -> None:
         if code_from_stdin:
             body_redirect = next((r for r in c.redirects if r.body is not None), None)
             if body_redirect is not None and not up:
+                # lazily: inline code's rules are ~5 ms of regexes to load
+                from app.risk.commands.inline import _run_code_text
+
                 _run_code_text(
                     an,
                     c,
@@ -240,6 +242,9 @@ def _judge_code_source(
             if body is not None:
                 texts.append((body.body or "", body.body_offset, body.span, s))
     if texts and len(texts) == len(sources):
+        # lazily: inline code's rules are ~5 ms of regexes to load
+        from app.risk.commands.inline import _run_code_text
+
         for text, exact, sp, _s in texts:
             _run_code_text(an, c, text, exact, sp, prefix=f"{runner} runs: ")
         if all(s.name == "cat" for _t, _e, _sp, s in texts):

@@ -8,7 +8,6 @@ from app.core.model import Category as K
 from app.risk.analysis import Analyzer
 from app.risk.commands.args import INTERPRETERS, q
 from app.risk.commands.effects import write_target
-from app.risk.commands.inline import run_written
 from app.risk.commands.packages import h_pip, h_uv
 from app.risk.commands.registry import Family, Handler
 from app.risk.shell import SHELLS, SimpleCommand
@@ -107,6 +106,8 @@ def h_python(an: Analyzer, c: SimpleCommand) -> None:
 
 def h_shell(an: Analyzer, c: SimpleCommand) -> None:
     """A shell given a script file, or reading its script from stdin (judged in flows)."""
+    from app.risk.commands.inline import run_written  # lazily: ~5 ms of regexes to load
+
     opts_end = 0
     args = list(c.args)
     while (
