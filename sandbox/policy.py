@@ -365,17 +365,24 @@ def _refuse_root(what: str, path: Path, homes: tuple[Path, ...]) -> None:
     if path == Path("/"):
         raise PolicyError(f"{what} may not be / (the whole file system)")
     for kernel_fs in (Path("/proc"), Path("/sys"), Path("/dev")):
-        if path == kernel_fs or kernel_fs in path.parents:
+        if _within(path, kernel_fs):
             raise PolicyError(f"{what} {path} is in {kernel_fs}, the kernel's own files")
     for home in homes:
-        if path == home or path in home.parents:
+        if _within(home, path):
             raise PolicyError(f"{what} {path} is the home directory or one of its parents")
 
 
 def _refuse_hidden(what: str, path: Path, hidden: tuple[Path, ...]) -> None:
     for secret in hidden:
-        if path == secret or secret in path.parents:
+        if _within(path, secret):
             raise PolicyError(f"{what} {path} is inside {secret}, which the sandbox hides")
+
+
+def _within(path: Path, top: Path) -> bool:
+    """`path` is `top` or below it; both absolute and normalised (realpath'd). On the strings:
+    `top in path.parents` builds a Path per parent, ~1 ms per policy on a one-shot's start."""
+    inner, outer = str(path), str(top)
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
 
 
 @record
