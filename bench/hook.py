@@ -28,6 +28,10 @@ RUNS = int(os.environ.get("BENCH_HOOK_RUNS", "20"))
 
 
 def event(ws: Path, command: str = "ls -la") -> bytes:
+    return tool_event(ws, "Bash", {"command": command, "description": "list"})
+
+
+def tool_event(ws: Path, tool: str, tool_input: dict[str, object]) -> bytes:
     return json.dumps(
         {
             "session_id": "bench-session",
@@ -35,8 +39,8 @@ def event(ws: Path, command: str = "ls -la") -> bytes:
             "cwd": str(ws),
             "permission_mode": "default",
             "hook_event_name": "PreToolUse",
-            "tool_name": "Bash",
-            "tool_input": {"command": command, "description": "list"},
+            "tool_name": tool,
+            "tool_input": tool_input,
             "tool_use_id": "toolu_bench",
         }
     ).encode()
@@ -88,6 +92,10 @@ def main() -> None:
     rdir = base / "run"
     rdir.mkdir(mode=0o700)
     env = dict(os.environ)
+    # A user's lockgate runs from compiled .pyc files; with this set, every module edited since
+    # the last compile would be compiled from source on every run (and the warm-ups would not
+    # fix it), which measures the checkout, not lockgate.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         LOCKGATE_RUNTIME_DIR=str(rdir),
         LOCKGATE_CONFIG_DIR=str(base / "config"),
@@ -132,6 +140,16 @@ def main() -> None:
             "lockgate hook claude --policy-only",
             timed([LOCKGATE, "hook", "claude", "--policy-only"], ev, env, max(5, RUNS // 2)),
             150,
+        )
+        (ws / "app.py").write_text("def f():\n    return 1\n")
+        edit = tool_event(
+            ws,
+            "Edit",
+            {"file_path": str(ws / "app.py"), "old_string": "return 1", "new_string": "return 2"},
+        )
+        show(
+            "lockgate hook claude --policy-only (an Edit)",
+            timed([LOCKGATE, "hook", "claude", "--policy-only"], edit, env, max(5, RUNS // 2)),
         )
         down = dict(env, LOCKGATE_RUNTIME_DIR=str(base / "nothing-here"))
         show(

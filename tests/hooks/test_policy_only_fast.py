@@ -253,3 +253,27 @@ def test_a_tool_lockgate_cannot_judge_is_asked_even_under_a_lenient_ceiling(
     assert (alone, alone_records) == (piped, piped_records)
     shell = claude_event("Bash", {"command": "mcp__notes__list"}, world)
     assert policy_only.decide("claude", shell, workspace=str(world)).decision == "allow"
+
+
+def test_an_audit_log_that_cannot_open_denies(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("LOCKGATE_DATA_DIR", str(blocker))
+    answer = policy_only.decide("claude", claude_event("Bash", {"command": "ls"}, world))
+    assert answer.decision == "deny" and "could not decide" in answer.reason
+
+
+@pytest.mark.parametrize("stdin", [b"", b"not json", b"[1, 2]", b'{"tool_name": 3}'])
+def test_the_process_denies_what_it_cannot_read(world: Path, stdin: bytes) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "hook", "claude", "--policy-only", "-w", str(world)],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny" and "updatedInput" not in out
