@@ -205,19 +205,29 @@ def default_toolchains() -> tuple[Path, ...]:
     out: list[Path] = []
     for home in _homes():
         for rel in TOOLCHAIN_DIRS:
-            if "*" in rel:
-                out += sorted(p for p in home.glob(rel) if p.is_dir())
+            if rel.endswith("*"):  # a name prefix (without Path.glob's regex: ~0.3 ms a start)
+                parent, _, prefix = rel[:-1].rpartition("/")
+                out += sorted(
+                    p for p in _entries(home / parent) if p.name.startswith(prefix) and p.is_dir()
+                )
             elif (home / rel).is_dir():
                 out.append(home / rel)
     return tuple(dict.fromkeys(out))
 
 
+def _entries(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except OSError:
+        return []
+
+
 def default_memory() -> int | None:
     """Half of the machine's memory (Linux; None elsewhere: no cap)."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
+        with open("/proc/meminfo", "rb") as f:  # bytes: no codec to load on a one-shot's start
             for line in f:
-                if line.startswith("MemTotal:"):
+                if line.startswith(b"MemTotal:"):
                     return int(line.split()[1]) * 1024 // 2
     except (OSError, ValueError, IndexError):
         return None
