@@ -2,6 +2,8 @@
 a PreToolUse event on stdin, answered by a running `lockgate serve` (an auto-approved Bash
 command: client start + socket + assess + decide + audit + answer), and with `--policy-only`
 (no console: the whole decision in the hook process). Goals (#19): ≤ 50 ms and ≤ 150 ms.
+The policy-only call is timed again in a session whose log already holds 5,000 records
+(`BENCH_HOOK_LONG_RECORDS`): opening the log must not cost more as a session grows.
 
 Also: the console-down denial, the server's own share (the same request from inside this
 process, no process start), and Python's bare start for scale. Touches only temp dirs and a
@@ -25,6 +27,7 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 LOCKGATE = str(BIN / "lockgate")
 RUNS = int(os.environ.get("BENCH_HOOK_RUNS", "20"))
+LONG_RECORDS = int(os.environ.get("BENCH_HOOK_LONG_RECORDS", "5000"))
 
 
 def event(ws: Path, command: str = "ls -la") -> bytes:
@@ -76,7 +79,7 @@ def show(label: str, ms: list[float], goal: float | None = None) -> None:
     tail = f"   goal ≤ {goal:g} ms: {'met' if mean <= goal else 'NOT met'}" if goal else ""
     cpu = f"  cpu {CPU[id(ms)]:5.1f}" if id(ms) in CPU else " " * 11
     print(
-        f"  {label:<50} mean {mean:6.1f} ms ± {sd:4.1f}  min {min(ms):6.1f}  "
+        f"  {label:<54} mean {mean:6.1f} ms ± {sd:4.1f}  min {min(ms):6.1f}  "
         f"median {statistics.median(ms):6.1f}{cpu}  (n={len(ms)}){tail}"
     )
 
@@ -151,6 +154,13 @@ def main() -> None:
             "lockgate hook claude --policy-only (an Edit)",
             timed([LOCKGATE, "hook", "claude", "--policy-only"], edit, env, max(5, RUNS // 2)),
         )
+        long_ev = json.dumps(dict(json.loads(ev), session_id="bench-long")).encode()
+        n = prefill_long_session(base / "data", LONG_RECORDS)
+        show(
+            f"lockgate hook claude --policy-only ({n:,}-record log)",
+            timed([LOCKGATE, "hook", "claude", "--policy-only"], long_ev, env, max(5, RUNS // 2)),
+            150,
+        )
         down = dict(env, LOCKGATE_RUNTIME_DIR=str(base / "nothing-here"))
         show(
             "lockgate hook claude, console down (deny)",
@@ -164,6 +174,25 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             serve.kill()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def prefill_long_session(data_dir: Path, records: int) -> int:
+    """The `bench-long` session's hook log, filled with `records` records copied from the ones
+    the policy-only runs above wrote (same kinds, same sizes): a session ~600 tool calls long.
+    Returns the records in the log."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from app.core.audit import AuditLog, read_records
+
+    hooks = data_dir / "audit" / "hooks"
+    sample = [rec for _, rec in read_records(hooks / "claude-bench-session.jsonl")]
+    sample = [rec for rec in sample if rec["kind"] != "session-start"]
+    log = AuditLog(hooks / "claude-bench-long.jsonl", session_id="hook-claude-bench-long")
+    log.write("session-start", {"workspace": str(data_dir), "pid": os.getpid()}, sync=False)
+    while log.records < records:
+        rec = sample[log.records % len(sample)]
+        log.write(rec["kind"], rec["data"], sync=False)
+    log.close(clean=False)
+    return log.records
 
 
 def in_process(rdir: Path, ev: bytes, runs: int) -> list[float]:

@@ -17,6 +17,18 @@ vouched for by the chain — a checkpoint's hash is in the log's `agent-state` r
 hash is the `*_kept_sha256` of its `execution-end` record — so recovery takes back only entries
 the log confirms.
 
+Opening an existing log to append reads only its end, so it costs the same for the tenth record
+as for the ten-thousandth (a hook opens its session's log on every tool call). At open: the last
+complete line must be an intact record (valid JSON in the shape and canonical form records are
+written in, its own `hash` matching its content), and the head must agree with it (it vouches for
+that record, or for the one its `prev` names; a head ahead of the log means the end was cut) —
+otherwise the log is refused, never appended to. A torn fragment after the last complete line
+(killed mid-write) is cut and a `torn-tail-discarded` record says so. What open does not check —
+the records before the last, and whether they chain — is checked by `lockgate log verify` and by
+resuming a session (`app.core.resume.recover`), which read the whole log. Appending to a log edited
+in the middle hides nothing: the new records chain onto the last one, and the edit stays where
+`verify` finds it.
+
 The chain makes tampering evident to anyone who cannot rewrite the whole file; it is not a
 signature (a local attacker who can write the file can also recompute every hash).
 
@@ -39,12 +51,11 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app.core.chain import GENESIS, HEAD_SUFFIX, canonical, record_hash
 from app.core.config import data_dir
 from app.core.model import new_id
-from app.core.verify import verify_log
 
 __all__ = [
     "GENESIS",
@@ -67,7 +78,9 @@ REDACTED = "[redacted]"
 KEPT_SUFFIX = ".kept"
 HASH_LIMIT = 64 << 20  # larger files are not hashed on the event loop (their size is noted)
 HEAD_SIZE = 128  # fixed, so the head is rewritten in place with one pwrite
+TAIL_CHUNK = 1 << 16  # opening reads the log's end in chunks this large (more for a long record)
 
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 _SECRET_SHAPES = re.compile(
     r"(sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}"  # OpenAI / Anthropic style keys
@@ -259,40 +272,62 @@ class AuditLog:
             raise
 
     def _load_tail(self) -> None:
-        """Continue an existing chain; a torn last line (killed mid-write) is cut and noted."""
+        """Continue an existing chain from its last record, reading only the end of the file (a
+        one-shot hook opens its session's log on every tool call). A torn last line (killed
+        mid-write) is cut and noted; a last record that is not intact, or a head that disagrees
+        with it, refuses the log. Earlier records are checked by `lockgate log verify` only."""
         assert self._fd is not None
         size = os.fstat(self._fd).st_size
-        if size == 0:
-            return
-        report = verify_log(self.path)
-        bad = [p for p in report.problems if "incomplete last record" not in p.message]
-        if bad:
-            # Appending would bury the evidence (and rewrite the head): refuse instead.
-            raise AuditError(f"{self.path}: existing log does not verify ({bad[0]}); not appending")
-        with self.path.open("rb") as fh:
-            data = fh.read()
-        torn = b""
-        if not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
-            torn = data[cut:]
-            data = data[:cut]
-            os.ftruncate(self._fd, cut)
+        head = self._read_head()
+        end, last_line, torn = _tail(self._fd, size)
+        rec: dict[str, Any] | None = None
+        if end:
+            rec, why = _intact(last_line)
+            if rec is None:
+                self._refuse(f"its last record {why}")
+        last_seq = rec["seq"] if rec is not None else 0
+        if head is not None:
+            hs, hh = head
+            if hs > last_seq:
+                span = f"#{last_seq + 1}" if hs == last_seq + 1 else f"#{last_seq + 1}..#{hs}"
+                self._refuse(f"record {span} missing at the end: the log was cut")
+            if rec is not None and hs == last_seq and hh != rec["hash"]:
+                self._refuse(f"record #{hs} differs from the one the head file vouches for")
+            if rec is not None and hs == last_seq - 1 and hh != rec["prev"]:
+                self._refuse(f"record #{last_seq} does not follow the #{hs} the head vouches for")
+        if torn:
+            os.ftruncate(self._fd, end)
             os.fsync(self._fd)
-        last_line = data.rstrip(b"\n").rsplit(b"\n", 1)[-1] if data else b""
-        if last_line:
-            try:
-                rec = json.loads(last_line)
-                self._seq = int(rec["seq"])
-                self._last = str(rec["hash"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise AuditError(
-                    f"{self.path}: last record is not readable; run `lockgate log verify`"
-                ) from exc
+        if rec is not None:
+            self._seq = rec["seq"]
+            self._last = rec["hash"]
         if torn:
             self.write(
                 "torn-tail-discarded",
                 {"bytes": len(torn), "sha256": hashlib.sha256(torn).hexdigest()},
             )
+
+    def _read_head(self) -> tuple[int, str] | None:
+        """The head beside the log: (seq, hash) it vouches for, or None if there is none."""
+        head = self.path.with_name(self.path.name + HEAD_SUFFIX)
+        try:
+            raw = head.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._refuse(f"{head.name}: head file is unreadable: {exc.strerror}")
+        try:
+            h = json.loads(raw)
+            return int(h["seq"]), str(h["hash"])
+        except (ValueError, KeyError, TypeError):
+            self._refuse(f"{head.name}: head file is unreadable")
+
+    def _refuse(self, why: str) -> NoReturn:
+        # Appending would bury the evidence (and rewrite the head): refuse instead.
+        raise AuditError(
+            f"{self.path}: existing log does not verify ({why}); not appending "
+            "(`lockgate log verify` says more)"
+        )
 
     # ---------------------------------------------------------------- writing
 
@@ -434,6 +469,50 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _tail(fd: int, size: int) -> tuple[int, bytes, bytes]:
+    """(where the log's complete lines end, its last complete line, the torn fragment after
+    them), read backwards from the end a chunk at a time: the cost is the last record's, not
+    the log's."""
+    buf = b""
+    pos = size
+    while pos > 0:
+        step = min(pos, max(TAIL_CHUNK, len(buf)))  # doubling: a long record takes few reads
+        pos -= step
+        chunk = os.pread(fd, step, pos)
+        if len(chunk) != step:
+            raise AuditError("audit log changed while it was being opened")
+        buf = chunk + buf
+        end = buf.rfind(b"\n")
+        if end < 0:
+            continue
+        start = buf.rfind(b"\n", 0, end) + 1
+        if start > 0 or pos == 0:
+            return pos + end + 1, buf[start:end], buf[end + 1 :]
+    return 0, b"", buf
+
+
+def _intact(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The record on one line if it is whole and unedited as `verify` sees it; else why not."""
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None, "is not valid JSON"
+    if not isinstance(rec, dict):
+        return None, "is not a JSON object"
+    seq, prev, own = rec.get("seq"), rec.get("prev"), rec.get("hash")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return None, "has no valid 'seq'"
+    if not isinstance(prev, str) or not isinstance(own, str):
+        return None, "has no 'prev'/'hash'"
+    if not (_HEX64.match(prev) and _HEX64.match(own)) or not isinstance(rec.get("kind"), str):
+        return None, "is not in the shape records are written in"
+    if record_hash(rec) != own:
+        return None, f"(#{seq}) was edited: its content does not match its hash"
+    if canonical(rec).encode("ascii", "replace") != raw:
+        return None, f"(#{seq}) was edited: it is not in the form it was written"
+    return rec, ""
 
 
 def _write_all(fd: int, data: bytes) -> None:
