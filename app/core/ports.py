@@ -7,20 +7,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from app.core.events import AgentEvent, PipelineEvent
-from app.core.model import (
-    Action,
-    Assessment,
-    CommandAction,
-    Decision,
-    NetworkAction,
-    PatchAction,
-    Result,
-    Verdict,
-)
-from app.core.patch_review import PatchReview
+from app.core.patch_review import PatchReview  # re-exported: executors and the UI take it from here
+
+if TYPE_CHECKING:  # annotations only: a one-shot hook imports this module but no event types
+    from app.core.events import AgentEvent, PipelineEvent
+    from app.core.model import (
+        Action,
+        Assessment,
+        CommandAction,
+        Decision,
+        NetworkAction,
+        PatchAction,
+        Result,
+        Verdict,
+    )
 
 __all__ = [
     "AgentLink",

@@ -9,7 +9,6 @@ and applied only once `approve_protected_item(action_id)` says the reviewer appr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -108,6 +107,8 @@ class WorkspacePatchExecutor:
                 ResultStatus.FAILED,
                 message=f"{pending[0]} is a protected path; the reviewer did not approve it",
             )
+        import asyncio  # here, not at import: reviewing an edit (a one-shot hook) needs no loop
+
         try:
             applied = await asyncio.to_thread(apply_plan, plan)
         except PatchError as exc:
@@ -123,6 +124,8 @@ class WorkspacePatchExecutor:
         )
 
     async def undo_last(self) -> Result:
+        import asyncio
+
         rid = new_id("undo")
         try:
             applied = await asyncio.to_thread(undo_last, self._ws.root)

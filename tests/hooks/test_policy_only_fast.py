@@ -216,16 +216,31 @@ def test_a_broken_user_rule_denies_on_both_paths(
         policy_only.decide_with_pipeline("claude", event, world)
 
 
-def test_a_command_is_decided_without_an_event_loop(world: Path) -> None:
-    """The point of the one-shot path: no asyncio, no pipeline, no console wiring imported."""
-    event = claude_event("Bash", {"command": "ls -la"}, world)
+@pytest.mark.parametrize(
+    ("tool", "engine"),
+    [("Bash", "app.risk.engine"), ("Edit", "app.execute.patches")],
+    ids=["command", "edit"],
+)
+def test_a_call_is_decided_without_an_event_loop(world: Path, tool: str, engine: str) -> None:
+    """The point of the one-shot path: no asyncio, no pipeline, no console wiring imported — an
+    edit included, which the real patch engine reviews (it imports asyncio only to apply)."""
+    tool_input = (
+        {"command": "ls -la"}
+        if tool == "Bash"
+        else {
+            "file_path": str(world / "app.py"),
+            "old_string": "return 1",
+            "new_string": "return 2",
+        }
+    )
+    event = claude_event(tool, tool_input, world)
     code = (
         "import json, sys\n"
         "from app.hooks.policy_only import decide\n"
         f"a = decide('claude', json.loads({json.dumps(json.dumps(event))}))\n"
         "heavy = [m for m in ('asyncio', 'ssl', 'app.core.pipeline', 'app.hooks.service',\n"
-        "         'app.hooks.server', 'app.core.resume') if m in sys.modules]\n"
-        "print(json.dumps([a.decision, heavy]))\n"
+        "         'app.hooks.server', 'app.core.resume', 'app.core.events') if m in sys.modules]\n"
+        f"print(json.dumps([a.decision, heavy, {engine!r} in sys.modules]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -234,7 +249,7 @@ def test_a_command_is_decided_without_an_event_loop(world: Path) -> None:
         check=True,
         cwd=Path(__file__).resolve().parents[2],
     )
-    assert json.loads(done.stdout) == ["allow", []]
+    assert json.loads(done.stdout) == ["allow", [], True]
 
 
 def test_a_tool_lockgate_cannot_judge_is_asked_even_under_a_lenient_ceiling(
