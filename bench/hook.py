@@ -145,6 +145,11 @@ def main() -> None:
             150,
         )
         (ws / "app.py").write_text("def f():\n    return 1\n")
+        read = tool_event(ws, "Read", {"file_path": str(ws / "app.py")})
+        show(
+            "lockgate hook claude --policy-only (a Read)",
+            timed([LOCKGATE, "hook", "claude", "--policy-only"], read, env, max(5, RUNS // 2)),
+        )
         edit = tool_event(
             ws,
             "Edit",
