@@ -20,9 +20,10 @@ the log confirms.
 Opening an existing log to append reads only its end, so it costs the same for the tenth record
 as for the ten-thousandth (a hook opens its session's log on every tool call). At open: the last
 complete line must be an intact record (valid JSON in the shape and canonical form records are
-written in, its own `hash` matching its content), and the head must agree with it (it vouches for
-that record, or for the one its `prev` names; a head ahead of the log means the end was cut) —
-otherwise the log is refused, never appended to. A torn fragment after the last complete line
+written in, its own `hash` matching its content), and the head must agree with it: a head ahead
+of the log means the end was cut; one naming the last record, or the one before (the head is
+written after the record), must carry its hash; one further behind is left to `verify`. Otherwise
+the log is refused, never appended to. A torn fragment after the last complete line
 (killed mid-write) is cut and a `torn-tail-discarded` record says so. What open does not check —
 the records before the last, and whether they chain — is checked by `lockgate log verify` and by
 resuming a session (`app.core.resume.recover`), which read the whole log. Appending to a log edited
@@ -279,7 +280,7 @@ class AuditLog:
         assert self._fd is not None
         size = os.fstat(self._fd).st_size
         head = self._read_head()
-        end, last_line, torn = _tail(self._fd, size)
+        end, last_line, torn = _tail(self._fd, size, self.path)
         rec: dict[str, Any] | None = None
         if end:
             rec, why = _intact(last_line)
@@ -471,7 +472,7 @@ class AuditLog:
         self.close()
 
 
-def _tail(fd: int, size: int) -> tuple[int, bytes, bytes]:
+def _tail(fd: int, size: int, path: Path) -> tuple[int, bytes, bytes]:
     """(where the log's complete lines end, its last complete line, the torn fragment after
     them), read backwards from the end a chunk at a time: the cost is the last record's, not
     the log's."""
@@ -482,7 +483,7 @@ def _tail(fd: int, size: int) -> tuple[int, bytes, bytes]:
         pos -= step
         chunk = os.pread(fd, step, pos)
         if len(chunk) != step:
-            raise AuditError("audit log changed while it was being opened")
+            raise AuditError(f"{path}: audit log changed while it was being opened")
         buf = chunk + buf
         end = buf.rfind(b"\n")
         if end < 0:
