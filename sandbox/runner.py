@@ -172,10 +172,13 @@ class Sandbox:
         cancel: threading.Event | None = None,
         proxy_socket: Path | None = None,
         script: str | None = None,
+        inherit: Mapping[str, str] | None = None,
     ) -> Completed:
         """Run argv in the sandbox and wait. Thread-safe. Raises SandboxError when the sandbox
         cannot be set up (the command then never ran). `script`: text the program reads from
-        descriptor 3 (run `bash /dev/fd/3` with a command too long for one argument)."""
+        descriptor 3 (run `bash /dev/fd/3` with a command too long for one argument).
+        `inherit`: the environment the policy's allow-list picks from, when it is not this
+        process's own (a run handed over by another process); `env` is added on top either way."""
         if not argv:
             raise SandboxError("nothing to run: empty command")
         if timeout is not None and not timeout > 0:  # NaN too
@@ -185,7 +188,7 @@ class Sandbox:
         if impl is None:
             raise SandboxError("sandbox is closed")
         workdir = self._workdir(cwd)
-        full_env = self._env(workdir, env, proxy_socket)
+        full_env = self._env(workdir, env, proxy_socket, os.environ if inherit is None else inherit)
         prep = prepare(self.policy.workspace, self.policy.protected, self.policy.writable)
         started = time.monotonic()
         report = GuardReport()
@@ -275,15 +278,19 @@ class Sandbox:
         return str(real)
 
     def _env(
-        self, cwd: str, extra: Mapping[str, str] | None, proxy_socket: Path | None
+        self,
+        cwd: str,
+        extra: Mapping[str, str] | None,
+        proxy_socket: Path | None,
+        inherit: Mapping[str, str],
     ) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in self.policy.env_allow}
+        env = {k: v for k, v in inherit.items() if k in self.policy.env_allow}
         env.setdefault("PATH", DEFAULT_PATH)
         env.update({"TMPDIR": "/tmp", "TMP": "/tmp", "TEMP": "/tmp", "PWD": cwd})
         env["LOCKGATE_SANDBOX"] = "1"
         # the home (and ~/.gitconfig in it) is hidden: the user's git identity comes along, so
         # `git commit` inside still works
-        for key, value in _git_identity().items():
+        for key, value in _git_identity(inherit).items():
             env.setdefault(key, value)
         if self.policy.network == "proxy" and (proxy_socket or self.policy.proxy_socket):
             url = f"http://127.0.0.1:{self.policy.proxy_port}"
@@ -299,9 +306,9 @@ class Sandbox:
 _IDENTITY: dict[str, str] | None = None
 
 
-def _git_identity() -> dict[str, str]:
+def _git_identity(inherit: Mapping[str, str]) -> dict[str, str]:
     """GIT_AUTHOR_*/GIT_COMMITTER_* from the user's global git config (user.name and
-    user.email only; read once). A variable the console already has wins."""
+    user.email only; read once). A variable the inherited environment already has wins."""
     global _IDENTITY
     if _IDENTITY is None:
         from sandbox.gitrefs import config_entries
@@ -322,7 +329,7 @@ def _git_identity() -> dict[str, str]:
         for key, value in found.items():
             for who in ("AUTHOR", "COMMITTER"):
                 _IDENTITY[f"GIT_{who}_{key.upper()}"] = value
-    return {k: v for k, v in _IDENTITY.items() if k not in os.environ}
+    return {k: v for k, v in _IDENTITY.items() if k not in inherit}
 
 
 class _Either(threading.Event):
