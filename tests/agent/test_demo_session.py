@@ -40,8 +40,11 @@ def test_demo_headless_start_to_finish(tmp_path: Path) -> None:
     for cmd in ("ls -la", "cat README.md", 'grep -rn "def " shopcart tests'):
         assert f"→ $ {cmd}\n  policy: allow" in out
     # the tests fail, the fix applies, the tests pass — in that order
+    assert "FAILED (failures=3)" in out, out
     fail = out.index("FAILED (failures=3)")
+    assert "[patch] applied: M shopcart/pricing.py" in out, out[fail:]
     fix = out.index("[patch] applied: M shopcart/pricing.py")
+    assert "│ OK" in out[fix:], out[fix:]  # the transcript from the fix on, when it fails
     green = out.index("│ OK", fix)
     assert fail < fix < green
     # every threat is stopped, and the agent moves on
