@@ -1,9 +1,11 @@
-"""app.core.dirs answers what platformdirs answers on Linux, without importing it."""
+"""app.core.dirs answers what platformdirs answers on Linux, without importing it; the config
+file is read without TOML until there is one."""
 
 from __future__ import annotations
 
 import itertools
 import sys
+from pathlib import Path
 
 import platformdirs
 import pytest
@@ -35,3 +37,13 @@ def test_the_environment_overrides_win(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKGATE_CONFIG_DIR", "/tmp/lg-c")
     monkeypatch.setenv("LOCKGATE_DATA_DIR", "/tmp/lg-d")
     assert (str(dirs.config_dir()), str(dirs.data_dir())) == ("/tmp/lg-c", "/tmp/lg-d")
+
+
+def test_a_config_file_that_is_not_utf8_is_named_not_a_crash(tmp_path: Path) -> None:
+    from app.core.config import ConfigError, read_toml
+
+    bad = tmp_path / "config.toml"
+    bad.write_bytes(b'theme = "\xff"\n')
+    with pytest.raises(ConfigError, match=r"config\.toml: not valid TOML: not UTF-8"):
+        read_toml(bad)
+    assert read_toml(tmp_path / "missing.toml") == {}
