@@ -166,6 +166,7 @@ def main() -> None:
             timed([LOCKGATE, "hook", "claude", "--policy-only"], long_ev, env, max(5, RUNS // 2)),
             150,
         )
+        sandbox_run(ws, env)
         down = dict(env, LOCKGATE_RUNTIME_DIR=str(base / "nothing-here"))
         show(
             "lockgate hook claude, console down (deny)",
@@ -179,6 +180,27 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             serve.kill()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def sandbox_run(ws: Path, env: dict[str, str]) -> None:
+    """`lockgate sandbox run -- /bin/true` handed to the serve (its warm zygote starts the
+    sandbox) and run by the CLI itself (`LOCKGATE_NO_HANDOFF=1`), in alternating blocks."""
+    argv = [LOCKGATE, "sandbox", "run", "--workspace", str(ws), "--", "/bin/true"]
+    cold = dict(env, LOCKGATE_NO_HANDOFF="1")
+    probe = subprocess.run(
+        argv, capture_output=True, env=dict(env, LOCKGATE_HANDOFF_DEBUG="1"), check=True
+    )
+    if b"hand-off: run by the console" not in probe.stderr:
+        raise SystemExit(f"bench: the serve did not take the run: {probe.stderr.decode()}")
+    blocks: dict[str, list[list[float]]] = {"handed": [], "cold": []}
+    for _ in range(2):
+        blocks["handed"].append(timed(argv, b"", env, max(5, RUNS // 2)))
+        blocks["cold"].append(timed(argv, b"", cold, max(5, RUNS // 2)))
+    handed, itself = ([ms for block in blocks[k] for ms in block] for k in ("handed", "cold"))
+    CPU[id(handed)] = statistics.fmean(CPU[id(b)] for b in blocks["handed"])
+    CPU[id(itself)] = statistics.fmean(CPU[id(b)] for b in blocks["cold"])
+    show("lockgate sandbox run -- /bin/true, handed to serve", handed)
+    show("lockgate sandbox run -- /bin/true, NO_HANDOFF=1", itself)
 
 
 def prefill_long_session(data_dir: Path, records: int) -> int:

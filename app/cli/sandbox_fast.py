@@ -105,6 +105,14 @@ def run(args: list[str]) -> int | None:
     # A one-shot process: the collector's passes over the freshly imported modules cost ~4 ms,
     # and there is no garbage worth collecting before the process ends.
     gc.disable()
+    # A running `lockgate serve` of the workspace starts the sandbox from its warm zygote (same
+    # policy and isolation, checked there); None: there is none, or it declined before running
+    # anything, and this process runs the command itself.
+    from app.hooks.sandbox_handoff import attempt
+
+    handed = attempt(args)
+    if handed is not None:
+        exit_now(handed)
     opts = parse(args)
     if opts is None:
         gc.enable()

@@ -23,6 +23,7 @@ from app.hooks.endpoint import (
     runtime_dir,
     write_private_file,
 )
+from app.hooks.sandbox_serve import HandedRuns, is_handoff
 from app.hooks.service import HookLink, HookService
 from app.hooks.wire import MAX_LINE, Answer, Request, WireError
 
@@ -106,6 +107,8 @@ class ServeLink(HookLink):
         self.listener = listener
         self.service: HookService | None = None  # set by the serve command once wired
         self.connections = 0
+        # `lockgate sandbox run` handed over by the CLI (app/hooks/sandbox_serve.py)
+        self.runs = HandedRuns(listener.workspace, listener.token)
 
     async def events(self) -> AsyncIterator[AgentEvent]:
         sock = self.listener.sock
@@ -119,6 +122,7 @@ class ServeLink(HookLink):
                 yield event
         finally:
             server.close()
+            await asyncio.get_running_loop().run_in_executor(None, self.runs.close)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
             self.listener.close()
@@ -127,6 +131,8 @@ class ServeLink(HookLink):
         self.connections += 1
         try:
             answer = await self._answer(reader, writer)
+            if answer is None:
+                return  # a hand-off: answered in its own frames
             writer.write(answer.to_line())
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
@@ -137,16 +143,23 @@ class ServeLink(HookLink):
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Answer:
+    async def _answer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> Answer | None:
+        """The hook request's answer, or None when the connection was a `sandbox run` hand-off
+        (served, with its own checks, by `HandedRuns`)."""
         if not _same_user(writer):
             return Answer("deny", "lockgate: another user's process may not ask this console")
         try:
             line = await asyncio.wait_for(reader.readuntil(b"\n"), 10.0)
-            request = Request.from_line(line)
+            request = None if is_handoff(line) else Request.from_line(line)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             return Answer("deny", "lockgate: the hook request was cut short; denied")
         except WireError as exc:
             return Answer("deny", f"lockgate: {exc}; denied")
+        if request is None:
+            await self.runs.serve(line, reader, writer)
+            return None
         gone = asyncio.Event()
 
         async def watch() -> None:
