@@ -253,3 +253,11 @@ def test_the_serve_declines_what_the_cli_would_not_run_there(served: Serve) -> N
         assert first[:1] == b"D" and why.encode() in first, (why, first)
     assert not marker.exists()
     assert _ask(served, [*ws, "--", "true"])[:1] == b"A"  # the same request, untouched: run
+
+
+def test_a_declined_run_still_gets_its_stdin(served: Serve, tmp_path: Path) -> None:
+    """The CLI read stdin to send it; declined, it hands the same bytes to the cold path."""
+    env = dict(served.env, XDG_STATE_HOME=str(tmp_path))
+    done = run(served, "--stdin", "--", "cat", stdin=b"to the cold path\x00\xff", env=env)
+    assert b"declined" in done.stderr and done.returncode == 0
+    assert done.stdout == b"to the cold path\x00\xff"
