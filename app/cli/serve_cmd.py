@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.cli import UserError
 from app.cli.network_options import network_choice, network_options
 from app.cli.sandbox_backend_options import sandbox_backend_options
+
+if TYPE_CHECKING:
+    from app.hooks.sandbox_serve import OneShotCli
 
 _PASS_ON = (  # network options handed on, word for word, to every rewritten `sandbox run`
     ("allow_domain", "--allow-domain"),
@@ -112,6 +115,7 @@ def cli(
             timeout_s=timeout,
             audit_path=Path(audit) if audit else None,
             headless=headless,
+            handoff=_handoff(),
         )
     except (ServeError, SessionError) as exc:
         raise UserError(str(exc)) from None
@@ -173,3 +177,14 @@ def _headless(served: Any) -> int:
         f"lockgate: audit log {served.session.audit_path} (check it with `lockgate log verify`)"
     )
     return code
+
+
+def _handoff() -> OneShotCli:
+    """`lockgate sandbox run`'s own parser, run and output streams, for the commands the CLI
+    hands to this serve (app/hooks/sandbox_serve.py): the same code as the cold path."""
+    from app.cli import sandbox_exec, sandbox_fast
+    from app.hooks.serve import OneShotCli
+
+    return OneShotCli(
+        parse=sandbox_fast.parse, execute=sandbox_exec.execute, streams=sandbox_exec.Streams
+    )

@@ -2,7 +2,8 @@
 `app.hooks.sandbox_handoff`): it runs the command the CLI would have run, in the same sandbox.
 
 Same isolation and policy as the cold path, or no hand-off: the arguments are parsed by the
-CLI's own parser and the policy is built by the CLI's own `RunOptions.policy()`; that policy's
+CLI's own parser, the policy is built by the CLI's own `RunOptions.policy()` and the run is the
+CLI's own `execute` (handed in by `lockgate serve` as a `OneShotCli`); that policy's
 defaults read this process's environment and interpreter, so a request whose environment (the
 variables the policy reads), uid or interpreter differs is declined, as is one for another
 workspace, one from another user, one from a process in other namespaces than this one's (a
@@ -17,7 +18,6 @@ import asyncio
 import binascii
 import contextlib
 import hmac
-import importlib
 import json
 import os
 import socket
@@ -25,6 +25,7 @@ import struct
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,6 @@ POLICY_ENV = (
     "LOCKGATE_RUNTIME_DIR",
 )
 MAX_SANDBOXES = 8  # one per --writable/--readable set; the hook's rewrite uses one
-SETUP_FAILED = 125
 
 Emit = Callable[[bytes, bytes], None]
 
@@ -58,13 +58,25 @@ def frame(kind: bytes, data: bytes) -> bytes:
     return kind + len(data).to_bytes(4, "big") + data
 
 
+@dataclass(frozen=True)
+class OneShotCli:
+    """`lockgate sandbox run`'s own parts, handed in by `lockgate serve`: app.cli imports this
+    package, so this package does not import them back. `parse`: `sandbox_fast.parse`;
+    `execute`: `sandbox_exec.execute`; `streams`: `sandbox_exec.Streams`."""
+
+    parse: Callable[[list[str]], Any]
+    execute: Callable[..., int]
+    streams: Callable[..., Any]
+
+
 class HandedRuns:
     """Runs handed over by `lockgate sandbox run` in one workspace's serve: one zygote-backed
-    `Sandbox` per policy, kept warm until `close()`."""
+    `Sandbox` per policy, kept warm until `close()`. Without `cli` every hand-off is declined."""
 
-    def __init__(self, workspace: Path, token: str) -> None:
+    def __init__(self, workspace: Path, token: str, cli: OneShotCli | None = None) -> None:
         self.workspace = Path(os.path.realpath(workspace))
         self._token = token
+        self._cli = cli
         self._sandboxes: dict[tuple[Any, ...], Sandbox] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -128,6 +140,8 @@ class HandedRuns:
         """The checked request, or _Decline saying why not (nothing started)."""
         if self._closed:
             raise _Decline("the console is closing")
+        if self._cli is None:
+            raise _Decline("this console takes no hand-offs")
         if not _same_namespaces(writer):
             raise _Decline("the client is not a process of this user outside any sandbox")
         try:
@@ -161,7 +175,7 @@ class HandedRuns:
         args = data.get("args")
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise _Decline("the request's arguments are not a list of strings")
-        opts = _cli().parse(list(args))
+        opts = self._cli.parse(list(args))
         if opts is None:
             raise _Decline("options the fast path leaves to the full command")
         if not opts.workspace.is_absolute() or Path(os.path.realpath(opts.workspace)) != (
@@ -212,41 +226,21 @@ class HandedRuns:
         emit: Emit,
         cancel: threading.Event,
     ) -> int:
-        """`sandbox_exec.execute` with the output going to the client (in a worker thread)."""
-        exec_mod = _cli_exec()
-
-        def say(line: str) -> None:
-            emit(b"e", (line + "\n").encode("utf-8", "surrogateescape"))
-
-        out = exec_mod._Passthrough(_Sink(emit, b"o"), opts.max_output, ttys[0] and not opts.raw)
-        err = exec_mod._Passthrough(_Sink(emit, b"e"), opts.max_output, ttys[1] and not opts.raw)
-        try:
-            done = self._sandbox(opts).run(
-                list(opts.argv),
-                timeout=opts.timeout,
+        """The CLI's own `execute`, with the output going to the client (in a worker thread)."""
+        assert self._cli is not None  # (checked by _accept)
+        streams = self._cli.streams(
+            _Sink(emit, b"o"), _Sink(emit, b"e"), ttys[0] and not opts.raw, ttys[1] and not opts.raw
+        )
+        return int(
+            self._cli.execute(
+                opts,
+                streams=streams,
                 stdin=stdin,
-                max_output=opts.max_output,
-                on_output=lambda name, chunk: (out if name == "stdout" else err).live(chunk),
+                sandbox=lambda: self._sandbox(opts),
                 cancel=cancel,
                 inherit=environ,
             )
-        except SandboxError as exc:
-            line = " ".join(str(exc).split())
-            if not line.startswith("sandbox"):
-                line = f"sandbox: {line}"
-            say(f"lockgate: {line}")
-            return SETUP_FAILED
-        # `say` of the cut note goes to this process's stderr from _Passthrough.finish: the
-        # note is written here instead, in the same place
-        _finish(out, done.stdout, done.stdout_total, say)
-        _finish(err, done.stderr, done.stderr_total, say)
-        for note in done.guard:
-            say(f"lockgate: sandbox guard: {note}")
-        for failure in done.guard_failures:
-            say(f"lockgate: SANDBOX GUARD FAILED: {failure}")
-        if done.timed_out:
-            say(f"lockgate: timed out after {opts.timeout:g}s; every process was killed")
-        return int(done.shell_status)
+        )
 
     def close(self) -> None:
         """Stop every sandbox (and a command still running in one)."""
@@ -279,13 +273,6 @@ class _Sink:
         return None
 
 
-def _finish(passthrough: Any, kept: bytes, total: int, say: Callable[[str], None]) -> None:
-    """`_Passthrough.finish`, with its "output cut" note said to the client."""
-    if total > passthrough.limit:
-        say(f"lockgate: output cut: {total - len(kept)} bytes left out of {total}")
-    passthrough._write(kept[passthrough.written :], final=True)
-
-
 def _key(opts: Any) -> tuple[Any, ...]:
     return (tuple(opts.writable), tuple(opts.readable))
 
@@ -302,17 +289,6 @@ def _settle(fut: asyncio.Future[int], result: int | BaseException) -> None:
 def _send(writer: asyncio.StreamWriter, data: bytes) -> None:
     if not writer.is_closing():
         writer.write(data)
-
-
-def _cli() -> Any:
-    """The CLI's own option parser. Imported by name: app.cli imports app.hooks (the serve
-    command), so a static import back would be a cycle between the two packages; the serve
-    process was started by the CLI, which is loaded already."""
-    return importlib.import_module("app.cli.sandbox_fast")
-
-
-def _cli_exec() -> Any:
-    return importlib.import_module("app.cli.sandbox_exec")
 
 
 def _same_namespaces(writer: asyncio.StreamWriter) -> bool:
@@ -334,4 +310,4 @@ def _same_namespaces(writer: asyncio.StreamWriter) -> bool:
         return False
 
 
-__all__ = ["POLICY_ENV", "HandedRuns", "frame", "is_handoff"]
+__all__ = ["POLICY_ENV", "HandedRuns", "OneShotCli", "frame", "is_handoff"]

@@ -11,10 +11,11 @@ from typing import Any, Literal
 
 from app.hooks.answers import default_launcher
 from app.hooks.handoff import HandOffCommands, HandOffPatches, HookPolicy
+from app.hooks.sandbox_serve import OneShotCli
 from app.hooks.server import Listener, ServeLink
 from app.hooks.service import HookService, SandboxSpec
 
-__all__ = ["Served", "default_launcher", "open_served"]
+__all__ = ["OneShotCli", "Served", "default_launcher", "open_served"]
 
 SECRET_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 
@@ -38,15 +39,18 @@ def open_served(
     launcher: Sequence[str] | None = None,
     observers: Sequence[Any] = (),
     headless: bool = False,
+    handoff: OneShotCli | None = None,
 ) -> Served:
     """Bind the socket (refusing a second serve of the workspace), open the session, wire the
-    service. Raises ServeError or SessionError with a one-line message."""
+    service. `handoff`: the CLI's own `sandbox run` parts, to run the commands the CLI hands
+    over (none: they are declined, and the CLI runs them itself). Raises ServeError or
+    SessionError with a one-line message."""
     from app.session import SessionOptions, open_session
 
     ws = Path(os.path.realpath(workspace))
     listener = Listener(ws)
     try:
-        link = ServeLink(listener)
+        link = ServeLink(listener, handoff)
         commands = HandOffCommands()
 
         def wrap_executors(_commands: Any, patches: Any) -> tuple[Any, Any]:

@@ -23,7 +23,7 @@ from app.hooks.endpoint import (
     runtime_dir,
     write_private_file,
 )
-from app.hooks.sandbox_serve import HandedRuns, is_handoff
+from app.hooks.sandbox_serve import HandedRuns, OneShotCli, is_handoff
 from app.hooks.service import HookLink, HookService
 from app.hooks.wire import MAX_LINE, Answer, Request, WireError
 
@@ -102,13 +102,14 @@ class Listener:
 class ServeLink(HookLink):
     """The console's link under `lockgate serve`: serves the socket while the pipeline reads it."""
 
-    def __init__(self, listener: Listener) -> None:
+    def __init__(self, listener: Listener, handoff: OneShotCli | None = None) -> None:
         super().__init__()
         self.listener = listener
         self.service: HookService | None = None  # set by the serve command once wired
         self.connections = 0
-        # `lockgate sandbox run` handed over by the CLI (app/hooks/sandbox_serve.py)
-        self.runs = HandedRuns(listener.workspace, listener.token)
+        # `lockgate sandbox run` handed over by the CLI (app/hooks/sandbox_serve.py); declined
+        # without the CLI's own parts
+        self.runs = HandedRuns(listener.workspace, listener.token, handoff)
 
     async def events(self) -> AsyncIterator[AgentEvent]:
         sock = self.listener.sock
