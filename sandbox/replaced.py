@@ -20,7 +20,7 @@ import os
 import stat
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 IN_CLOSE_WRITE = 0x08
 IN_MOVED_FROM = 0x40
@@ -45,8 +45,11 @@ def single_files(paths: Sequence[str]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def replaced_since(files: dict[str, tuple[int, int]]) -> list[str]:
-    """The files whose name now holds another file (or none)."""
+def replaced_since(files: dict[str, tuple[int, int]], seen: Iterable[str] = ()) -> list[str]:
+    """The files whose name now holds another file (or none), and those a watch `seen`
+    replaced: the identity alone can be fooled, since a file renamed over the name may get the
+    inode number the replaced one freed (git's lock-and-rename, twice, can end on the same
+    number), while the event cannot."""
     out = []
     for path, ident in files.items():
         try:
@@ -54,7 +57,7 @@ def replaced_since(files: dict[str, tuple[int, int]]) -> list[str]:
             now = (st.st_dev, st.st_ino)
         except OSError:
             now = (0, 0)
-        if now != ident:
+        if now != ident or path in seen:
             out.append(path)
     return out
 
@@ -69,6 +72,7 @@ class ReplaceWatch:
     def __init__(self, files: Sequence[str]) -> None:
         self.files = set(files)
         self.hit: str | None = None
+        self.seen: set[str] = set()
         self._fd = -1
         self._dirs: dict[int, str] = {}
         if not self.files or not sys.platform.startswith("linux"):
@@ -89,7 +93,12 @@ class ReplaceWatch:
 
     def poll(self) -> bool:
         """True once a covered name has been replaced, created or removed."""
-        while self.hit is None and self._fd >= 0:
+        self._drain()
+        return self.hit is not None
+
+    def _drain(self) -> None:
+        """Read the pending events: every covered name they touch is kept in `seen`."""
+        while self._fd >= 0:
             try:
                 data = os.read(self._fd, 65536)
             except (BlockingIOError, InterruptedError):
@@ -102,12 +111,14 @@ class ReplaceWatch:
                 raw = data[off + _EVENT.size : off + _EVENT.size + length]
                 off += _EVENT.size + length
                 path = os.path.join(self._dirs.get(wd, ""), os.fsdecode(raw.rstrip(b"\0")))
-                if mask & WATCHED and path in self.files and self.hit is None:
-                    self.hit = path
-        return self.hit is not None
+                if mask & WATCHED and path in self.files:
+                    self.seen.add(path)
+                    if self.hit is None:
+                        self.hit = path
 
     def close(self) -> None:
         if self._fd >= 0:
+            self._drain()  # a name replaced after the last poll counts too
             os.close(self._fd)
             self._fd = -1
 

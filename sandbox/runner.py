@@ -213,7 +213,7 @@ class Sandbox:
             )
         finally:
             watch.close()
-            replaced = replaced_since(covers)
+            replaced = replaced_since(covers, watch.seen)
             # also when the run ends in an error or an interrupt: whatever the command created
             # before that must not outlive it
             report = guard_run(self.policy.workspace, prep)
