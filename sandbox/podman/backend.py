@@ -127,6 +127,7 @@ class PodmanBackend:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+            self.podman = dataclasses.replace(self.podman, cwd=None)
         self._key = None
         self.mode = ""
 
@@ -154,6 +155,7 @@ class PodmanBackend:
         p = self.policy
         tmp = tempfile.mkdtemp(prefix="lockgate-podman-")
         self._tmp = tmp
+        self.podman = dataclasses.replace(self.podman, cwd=tmp)  # (see Podman.cwd)
         code, ctl = os.path.join(tmp, "code"), os.path.join(tmp, "ctl")
         os.mkdir(code, 0o755)
         os.mkdir(ctl, 0o700)
@@ -428,6 +430,7 @@ class PodmanBackend:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=podman_env,
+            cwd=self.podman.cwd,
         )
         assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
         in_w = os.dup(proc.stdin.fileno())

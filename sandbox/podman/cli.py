@@ -24,6 +24,10 @@ class Podman:
     connection: str | None = None  # `podman --connection NAME`
     url: str | None = None  # `podman --url unix:///…` (a service socket)
     runtime: str | None = None  # `--runtime runc` (crun refuses hybrid cgroup hosts)
+    # podman's working directory: conmon writes files there (an `oom` file when a container's
+    # process was OOM-killed), so a backend gives its own private directory, never the
+    # caller's current one
+    cwd: str | None = None
 
     @property
     def remote(self) -> bool:
@@ -52,6 +56,7 @@ class Podman:
             r = subprocess.run(
                 self.argv(*args),
                 capture_output=True,
+                cwd=self.cwd,
                 timeout=timeout,
                 input=input,
                 stdin=stdin

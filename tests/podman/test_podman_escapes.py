@@ -5,6 +5,7 @@ container cannot hold are listed in CANNOT_HOLD with why (none today: the suite 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from sandbox_scenarios import CASES, Case, run_case
@@ -27,3 +28,16 @@ def test_escape_is_stopped_in_the_container(case: Case) -> None:
     if failures and failures[0].startswith("SKIP:"):
         pytest.skip(failures[0][5:].strip())
     assert failures == []
+
+
+def test_podman_leaves_nothing_in_the_callers_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """conmon writes an `oom` file into podman's working directory when a container's process
+    is OOM-killed: the backend runs podman in its own private directory, not the caller's."""
+    case = next(c for c in CASES if c.name == "memory-cap")
+    here = tmp_path / "caller"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    test_escape_is_stopped_in_the_container(case)
+    assert sorted(p.name for p in here.iterdir()) == []
