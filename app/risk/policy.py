@@ -335,12 +335,8 @@ class Policy:
                         DecisionKind.DENY, r.qualified, r.justification, source=r.source
                     )
         if level == Level.CRITICAL:
-            return Decision(
-                DecisionKind.ASK,
-                "risk:critical",
-                f"critical: {top}" if top else "critical",
-                source="risk",
-            )
+            # the rule already says "critical" ("ask by risk:critical: <reason>")
+            return Decision(DecisionKind.ASK, "risk:critical", top or "critical", source="risk")
         with self._lock:
             if s.is_network:
                 approved = self._session_hosts.get(s.hosts[0]) if s.hosts else None
