@@ -291,34 +291,20 @@ class PodmanBackend:
                     self._stop()
                     raise
                 self._key = lay.key
+            job = _Job(argv, cwd, env, timeout, stdin, max_output, on_output, cancel, script)
             if self._remote is not None:
-                return self._run_remote(argv, cwd, env, timeout, stdin, max_output, on_output,
-                                        cancel, script)  # fmt: skip
+                return self._run_remote(job)
             if self.mode == "init":
-                return self._run_init(argv, cwd, env, timeout, stdin, max_output, on_output,
-                                      cancel, script)  # fmt: skip
-            return self._run_exec(argv, cwd, env, timeout, stdin, max_output, on_output,
-                                  cancel, script)  # fmt: skip
+                return self._run_init(job)
+            return self._run_exec(job)
 
-    def _run_remote(
-        self,
-        argv: list[str],
-        cwd: str,
-        env: dict[str, str],
-        timeout: float | None,
-        stdin: bytes | None,
-        max_output: int,
-        on_output: Callable[[str, bytes], None] | None,
-        cancel: threading.Event | None,
-        script: str | None,
-    ) -> Completed:
+    def _run_remote(self, job: _Job) -> Completed:
         """Sync the workspace there, run, and bring the changes back as a patch to review:
         the local workspace is not written."""
         remote = self._remote
         assert remote is not None
         clock = remote.push()
-        done = self._run_exec(argv, cwd, env, timeout, stdin, max_output, on_output, cancel,
-                              script)  # fmt: skip
+        done = self._run_exec(job)
         changes = remote.pull(clock)
         notes: list[str] = []
         if changes.files:
@@ -344,20 +330,10 @@ class PodmanBackend:
                 notes.append(f"remote: not in the patch: {shown}{more}")
         return dataclasses.replace(done, guard=done.guard + tuple(notes))
 
-    def _run_init(
-        self,
-        argv: list[str],
-        cwd: str,
-        env: dict[str, str],
-        timeout: float | None,
-        stdin: bytes | None,
-        max_output: int,
-        on_output: Callable[[str, bytes], None] | None,
-        cancel: threading.Event | None,
-        script: str | None,
-    ) -> Completed:
+    def _run_init(self, job: _Job) -> Completed:
         conn = self._conn
         assert conn is not None
+        script, env = job.script, job.env
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe()
@@ -367,7 +343,7 @@ class PodmanBackend:
             os.write(mfd, script.encode())
             os.lseek(mfd, 0, os.SEEK_SET)
             fds.append(mfd)
-        msg = json.dumps({"op": "run", "argv": argv, "cwd": cwd, "env": env}).encode()
+        msg = json.dumps({"op": "run", "argv": job.argv, "cwd": job.cwd, "env": env}).encode()
         try:
             conn.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
         except OSError as e:
@@ -378,30 +354,13 @@ class PodmanBackend:
         for fd in fds:
             os.close(fd)
         return _drain(
-            [out_r, err_r],
-            in_w,
-            stdin or b"",
-            timeout,
-            max_output,
-            on_output,
-            cancel,
-            wait=lambda sel: _InitWaiter(conn, sel, self._stop),
+            [out_r, err_r], in_w, job, wait=lambda sel: _InitWaiter(conn, sel, self._stop)
         )
 
-    def _run_exec(
-        self,
-        argv: list[str],
-        cwd: str,
-        env: dict[str, str],
-        timeout: float | None,
-        stdin: bytes | None,
-        max_output: int,
-        on_output: Callable[[str, bytes], None] | None,
-        cancel: threading.Event | None,
-        script: str | None,
-    ) -> Completed:
+    def _run_exec(self, job: _Job) -> Completed:
         assert self._cid is not None
-        args = ["exec", "-i", "--workdir", cwd]
+        argv, env, script = job.argv, job.env, job.script
+        args = ["exec", "-i", "--workdir", job.cwd]
         for name in env:
             args += ["-e", name]  # the value comes from podman's environment, below
         if script is not None:
@@ -438,11 +397,7 @@ class PodmanBackend:
         result = _drain(
             [proc.stdout.fileno(), proc.stderr.fileno()],
             in_w,
-            stdin or b"",
-            timeout,
-            max_output,
-            on_output,
-            cancel,
+            job,
             wait=lambda sel: _ExecWaiter(proc, self),
             close_pipes=False,
         )
@@ -456,6 +411,21 @@ class PodmanBackend:
         if self._cid is not None:
             with contextlib.suppress(SandboxError, SandboxUnavailable):
                 self.podman.call("exec", self._cid, *KILL_ALL, check=False, timeout=60)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """One command as `run` was asked for it, whichever way it then runs."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    timeout: float | None
+    stdin: bytes | None
+    max_output: int
+    on_output: Callable[[str, bytes], None] | None
+    cancel: threading.Event | None
+    script: str | None
 
 
 def _quiet(argv: list[str]) -> None:
@@ -537,15 +507,13 @@ class _ExecWaiter:
 def _drain(
     pipes: list[int],
     in_w: int | None,
-    stdin: bytes,
-    timeout: float | None,
-    max_output: int,
-    on_output: Callable[[str, bytes], None] | None,
-    cancel: threading.Event | None,
+    job: _Job,
     *,
     wait: Callable[[selectors.BaseSelector], _InitWaiter | _ExecWaiter],
     close_pipes: bool = True,
 ) -> Completed:
+    stdin, timeout, max_output = job.stdin or b"", job.timeout, job.max_output
+    on_output, cancel = job.on_output, job.cancel
     started = time.monotonic()
     caps = {pipes[0]: ("stdout", HeadTail(max_output)), pipes[1]: ("stderr", HeadTail(max_output))}
     sel = selectors.DefaultSelector()
