@@ -21,6 +21,7 @@ from app.hooks.endpoint import (
     endpoint_paths,
     load_endpoint,
     runtime_dir,
+    runtime_path,
     write_private_file,
 )
 from app.hooks.sandbox_serve import HandedRuns, OneShotCli, is_handoff
@@ -36,6 +37,15 @@ class Listener:
     """The bound socket plus the token and endpoint files; `close()` removes all three."""
 
     def __init__(self, workspace: Path) -> None:
+        wanted = runtime_path()
+        real, top = os.path.realpath(wanted), os.path.realpath(workspace)
+        if real == top or real.startswith(top.rstrip("/") + "/"):
+            # commands run with the workspace writable and readable: the token would be theirs,
+            # and a socket made after their sandbox was set up is not covered there
+            raise ServeError(
+                f"runtime dir {wanted} is inside the workspace, where sandboxed commands can "
+                "reach the socket and its token; set LOCKGATE_RUNTIME_DIR outside it"
+            )
         try:
             rdir = runtime_dir(create=True)
         except EndpointError as exc:

@@ -407,3 +407,24 @@ def test_minijson_reads_and_writes_what_json_does() -> None:
         minijson.dumps(float("nan"))
     with pytest.raises(TypeError):
         minijson.dumps({"a": object()})
+
+
+def test_serve_refuses_a_runtime_dir_inside_its_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sandboxed commands read and write the workspace: a token and socket there would be
+    theirs. Refused before anything is created."""
+    from app.hooks.server import Listener, ServeError
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    monkeypatch.setenv("LOCKGATE_RUNTIME_DIR", str(ws / ".lockgate-run"))
+    with pytest.raises(ServeError, match="inside the workspace"):
+        Listener(ws)
+    assert list(ws.iterdir()) == []
+    monkeypatch.setenv("LOCKGATE_RUNTIME_DIR", str(tmp_path / "run"))
+    listener = Listener(ws)  # beside it: fine
+    try:
+        assert os.path.exists(listener.socket_path)
+    finally:
+        listener.close()
