@@ -157,12 +157,16 @@ def test_safe_bash_runs_inside_the_sandbox_and_denials_reach_the_model(
             ),
             Turn("Done."),
         )
-        events = run_claude(p, fake, s.env)
+        # (the hand-off says on stderr whether the running serve started the sandbox)
+        events = run_claude(p, fake, {**s.env, "LOCKGATE_HANDOFF_DEBUG": "1"})
         results = results_by_tool(fake)
     try:
         # the safe command was approved and ran — inside the sandbox
         assert (p.workspace / "in_ws.txt").read_text() == "inside\n"
         out = result_text(results["toolu_safe"])
+        # … started by the serve's warm zygote: Claude Code ran `lockgate sandbox run`, which
+        # handed it over (the same policy; docs/hooks.md "Hand-off")
+        assert "sandbox hand-off: run by the console" in out, out
         assert "sandbox=1" in out, out
         assert "key=none" in out  # Claude Code's API key never reaches the sandboxed command
         assert not outside.exists()  # the write beside the workspace never reached the host
