@@ -42,8 +42,34 @@ DECLINED_OPTIONS = frozenset(
 )
 
 
-def parse(args: list[str]) -> RunOptions | None:
-    """The `RunOptions` click would build for `sandbox run ARGS`, or None to leave it to click."""
+class Reading:
+    """`sandbox run ARGS` as strings, before anything is built from them: enough to hand the
+    run to a serve (app/hooks/sandbox_handoff.py) without importing pathlib or the sandbox.
+    (A plain class: `dataclasses` would cost this path ~20 ms.)"""
+
+    __slots__ = ("argv", "max_output", "stdin", "timeout", "values")
+
+    def __init__(
+        self,
+        values: dict[str, list[str]],
+        stdin: bool,
+        timeout: float | None,
+        max_output: int,
+        argv: list[str],
+    ) -> None:
+        self.values = values
+        self.stdin = stdin
+        self.timeout = timeout
+        self.max_output = max_output
+        self.argv = argv
+
+    @property
+    def workspace(self) -> str:
+        return self.values["--workspace"][-1]
+
+
+def read(args: list[str]) -> Reading | None:
+    """The options click would read for `sandbox run ARGS`, or None to leave them to click."""
     values: dict[str, list[str]] = {}
     stdin = False
     argv: list[str] = []
@@ -82,19 +108,30 @@ def parse(args: list[str]) -> RunOptions | None:
         return None
     if max_output < 0:
         return None
+    return Reading(values, stdin, timeout, max_output, argv)
+
+
+def parse(args: list[str]) -> RunOptions | None:
+    """The `RunOptions` click would build for `sandbox run ARGS`, or None to leave it to click."""
+    reading = read(args)
+    return None if reading is None else options(reading)
+
+
+def options(reading: Reading) -> RunOptions:
     from pathlib import Path  # (not before the hand-off: ~5 ms of its start)
 
     from app.cli.sandbox_exec import RunOptions
 
+    values = reading.values
     return RunOptions(
-        workspace=Path(values["--workspace"][-1]),
+        workspace=Path(reading.workspace),
         writable=tuple(Path(v) for v in values.get("--writable", ())),
         readable=tuple(Path(v) for v in values.get("--readable", ())),
-        timeout=timeout,
-        max_output=max_output,
-        use_stdin=stdin,
+        timeout=reading.timeout,
+        max_output=reading.max_output,
+        use_stdin=reading.stdin,
         allow_degraded=False,
-        argv=tuple(argv),
+        argv=tuple(reading.argv),
     )
 
 
@@ -106,18 +143,19 @@ def run(args: list[str]) -> int | None:
     # A one-shot process: the collector's passes over the freshly imported modules cost ~4 ms,
     # and there is no garbage worth collecting before the process ends.
     gc.disable()
+    reading = read(args)
+    if reading is None:
+        gc.enable()
+        return None
     # A running `lockgate serve` of the workspace starts the sandbox from its warm zygote (same
     # policy and isolation, checked there); None: there is none, or it declined before running
     # anything, and this process runs the command itself.
     from app.hooks.sandbox_handoff import attempt
 
-    handed = attempt(args)
+    handed = attempt(args, reading.workspace, reading.stdin, reading.timeout)
     if handed is not None:
         exit_now(handed)
-    opts = parse(args)
-    if opts is None:
-        gc.enable()
-        return None
+    opts = options(reading)
     from app.cli.sandbox_exec import execute
     from sandbox.linux.oneshot import single_threaded
 

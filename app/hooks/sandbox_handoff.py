@@ -41,54 +41,10 @@ CONNECT_TIMEOUT_S = 1.0
 SETUP_FAILED = 125
 # a request line must stay under the server's line limit (app.hooks.wire.MAX_LINE, 8 MiB)
 MAX_STDIN = 4 << 20
-# `sandbox run`'s options (app.cli.sandbox_fast): enough to find the workspace and --stdin; the
-# serve parses the arguments again with the CLI's own parser and declines what it would decline
-_VALUE_OPTIONS = (
-    "--workspace",
-    "--writable",
-    "--readable",
-    "--timeout",
-    "--max-output",
-    "--network",
-)
 
 
 class _Declined(Exception):
     """The serve said no before starting anything: the cold path runs the command."""
-
-
-def scan(args: list[str]) -> tuple[str, bool, float | None] | None:
-    """(workspace, --stdin given, timeout) of `sandbox run ARGS`, or None (not for a hand-off)."""
-    workspace = None
-    stdin = False
-    timeout: float | None = None
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--" or not arg.startswith("-") or arg == "-":
-            break
-        name, eq, value = arg.partition("=")
-        if name in _VALUE_OPTIONS:
-            if not eq:
-                if i + 1 >= len(args):
-                    return None
-                i += 1
-                value = args[i]
-            if name == "--workspace":
-                workspace = value
-            elif name == "--timeout":
-                try:
-                    timeout = float(value)
-                except ValueError:
-                    return None
-        elif name == "--stdin" and not eq:
-            stdin = True
-        else:
-            return None
-        i += 1
-    if not workspace or not os.path.isabs(workspace):
-        return None
-    return workspace, stdin, timeout
 
 
 def request_line(
@@ -114,15 +70,15 @@ def request_line(
     return (json.dumps(body) + "\n").encode("ascii")
 
 
-def attempt(args: list[str]) -> int | None:
+def attempt(args: list[str], workspace: str, use_stdin: bool, timeout: float | None) -> int | None:
     """Run `sandbox run ARGS` in the workspace's serve: its exit status, or None when the cold
-    path must run it (no serve, or it declined; stdin, if read, is put back for that path)."""
+    path must run it (no serve, or it declined; stdin, if read, is put back for that path).
+    `workspace`, `use_stdin`, `timeout`: what the CLI's own reading of ARGS found in them (the
+    serve parses ARGS again with the CLI's parser)."""
     if os.environ.get("LOCKGATE_NO_HANDOFF") == "1" or os.environ.get("LOCKGATE_SANDBOX"):
         return None
-    found = scan(args)
-    if found is None:
+    if not os.path.isabs(workspace):
         return None
-    workspace, use_stdin, timeout = found
     sock = _connect(workspace)
     if sock is None:
         return None
@@ -267,4 +223,4 @@ def _put_back(data: bytes) -> None:
     sys.stdin = io.TextIOWrapper(io.BytesIO(data))
 
 
-__all__ = ["KIND", "attempt", "request_line", "scan"]
+__all__ = ["KIND", "attempt", "request_line"]
