@@ -57,10 +57,6 @@ class ReadSet:
         return True
 
 
-def _under(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip("/") + "/")
-
-
 def restricted(st: os.stat_result) -> bool:
     """An entry others may not read: only its owner (and group) can, so root-only for root."""
     mode = st.st_mode
@@ -81,7 +77,7 @@ class _Builder:
         self.budget = MAX_ENTRIES
         # Set lookups instead of a scan of every exclusion per entry (the scan made a root
         # one-shot `sandbox run` spend ~35 ms here). `excluded_here(p)`: some e with
-        # _under(p, e), i.e. p == e or p[:i] == e.rstrip("/") where p[i] == "/".
+        # within(p, e) (sandbox.paths), i.e. p == e or p[:i] == e.rstrip("/") where p[i] == "/".
         # `leads_to_exclusion(p)`: some e starting with p.rstrip("/") + "/", i.e. an e[:i] with
         # e[i] == "/" equal to p.rstrip("/").
         self._names = frozenset(self.exclude)

@@ -27,6 +27,7 @@ from app.hooks.endpoint import (
 from app.hooks.sandbox_serve import HandedRuns, OneShotCli, is_handoff
 from app.hooks.service import HookLink, HookService
 from app.hooks.wire import MAX_LINE, Answer, Request, WireError
+from sandbox.paths import within
 
 
 class ServeError(Exception):
@@ -38,8 +39,7 @@ class Listener:
 
     def __init__(self, workspace: Path) -> None:
         wanted = runtime_path()
-        real, top = os.path.realpath(wanted), os.path.realpath(workspace)
-        if real == top or real.startswith(top.rstrip("/") + "/"):
+        if within(os.path.realpath(wanted), os.path.realpath(workspace)):
             # commands run with the workspace writable and readable: the token would be theirs,
             # and a socket made after their sandbox was set up is not covered there
             raise ServeError(

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Sequence
 
 from sandbox.linux import syscalls as sc
+from sandbox.paths import within_any
 
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = {
@@ -31,7 +32,7 @@ EMPTY_FILE = "empty-file"
 
 
 def under_private(path: str, private: Sequence[str]) -> bool:
-    return any(path == v or path.startswith(v.rstrip("/") + "/") for v in private)
+    return within_any(path, private)
 
 
 def build_static(
@@ -58,9 +59,7 @@ def build_static(
     ro_trees = [
         (p, sc.open_tree(sc.AT_FDCWD, p, clone | sc.AT_RECURSIVE))
         for p in readable
-        if under_private(p, covers)
-        and os.path.exists(p)
-        and not any(p == w or p.startswith(w.rstrip("/") + "/") for w in writable)
+        if under_private(p, covers) and os.path.exists(p) and not within_any(p, writable)
     ]
     dev_nodes = {}
     late: list[str] = []

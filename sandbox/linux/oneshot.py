@@ -27,6 +27,7 @@ from sandbox.linux.backend import LinuxBackend
 from sandbox.linux.client import Spare
 from sandbox.linux.client import Zygote as ZygoteClient
 from sandbox.linux.readcache import cached_read_set
+from sandbox.paths import within, within_any
 from sandbox.policy import SandboxError, SandboxPolicy, SandboxUnavailable
 from sandbox.probe import KernelSupport
 from sandbox.visible import ReadSet
@@ -140,16 +141,12 @@ def cache_dir(policy: SandboxPolicy) -> str | None:
     if not os.path.isabs(path):
         return None
     hidden = [os.path.realpath(p) for p in policy.deny_read]
-    if not any(_inside(path, h) for h in hidden):
+    if not within_any(path, hidden):
         return None
     writable = [os.path.realpath(p) for p in (policy.workspace, *policy.writable)]
-    if any(_inside(path, w) or _inside(w, path) for w in writable):
+    if any(within(path, w) or within(w, path) for w in writable):
         return None
     return path
-
-
-def _inside(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def _require_single_thread() -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sandbox.linux.mounts import BREAK_FILE_MAX, break_link, scan_writable
 from sandbox.linux.unix_sockets import PROC_NET_UNIX, bound_paths
+from sandbox.paths import within_any
 from sandbox.policy import SandboxError, SandboxPolicy
 from sandbox.workspace import Prepared
 
@@ -66,10 +67,6 @@ def _safe(path: str) -> str:
     if any(c in path for c in ",=\n\r\"'") or not path.startswith("/"):
         raise SandboxError(f"podman backend: cannot mount a path with ',', '=' or quotes: {path!r}")
     return path
-
-
-def _under(path: str, roots: list[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 def _bound_sockets() -> list[str]:
@@ -130,7 +127,7 @@ def layout(
         if os.path.lexists(path):
             binds.append(Bind(path, path, True))
     for r in (*host_ro, *(str(x) for x in (*policy.readable, *policy.toolchains))):
-        if os.path.exists(r) and not _under(r, writable) and r != "/":
+        if os.path.exists(r) and not within_any(r, writable) and r != "/":
             binds.append(Bind(r, r, True))
     if proxy_socket is not None and policy.network == "proxy":
         binds.append(Bind(str(proxy_socket), PROXY_IN, True))
@@ -143,7 +140,7 @@ def layout(
     masks_file: list[str] = []
     for d in policy.deny_read:
         p = str(d)
-        if not _under(p, sources) or not os.path.lexists(p):
+        if not within_any(p, sources) or not os.path.lexists(p):
             continue
         real = os.path.realpath(p)
         (masks_dir if os.path.isdir(real) else masks_file).append(real)
@@ -154,7 +151,7 @@ def layout(
     if proxy_socket is not None:
         allowed.add(os.path.realpath(proxy_socket))
     for sock in [*tree_sockets, *_bound_sockets()]:
-        if sock not in allowed and _under(sock, sources) and sock not in masks_file:
+        if sock not in allowed and within_any(sock, sources) and sock not in masks_file:
             masks_file.append(sock)
     key = (
         tuple((b.src, b.dst, b.ro, _ident(b.src)) for b in binds),

@@ -195,6 +195,12 @@ def test_two_sessions_get_their_own_turn_groups(served: Serve) -> None:
 
 
 def test_every_answer_is_audited(served: Serve) -> None:
+    # its own calls: the module's serve is shared, and pytest-xdist may run this test first
+    ws = served.workspace
+    read = run_hook("claude", claude_event("Read", {"file_path": str(ws / "a")}, ws), served.env)
+    assert read.decision == "allow", read.reason
+    bad = run_hook("claude", claude_event("Bash", {}, ws), served.env)  # no command
+    assert bad.decision == "deny"
     answers = [r for r in served.audit_records() if r["kind"] == "hook-answer"]
     assert {a["data"]["decision"] for a in answers} == {"allow", "deny"}
     assert all(a["data"]["agent"] == "claude" for a in answers)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.policy import PolicyError, SandboxPolicy, _within, default_toolchains
+from sandbox.paths import within
+from sandbox.policy import PolicyError, SandboxPolicy, default_toolchains
 
 
 @pytest.mark.parametrize(
@@ -23,9 +24,9 @@ from sandbox.policy import PolicyError, SandboxPolicy, _within, default_toolchai
         ("/proc2", "/proc", False),
     ],
 )
-def test_within(path: str, top: str, inside: bool) -> None:
-    assert _within(Path(path), Path(top)) is inside
-    assert _within(Path(path), Path(top)) is (
+def testwithin(path: str, top: str, inside: bool) -> None:
+    assert within(Path(path), Path(top)) is inside
+    assert within(Path(path), Path(top)) is (
         Path(path) == Path(top) or Path(top) in Path(path).parents
     )
 
