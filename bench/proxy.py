@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing as mp
 import os
 import shutil
@@ -247,7 +248,9 @@ def _handshakes(
                 [_timed(lambda: via_proxy(isock, port, "/small", tls))[0] for _ in range(n)],
             )
         )
-        fresh = [_timed(lambda h=h: via_proxy(isock, port, "/small", tls, h))[0] for h in FRESH]
+        fresh = [
+            _timed(functools.partial(via_proxy, isock, port, "/small", tls, h))[0] for h in FRESH
+        ]
         rows.append(("inspected, new host", fresh))
     base = statistics.median(rows[0][1])
     for label, times in rows:

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -121,7 +122,7 @@ def _read_allow_list_cost() -> None:
     )
     from sandbox.visible import read_set
 
-    kw = {
+    kw: dict[str, Any] = {
         "homes": [str(h) for h in home_dirs()],
         "deny": [str(d) for d in default_deny_read()],
         "extra": [str(p) for p in (*default_readable(), *default_toolchains())],

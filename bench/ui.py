@@ -132,6 +132,8 @@ class Session:
         self.sandbox_status = {"summary": "bench", "network": "off", "degraded": []}
         self.session_id = "bench"
         self.notices: tuple[str, ...] = ()
+        self.taint = None  # no untrusted-content tracking, no model monitor: the UI alone
+        self.monitor = None
 
 
 async def _until(
@@ -194,7 +196,7 @@ async def bench_big_diff(workspace: Path, lines: int = 10_000) -> float:
             first_paint.append(time.perf_counter())
         return strip
 
-    DiffView.render_line = render_line  # type: ignore[method-assign]
+    DiffView.render_line = render_line  # type: ignore[method-assign,assignment]
     try:
         app = LockgateApp(session, link, watch_files=False, snapshot_workspace=False)
         async with app.run_test(size=SIZE) as pilot:

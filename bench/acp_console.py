@@ -13,7 +13,7 @@ The agent is a real child process speaking ACP through the official SDK (`--jail
 the jail on an overlay, as `lockgate acp` does by default); the console runs headless under
 Pilot against a real session (`open_acp`), so the figures are the link's and the console's own.
 
-    python bench/acp.py [--jailed] [--chunks N]
+    python bench/acp_console.py [--jailed] [--chunks N]
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ import time
 from pathlib import Path
 
 MARK = re.compile(r"@(\d+);")
-
-# Run as a script, this file's directory comes first on sys.path, and this file is named like the
-# SDK's package: drop the directory so `import acp` finds the SDK.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 
 # --------------------------------------------------------------------------- the agent side
@@ -59,15 +54,27 @@ def agent_main(mode: str, count: int, gap_ms: float) -> None:
         def on_connect(self, conn: Any) -> None:
             self.conn = conn
 
-        async def initialize(self, protocol_version: int, **kw: Any) -> InitializeResponse:
+        async def initialize(
+            self,
+            protocol_version: int,
+            client_capabilities: Any = None,
+            client_info: Any = None,
+            **kw: Any,
+        ) -> InitializeResponse:
             return InitializeResponse(
                 protocol_version=PROTOCOL_VERSION, agent_capabilities=AgentCapabilities()
             )
 
-        async def new_session(self, cwd: str, **kw: Any) -> NewSessionResponse:
+        async def new_session(
+            self,
+            cwd: str,
+            additional_directories: Any = None,
+            mcp_servers: Any = None,
+            **kw: Any,
+        ) -> NewSessionResponse:
             return NewSessionResponse(session_id="bench")
 
-        async def prompt(self, prompt: list[Any], session_id: str, **kw: Any) -> PromptResponse:
+        async def prompt(self, session_id: str, prompt: list[Any], **kw: Any) -> PromptResponse:
             for i in range(count):
                 text = f"@{time.monotonic_ns()}; chunk {i}\n" if mode == "timed" or (
                     i % 100 == 0 or i == count - 1
@@ -79,7 +86,8 @@ def agent_main(mode: str, count: int, gap_ms: float) -> None:
                     await asyncio.sleep(gap_ms / 1000)
             return PromptResponse(stop_reason="end_turn")
 
-    asyncio.run(run_agent(Streamer()))
+    # a bench agent answers only what the console asks (initialize, new session, prompt)
+    asyncio.run(run_agent(Streamer()))  # type: ignore[abstract]
 
 
 # --------------------------------------------------------------------------- the console side
@@ -115,7 +123,7 @@ async def measure(ws: Path, mode: str, count: int, gap_ms: float, jailed: bool) 
                     latencies.append((now - stamp) / 1e6)
         return out
 
-    Static.render = render  # type: ignore[method-assign]
+    Static.render = render  # type: ignore[method-assign,assignment]
     argv = [sys.executable, __file__, "--agent", mode, str(count), str(gap_ms)]
     run = open_acp(ws, argv, prompt="stream", unjailed=not jailed)
     try:
